@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every PostgreSQL-version difference durable cares about, in one place.
+ *
+ * The extension is developed against PostgreSQL 15.  Newer majors renamed a
+ * few things; the shims below keep the rest of the code free of #if blocks.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_COMPAT_H
+#define DURABLE_COMPAT_H
+
+#if PG_VERSION_NUM < 150000
+#error "durable requires PostgreSQL 15 or later"
+#endif
+
+/*
+ * Index of this backend's slot in per-backend shared arrays, 0-based and
+ * below dur_max_backend_slots().  PostgreSQL 17 replaced BackendId with
+ * ProcNumber.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "storage/procnumber.h"
+#define DUR_MY_BACKEND_INDEX()		(MyProcNumber)
+#define DUR_BACKEND_SLOTS()			(MaxBackends + NUM_AUXILIARY_PROCS)
+#else
+#include "storage/backendid.h"
+#define DUR_MY_BACKEND_INDEX()		(MyBackendId - 1)
+#define DUR_BACKEND_SLOTS()			(MaxBackends)
+#endif
+
+/* PostgreSQL 16 added soft error reporting for input functions. */
+#if PG_VERSION_NUM >= 160000
+#define DUR_HAVE_SOFT_ERRORS 1
+#endif
+
+/*
+ * A database left half-dropped by an interrupted DROP DATABASE is marked
+ * with datconnlimit = -2 since 15.4; nobody can connect to it.
+ */
+#include "catalog/pg_database.h"
+#ifdef DATCONNLIMIT_INVALID_DB
+#define DUR_DATABASE_IS_INVALID(form) ((form)->datconnlimit == DATCONNLIMIT_INVALID_DB)
+#else
+#define DUR_DATABASE_IS_INVALID(form) (false)
+#endif
+
+#endif							/* DURABLE_COMPAT_H */

@@ -1,0 +1,115 @@
+/*-------------------------------------------------------------------------
+ *
+ * durable.h
+ *	  Declarations shared by durable's C files.
+ *
+ * The transactional part of the engine (history, commands, retries) is
+ * written in SQL and PL/pgSQL in durable--*.sql, where every statement is a
+ * cached plan.  The C part is what SQL cannot do: shared memory, the
+ * launcher and the per-database engine worker (the timer service), waking
+ * waiters at commit, and waiting without holding back vacuum.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_H
+#define DURABLE_H
+
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/s_lock.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+
+/* Most databases that can run an engine worker at once. */
+#define DUR_MAX_DATABASES	64
+
+/* What the launcher knows about a database. */
+typedef enum DurDbState
+{
+	DUR_DB_FREE = 0,			/* slot unused */
+	DUR_DB_UNKNOWN,				/* not probed yet: start an engine to look */
+	DUR_DB_ABSENT,				/* probed: the extension is not installed */
+	DUR_DB_ACTIVE				/* the extension is installed: keep an engine */
+} DurDbState;
+
+/* One database's engine worker. */
+typedef struct DurEngineSlot
+{
+	Oid			dboid;
+	DurDbState	state;
+	bool		paused;			/* a DDL command needs the database alone */
+	pid_t		pid;			/* engine worker's pid, 0 if none */
+	Latch	   *latch;			/* engine worker's latch, NULL if none */
+	TimestampTz started_at;
+	TimestampTz last_exit;		/* for the launcher's restart delay */
+	TimestampTz next_wakeup;	/* when the engine sleeps until; 0 while busy */
+	TimestampTz pending_wakeup; /* earliest deadline committed while busy */
+	uint64		ticks;			/* completed engine iterations */
+	char		activity[48];	/* what the engine is doing, for the view */
+} DurEngineSlot;
+
+/* What a waiting backend waits for. */
+typedef enum DurWaitKind
+{
+	DUR_WAIT_NONE = 0,
+	DUR_WAIT_TASK,				/* a task on a queue */
+	DUR_WAIT_CLOSE				/* a workflow to close */
+} DurWaitKind;
+
+/* Task kinds, as bits of a waiter's mask. */
+#define DUR_KIND_WORKFLOW	0x01
+#define DUR_KIND_ACTIVITY	0x02
+
+/* One backend's waiting state, indexed by DUR_MY_BACKEND_INDEX(). */
+typedef struct DurWaiter
+{
+	Oid			dboid;
+	DurWaitKind kind;
+	uint32		key;			/* hash of queue name or workflow id */
+	int			mask;			/* task kinds wanted */
+	bool		woken;			/* a waker chose this waiter */
+	bool		close_subscriber;	/* LISTENs on durable_workflow_closed */
+	Latch	   *latch;
+} DurWaiter;
+
+/* The whole of durable's shared memory. */
+typedef struct DurShared
+{
+	LWLock	   *lock;			/* protects everything below */
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	uint32		wake_cursor;	/* rotates which waiter is woken first */
+	DurEngineSlot engines[DUR_MAX_DATABASES];
+	int			nwaiters;
+	DurWaiter	waiters[FLEXIBLE_ARRAY_MEMBER];
+} DurShared;
+
+/* durable.c */
+extern int	dur_launcher_naptime;
+extern int	dur_max_payload_size;
+extern int	dur_engine_batch_size;
+extern bool dur_preloaded;
+
+/* shmem.c */
+extern DurShared *dur_shared;
+extern void dur_shmem_request(void);
+extern void dur_shmem_startup(void);
+extern void dur_require_engine(void);
+extern DurEngineSlot *dur_find_engine(Oid dboid);
+
+/* launcher.c */
+extern void dur_register_launcher(void);
+extern void dur_wake_launcher(void);
+extern void dur_install_utility_hook(void);
+PGDLLEXPORT void dur_launcher_main(Datum arg);
+
+/* engine.c */
+PGDLLEXPORT void dur_engine_main(Datum arg);
+
+/* wakeup.c */
+extern uint32 dur_hash_key(const char *s, int len);
+extern void dur_request_engine_start(void);
+
+#endif							/* DURABLE_H */

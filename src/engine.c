@@ -1,0 +1,228 @@
+/*-------------------------------------------------------------------------
+ *
+ * engine.c
+ *	  The engine worker: durable's timer service for one database.
+ *
+ * Every deadline the engine keeps — user timers, activity retries and
+ * timeouts, workflow task timeouts, delayed starts, workflow run and
+ * execution timeouts — is a row in durable.timers (durable deadlines) or a
+ * lease deadline in durable.tasks (deadlines that die with a crash).  The
+ * worker loop is:
+ *
+ *	1. mark itself busy (next_wakeup = 0, pending_wakeup = 0);
+ *	2. in one short transaction, SELECT durable._engine_tick(batch), which
+ *	   handles what is due and returns the next deadline;
+ *	3. publish next_wakeup = min(that deadline, pending_wakeup), where
+ *	   pending_wakeup collects deadlines committed by others while it was
+ *	   busy (see wakeup.c);
+ *	4. sleep on its latch until next_wakeup.  A commit of an earlier
+ *	   deadline sets the latch; there is no fixed tick.
+ *
+ * At start the worker checks that the extension exists (else it marks the
+ * database ABSENT and exits) and rebuilds the unlogged task queue if a
+ * crash emptied it (durable._engine_startup).  DROP EXTENSION sets its
+ * latch at commit; it then finds the extension gone and exits the same way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+
+static DurEngineSlot *my_slot = NULL;
+static SPIPlanPtr tick_plan = NULL;
+
+/* Engine exit: release the slot so the launcher can start another. */
+static void
+dur_engine_exit(int code, Datum arg)
+{
+	if (my_slot == NULL)
+		return;
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	if (my_slot->pid == MyProcPid)
+	{
+		my_slot->pid = 0;
+		my_slot->latch = NULL;
+		my_slot->next_wakeup = 0;
+		my_slot->last_exit = GetCurrentTimestamp();
+	}
+	LWLockRelease(dur_shared->lock);
+	dur_wake_launcher();
+}
+
+/* Set the slot's state and the text shown in durable.engine_workers. */
+static void
+dur_engine_set(DurDbState state, const char *activity)
+{
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	my_slot->state = state;
+	strlcpy(my_slot->activity, activity, sizeof(my_slot->activity));
+	LWLockRelease(dur_shared->lock);
+}
+
+/*
+ * Run one SQL statement returning at most one timestamptz in its own
+ * transaction.  Returns false when the extension is not installed.
+ */
+static bool
+dur_engine_run(const char *what, const char *sql, SPIPlanPtr *plan,
+			   TimestampTz *result)
+{
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, what);
+
+	present = OidIsValid(get_extension_oid("durable", true));
+	*result = DT_NOEND;
+	if (present)
+	{
+		Datum		arg = Int32GetDatum(dur_engine_batch_size);
+		Oid			argtype = INT4OID;
+		bool		isnull;
+		int			ret;
+
+		if (*plan == NULL)
+		{
+			*plan = SPI_prepare(sql, 1, &argtype);
+			if (*plan == NULL)
+				elog(ERROR, "durable engine: SPI_prepare failed: %s",
+					 SPI_result_code_string(SPI_result));
+			SPI_keepplan(*plan);
+		}
+		ret = SPI_execute_plan(*plan, &arg, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "durable engine: unexpected SPI result %d", ret);
+		if (SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				*result = DatumGetTimestampTz(d);
+		}
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return present;
+}
+
+/* Engine worker entry point; the argument is the database's OID. */
+void
+dur_engine_main(Datum arg)
+{
+	Oid			dboid = DatumGetObjectId(arg);
+	SPIPlanPtr	startup_plan = NULL;
+	TimestampTz next;
+	int			i;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/* Claim the database's slot, unless another engine holds it. */
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_DATABASES; i++)
+	{
+		DurEngineSlot *slot = &dur_shared->engines[i];
+
+		if (slot->state != DUR_DB_FREE && slot->dboid == dboid &&
+			slot->pid == 0 && !slot->paused)
+		{
+			my_slot = slot;
+			slot->pid = MyProcPid;
+			slot->latch = MyLatch;
+			slot->started_at = GetCurrentTimestamp();
+			slot->next_wakeup = 0;
+			break;
+		}
+	}
+	LWLockRelease(dur_shared->lock);
+	if (my_slot == NULL)
+		proc_exit(0);
+	before_shmem_exit(dur_engine_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("durable engine");
+
+	if (!dur_engine_run("durable: starting", "SELECT durable._engine_startup($1)",
+						&startup_plan, &next))
+	{
+		dur_engine_set(DUR_DB_ABSENT, "no extension");
+		proc_exit(0);
+	}
+	dur_engine_set(DUR_DB_ACTIVE, "running");
+	ereport(LOG, (errmsg("durable engine started for database %u", dboid)));
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout_ms;
+		int			events = WL_LATCH_SET | WL_EXIT_ON_PM_DEATH;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+		my_slot->next_wakeup = 0;
+		my_slot->pending_wakeup = 0;
+		LWLockRelease(dur_shared->lock);
+
+		if (!dur_engine_run("durable: firing due timers",
+							"SELECT durable._engine_tick($1)", &tick_plan, &next))
+		{
+			dur_engine_set(DUR_DB_ABSENT, "no extension");
+			ereport(LOG, (errmsg("durable engine for database %u stops: the extension was dropped",
+								 dboid)));
+			proc_exit(0);
+		}
+
+		LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+		if (my_slot->pending_wakeup != 0 && my_slot->pending_wakeup < next)
+			next = my_slot->pending_wakeup;
+		my_slot->next_wakeup = next;
+		my_slot->ticks++;
+		LWLockRelease(dur_shared->lock);
+
+		now = GetCurrentTimestamp();
+		if (next <= now)
+			continue;
+		if (next != DT_NOEND)
+		{
+			/* rounds up: we wake at or just after the deadline */
+			timeout_ms = TimestampDifferenceMilliseconds(now, next);
+			events |= WL_TIMEOUT;
+		}
+		else
+			timeout_ms = -1;
+
+		(void) WaitLatch(MyLatch, events, timeout_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

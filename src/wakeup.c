@@ -1,0 +1,540 @@
+/*-------------------------------------------------------------------------
+ *
+ * wakeup.c
+ *	  Waking waiters when what they wait for commits, and waiting cheaply.
+ *
+ * Three kinds of sleeper are woken here:
+ *
+ *	- pollers waiting in durable.poll_task() for a task on a queue;
+ *	- clients waiting in durable.workflow_result() for a workflow to close;
+ *	- the database's engine worker, sleeping until its next deadline.
+ *
+ * The SQL engine calls _notify_task(), _notify_close() and _notify_timer()
+ * while it writes; they only remember what to wake.  The waking happens in
+ * a transaction callback after the commit is visible to new snapshots, so a
+ * woken sleeper always finds what woke it.  A rolled-back transaction wakes
+ * nobody.  Nothing here costs a WAL record or a NOTIFY: a commit that wakes
+ * nobody pays a scan of the waiter array under a shared lock at most.
+ *
+ * Lost wake-ups are impossible because every sleeper follows the same
+ * order: publish itself in its DurWaiter slot, then look (with a new
+ * snapshot), then sleep on its latch.  A commit either happened before the
+ * look, and the look sees it, or its callback runs after the publication,
+ * and sets the latch.  The engine worker follows the same protocol with
+ * next_wakeup/pending_wakeup in its DurEngineSlot (see engine.c).
+ *
+ * A task wake-up goes to as many waiters as the transaction made tasks
+ * ready on that queue, marking each chosen waiter "woken" so that two
+ * commits do not both count on the same sleeper.  A chosen waiter that
+ * aborts before it looks passes the wake-up on.
+ *
+ * While a poller or a client sleeps, its snapshot horizon is released (see
+ * dur_release_xmin) so that a long poll does not hold back vacuum.
+ *
+ * Locking: dur_shared->lock, exclusive to change a slot, shared to scan.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "common/hashfn.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+
+PG_FUNCTION_INFO_V1(_notify_task);
+PG_FUNCTION_INFO_V1(_notify_close);
+PG_FUNCTION_INFO_V1(_notify_timer);
+PG_FUNCTION_INFO_V1(_wait_register);
+PG_FUNCTION_INFO_V1(_wait);
+PG_FUNCTION_INFO_V1(_wait_unregister);
+PG_FUNCTION_INFO_V1(subscribe_workflow_closes);
+PG_FUNCTION_INFO_V1(unsubscribe_workflow_closes);
+
+#define DUR_CLOSE_CHANNEL "durable_workflow_closed"
+
+/* Wake-ups remembered by the current transaction. */
+#define DUR_MAX_PENDING 32
+
+typedef struct DurPendingTask
+{
+	uint32		key;
+	int			mask;
+	int			count;
+} DurPendingTask;
+
+static DurPendingTask pending_tasks[DUR_MAX_PENDING];
+static int	npending_tasks = 0;
+static bool pending_tasks_overflow = false;
+
+static uint32 pending_closes[DUR_MAX_PENDING];
+static int	npending_closes = 0;
+static bool pending_closes_overflow = false;
+
+static TimestampTz pending_timer = 0;	/* 0: none */
+static bool pending_engine_start = false;
+
+static bool callbacks_registered = false;
+static bool exit_callback_registered = false;
+
+static void dur_xact_callback(XactEvent event, void *arg);
+static void dur_wake_tasks(void);
+static void dur_wake_closes(void);
+static void dur_wake_engine(TimestampTz at);
+static void dur_forget_pending(void);
+static void dur_clear_my_waiter(bool keep_subscription);
+
+/* Hash of a queue name or workflow id, as stored in DurWaiter.key. */
+uint32
+dur_hash_key(const char *s, int len)
+{
+	return hash_bytes((const unsigned char *) s, len);
+}
+
+/* Register the transaction and exit callbacks once per backend. */
+static void
+dur_register_callbacks(void)
+{
+	dur_require_engine();
+	if (!callbacks_registered)
+	{
+		RegisterXactCallback(dur_xact_callback, NULL);
+		callbacks_registered = true;
+	}
+}
+
+/* Task kind name to mask bit. */
+static int
+dur_kind_bit(const char *kind)
+{
+	if (strcmp(kind, "workflow") == 0)
+		return DUR_KIND_WORKFLOW;
+	if (strcmp(kind, "activity") == 0)
+		return DUR_KIND_ACTIVITY;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid task kind \"%s\"", kind),
+			 errhint("Task kinds are \"workflow\" and \"activity\".")));
+	return 0;					/* keep compiler quiet */
+}
+
+/*
+ * _notify_task(queue text, kind text): at commit, wake one more poller of
+ * this queue and kind.
+ */
+Datum
+_notify_task(PG_FUNCTION_ARGS)
+{
+	text	   *queue = PG_GETARG_TEXT_PP(0);
+	int			mask = dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	uint32		key = dur_hash_key(VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+	int			i;
+
+	dur_register_callbacks();
+	for (i = 0; i < npending_tasks; i++)
+	{
+		if (pending_tasks[i].key == key && pending_tasks[i].mask == mask)
+		{
+			pending_tasks[i].count++;
+			PG_RETURN_VOID();
+		}
+	}
+	if (npending_tasks < DUR_MAX_PENDING)
+	{
+		pending_tasks[npending_tasks].key = key;
+		pending_tasks[npending_tasks].mask = mask;
+		pending_tasks[npending_tasks].count = 1;
+		npending_tasks++;
+	}
+	else
+		pending_tasks_overflow = true;
+	PG_RETURN_VOID();
+}
+
+/* Is any backend of this database subscribed to workflow closes? */
+static bool
+dur_have_close_subscribers(void)
+{
+	bool		found = false;
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	for (i = 0; i < dur_shared->nwaiters && !found; i++)
+	{
+		DurWaiter  *w = &dur_shared->waiters[i];
+
+		if (w->close_subscriber && w->dboid == MyDatabaseId)
+			found = true;
+	}
+	LWLockRelease(dur_shared->lock);
+	return found;
+}
+
+/*
+ * _notify_close(workflow_id text, payload text): at commit, wake clients
+ * waiting for this workflow; NOTIFY subscribers, if there are any.
+ */
+Datum
+_notify_close(PG_FUNCTION_ARGS)
+{
+	text	   *wid = PG_GETARG_TEXT_PP(0);
+	uint32		key = dur_hash_key(VARDATA_ANY(wid), VARSIZE_ANY_EXHDR(wid));
+
+	dur_register_callbacks();
+	if (npending_closes < DUR_MAX_PENDING)
+		pending_closes[npending_closes++] = key;
+	else
+		pending_closes_overflow = true;
+
+	if (!PG_ARGISNULL(1) && dur_have_close_subscribers())
+		Async_Notify(DUR_CLOSE_CHANNEL, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+/*
+ * _notify_timer(at timestamptz): at commit, wake the engine worker if it
+ * sleeps past this deadline.
+ */
+Datum
+_notify_timer(PG_FUNCTION_ARGS)
+{
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+
+	dur_register_callbacks();
+	if (pending_timer == 0 || at < pending_timer)
+		pending_timer = at;
+	PG_RETURN_VOID();
+}
+
+/*
+ * Ask the launcher, at commit, to (re)consider this database: called by
+ * CREATE EXTENSION.
+ */
+void
+dur_request_engine_start(void)
+{
+	dur_register_callbacks();
+	pending_engine_start = true;
+}
+
+/* Transaction callback: wake at commit, forget at abort. */
+static void
+dur_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (npending_tasks > 0 || pending_tasks_overflow)
+				dur_wake_tasks();
+			if (npending_closes > 0 || pending_closes_overflow)
+				dur_wake_closes();
+			if (pending_timer != 0)
+				dur_wake_engine(pending_timer);
+			if (pending_engine_start)
+			{
+				DurEngineSlot *slot;
+
+				LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+				slot = dur_find_engine(MyDatabaseId);
+				if (slot != NULL && slot->state == DUR_DB_ABSENT)
+					slot->state = DUR_DB_UNKNOWN;
+				if (slot != NULL && slot->latch != NULL)
+					SetLatch(slot->latch);
+				LWLockRelease(dur_shared->lock);
+				dur_wake_launcher();
+			}
+			dur_forget_pending();
+			dur_clear_my_waiter(true);
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			dur_forget_pending();
+			dur_clear_my_waiter(true);
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+dur_forget_pending(void)
+{
+	npending_tasks = 0;
+	pending_tasks_overflow = false;
+	npending_closes = 0;
+	pending_closes_overflow = false;
+	pending_timer = 0;
+	pending_engine_start = false;
+}
+
+/*
+ * Choose up to "count" unchosen task waiters for key/mask and set their
+ * latches.  Caller holds the lock exclusively.  Returns how many were woken.
+ */
+static int
+dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key)
+{
+	int			n = dur_shared->nwaiters;
+	int			start = dur_shared->wake_cursor++ % n;
+	int			woken = 0;
+	int			i;
+
+	for (i = 0; i < n && woken < count; i++)
+	{
+		DurWaiter  *w = &dur_shared->waiters[(start + i) % n];
+
+		if (w->kind != DUR_WAIT_TASK || w->woken || w->dboid != MyDatabaseId)
+			continue;
+		if (!any_key && (w->key != key || (w->mask & mask) == 0))
+			continue;
+		w->woken = true;
+		SetLatch(w->latch);
+		woken++;
+	}
+	return woken;
+}
+
+static void
+dur_wake_tasks(void)
+{
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	if (pending_tasks_overflow)
+		dur_wake_task_waiters(0, 0, INT_MAX, true);
+	else
+		for (i = 0; i < npending_tasks; i++)
+			dur_wake_task_waiters(pending_tasks[i].key, pending_tasks[i].mask,
+								  pending_tasks[i].count, false);
+	LWLockRelease(dur_shared->lock);
+}
+
+static void
+dur_wake_closes(void)
+{
+	int			i,
+				j;
+
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	for (i = 0; i < dur_shared->nwaiters; i++)
+	{
+		DurWaiter  *w = &dur_shared->waiters[i];
+		bool		match = pending_closes_overflow;
+
+		if (w->kind != DUR_WAIT_CLOSE || w->dboid != MyDatabaseId)
+			continue;
+		for (j = 0; j < npending_closes && !match; j++)
+			match = (w->key == pending_closes[j]);
+		if (match)
+			SetLatch(w->latch);
+	}
+	LWLockRelease(dur_shared->lock);
+}
+
+/*
+ * Wake this database's engine worker if it sleeps past "at"; if it is busy,
+ * leave the deadline where it will look before sleeping.
+ */
+static void
+dur_wake_engine(TimestampTz at)
+{
+	DurEngineSlot *slot;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	slot = dur_find_engine(MyDatabaseId);
+	if (slot != NULL)
+	{
+		if (slot->pending_wakeup == 0 || at < slot->pending_wakeup)
+			slot->pending_wakeup = at;
+		if (slot->latch != NULL && slot->next_wakeup != 0 && at < slot->next_wakeup)
+			SetLatch(slot->latch);
+	}
+	LWLockRelease(dur_shared->lock);
+}
+
+/* Backend exit: drop our waiter slot and subscription. */
+static void
+dur_waiter_exit(int code, Datum arg)
+{
+	dur_clear_my_waiter(false);
+}
+
+/*
+ * Clear this backend's waiter slot.  A waiter that was chosen for a task
+ * and leaves without looking passes the wake-up on.
+ */
+static void
+dur_clear_my_waiter(bool keep_subscription)
+{
+	DurWaiter  *w;
+
+	if (dur_shared == NULL || DUR_MY_BACKEND_INDEX() < 0)
+		return;
+	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
+	if (w->kind == DUR_WAIT_NONE && (keep_subscription || !w->close_subscriber))
+		return;
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	if (w->kind == DUR_WAIT_TASK && w->woken)
+	{
+		w->kind = DUR_WAIT_NONE;
+		dur_wake_task_waiters(w->key, w->mask, 1, false);
+	}
+	w->kind = DUR_WAIT_NONE;
+	w->woken = false;
+	if (!keep_subscription)
+		w->close_subscriber = false;
+	LWLockRelease(dur_shared->lock);
+}
+
+/* Make sure our slot is cleared when the backend exits. */
+static void
+dur_register_exit_callback(void)
+{
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(dur_waiter_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
+
+/*
+ * _wait_register(kind text, key text, kinds text[]): publish what this
+ * backend is about to wait for.  Must come before the look that precedes
+ * _wait().
+ */
+Datum
+_wait_register(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *key = PG_GETARG_TEXT_PP(1);
+	int			mask = 0;
+	DurWaiter  *w;
+
+	dur_register_callbacks();
+	dur_register_exit_callback();
+
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			nelems,
+					i;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &nelems);
+		for (i = 0; i < nelems; i++)
+			if (!nulls[i])
+				mask |= dur_kind_bit(TextDatumGetCString(elems[i]));
+	}
+
+	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	w->dboid = MyDatabaseId;
+	w->kind = (strcmp(kind, "close") == 0) ? DUR_WAIT_CLOSE : DUR_WAIT_TASK;
+	w->key = dur_hash_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+	w->mask = mask;
+	w->woken = false;
+	w->latch = MyLatch;
+	LWLockRelease(dur_shared->lock);
+	PG_RETURN_VOID();
+}
+
+/* _wait_unregister(): stop waiting. */
+Datum
+_wait_unregister(PG_FUNCTION_ARGS)
+{
+	dur_clear_my_waiter(true);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Let vacuum ignore this backend's snapshot while it sleeps.
+ *
+ * Only in a READ COMMITTED statement outside a transaction block that has
+ * written nothing: there the only snapshots are those of the statement that
+ * is sleeping, and every statement after the sleep takes a new one, which
+ * re-establishes the horizon.  Elsewhere the horizon is kept.
+ */
+static void
+dur_release_xmin(void)
+{
+	if (XactIsoLevel != XACT_READ_COMMITTED || IsTransactionBlock() ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return;
+	InvalidateCatalogSnapshot();
+	MyProc->xmin = InvalidTransactionId;
+}
+
+/*
+ * _wait(until timestamptz) returns boolean: sleep until woken or until the
+ * deadline.  True when woken.
+ */
+Datum
+_wait(PG_FUNCTION_ARGS)
+{
+	TimestampTz until = PG_GETARG_TIMESTAMPTZ(0);
+	long		timeout_ms;
+	int			rc;
+
+	dur_require_engine();
+	timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+	if (timeout_ms <= 0)
+		PG_RETURN_BOOL(false);
+
+	dur_release_xmin();
+	pgstat_report_activity(STATE_RUNNING, "durable: waiting");
+	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+				   timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+	PG_RETURN_BOOL((rc & WL_LATCH_SET) != 0);
+}
+
+/*
+ * subscribe_workflow_closes(): LISTEN on durable_workflow_closed and ask the
+ * engine to NOTIFY it.  Closes are announced only while somebody listens.
+ */
+Datum
+subscribe_workflow_closes(PG_FUNCTION_ARGS)
+{
+	DurWaiter  *w;
+
+	dur_register_callbacks();
+	dur_register_exit_callback();
+	Async_Listen(DUR_CLOSE_CHANNEL);
+
+	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	w->dboid = MyDatabaseId;
+	w->close_subscriber = true;
+	LWLockRelease(dur_shared->lock);
+	PG_RETURN_VOID();
+}
+
+/* unsubscribe_workflow_closes(): UNLISTEN and stop the announcements. */
+Datum
+unsubscribe_workflow_closes(PG_FUNCTION_ARGS)
+{
+	DurWaiter  *w;
+
+	dur_require_engine();
+	Async_Unlisten(DUR_CLOSE_CHANNEL);
+	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	w->close_subscriber = false;
+	LWLockRelease(dur_shared->lock);
+	PG_RETURN_VOID();
+}

@@ -282,7 +282,8 @@ CREATE TYPE durable.task AS (
 	started_time timestamptz,
 	deadline timestamptz,
 	heartbeat_timeout interval,
-	priority integer
+	priority integer,
+	query_name text
 );
 COMMENT ON TYPE durable.task IS 'A task handed to a worker by durable.poll_task.';
 

@@ -3,7 +3,7 @@
 #   make && make install        build and install the extension
 #   make installcheck           pg_regress + isolation suites on a temporary
 #                               instance that preloads durable
-#   make prove_installcheck     TAP tests (PostgreSQL::Test::Cluster)
+#                               and TAP tests (PostgreSQL::Test::Cluster)
 #   test/run-all                everything, as CI runs it (see README)
 
 EXTENSION = durable
@@ -14,6 +14,7 @@ OBJS = \
 	src/launcher.o \
 	src/engine.o \
 	src/wakeup.o \
+	src/query.o \
 	src/util.o
 
 DATA = $(wildcard src/durable--*.sql)
@@ -37,3 +38,6 @@ include $(PGXS)
 
 # PGXS looks for TAP tests in ./t; ours live in test/t.
 PROVE_TESTS = $(sort $(wildcard $(srcdir)/test/t/*.pl))
+
+# Every object depends on the shared headers (PGXS tracks no header dependencies).
+$(OBJS): src/durable.h src/compat.h

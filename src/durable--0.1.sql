@@ -309,6 +309,14 @@ CREATE FUNCTION durable._check_payload(value jsonb, what text) RETURNS jsonb
 	AS 'MODULE_PATHNAME', '_check_payload' LANGUAGE C STABLE;
 CREATE FUNCTION durable._interval(value text, what text) RETURNS interval
 	AS 'MODULE_PATHNAME', '_interval' LANGUAGE C STABLE;
+CREATE FUNCTION durable._ask_query(run_id uuid, queue text, query_name text, args text, timeout_ms integer,
+	OUT answer text, OUT failed boolean)
+	AS 'MODULE_PATHNAME', '_ask_query' LANGUAGE C;
+CREATE FUNCTION durable._claim_query(queue text, OUT query_id bigint, OUT run_id uuid, OUT query_name text,
+	OUT args text)
+	AS 'MODULE_PATHNAME', '_claim_query' LANGUAGE C STRICT;
+CREATE FUNCTION durable._answer_query(query_id bigint, answer text, failed boolean) RETURNS boolean
+	AS 'MODULE_PATHNAME', '_answer_query' LANGUAGE C;
 CREATE FUNCTION durable._engine_workers(
 	OUT datid oid, OUT datname text, OUT pid integer, OUT state text,
 	OUT started_at timestamptz, OUT next_wakeup timestamptz, OUT iterations bigint,
@@ -758,20 +766,21 @@ BEGIN
 END
 $$;
 
--- Parse a task token: 'w:<run>:<seq>:<started event id>' or 'a:<run>:<scheduled event id>:<attempt>'.
+-- Parse a task token: 'w:<run>:<seq>:<started event id>', 'a:<run>:<scheduled event id>:<attempt>'
+-- or 'q:<run>:<query id>:0'.
 CREATE FUNCTION durable._parse_token(p_token text, OUT kind text, OUT run_id uuid, OUT n1 bigint, OUT n2 bigint)
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	parts text[];
 BEGIN
 	parts := string_to_array(p_token, ':');
-	IF p_token IS NULL OR array_length(parts, 1) <> 4 OR parts[1] NOT IN ('w', 'a')
+	IF p_token IS NULL OR array_length(parts, 1) <> 4 OR parts[1] NOT IN ('w', 'a', 'q')
 	   OR parts[2] !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
 	   OR parts[3] !~ '^[0-9]{1,18}$' OR parts[4] !~ '^[0-9]{1,18}$' THEN
 		PERFORM durable._error('22P02', format('invalid task token "%s"', left(coalesce(p_token, 'NULL'), 100)),
 			NULL, 'Pass the task_token exactly as durable.poll_task returned it.');
 	END IF;
-	kind := CASE parts[1] WHEN 'w' THEN 'workflow' ELSE 'activity' END;
+	kind := CASE parts[1] WHEN 'w' THEN 'workflow' WHEN 'q' THEN 'query' ELSE 'activity' END;
 	run_id := parts[2]::uuid;
 	n1 := parts[3]::bigint;
 	n2 := parts[4]::bigint;
@@ -1510,7 +1519,30 @@ DECLARE
 	hist jsonb;
 	last_id bigint;
 	lease timestamptz;
+	q record;
 BEGIN
+	-- queries first: somebody is waiting on them right now
+	IF 'workflow' = ANY (p_kinds) THEN
+		q := durable._claim_query(p_queue);
+		IF q.query_id IS NOT NULL THEN
+			SELECT * INTO w FROM durable.workflows WHERE run_id = q.run_id;
+			r.task_token := format('q:%s:%s:0', q.run_id, q.query_id);
+			r.kind := 'query';
+			r.workflow_id := w.workflow_id;
+			r.run_id := w.run_id;
+			r.workflow_type := w.workflow_type;
+			r.task_queue := p_queue;
+			r.query_name := q.query_name;
+			r.input := q.args::jsonb;
+			r.started_time := clock_timestamp();
+			r.priority := w.priority;
+			SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
+								  'event_time', h.event_time, 'attributes', h.attributes) ORDER BY h.event_id), '[]')
+			INTO r.history
+			FROM durable.history h WHERE h.run_id = w.run_id;
+			RETURN r;
+		END IF;
+	END IF;
 	LOOP
 		SELECT * INTO t FROM durable.tasks
 		WHERE task_queue = p_queue AND started_time IS NULL AND kind = ANY (p_kinds)
@@ -2139,6 +2171,68 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 $$;
 COMMENT ON FUNCTION durable.report_activity_canceled_by_id IS 'Report cancellation of an activity named by workflow id and activity id.';
 
+CREATE FUNCTION durable.query_workflow(
+	workflow_id text,
+	query_name text,
+	args jsonb DEFAULT NULL,
+	timeout interval DEFAULT '10 seconds',
+	run_id uuid DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	w durable.workflows;
+	a record;
+	ms integer;
+BEGIN
+	IF query_workflow.query_name IS NULL THEN
+		PERFORM durable._error('22004', 'query_name must not be NULL');
+	END IF;
+	PERFORM durable._check_id(query_workflow.query_name, 'query_name');
+	PERFORM durable._check_interval(query_workflow.timeout, 'timeout', true);
+	w := durable._find_run(query_workflow.workflow_id, query_workflow.run_id, false);
+	ms := least(EXTRACT(epoch FROM coalesce(query_workflow.timeout, '10 seconds')) * 1000, 2147483647)::integer;
+	a := durable._ask_query(w.run_id, w.task_queue, query_workflow.query_name, query_workflow.args::text, ms);
+	IF a.failed IS NULL THEN
+		PERFORM durable._error('DU021', format('query "%s" of workflow "%s" timed out', query_workflow.query_name,
+			left(w.workflow_id, 200)), format('No worker of task queue "%s" answered within %s.', w.task_queue,
+			query_workflow.timeout), 'Make sure a worker polls the workflow''s task queue.');
+	END IF;
+	IF a.failed THEN
+		PERFORM durable._error('DU020', format('query "%s" failed: %s', query_workflow.query_name,
+			coalesce(a.answer::jsonb->>'message', '')), a.answer, 'The workflow''s query handler raised an error.');
+	END IF;
+	RETURN a.answer::jsonb;
+END
+$$;
+COMMENT ON FUNCTION durable.query_workflow IS 'Ask a live worker to answer a query from the workflow''s state; writes no history; works on closed workflows.';
+
+CREATE FUNCTION durable.answer_query(
+	task_token text,
+	result jsonb DEFAULT NULL,
+	failure jsonb DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	tok record;
+	f jsonb;
+BEGIN
+	tok := durable._parse_token(answer_query.task_token);
+	IF tok.kind <> 'query' THEN
+		PERFORM durable._error('22023', format('task token is for a %s task, not a query', tok.kind));
+	END IF;
+	IF answer_query.failure IS NOT NULL THEN
+		f := durable._failure(answer_query.failure, 'failure');
+		IF NOT durable._answer_query(tok.n1, f::text, true) THEN
+			PERFORM durable._stale(answer_query.task_token, 'The query timed out or its caller left.');
+		END IF;
+		RETURN;
+	END IF;
+	PERFORM durable._check_payload(answer_query.result, 'result');
+	IF NOT durable._answer_query(tok.n1, coalesce(answer_query.result, 'null')::text, false) THEN
+		PERFORM durable._stale(answer_query.task_token, 'The query timed out or its caller left.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION durable.answer_query IS 'Answer a query task (kind = query) with a result or a failure.';
+
 --------------------------------------------------------------------------
 -- 4c. The engine: timers, timeouts, crash recovery
 --------------------------------------------------------------------------
@@ -2410,6 +2504,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.describe_workflow(text, uuid),
 	durable.get_history(text, uuid),
 	durable.workflow_result(text, uuid, interval),
+	durable.query_workflow(text, text, jsonb, interval, uuid),
 	durable.subscribe_workflow_closes(),
 	durable.unsubscribe_workflow_closes()
 	TO durable_client;
@@ -2422,6 +2517,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.fail_activity(text, jsonb),
 	durable.heartbeat_activity(text, jsonb),
 	durable.report_activity_canceled(text, jsonb),
+	durable.answer_query(text, jsonb, jsonb),
 	durable.complete_activity_by_id(text, text, jsonb, uuid),
 	durable.fail_activity_by_id(text, text, jsonb, uuid),
 	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),

@@ -22,6 +22,10 @@
 
 #include "compat.h"
 
+/* Queries waiting for an answer at once, and the size of each one's buffer. */
+#define DUR_MAX_QUERIES		32
+#define DUR_QUERY_BUFSIZE	(64 * 1024)
+
 /* Most databases that can run an engine worker at once. */
 #define DUR_MAX_DATABASES	64
 
@@ -81,6 +85,8 @@ typedef struct DurShared
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	uint32		wake_cursor;	/* rotates which waiter is woken first */
+	uint64		next_query_id;	/* last query id handed out */
+	Size		query_offset;	/* where the query slots start */
 	DurEngineSlot engines[DUR_MAX_DATABASES];
 	int			nwaiters;
 	DurWaiter	waiters[FLEXIBLE_ARRAY_MEMBER];
@@ -99,6 +105,9 @@ extern void dur_shmem_startup(void);
 extern void dur_require_engine(void);
 extern DurEngineSlot *dur_find_engine(Oid dboid);
 
+/* query.c */
+extern Size dur_query_shmem_size(void);
+
 /* launcher.c */
 extern void dur_register_launcher(void);
 extern void dur_wake_launcher(void);
@@ -110,6 +119,7 @@ PGDLLEXPORT void dur_engine_main(Datum arg);
 
 /* wakeup.c */
 extern uint32 dur_hash_key(const char *s, int len);
+extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key);
 extern void dur_request_engine_start(void);
 
 #endif							/* DURABLE_H */

@@ -20,12 +20,18 @@
 
 DurShared  *dur_shared = NULL;
 
-/* Size of DurShared with one waiter per backend. */
+static Size
+dur_shmem_waiters_size(void)
+{
+	return MAXALIGN(add_size(offsetof(DurShared, waiters),
+							 mul_size(DUR_BACKEND_SLOTS(), sizeof(DurWaiter))));
+}
+
+/* Size of DurShared with one waiter per backend, then the query slots. */
 static Size
 dur_shmem_size(void)
 {
-	return add_size(offsetof(DurShared, waiters),
-					mul_size(DUR_BACKEND_SLOTS(), sizeof(DurWaiter)));
+	return add_size(dur_shmem_waiters_size(), dur_query_shmem_size());
 }
 
 /* Called from shmem_request_hook. */
@@ -49,6 +55,7 @@ dur_shmem_startup(void)
 		memset(dur_shared, 0, dur_shmem_size());
 		dur_shared->lock = &(GetNamedLWLockTranche("durable"))->lock;
 		dur_shared->nwaiters = DUR_BACKEND_SLOTS();
+		dur_shared->query_offset = dur_shmem_waiters_size();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

@@ -283,7 +283,7 @@ dur_forget_pending(void)
  * Choose up to "count" unchosen task waiters for key/mask and set their
  * latches.  Caller holds the lock exclusively.  Returns how many were woken.
  */
-static int
+int
 dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key)
 {
 	int			n = dur_shared->nwaiters;

@@ -1,0 +1,304 @@
+/*-------------------------------------------------------------------------
+ *
+ * query.c
+ *	  Workflow queries: a client asks, a live worker answers, nothing is
+ *	  written.
+ *
+ * A query must reach a worker while the asking statement is still running,
+ * so it cannot travel through a table (the asker's transaction has not
+ * committed).  It travels through shared memory instead: a fixed array of
+ * DurQuerySlots, each with an inline buffer holding first the request
+ * (queue name, query name, args) and then the answer.
+ *
+ *	FREE -> PENDING		query_workflow() fills a slot and wakes a poller of
+ *						the workflow's task queue
+ *	PENDING -> CLAIMED	poll_task() (through _claim_query) hands it to a worker
+ *	CLAIMED -> ANSWERED	answer_query() stores the answer, sets the asker's latch
+ *	any -> FREE			the asker takes the answer, times out or errors out
+ *
+ * Every slot carries a query id that is never reused, so an answer that
+ * arrives after its asker gave up finds no slot and is refused as stale.
+ *
+ * Locking: dur_shared->lock protects the slot array (queries are few and
+ * each critical section copies at most one buffer).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "durable.h"
+
+PG_FUNCTION_INFO_V1(_ask_query);
+PG_FUNCTION_INFO_V1(_claim_query);
+PG_FUNCTION_INFO_V1(_answer_query);
+
+typedef enum DurQueryState
+{
+	DUR_QUERY_FREE = 0,
+	DUR_QUERY_PENDING,
+	DUR_QUERY_CLAIMED,
+	DUR_QUERY_ANSWERED
+} DurQueryState;
+
+typedef struct DurQuerySlot
+{
+	DurQueryState state;
+	Oid			dboid;
+	uint32		queue_key;
+	uint64		query_id;
+	pg_uuid_t	run_id;
+	Latch	   *asker_latch;
+	bool		failed;			/* the answer is a failure object */
+	int			len;			/* bytes used in buf */
+	char		buf[DUR_QUERY_BUFSIZE];
+} DurQuerySlot;
+
+static DurQuerySlot *dur_query_slots(void);
+
+/* Shared memory the query slots need; added to DurShared's request. */
+Size
+dur_query_shmem_size(void)
+{
+	return mul_size(DUR_MAX_QUERIES, sizeof(DurQuerySlot));
+}
+
+static DurQuerySlot *
+dur_query_slots(void)
+{
+	return (DurQuerySlot *) ((char *) dur_shared + dur_shared->query_offset);
+}
+
+/* Free our slot if we still hold it; used on every way out of _ask_query. */
+static void
+dur_query_release(uint64 query_id)
+{
+	DurQuerySlot *slots = dur_query_slots();
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_QUERIES; i++)
+		if (slots[i].state != DUR_QUERY_FREE && slots[i].query_id == query_id)
+			slots[i].state = DUR_QUERY_FREE;
+	LWLockRelease(dur_shared->lock);
+}
+
+/*
+ * _ask_query(run_id uuid, queue text, query_name text, args text,
+ *			  timeout_ms integer, OUT answer text, OUT failed boolean)
+ *
+ * Publish a query, wake a poller of the queue and wait for the answer.
+ * Returns NULL answer and failed = NULL on timeout.
+ */
+Datum
+_ask_query(PG_FUNCTION_ARGS)
+{
+	pg_uuid_t  *run_id = PG_GETARG_UUID_P(0);
+	text	   *queue = PG_GETARG_TEXT_PP(1);
+	text	   *name = PG_GETARG_TEXT_PP(2);
+	text	   *args = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
+	int			timeout_ms = PG_GETARG_INT32(4);
+	int			qlen = VARSIZE_ANY_EXHDR(queue);
+	int			nlen = VARSIZE_ANY_EXHDR(name);
+	int			alen = args ? VARSIZE_ANY_EXHDR(args) : 0;
+	DurQuerySlot *slots;
+	DurQuerySlot *slot = NULL;
+	uint64		query_id;
+	TimestampTz deadline;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+	int			i;
+
+	dur_require_engine();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (qlen + nlen + alen + 3 > DUR_QUERY_BUFSIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("query arguments are too large: %d bytes", alen),
+				 errhint("A query's name and arguments must fit in %d bytes.", DUR_QUERY_BUFSIZE)));
+
+	slots = dur_query_slots();
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_QUERIES; i++)
+	{
+		if (slots[i].state == DUR_QUERY_FREE)
+		{
+			slot = &slots[i];
+			break;
+		}
+	}
+	if (slot == NULL)
+	{
+		LWLockRelease(dur_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many workflow queries in progress"),
+				 errdetail("At most %d queries can wait for an answer at once.", DUR_MAX_QUERIES),
+				 errhint("Try again shortly.")));
+	}
+	query_id = ++dur_shared->next_query_id;
+	slot->state = DUR_QUERY_PENDING;
+	slot->dboid = MyDatabaseId;
+	slot->queue_key = dur_hash_key(VARDATA_ANY(queue), qlen);
+	slot->query_id = query_id;
+	memcpy(&slot->run_id, run_id, sizeof(pg_uuid_t));
+	slot->asker_latch = MyLatch;
+	slot->failed = false;
+	memcpy(slot->buf, VARDATA_ANY(queue), qlen);
+	slot->buf[qlen] = '\0';
+	memcpy(slot->buf + qlen + 1, VARDATA_ANY(name), nlen);
+	slot->buf[qlen + 1 + nlen] = '\0';
+	if (args)
+		memcpy(slot->buf + qlen + nlen + 2, VARDATA_ANY(args), alen);
+	slot->buf[qlen + nlen + 2 + alen] = '\0';
+	slot->len = qlen + nlen + alen + 3;
+	dur_wake_task_waiters(slot->queue_key, DUR_KIND_WORKFLOW, 1, false);
+	LWLockRelease(dur_shared->lock);
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	PG_TRY();
+	{
+		for (;;)
+		{
+			long		wait_ms;
+
+			LWLockAcquire(dur_shared->lock, LW_SHARED);
+			if (slot->query_id == query_id && slot->state == DUR_QUERY_ANSWERED)
+			{
+				values[0] = PointerGetDatum(cstring_to_text_with_len(slot->buf, slot->len));
+				values[1] = BoolGetDatum(slot->failed);
+				nulls[0] = nulls[1] = false;
+				LWLockRelease(dur_shared->lock);
+				break;
+			}
+			LWLockRelease(dur_shared->lock);
+
+			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+			if (wait_ms <= 0)
+				break;
+			pgstat_report_activity(STATE_RUNNING, "durable: waiting for a query answer");
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		dur_query_release(query_id);
+	}
+	PG_END_TRY();
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * _claim_query(queue text, OUT query_id bigint, OUT run_id uuid,
+ *				OUT query_name text, OUT args text)
+ *
+ * Hand the oldest pending query of this database and queue to the caller.
+ * Returns a row of NULLs when there is none.
+ */
+Datum
+_claim_query(PG_FUNCTION_ARGS)
+{
+	text	   *queue = PG_GETARG_TEXT_PP(0);
+	int			qlen = VARSIZE_ANY_EXHDR(queue);
+	uint32		key = dur_hash_key(VARDATA_ANY(queue), qlen);
+	DurQuerySlot *slots;
+	DurQuerySlot *best = NULL;
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {true, true, true, true};
+	int			i;
+
+	dur_require_engine();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	slots = dur_query_slots();
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_QUERIES; i++)
+	{
+		DurQuerySlot *s = &slots[i];
+
+		if (s->state != DUR_QUERY_PENDING || s->dboid != MyDatabaseId ||
+			s->queue_key != key || strlen(s->buf) != qlen ||
+			memcmp(s->buf, VARDATA_ANY(queue), qlen) != 0)
+			continue;
+		if (best == NULL || s->query_id < best->query_id)
+			best = s;
+	}
+	if (best != NULL)
+	{
+		char	   *name = best->buf + qlen + 1;
+		char	   *args = name + strlen(name) + 1;
+		pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+
+		best->state = DUR_QUERY_CLAIMED;
+		memcpy(uuid, &best->run_id, sizeof(pg_uuid_t));
+		values[0] = Int64GetDatum((int64) best->query_id);
+		values[1] = UUIDPGetDatum(uuid);
+		values[2] = CStringGetTextDatum(name);
+		values[3] = CStringGetTextDatum(args);
+		nulls[0] = nulls[1] = nulls[2] = false;
+		nulls[3] = (*args == '\0');
+	}
+	LWLockRelease(dur_shared->lock);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * _answer_query(query_id bigint, answer text, failed boolean) returns
+ * boolean: store the answer and wake the asker.  False when the asker has
+ * gone (timed out or canceled).
+ */
+Datum
+_answer_query(PG_FUNCTION_ARGS)
+{
+	uint64		query_id = (uint64) PG_GETARG_INT64(0);
+	text	   *answer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	bool		failed = PG_GETARG_BOOL(2);
+	int			len = answer ? VARSIZE_ANY_EXHDR(answer) : 0;
+	DurQuerySlot *slots;
+	bool		found = false;
+	int			i;
+
+	dur_require_engine();
+	if (len > DUR_QUERY_BUFSIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("query answer is too large: %d bytes", len),
+				 errhint("A query's answer must fit in %d bytes; return a summary.", DUR_QUERY_BUFSIZE)));
+
+	slots = dur_query_slots();
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_QUERIES; i++)
+	{
+		DurQuerySlot *s = &slots[i];
+
+		if (s->query_id != query_id || s->state != DUR_QUERY_CLAIMED)
+			continue;
+		if (answer)
+			memcpy(s->buf, VARDATA_ANY(answer), len);
+		s->len = len;
+		s->failed = failed;
+		s->state = DUR_QUERY_ANSWERED;
+		SetLatch(s->asker_latch);
+		found = true;
+		break;
+	}
+	LWLockRelease(dur_shared->lock);
+	PG_RETURN_BOOL(found);
+}

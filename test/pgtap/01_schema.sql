@@ -1,0 +1,87 @@
+-- Schema, documentation comments and privileges of the durable extension.
+-- Run by test/run-all with pg_prove on a cluster that preloads durable and pg_cron.
+\set ON_ERROR_STOP 1
+CREATE EXTENSION IF NOT EXISTS durable;
+BEGIN;
+SELECT plan(66);
+
+SELECT has_schema('durable');
+SELECT tables_are('durable', ARRAY['workflows', 'history', 'buffered_events', 'activities', 'timers',
+								   'signal_requests', 'tasks', 'engine_state']);
+SELECT views_are('durable', ARRAY['engine_workers']);
+
+-- the tables a DBA reads
+SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes']);
+SELECT col_is_pk('durable', 'history', ARRAY['run_id', 'event_id']::name[], 'history key is (run_id, event_id)');
+SELECT col_type_is('durable', 'history', 'attributes', 'jsonb', 'history.attributes is jsonb');
+SELECT col_is_pk('durable', 'workflows', 'run_id'::name, 'workflows key is run_id');
+SELECT has_column('durable', 'workflows', col::name, 'workflows.' || col)
+FROM unnest(ARRAY['workflow_id', 'workflow_type', 'task_queue', 'status', 'input', 'result', 'failure',
+				  'start_time', 'close_time', 'parent_workflow_id', 'search_attributes', 'memo',
+				  'history_length']) AS col;
+SELECT index_is_unique('durable', 'workflows', 'workflows_one_running');
+SELECT has_index('durable', 'workflows', 'workflows_by_workflow_id', ARRAY['workflow_id', 'start_time']);
+SELECT has_index('durable', 'workflows', 'workflows_by_search_attributes', 'search attributes are indexed');
+SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
+SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
+		  'the task queue is unlogged');
+SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.history'::regclass), 'p'::"char",
+		  'history is logged');
+
+-- every table and column has a comment
+SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		   WHERE n.nspname = 'durable' AND c.relkind IN ('r', 'v', 'u') AND obj_description(c.oid, 'pg_class') IS NULL),
+		  0::bigint, 'every table and view has a comment');
+SELECT is((SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+		   JOIN pg_namespace n ON n.oid = c.relnamespace
+		   WHERE n.nspname = 'durable' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+			 AND col_description(c.oid, a.attnum) IS NULL),
+		  0::bigint, 'every table column has a comment');
+
+-- the API
+SELECT has_function('durable'::name, f::name) FROM unnest(ARRAY['start_workflow', 'signal_workflow',
+	'signal_with_start_workflow', 'cancel_workflow', 'terminate_workflow', 'describe_workflow', 'get_history',
+	'workflow_result', 'query_workflow', 'poll_task', 'complete_workflow_task', 'fail_workflow_task',
+	'complete_activity', 'fail_activity', 'heartbeat_activity', 'report_activity_canceled',
+	'complete_activity_by_id', 'fail_activity_by_id', 'heartbeat_activity_by_id', 'answer_query',
+	'purge_closed_workflows']) AS f;
+SELECT function_returns('durable', 'start_workflow',
+	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
+		  'interval', 'text', 'jsonb', 'jsonb', 'integer'], 'uuid');
+SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
+
+-- privileges
+SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin']) AS r;
+SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		   WHERE n.nspname = 'durable' AND c.relkind IN ('r', 'v', 'u')
+			 AND has_table_privilege('public', c.oid, 'SELECT,INSERT,UPDATE,DELETE')),
+		  0::bigint, 'PUBLIC has no privilege on any table');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		   WHERE n.nspname = 'durable' AND p.proacl IS NULL),
+		  0::bigint, 'no function keeps the default EXECUTE for PUBLIC');
+SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		   WHERE n.nspname = 'durable' AND p.prosecdef
+			 AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
+		  0::bigint, 'every SECURITY DEFINER function pins search_path');
+SELECT ok(has_function_privilege('durable_client', 'durable.start_workflow(text,jsonb,text,text,interval,interval,interval,text,text,jsonb,interval,text,jsonb,jsonb,integer)', 'EXECUTE'),
+		  'durable_client may start workflows');
+SELECT ok(NOT has_function_privilege('durable_client', 'durable.poll_task(text,text,text[],interval)', 'EXECUTE'),
+		  'durable_client may not poll');
+SELECT ok(has_function_privilege('durable_worker', 'durable.poll_task(text,text,text[],interval)', 'EXECUTE'),
+		  'durable_worker may poll');
+SELECT ok(NOT has_function_privilege('durable_worker', 'durable.terminate_workflow(text,text,uuid)', 'EXECUTE'),
+		  'durable_worker may not terminate');
+SELECT ok(has_table_privilege('durable_admin', 'durable.history', 'SELECT'), 'durable_admin reads history');
+SELECT ok(NOT has_table_privilege('durable_client', 'durable.history', 'SELECT'),
+		  'durable_client does not read tables directly');
+SELECT ok(pg_has_role('durable_admin', 'durable_client', 'MEMBER') AND pg_has_role('durable_admin', 'durable_worker', 'MEMBER'),
+		  'durable_admin is a client and a worker');
+
+-- retention with pg_cron
+SELECT lives_ok($$CREATE EXTENSION IF NOT EXISTS pg_cron$$, 'pg_cron is available');
+SELECT isnt((SELECT cron.schedule('durable-retention', '17 3 * * *',
+								  $c$SELECT durable.purge_closed_workflows('30 days')$c$)), NULL::bigint,
+			'purge_closed_workflows can be scheduled with pg_cron');
+
+SELECT * FROM finish();
+ROLLBACK;

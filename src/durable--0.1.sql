@@ -743,12 +743,8 @@ DECLARE
 	next_run uuid := NULL;
 BEGIN
 	SELECT * INTO w FROM durable.workflows WHERE run_id = p_run;
-	IF w.retry_policy IS NOT NULL THEN
-		SELECT * INTO r FROM durable._retry_backoff(w.retry_policy, w.attempt, p_failure,
-													w.execution_deadline, false);
-	ELSE
-		r := ROW(NULL::interval, 'RETRY_POLICY_NOT_SET'::text);
-	END IF;
+	SELECT * INTO r FROM durable._retry_backoff(w.retry_policy, w.attempt, p_failure,
+												w.execution_deadline, false);
 	IF r.backoff IS NOT NULL THEN
 		next_run := gen_random_uuid();
 	END IF;

@@ -57,6 +57,7 @@ typedef struct DurQuerySlot
 	uint64		query_id;
 	pg_uuid_t	run_id;
 	Latch	   *asker_latch;
+	pid_t		asker_pid;
 	bool		failed;			/* the answer is a failure object */
 	int			len;			/* bytes used in buf */
 	char		buf[DUR_QUERY_BUFSIZE];
@@ -77,7 +78,13 @@ dur_query_slots(void)
 	return (DurQuerySlot *) ((char *) dur_shared + dur_shared->query_offset);
 }
 
-/* Free our slot if we still hold it; used on every way out of _ask_query. */
+static bool exit_callback_registered = false;
+
+/*
+ * Free the slot of a query (or, with query_id 0, every slot this backend
+ * asked through); used on every way out of _ask_query, including backend
+ * exit, so that a terminated asker cannot leak a slot.
+ */
 static void
 dur_query_release(uint64 query_id)
 {
@@ -86,9 +93,16 @@ dur_query_release(uint64 query_id)
 
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < DUR_MAX_QUERIES; i++)
-		if (slots[i].state != DUR_QUERY_FREE && slots[i].query_id == query_id)
+		if (slots[i].state != DUR_QUERY_FREE && slots[i].asker_pid == MyProcPid &&
+			(query_id == 0 || slots[i].query_id == query_id))
 			slots[i].state = DUR_QUERY_FREE;
 	LWLockRelease(dur_shared->lock);
+}
+
+static void
+dur_query_exit(int code, Datum arg)
+{
+	dur_query_release(0);
 }
 
 /*
@@ -127,6 +141,12 @@ _ask_query(PG_FUNCTION_ARGS)
 				 errmsg("query arguments are too large: %d bytes", alen),
 				 errhint("A query's name and arguments must fit in %d bytes.", DUR_QUERY_BUFSIZE)));
 
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(dur_query_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+
 	slots = dur_query_slots();
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < DUR_MAX_QUERIES; i++)
@@ -153,6 +173,7 @@ _ask_query(PG_FUNCTION_ARGS)
 	slot->query_id = query_id;
 	memcpy(&slot->run_id, run_id, sizeof(pg_uuid_t));
 	slot->asker_latch = MyLatch;
+	slot->asker_pid = MyProcPid;
 	slot->failed = false;
 	memcpy(slot->buf, VARDATA_ANY(queue), qlen);
 	slot->buf[qlen] = '\0';

@@ -803,7 +803,7 @@ DECLARE
 BEGIN
 	tok := durable._parse_token(p_token);
 	IF tok.kind <> 'workflow' THEN
-		PERFORM durable._error('22023', 'task token is for an activity task', NULL,
+		PERFORM durable._error('22023', format('task token is for a task of kind %s, not workflow', tok.kind), NULL,
 			'Use durable.complete_activity or durable.fail_activity for activity tasks.');
 	END IF;
 	SELECT * INTO w FROM durable.workflows WHERE run_id = tok.run_id FOR UPDATE;
@@ -895,11 +895,12 @@ END
 $$;
 
 /*
- * Close an activity: write ActivityTaskStarted and the closing event
- * (delivered like any outside event), and forget the activity.
+ * Close an activity: write ActivityTaskStarted (if an attempt was running)
+ * and the closing event, delivered like any outside event, and forget the
+ * activity.
  */
 CREATE FUNCTION durable._close_activity(a durable.activities, p_identity text, p_event_type text,
-										p_attributes jsonb) RETURNS void
+										p_attributes jsonb, p_started boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	evs jsonb;
@@ -908,14 +909,16 @@ BEGIN
 	DELETE FROM durable.tasks WHERE run_id = a.run_id AND scheduled_event_id = a.scheduled_event_id;
 	DELETE FROM durable.timers WHERE run_id = a.run_id AND kind IN ('activity_retry', 'activity_schedule_to_close')
 		AND timer_id = a.scheduled_event_id::text;
-	evs := jsonb_build_array(
-		jsonb_build_object('event_type', 'ActivityTaskStarted',
+	evs := jsonb_build_array(jsonb_build_object('event_type', p_event_type,
+		'attributes', p_attributes || jsonb_build_object('scheduled_event_id', a.scheduled_event_id,
+			'started_event_id', CASE WHEN p_started THEN to_jsonb('previous'::text) END)));
+	IF p_started THEN
+		-- the attempt's start is recorded only now, with the attempt that closed it
+		evs := jsonb_build_array(jsonb_build_object('event_type', 'ActivityTaskStarted',
 			'attributes', jsonb_build_object('scheduled_event_id', a.scheduled_event_id,
 				'identity', coalesce(p_identity, a.last_worker_id), 'attempt', a.attempt,
-				'last_failure', a.last_failure)),
-		jsonb_build_object('event_type', p_event_type,
-			'attributes', p_attributes || jsonb_build_object('scheduled_event_id', a.scheduled_event_id,
-				'started_event_id', 'previous')));
+				'last_failure', a.last_failure))) || evs;
+	END IF;
 	PERFORM durable._deliver(a.run_id, evs);
 END
 $$;
@@ -964,7 +967,7 @@ DECLARE
 BEGIN
 	tok := durable._parse_token(p_token);
 	IF tok.kind <> 'activity' THEN
-		PERFORM durable._error('22023', 'task token is for a workflow task', NULL,
+		PERFORM durable._error('22023', format('task token is for a task of kind %s, not activity', tok.kind), NULL,
 			'Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.');
 	END IF;
 	IF p_lock_run THEN
@@ -1060,7 +1063,11 @@ $$;
 CREATE FUNCTION durable._check_choice(p_value text, p_what text, p_choices text[]) RETURNS text
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF p_value IS NULL OR NOT p_value = ANY (p_choices) THEN
+	IF p_value IS NULL THEN
+		PERFORM durable._error('22004', format('%s must not be NULL', p_what), NULL,
+			format('Use one of: %s.', array_to_string(p_choices, ', ')));
+	END IF;
+	IF NOT p_value = ANY (p_choices) THEN
 		PERFORM durable._error('22023', format('unknown %s "%s"', p_what, p_value), NULL,
 			format('Use one of: %s.', array_to_string(p_choices, ', ')));
 	END IF;
@@ -1114,8 +1121,8 @@ BEGIN
 	PERFORM durable._check_interval(p_run_timeout, 'run_timeout', true);
 	PERFORM durable._check_interval(p_task_timeout, 'task_timeout', true);
 	PERFORM durable._check_interval(p_delay, 'start_delay');
-	IF p_task_timeout IS NULL THEN
-		PERFORM durable._error('22004', 'task_timeout must not be NULL');
+	IF p_task_timeout IS NULL OR p_queue IS NULL THEN
+		PERFORM durable._error('22004', format('%s must not be NULL', CASE WHEN p_queue IS NULL THEN 'task_queue' ELSE 'task_timeout' END));
 	END IF;
 	IF p_search_attributes IS NOT NULL AND jsonb_typeof(p_search_attributes) <> 'object' THEN
 		PERFORM durable._error('22023', 'search_attributes must be a JSON object');
@@ -1167,7 +1174,7 @@ BEGIN
 	PERFORM durable._start_run(run_id, p_workflow_id, p_type, p_queue, p_input,
 		p_execution_timeout, p_run_timeout, p_task_timeout,
 		now_ + p_execution_timeout, run_id, NULL, 1, policy, p_delay, p_request_id,
-		p_search_attributes, p_memo, coalesce(p_priority, 0), current_user, p_signal);
+		p_search_attributes, p_memo, coalesce(p_priority, 0), session_user, p_signal);
 END
 $$;
 
@@ -1177,7 +1184,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	PERFORM durable._flush_buffer(p_run);
 	PERFORM durable._append(p_run, jsonb_build_array(jsonb_build_object('event_type', 'WorkflowExecutionTerminated',
-		'attributes', jsonb_build_object('reason', p_reason, 'identity', coalesce(p_identity, current_user)))));
+		'attributes', jsonb_build_object('reason', p_reason, 'identity', coalesce(p_identity, session_user)))));
 	PERFORM durable._close_run(p_run, 'terminated', NULL,
 		jsonb_build_object('message', coalesce(p_reason, 'terminated'), 'type', 'TerminatedFailure',
 						   'non_retryable', true, 'details', NULL));
@@ -1196,7 +1203,7 @@ BEGIN
 	PERFORM durable._check_payload(p_payload, 'signal payload');
 	RETURN jsonb_build_object('event_type', 'WorkflowExecutionSignaled',
 		'attributes', jsonb_build_object('signal_name', p_signal_name, 'input', p_payload,
-										 'identity', current_user, 'request_id', p_request_id));
+										 'identity', session_user, 'request_id', p_request_id));
 END
 $$;
 
@@ -1312,6 +1319,11 @@ BEGIN
 			END IF;
 		END IF;
 		PERFORM durable._deliver(w.run_id, jsonb_build_array(ev));
+		IF w.wft_state = 'delayed' THEN
+			-- as in Temporal, signal-with-start ends a start delay at once
+			DELETE FROM durable.timers WHERE durable.timers.run_id = w.run_id AND kind = 'workflow_start';
+			PERFORM durable._schedule_wft(w, 1, true);
+		END IF;
 	ELSIF signal_with_start_workflow.request_id IS NOT NULL THEN
 		INSERT INTO durable.signal_requests (run_id, request_id) VALUES (r.run_id, signal_with_start_workflow.request_id);
 	END IF;
@@ -1335,7 +1347,7 @@ BEGIN
 	UPDATE durable.workflows SET cancel_requested = true WHERE durable.workflows.run_id = w.run_id;
 	PERFORM durable._deliver(w.run_id, jsonb_build_array(jsonb_build_object(
 		'event_type', 'WorkflowExecutionCancelRequested',
-		'attributes', jsonb_build_object('cause', cancel_workflow.reason, 'identity', current_user))));
+		'attributes', jsonb_build_object('cause', cancel_workflow.reason, 'identity', session_user))));
 END
 $$;
 COMMENT ON FUNCTION durable.cancel_workflow IS 'Request cancellation of a running workflow; its code decides what to do.';
@@ -1760,7 +1772,9 @@ BEGIN
 		s2start := least(s2start, run_left);
 		s2c := least(s2c, run_left);
 	END IF;
-	hb := least(hb, s2c);
+	IF hb IS NOT NULL THEN
+		hb := least(hb, s2c);
+	END IF;
 
 	IF EXISTS (SELECT 1 FROM durable.activities WHERE run_id = w.run_id AND activity_id = aid) THEN
 		PERFORM durable._error('DU006', format('activity id "%s" is already in use', aid),
@@ -2240,6 +2254,7 @@ DECLARE
 	w durable.workflows;
 	tm durable.timers;
 	a durable.activities;
+	t durable.tasks;
 BEGIN
 	SELECT * INTO w FROM durable.workflows WHERE run_id = p_run FOR UPDATE;
 	DELETE FROM durable.timers
@@ -2264,10 +2279,13 @@ BEGIN
 		SELECT * INTO a FROM durable.activities
 		WHERE run_id = p_run AND scheduled_event_id = p_timer_id::bigint FOR UPDATE;
 		IF FOUND THEN
-			PERFORM durable._close_activity(a, NULL, 'ActivityTaskTimedOut',
+			SELECT * INTO t FROM durable.tasks
+			WHERE run_id = p_run AND scheduled_event_id = a.scheduled_event_id FOR UPDATE;
+			PERFORM durable._close_activity(a, t.worker_id, 'ActivityTaskTimedOut',
 				jsonb_build_object('failure', jsonb_build_object('message', 'activity ScheduleToClose timeout',
 					'type', 'TimeoutError', 'non_retryable', true, 'details', a.heartbeat_details,
-					'timeout_type', 'SCHEDULE_TO_CLOSE'), 'retry_state', 'TIMEOUT'));
+					'timeout_type', 'SCHEDULE_TO_CLOSE'), 'retry_state', 'TIMEOUT'),
+				t.started_time IS NOT NULL);
 		END IF;
 	WHEN 'wft_retry' THEN
 		IF w.wft_state = 'backoff' THEN
@@ -2345,7 +2363,7 @@ BEGIN
 	PERFORM durable._close_activity(a, NULL, 'ActivityTaskTimedOut',
 		jsonb_build_object('failure', jsonb_build_object('message', 'activity ScheduleToStart timeout',
 			'type', 'TimeoutError', 'non_retryable', true, 'details', NULL,
-			'timeout_type', 'SCHEDULE_TO_START'), 'retry_state', 'NON_RETRYABLE_FAILURE'));
+			'timeout_type', 'SCHEDULE_TO_START'), 'retry_state', 'NON_RETRYABLE_FAILURE'), false);
 END
 $$;
 

@@ -207,7 +207,6 @@ _ask_query(PG_FUNCTION_ARGS)
 			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 			if (wait_ms <= 0)
 				break;
-			pgstat_report_activity(STATE_RUNNING, "durable: waiting for a query answer");
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 wait_ms, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);

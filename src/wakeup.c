@@ -495,7 +495,6 @@ _wait(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 
 	dur_release_xmin();
-	pgstat_report_activity(STATE_RUNNING, "durable: waiting");
 	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 				   timeout_ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);

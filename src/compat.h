@@ -46,4 +46,11 @@
 #define DUR_DATABASE_IS_INVALID(form) (false)
 #endif
 
+/*
+ * pq_check_connection() is exported since PostgreSQL 14, but its header
+ * (libpq/libpq.h) pulls in libpq-be.h and with it the GSSAPI headers, which
+ * a build machine need not have.  Declare it here.
+ */
+extern bool pq_check_connection(void);
+
 #endif							/* DURABLE_COMPAT_H */

@@ -1819,8 +1819,19 @@ BEGIN
 	aid := durable._cmd_text(p_cmd, 'activity_id', p_index, true);
 	SELECT * INTO a FROM durable.activities WHERE run_id = w.run_id AND activity_id = aid FOR UPDATE;
 	IF NOT FOUND THEN
-		PERFORM durable._error('DU005', format('command %s (request_cancel_activity) names unknown activity "%s"', p_index, aid),
-			'No pending activity of the run has this id.', 'Cancel only activities that are still pending.');
+		-- Closed already (its result may be buffered behind this task): as
+		-- Temporal does, record the request and do nothing else.
+		SELECT h.event_id INTO requested FROM durable.history h
+		WHERE h.run_id = w.run_id AND h.event_type = 'ActivityTaskScheduled' AND h.attributes->>'activity_id' = aid
+		ORDER BY h.event_id DESC LIMIT 1;
+		IF NOT FOUND THEN
+			PERFORM durable._error('DU005', format('command %s (request_cancel_activity) names unknown activity "%s"', p_index, aid),
+				'The run never scheduled an activity with this id.', 'Cancel only activities the workflow scheduled.');
+		END IF;
+		PERFORM durable._append(w.run_id, jsonb_build_array(jsonb_build_object('event_type', 'ActivityTaskCancelRequested',
+			'attributes', jsonb_build_object('scheduled_event_id', requested,
+											 'workflow_task_completed_event_id', p_completed))));
+		RETURN false;
 	END IF;
 	IF a.cancel_requested_event_id IS NOT NULL THEN
 		RETURN false;
@@ -1968,6 +1979,13 @@ BEGIN
 			tid := durable._cmd_text(cmd, 'timer_id', i, true);
 			DELETE FROM durable.timers tm WHERE tm.run_id = w.run_id AND tm.kind = 'user' AND tm.timer_id = tid
 			RETURNING tm.started_event_id INTO seid;
+			IF NOT FOUND THEN
+				-- fired while this task ran: as Temporal does, the cancel wins and the
+				-- buffered TimerFired is dropped
+				DELETE FROM durable.buffered_events b
+				WHERE b.run_id = w.run_id AND b.event_type = 'TimerFired' AND b.attributes->>'timer_id' = tid
+				RETURNING (b.attributes->>'started_event_id')::bigint INTO seid;
+			END IF;
 			IF NOT FOUND THEN
 				PERFORM durable._error('DU005', format('command %s (cancel_timer) names unknown timer "%s"', i, tid),
 					'No pending timer of the run has this id.', 'Cancel only timers that have not fired.');

@@ -121,5 +121,6 @@ PGDLLEXPORT void dur_engine_main(Datum arg);
 extern uint32 dur_hash_key(const char *s, int len);
 extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key);
 extern void dur_request_engine_start(void);
+extern int	dur_wait_latch(long timeout_ms);
 
 #endif							/* DURABLE_H */

@@ -207,10 +207,7 @@ _ask_query(PG_FUNCTION_ARGS)
 			wait_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
 			if (wait_ms <= 0)
 				break;
-			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 wait_ms, PG_WAIT_EXTENSION);
-			ResetLatch(MyLatch);
-			CHECK_FOR_INTERRUPTS();
+			(void) dur_wait_latch(wait_ms);
 		}
 	}
 	PG_FINALLY();

@@ -479,6 +479,28 @@ dur_release_xmin(void)
 }
 
 /*
+ * Sleep on our latch for at most timeout_ms.  When woken, a client backend
+ * first checks that its client is still connected: the long poll of a dead
+ * worker must not go on to claim a task nobody will run (the exit passes
+ * the wake-up on).  Returns WaitLatch's events.
+ */
+int
+dur_wait_latch(long timeout_ms)
+{
+	int			rc;
+
+	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+				   timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	if ((rc & WL_LATCH_SET) && MyProcPort != NULL && !pq_check_connection())
+		ereport(FATAL,
+				(errcode(ERRCODE_CONNECTION_FAILURE),
+				 errmsg("durable: the client closed the connection while waiting")));
+	CHECK_FOR_INTERRUPTS();
+	return rc;
+}
+
+/*
  * _wait(until timestamptz) returns boolean: sleep until woken or until the
  * deadline.  True when woken.
  */
@@ -495,10 +517,7 @@ _wait(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 
 	dur_release_xmin();
-	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-				   timeout_ms, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
+	rc = dur_wait_latch(timeout_ms);
 	PG_RETURN_BOOL((rc & WL_LATCH_SET) != 0);
 }
 

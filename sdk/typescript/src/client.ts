@@ -1,0 +1,250 @@
+/**
+ * The client: start workflows, signal, query, cancel, terminate, describe,
+ * and wait for results — thin wrappers over the engine's SQL client API.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { Duration, toOptionalInterval } from './common/duration';
+import { isConnectionError, mapError, QueryNotSupportedError, WorkflowStillRunningError } from './errors';
+import { RetryPolicy, retryPolicy } from './workflow/internals';
+import type { HistoryEvent } from './worker/replay';
+
+export interface ClientOptions {
+  connectionString?: string;
+  /** An existing pool to use instead of connectionString. */
+  pool?: pg.Pool;
+}
+
+type WorkflowRef = string | ((...args: any[]) => any);
+type Args<F> = F extends (...args: infer A) => any ? A : unknown[];
+type Result<F> = F extends (...args: any[]) => Promise<infer R> ? R : unknown;
+
+export interface WorkflowStartOptions<A extends unknown[] = unknown[]> {
+  workflowId?: string;
+  taskQueue: string;
+  args?: A;
+  workflowExecutionTimeout?: Duration;
+  workflowRunTimeout?: Duration;
+  workflowTaskTimeout?: Duration;
+  workflowIdReusePolicy?: 'allow_duplicate' | 'allow_duplicate_failed_only' | 'reject_duplicate';
+  workflowIdConflictPolicy?: 'fail' | 'use_existing' | 'terminate_existing';
+  retry?: RetryPolicy;
+  startDelay?: Duration;
+  requestId?: string;
+  searchAttributes?: Record<string, unknown>;
+  memo?: Record<string, unknown>;
+  priority?: number;
+}
+
+export interface SignalWithStartOptions<A extends unknown[] = unknown[], S extends unknown[] = unknown[]> extends WorkflowStartOptions<A> {
+  workflowId: string;
+  signal: string | { name: string };
+  signalArgs?: S;
+}
+
+export interface WorkflowDescription {
+  workflowId: string;
+  runId: string;
+  type: string;
+  taskQueue: string;
+  status: string;
+  startTime: Date;
+  closeTime: Date | null;
+  historyLength: number;
+  input: unknown;
+  result: unknown;
+  failure: unknown;
+  attempt: number;
+  cancelRequested: boolean;
+  searchAttributes: Record<string, unknown>;
+  memo: unknown;
+  firstRunId: string;
+  previousRunId: string | null;
+  nextRunId: string | null;
+  pendingWorkflowTask: unknown;
+  pendingActivities: any[];
+  pendingTimers: any[];
+}
+
+function typeName(w: WorkflowRef): string {
+  if (typeof w === 'string') return w;
+  if (typeof w === 'function' && w.name) return w.name;
+  throw new TypeError('workflow must be a workflow function or its name');
+}
+
+function nameOf(def: string | { name: string }): string {
+  return typeof def === 'string' ? def : def.name;
+}
+
+const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+
+export class WorkflowHandle<F = unknown> {
+  constructor(
+    private readonly client: Client,
+    readonly workflowId: string,
+    /** The run this handle is bound to (getHandle with a runId), else undefined: the latest run. */
+    readonly runId: string | undefined,
+    /** For handles from start(): the run started; result() follows its chain. */
+    readonly firstExecutionRunId?: string,
+  ) {}
+
+  /** Wait for the result, following continue-as-new; throws WorkflowFailedError (and subclasses) if it did not complete. */
+  async result(): Promise<Result<F>> {
+    const run = this.runId ?? this.firstExecutionRunId ?? null;
+    let backoff = 100;
+    let lostSince: number | undefined;
+    for (;;) {
+      try {
+        const rows = await this.client.query('SELECT durable.workflow_result($1, $2::uuid, $3::interval) AS r', [this.workflowId, run, '30 seconds']);
+        return rows[0].r as Result<F>;
+      } catch (e) {
+        if (e instanceof WorkflowStillRunningError) continue;
+        // the server restarting is not the workflow's outcome: keep waiting (for up to 2 minutes)
+        if (isConnectionError(e)) {
+          lostSince ??= Date.now();
+          if (Date.now() - lostSince < 120_000) {
+            await new Promise((r) => setTimeout(r, backoff));
+            backoff = Math.min(backoff * 2, 2000);
+            continue;
+          }
+        }
+        throw e;
+      }
+    }
+  }
+
+  async signal<A extends unknown[]>(def: string | { name: string }, ...args: A): Promise<void> {
+    await this.client.query('SELECT durable.signal_workflow($1, $2, $3::jsonb, $4::uuid)', [this.workflowId, nameOf(def), JSON.stringify(args), this.runId ?? null]);
+  }
+
+  /** Ask a worker to run a query handler against the workflow's state (running or closed). */
+  async query<R = unknown>(def: string | { name: string }, ...args: unknown[]): Promise<R> {
+    return this.queryWithOptions<R>(def, args);
+  }
+
+  async queryWithOptions<R = unknown>(def: string | { name: string }, args: unknown[], options?: { timeout?: Duration }): Promise<R> {
+    try {
+      const rows = await this.client.query('SELECT durable.query_workflow($1, $2, $3::jsonb, $4::interval, $5::uuid) AS r', [
+        this.workflowId, nameOf(def), JSON.stringify(args), toOptionalInterval(options?.timeout ?? '10s'), this.runId ?? null,
+      ]);
+      return rows[0].r as R;
+    } catch (e) {
+      if ((e as any)?.code === '42883' && /query_workflow/.test((e as Error).message)) {
+        throw new QueryNotSupportedError('this engine has no durable.query_workflow', '42883');
+      }
+      throw e;
+    }
+  }
+
+  async cancel(reason?: string): Promise<void> {
+    await this.client.query('SELECT durable.cancel_workflow($1, $2, $3::uuid)', [this.workflowId, reason ?? null, this.runId ?? null]);
+  }
+
+  async terminate(reason?: string): Promise<void> {
+    await this.client.query('SELECT durable.terminate_workflow($1, $2, $3::uuid)', [this.workflowId, reason ?? null, this.runId ?? null]);
+  }
+
+  async describe(): Promise<WorkflowDescription> {
+    const rows = await this.client.query('SELECT * FROM durable.describe_workflow($1, $2::uuid)', [this.workflowId, this.runId ?? null]);
+    const d = rows[0];
+    return {
+      workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
+      startTime: d.start_time, closeTime: d.close_time, historyLength: Number(d.history_length), input: d.input,
+      result: d.result, failure: d.failure, attempt: d.attempt, cancelRequested: d.cancel_requested,
+      searchAttributes: d.search_attributes, memo: d.memo, firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
+      nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
+      pendingTimers: d.pending_timers ?? [],
+    };
+  }
+
+  /** The run's history as the protocol's event objects (each with its run_id), for Worker.runReplayHistory. */
+  async fetchHistory(): Promise<HistoryEvent[]> {
+    const rows = await this.client.query(
+      `SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', h.run_id, 'event_id', h.event_id, 'event_type', h.event_type,
+              'event_time', h.event_time, 'attributes', h.attributes) ORDER BY h.event_id), '[]') AS h
+         FROM durable.get_history($1, $2::uuid) h`, [this.workflowId, this.runId ?? null]);
+    return rows[0].h;
+  }
+}
+
+export class WorkflowClient {
+  constructor(private readonly client: Client) {}
+
+  async start<F extends WorkflowRef>(workflow: F, options: WorkflowStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
+    const workflowId = options.workflowId ?? randomUUID();
+    const rows = await this.client.query(
+      `SELECT durable.start_workflow(workflow_type => $1, input => $2::jsonb, workflow_id => $3, task_queue => $4,
+              execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
+              id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
+              retry_policy => $10::jsonb, start_delay => $11::interval, request_id => $12,
+              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)) AS run_id`,
+      [
+        typeName(workflow), JSON.stringify(options.args ?? []), workflowId, options.taskQueue,
+        toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
+        toOptionalInterval(options.workflowTaskTimeout) ?? null, options.workflowIdReusePolicy ?? null,
+        options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
+        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(options.searchAttributes),
+        json(options.memo), options.priority ?? null,
+      ]);
+    return new WorkflowHandle<F>(this.client, workflowId, undefined, rows[0].run_id);
+  }
+
+  /** start() then result(). */
+  async execute<F extends WorkflowRef>(workflow: F, options: WorkflowStartOptions<Args<F>>): Promise<Result<F>> {
+    return (await this.start(workflow, options)).result();
+  }
+
+  getHandle<F = unknown>(workflowId: string, runId?: string): WorkflowHandle<F> {
+    return new WorkflowHandle<F>(this.client, workflowId, runId, runId);
+  }
+
+  /** Signal a workflow, starting it first if it is not running; atomic. */
+  async signalWithStart<F extends WorkflowRef>(workflow: F, options: SignalWithStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
+    const rows = await this.client.query(
+      `SELECT durable.signal_with_start_workflow(workflow_id => $1, signal_name => $2, signal_payload => $3::jsonb,
+              workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
+              run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),
+              id_reuse_policy => coalesce($10, 'allow_duplicate'), retry_policy => $11::jsonb, start_delay => $12::interval,
+              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)) AS run_id`,
+      [
+        options.workflowId, nameOf(options.signal), JSON.stringify(options.signalArgs ?? []), typeName(workflow),
+        JSON.stringify(options.args ?? []), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
+        toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
+        options.workflowIdReusePolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
+        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(options.searchAttributes),
+        json(options.memo), options.priority ?? null,
+      ]);
+    return new WorkflowHandle<F>(this.client, options.workflowId, undefined, rows[0].run_id);
+  }
+}
+
+export class Client {
+  readonly pool: pg.Pool;
+  private readonly ownPool: boolean;
+  readonly workflow: WorkflowClient;
+
+  constructor(options: ClientOptions) {
+    if (options.pool) {
+      this.pool = options.pool;
+      this.ownPool = false;
+    } else {
+      this.pool = new pg.Pool({ connectionString: options.connectionString, max: 10, application_name: 'durable-client' });
+      this.pool.on('error', () => undefined);
+      this.ownPool = true;
+    }
+    this.workflow = new WorkflowClient(this);
+  }
+
+  /** @internal run SQL, mapping engine errors to typed errors. */
+  async query(sql: string, params: unknown[]): Promise<any[]> {
+    try {
+      return (await this.pool.query(sql, params)).rows;
+    } catch (e) {
+      throw mapError(e);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownPool) await this.pool.end();
+  }
+}

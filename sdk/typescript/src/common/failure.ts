@@ -1,0 +1,199 @@
+/**
+ * Failures: the error classes that cross the boundary between workflow code,
+ * activities, the engine and clients, and their JSON form
+ * {"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type"}
+ * (docs/protocol.md).  This module is loaded both in the worker's realm and
+ * inside every workflow sandbox, so it must not use Node APIs.
+ */
+
+/** The JSON shape of a failure, as the engine stores it. */
+export interface FailureJSON {
+  message: string;
+  type?: string | null;
+  non_retryable?: boolean;
+  details?: unknown;
+  stack_trace?: string;
+  cause?: FailureJSON | null;
+  timeout_type?: string;
+}
+
+export type TimeoutType = 'START_TO_CLOSE' | 'SCHEDULE_TO_START' | 'SCHEDULE_TO_CLOSE' | 'HEARTBEAT' | 'RUN' | 'EXECUTION';
+
+/** Base class of every failure durable knows how to carry (Temporal's TemporalFailure). */
+export class DurableFailure extends Error {
+  public override cause?: Error;
+  constructor(message?: string, cause?: Error) {
+    super(message ?? '');
+    this.cause = cause;
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+export { DurableFailure as TemporalFailure };
+
+/**
+ * An error with a type name and a retryable flag, thrown by activities or
+ * workflows.  `type` is matched against a retry policy's
+ * nonRetryableErrorTypes; `nonRetryable` stops retries outright.
+ */
+export class ApplicationFailure extends DurableFailure {
+  constructor(
+    message?: string,
+    public readonly type?: string | null,
+    public readonly nonRetryable: boolean = false,
+    public readonly details?: unknown[],
+    cause?: Error,
+  ) {
+    super(message, cause);
+  }
+  static create(opts: { message?: string; type?: string; nonRetryable?: boolean; details?: unknown[]; cause?: Error }): ApplicationFailure {
+    return new ApplicationFailure(opts.message, opts.type, opts.nonRetryable ?? false, opts.details, opts.cause);
+  }
+  static retryable(message?: string, type?: string, ...details: unknown[]): ApplicationFailure {
+    return new ApplicationFailure(message, type ?? 'Error', false, details);
+  }
+  static nonRetryable(message?: string, type?: string, ...details: unknown[]): ApplicationFailure {
+    return new ApplicationFailure(message, type ?? 'Error', true, details);
+  }
+  /** Wrap any thrown value. */
+  static fromError(err: unknown): ApplicationFailure {
+    if (err instanceof ApplicationFailure) return err;
+    if (err instanceof Error) {
+      const f = new ApplicationFailure(err.message, err.name, false);
+      f.stack = err.stack;
+      return f;
+    }
+    return new ApplicationFailure(String(err), 'Error', false);
+  }
+}
+
+/** A cancellation: of a scope, an activity, a timer or the workflow. */
+export class CancelledFailure extends DurableFailure {
+  constructor(message = 'cancelled', public readonly details: unknown[] = [], cause?: Error) {
+    super(message, cause);
+  }
+}
+
+/** The workflow was terminated. */
+export class TerminatedFailure extends DurableFailure {}
+
+/** A timeout of an activity or workflow. */
+export class TimeoutFailure extends DurableFailure {
+  constructor(message: string, public readonly timeoutType: TimeoutType | string, public readonly lastHeartbeatDetails?: unknown) {
+    super(message);
+  }
+}
+
+/** An activity failed; `cause` says why (ApplicationFailure, TimeoutFailure or CancelledFailure). */
+export class ActivityFailure extends DurableFailure {
+  constructor(
+    message: string,
+    public readonly activityType: string,
+    public readonly activityId: string,
+    public readonly retryState: string | undefined,
+    cause?: Error,
+  ) {
+    super(message, cause);
+  }
+}
+
+/**
+ * Workflow code produced commands that do not match the history being
+ * replayed.  The worker fails the workflow task; the workflow stays open and
+ * continues when a worker with compatible code picks it up.
+ */
+export class NonDeterminismError extends Error {
+  constructor(message: string, public readonly eventId?: number) {
+    super(message);
+  }
+  override get name(): string {
+    return 'NonDeterminismError';
+  }
+}
+export { NonDeterminismError as DeterminismViolationError };
+
+/** Workflow code did something it must not (e.g. imported a Node module). */
+export class IllegalStateError extends Error {
+  override get name(): string {
+    return 'IllegalStateError';
+  }
+}
+
+/** True for a cancellation, or an activity failure caused by one. */
+export function isCancellation(err: unknown): boolean {
+  if (err == null || typeof err !== 'object') return false;
+  const e = err as { name?: string; cause?: unknown };
+  if (e.name === 'CancelledFailure') return true;
+  if (e.name === 'ActivityFailure') return isCancellation(e.cause);
+  return false;
+}
+
+function errName(err: unknown): string | undefined {
+  return err && typeof err === 'object' ? (err as Error).name : undefined;
+}
+
+/** An error (of any realm) as the engine's failure JSON. */
+export function encodeFailure(err: unknown, depth = 0): FailureJSON {
+  if (!(err && typeof err === 'object')) {
+    return { message: String(err), type: 'Error', non_retryable: false };
+  }
+  const e = err as any;
+  const name = errName(err);
+  const out: FailureJSON = { message: String(e.message ?? ''), type: name ?? 'Error', non_retryable: false };
+  if (name === 'ApplicationFailure') {
+    out.type = e.type ?? 'Error';
+    out.non_retryable = !!e.nonRetryable;
+    if (e.details !== undefined && e.details !== null) out.details = toJSONValue(e.details);
+  } else if (name === 'CancelledFailure') {
+    out.type = 'CancelledFailure';
+    if (e.details && e.details.length) out.details = toJSONValue(e.details);
+  } else if (name === 'TimeoutFailure') {
+    out.type = 'TimeoutFailure';
+    out.timeout_type = e.timeoutType;
+  } else if (name === 'ActivityFailure') {
+    out.type = 'ActivityFailure';
+    out.details = { activity_type: e.activityType, activity_id: e.activityId, retry_state: e.retryState ?? null };
+  }
+  if (typeof e.stack === 'string') out.stack_trace = e.stack;
+  if (e.cause && depth < 8) out.cause = encodeFailure(e.cause, depth + 1);
+  return out;
+}
+
+function toJSONValue(v: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(v ?? null));
+  } catch {
+    return String(v);
+  }
+}
+
+/** The engine's failure JSON as an error of this realm. */
+export function decodeFailure(f: FailureJSON | null | undefined): DurableFailure {
+  if (!f) return new ApplicationFailure('unknown failure', 'Error', false);
+  const cause = f.cause ? decodeFailure(f.cause) : undefined;
+  let err: DurableFailure;
+  const details = Array.isArray(f.details) ? f.details : f.details === undefined || f.details === null ? undefined : [f.details];
+  switch (f.type) {
+    case 'CancelledFailure':
+    case 'CanceledFailure':
+      err = new CancelledFailure(f.message || 'cancelled', details ?? [], cause);
+      break;
+    case 'TerminatedFailure':
+      err = new TerminatedFailure(f.message || 'terminated', cause);
+      break;
+    case 'TimeoutError':
+    case 'TimeoutFailure':
+      err = new TimeoutFailure(f.message || 'timeout', f.timeout_type ?? 'START_TO_CLOSE', f.details);
+      break;
+    case 'ActivityFailure': {
+      const d = (f.details ?? {}) as any;
+      err = new ActivityFailure(f.message, d.activity_type, d.activity_id, d.retry_state ?? undefined, cause);
+      break;
+    }
+    default:
+      err = new ApplicationFailure(f.message, f.type ?? null, !!f.non_retryable, details, cause);
+  }
+  if (f.stack_trace) err.stack = f.stack_trace;
+  return err;
+}

@@ -1,0 +1,105 @@
+/**
+ * Errors of the client and worker APIs, mapped from the engine's SQLSTATEs
+ * (DUxxx, see src/durable--0.1.sql).
+ */
+import { DurableFailure, FailureJSON, decodeFailure } from './common/failure';
+
+/** Any error the engine raised with a SQLSTATE. */
+export class DurableError extends Error {
+  constructor(message: string, public readonly code?: string, public readonly detail?: string, public readonly hint?: string) {
+    super(message);
+  }
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** DU001 */
+export class WorkflowNotFoundError extends DurableError {}
+/** DU002 */
+export class WorkflowExecutionAlreadyStartedError extends DurableError {}
+/** DU003 */
+export class WorkflowNotRunningError extends DurableError {}
+/** DU004 */
+export class StaleTaskTokenError extends DurableError {}
+/** DU005 */
+export class InvalidCommandError extends DurableError {}
+/** DU006 */
+export class IdInUseError extends DurableError {}
+/** DU007 */
+export class WorkflowStillRunningError extends DurableError {}
+/** DU008 */
+export class ActivityNotFoundError extends DurableError {}
+/** DU020: the query handler failed */
+export class QueryFailedError extends DurableError {}
+/** DU021: no worker answered in time */
+export class QueryTimeoutError extends DurableError {}
+/** The engine has no durable.query_workflow (older engine). */
+export class QueryNotSupportedError extends DurableError {}
+
+/** DU010 (and the base class of DU011-DU013): the workflow did not complete. `cause` says why. */
+export class WorkflowFailedError extends DurableError {
+  public override readonly cause: DurableFailure;
+  constructor(message: string, code: string, cause: DurableFailure, public readonly failure: FailureJSON | null, public readonly status: string) {
+    super(message, code);
+    this.cause = cause;
+  }
+}
+/** DU011 */
+export class WorkflowCanceledError extends WorkflowFailedError {}
+/** DU012 */
+export class WorkflowTerminatedError extends WorkflowFailedError {}
+/** DU013 */
+export class WorkflowTimedOutError extends WorkflowFailedError {}
+
+const CLASSES: Record<string, new (m: string, c?: string, d?: string, h?: string) => DurableError> = {
+  DU001: WorkflowNotFoundError,
+  DU002: WorkflowExecutionAlreadyStartedError,
+  DU003: WorkflowNotRunningError,
+  DU004: StaleTaskTokenError,
+  DU005: InvalidCommandError,
+  DU006: IdInUseError,
+  DU007: WorkflowStillRunningError,
+  DU008: ActivityNotFoundError,
+  DU020: QueryFailedError,
+  DU021: QueryTimeoutError,
+};
+
+/** Turn a pg error into a typed error; other errors are returned as they are. */
+export function mapError(err: unknown): unknown {
+  const e = err as { code?: string; message?: string; detail?: string; hint?: string };
+  if (!e || typeof e !== 'object' || typeof e.code !== 'string') return err;
+  const code = e.code;
+  if (code === 'DU010' || code === 'DU011' || code === 'DU012' || code === 'DU013') {
+    let failure: FailureJSON | null = null;
+    try {
+      failure = e.detail ? JSON.parse(e.detail) : null;
+    } catch {
+      failure = null;
+    }
+    const status = { DU010: 'failed', DU011: 'canceled', DU012: 'terminated', DU013: 'timed_out' }[code];
+    let fjson = failure;
+    if (code === 'DU011' && fjson) fjson = { ...fjson, type: 'CancelledFailure' };
+    if (code === 'DU012' && fjson) fjson = { ...fjson, type: 'TerminatedFailure' };
+    if (code === 'DU013' && fjson) fjson = { ...fjson, type: 'TimeoutFailure' };
+    const cause = decodeFailure(fjson ?? { message: e.message ?? status });
+    const Cls = code === 'DU010' ? WorkflowFailedError : code === 'DU011' ? WorkflowCanceledError
+      : code === 'DU012' ? WorkflowTerminatedError : WorkflowTimedOutError;
+    return new Cls(e.message ?? 'workflow did not complete', code, cause, failure, status);
+  }
+  const Cls = CLASSES[code];
+  if (Cls) return new Cls(e.message ?? code, code, e.detail, e.hint);
+  if (code.startsWith('DU')) return new DurableError(e.message ?? code, code, e.detail, e.hint);
+  return err;
+}
+
+/** Errors that mean the connection or server went away (worth retrying). */
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  if (!e || typeof e !== 'object') return false;
+  const code = e.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOENT', 'ETIMEDOUT', '57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  if (code.startsWith('08')) return true;
+  const m = e.message ?? '';
+  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|not queryable|the database system is (starting up|shutting down|in recovery)/i.test(m);
+}

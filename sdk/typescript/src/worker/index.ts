@@ -1,0 +1,3 @@
+export { Worker } from './worker';
+export type { WorkerOptions, WorkerState, ActivityFunction } from './worker';
+export type { HistoryEvent } from './replay';

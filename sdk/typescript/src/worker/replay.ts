@@ -1,0 +1,336 @@
+/**
+ * Replay: history events -> activations -> commands, checked against the
+ * history.  As in Temporal, every WorkflowTaskStarted that was completed
+ * (or is the last event, the task being worked on) ends an activation; the
+ * events between two such boundaries are applied in order, the workflow runs
+ * until it blocks, and the commands it produced are matched against the
+ * command events written when that task completed.
+ */
+import { FailureJSON, NonDeterminismError } from '../common/failure';
+import type { Command, Job } from '../workflow/internals';
+import { Sandbox, WorkflowEntry } from './sandbox';
+
+export interface HistoryEvent {
+  event_id: number;
+  event_type: string;
+  event_time: string;
+  attributes: Record<string, any>;
+}
+
+export const PATCH_MARKER = 'core_patch';
+
+const COMMAND_EVENTS: Record<string, string> = {
+  ActivityTaskScheduled: 'schedule_activity',
+  ActivityTaskCancelRequested: 'request_cancel_activity',
+  TimerStarted: 'start_timer',
+  TimerCanceled: 'cancel_timer',
+  MarkerRecorded: 'record_marker',
+  UpsertWorkflowSearchAttributes: 'upsert_search_attributes',
+  WorkflowExecutionCompleted: 'complete_workflow',
+  WorkflowExecutionFailed: 'fail_workflow',
+  WorkflowExecutionCanceled: 'cancel_workflow',
+  WorkflowExecutionContinuedAsNew: 'continue_as_new',
+};
+
+const CLOSE_COMMANDS = new Set(['complete_workflow', 'fail_workflow', 'cancel_workflow', 'continue_as_new']);
+
+export function isCommandEvent(e: HistoryEvent): boolean {
+  return e.event_type in COMMAND_EVENTS;
+}
+
+export function closesWorkflow(commands: Command[]): boolean {
+  return commands.some((c) => CLOSE_COMMANDS.has(c.type));
+}
+
+/** The cached run cannot continue with this history: replay from scratch. */
+export class CacheMismatch extends Error {}
+
+/** A workflow task failed because of the workflow code (not the history). */
+export class WorkflowTaskFailure extends Error {
+  constructor(public readonly failure: FailureJSON) {
+    super(failure.message);
+  }
+}
+
+function describeEvent(e: HistoryEvent): string {
+  const a = e.attributes ?? {};
+  switch (e.event_type) {
+    case 'ActivityTaskScheduled':
+      return `ActivityTaskScheduled(activity_id=${a.activity_id}, activity_type=${a.activity_type})`;
+    case 'TimerStarted':
+    case 'TimerCanceled':
+      return `${e.event_type}(timer_id=${a.timer_id})`;
+    case 'MarkerRecorded':
+      return `MarkerRecorded(marker_name=${a.marker_name}${a.details?.patch_id ? `, patch_id=${a.details.patch_id}` : ''})`;
+    case 'ActivityTaskCancelRequested':
+      return `ActivityTaskCancelRequested(scheduled_event_id=${a.scheduled_event_id})`;
+    default:
+      return e.event_type;
+  }
+}
+
+function describeCommand(c: Command): string {
+  switch (c.type) {
+    case 'schedule_activity':
+      return `schedule_activity(activity_id=${c.activity_id}, activity_type=${c.activity_type})`;
+    case 'start_timer':
+    case 'cancel_timer':
+      return `${c.type}(timer_id=${c.timer_id})`;
+    case 'record_marker':
+      return `record_marker(marker_name=${c.marker_name}${(c.details as any)?.patch_id ? `, patch_id=${(c.details as any).patch_id}` : ''})`;
+    case 'request_cancel_activity':
+      return `request_cancel_activity(activity_id=${c.activity_id})`;
+    default:
+      return c.type;
+  }
+}
+
+function isPatchMarkerEvent(e: HistoryEvent | undefined): boolean {
+  return !!e && e.event_type === 'MarkerRecorded' && e.attributes?.marker_name === PATCH_MARKER;
+}
+function isPatchMarkerCommand(c: Command | undefined): boolean {
+  return !!c && c.type === 'record_marker' && c.marker_name === PATCH_MARKER;
+}
+
+function toArgs(input: unknown): unknown[] {
+  if (input === null || input === undefined) return [];
+  return Array.isArray(input) ? input : [input];
+}
+
+function ms(t: string): number {
+  return new Date(t).getTime();
+}
+
+export interface WorkflowRunOptions {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  entry: WorkflowEntry | undefined;
+}
+
+/**
+ * One workflow run's state in a worker: its sandbox and how far into the
+ * history it has got.  Kept in the worker's cache between tasks.
+ */
+export class WorkflowRun {
+  sandbox?: Sandbox;
+  /** Index of the first history event not yet applied. */
+  pos = 0;
+  /** The boundary (WorkflowTaskStarted) the workflow last ran at. */
+  lastBoundary?: HistoryEvent;
+  /** Commands of the last activation, to match against the next completion block. */
+  pending: Command[] | null = null;
+  /** ActivityTaskScheduled event id -> activity id. */
+  private activityIds = new Map<number, string>();
+  /** Whether the last activation closed the workflow. */
+  closed = false;
+
+  constructor(private readonly opts: WorkflowRunOptions) {}
+
+  /**
+   * Apply the history from where this run stopped.  Returns the commands
+   * of the final activation if the history ends with a workflow task to
+   * work on, else null.  In `stored` mode (histories from get_history or
+   * query tasks) no activation is treated as new; with applyTrailing, events
+   * after the last completed workflow task are applied too (for queries; the
+   * run cannot continue afterwards).
+   */
+  advance(events: HistoryEvent[], stored = false, applyTrailing = false): Command[] | null {
+    if (this.lastBoundary) {
+      const b = events[this.pos - 1];
+      if (!b || b.event_id !== this.lastBoundary.event_id || b.event_type !== 'WorkflowTaskStarted' ||
+          ms(b.event_time) !== ms(this.lastBoundary.event_time)) {
+        throw new CacheMismatch('history does not continue the cached execution');
+      }
+    }
+    let start = this.pos;
+    for (;;) {
+      const b = this.findBoundary(events, start, stored);
+      const end = b < 0 ? events.length : b + 1;
+      const segment = events.slice(start, end);
+      if (this.pending !== null) {
+        if (segment.length === 0) return null;
+        if (segment[0].event_type !== 'WorkflowTaskCompleted') {
+          throw new CacheMismatch(`workflow task ${this.lastBoundary?.event_id} did not complete`);
+        }
+        this.match(this.pending, segment.filter(isCommandEvent), this.lastBoundary!);
+        this.pending = null;
+      }
+      if (b < 0) {
+        if (stored && applyTrailing) {
+          // queries: also apply events no workflow task has processed yet
+          // (signals, completions) so the answer reflects them; throwaway runs only
+          const jobs = this.jobs(segment.filter((e) => !isCommandEvent(e)));
+          if (jobs.length) {
+            const last = events[events.length - 1];
+            if (!this.sandbox) this.createSandbox(events, last);
+            this.activate(jobs, ms(last.event_time), true, [], last.event_id);
+            this.pending = null;
+            this.lastBoundary = undefined;
+          }
+        }
+        return null;
+      }
+      const boundary = events[b];
+      const replaying = events[b + 1]?.event_type === 'WorkflowTaskCompleted';
+      const jobs = this.jobs(segment.filter((e) => !isCommandEvent(e)));
+      // patches this activation's commands recorded (Temporal's NotifyHasPatch)
+      const patches: string[] = [];
+      for (let k = b + 1; k < events.length && events[k].event_type !== 'WorkflowTaskStarted'; k++) {
+        if (isPatchMarkerEvent(events[k]) && events[k].attributes.details?.patch_id) patches.push(events[k].attributes.details.patch_id);
+      }
+      if (!this.sandbox) this.createSandbox(events, boundary);
+      const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary.event_id);
+      this.pending = commands;
+      this.lastBoundary = boundary;
+      this.pos = start = b + 1;
+      if (closesWorkflow(commands)) this.closed = true;
+      if (!replaying) return commands;
+    }
+  }
+
+  private findBoundary(events: HistoryEvent[], from: number, stored: boolean): number {
+    for (let k = from; k < events.length; k++) {
+      if (events[k].event_type !== 'WorkflowTaskStarted') continue;
+      const next = events[k + 1];
+      if (next?.event_type === 'WorkflowTaskCompleted') return k;
+      if (!next && !stored) return k;
+    }
+    return -1;
+  }
+
+  private createSandbox(events: HistoryEvent[], boundary: HistoryEvent): void {
+    const started = events[0];
+    if (!started || started.event_type !== 'WorkflowExecutionStarted') {
+      throw new Error('history does not begin with WorkflowExecutionStarted');
+    }
+    const a = started.attributes;
+    const sb = new Sandbox();
+    const info = {
+      workflowId: this.opts.workflowId,
+      runId: this.opts.runId,
+      workflowType: a.workflow_type ?? this.opts.workflowType,
+      taskQueue: a.task_queue,
+      attempt: a.attempt ?? 1,
+      firstExecutionRunId: a.first_execution_run_id ?? this.opts.runId,
+      continuedFromExecutionRunId: a.continued_execution_run_id ?? undefined,
+      searchAttributes: a.search_attributes ?? {},
+      memo: a.memo ?? undefined,
+      startTime: ms(started.event_time),
+      runStartTime: ms(started.event_time),
+      historyLength: boundary.event_id,
+    };
+    sb.run('__durable.init(__durable_in)', JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }));
+    sb.loadWorkflow(this.opts.entry);
+    this.sandbox = sb;
+  }
+
+  private jobs(events: HistoryEvent[]): Job[] {
+    const jobs: Job[] = [];
+    for (const e of events) {
+      const a = e.attributes ?? {};
+      switch (e.event_type) {
+        case 'WorkflowExecutionStarted':
+          jobs.push({ type: 'start', args: toArgs(a.input) });
+          break;
+        case 'ActivityTaskCompleted':
+          jobs.push({ type: 'activityCompleted', activityId: this.activityIds.get(a.scheduled_event_id), result: a.result ?? null });
+          break;
+        case 'ActivityTaskFailed':
+        case 'ActivityTaskTimedOut':
+          jobs.push({
+            type: 'activityFailed', activityId: this.activityIds.get(a.scheduled_event_id),
+            failure: a.failure, retryState: a.retry_state,
+          });
+          break;
+        case 'ActivityTaskCanceled':
+          jobs.push({ type: 'activityCancelled', activityId: this.activityIds.get(a.scheduled_event_id), details: a.details });
+          break;
+        case 'TimerFired':
+          jobs.push({ type: 'timerFired', timerId: a.timer_id });
+          break;
+        case 'WorkflowExecutionSignaled':
+          jobs.push({ type: 'signal', name: a.signal_name, args: toArgs(a.input) });
+          break;
+        case 'WorkflowExecutionCancelRequested':
+          jobs.push({ type: 'cancel', reason: a.cause ?? null });
+          break;
+        default:
+          break;
+      }
+    }
+    return jobs;
+  }
+
+  private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], historyLength: number): Command[] {
+    const sb = this.sandbox!;
+    sb.replaying = replaying;
+    sb.run('__durable.activate(__durable_in)', JSON.stringify({ jobs, now, isReplaying: replaying, patches, historyLength }));
+    for (let i = 0; i < 10_000 && sb.run('__durable.unblock()'); i++);
+    const out = JSON.parse(sb.run('__durable.collect()')) as { commands: Command[]; taskFailure?: FailureJSON };
+    if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
+    return out.commands;
+  }
+
+  private match(commands: Command[], evs: HistoryEvent[], boundary: HistoryEvent): void {
+    let ci = 0;
+    let ei = 0;
+    while (ci < commands.length || ei < evs.length) {
+      const c = commands[ci];
+      const e = evs[ei];
+      const ok = c && e && this.matches(c, e);
+      if (!ok && isPatchMarkerCommand(c) && (c.details as any)?.deprecated) {
+        ci++; // a deprecated patch the history predates
+        continue;
+      }
+      if (!ok && isPatchMarkerEvent(e) && e.attributes.details?.deprecated) {
+        ei++; // a deprecated patch the code no longer checks
+        continue;
+      }
+      if (!c) {
+        throw new NonDeterminismError(
+          `Non-determinism at event ${e.event_id}: history has ${describeEvent(e)}, ` +
+            `but the workflow code produced no such command in workflow task ${boundary.event_id}`, e.event_id);
+      }
+      if (!e) {
+        throw new NonDeterminismError(
+          `Non-determinism in workflow task ${boundary.event_id}: the workflow code produced ${describeCommand(c)}, ` +
+            'but the history has no further command event for this task', boundary.event_id);
+      }
+      if (!ok) {
+        throw new NonDeterminismError(
+          `Non-determinism at event ${e.event_id}: expected ${describeEvent(e)} from history, ` +
+            `but the workflow code produced ${describeCommand(c)}`, e.event_id);
+      }
+      if (e.event_type === 'ActivityTaskScheduled') this.activityIds.set(e.event_id, e.attributes.activity_id);
+      ci++;
+      ei++;
+    }
+  }
+
+  private matches(c: Command, e: HistoryEvent): boolean {
+    if (COMMAND_EVENTS[e.event_type] !== c.type) return false;
+    const a = e.attributes ?? {};
+    switch (c.type) {
+      case 'schedule_activity':
+        return a.activity_id === c.activity_id && a.activity_type === c.activity_type;
+      case 'start_timer':
+      case 'cancel_timer':
+        return a.timer_id === c.timer_id;
+      case 'record_marker':
+        if (a.marker_name !== c.marker_name) return false;
+        if (c.marker_name === PATCH_MARKER) return a.details?.patch_id === (c.details as any)?.patch_id;
+        return true;
+      case 'request_cancel_activity':
+        return this.activityIds.get(a.scheduled_event_id) === c.activity_id;
+      default:
+        return true;
+    }
+  }
+
+  /** Run a query handler against the run's current state. */
+  query(name: string, args: unknown): { result?: unknown; failure?: FailureJSON } {
+    if (!this.sandbox) return { failure: { message: 'the workflow has not started yet', type: 'QueryFailedError' } };
+    return JSON.parse(this.sandbox.run('__durable.query(__durable_in)', JSON.stringify({ name, args })));
+  }
+}

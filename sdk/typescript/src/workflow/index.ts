@@ -1,0 +1,195 @@
+/**
+ * The workflow API (import from "durable-sdk/workflow" in workflow code).
+ * Names and semantics follow Temporal's TypeScript SDK.
+ *
+ * Workflow code runs in a sandbox and is replayed from history: it must be
+ * deterministic.  Date.now(), new Date() and Math.random() are made
+ * deterministic for you; do I/O only in activities.
+ */
+import {
+  CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, condition, getActivator, scheduleActivity, sleep,
+  toInterval,
+} from './internals';
+import { Duration } from '../common/duration';
+export { msToNumber } from '../common/duration';
+
+export {
+  ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, NonDeterminismError, DeterminismViolationError,
+  TemporalFailure, TerminatedFailure, TimeoutFailure, isCancellation,
+} from '../common/failure';
+export { CancellationScope, ContinueAsNew, condition, sleep };
+export type { RetryPolicy, WorkflowInfo, Duration };
+export type { CancellationScopeOptions } from './internals';
+
+export type ActivityCancellationType = 'TRY_CANCEL' | 'WAIT_CANCELLATION_COMPLETED' | 'ABANDON';
+
+export interface ActivityOptions {
+  startToCloseTimeout?: Duration;
+  scheduleToCloseTimeout?: Duration;
+  scheduleToStartTimeout?: Duration;
+  heartbeatTimeout?: Duration;
+  retry?: RetryPolicy;
+  taskQueue?: string;
+  /** TRY_CANCEL (default): cancelling rejects at once; WAIT_CANCELLATION_COMPLETED waits for the activity to acknowledge. */
+  cancellationType?: ActivityCancellationType;
+  activityId?: string;
+  priority?: number;
+}
+
+type AnyFunction = (...args: any[]) => any;
+export type ActivityInterfaceFor<T> = {
+  [K in keyof T]: T[K] extends AnyFunction ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>> : never;
+};
+
+/**
+ * Activities as functions that schedule them:
+ * `const { charge } = proxyActivities<typeof activities>({ startToCloseTimeout: '30s' })`.
+ */
+export function proxyActivities<A = Record<string, AnyFunction>>(options: ActivityOptions): ActivityInterfaceFor<A> {
+  if (!options || (options.startToCloseTimeout === undefined && options.scheduleToCloseTimeout === undefined)) {
+    throw new TypeError('proxyActivities needs startToCloseTimeout or scheduleToCloseTimeout');
+  }
+  return new Proxy({} as ActivityInterfaceFor<A>, {
+    get(_t, prop) {
+      if (typeof prop !== 'string') return undefined;
+      if (prop === 'then') return undefined; // not a thenable
+      return (...args: unknown[]) => scheduleActivity(prop, args, options);
+    },
+  });
+}
+
+export interface SignalDefinition<Args extends any[] = []> {
+  type: 'signal';
+  name: string;
+  /** @internal type marker */
+  __args?: Args;
+}
+export interface QueryDefinition<Ret, Args extends any[] = []> {
+  type: 'query';
+  name: string;
+  /** @internal type markers */
+  __ret?: Ret;
+  __args?: Args;
+}
+
+export function defineSignal<Args extends any[] = []>(name: string): SignalDefinition<Args> {
+  return { type: 'signal', name };
+}
+export function defineQuery<Ret, Args extends any[] = []>(name: string): QueryDefinition<Ret, Args> {
+  return { type: 'query', name };
+}
+
+export function setHandler<Args extends any[]>(def: SignalDefinition<Args>, handler: ((...args: NoInfer<Args>) => void | Promise<void>) | undefined): void;
+export function setHandler<Ret, Args extends any[]>(def: QueryDefinition<Ret, Args>, handler: ((...args: NoInfer<Args>) => NoInfer<Ret>) | undefined): void;
+export function setHandler(def: { type: string; name: string }, handler: ((...args: any[]) => any) | undefined): void {
+  const a = getActivator();
+  if (def.type === 'signal') {
+    if (!handler) {
+      a.signalHandlers.delete(def.name);
+      return;
+    }
+    a.signalHandlers.set(def.name, handler);
+    // deliver signals that arrived before the handler was set, in order
+    const buffered = a.bufferedSignals.filter((s) => s.name === def.name);
+    a.bufferedSignals = a.bufferedSignals.filter((s) => s.name !== def.name);
+    for (const s of buffered) {
+      try {
+        const r = handler(...s.args);
+        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
+      } catch (e) {
+        a.failWorkflow(e);
+      }
+    }
+  } else if (def.type === 'query') {
+    if (handler) a.queryHandlers.set(def.name, handler);
+    else a.queryHandlers.delete(def.name);
+  } else {
+    throw new TypeError(`setHandler: unknown definition type "${def.type}"`);
+  }
+}
+
+/** Marker name of patch markers (as Temporal's core SDK names it). */
+export const PATCH_MARKER = 'core_patch';
+
+function patchInternal(patchId: string, deprecated: boolean): boolean {
+  const a = getActivator();
+  const use = !a.isReplaying || a.knownPatches.has(patchId);
+  if (use && !a.sentPatches.has(patchId)) {
+    a.pushCommand({ type: 'record_marker', marker_name: PATCH_MARKER, details: { patch_id: patchId, deprecated } });
+    a.sentPatches.add(patchId);
+  }
+  return use;
+}
+
+/**
+ * Versioning: true when this execution runs (or ran) the new code path.
+ * New executions take the new path and record a marker; replays of
+ * executions that ran before the patch take the old path.
+ */
+export function patched(patchId: string): boolean {
+  return patchInternal(patchId, false);
+}
+
+/** Once no execution that predates the patch is open: keep the new path, drop the check. */
+export function deprecatePatch(patchId: string): void {
+  patchInternal(patchId, true);
+}
+
+export interface ContinueAsNewOptions {
+  workflowType?: string;
+  taskQueue?: string;
+  workflowRunTimeout?: Duration;
+  workflowTaskTimeout?: Duration;
+}
+
+/** Close this run and start a new one of the same workflow id with fresh history. Never returns. */
+export function continueAsNew<F extends (...args: any[]) => any = (...args: any[]) => any>(...args: Parameters<F>): Promise<never> {
+  return makeContinueAsNewFunc<F>()(...args);
+}
+
+export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options?: ContinueAsNewOptions): (...args: Parameters<F>) => Promise<never> {
+  return (...args: Parameters<F>) => {
+    const cmd: Record<string, unknown> & { type: string } = {
+      type: 'continue_as_new',
+      input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+    };
+    if (options?.workflowType) cmd.workflow_type = options.workflowType;
+    if (options?.taskQueue) cmd.task_queue = options.taskQueue;
+    if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
+    if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
+    return Promise.reject(new ContinueAsNew(cmd));
+  };
+}
+
+export function workflowInfo(): WorkflowInfo {
+  return getActivator().info;
+}
+
+/** A random (deterministic on replay) RFC 4122 version 4 UUID. */
+export function uuid4(): string {
+  const a = getActivator();
+  const h = '0123456789abcdef';
+  let s = '';
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) s += '-';
+    else if (i === 14) s += '4';
+    else if (i === 19) s += h[(Math.floor(a.random() * 16) & 0x3) | 0x8];
+    else s += h[Math.floor(a.random() * 16)];
+  }
+  return s;
+}
+
+/** Set (or with null, remove) search attributes of this workflow. */
+export function upsertSearchAttributes(attrs: Record<string, unknown>): void {
+  const a = getActivator();
+  a.pushCommand({ type: 'upsert_search_attributes', search_attributes: attrs });
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null) delete a.info.searchAttributes[k];
+    else a.info.searchAttributes[k] = v;
+  }
+}
+
+/** True while the worker replays history (e.g. to skip logging). */
+export function isReplaying(): boolean {
+  return getActivator().isReplaying;
+}

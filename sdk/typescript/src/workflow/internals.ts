@@ -1,0 +1,593 @@
+/**
+ * The workflow runtime.  This module runs INSIDE the workflow sandbox (a
+ * node:vm context per workflow run, see src/worker/sandbox.ts): it keeps the
+ * run's state (pending activities, timers, conditions, handlers), turns
+ * workflow API calls into commands and applies the jobs the worker derives
+ * from history.  The worker talks to it through `globalThis.__durable` with
+ * JSON strings only, so no object crosses between realms.
+ *
+ * No Node API may be used here.
+ */
+import {
+  ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, FailureJSON, IllegalStateError,
+  TimeoutFailure, decodeFailure, encodeFailure,
+} from '../common/failure';
+
+export type Command = { type: string; [k: string]: unknown };
+
+export interface WorkflowInfo {
+  workflowId: string;
+  runId: string;
+  workflowType: string;
+  taskQueue: string;
+  attempt: number;
+  firstExecutionRunId: string;
+  continuedFromExecutionRunId?: string;
+  searchAttributes: Record<string, unknown>;
+  memo?: Record<string, unknown>;
+  startTime: Date;
+  runStartTime: Date;
+  executionTimeoutMs?: number;
+  runTimeoutMs?: number;
+  taskTimeoutMs?: number;
+  historyLength: number;
+  unsafe: { isReplaying: boolean; now(): number };
+}
+
+export interface Job {
+  type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel';
+  [k: string]: any;
+}
+
+interface PendingActivity {
+  activityType: string;
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  cancellationType: string;
+  cancelRequested: boolean;
+}
+
+/** Thrown by continueAsNew(); the runtime turns it into a continue_as_new command. */
+export class ContinueAsNew extends Error {
+  constructor(public readonly command: Command) {
+    super('Workflow continued as new');
+  }
+  override get name(): string {
+    return 'ContinueAsNew';
+  }
+}
+
+declare const AsyncLocalStorage: any;
+
+/* ------------------------------------------------------------------ PRNG */
+
+function hashSeed(str: string): number[] {
+  // cyrb128
+  let h1 = 1779033703, h2 = 3144134277, h3 = 1013904242, h4 = 2773480762;
+  for (let i = 0, k; i < str.length; i++) {
+    k = str.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  return [(h1 ^ h2 ^ h3 ^ h4) >>> 0, (h2 ^ h1) >>> 0, (h3 ^ h1) >>> 0, (h4 ^ h1) >>> 0];
+}
+
+function sfc32(seed: number[]): () => number {
+  let [a, b, c, d] = seed;
+  return () => {
+    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
+    let t = (a + b) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    d = (d + 1) | 0;
+    t = (t + d) | 0;
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+}
+
+/* ------------------------------------------------------------ the state */
+
+export class Activator {
+  info!: WorkflowInfo;
+  now = 0;
+  isReplaying = false;
+  random: () => number = Math.random;
+  commands: Command[] = [];
+  completed = false;
+  cancelRequested = false;
+  inQuery = false;
+  taskFailure: unknown = undefined;
+  seq = { activity: 0, timer: 0, condition: 0 };
+  activities = new Map<string, PendingActivity>();
+  timers = new Map<string, { resolve(): void; reject(e: unknown): void }>();
+  conditions = new Map<number, { fn: () => boolean; resolve(): void }>();
+  signalHandlers = new Map<string, (...args: any[]) => unknown>();
+  queryHandlers = new Map<string, (...args: any[]) => unknown>();
+  bufferedSignals: { name: string; args: unknown[] }[] = [];
+  knownPatches = new Set<string>();
+  sentPatches = new Set<string>();
+  workflowFn?: (...args: any[]) => Promise<unknown>;
+  rootScope!: CancellationScope;
+  storage: any = new AsyncLocalStorage();
+
+  pushCommand(cmd: Command): void {
+    if (this.inQuery) throw new IllegalStateError('query handlers must not change workflow state');
+    if (this.completed) return;
+    this.commands.push(cmd);
+  }
+
+  /** Drop a command not yet sent (scheduled and cancelled in one activation). */
+  removeCommand(pred: (c: Command) => boolean): boolean {
+    const i = this.commands.findIndex(pred);
+    if (i < 0) return false;
+    this.commands.splice(i, 1);
+    return true;
+  }
+
+  completeWorkflow(result: unknown): void {
+    if (this.completed) return;
+    this.pushCommand({ type: 'complete_workflow', result: result === undefined ? null : result });
+    this.completed = true;
+  }
+
+  failWorkflow(err: unknown): void {
+    if (this.completed) return;
+    if (err instanceof ContinueAsNew || (err as any)?.name === 'ContinueAsNew') {
+      this.pushCommand((err as ContinueAsNew).command);
+      this.completed = true;
+      return;
+    }
+    if (this.cancelRequested && isCancellationLike(err)) {
+      this.pushCommand({ type: 'cancel_workflow', details: null });
+      this.completed = true;
+      return;
+    }
+    if (err instanceof DurableFailure) {
+      this.pushCommand({ type: 'fail_workflow', failure: encodeFailure(err) });
+      this.completed = true;
+      return;
+    }
+    // any other error fails the workflow task: fix the code and it continues
+    if (this.taskFailure === undefined) this.taskFailure = err;
+  }
+}
+
+function isCancellationLike(err: unknown): boolean {
+  const e = err as any;
+  if (!e) return false;
+  if (e.name === 'CancelledFailure') return true;
+  if (e.name === 'ActivityFailure') return isCancellationLike(e.cause);
+  return false;
+}
+
+export function getActivator(): Activator {
+  const a = (globalThis as any).__durableActivator as Activator | undefined;
+  if (!a) throw new IllegalStateError('workflow APIs can only be used in workflow code run by a durable worker');
+  return a;
+}
+
+/* -------------------------------------------------- cancellation scopes */
+
+export interface CancellationScopeOptions {
+  cancellable?: boolean;
+  parent?: CancellationScope | null;
+  timeout?: number;
+}
+
+/**
+ * Temporal's CancellationScope: cancelling a scope cancels the timers,
+ * activities and conditions started in it and in its cancellable children.
+ * The workflow's root scope is cancelled when the workflow's cancellation is
+ * requested.
+ */
+export class CancellationScope {
+  readonly cancellable: boolean;
+  readonly parent?: CancellationScope;
+  readonly cancelRequested: Promise<never>;
+  readonly timeout?: number;
+  #requested = false;
+  #reject!: (e: unknown) => void;
+
+  constructor(options?: CancellationScopeOptions) {
+    this.cancellable = options?.cancellable ?? true;
+    this.timeout = options?.timeout;
+    this.cancelRequested = new Promise<never>((_, reject) => {
+      this.#reject = (e) => {
+        this.#requested = true;
+        reject(e);
+      };
+    });
+    this.cancelRequested.catch(() => undefined);
+    this.parent = options?.parent === null ? undefined : options?.parent ?? CancellationScope.current();
+    if (this.parent && this.cancellable) {
+      if (this.parent.consideredCancelled) this.#requested = true;
+      this.parent.cancelRequested.catch((e) => this.#reject(e));
+    }
+  }
+
+  /** True when this scope (cancellable) was cancelled. */
+  get consideredCancelled(): boolean {
+    return this.#requested && this.cancellable;
+  }
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const a = getActivator();
+    return a.storage.run(this, async () => {
+      if (this.timeout === undefined) return await fn();
+      const timerScope = new CancellationScope({ cancellable: true, parent: this });
+      a.storage.run(timerScope, () => sleep(this.timeout!)).then(
+        () => this.cancel(),
+        () => undefined,
+      );
+      try {
+        return await fn();
+      } finally {
+        timerScope.cancel();
+      }
+    });
+  }
+
+  cancel(): void {
+    this.#reject(new CancelledFailure('Cancellation scope cancelled'));
+  }
+
+  /** @internal */
+  cancelWith(err: unknown): void {
+    this.#reject(err);
+  }
+
+  static current(): CancellationScope {
+    const a = getActivator();
+    return (a.storage.getStore() as CancellationScope | undefined) ?? a.rootScope;
+  }
+
+  static cancellable<T>(fn: () => Promise<T>): Promise<T> {
+    return new CancellationScope({ cancellable: true }).run(fn);
+  }
+
+  static nonCancellable<T>(fn: () => Promise<T>): Promise<T> {
+    return new CancellationScope({ cancellable: false }).run(fn);
+  }
+
+  static withTimeout<T>(timeout: number | string, fn: () => Promise<T>): Promise<T> {
+    return new CancellationScope({ cancellable: true, timeout: msToNumberLocal(timeout) }).run(fn);
+  }
+}
+
+/** Rejects with the scope's cancellation once it is requested. */
+function rejectWhenCancelled(scope: CancellationScope, reject: (e: unknown) => void): void {
+  scope.cancelRequested.catch(reject);
+}
+
+/* ------------------------------------------------------------- helpers */
+
+import { msToNumber, toInterval } from '../common/duration';
+const msToNumberLocal = msToNumber;
+
+export { toInterval };
+
+export function scheduleActivity(activityType: string, args: unknown[], options: Record<string, any>): Promise<unknown> {
+  const a = getActivator();
+  const scope = CancellationScope.current();
+  if (scope.consideredCancelled) {
+    return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
+  }
+  const seq = ++a.seq.activity;
+  const activityId: string = options.activityId ?? String(seq);
+  const cancellationType: string = options.cancellationType ?? 'TRY_CANCEL';
+  const cmd: Command = {
+    type: 'schedule_activity',
+    activity_id: activityId,
+    activity_type: activityType,
+    input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+  };
+  if (options.taskQueue) cmd.task_queue = options.taskQueue;
+  if (options.startToCloseTimeout !== undefined) cmd.start_to_close_timeout = toInterval(options.startToCloseTimeout);
+  if (options.scheduleToCloseTimeout !== undefined) cmd.schedule_to_close_timeout = toInterval(options.scheduleToCloseTimeout);
+  if (options.scheduleToStartTimeout !== undefined) cmd.schedule_to_start_timeout = toInterval(options.scheduleToStartTimeout);
+  if (options.heartbeatTimeout !== undefined) cmd.heartbeat_timeout = toInterval(options.heartbeatTimeout);
+  if (options.retry) cmd.retry_policy = retryPolicy(options.retry);
+  if (options.priority !== undefined) cmd.priority = options.priority;
+  return new Promise((resolve, reject) => {
+    a.pushCommand(cmd);
+    const pending: PendingActivity = { activityType, resolve, reject, cancellationType, cancelRequested: false };
+    a.activities.set(activityId, pending);
+    scope.cancelRequested.catch((err) => {
+      const p = a.activities.get(activityId);
+      if (p !== pending || p.cancelRequested) return;
+      p.cancelRequested = true;
+      const cancelled = new ActivityFailure('Activity cancelled', activityType, activityId, 'CANCEL_REQUESTED',
+        err instanceof CancelledFailure ? err : new CancelledFailure('Activity cancelled'));
+      if (a.removeCommand((c) => c === cmd)) {
+        a.activities.delete(activityId);
+        reject(cancelled);
+        return;
+      }
+      if (cancellationType !== 'ABANDON') a.pushCommand({ type: 'request_cancel_activity', activity_id: activityId });
+      if (cancellationType !== 'WAIT_CANCELLATION_COMPLETED') {
+        a.activities.delete(activityId);
+        reject(cancelled);
+      }
+    });
+  });
+}
+
+export interface RetryPolicy {
+  initialInterval?: number | string;
+  backoffCoefficient?: number;
+  maximumInterval?: number | string;
+  maximumAttempts?: number;
+  nonRetryableErrorTypes?: string[];
+}
+
+export function retryPolicy(r: RetryPolicy): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  if (r.initialInterval !== undefined) p.initial_interval = toInterval(r.initialInterval);
+  if (r.backoffCoefficient !== undefined) p.backoff_coefficient = r.backoffCoefficient;
+  if (r.maximumInterval !== undefined) p.maximum_interval = toInterval(r.maximumInterval);
+  if (r.maximumAttempts !== undefined) p.maximum_attempts = r.maximumAttempts;
+  if (r.nonRetryableErrorTypes !== undefined) p.non_retryable_error_types = [...r.nonRetryableErrorTypes];
+  return p;
+}
+
+/** Durable timer: resolves after `ms` (a number of milliseconds or "30s", "30 days"...). */
+export function sleep(ms: number | string): Promise<void> {
+  const a = getActivator();
+  const scope = CancellationScope.current();
+  if (scope.consideredCancelled) {
+    return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
+  }
+  const duration = Math.max(1, Math.round(msToNumber(ms)));
+  const timerId = String(++a.seq.timer);
+  const cmd: Command = { type: 'start_timer', timer_id: timerId, duration: toInterval(duration) };
+  return new Promise<void>((resolve, reject) => {
+    a.pushCommand(cmd);
+    const entry = { resolve, reject };
+    a.timers.set(timerId, entry);
+    scope.cancelRequested.catch((err) => {
+      if (a.timers.get(timerId) !== entry) return;
+      a.timers.delete(timerId);
+      if (!a.removeCommand((c) => c === cmd)) a.pushCommand({ type: 'cancel_timer', timer_id: timerId });
+      reject(err);
+    });
+  });
+}
+
+function conditionInner(fn: () => boolean): Promise<void> {
+  const a = getActivator();
+  const scope = CancellationScope.current();
+  if (scope.consideredCancelled) {
+    return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
+  }
+  const seq = ++a.seq.condition;
+  return new Promise<void>((resolve, reject) => {
+    a.conditions.set(seq, { fn, resolve });
+    scope.cancelRequested.catch((err) => {
+      if (!a.conditions.delete(seq)) return;
+      reject(err);
+    });
+  });
+}
+
+/**
+ * Wait until fn() is true.  With a timeout, resolves to true if it became
+ * true, false if the timeout expired first.
+ */
+export function condition(fn: () => boolean, timeout: number | string): Promise<boolean>;
+export function condition(fn: () => boolean): Promise<void>;
+export async function condition(fn: () => boolean, timeout?: number | string): Promise<boolean | void> {
+  if (timeout === undefined) return conditionInner(fn);
+  return CancellationScope.cancellable(async () => {
+    try {
+      return await Promise.race([sleep(timeout).then(() => false), conditionInner(fn).then(() => true)]);
+    } finally {
+      CancellationScope.current().cancel();
+    }
+  });
+}
+
+/* ---------------------------------------------- the bridge to the worker */
+
+function toArgs(input: unknown): unknown[] {
+  if (input === null || input === undefined) return [];
+  return Array.isArray(input) ? input : [input];
+}
+
+function activityFailure(a: Activator, job: Job, p: PendingActivity): ActivityFailure {
+  const cause = decodeFailure(job.failure as FailureJSON);
+  return new ActivityFailure(`Activity task failed: ${cause.message}`, p.activityType, job.activityId, job.retryState ?? undefined, cause);
+}
+
+function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[]): void {
+  try {
+    const r = fn(...args) as any;
+    if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
+  } catch (e) {
+    a.failWorkflow(e);
+  }
+}
+
+function applyJob(a: Activator, job: Job): void {
+  switch (job.type) {
+    case 'start': {
+      const fn = a.workflowFn;
+      if (typeof fn !== 'function') {
+        a.taskFailure = new IllegalStateError(`no workflow function "${a.info.workflowType}" is registered on this worker`);
+        return;
+      }
+      a.storage.run(a.rootScope, () => {
+        let p: Promise<unknown>;
+        try {
+          p = Promise.resolve(fn(...toArgs(job.args)));
+        } catch (e) {
+          p = Promise.reject(e);
+        }
+        p.then((r) => a.completeWorkflow(r), (e) => a.failWorkflow(e));
+      });
+      return;
+    }
+    case 'activityCompleted': {
+      const p = a.activities.get(job.activityId);
+      if (!p) return;
+      a.activities.delete(job.activityId);
+      p.resolve(job.result);
+      return;
+    }
+    case 'activityFailed': {
+      const p = a.activities.get(job.activityId);
+      if (!p) return;
+      a.activities.delete(job.activityId);
+      p.reject(activityFailure(a, job, p));
+      return;
+    }
+    case 'activityCancelled': {
+      const p = a.activities.get(job.activityId);
+      if (!p) return;
+      a.activities.delete(job.activityId);
+      p.reject(new ActivityFailure('Activity cancelled', p.activityType, job.activityId, 'CANCEL_REQUESTED',
+        new CancelledFailure('Activity cancelled', toArgs(job.details))));
+      return;
+    }
+    case 'timerFired': {
+      const t = a.timers.get(job.timerId);
+      if (!t) return;
+      a.timers.delete(job.timerId);
+      t.resolve();
+      return;
+    }
+    case 'signal': {
+      const h = a.signalHandlers.get(job.name);
+      const args = toArgs(job.args);
+      if (h) callSignal(a, h, args);
+      else a.bufferedSignals.push({ name: job.name, args });
+      return;
+    }
+    case 'cancel': {
+      a.cancelRequested = true;
+      a.rootScope.cancelWith(new CancelledFailure(job.reason ? `Workflow cancelled: ${job.reason}` : 'Workflow cancelled'));
+      return;
+    }
+  }
+}
+
+export interface InitInput {
+  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe'> & { startTime: number; runStartTime: number };
+  now: number;
+  seed: string;
+}
+
+/** Installed on the sandbox's globalThis as __durable. */
+export const bridge = {
+  init(json: string): void {
+    const input = JSON.parse(json) as InitInput;
+    const a = new Activator();
+    (globalThis as any).__durableActivator = a;
+    a.now = input.now;
+    a.random = sfc32(hashSeed(input.seed));
+    a.info = {
+      ...input.info,
+      startTime: new Date(input.info.startTime),
+      runStartTime: new Date(input.info.runStartTime),
+      unsafe: {
+        get isReplaying() {
+          return a.isReplaying;
+        },
+        now: () => a.now,
+      },
+    } as WorkflowInfo;
+    a.rootScope = new CancellationScope({ cancellable: true, parent: null });
+    installDeterminism(a);
+  },
+
+  setWorkflow(fn: unknown): void {
+    getActivator().workflowFn = fn as any;
+  },
+
+  activate(json: string): void {
+    const a = getActivator();
+    const act = JSON.parse(json) as { jobs: Job[]; now: number; isReplaying: boolean; patches: string[]; historyLength: number };
+    a.now = act.now;
+    a.isReplaying = act.isReplaying;
+    a.info.historyLength = act.historyLength;
+    a.commands = [];
+    for (const p of act.patches) a.knownPatches.add(p);
+    for (const job of act.jobs) applyJob(a, job);
+  },
+
+  /** Resolve conditions that became true; true if any did (run again). */
+  unblock(): boolean {
+    const a = getActivator();
+    let any = false;
+    for (const [seq, c] of [...a.conditions]) {
+      let ok = false;
+      try {
+        ok = !!c.fn();
+      } catch (e) {
+        a.failWorkflow(e);
+      }
+      if (ok) {
+        a.conditions.delete(seq);
+        c.resolve();
+        any = true;
+      }
+    }
+    return any;
+  },
+
+  collect(): string {
+    const a = getActivator();
+    const out: { commands: Command[]; taskFailure?: FailureJSON } = { commands: a.commands };
+    if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
+    a.commands = [];
+    return JSON.stringify(out);
+  },
+
+  query(json: string): string {
+    const a = getActivator();
+    const { name, args } = JSON.parse(json) as { name: string; args: unknown };
+    const h = a.queryHandlers.get(name);
+    if (!h) {
+      const known = [...a.queryHandlers.keys()].join(', ') || 'none';
+      return JSON.stringify({ failure: { message: `workflow has no query handler "${name}" (known: ${known})`, type: 'QueryNotRegisteredError' } });
+    }
+    a.inQuery = true;
+    try {
+      const r = h(...toArgs(args)) as any;
+      if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
+      return JSON.stringify({ result: r === undefined ? null : r });
+    } catch (e) {
+      return JSON.stringify({ failure: encodeFailure(e) });
+    } finally {
+      a.inQuery = false;
+    }
+  },
+};
+
+/** Deterministic Date and Math.random for the sandbox. */
+function installDeterminism(a: Activator): void {
+  const g = globalThis as any;
+  const OrigDate: DateConstructor = g.__durableOrigDate ?? g.Date;
+  g.__durableOrigDate = OrigDate;
+  function DDate(this: unknown, ...args: any[]) {
+    if (!new.target) return new OrigDate(a.now).toString();
+    if (args.length === 0) return new OrigDate(a.now);
+    return new (OrigDate as any)(...args);
+  }
+  DDate.prototype = OrigDate.prototype;
+  DDate.now = () => a.now;
+  DDate.parse = OrigDate.parse;
+  DDate.UTC = OrigDate.UTC;
+  Object.defineProperty(OrigDate.prototype, 'constructor', { value: DDate, writable: true, configurable: true });
+  g.Date = DDate;
+  g.Math.random = () => a.random();
+}
+
+export { ApplicationFailure, TimeoutFailure };

@@ -1,0 +1,116 @@
+/**
+ * Failures of the machinery: a worker killed with SIGKILL mid-workflow, and
+ * the server stopped in immediate mode (a crash) mid-workflow.  Every
+ * workflow must complete, no activity result may be lost, and no activity
+ * may run again once its completion was recorded.
+ */
+import assert from 'node:assert/strict';
+import { ChildProcess, fork } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { SCHEMA, createActivities } from '../../examples/subscription/activities';
+import { Env, startEnv, waitFor } from '../helpers/env';
+
+const EXAMPLE = require.resolve('../../examples/subscription/workflows');
+const WORKER_SCRIPT = require.resolve('../../examples/subscription/worker');
+
+let env: Env;
+
+before(async () => {
+  env = await startEnv([SCHEMA]);
+});
+after(async () => {
+  await env?.stop();
+});
+
+function spawnWorker(queue: string, identity: string): ChildProcess {
+  return fork(WORKER_SCRIPT, [], {
+    env: { ...process.env, DATABASE_URL: env.cluster.connectionString, TASK_QUEUE: queue, WORKER_IDENTITY: identity },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+}
+
+/** Activity runs that started after the activity's completion had been recorded. */
+async function runsAfterCompletion(prefix: string): Promise<unknown[]> {
+  const r = await env.pool.query(`
+    SELECT r.workflow_id, r.activity_id, r.activity_type, r.started_at, h.event_time AS completed_at
+      FROM activity_runs r
+      JOIN durable.workflows w ON w.workflow_id = r.workflow_id
+      JOIN durable.history s ON s.run_id = w.run_id AND s.event_type = 'ActivityTaskScheduled'
+                            AND s.attributes->>'activity_id' = r.activity_id
+      JOIN durable.history h ON h.run_id = w.run_id AND h.event_type = 'ActivityTaskCompleted'
+                            AND (h.attributes->>'scheduled_event_id')::bigint = s.event_id
+     WHERE r.workflow_id LIKE $1 AND r.started_at > h.event_time`, [`${prefix}%`]);
+  return r.rows;
+}
+
+describe('crashes', () => {
+  it('a worker killed with SIGKILL mid-workflow: a new worker finishes, no charge twice', async () => {
+    const queue = 'crash-kill';
+    const first = spawnWorker(queue, 'doomed');
+    const customers = ['k-ann', 'k-ben', 'k-cat', 'k-dan'];
+    const handles = await Promise.all(customers.map((c) => env.client.workflow.start('subscriptionLifecycle', {
+      args: [c, { period: '3s', maxRenewals: 2 }], taskQueue: queue, workflowId: `kill-${c}`, workflowTaskTimeout: '2s',
+    })));
+    // every workflow has charged once (recorded) and waits for its next renewal
+    await waitFor(async () => {
+      for (const h of handles) if ((await h.describe()).pendingTimers.length !== 1) return false;
+      return true;
+    }, 'first renewals', 30_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const second = spawnWorker(queue, 'rescuer');
+    try {
+      for (const h of handles) {
+        const r = (await h.result()) as any;
+        assert.equal(r.state, 'done');
+        assert.equal(r.renewals, 2);
+      }
+      for (const c of customers) {
+        const n = (await env.pool.query('SELECT count(*)::int n FROM charges WHERE customer_id = $1', [c])).rows[0].n;
+        assert.equal(n, 2, `${c} charged ${n} times`);
+      }
+      assert.deepEqual(await runsAfterCompletion('kill-'), []);
+      const charges = (await env.pool.query("SELECT count(*)::int n FROM activity_runs WHERE workflow_id LIKE 'kill-%' AND activity_type = 'chargePaymentMethod'")).rows[0].n;
+      assert.equal(charges, 8, 'each charge activity ran exactly once');
+      // the rescuer did the second renewals
+      const idents = new Set<string>();
+      for (const h of handles) {
+        for (const e of await h.fetchHistory()) if (e.event_type === 'WorkflowTaskCompleted') idents.add(e.attributes.identity);
+      }
+      assert.ok(idents.has('doomed') && idents.has('rescuer'), [...idents].join(','));
+    } finally {
+      second.kill('SIGTERM');
+      await new Promise((r) => second.once('exit', r));
+    }
+  });
+
+  it('the server crashes (pg_ctl stop -m immediate) mid-workflow: every workflow completes', async () => {
+    const queue = 'crash-restart';
+    const worker = await env.startWorker({ taskQueue: queue, workflowsPath: EXAMPLE, activities: createActivities(env.pool), maxConcurrentActivities: 8 });
+    const customers = ['slow-r1', 'slow-r2', 'slow-r3', 'slow-r4', 'r5', 'noext-r6'];
+    const handles = await Promise.all(customers.map((c) => env.client.workflow.start('subscriptionRenewal', {
+      args: [c], taskQueue: queue, workflowId: `restart-${c}`, workflowTaskTimeout: '2s',
+    })));
+    const life = await env.client.workflow.start('subscriptionLifecycle', {
+      args: ['r-life', { period: '2s', maxRenewals: 2 }], taskQueue: queue, workflowId: 'restart-life', workflowTaskTimeout: '2s',
+    });
+    // all charges recorded; the slow extensions are running
+    await waitFor(async () => (await env.pool.query("SELECT count(*)::int n FROM charges WHERE workflow_id LIKE 'restart-%'")).rows[0].n >= 7, 'charges', 30_000);
+    env.cluster.restartImmediate();
+    const outcomes: string[] = [];
+    for (const h of handles) {
+      outcomes.push(await h.result().then(() => 'completed', (e) => `${e.name}:${e.cause?.cause?.type ?? e.message}`));
+    }
+    assert.deepEqual(outcomes, ['completed', 'completed', 'completed', 'completed', 'completed', 'WorkflowFailedError:ExtensionRejected']);
+    const r = (await life.result()) as any;
+    assert.equal(r.renewals, 2);
+    for (const c of customers.slice(0, 5)) {
+      const { rows } = await env.pool.query('SELECT (SELECT count(*)::int FROM charges WHERE customer_id = $1) c, (SELECT extensions FROM subscriptions WHERE customer_id = $1) e, (SELECT count(*)::int FROM notifications WHERE customer_id = $1) n', [c]);
+      assert.equal(rows[0].c, 1, `${c}: charges`);
+      assert.ok(rows[0].e >= 1, `${c}: extended`);
+      assert.equal(rows[0].n, 1, `${c}: confirmation`);
+    }
+    assert.deepEqual(await runsAfterCompletion('restart-'), []);
+    await worker.shutdown();
+  });
+});

@@ -293,6 +293,8 @@ COMMENT ON TYPE durable.task IS 'A task handed to a worker by durable.poll_task.
 
 CREATE FUNCTION durable._notify_task(queue text, kind text) RETURNS void
 	AS 'MODULE_PATHNAME', '_notify_task' LANGUAGE C STRICT;
+CREATE FUNCTION durable._notify_task_on_abort(queue text, kind text) RETURNS void
+	AS 'MODULE_PATHNAME', '_notify_task_on_abort' LANGUAGE C STRICT;
 CREATE FUNCTION durable._notify_close(workflow_id text, payload text) RETURNS void
 	AS 'MODULE_PATHNAME', '_notify_close' LANGUAGE C;
 CREATE FUNCTION durable._notify_timer(at timestamptz) RETURNS void
@@ -959,7 +961,7 @@ $$;
  * Lock the run and activity an activity token names, or raise
  * stale_task_token.  Also returns the lease, if there is one.
  */
-CREATE FUNCTION durable._lock_activity(p_token text, p_lock_run boolean,
+CREATE FUNCTION durable._lock_activity(p_token text,
 									   OUT w durable.workflows, OUT a durable.activities, OUT t durable.tasks)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -970,11 +972,7 @@ BEGIN
 		PERFORM durable._error('22023', format('task token is for a task of kind %s, not activity', tok.kind), NULL,
 			'Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.');
 	END IF;
-	IF p_lock_run THEN
-		SELECT * INTO w FROM durable.workflows WHERE run_id = tok.run_id FOR UPDATE;
-	ELSE
-		SELECT * INTO w FROM durable.workflows WHERE run_id = tok.run_id;
-	END IF;
+	SELECT * INTO w FROM durable.workflows WHERE run_id = tok.run_id FOR UPDATE;
 	IF NOT FOUND THEN
 		PERFORM durable._stale(p_token, 'The run does not exist.');
 	END IF;
@@ -1620,6 +1618,7 @@ BEGIN
 	UPDATE durable.tasks SET started_time = now_, worker_id = p_worker, lease_deadline = lease
 	WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
 	PERFORM durable._notify_timer(lease);
+	PERFORM durable._notify_task_on_abort(t.task_queue, t.kind);
 	RETURN r;
 END
 $$;
@@ -2095,7 +2094,7 @@ DECLARE
 	lk record;
 BEGIN
 	PERFORM durable._check_payload(complete_activity.result, 'result');
-	lk := durable._lock_activity(complete_activity.task_token, true);
+	lk := durable._lock_activity(complete_activity.task_token);
 	PERFORM durable._close_activity(lk.a, (lk.t).worker_id, 'ActivityTaskCompleted',
 		jsonb_build_object('result', complete_activity.result, 'identity', (lk.t).worker_id));
 END
@@ -2111,7 +2110,7 @@ DECLARE
 	f jsonb;
 BEGIN
 	f := durable._failure(fail_activity.failure, 'failure');
-	lk := durable._lock_activity(fail_activity.task_token, true);
+	lk := durable._lock_activity(fail_activity.task_token);
 	PERFORM durable._activity_attempt_failed(lk.a, f, (lk.t).worker_id, false);
 END
 $$;
@@ -2125,7 +2124,7 @@ DECLARE
 	lk record;
 BEGIN
 	PERFORM durable._check_payload(report_activity_canceled.details, 'details');
-	lk := durable._lock_activity(report_activity_canceled.task_token, true);
+	lk := durable._lock_activity(report_activity_canceled.task_token);
 	IF (lk.a).cancel_requested_event_id IS NULL THEN
 		PERFORM durable._error('55000', format('activity "%s" was not asked to cancel', (lk.a).activity_id),
 			NULL, 'Report cancellation only after durable.heartbeat_activity returned true.');
@@ -2146,7 +2145,7 @@ DECLARE
 	lease timestamptz;
 BEGIN
 	PERFORM durable._check_payload(heartbeat_activity.details, 'details');
-	lk := durable._lock_activity(heartbeat_activity.task_token, false);
+	lk := durable._lock_activity(heartbeat_activity.task_token);
 	UPDATE durable.activities SET heartbeat_details = heartbeat_activity.details
 	WHERE run_id = (lk.a).run_id AND scheduled_event_id = (lk.a).scheduled_event_id;
 	IF (lk.t).started_time IS NOT NULL AND (lk.a).heartbeat_timeout IS NOT NULL THEN

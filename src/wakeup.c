@@ -26,7 +26,8 @@
  * A task wake-up goes to as many waiters as the transaction made tasks
  * ready on that queue, marking each chosen waiter "woken" so that two
  * commits do not both count on the same sleeper.  A chosen waiter that
- * aborts before it looks passes the wake-up on.
+ * aborts before it looks passes the wake-up on, and so does a transaction
+ * that claimed a task and rolls back (the task is ready again).
  *
  * While a poller or a client sleeps, its snapshot horizon is released (see
  * dur_release_xmin) so that a long poll does not hold back vacuum.
@@ -54,6 +55,7 @@
 #include "durable.h"
 
 PG_FUNCTION_INFO_V1(_notify_task);
+PG_FUNCTION_INFO_V1(_notify_task_on_abort);
 PG_FUNCTION_INFO_V1(_notify_close);
 PG_FUNCTION_INFO_V1(_notify_timer);
 PG_FUNCTION_INFO_V1(_wait_register);
@@ -74,9 +76,16 @@ typedef struct DurPendingTask
 	int			count;
 } DurPendingTask;
 
-static DurPendingTask pending_tasks[DUR_MAX_PENDING];
-static int	npending_tasks = 0;
-static bool pending_tasks_overflow = false;
+/* Task wake-ups of one outcome (commit or abort) of the transaction. */
+typedef struct DurPendingTasks
+{
+	DurPendingTask items[DUR_MAX_PENDING];
+	int			n;
+	bool		overflow;		/* too many queues: wake every task waiter */
+} DurPendingTasks;
+
+static DurPendingTasks tasks_at_commit;
+static DurPendingTasks tasks_at_abort;
 
 static uint32 pending_closes[DUR_MAX_PENDING];
 static int	npending_closes = 0;
@@ -89,7 +98,8 @@ static bool callbacks_registered = false;
 static bool exit_callback_registered = false;
 
 static void dur_xact_callback(XactEvent event, void *arg);
-static void dur_wake_tasks(void);
+static void dur_pending_add(DurPendingTasks *p, FunctionCallInfo fcinfo);
+static void dur_wake_tasks(DurPendingTasks *p);
 static void dur_wake_closes(void);
 static void dur_wake_engine(TimestampTz at);
 static void dur_forget_pending(void);
@@ -129,12 +139,9 @@ dur_kind_bit(const char *kind)
 	return 0;					/* keep compiler quiet */
 }
 
-/*
- * _notify_task(queue text, kind text): at commit, wake one more poller of
- * this queue and kind.
- */
-Datum
-_notify_task(PG_FUNCTION_ARGS)
+/* Remember one more task of (queue, kind) = args 0 and 1 to announce. */
+static void
+dur_pending_add(DurPendingTasks *p, FunctionCallInfo fcinfo)
 {
 	text	   *queue = PG_GETARG_TEXT_PP(0);
 	int			mask = dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
@@ -142,23 +149,45 @@ _notify_task(PG_FUNCTION_ARGS)
 	int			i;
 
 	dur_register_callbacks();
-	for (i = 0; i < npending_tasks; i++)
+	for (i = 0; i < p->n; i++)
 	{
-		if (pending_tasks[i].key == key && pending_tasks[i].mask == mask)
+		if (p->items[i].key == key && p->items[i].mask == mask)
 		{
-			pending_tasks[i].count++;
-			PG_RETURN_VOID();
+			p->items[i].count++;
+			return;
 		}
 	}
-	if (npending_tasks < DUR_MAX_PENDING)
+	if (p->n < DUR_MAX_PENDING)
 	{
-		pending_tasks[npending_tasks].key = key;
-		pending_tasks[npending_tasks].mask = mask;
-		pending_tasks[npending_tasks].count = 1;
-		npending_tasks++;
+		p->items[p->n].key = key;
+		p->items[p->n].mask = mask;
+		p->items[p->n].count = 1;
+		p->n++;
 	}
 	else
-		pending_tasks_overflow = true;
+		p->overflow = true;
+}
+
+/*
+ * _notify_task(queue text, kind text): at commit, wake one more poller of
+ * this queue and kind.
+ */
+Datum
+_notify_task(PG_FUNCTION_ARGS)
+{
+	dur_pending_add(&tasks_at_commit, fcinfo);
+	PG_RETURN_VOID();
+}
+
+/*
+ * _notify_task_on_abort(queue text, kind text): if the transaction rolls
+ * back, wake one more poller of this queue and kind.  A claim calls it:
+ * pollers skipped the claimed row, and a rollback makes it ready again.
+ */
+Datum
+_notify_task_on_abort(PG_FUNCTION_ARGS)
+{
+	dur_pending_add(&tasks_at_abort, fcinfo);
 	PG_RETURN_VOID();
 }
 
@@ -236,8 +265,7 @@ dur_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (npending_tasks > 0 || pending_tasks_overflow)
-				dur_wake_tasks();
+			dur_wake_tasks(&tasks_at_commit);
 			if (npending_closes > 0 || pending_closes_overflow)
 				dur_wake_closes();
 			if (pending_timer != 0)
@@ -260,6 +288,7 @@ dur_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			dur_wake_tasks(&tasks_at_abort);
 			dur_forget_pending();
 			dur_clear_my_waiter(true);
 			break;
@@ -271,8 +300,10 @@ dur_xact_callback(XactEvent event, void *arg)
 static void
 dur_forget_pending(void)
 {
-	npending_tasks = 0;
-	pending_tasks_overflow = false;
+	tasks_at_commit.n = 0;
+	tasks_at_commit.overflow = false;
+	tasks_at_abort.n = 0;
+	tasks_at_abort.overflow = false;
 	npending_closes = 0;
 	pending_closes_overflow = false;
 	pending_timer = 0;
@@ -306,18 +337,21 @@ dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key)
 	return woken;
 }
 
+/* Wake the task waiters a transaction outcome announced. */
 static void
-dur_wake_tasks(void)
+dur_wake_tasks(DurPendingTasks *p)
 {
 	int			i;
 
+	if (p->n == 0 && !p->overflow)
+		return;
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
-	if (pending_tasks_overflow)
+	if (p->overflow)
 		dur_wake_task_waiters(0, 0, INT_MAX, true);
 	else
-		for (i = 0; i < npending_tasks; i++)
-			dur_wake_task_waiters(pending_tasks[i].key, pending_tasks[i].mask,
-								  pending_tasks[i].count, false);
+		for (i = 0; i < p->n; i++)
+			dur_wake_task_waiters(p->items[i].key, p->items[i].mask,
+								  p->items[i].count, false);
 	LWLockRelease(dur_shared->lock);
 }
 

@@ -49,9 +49,10 @@ describe('crashes', () => {
     const first = spawnWorker(queue, 'doomed');
     const customers = ['k-ann', 'k-ben', 'k-cat', 'k-dan'];
     const handles = await Promise.all(customers.map((c) => env.client.workflow.start('subscriptionLifecycle', {
-      args: [c, { period: '3s', maxRenewals: 2 }], taskQueue: queue, workflowId: `kill-${c}`, workflowTaskTimeout: '2s',
+      args: [c, { period: '8s', maxRenewals: 2 }], taskQueue: queue, workflowId: `kill-${c}`, workflowTaskTimeout: '2s',
     })));
     // every workflow has charged once (recorded) and waits for its next renewal
+    // (the 8 s period keeps that window wide on a loaded 2-core machine)
     await waitFor(async () => {
       for (const h of handles) if ((await h.describe()).pendingTimers.length !== 1) return false;
       return true;

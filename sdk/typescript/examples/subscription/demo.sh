@@ -24,14 +24,9 @@ SDK_SRC=$(cd "$HERE/../.." && pwd -P)
 TASK_QUEUE=${TASK_QUEUE:-subscriptions}
 export TASK_QUEUE
 
-header() {
-    printf '\n'
-    printf '=%.0s' {1..72}; printf '\n'
-    printf '== %s\n' "$*"
-    printf '=%.0s' {1..72}; printf '\n'
-}
-info() { printf -- '-- %s\n' "$*"; }
-warn() { printf -- '!! %s\n' "$*" >&2; }
+# header, info, warn: the repository's shared shell helpers
+# shellcheck source=../../../../scripts/common.sh
+. "$SDK_SRC/../../scripts/common.sh"
 
 TMPD=$(mktemp -d /tmp/durable-sdk-demo.XXXXXX) || exit 1
 WORKER_PIDS=()

@@ -34,7 +34,7 @@ SELECT t_wait($$EXISTS (SELECT 1 FROM durable.activities a JOIN durable.workflow
 SELECT (t).attempt, (t).heartbeat_details, (t).activity_id, (t).input
 FROM (SELECT durable.poll_task('w4-retry', 'worker-2', '{activity}') AS t) s \gset p_
 SELECT :p_attempt AS attempt, :'p_heartbeat_details' AS heartbeat_details;
-SELECT format('a:%s:%s:3', run_id, scheduled_event_id) AS atok3
+SELECT format('a:%s:%s:3:0', run_id, scheduled_event_id) AS atok3
 FROM durable.activities a JOIN durable.workflows w USING (run_id) WHERE w.workflow_id = 'w4-retry' \gset
 -- the last attempt fails: maximum attempts reached
 SELECT durable.fail_activity(:'atok3', '{"message": "third", "type": "Transient"}');

@@ -110,7 +110,7 @@ SELECT workflow_id, status, history_length FROM durable.describe_workflow('w6-pr
 SELECT event_id, event_type FROM durable.get_history('w6-priv') ORDER BY event_id;
 SELECT t_try($$SELECT durable.workflow_result('w6-priv')$$) AS result;
 SELECT t_try($$SELECT * FROM durable.poll_task('w6-priv', 'sneaky')$$) AS poll;
-SELECT t_try($$SELECT durable.complete_activity('a:00000000-0000-0000-0000-000000000000:5:1')$$) AS complete_activity;
+SELECT t_try($$SELECT durable.complete_activity('a:00000000-0000-0000-0000-000000000000:5:1:0')$$) AS complete_activity;
 SELECT t_try($$SELECT * FROM durable.history$$) AS read_history;
 SELECT t_try($$SELECT * FROM durable.workflows$$) AS read_workflows;
 SELECT t_try($$UPDATE durable.workflows SET status = 'completed'$$) AS write_workflows;
@@ -133,7 +133,7 @@ SELECT t_try($$SELECT * FROM durable.history$$) AS read_history;
 SELECT workflow_id, status FROM durable.describe_workflow('w6-priv');
 RESET ROLE;
 -- the worker's poll above claimed the task; complete it as the worker
-SELECT format('w:%s:%s:%s', run_id, wft_seq, history_length + 1) AS tok
+SELECT format('w:%s:%s:%s:0', run_id, wft_seq, history_length + 1) AS tok
 FROM durable.workflows WHERE workflow_id = 'w6-priv' \gset
 SET ROLE regress_durable_worker;
 SELECT durable.complete_workflow_task(:'tok', '[{"type": "complete_workflow", "result": "privileged"}]');

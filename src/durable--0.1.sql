@@ -764,17 +764,23 @@ BEGIN
 END
 $$;
 
--- Parse a task token: 'w:<run>:<seq>:<started event id>', 'a:<run>:<scheduled event id>:<attempt>'
--- or 'q:<run>:<query id>:0'.
-CREATE FUNCTION durable._parse_token(p_token text, OUT kind text, OUT run_id uuid, OUT n1 bigint, OUT n2 bigint)
+/*
+ * Parse a task token:
+ *	'w:<run>:<seq>:<started event id>:<started time, microseconds since 1970>',
+ *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0'.
+ * A workflow task's token carries what its worker saw, so that its outcome
+ * is recorded the same way even if the lease was lost in a crash.
+ */
+CREATE FUNCTION durable._parse_token(p_token text, OUT kind text, OUT run_id uuid, OUT n1 bigint, OUT n2 bigint,
+									 OUT n3 bigint)
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	parts text[];
 BEGIN
 	parts := string_to_array(p_token, ':');
-	IF p_token IS NULL OR array_length(parts, 1) <> 4 OR parts[1] NOT IN ('w', 'a', 'q')
+	IF p_token IS NULL OR array_length(parts, 1) <> 5 OR parts[1] NOT IN ('w', 'a', 'q')
 	   OR parts[2] !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-	   OR parts[3] !~ '^[0-9]{1,18}$' OR parts[4] !~ '^[0-9]{1,18}$' THEN
+	   OR parts[3] !~ '^[0-9]{1,18}$' OR parts[4] !~ '^[0-9]{1,18}$' OR parts[5] !~ '^[0-9]{1,18}$' THEN
 		PERFORM durable._error('22P02', format('invalid task token "%s"', left(coalesce(p_token, 'NULL'), 100)),
 			NULL, 'Pass the task_token exactly as durable.poll_task returned it.');
 	END IF;
@@ -782,6 +788,7 @@ BEGIN
 	run_id := parts[2]::uuid;
 	n1 := parts[3]::bigint;
 	n2 := parts[4]::bigint;
+	n3 := parts[5]::bigint;
 END
 $$;
 
@@ -824,6 +831,9 @@ BEGIN
 		PERFORM durable._stale(p_token, 'The workflow task is no longer outstanding.');
 	END IF;
 	SELECT * INTO t FROM durable.tasks WHERE run_id = w.run_id AND scheduled_event_id = 0 FOR UPDATE;
+	-- WorkflowTaskStarted records the time the worker was given (its
+	-- workflow clock), which the lease loses in a crash but the token keeps
+	t.started_time := to_timestamp(tok.n3 / 1000000.0);
 END
 $$;
 
@@ -1005,7 +1015,7 @@ BEGIN
 		PERFORM durable._error('55000', format('activity "%s" is waiting to retry', p_activity_id),
 			format('Attempt %s starts at its backoff''s end.', a.attempt), 'Try again when the attempt has started.');
 	END IF;
-	RETURN format('a:%s:%s:%s', a.run_id, a.scheduled_event_id, a.attempt);
+	RETURN format('a:%s:%s:%s:0', a.run_id, a.scheduled_event_id, a.attempt);
 END
 $$;
 
@@ -1532,7 +1542,7 @@ BEGIN
 		q := durable._claim_query(p_queue);
 		IF q.query_id IS NOT NULL THEN
 			SELECT * INTO w FROM durable.workflows WHERE run_id = q.run_id;
-			r.task_token := format('q:%s:%s:0', q.run_id, q.query_id);
+			r.task_token := format('q:%s:%s:0:0', q.run_id, q.query_id);
 			r.kind := 'query';
 			r.workflow_id := w.workflow_id;
 			r.run_id := w.run_id;
@@ -1595,7 +1605,8 @@ BEGIN
 			'attributes', jsonb_build_object('scheduled_event_id', coalesce(w.wft_scheduled_event_id, last_id),
 											 'identity', p_worker)));
 		lease := now_ + w.task_timeout;
-		r.task_token := format('w:%s:%s:%s', w.run_id, w.wft_seq, last_id + 1);
+		r.task_token := format('w:%s:%s:%s:%s', w.run_id, w.wft_seq, last_id + 1,
+							   (EXTRACT(epoch FROM now_) * 1000000)::bigint);
 		r.input := w.input;
 		r.attempt := w.wft_attempt;
 		r.history := hist;
@@ -1605,7 +1616,7 @@ BEGIN
 		IF a.heartbeat_timeout IS NOT NULL AND now_ + a.heartbeat_timeout < lease THEN
 			lease := now_ + a.heartbeat_timeout;
 		END IF;
-		r.task_token := format('a:%s:%s:%s', a.run_id, a.scheduled_event_id, a.attempt);
+		r.task_token := format('a:%s:%s:%s:0', a.run_id, a.scheduled_event_id, a.attempt);
 		r.activity_id := a.activity_id;
 		r.activity_type := a.activity_type;
 		r.input := a.input;

@@ -103,7 +103,10 @@ is(sql("SELECT count(*) FROM durable.tasks WHERE started_time IS NOT NULL"), '0'
 my $act_token2 = sql("SELECT task_token FROM durable.poll_task('q_act', 'w2', kinds => '{activity}')");
 is($act_token2, $act_token, 'cr_act: the running activity is pollable again, with the same token');
 my $wft_token2 = sql("SELECT task_token FROM durable.poll_task('q_wft', 'w2')");
-is($wft_token2, $wft_token, 'cr_wft: the running workflow task is pollable again, with the same token');
+# the same task (run, attempt, started event id); only the start time it
+# carries is the new worker's
+(my $same_task = $wft_token) =~ s/:\d+$//;
+like($wft_token2, qr/^\Q$same_task\E:\d+$/, 'cr_wft: the running workflow task is pollable again, as the same task');
 
 # a completion with the token from before the crash counts, once
 sql("SELECT durable.complete_activity('$act_token', '\"result from before the crash\"')");
@@ -122,6 +125,11 @@ is(sql("SELECT attributes->>'result' FROM durable.get_history('cr_act') WHERE ev
 # cr_wft: complete the re-polled task with the old token
 is(sql(qq{SELECT durable.complete_workflow_task('$wft_token', '[{"type": "complete_workflow", "result": "wft"}]') ->> 'outcome'}),
 	'completed', 'cr_wft: old workflow task token completes the workflow');
+# WorkflowTaskStarted records the time the first worker was given (its
+# workflow clock), not the re-poll's nor the completion's
+(my $given_us = $wft_token) =~ s/^.*://;
+is(sql("SELECT (EXTRACT(epoch FROM event_time) * 1000000)::bigint FROM durable.get_history('cr_wft') WHERE event_type = 'WorkflowTaskStarted' ORDER BY event_id DESC LIMIT 1"),
+	$given_us, 'cr_wft: WorkflowTaskStarted keeps the start time the old token carries');
 
 for my $pair ([ 'cr_act', 'q_act' ], [ 'cr_timer', 'q_timer' ])
 {

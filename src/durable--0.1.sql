@@ -1663,7 +1663,25 @@ BEGIN
 		IF poll_task.wait > '0'::interval THEN
 			PERFORM durable._wait_register('task', poll_task.task_queue, poll_task.kinds);
 		END IF;
-		r := durable._claim(poll_task.task_queue, poll_task.worker_id, poll_task.kinds);
+		IF poll_task.wait > '0'::interval THEN
+			/*
+			 * A claim that finds nothing may still have locked a row: FOR
+			 * UPDATE follows a row another poller just claimed, finds it no
+			 * longer ready, and keeps the lock.  Sleeping on that lock would
+			 * stall whoever completes that task, so an empty attempt is
+			 * rolled back (its subtransaction releases the lock).
+			 */
+			BEGIN
+				r := durable._claim(poll_task.task_queue, poll_task.worker_id, poll_task.kinds);
+				IF r.task_token IS NULL THEN
+					RAISE EXCEPTION USING ERRCODE = 'DU099';
+				END IF;
+			EXCEPTION WHEN SQLSTATE 'DU099' THEN
+				r := NULL;
+			END;
+		ELSE
+			r := durable._claim(poll_task.task_queue, poll_task.worker_id, poll_task.kinds);
+		END IF;
 		IF r.task_token IS NOT NULL THEN
 			PERFORM durable._wait_unregister();
 			RETURN NEXT r;

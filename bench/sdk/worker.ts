@@ -1,0 +1,24 @@
+/**
+ * The SDK side of the chain3 benchmark: one worker process polling
+ * TASK_QUEUE until SIGTERM.  Workflows are started by bench/worker
+ * (--mode start); bench/run watches durable.workflows for the closes.
+ */
+import { Worker } from '../../src';
+
+async function main(): Promise<void> {
+  const worker = await Worker.create({
+    connectionString: process.env.DATABASE_URL!,
+    taskQueue: process.env.TASK_QUEUE ?? 'sdk',
+    workflowsPath: require.resolve('./workflows'),
+    activities: { async step(i: number) { return i; } },
+    identity: 'bench-sdk',
+    maxConcurrentWorkflowTasks: Number(process.env.MAX_WFT ?? 4),
+    maxConcurrentActivities: Number(process.env.MAX_ACT ?? 20),
+    pollWait: '5s',
+    shutdownGraceTime: '2s',
+  });
+  process.stdout.write('ready\n');
+  await worker.run();
+}
+
+main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

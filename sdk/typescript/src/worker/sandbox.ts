@@ -18,6 +18,17 @@ const INTERNALS = require.resolve('../workflow/internals');
 const scriptCache = new Map<string, { mtimeMs: number; script: vm.Script }>();
 const snippetCache = new Map<string, vm.Script>();
 
+/**
+ * One AsyncLocalStorage shared by every sandbox (it carries the current
+ * CancellationScope).  Node keeps each AsyncLocalStorage that was ever used
+ * in a process-wide list until disable(), and walks that whole list on every
+ * async resource (every promise) created: an instance per sandbox made the
+ * worker's CPU per task grow with the number of workflows run so far.
+ * Workflow code runs synchronously inside one sandbox at a time, and the
+ * runtime ignores stores that are not its own sandbox's scopes.
+ */
+const sharedStorage = new AsyncLocalStorage();
+
 function compiled(filename: string): vm.Script {
   const st = fs.statSync(filename);
   const hit = scriptCache.get(filename);
@@ -50,6 +61,7 @@ export class Sandbox {
   constructor() {
     const globals: Record<string, unknown> = {
       AsyncLocalStorage,
+      __durable_storage: sharedStorage,
       console: sandboxConsole(this),
       queueMicrotask: undefined,
     };

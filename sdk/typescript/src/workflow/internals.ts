@@ -116,7 +116,8 @@ export class Activator {
   sentPatches = new Set<string>();
   workflowFn?: (...args: any[]) => Promise<unknown>;
   rootScope!: CancellationScope;
-  storage: any = new AsyncLocalStorage();
+  // the worker's sandbox provides one AsyncLocalStorage shared by all sandboxes (see sandbox.ts)
+  storage: any = (globalThis as any).__durable_storage ?? new AsyncLocalStorage();
 
   pushCommand(cmd: Command): void {
     if (this.inQuery) throw new IllegalStateError('query handlers must not change workflow state');
@@ -246,7 +247,9 @@ export class CancellationScope {
 
   static current(): CancellationScope {
     const a = getActivator();
-    return (a.storage.getStore() as CancellationScope | undefined) ?? a.rootScope;
+    // the storage is shared with other sandboxes: only this sandbox's scopes count
+    const s = a.storage.getStore();
+    return s instanceof CancellationScope ? s : a.rootScope;
   }
 
   static cancellable<T>(fn: () => Promise<T>): Promise<T> {

@@ -127,10 +127,10 @@ fi
 export DEMO_TAG DEMO_STATE=$TMPD/state.json
 
 # A worker is the example's worker.js, unchanged, in its own process.  A killed
-# worker's server sessions go away within a second (client_connection_check_interval).
+# worker's long polls end when they are next woken: they claim nothing.
 start_worker() {   # name
     local name=$1
-    env PGOPTIONS="-c client_connection_check_interval=1s" WORKER_IDENTITY="$name" \
+    env WORKER_IDENTITY="$name" \
         node "$WORKER_JS" > >(sed -u "s/^/  [$name] /") 2>&1 &
     LAST_PID=$!
     WORKER_PIDS+=("$LAST_PID")

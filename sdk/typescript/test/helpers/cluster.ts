@@ -77,7 +77,6 @@ export class Cluster {
       'max_worker_processes = 16',
       'durable.launcher_naptime = 1s',
       'fsync = off',
-      "client_connection_check_interval = '1s'",
       'log_min_messages = warning',
       '',
     ].join('\n'));

@@ -9,13 +9,12 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('restart');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'durable'\nmax_worker_processes = 16\ndurable.launcher_naptime = '200ms'");
+use FindBin;
+use lib $FindBin::RealBin;
+use DurableTest;
+
 # PostgreSQL::Test::Cluster turns crash restarts off; this test needs them
-$node->append_conf('postgresql.conf', "restart_after_crash = on");
-$node->start;
+my $node = durable_node('restart', conf => "restart_after_crash = on\n");
 
 sub sql { return $node->safe_psql('postgres', shift); }
 

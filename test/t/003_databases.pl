@@ -7,13 +7,13 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+use FindBin;
+use lib $FindBin::RealBin;
+use DurableTest;
 use Time::HiRes qw(time);
 
-my $node = PostgreSQL::Test::Cluster->new('primary');
-$node->init(allows_streaming => 1);
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'durable'\nmax_worker_processes = 16\ndurable.launcher_naptime = '200ms'");
-$node->start;
+my $node = durable_node('primary', init => { allows_streaming => 1 });
 
 sub sql
 {

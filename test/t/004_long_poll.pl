@@ -14,11 +14,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('longpoll');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'durable'\nmax_worker_processes = 16\ndurable.launcher_naptime = '200ms'");
-$node->start;
+use FindBin;
+use lib $FindBin::RealBin;
+use DurableTest;
+
+my $node = durable_node('longpoll');
 
 sub sql { return $node->safe_psql('postgres', shift); }
 

@@ -10,11 +10,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('notify');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'durable'\ndurable.launcher_naptime = '200ms'");
-$node->start;
+use FindBin;
+use lib $FindBin::RealBin;
+use DurableTest;
+
+my $node = durable_node('notify');
 
 sub sql { return $node->safe_psql('postgres', shift); }
 

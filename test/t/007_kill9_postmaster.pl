@@ -9,11 +9,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $node = PostgreSQL::Test::Cluster->new('kill9');
-$node->init;
-$node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'durable'\ndurable.launcher_naptime = '200ms'");
-$node->start;
+use FindBin;
+use lib $FindBin::RealBin;
+use DurableTest;
+
+my $node = durable_node('kill9');
 
 sub sql { return $node->safe_psql('postgres', shift); }
 

@@ -1,0 +1,38 @@
+# DurableTest: the set-up shared by durable's TAP tests.
+#
+#	use FindBin;
+#	use lib $FindBin::RealBin;
+#	use DurableTest;
+#	my $node = durable_node('name', init => { allows_streaming => 1 }, conf => "...\n");
+package DurableTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+
+our @EXPORT = qw(durable_node);
+
+# What every durable test node runs with: the library preloaded, room for
+# engine workers, and a launcher that rescans quickly.
+my $durable_conf = <<'CONF';
+shared_preload_libraries = 'durable'
+max_worker_processes = 16
+durable.launcher_naptime = '200ms'
+CONF
+
+# A started node that preloads durable.  Options: init, a hash of arguments
+# for PostgreSQL::Test::Cluster::init; conf, more postgresql.conf lines.
+sub durable_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init(%{ $opts{init} // {} });
+	$node->append_conf('postgresql.conf', $durable_conf . ($opts{conf} // ''));
+	$node->start;
+	return $node;
+}
+
+1;

@@ -547,6 +547,21 @@ BEGIN
 END
 $$;
 
+-- A run's stored history as the JSON array workers receive (docs/protocol.md).
+CREATE FUNCTION durable._history_json(p_run uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
+												 'event_time', h.event_time, 'attributes', h.attributes)
+							  ORDER BY h.event_id), '[]')
+	FROM durable.history h WHERE h.run_id = p_run
+$$;
+
+-- The token of an activity attempt (the format _parse_token reads).
+CREATE FUNCTION durable._activity_task_token(a durable.activities) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT format('a:%s:%s:%s:0', a.run_id, a.scheduled_event_id, a.attempt)
+$$;
+
 -- Make a ready task row and wake a poller at commit.
 CREATE FUNCTION durable._enqueue(p_run uuid, p_seid bigint, p_kind text, p_queue text,
 								 p_priority integer, p_expire timestamptz DEFAULT NULL) RETURNS void
@@ -1021,7 +1036,7 @@ BEGIN
 		PERFORM durable._error('55000', format('activity "%s" is waiting to retry', p_activity_id),
 			format('Attempt %s starts at its backoff''s end.', a.attempt), 'Try again when the attempt has started.');
 	END IF;
-	RETURN format('a:%s:%s:%s:0', a.run_id, a.scheduled_event_id, a.attempt);
+	RETURN durable._activity_task_token(a);
 END
 $$;
 
@@ -1558,10 +1573,7 @@ BEGIN
 			r.input := q.args::jsonb;
 			r.started_time := clock_timestamp();
 			r.priority := w.priority;
-			SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
-								  'event_time', h.event_time, 'attributes', h.attributes) ORDER BY h.event_id), '[]')
-			INTO r.history
-			FROM durable.history h WHERE h.run_id = w.run_id;
+			r.history := durable._history_json(w.run_id);
 			RETURN r;
 		END IF;
 	END IF;
@@ -1594,11 +1606,9 @@ BEGIN
 	r.priority := t.priority;
 
 	IF t.kind = 'workflow' THEN
-		SELECT jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
-											'event_time', h.event_time, 'attributes', h.attributes)
-						 ORDER BY h.event_id), max(h.event_id)
-		INTO hist, last_id
-		FROM durable.history h WHERE h.run_id = w.run_id;
+		-- one statement, one snapshot: event ids are contiguous from 1
+		hist := durable._history_json(w.run_id);
+		last_id := jsonb_array_length(hist);
 		IF w.wft_scheduled_event_id IS NULL THEN
 			last_id := last_id + 1;
 			hist := hist || jsonb_build_array(jsonb_build_object('event_id', last_id,
@@ -1622,7 +1632,7 @@ BEGIN
 		IF a.heartbeat_timeout IS NOT NULL AND now_ + a.heartbeat_timeout < lease THEN
 			lease := now_ + a.heartbeat_timeout;
 		END IF;
-		r.task_token := format('a:%s:%s:%s:0', a.run_id, a.scheduled_event_id, a.attempt);
+		r.task_token := durable._activity_task_token(a);
 		r.activity_id := a.activity_id;
 		r.activity_type := a.activity_type;
 		r.input := a.input;

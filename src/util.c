@@ -30,7 +30,6 @@
 PG_FUNCTION_INFO_V1(_check_id);
 PG_FUNCTION_INFO_V1(_check_payload);
 PG_FUNCTION_INFO_V1(_interval);
-PG_FUNCTION_INFO_V1(_max_payload_size);
 
 /*
  * _check_id(id text, what text) returns text: the id, if it is non-empty
@@ -86,13 +85,6 @@ _check_payload(PG_FUNCTION_ARGS)
 						   dur_max_payload_size),
 				 errhint("Store large data in a table of your own and pass its key.")));
 	PG_RETURN_DATUM(PointerGetDatum(value));
-}
-
-/* _max_payload_size() returns int: the limit in bytes. */
-Datum
-_max_payload_size(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_INT32(dur_max_payload_size);
 }
 
 /*

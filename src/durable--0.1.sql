@@ -547,13 +547,19 @@ BEGIN
 END
 $$;
 
--- A run's stored history as the JSON array workers receive (docs/protocol.md).
+/*
+ * A run's stored history as the JSON array workers receive (docs/protocol.md).
+ * PL/pgSQL, not SQL: a SQL function that cannot be inlined is planned anew
+ * on every call, and this one runs on every workflow task claim.
+ */
 CREATE FUNCTION durable._history_json(p_run uuid) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-	SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
-												 'event_time', h.event_time, 'attributes', h.attributes)
-							  ORDER BY h.event_id), '[]')
-	FROM durable.history h WHERE h.run_id = p_run
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
+														 'event_time', h.event_time, 'attributes', h.attributes)
+									  ORDER BY h.event_id), '[]')
+			FROM durable.history h WHERE h.run_id = p_run);
+END
 $$;
 
 -- The token of an activity attempt (the format _parse_token reads).

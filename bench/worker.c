@@ -2,7 +2,10 @@
  * bench/worker.c -- the engine-only benchmark worker for durable.
  *
  * A deliberately thin worker on libpq: K threads, one connection each,
- * long-poll durable.poll_task and complete every task at once; S starter
+ * long-poll durable.poll_task and complete every task at once, taking the
+ * tasks each completion hands back (eager dispatch: chain activities are
+ * scheduled with request_eager_execution, completions pass
+ * return_workflow_task; --no-eager turns both off); S starter
  * threads start workflows with durable.start_workflow (one transaction per
  * start).  All statements are prepared.  The "workflow code" is a few lines
  * of C that look at the history text:
@@ -55,17 +58,18 @@ static struct {
 	double		timeout;
 	double		interval;		/* seconds per sample of the closes series */
 	const char *poll_wait;
+	int			eager;			/* ask for tasks in completions' results */
 } o = {
 	.dsn = "", .mode = M_CHAIN, .queue = "default", .type = "chain3", .prefix = "w",
 	.input = NULL, .workers = 8, .starters = 2, .n = 2000, .expect = 0, .activities = 3,
 	.fanout = 1000, .rate = 0, .inflight = 0, .duration = 0, .timeout = 600, .interval = 1.0,
-	.poll_wait = "5 seconds",
+	.poll_wait = "5 seconds", .eager = 1,
 };
 
 static atomic_long next_start;	/* next index to start */
 static atomic_long started;		/* starts committed */
 static atomic_long closed;		/* complete_workflow commands committed */
-static atomic_long n_wft, n_act, n_empty, n_errors, n_late_timers, n_monitor;
+static atomic_long n_wft, n_act, n_eager, n_empty, n_errors, n_late_timers, n_monitor;
 static atomic_int stop_workers, stop_starters;
 static double t_begin;
 
@@ -210,6 +214,32 @@ exec_ok(PGconn *c, const char *stmt, int n, const char *const *vals, const char 
 	return ok;
 }
 
+/*
+ * Run a completion; on success, hand back (in *tasks) the tasks it returned
+ * when there are any.  Returns 1 on success.
+ */
+static int
+exec_tasks(PGconn *c, const char *stmt, int n, const char *const *vals, const char *what,
+		   PGresult **tasks)
+{
+	PGresult   *r = PQexecPrepared(c, stmt, n, vals, NULL, NULL, 0);
+
+	*tasks = NULL;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	{
+		atomic_fetch_add(&n_errors, 1);
+		if (!atomic_load(&stop_workers))
+			fprintf(stderr, "worker: %s: %s", what, PQerrorMessage(c));
+		PQclear(r);
+		return 0;
+	}
+	if (PQntuples(r) > 0)
+		*tasks = r;
+	else
+		PQclear(r);
+	return 1;
+}
+
 /* Build the workflow task's commands; returns 1 when they close the workflow. */
 static int
 decide(const char *history, const char *input, char **cmds, size_t *cap)
@@ -227,7 +257,8 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 				{
 					snprintf(b, *cap, "[{\"type\": \"schedule_activity\", \"activity_id\": \"%ld\", "
 							 "\"activity_type\": \"step\", \"input\": %ld, "
-							 "\"start_to_close_timeout\": \"30 seconds\"}]", done + 1, done + 1);
+							 "\"start_to_close_timeout\": \"30 seconds\"%s}]", done + 1, done + 1,
+							 o.eager ? ", \"request_eager_execution\": true" : "");
 					return 0;
 				}
 				snprintf(b, *cap, "[{\"type\": \"complete_workflow\", \"result\": %ld}]", done);
@@ -285,6 +316,13 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 	}
 }
 
+/* Tasks a worker thread holds: poll results and tasks handed out eagerly. */
+typedef struct TaskList {
+	PGresult   *res;
+	int			row;
+	struct TaskList *next;
+} TaskList;
+
 static void *
 worker_main(void *arg)
 {
@@ -293,70 +331,117 @@ worker_main(void *arg)
 	char		wid[32];
 	size_t		cap = 4096;
 	char	   *cmds = malloc(cap);
+	TaskList   *head = NULL, *tail = NULL;
+	const char *eager = o.eager ? "true" : "false";
+	char		sql[512];
 
 	snprintf(wid, sizeof wid, "bench-%d", t->id);
 	prepare(c, "poll",
 			"SELECT task_token, kind, workflow_id, activity_id, history::text, input::text "
 			"FROM durable.poll_task($1, $2, '{workflow,activity}', $3::interval)", 3);
-	prepare(c, "cwt", "SELECT durable.complete_workflow_task($1, $2::jsonb)", 2);
-	prepare(c, "ca", "SELECT durable.complete_activity($1, $2::jsonb)", 2);
+	/* a completion returns the tasks handed to us eagerly, as poll_task's rows */
+	snprintf(sql, sizeof sql,
+			 "SELECT t.task_token, t.kind, t.workflow_id, t.activity_id, t.history::text, t.input::text "
+			 "FROM jsonb_populate_recordset(NULL::durable.task, "
+			 "durable.complete_workflow_task($1, $2::jsonb, %s)->'tasks') t", eager);
+	prepare(c, "cwt", sql, 2);
+	snprintf(sql, sizeof sql,
+			 "SELECT t.task_token, t.kind, t.workflow_id, t.activity_id, t.history::text, t.input::text "
+			 "FROM jsonb_populate_recordset(NULL::durable.task, "
+			 "durable.complete_activity($1, $2::jsonb, %s)->'tasks') t", eager);
+	prepare(c, "ca", sql, 2);
 
 	while (!atomic_load(&stop_workers))
 	{
-		const char *pv[3] = {o.queue, wid, o.poll_wait};
-		PGresult   *r = PQexecPrepared(c, "poll", 3, pv, NULL, NULL, 0);
+		PGresult   *r;
+		PGresult   *next = NULL;
+		int			row;
 
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		if (head == NULL)
 		{
-			if (!atomic_load(&stop_workers))
+			const char *pv[3] = {o.queue, wid, o.poll_wait};
+
+			r = PQexecPrepared(c, "poll", 3, pv, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			{
-				fprintf(stderr, "worker: poll: %s", PQerrorMessage(c));
-				atomic_fetch_add(&n_errors, 1);
-				sleep_s(0.1);
+				if (!atomic_load(&stop_workers))
+				{
+					fprintf(stderr, "worker: poll: %s", PQerrorMessage(c));
+					atomic_fetch_add(&n_errors, 1);
+					sleep_s(0.1);
+				}
+				PQclear(r);
+				if (PQstatus(c) == CONNECTION_BAD)
+					break;
+				continue;
 			}
-			PQclear(r);
-			if (PQstatus(c) == CONNECTION_BAD)
-				break;
-			continue;
+			if (PQntuples(r) == 0)
+			{
+				atomic_fetch_add(&n_empty, 1);
+				PQclear(r);
+				continue;
+			}
+			head = tail = calloc(1, sizeof *head);
+			head->res = r;
 		}
-		if (PQntuples(r) == 0)
+		r = head->res;
+		row = head->row;
 		{
-			atomic_fetch_add(&n_empty, 1);
-			PQclear(r);
-			continue;
-		}
-		{
-			const char *token = PQgetvalue(r, 0, 0);
-			const char *kind = PQgetvalue(r, 0, 1);
+			const char *token = PQgetvalue(r, row, 0);
+			const char *kind = PQgetvalue(r, row, 1);
 
 			if (strcmp(kind, "workflow") == 0)
 			{
-				int			closes = decide(PQgetvalue(r, 0, 4), PQgetisnull(r, 0, 5) ? NULL : PQgetvalue(r, 0, 5),
+				int			closes = decide(PQgetvalue(r, row, 4), PQgetisnull(r, row, 5) ? NULL : PQgetvalue(r, row, 5),
 											&cmds, &cap);
 				const char *v[2] = {token, cmds};
 
 				atomic_fetch_add(&n_wft, 1);
-				if (exec_ok(c, "cwt", 2, v, "complete_workflow_task") && closes)
+				if (exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &next) && closes)
 					atomic_fetch_add(&closed, 1);
 			}
 			else if (strcmp(kind, "activity") == 0)
 			{
 				const char *v[2] = {token, "\"ok\""};
 
-				if (o.mode == M_LATENCY && strcmp(PQgetvalue(r, 0, 3), "1") == 0)
+				if (o.mode == M_LATENCY && strcmp(PQgetvalue(r, row, 3), "1") == 0)
 				{
 					double		ts = now_s();
 
 					pthread_mutex_lock(&lat_mu);
-					if (strcmp(lat_wid, PQgetvalue(r, 0, 2)) == 0)
+					if (strcmp(lat_wid, PQgetvalue(r, row, 2)) == 0)
 						lat_t_act = ts;
 					pthread_mutex_unlock(&lat_mu);
 				}
 				atomic_fetch_add(&n_act, 1);
-				exec_ok(c, "ca", 2, v, "complete_activity");
+				exec_tasks(c, "ca", 2, v, "complete_activity", &next);
 			}
 		}
-		PQclear(r);
+		if (next != NULL)
+		{
+			atomic_fetch_add(&n_eager, PQntuples(next));
+			tail->next = calloc(1, sizeof *tail);
+			tail = tail->next;
+			tail->res = next;
+		}
+		if (++head->row >= PQntuples(r))
+		{
+			TaskList   *done = head;
+
+			head = head->next;
+			if (head == NULL)
+				tail = NULL;
+			PQclear(done->res);
+			free(done);
+		}
+	}
+	while (head != NULL)
+	{
+		TaskList   *done = head;
+
+		head = head->next;
+		PQclear(done->res);
+		free(done);
 	}
 	free(cmds);
 	disconnect_db(t);
@@ -495,6 +580,7 @@ usage(void)
 			"  --inflight M         max workflows started and not closed (0: unbounded)\n"
 			"  --duration SECS      start workflows for SECS seconds instead of N\n"
 			"  --interval SECS      sample period of the closes series (1)\n"
+			"  --no-eager           poll for every task (no eager dispatch in completions)\n"
 			"  --queue Q --type T --prefix P --input JSON --poll-wait INTERVAL --timeout SECS\n");
 	exit(2);
 }
@@ -507,7 +593,7 @@ main(int argc, char **argv)
 		{"queue", 1, 0, 'q'}, {"type", 1, 0, 't'}, {"prefix", 1, 0, 'p'}, {"input", 1, 0, 'i'},
 		{"activities", 1, 0, 'a'}, {"fanout", 1, 0, 'f'}, {"rate", 1, 0, 'r'}, {"inflight", 1, 0, 'I'},
 		{"duration", 1, 0, 'D'}, {"timeout", 1, 0, 'T'}, {"interval", 1, 0, 'v'}, {"expect", 1, 0, 'e'},
-		{"poll-wait", 1, 0, 'w'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}
+		{"poll-wait", 1, 0, 'w'}, {"no-eager", 0, 0, 'E'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}
 	};
 	int			ch, i, nthreads;
 	int			starters_set = 0;
@@ -547,6 +633,7 @@ main(int argc, char **argv)
 			case 'T': o.timeout = atof(optarg); break;
 			case 'v': o.interval = atof(optarg); break;
 			case 'w': o.poll_wait = optarg; break;
+			case 'E': o.eager = 0; break;
 			default: usage();
 		}
 	}
@@ -665,13 +752,14 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 
 	printf("{\"mode\": \"%s\", \"workers\": %d, \"starters\": %d, \"started\": %ld, \"closed\": %ld, "
-		   "\"elapsed_s\": %.3f, \"workflow_tasks\": %ld, \"activity_tasks\": %ld, \"empty_polls\": %ld, "
+		   "\"elapsed_s\": %.3f, \"workflow_tasks\": %ld, \"activity_tasks\": %ld, \"eager_tasks\": %ld, "
+		   "\"empty_polls\": %ld, "
 		   "\"errors\": %ld, \"late_timer_setups\": %ld, \"backend_cpu_s\": %.2f, \"client_cpu_s\": %.2f, "
 		   "\"monitor_queries\": %ld, ",
 		   argv[0] ? (o.mode == M_CHAIN ? "chain" : o.mode == M_FANOUT ? "fanout" : o.mode == M_TIMER ? "timer" :
 					  o.mode == M_LATENCY ? "latency" : "start") : "",
 		   o.workers, o.starters, atomic_load(&started), atomic_load(&closed), t_end - t_begin,
-		   atomic_load(&n_wft), atomic_load(&n_act), atomic_load(&n_empty), atomic_load(&n_errors),
+		   atomic_load(&n_wft), atomic_load(&n_act), atomic_load(&n_eager), atomic_load(&n_empty), atomic_load(&n_errors),
 		   atomic_load(&n_late_timers), backend_cpu,
 		   ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 		   atomic_load(&n_monitor));

@@ -37,6 +37,29 @@ CREATE FUNCTION durable._notify_task_withdraw(queue text, kind text) RETURNS voi
 	AS 'MODULE_PATHNAME', '_notify_task_withdraw' LANGUAGE C STRICT;
 
 --------------------------------------------------------------------------
+-- Helpers moved to C or to PL/pgSQL: a SQL function that cannot be
+-- inlined (these call stable functions) is parsed again in every
+-- transaction that calls it.
+--------------------------------------------------------------------------
+
+-- Protobuf-style duration text ("30s", "0.25s") of an interval, NULL for NULL.
+CREATE OR REPLACE FUNCTION durable._duration(d interval) RETURNS text
+	AS 'MODULE_PATHNAME', '_duration' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Split a task token (formats in _parse_token's C comment), or raise 22P02.
+CREATE OR REPLACE FUNCTION durable._parse_token(p_token text, OUT kind text, OUT run_id uuid, OUT n1 bigint,
+												OUT n2 bigint, OUT n3 bigint)
+	AS 'MODULE_PATHNAME', '_parse_token' LANGUAGE C IMMUTABLE;
+
+-- The token of an activity attempt (the format _parse_token reads).
+CREATE OR REPLACE FUNCTION durable._activity_task_token(a durable.activities) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN 'a:' || a.run_id::text || ':' || a.scheduled_event_id::text || ':' || a.attempt::text || ':0';
+END
+$$;
+
+--------------------------------------------------------------------------
 -- History
 --------------------------------------------------------------------------
 

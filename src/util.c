@@ -1,23 +1,29 @@
 /*-------------------------------------------------------------------------
  *
  * util.c
- *	  Input checks the SQL engine calls on every request.
+ *	  Input checks and formatting the SQL engine calls on every request.
  *
  * They live in C because they run on the hot path and must report bad
  * input with a specific SQLSTATE and the offending value: ids longer than
- * DUR_MAX_ID_BYTES, payloads larger than durable.max_payload_size, and
- * interval text that does not parse or is negative.
+ * DUR_MAX_ID_BYTES, payloads larger than durable.max_payload_size,
+ * interval text that does not parse or is negative, and task tokens that
+ * are not ones poll_task handed out.  _duration formats the timeouts of
+ * every scheduled task's event.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/htup_details.h"
 #include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 #ifdef DUR_HAVE_SOFT_ERRORS
 #include "nodes/miscnodes.h"
 #endif
@@ -30,6 +36,8 @@
 PG_FUNCTION_INFO_V1(_check_id);
 PG_FUNCTION_INFO_V1(_check_payload);
 PG_FUNCTION_INFO_V1(_interval);
+PG_FUNCTION_INFO_V1(_duration);
+PG_FUNCTION_INFO_V1(_parse_token);
 
 /*
  * _check_id(id text, what text) returns text: the id, if it is non-empty
@@ -147,4 +155,135 @@ _interval(PG_FUNCTION_ARGS)
 				 errmsg("%s must not be negative: \"%s\"", what, str),
 				 errhint("Durations are zero or positive.")));
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * _duration(d interval) returns text: the protobuf-style duration of an
+ * interval, whole seconds with up to three decimals ("30s", "0.25s"), as
+ * EXTRACT(epoch FROM d) counts them.  NULL for NULL.
+ */
+Datum
+_duration(PG_FUNCTION_ARGS)
+{
+	Interval   *iv;
+	int64		usecs;
+	int64		ms;
+	bool		neg;
+	char		buf[64];
+	int			len;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	iv = PG_GETARG_INTERVAL_P(0);
+	/* a year is 365.25 days, a month 30, as EXTRACT(epoch) has it */
+	usecs = iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) (iv->month / MONTHS_PER_YEAR) * (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * USECS_PER_SEC +
+		(int64) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * USECS_PER_DAY;
+	neg = usecs < 0;
+	if (neg)
+		usecs = -usecs;
+	ms = (usecs + 500) / 1000;	/* rounded half away from zero */
+	len = snprintf(buf, sizeof(buf), "%s" INT64_FORMAT, neg && ms > 0 ? "-" : "", ms / 1000);
+	if (ms % 1000 != 0)
+	{
+		len += snprintf(buf + len, sizeof(buf) - len, ".%03d", (int) (ms % 1000));
+		while (buf[len - 1] == '0')
+			len--;
+	}
+	buf[len++] = 's';
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf, len));
+}
+
+/* Is s[0..len) a decimal number of 1 to 18 digits? */
+static bool
+dur_is_number(const char *s, int len)
+{
+	int			i;
+
+	if (len < 1 || len > 18)
+		return false;
+	for (i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* Is s[0..len) a UUID in lower-case canonical form? */
+static bool
+dur_is_uuid(const char *s, int len)
+{
+	int			i;
+
+	if (len != 36)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+		}
+		else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * _parse_token(token text, OUT kind text, OUT run_id uuid, OUT n1 bigint,
+ * OUT n2 bigint, OUT n3 bigint): split a task token,
+ *	'w:<run>:<seq>:<started event id>:<started time, microseconds since 1970>',
+ *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0',
+ * or raise invalid_text_representation.
+ */
+Datum
+_parse_token(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *part[5];
+	int			plen[5];
+	int			nparts = 0;
+	const char *p;
+	const char *kind = NULL;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			i;
+
+	if (token != NULL)
+	{
+		part[0] = p = token;
+		for (;; p++)
+		{
+			if (*p == ':' || *p == '\0')
+			{
+				if (nparts < 5)
+					plen[nparts] = p - part[nparts];
+				nparts++;
+				if (*p == '\0')
+					break;
+				if (nparts < 5)
+					part[nparts] = p + 1;
+			}
+		}
+	}
+	if (nparts == 5 && plen[0] == 1)
+		kind = part[0][0] == 'w' ? "workflow" : part[0][0] == 'a' ? "activity" :
+			part[0][0] == 'q' ? "query" : NULL;
+	if (kind == NULL || !dur_is_uuid(part[1], plen[1]) ||
+		!dur_is_number(part[2], plen[2]) || !dur_is_number(part[3], plen[3]) ||
+		!dur_is_number(part[4], plen[4]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid task token \"%s\"",
+						token == NULL ? "NULL" : pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
+				 errhint("Pass the task_token exactly as durable.poll_task returned it.")));
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(part[1], plen[1])));
+	for (i = 2; i < 5; i++)
+		values[i] = Int64GetDatum(strtoi64(pnstrdup(part[i], plen[i]), NULL, 10));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(66);
+SELECT plan(69);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history', 'buffered_events', 'activities', 'timers',
@@ -49,6 +49,10 @@ SELECT function_returns('durable', 'start_workflow',
 	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
 		  'interval', 'text', 'jsonb', 'jsonb', 'integer'], 'uuid');
 SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
+-- 0.2: completions return the tasks they hand out (eager dispatch)
+SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
+SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
+SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
 
 -- privileges
 SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin']) AS r;

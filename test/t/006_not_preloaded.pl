@@ -13,7 +13,7 @@ $node->init;
 $node->start;
 
 is($node->safe_psql('postgres', "CREATE EXTENSION durable; SELECT extversion FROM pg_extension WHERE extname = 'durable'"),
-	'0.1', 'CREATE EXTENSION works without the preloaded library');
+	'0.2', 'CREATE EXTENSION works without the preloaded library');
 
 foreach my $call (
 	"SELECT durable.start_workflow('W')",

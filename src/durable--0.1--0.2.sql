@@ -1,9 +1,9 @@
 /*
  * durable--0.1--0.2.sql
- *	  Eager dispatch and fewer writes per step.
+ *	  Eager dispatch and fewer statements per step.
  *
  * 1. Eager dispatch.  A completion can hand the caller the next task it
- *	  made ready, started for it in the same transaction, instead of
+ *	  makes ready, started for it in the same transaction, instead of
  *	  announcing the task to pollers and having one of them claim it in a
  *	  transaction of its own:
  *	  - a schedule_activity command with "request_eager_execution": true on
@@ -12,29 +12,26 @@
  *	  - complete_workflow_task, complete_activity and fail_activity take
  *		return_workflow_task: the workflow task the call schedules, if any,
  *		is started for the same worker.
- *	  Both are returned in the "tasks" array of the call's result, as the
- *	  objects poll_task's rows are (to_jsonb(durable.task)).  A task handed
- *	  out this way withdraws the wake-up its scheduling registered, so no
- *	  poller is woken for a task that is gone.  A chain of N activities then
- *	  takes 2N + 3 commits: the start, one claim, and one per completion.
+ *	  Both come back in the "tasks" array of the call's result, as the
+ *	  objects poll_task's rows are (to_jsonb(durable.task)).  Such a task's
+ *	  row is inserted already started, so no poller is woken for it and
+ *	  nobody else can claim it.  A chain of N activities then takes 2N + 3
+ *	  commits: the start, one claim, and one per completion.
  *
- * 2. One history write per step.  Each call now gathers its events and
- *	  writes them in one INSERT with one update of the run's row, where 0.1
- *	  wrote each event on its own (about 20 updates of the workflows row per
- *	  three-activity workflow, now 8).
+ * 2. One history write per step.  Each call gathers its events and writes
+ *	  them with one INSERT and one update of the run's row, where 0.1 wrote
+ *	  each event on its own (about 20 updates of the workflows row per
+ *	  three-activity workflow, now 9).
+ *
+ * 3. Less work per statement: _duration and _parse_token in C, helpers
+ *	  that were SQL functions the planner could not inline (and so parsed in
+ *	  every transaction) in PL/pgSQL, command loops without queries.
  *
  * Only functions change; tables and the task type are as in 0.1.
  */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION durable UPDATE TO '0.2'" to load this file. \quit
-
---------------------------------------------------------------------------
--- Wake-ups
---------------------------------------------------------------------------
-
-CREATE FUNCTION durable._notify_task_withdraw(queue text, kind text) RETURNS void
-	AS 'MODULE_PATHNAME', '_notify_task_withdraw' LANGUAGE C STRICT;
 
 --------------------------------------------------------------------------
 -- Helpers moved to C or to PL/pgSQL: a SQL function that cannot be
@@ -97,18 +94,263 @@ END
 $$;
 
 /*
+ * A run's stored history as the JSON array workers receive.  The primary
+ * key returns the rows in event id order; aggregating that sorted
+ * subquery spares the sort an ordered aggregate does.
+ */
+CREATE OR REPLACE FUNCTION durable._history_json(p_run uuid) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	RETURN (SELECT coalesce(jsonb_agg(s.e), '[]')
+			FROM (SELECT jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
+											'event_time', h.event_time, 'attributes', h.attributes) AS e
+				  FROM durable.history h WHERE h.run_id = p_run ORDER BY h.event_id) s);
+END
+$$;
+
+--------------------------------------------------------------------------
+-- Matching: task rows, and what a worker receives
+--------------------------------------------------------------------------
+
+/*
+ * Make a task row.  Without p_worker it is ready, and a poller is woken at
+ * commit.  With p_worker (eager dispatch) it is started for that worker
+ * from p_started until p_lease: nobody is woken, and nobody else can claim
+ * it.  A row that is there already (a ready task scheduled again) keeps its
+ * place in the queue; if the transaction rolls back, it is ready again and
+ * announced.
+ */
+DROP FUNCTION durable._enqueue(uuid, bigint, text, text, integer, timestamptz);
+CREATE FUNCTION durable._enqueue(p_run uuid, p_seid bigint, p_kind text, p_queue text,
+								 p_priority integer, p_expire timestamptz DEFAULT NULL,
+								 p_worker text DEFAULT NULL, p_started timestamptz DEFAULT NULL,
+								 p_lease timestamptz DEFAULT NULL) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO durable.tasks AS t (run_id, scheduled_event_id, kind, task_queue, priority, ready_time,
+		expire_time, worker_id, started_time, lease_deadline)
+	VALUES (p_run, p_seid, p_kind, p_queue, p_priority, clock_timestamp(),
+		CASE WHEN p_worker IS NULL THEN p_expire END, p_worker, p_started, p_lease)
+	ON CONFLICT (run_id, scheduled_event_id) DO UPDATE
+		SET ready_time = CASE WHEN t.started_time IS NULL THEN t.ready_time ELSE EXCLUDED.ready_time END,
+			expire_time = EXCLUDED.expire_time, worker_id = EXCLUDED.worker_id,
+			started_time = EXCLUDED.started_time, lease_deadline = EXCLUDED.lease_deadline;
+	IF p_worker IS NULL THEN
+		PERFORM durable._notify_task(p_queue, p_kind);
+		IF p_expire IS NOT NULL THEN
+			PERFORM durable._notify_timer(p_expire);
+		END IF;
+	ELSE
+		PERFORM durable._notify_timer(p_lease);
+		PERFORM durable._notify_task_on_abort(p_queue, p_kind);
+	END IF;
+END
+$$;
+
+/*
+ * What a worker receives for the workflow task of run w started at
+ * p_started: the history with the task's own WorkflowTaskScheduled (when
+ * transient) and WorkflowTaskStarted, and a token that records both.
+ */
+CREATE FUNCTION durable._wft_task(w durable.workflows, p_worker text, p_started timestamptz,
+								  p_lease timestamptz) RETURNS durable.task
+LANGUAGE plpgsql AS $$
+DECLARE
+	r durable.task;
+	hist jsonb;
+	last_id bigint;
+BEGIN
+	-- one statement, one snapshot: event ids are contiguous from 1
+	hist := durable._history_json(w.run_id);
+	last_id := jsonb_array_length(hist);
+	IF w.wft_scheduled_event_id IS NULL THEN
+		last_id := last_id + 1;
+		hist := hist || jsonb_build_array(jsonb_build_object('event_id', last_id,
+			'event_type', 'WorkflowTaskScheduled', 'event_time', w.wft_scheduled_time,
+			'attributes', jsonb_build_object('task_queue', w.task_queue,
+				'start_to_close_timeout', durable._duration(w.task_timeout), 'attempt', w.wft_attempt)));
+	END IF;
+	hist := hist || jsonb_build_array(jsonb_build_object('event_id', last_id + 1,
+		'event_type', 'WorkflowTaskStarted', 'event_time', p_started,
+		'attributes', jsonb_build_object('scheduled_event_id', coalesce(w.wft_scheduled_event_id, last_id),
+										 'identity', p_worker)));
+	r.task_token := format('w:%s:%s:%s:%s', w.run_id, w.wft_seq, last_id + 1,
+						   (EXTRACT(epoch FROM p_started) * 1000000)::bigint);
+	r.kind := 'workflow';
+	r.workflow_id := w.workflow_id;
+	r.run_id := w.run_id;
+	r.workflow_type := w.workflow_type;
+	r.task_queue := w.task_queue;
+	r.input := w.input;
+	r.attempt := w.wft_attempt;
+	r.history := hist;
+	r.scheduled_time := w.wft_scheduled_time;
+	r.started_time := p_started;
+	r.deadline := p_lease;
+	r.priority := w.priority;
+	RETURN r;
+END
+$$;
+
+-- What a worker receives for activity a of run w, started at p_started.
+CREATE FUNCTION durable._activity_task(w durable.workflows, a durable.activities, p_started timestamptz,
+									   p_lease timestamptz) RETURNS durable.task
+LANGUAGE plpgsql AS $$
+DECLARE
+	r durable.task;
+BEGIN
+	r.task_token := durable._activity_task_token(a);
+	r.kind := 'activity';
+	r.workflow_id := w.workflow_id;
+	r.run_id := w.run_id;
+	r.workflow_type := w.workflow_type;
+	r.task_queue := a.task_queue;
+	r.activity_id := a.activity_id;
+	r.activity_type := a.activity_type;
+	r.input := a.input;
+	r.attempt := a.attempt;
+	r.heartbeat_details := a.heartbeat_details;
+	r.scheduled_time := a.scheduled_time;
+	r.started_time := p_started;
+	r.deadline := p_lease;
+	r.heartbeat_timeout := a.heartbeat_timeout;
+	r.priority := a.priority;
+	RETURN r;
+END
+$$;
+
+/*
+ * Start a ready task for p_worker: lease it and build what the worker
+ * receives.  The caller has locked the task row.  Returns NULL for an
+ * orphan (its run closed, or its activity or workflow task is gone), which
+ * a crash between states can leave behind.  An activity's lease is its
+ * start-to-close timeout, or its heartbeat timeout if sooner (least()
+ * skips a NULL one).
+ */
+CREATE FUNCTION durable._start_task(t durable.tasks, p_worker text) RETURNS durable.task
+LANGUAGE plpgsql AS $$
+DECLARE
+	w durable.workflows;
+	a durable.activities;
+	r durable.task;
+	now_ timestamptz := clock_timestamp();
+	lease timestamptz;
+BEGIN
+	SELECT * INTO w FROM durable.workflows WHERE run_id = t.run_id;
+	IF NOT FOUND OR w.status <> 'running' THEN
+		RETURN NULL;
+	END IF;
+	IF t.kind = 'workflow' THEN
+		IF w.wft_state <> 'scheduled' THEN
+			RETURN NULL;
+		END IF;
+		lease := now_ + w.task_timeout;
+		r := durable._wft_task(w, p_worker, now_, lease);
+	ELSE
+		SELECT * INTO a FROM durable.activities WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
+		IF NOT FOUND OR a.state <> 'scheduled' THEN
+			RETURN NULL;
+		END IF;
+		lease := least(now_ + a.start_to_close_timeout, now_ + a.heartbeat_timeout);
+		r := durable._activity_task(w, a, now_, lease);
+	END IF;
+	UPDATE durable.tasks SET started_time = now_, worker_id = p_worker, lease_deadline = lease
+	WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
+	PERFORM durable._notify_timer(lease);
+	PERFORM durable._notify_task_on_abort(t.task_queue, t.kind);
+	RETURN r;
+END
+$$;
+
+/*
+ * Claim one ready task of the queue: FOR UPDATE SKIP LOCKED, then start it.
+ * Returns NULL when there is none.
+ */
+CREATE OR REPLACE FUNCTION durable._claim(p_queue text, p_worker text, p_kinds text[]) RETURNS durable.task
+LANGUAGE plpgsql AS $$
+DECLARE
+	t durable.tasks;
+	w durable.workflows;
+	r durable.task;
+	q record;
+BEGIN
+	-- queries first: somebody is waiting on them right now
+	IF 'workflow' = ANY (p_kinds) THEN
+		q := durable._claim_query(p_queue);
+		IF q.query_id IS NOT NULL THEN
+			SELECT * INTO w FROM durable.workflows WHERE run_id = q.run_id;
+			r.task_token := format('q:%s:%s:0:0', q.run_id, q.query_id);
+			r.kind := 'query';
+			r.workflow_id := w.workflow_id;
+			r.run_id := w.run_id;
+			r.workflow_type := w.workflow_type;
+			r.task_queue := p_queue;
+			r.query_name := q.query_name;
+			r.input := q.args::jsonb;
+			r.started_time := clock_timestamp();
+			r.priority := w.priority;
+			r.history := durable._history_json(w.run_id);
+			RETURN r;
+		END IF;
+	END IF;
+	LOOP
+		SELECT * INTO t FROM durable.tasks
+		WHERE task_queue = p_queue AND started_time IS NULL AND kind = ANY (p_kinds)
+		ORDER BY priority, ready_time
+		LIMIT 1 FOR UPDATE SKIP LOCKED;
+		IF NOT FOUND THEN
+			RETURN NULL;
+		END IF;
+		r := durable._start_task(t, p_worker);
+		EXIT WHEN r.task_token IS NOT NULL;
+		-- an orphan left by a crash between states; drop it and look again
+		DELETE FROM durable.tasks WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
+	END LOOP;
+	RETURN r;
+END
+$$;
+
+--------------------------------------------------------------------------
+-- Workflow tasks and the events delivered to them
+--------------------------------------------------------------------------
+
+/*
+ * Make the workflow task's row (see _enqueue): ready, or started for
+ * p_worker and returned.  w is the run's row with the task scheduled.
+ */
+CREATE FUNCTION durable._enqueue_wft(w durable.workflows, p_worker text) RETURNS durable.task
+LANGUAGE plpgsql AS $$
+DECLARE
+	now_ timestamptz;
+	lease timestamptz;
+BEGIN
+	IF p_worker IS NULL THEN
+		PERFORM durable._enqueue(w.run_id, 0, 'workflow', w.task_queue, w.priority);
+		RETURN NULL;
+	END IF;
+	now_ := clock_timestamp();
+	lease := now_ + w.task_timeout;
+	PERFORM durable._enqueue(w.run_id, 0, 'workflow', w.task_queue, w.priority, NULL, p_worker, now_, lease);
+	RETURN durable._wft_task(w, p_worker, now_, lease);
+END
+$$;
+
+/*
  * Schedule a workflow task attempt, first appending p_events.  With
  * p_write_event the WorkflowTaskScheduled event goes to history now;
  * without, the attempt is transient and the event is written when the
- * attempt completes.  One update of the run's row does both.
+ * attempt completes.  One update of the run's row does both.  With
+ * p_worker the task is started for that worker and returned (eager
+ * dispatch); without, it is announced to pollers and NULL returned.
  */
 DROP FUNCTION durable._schedule_wft(durable.workflows, integer, boolean);
 CREATE FUNCTION durable._schedule_wft(w durable.workflows, p_attempt integer, p_write_event boolean,
-									  p_events jsonb DEFAULT '[]') RETURNS void
+									  p_events jsonb DEFAULT '[]', p_worker text DEFAULT NULL)
+RETURNS durable.task
 LANGUAGE plpgsql AS $$
 DECLARE
 	evs jsonb := p_events;
-	last_id bigint;
+	n integer;
 BEGIN
 	IF p_write_event THEN
 		evs := evs || jsonb_build_array(jsonb_build_object(
@@ -117,17 +359,18 @@ BEGIN
 											 'start_to_close_timeout', durable._duration(w.task_timeout),
 											 'attempt', p_attempt)));
 	END IF;
+	n := jsonb_array_length(evs);
 	UPDATE durable.workflows
-	SET history_length = history_length + jsonb_array_length(evs),
+	SET history_length = history_length + n,
 		wft_state = 'scheduled', wft_seq = wft_seq + 1, wft_attempt = p_attempt,
-		wft_scheduled_event_id = CASE WHEN p_write_event THEN history_length + jsonb_array_length(evs) END,
+		wft_scheduled_event_id = CASE WHEN p_write_event THEN history_length + n END,
 		wft_scheduled_time = clock_timestamp()
 	WHERE run_id = w.run_id
-	RETURNING history_length INTO last_id;
-	IF jsonb_array_length(evs) > 0 THEN
-		PERFORM durable._insert_events(w.run_id, last_id - jsonb_array_length(evs) + 1, evs);
+	RETURNING * INTO w;
+	IF n > 0 THEN
+		PERFORM durable._insert_events(w.run_id, w.history_length - n + 1, evs);
 	END IF;
-	PERFORM durable._enqueue(w.run_id, 0, 'workflow', w.task_queue, w.priority);
+	RETURN durable._enqueue_wft(w, p_worker);
 END
 $$;
 
@@ -135,9 +378,13 @@ $$;
  * Deliver events from outside a workflow task (signals, activity results,
  * timer fires, cancel requests) to a running run whose row the caller has
  * locked.  While a workflow task runs they are buffered; otherwise they are
- * appended and a workflow task is scheduled if none is.
+ * appended and a workflow task is scheduled if none is.  With p_worker, the
+ * workflow task that is ready afterwards is started for that worker and
+ * returned (eager dispatch; the caller has checked that the worker polls
+ * the workflow's queue).
  */
-CREATE OR REPLACE FUNCTION durable._deliver(p_run uuid, p_events jsonb) RETURNS void
+DROP FUNCTION durable._deliver(uuid, jsonb);
+CREATE FUNCTION durable._deliver(p_run uuid, p_events jsonb, p_worker text DEFAULT NULL) RETURNS durable.task
 LANGUAGE plpgsql AS $$
 DECLARE
 	w durable.workflows;
@@ -146,27 +393,30 @@ BEGIN
 	SELECT * INTO w FROM durable.workflows WHERE run_id = p_run;
 	CASE w.wft_state
 	WHEN 'none' THEN
-		PERFORM durable._schedule_wft(w, 1, true, p_events);
+		RETURN durable._schedule_wft(w, 1, true, p_events, p_worker);
 	WHEN 'scheduled' THEN
 		SELECT * INTO t FROM durable.tasks WHERE run_id = p_run AND scheduled_event_id = 0 FOR UPDATE;
 		IF FOUND AND t.started_time IS NOT NULL THEN
 			INSERT INTO durable.buffered_events (run_id, event_type, event_time, attributes)
 			SELECT p_run, e->>'event_type', clock_timestamp(), e->'attributes'
 			FROM jsonb_array_elements(p_events) AS e;
-		ELSIF w.wft_scheduled_event_id IS NULL THEN
-			-- a transient retry becomes a regular task that carries the new events
-			PERFORM durable._schedule_wft(w, 1, true, p_events);
-		ELSE
-			PERFORM durable._append(p_run, p_events);
-			-- re-announce: a poller may have skipped the row we locked
-			PERFORM durable._notify_task(w.task_queue, 'workflow');
+			RETURN NULL;
 		END IF;
+		IF w.wft_scheduled_event_id IS NULL THEN
+			-- a transient retry becomes a regular task that carries the new events
+			RETURN durable._schedule_wft(w, 1, true, p_events, p_worker);
+		END IF;
+		PERFORM durable._append(p_run, p_events);
+		-- ready already: announce it again (a poller may have skipped the
+		-- row we locked), or hand it out
+		RETURN durable._enqueue_wft(w, p_worker);
 	WHEN 'backoff' THEN
 		DELETE FROM durable.timers WHERE run_id = p_run AND kind = 'wft_retry' AND timer_id = '';
-		PERFORM durable._schedule_wft(w, 1, true, p_events);
+		RETURN durable._schedule_wft(w, 1, true, p_events, p_worker);
 	ELSE
 		-- 'delayed': the start delay runs its course; the first task sees the events
 		PERFORM durable._append(p_run, p_events);
+		RETURN NULL;
 	END CASE;
 END
 $$;
@@ -296,12 +546,59 @@ END
 $$;
 
 /*
+ * Lock the run a workflow task token names and take the task's lease off
+ * the queue (the caller completes or fails the task), or raise
+ * stale_task_token.  Returns the run and the lease (if the queue still had
+ * one: after a crash it may not).
+ */
+CREATE OR REPLACE FUNCTION durable._lock_wft(p_token text, OUT w durable.workflows, OUT t durable.tasks)
+LANGUAGE plpgsql AS $$
+DECLARE
+	tok record;
+	started bigint;
+BEGIN
+	tok := durable._parse_token(p_token);
+	IF tok.kind <> 'workflow' THEN
+		PERFORM durable._error('22023', format('task token is for a task of kind %s, not workflow', tok.kind), NULL,
+			'Use durable.complete_activity or durable.fail_activity for activity tasks.');
+	END IF;
+	SELECT * INTO w FROM durable.workflows WHERE run_id = tok.run_id FOR UPDATE;
+	IF NOT FOUND THEN
+		PERFORM durable._stale(p_token, 'The run does not exist.');
+	END IF;
+	IF w.status <> 'running' THEN
+		PERFORM durable._stale(p_token, format('The run is %s.', w.status));
+	END IF;
+	-- the started event id the task was handed out with must still be next
+	started := w.history_length + 1;
+	IF w.wft_scheduled_event_id IS NULL THEN
+		started := started + 1;
+	END IF;
+	IF w.wft_state <> 'scheduled' OR w.wft_seq <> tok.n1 OR started <> tok.n2 THEN
+		PERFORM durable._stale(p_token, 'The workflow task is no longer outstanding.');
+	END IF;
+	-- the task ends here, completed or failed: take its lease off the queue
+	DELETE FROM durable.tasks WHERE run_id = w.run_id AND scheduled_event_id = 0 RETURNING * INTO t;
+	-- WorkflowTaskStarted records the time the worker was given (its
+	-- workflow clock), which the lease loses in a crash but the token keeps
+	t.started_time := to_timestamp(tok.n3 / 1000000.0);
+END
+$$;
+
+--------------------------------------------------------------------------
+-- Activities
+--------------------------------------------------------------------------
+
+/*
  * Close an activity: write ActivityTaskStarted (if an attempt was running)
  * and the closing event, delivered like any outside event, and forget the
- * activity.
+ * activity.  With p_worker, the workflow task the delivery makes ready is
+ * started for that worker and returned (see _deliver).
  */
-CREATE OR REPLACE FUNCTION durable._close_activity(a durable.activities, p_identity text, p_event_type text,
-												   p_attributes jsonb, p_started boolean DEFAULT true) RETURNS void
+DROP FUNCTION durable._close_activity(durable.activities, text, text, jsonb, boolean);
+CREATE FUNCTION durable._close_activity(a durable.activities, p_identity text, p_event_type text,
+										p_attributes jsonb, p_started boolean DEFAULT true,
+										p_worker text DEFAULT NULL) RETURNS durable.task
 LANGUAGE plpgsql AS $$
 DECLARE
 	evs jsonb;
@@ -323,202 +620,148 @@ BEGIN
 				'identity', coalesce(p_identity, a.last_worker_id), 'attempt', a.attempt,
 				'last_failure', a.last_failure))) || evs;
 	END IF;
-	PERFORM durable._deliver(a.run_id, evs);
+	RETURN durable._deliver(a.run_id, evs, p_worker);
 END
 $$;
 
---------------------------------------------------------------------------
--- Matching: claims and eager hand-outs share one way of starting a task
---------------------------------------------------------------------------
-
 /*
- * Start a ready task for p_worker: lease it and build what the worker
- * receives.  The caller has locked the task row.  Returns NULL for an
- * orphan (its run closed, or its activity or workflow task is gone), which
- * a crash between states can leave behind.
+ * An activity attempt failed or timed out: schedule the next attempt after
+ * its backoff, or close the activity.  Caller holds the run's lock.  With
+ * p_worker, a workflow task the close schedules is started for that worker
+ * and returned (see _deliver).
  */
-CREATE FUNCTION durable._start_task(t durable.tasks, p_worker text) RETURNS durable.task
+DROP FUNCTION durable._activity_attempt_failed(durable.activities, jsonb, text, boolean);
+CREATE FUNCTION durable._activity_attempt_failed(a durable.activities, p_failure jsonb, p_identity text,
+												 p_timeout boolean, p_worker text DEFAULT NULL)
+RETURNS durable.task
 LANGUAGE plpgsql AS $$
 DECLARE
-	w durable.workflows;
-	a durable.activities;
-	r durable.task;
-	now_ timestamptz := clock_timestamp();
-	hist jsonb;
-	last_id bigint;
-	lease timestamptz;
+	r record;
 BEGIN
-	SELECT * INTO w FROM durable.workflows WHERE run_id = t.run_id;
-	IF NOT FOUND OR w.status <> 'running' THEN
+	SELECT * INTO r FROM durable._retry_backoff(a.retry_policy, a.attempt, p_failure, a.expiration_time,
+												a.cancel_requested_event_id IS NOT NULL);
+	IF r.backoff IS NULL THEN
+		IF p_timeout THEN
+			RETURN durable._close_activity(a, p_identity, 'ActivityTaskTimedOut',
+				jsonb_build_object('failure', p_failure, 'retry_state', r.retry_state), true, p_worker);
+		END IF;
+		RETURN durable._close_activity(a, p_identity, 'ActivityTaskFailed',
+			jsonb_build_object('failure', p_failure, 'identity', p_identity, 'retry_state', r.retry_state),
+			true, p_worker);
+	END IF;
+	DELETE FROM durable.tasks WHERE run_id = a.run_id AND scheduled_event_id = a.scheduled_event_id;
+	UPDATE durable.activities
+	SET attempt = attempt + 1, state = 'backoff', last_failure = p_failure,
+		last_worker_id = coalesce(p_identity, last_worker_id)
+	WHERE run_id = a.run_id AND scheduled_event_id = a.scheduled_event_id;
+	PERFORM durable._set_timer(a.run_id, 'activity_retry', a.scheduled_event_id::text,
+							   clock_timestamp() + r.backoff);
+	RETURN NULL;
+END
+$$;
+
+/*
+ * The worker a completion may hand the workflow task to: the one that held
+ * the activity, if it asked and polls the workflow's queue; else NULL.
+ */
+CREATE FUNCTION durable._eager_worker(p_asked boolean, w durable.workflows, a durable.activities,
+									  t durable.tasks) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF p_asked AND a.task_queue = w.task_queue THEN
+		RETURN t.worker_id;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+-- The "tasks" result of an activity completion: NULL unless asked for.
+CREATE FUNCTION durable._tasks_result(p_asked boolean, r durable.task) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF NOT p_asked THEN
 		RETURN NULL;
 	END IF;
-	r.kind := t.kind;
-	r.workflow_id := w.workflow_id;
-	r.run_id := w.run_id;
-	r.workflow_type := w.workflow_type;
-	r.task_queue := t.task_queue;
-	r.started_time := now_;
-	r.priority := t.priority;
-
-	IF t.kind = 'workflow' THEN
-		IF w.wft_state <> 'scheduled' THEN
-			RETURN NULL;
-		END IF;
-		-- one statement, one snapshot: event ids are contiguous from 1
-		hist := durable._history_json(w.run_id);
-		last_id := jsonb_array_length(hist);
-		IF w.wft_scheduled_event_id IS NULL THEN
-			last_id := last_id + 1;
-			hist := hist || jsonb_build_array(jsonb_build_object('event_id', last_id,
-				'event_type', 'WorkflowTaskScheduled', 'event_time', w.wft_scheduled_time,
-				'attributes', jsonb_build_object('task_queue', w.task_queue,
-					'start_to_close_timeout', durable._duration(w.task_timeout), 'attempt', w.wft_attempt)));
-		END IF;
-		hist := hist || jsonb_build_array(jsonb_build_object('event_id', last_id + 1,
-			'event_type', 'WorkflowTaskStarted', 'event_time', now_,
-			'attributes', jsonb_build_object('scheduled_event_id', coalesce(w.wft_scheduled_event_id, last_id),
-											 'identity', p_worker)));
-		lease := now_ + w.task_timeout;
-		r.task_token := format('w:%s:%s:%s:%s', w.run_id, w.wft_seq, last_id + 1,
-							   (EXTRACT(epoch FROM now_) * 1000000)::bigint);
-		r.input := w.input;
-		r.attempt := w.wft_attempt;
-		r.history := hist;
-		r.scheduled_time := w.wft_scheduled_time;
-	ELSE
-		SELECT * INTO a FROM durable.activities WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
-		IF NOT FOUND OR a.state <> 'scheduled' THEN
-			RETURN NULL;
-		END IF;
-		lease := now_ + a.start_to_close_timeout;
-		IF a.heartbeat_timeout IS NOT NULL AND now_ + a.heartbeat_timeout < lease THEN
-			lease := now_ + a.heartbeat_timeout;
-		END IF;
-		r.task_token := durable._activity_task_token(a);
-		r.activity_id := a.activity_id;
-		r.activity_type := a.activity_type;
-		r.input := a.input;
-		r.attempt := a.attempt;
-		r.heartbeat_details := a.heartbeat_details;
-		r.scheduled_time := a.scheduled_time;
-		r.heartbeat_timeout := a.heartbeat_timeout;
-	END IF;
-	r.deadline := lease;
-	UPDATE durable.tasks SET started_time = now_, worker_id = p_worker, lease_deadline = lease
-	WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
-	PERFORM durable._notify_timer(lease);
-	PERFORM durable._notify_task_on_abort(t.task_queue, t.kind);
-	RETURN r;
-END
-$$;
-
-/*
- * Claim one ready task of the queue: FOR UPDATE SKIP LOCKED, then start it.
- * Returns NULL when there is none.
- */
-CREATE OR REPLACE FUNCTION durable._claim(p_queue text, p_worker text, p_kinds text[]) RETURNS durable.task
-LANGUAGE plpgsql AS $$
-DECLARE
-	t durable.tasks;
-	w durable.workflows;
-	r durable.task;
-	q record;
-BEGIN
-	-- queries first: somebody is waiting on them right now
-	IF 'workflow' = ANY (p_kinds) THEN
-		q := durable._claim_query(p_queue);
-		IF q.query_id IS NOT NULL THEN
-			SELECT * INTO w FROM durable.workflows WHERE run_id = q.run_id;
-			r.task_token := format('q:%s:%s:0:0', q.run_id, q.query_id);
-			r.kind := 'query';
-			r.workflow_id := w.workflow_id;
-			r.run_id := w.run_id;
-			r.workflow_type := w.workflow_type;
-			r.task_queue := p_queue;
-			r.query_name := q.query_name;
-			r.input := q.args::jsonb;
-			r.started_time := clock_timestamp();
-			r.priority := w.priority;
-			r.history := durable._history_json(w.run_id);
-			RETURN r;
-		END IF;
-	END IF;
-	LOOP
-		SELECT * INTO t FROM durable.tasks
-		WHERE task_queue = p_queue AND started_time IS NULL AND kind = ANY (p_kinds)
-		ORDER BY priority, ready_time
-		LIMIT 1 FOR UPDATE SKIP LOCKED;
-		IF NOT FOUND THEN
-			RETURN NULL;
-		END IF;
-		r := durable._start_task(t, p_worker);
-		EXIT WHEN r.task_token IS NOT NULL;
-		-- an orphan left by a crash between states; drop it and look again
-		DELETE FROM durable.tasks WHERE run_id = t.run_id AND scheduled_event_id = t.scheduled_event_id;
-	END LOOP;
-	RETURN r;
-END
-$$;
-
-/*
- * Eager dispatch: start, for p_worker, a task of this run that the calling
- * transaction made ready, and withdraw the wake-up its scheduling
- * registered.  The caller holds the run's row lock.  Returns NULL when the
- * task is not ready (e.g. the events were buffered behind a running task).
- */
-CREATE FUNCTION durable._hand_out(p_run uuid, p_seid bigint, p_worker text) RETURNS durable.task
-LANGUAGE plpgsql AS $$
-DECLARE
-	t durable.tasks;
-BEGIN
-	IF p_worker IS NULL THEN
-		RETURN NULL;	-- the lease that named the worker was lost in a crash
-	END IF;
-	SELECT * INTO t FROM durable.tasks
-	WHERE run_id = p_run AND scheduled_event_id = p_seid AND started_time IS NULL
-	FOR UPDATE;
-	IF NOT FOUND THEN
-		RETURN NULL;
-	END IF;
-	PERFORM durable._notify_task_withdraw(t.task_queue, t.kind);
-	RETURN durable._start_task(t, p_worker);
-END
-$$;
-
-/*
- * The workflow task of a run, handed out eagerly to the worker of a task
- * of p_queue that just completed: only on the workflow's own queue, which
- * that worker polls.  Returns the "tasks" array of the caller's result.
- */
-CREATE FUNCTION durable._hand_out_wft(p_run uuid, p_worker text, p_queue text) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-	r durable.task;
-BEGIN
-	IF NOT EXISTS (SELECT 1 FROM durable.workflows
-				   WHERE run_id = p_run AND task_queue = p_queue AND status = 'running' AND wft_state = 'scheduled') THEN
-		RETURN '[]';
-	END IF;
-	r := durable._hand_out(p_run, 0, p_worker);
 	IF r.task_token IS NULL THEN
-		RETURN '[]';
+		RETURN '{"tasks": []}';
 	END IF;
-	RETURN jsonb_build_array(to_jsonb(r));
+	RETURN jsonb_build_object('tasks', jsonb_build_array(to_jsonb(r)));
 END
 $$;
+
+DROP FUNCTION durable.complete_activity(text, jsonb);
+CREATE FUNCTION durable.complete_activity(
+	task_token text,
+	result jsonb DEFAULT NULL,
+	return_workflow_task boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	lk record;
+	r durable.task;
+BEGIN
+	PERFORM durable._check_payload(complete_activity.result, 'result');
+	lk := durable._lock_activity(complete_activity.task_token);
+	r := durable._close_activity(lk.a, (lk.t).worker_id, 'ActivityTaskCompleted',
+		jsonb_build_object('result', complete_activity.result, 'identity', (lk.t).worker_id), true,
+		durable._eager_worker(complete_activity.return_workflow_task, lk.w, lk.a, lk.t));
+	RETURN durable._tasks_result(complete_activity.return_workflow_task, r);
+END
+$$;
+COMMENT ON FUNCTION durable.complete_activity IS 'Complete an activity attempt with its result. Atomic with the caller''s own writes in the same transaction. With return_workflow_task, returns {"tasks": [...]} holding the workflow task it scheduled, started for the same worker; else NULL.';
+
+DROP FUNCTION durable.fail_activity(text, jsonb);
+CREATE FUNCTION durable.fail_activity(
+	task_token text,
+	failure jsonb,
+	return_workflow_task boolean DEFAULT false) RETURNS jsonb
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+	lk record;
+	f jsonb;
+	r durable.task;
+BEGIN
+	f := durable._failure(fail_activity.failure, 'failure');
+	lk := durable._lock_activity(fail_activity.task_token);
+	r := durable._activity_attempt_failed(lk.a, f, (lk.t).worker_id, false,
+		durable._eager_worker(fail_activity.return_workflow_task, lk.w, lk.a, lk.t));
+	RETURN durable._tasks_result(fail_activity.return_workflow_task, r);
+END
+$$;
+COMMENT ON FUNCTION durable.fail_activity IS 'Fail an activity attempt; it is retried as its retry policy says. With return_workflow_task, returns {"tasks": [...]} holding the workflow task it scheduled (when the activity closed), started for the same worker; else NULL.';
 
 --------------------------------------------------------------------------
 -- Workflow task completion
 --------------------------------------------------------------------------
 
+-- Reject fields a command does not have.
+CREATE OR REPLACE FUNCTION durable._cmd_fields(p_cmd jsonb, p_index integer, p_allowed text[]) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	k text;
+BEGIN
+	IF (p_cmd - p_allowed) - 'type' = '{}'::jsonb THEN
+		RETURN;		-- the common case, without a query
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(p_cmd) LOOP
+		IF k <> 'type' AND NOT k = ANY (p_allowed) THEN
+			PERFORM durable._error('DU005', format('command %s (%s) has unknown field "%s"', p_index, p_cmd->>'type', k),
+				left(p_cmd::text, 200), format('Its fields are: %s.', array_to_string(p_allowed, ', ')));
+		END IF;
+	END LOOP;
+END
+$$;
+
 /*
  * The schedule_activity command: check it, make the activity and its task,
  * and return its ActivityTaskScheduled event, whose id is p_seid, for the
- * caller to write.
+ * caller to write.  With p_worker and request_eager_execution on the
+ * workflow's own queue the activity is started for p_worker and returned
+ * as task (eager dispatch).
  */
 DROP FUNCTION durable._cmd_schedule_activity(durable.workflows, jsonb, integer, bigint);
 CREATE FUNCTION durable._cmd_schedule_activity(w durable.workflows, p_cmd jsonb, p_index integer,
-											   p_completed bigint, p_seid bigint) RETURNS jsonb
+											   p_completed bigint, p_seid bigint, p_worker text,
+											   OUT event jsonb, OUT task durable.task)
 LANGUAGE plpgsql AS $$
 DECLARE
 	aid text;
@@ -531,6 +774,8 @@ DECLARE
 	run_left interval;
 	policy jsonb;
 	prio integer;
+	a durable.activities;
+	lease timestamptz;
 	now_ timestamptz := clock_timestamp();
 	what text := format('command %s (schedule_activity)', p_index);
 BEGIN
@@ -585,17 +830,25 @@ BEGIN
 		retry_policy, scheduled_time, expiration_time, ready_time)
 	VALUES (w.run_id, p_seid, aid, atype, queue, p_cmd->'input', prio, s2close, s2start, s2c, hb, policy,
 		now_, now_ + s2close, now_)
-	ON CONFLICT (run_id, activity_id) DO NOTHING;
+	ON CONFLICT (run_id, activity_id) DO NOTHING
+	RETURNING * INTO a;
 	IF NOT FOUND THEN
 		PERFORM durable._error('DU006', format('activity id "%s" is already in use', aid),
 			format('%s schedules an activity whose id another pending activity of run %s has.', what, w.run_id),
 			'Use a unique activity id for each pending activity.');
 	END IF;
-	PERFORM durable._enqueue(w.run_id, p_seid, 'activity', queue, prio, now_ + s2start);
+	IF p_worker IS NOT NULL AND p_cmd->'request_eager_execution' = 'true' AND queue = w.task_queue THEN
+		-- eager: started now for the worker completing the workflow task
+		lease := least(now_ + s2c, now_ + hb);
+		PERFORM durable._enqueue(w.run_id, p_seid, 'activity', queue, prio, NULL, p_worker, now_, lease);
+		task := durable._activity_task(w, a, now_, lease);
+	ELSE
+		PERFORM durable._enqueue(w.run_id, p_seid, 'activity', queue, prio, now_ + s2start);
+	END IF;
 	IF s2close IS NOT NULL THEN
 		PERFORM durable._set_timer(w.run_id, 'activity_schedule_to_close', p_seid::text, now_ + s2close);
 	END IF;
-	RETURN jsonb_build_object('event_type', 'ActivityTaskScheduled',
+	event := jsonb_build_object('event_type', 'ActivityTaskScheduled',
 		'attributes', jsonb_build_object('activity_id', aid, 'activity_type', atype, 'task_queue', queue,
 			'input', p_cmd->'input',
 			'schedule_to_close_timeout', durable._duration(s2close),
@@ -605,6 +858,7 @@ BEGIN
 			'retry_policy', policy, 'workflow_task_completed_event_id', p_completed));
 END
 $$;
+
 
 /*
  * Write the events a workflow task completion gathered, from event id
@@ -628,7 +882,7 @@ $$;
  * the events buffered while the task ran (and a new task for them).  With
  * return_workflow_task that new task is started for the same worker, as
  * are activities scheduled with request_eager_execution on the workflow's
- * queue; they are returned in "tasks".
+ * queue (unless the task closes the run); they are returned in "tasks".
  */
 DROP FUNCTION durable.complete_workflow_task(text, jsonb);
 CREATE FUNCTION durable.complete_workflow_task(
@@ -661,7 +915,8 @@ DECLARE
 	evs jsonb;				-- events gathered, not yet written
 	first_id bigint;		-- id of the first of them
 	ev jsonb;
-	eager bigint[] := '{}';
+	sa_res record;
+	eager_worker text;		-- who eager activities go to: the worker, unless the task closes the run
 	tasks jsonb := '[]';
 	r durable.task;
 BEGIN
@@ -679,8 +934,8 @@ BEGIN
 			NULL, 'Pass an array of command objects, e.g. ''[{"type": "complete_workflow", "result": 1}]''.');
 	END IF;
 	n := jsonb_array_length(cmds);
-	FOR cmd IN SELECT e FROM jsonb_array_elements(cmds) AS e LOOP
-		i := i + 1;
+	FOR i IN 1..n LOOP
+		cmd := cmds->(i - 1);
 		IF jsonb_typeof(cmd) <> 'object' THEN
 			PERFORM durable._error('DU005', format('command %s must be a JSON object, not %s', i, jsonb_typeof(cmd)));
 		END IF;
@@ -712,7 +967,6 @@ BEGIN
 		RETURN jsonb_build_object('outcome', 'unhandled_command');
 	END IF;
 
-	DELETE FROM durable.tasks WHERE run_id = w.run_id AND scheduled_event_id = 0;
 	first_id := w.history_length + 1;
 	evs := durable._wft_opening(w, t, worker);
 	started := first_id + jsonb_array_length(evs) - 1;
@@ -726,9 +980,11 @@ BEGIN
 	 * their own (request_cancel_activity, fail_workflow) first write what
 	 * was gathered; closing commands write it before closing the run.
 	 */
-	i := 0;
-	FOR cmd IN SELECT e FROM jsonb_array_elements(cmds) AS e LOOP
-		i := i + 1;
+	IF closing IS NULL THEN
+		eager_worker := worker;
+	END IF;
+	FOR i IN 1..n LOOP
+		cmd := cmds->(i - 1);
 		ctype := cmd->>'type';
 		IF ctype IN ('request_cancel_activity', 'fail_workflow') THEN
 			IF jsonb_array_length(evs) > 0 THEN
@@ -739,10 +995,11 @@ BEGIN
 		ev := NULL;
 		CASE ctype
 		WHEN 'schedule_activity' THEN
-			seid := first_id + jsonb_array_length(evs);
-			ev := durable._cmd_schedule_activity(w, cmd, i, completed, seid);
-			IF cmd->'request_eager_execution' = 'true' AND ev->'attributes'->>'task_queue' = w.task_queue THEN
-				eager := eager || seid;
+			sa_res := durable._cmd_schedule_activity(w, cmd, i, completed, first_id + jsonb_array_length(evs),
+													 eager_worker);
+			ev := sa_res.event;
+			IF (sa_res.task).task_token IS NOT NULL THEN
+				tasks := tasks || jsonb_build_array(to_jsonb(sa_res.task));
 			END IF;
 		WHEN 'request_cancel_activity' THEN
 			IF durable._cmd_request_cancel_activity(w, cmd, i, completed) THEN
@@ -868,16 +1125,11 @@ BEGIN
 		buffered := durable._take_buffer(w.run_id);
 		IF buffered IS NOT NULL OR needs_task THEN
 			SELECT * INTO w FROM durable.workflows WHERE run_id = w.run_id;
-			PERFORM durable._schedule_wft(w, 1, true, coalesce(buffered, '[]'));
-		END IF;
-		FOREACH seid IN ARRAY eager LOOP
-			r := durable._hand_out(w.run_id, seid, worker);
+			r := durable._schedule_wft(w, 1, true, coalesce(buffered, '[]'),
+				CASE WHEN complete_workflow_task.return_workflow_task THEN worker END);
 			IF r.task_token IS NOT NULL THEN
 				tasks := tasks || jsonb_build_array(to_jsonb(r));
 			END IF;
-		END LOOP;
-		IF complete_workflow_task.return_workflow_task AND (buffered IS NOT NULL OR needs_task) THEN
-			tasks := tasks || durable._hand_out_wft(w.run_id, worker, t.task_queue);
 		END IF;
 	END IF;
 	IF jsonb_array_length(tasks) > 0 THEN
@@ -887,52 +1139,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION durable.complete_workflow_task IS 'Complete a workflow task with a JSON array of commands (docs/protocol.md); returns the outcome and any tasks handed out eagerly.';
-
---------------------------------------------------------------------------
--- Activity completion
---------------------------------------------------------------------------
-
-DROP FUNCTION durable.complete_activity(text, jsonb);
-CREATE FUNCTION durable.complete_activity(
-	task_token text,
-	result jsonb DEFAULT NULL,
-	return_workflow_task boolean DEFAULT false) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	lk record;
-BEGIN
-	PERFORM durable._check_payload(complete_activity.result, 'result');
-	lk := durable._lock_activity(complete_activity.task_token);
-	PERFORM durable._close_activity(lk.a, (lk.t).worker_id, 'ActivityTaskCompleted',
-		jsonb_build_object('result', complete_activity.result, 'identity', (lk.t).worker_id));
-	IF NOT complete_activity.return_workflow_task THEN
-		RETURN NULL;
-	END IF;
-	RETURN jsonb_build_object('tasks', durable._hand_out_wft((lk.a).run_id, (lk.t).worker_id, (lk.a).task_queue));
-END
-$$;
-COMMENT ON FUNCTION durable.complete_activity IS 'Complete an activity attempt with its result. Atomic with the caller''s own writes in the same transaction. With return_workflow_task, returns {"tasks": [...]} holding the workflow task it scheduled, started for the same worker; else NULL.';
-
-DROP FUNCTION durable.fail_activity(text, jsonb);
-CREATE FUNCTION durable.fail_activity(
-	task_token text,
-	failure jsonb,
-	return_workflow_task boolean DEFAULT false) RETURNS jsonb
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-	lk record;
-	f jsonb;
-BEGIN
-	f := durable._failure(fail_activity.failure, 'failure');
-	lk := durable._lock_activity(fail_activity.task_token);
-	PERFORM durable._activity_attempt_failed(lk.a, f, (lk.t).worker_id, false);
-	IF NOT fail_activity.return_workflow_task THEN
-		RETURN NULL;
-	END IF;
-	RETURN jsonb_build_object('tasks', durable._hand_out_wft((lk.a).run_id, (lk.t).worker_id, (lk.a).task_queue));
-END
-$$;
-COMMENT ON FUNCTION durable.fail_activity IS 'Fail an activity attempt; it is retried as its retry policy says. With return_workflow_task, returns {"tasks": [...]} holding the workflow task it scheduled (when the activity closed), started for the same worker; else NULL.';
 
 --------------------------------------------------------------------------
 -- Privileges of the new and re-created functions

@@ -27,9 +27,7 @@
  * ready on that queue, marking each chosen waiter "woken" so that two
  * commits do not both count on the same sleeper.  A chosen waiter that
  * aborts before it looks passes the wake-up on, and so does a transaction
- * that claimed a task and rolls back (the task is ready again).  A task
- * that the transaction itself hands out before it commits (eager dispatch)
- * withdraws its wake-up, so that no poller wakes for a task that is gone.
+ * that claimed a task and rolls back (the task is ready again).
  *
  * While a poller or a client sleeps, its snapshot horizon is released (see
  * dur_release_xmin) so that a long poll does not hold back vacuum.
@@ -58,7 +56,6 @@
 
 PG_FUNCTION_INFO_V1(_notify_task);
 PG_FUNCTION_INFO_V1(_notify_task_on_abort);
-PG_FUNCTION_INFO_V1(_notify_task_withdraw);
 PG_FUNCTION_INFO_V1(_notify_close);
 PG_FUNCTION_INFO_V1(_notify_timer);
 PG_FUNCTION_INFO_V1(_wait_register);
@@ -191,32 +188,6 @@ Datum
 _notify_task_on_abort(PG_FUNCTION_ARGS)
 {
 	dur_pending_add(&tasks_at_abort, fcinfo);
-	PG_RETURN_VOID();
-}
-
-/*
- * _notify_task_withdraw(queue text, kind text): one task of this queue and
- * kind that the transaction announced is no longer ready at commit (it was
- * handed out eagerly): wake one poller fewer.
- */
-Datum
-_notify_task_withdraw(PG_FUNCTION_ARGS)
-{
-	text	   *queue = PG_GETARG_TEXT_PP(0);
-	int			mask = dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	uint32		key = dur_hash_key(VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
-	int			i;
-
-	for (i = 0; i < tasks_at_commit.n; i++)
-	{
-		DurPendingTask *item = &tasks_at_commit.items[i];
-
-		if (item->key == key && item->mask == mask && item->count > 0)
-		{
-			item->count--;
-			break;
-		}
-	}
 	PG_RETURN_VOID();
 }
 
@@ -371,22 +342,16 @@ static void
 dur_wake_tasks(DurPendingTasks *p)
 {
 	int			i;
-	int			total = 0;
 
-	for (i = 0; i < p->n; i++)
-		total += p->items[i].count;
-	if (total == 0 && !p->overflow)
+	if (p->n == 0 && !p->overflow)
 		return;
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	if (p->overflow)
 		dur_wake_task_waiters(0, 0, INT_MAX, true);
 	else
 		for (i = 0; i < p->n; i++)
-		{
-			if (p->items[i].count > 0)
-				dur_wake_task_waiters(p->items[i].key, p->items[i].mask,
-									  p->items[i].count, false);
-		}
+			dur_wake_task_waiters(p->items[i].key, p->items[i].mask,
+								  p->items[i].count, false);
 	LWLockRelease(dur_shared->lock);
 }
 

@@ -214,17 +214,19 @@ exec_ok(PGconn *c, const char *stmt, int n, const char *const *vals, const char 
 	return ok;
 }
 
+typedef struct Task Task;
+static long parse_tasks(const char *res, Task **head, Task **tail);
+
 /*
- * Run a completion; on success, hand back (in *tasks) the tasks it returned
- * when there are any.  Returns 1 on success.
+ * Run a completion; on success, append the tasks its result handed out (if
+ * any) to the thread's list.  Returns 1 on success.
  */
 static int
 exec_tasks(PGconn *c, const char *stmt, int n, const char *const *vals, const char *what,
-		   PGresult **tasks)
+		   Task **head, Task **tail)
 {
 	PGresult   *r = PQexecPrepared(c, stmt, n, vals, NULL, NULL, 0);
 
-	*tasks = NULL;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 	{
 		atomic_fetch_add(&n_errors, 1);
@@ -233,10 +235,9 @@ exec_tasks(PGconn *c, const char *stmt, int n, const char *const *vals, const ch
 		PQclear(r);
 		return 0;
 	}
-	if (PQntuples(r) > 0)
-		*tasks = r;
-	else
-		PQclear(r);
+	if (!PQgetisnull(r, 0, 0))
+		atomic_fetch_add(&n_eager, parse_tasks(PQgetvalue(r, 0, 0), head, tail));
+	PQclear(r);
 	return 1;
 }
 
@@ -316,12 +317,113 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 	}
 }
 
-/* Tasks a worker thread holds: poll results and tasks handed out eagerly. */
-typedef struct TaskList {
-	PGresult   *res;
-	int			row;
-	struct TaskList *next;
-} TaskList;
+/* A task a worker thread holds: polled, or handed out by a completion. */
+struct Task {
+	char	   *token;
+	char	   *kind;
+	char	   *wid;
+	char	   *aid;			/* NULL for workflow tasks */
+	char	   *history;		/* JSON text; NULL for activity tasks */
+	char	   *input;
+	struct Task *next;
+};
+
+static char *
+dup_or_null(const char *s, size_t n)
+{
+	char	   *d;
+
+	if (s == NULL)
+		return NULL;
+	d = malloc(n + 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+/*
+ * The raw JSON text of field key of the object in [obj, end), up to the
+ * field that follows it in durable.task (to_json keeps the type's order).
+ */
+static char *
+json_span(const char *obj, const char *end, const char *key, const char *next_key)
+{
+	char		pat[64];
+	const char *v, *e;
+
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	v = strstr(obj, pat);
+	if (v == NULL || v >= end)
+		return NULL;
+	v += strlen(pat);
+	snprintf(pat, sizeof pat, ",\"%s\":", next_key);
+	e = strstr(v, pat);
+	if (e == NULL || e > end)
+		e = end;
+	if (e - v == 4 && strncmp(v, "null", 4) == 0)
+		return NULL;
+	return dup_or_null(v, e - v);
+}
+
+/* A string field of the object (ids and tokens hold no quotes), or NULL. */
+static char *
+json_string(const char *obj, const char *end, const char *key, const char *next_key)
+{
+	char	   *raw = json_span(obj, end, key, next_key);
+	char	   *s;
+
+	if (raw == NULL || raw[0] != '"')
+	{
+		free(raw);
+		return NULL;
+	}
+	s = dup_or_null(raw + 1, strlen(raw) - 2);
+	free(raw);
+	return s;
+}
+
+static void
+free_task(Task *t)
+{
+	free(t->token);
+	free(t->kind);
+	free(t->wid);
+	free(t->aid);
+	free(t->history);
+	free(t->input);
+	free(t);
+}
+
+/* Append the tasks of a completion's json result ({"tasks": [...]}) to the list. */
+static long
+parse_tasks(const char *res, Task **head, Task **tail)
+{
+	const char *marker = "{\"task_token\":";
+	const char *p = res ? strstr(res, marker) : NULL;
+	long		n = 0;
+
+	while (p != NULL)
+	{
+		const char *next = strstr(p + 1, marker);
+		const char *end = next ? next : p + strlen(p);
+		Task	   *t = calloc(1, sizeof *t);
+
+		t->token = json_string(p, end, "task_token", "kind");
+		t->kind = json_string(p, end, "kind", "workflow_id");
+		t->wid = json_string(p, end, "workflow_id", "run_id");
+		t->aid = json_string(p, end, "activity_id", "activity_type");
+		t->input = json_span(p, end, "input", "attempt");
+		t->history = json_span(p, end, "history", "heartbeat_details");
+		if (*tail)
+			(*tail)->next = t;
+		else
+			*head = t;
+		*tail = t;
+		n++;
+		p = next;
+	}
+	return n;
+}
 
 static void *
 worker_main(void *arg)
@@ -331,37 +433,30 @@ worker_main(void *arg)
 	char		wid[32];
 	size_t		cap = 4096;
 	char	   *cmds = malloc(cap);
-	TaskList   *head = NULL, *tail = NULL;
-	const char *eager = o.eager ? "true" : "false";
-	char		sql[512];
+	Task	   *head = NULL, *tail = NULL;
+	char		sql[256];
 
 	snprintf(wid, sizeof wid, "bench-%d", t->id);
 	prepare(c, "poll",
 			"SELECT task_token, kind, workflow_id, activity_id, history::text, input::text "
 			"FROM durable.poll_task($1, $2, '{workflow,activity}', $3::interval)", 3);
-	/* a completion returns the tasks handed to us eagerly, as poll_task's rows */
-	snprintf(sql, sizeof sql,
-			 "SELECT t.task_token, t.kind, t.workflow_id, t.activity_id, t.history::text, t.input::text "
-			 "FROM jsonb_populate_recordset(NULL::durable.task, "
-			 "durable.complete_workflow_task($1, $2::jsonb, %s)->'tasks') t", eager);
+	/* a completion returns the tasks handed to us eagerly, as json */
+	snprintf(sql, sizeof sql, "SELECT durable.complete_workflow_task($1, $2::jsonb, %s)",
+			 o.eager ? "true" : "false");
 	prepare(c, "cwt", sql, 2);
-	snprintf(sql, sizeof sql,
-			 "SELECT t.task_token, t.kind, t.workflow_id, t.activity_id, t.history::text, t.input::text "
-			 "FROM jsonb_populate_recordset(NULL::durable.task, "
-			 "durable.complete_activity($1, $2::jsonb, %s)->'tasks') t", eager);
+	snprintf(sql, sizeof sql, "SELECT durable.complete_activity($1, $2::jsonb, %s)",
+			 o.eager ? "true" : "false");
 	prepare(c, "ca", sql, 2);
 
 	while (!atomic_load(&stop_workers))
 	{
-		PGresult   *r;
-		PGresult   *next = NULL;
-		int			row;
+		Task	   *task;
 
 		if (head == NULL)
 		{
 			const char *pv[3] = {o.queue, wid, o.poll_wait};
+			PGresult   *r = PQexecPrepared(c, "poll", 3, pv, NULL, NULL, 0);
 
-			r = PQexecPrepared(c, "poll", 3, pv, NULL, NULL, 0);
 			if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			{
 				if (!atomic_load(&stop_workers))
@@ -382,66 +477,52 @@ worker_main(void *arg)
 				continue;
 			}
 			head = tail = calloc(1, sizeof *head);
-			head->res = r;
+			head->token = strdup(PQgetvalue(r, 0, 0));
+			head->kind = strdup(PQgetvalue(r, 0, 1));
+			head->wid = strdup(PQgetvalue(r, 0, 2));
+			head->aid = PQgetisnull(r, 0, 3) ? NULL : strdup(PQgetvalue(r, 0, 3));
+			head->history = PQgetisnull(r, 0, 4) ? NULL : strdup(PQgetvalue(r, 0, 4));
+			head->input = PQgetisnull(r, 0, 5) ? NULL : strdup(PQgetvalue(r, 0, 5));
+			PQclear(r);
 		}
-		r = head->res;
-		row = head->row;
-		{
-			const char *token = PQgetvalue(r, row, 0);
-			const char *kind = PQgetvalue(r, row, 1);
+		task = head;
+		head = head->next;
+		if (head == NULL)
+			tail = NULL;
 
-			if (strcmp(kind, "workflow") == 0)
+		if (strcmp(task->kind, "workflow") == 0)
+		{
+			int			closes = decide(task->history ? task->history : "", task->input, &cmds, &cap);
+			const char *v[2] = {task->token, cmds};
+
+			atomic_fetch_add(&n_wft, 1);
+			if (exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &head, &tail) && closes)
+				atomic_fetch_add(&closed, 1);
+		}
+		else if (strcmp(task->kind, "activity") == 0)
+		{
+			const char *v[2] = {task->token, "\"ok\""};
+
+			if (o.mode == M_LATENCY && task->aid && strcmp(task->aid, "1") == 0)
 			{
-				int			closes = decide(PQgetvalue(r, row, 4), PQgetisnull(r, row, 5) ? NULL : PQgetvalue(r, row, 5),
-											&cmds, &cap);
-				const char *v[2] = {token, cmds};
+				double		ts = now_s();
 
-				atomic_fetch_add(&n_wft, 1);
-				if (exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &next) && closes)
-					atomic_fetch_add(&closed, 1);
+				pthread_mutex_lock(&lat_mu);
+				if (strcmp(lat_wid, task->wid) == 0)
+					lat_t_act = ts;
+				pthread_mutex_unlock(&lat_mu);
 			}
-			else if (strcmp(kind, "activity") == 0)
-			{
-				const char *v[2] = {token, "\"ok\""};
-
-				if (o.mode == M_LATENCY && strcmp(PQgetvalue(r, row, 3), "1") == 0)
-				{
-					double		ts = now_s();
-
-					pthread_mutex_lock(&lat_mu);
-					if (strcmp(lat_wid, PQgetvalue(r, row, 2)) == 0)
-						lat_t_act = ts;
-					pthread_mutex_unlock(&lat_mu);
-				}
-				atomic_fetch_add(&n_act, 1);
-				exec_tasks(c, "ca", 2, v, "complete_activity", &next);
-			}
+			atomic_fetch_add(&n_act, 1);
+			exec_tasks(c, "ca", 2, v, "complete_activity", &head, &tail);
 		}
-		if (next != NULL)
-		{
-			atomic_fetch_add(&n_eager, PQntuples(next));
-			tail->next = calloc(1, sizeof *tail);
-			tail = tail->next;
-			tail->res = next;
-		}
-		if (++head->row >= PQntuples(r))
-		{
-			TaskList   *done = head;
-
-			head = head->next;
-			if (head == NULL)
-				tail = NULL;
-			PQclear(done->res);
-			free(done);
-		}
+		free_task(task);
 	}
 	while (head != NULL)
 	{
-		TaskList   *done = head;
+		Task	   *done = head;
 
 		head = head->next;
-		PQclear(done->res);
-		free(done);
+		free_task(done);
 	}
 	free(cmds);
 	disconnect_db(t);

@@ -123,7 +123,7 @@ SELECT durable.terminate_workflow('w8-fan');
 SELECT t_start_with('w8-fail', 'w8-fail', $$[{"type": "schedule_activity", "activity_id": "f1",
 	"activity_type": "A", "start_to_close_timeout": "1 minute", "retry_policy": {"maximum_attempts": 1}}]$$);
 SELECT * FROM t_poll('w8-fail', '{activity}');
-SELECT x.* FROM t_last, t_tasks(durable.fail_activity(token, '{"message": "fatal"}', true)) x;
+SELECT x.* FROM t_last, t_tasks(durable.fail_activity(token, '{"message": "fatal"}', true)::jsonb) x;
 SELECT event_id, event_type FROM t_hist('w8-fail') WHERE event_id > 6;
 
 --

@@ -12,8 +12,8 @@
  *	  - complete_workflow_task, complete_activity and fail_activity take
  *		return_workflow_task: the workflow task the call schedules, if any,
  *		is started for the same worker.
- *	  Both come back in the "tasks" array of the call's result, as the
- *	  objects poll_task's rows are (to_jsonb(durable.task)).  Such a task's
+ *	  Both come back in the "tasks" array of the call's result (now json),
+ *	  as the objects poll_task's rows are (to_json(durable.task)).  Such a task's
  *	  row is inserted already started, so no poller is woken for it and
  *	  nobody else can claim it.  A chain of N activities then takes 2N + 3
  *	  commits: the start, one claim, and one per completion.
@@ -675,17 +675,22 @@ BEGIN
 END
 $$;
 
--- The "tasks" result of an activity completion: NULL unless asked for.
-CREATE FUNCTION durable._tasks_result(p_asked boolean, r durable.task) RETURNS jsonb
+/*
+ * The result of an activity completion: NULL unless the caller asked for
+ * the workflow task, else {"tasks": [...]}.  Results are json, not jsonb:
+ * a task carries the run's history, and json wraps it as the text it is
+ * sent as, where every jsonb layer would rebuild it.
+ */
+CREATE FUNCTION durable._tasks_result(p_asked boolean, r durable.task) RETURNS json
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	IF NOT p_asked THEN
 		RETURN NULL;
 	END IF;
 	IF r.task_token IS NULL THEN
-		RETURN '{"tasks": []}';
+		RETURN '{"tasks": []}'::json;
 	END IF;
-	RETURN jsonb_build_object('tasks', jsonb_build_array(to_jsonb(r)));
+	RETURN json_build_object('tasks', json_build_array(to_json(r)));
 END
 $$;
 
@@ -693,7 +698,7 @@ DROP FUNCTION durable.complete_activity(text, jsonb);
 CREATE FUNCTION durable.complete_activity(
 	task_token text,
 	result jsonb DEFAULT NULL,
-	return_workflow_task boolean DEFAULT false) RETURNS jsonb
+	return_workflow_task boolean DEFAULT false) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	lk record;
@@ -713,7 +718,7 @@ DROP FUNCTION durable.fail_activity(text, jsonb);
 CREATE FUNCTION durable.fail_activity(
 	task_token text,
 	failure jsonb,
-	return_workflow_task boolean DEFAULT false) RETURNS jsonb
+	return_workflow_task boolean DEFAULT false) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	lk record;
@@ -888,7 +893,7 @@ DROP FUNCTION durable.complete_workflow_task(text, jsonb);
 CREATE FUNCTION durable.complete_workflow_task(
 	task_token text,
 	commands jsonb DEFAULT '[]',
-	return_workflow_task boolean DEFAULT false) RETURNS jsonb
+	return_workflow_task boolean DEFAULT false) RETURNS json
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	lk record;
@@ -917,7 +922,7 @@ DECLARE
 	ev jsonb;
 	sa_res record;
 	eager_worker text;		-- who eager activities go to: the worker, unless the task closes the run
-	tasks jsonb := '[]';
+	tasks json[] := '{}';
 	r durable.task;
 BEGIN
 	lk := durable._lock_wft(complete_workflow_task.task_token);
@@ -958,13 +963,15 @@ BEGIN
 	END LOOP;
 
 	-- a close while new events wait: Temporal's UnhandledCommand
-	IF closing IS NOT NULL AND EXISTS (SELECT 1 FROM durable.buffered_events b WHERE b.run_id = w.run_id) THEN
-		PERFORM durable._wft_failed(w, t, 'WorkflowTaskFailed',
-			jsonb_build_object('cause', 'UnhandledCommand',
-				'failure', jsonb_build_object('message', 'new events arrived while the workflow task ran',
-											  'type', 'UnhandledCommand', 'non_retryable', false, 'details', NULL),
-				'identity', worker), worker);
-		RETURN jsonb_build_object('outcome', 'unhandled_command');
+	IF closing IS NOT NULL THEN
+		IF EXISTS (SELECT 1 FROM durable.buffered_events b WHERE b.run_id = w.run_id) THEN
+			PERFORM durable._wft_failed(w, t, 'WorkflowTaskFailed',
+				jsonb_build_object('cause', 'UnhandledCommand',
+					'failure', jsonb_build_object('message', 'new events arrived while the workflow task ran',
+												  'type', 'UnhandledCommand', 'non_retryable', false, 'details', NULL),
+					'identity', worker), worker);
+			RETURN '{"outcome": "unhandled_command"}'::json;
+		END IF;
 	END IF;
 
 	first_id := w.history_length + 1;
@@ -999,7 +1006,7 @@ BEGIN
 													 eager_worker);
 			ev := sa_res.event;
 			IF (sa_res.task).task_token IS NOT NULL THEN
-				tasks := tasks || jsonb_build_array(to_jsonb(sa_res.task));
+				tasks := tasks || to_json(sa_res.task);
 			END IF;
 		WHEN 'request_cancel_activity' THEN
 			IF durable._cmd_request_cancel_activity(w, cmd, i, completed) THEN
@@ -1128,17 +1135,17 @@ BEGIN
 			r := durable._schedule_wft(w, 1, true, coalesce(buffered, '[]'),
 				CASE WHEN complete_workflow_task.return_workflow_task THEN worker END);
 			IF r.task_token IS NOT NULL THEN
-				tasks := tasks || jsonb_build_array(to_jsonb(r));
+				tasks := tasks || to_json(r);
 			END IF;
 		END IF;
 	END IF;
-	IF jsonb_array_length(tasks) > 0 THEN
-		RETURN jsonb_build_object('outcome', 'completed', 'tasks', tasks);
+	IF cardinality(tasks) > 0 THEN
+		RETURN json_build_object('outcome', 'completed', 'tasks', tasks);
 	END IF;
-	RETURN jsonb_build_object('outcome', 'completed');
+	RETURN '{"outcome": "completed"}'::json;
 END
 $$;
-COMMENT ON FUNCTION durable.complete_workflow_task IS 'Complete a workflow task with a JSON array of commands (docs/protocol.md); returns the outcome and any tasks handed out eagerly.';
+COMMENT ON FUNCTION durable.complete_workflow_task IS 'Complete a workflow task with a JSON array of commands (docs/protocol.md); returns {"outcome": ...} and, in "tasks", any tasks handed out eagerly.';
 
 --------------------------------------------------------------------------
 -- Privileges of the new and re-created functions

@@ -50,9 +50,9 @@ SELECT function_returns('durable', 'start_workflow',
 		  'interval', 'text', 'jsonb', 'jsonb', 'integer'], 'uuid');
 SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
 -- 0.2: completions return the tasks they hand out (eager dispatch)
-SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
-SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
-SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'jsonb');
+SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean'], 'json');
+SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
+SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 
 -- privileges
 SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin']) AS r;

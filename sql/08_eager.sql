@@ -127,6 +127,29 @@ SELECT x.* FROM t_last, t_tasks(durable.fail_activity(token, '{"message": "fatal
 SELECT event_id, event_type FROM t_hist('w8-fail') WHERE event_id > 6;
 
 --
+-- a task handed out eagerly is leased like a polled one: the engine times
+-- it out and it is retried
+--
+SELECT durable.start_workflow('Lease', NULL, 'w8-lease', 'w8-lease', task_timeout => '1 second') IS NOT NULL AS started;
+SELECT * FROM t_poll('w8-lease');
+SELECT token AS wtok FROM t_last \gset
+SELECT json_array_length(durable.complete_workflow_task(:'wtok', $$[{"type": "schedule_activity", "activity_id": "slow",
+	"activity_type": "A", "start_to_close_timeout": "500 milliseconds", "request_eager_execution": true,
+	"retry_policy": {"initial_interval": "10 milliseconds", "maximum_attempts": 2}}]$$) -> 'tasks') AS handed_out;
+-- the worker never reports: the attempt times out and attempt 2 is queued
+SELECT t_wait($$EXISTS (SELECT 1 FROM durable.activities a JOIN durable.workflows w USING (run_id)
+				JOIN durable.tasks t ON t.run_id = a.run_id AND t.scheduled_event_id = a.scheduled_event_id
+				WHERE w.workflow_id = 'w8-lease' AND a.attempt = 2 AND t.started_time IS NULL)$$) AS retried;
+SELECT * FROM t_poll('w8-lease', '{activity}');
+-- its completion hands over a workflow task, which times out in turn
+SELECT json_array_length(durable.complete_activity(token, '"late"', true) -> 'tasks') AS handed_out FROM t_last;
+SELECT t_wait($$EXISTS (SELECT 1 FROM durable.workflows w
+				WHERE w.workflow_id = 'w8-lease' AND w.wft_attempt = 2)$$) AS wft_retried;
+SELECT * FROM t_poll('w8-lease', '{workflow}');
+SELECT durable.complete_workflow_task(token, '[{"type": "complete_workflow"}]') ->> 'outcome' AS outcome FROM t_last;
+SELECT event_id, event_type, attributes::jsonb->>'timeout_type' AS timeout FROM t_hist('w8-lease') WHERE event_id > 4;
+
+--
 -- bad input is rejected and changes nothing
 --
 SELECT durable.start_workflow('Bad', NULL, 'w8-bad', 'w8-bad') IS NOT NULL AS started;

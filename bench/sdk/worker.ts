@@ -2,7 +2,10 @@
  * The SDK side of the chain3 benchmark: one worker process polling
  * TASK_QUEUE until SIGTERM.  Workflows are started by bench/worker
  * (--mode start); bench/run watches durable.workflows for the closes.
+ * SDK_EAGER=0 in the environment turns eager dispatch off (to compare);
+ * SDK_STATS=<file> writes the worker's counters there when it stops.
  */
+import * as fs from 'node:fs';
 import { Worker } from '../../src';
 
 async function main(): Promise<void> {
@@ -16,9 +19,11 @@ async function main(): Promise<void> {
     maxConcurrentActivities: Number(process.env.MAX_ACT ?? 20),
     pollWait: '5s',
     shutdownGraceTime: '2s',
+    eagerDispatch: process.env.SDK_EAGER !== '0',
   });
   process.stdout.write('ready\n');
   await worker.run();
+  if (process.env.SDK_STATS) fs.writeFileSync(process.env.SDK_STATS, JSON.stringify({ ...worker.stats, cpu: process.cpuUsage() }) + '\n');
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -29,25 +29,38 @@ export interface ActivityInfo {
 const storage = new AsyncLocalStorage<Context>();
 
 export class Context {
-  /** Fires when the activity is cancelled (its workflow asked for it, it timed out, or the worker shuts down). */
-  readonly cancellationSignal: AbortSignal;
-  /** Rejects with a CancelledFailure when the activity is cancelled. */
-  readonly cancelled: Promise<never>;
+  // made on first use: most activities never look at them
+  private controller?: AbortController;
+  private cancelledPromise?: Promise<never>;
   private cancelReason?: CancelledFailure;
 
   /** @internal */
   constructor(
     readonly info: ActivityInfo,
-    private readonly controller: AbortController,
     private readonly heartbeatFn: (details: unknown) => void,
-  ) {
-    this.cancellationSignal = controller.signal;
-    this.cancelled = new Promise<never>((_, reject) => {
-      const onAbort = () => reject(controller.signal.reason);
-      if (controller.signal.aborted) onAbort();
-      else controller.signal.addEventListener('abort', onAbort, { once: true });
-    });
-    this.cancelled.catch(() => undefined);
+  ) {}
+
+  /** Fires when the activity is cancelled (its workflow asked for it, it timed out, or the worker shuts down). */
+  get cancellationSignal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.cancelReason) this.controller.abort(this.cancelReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Rejects with a CancelledFailure when the activity is cancelled. */
+  get cancelled(): Promise<never> {
+    if (!this.cancelledPromise) {
+      const signal = this.cancellationSignal;
+      this.cancelledPromise = new Promise<never>((_, reject) => {
+        const onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      this.cancelledPromise.catch(() => undefined);
+    }
+    return this.cancelledPromise;
   }
 
   static current(): Context {
@@ -66,7 +79,7 @@ export class Context {
    * Throws CancelledFailure once the activity has been cancelled.
    */
   heartbeat(details?: unknown): void {
-    if (this.controller.signal.aborted) throw this.controller.signal.reason ?? new CancelledFailure('Activity cancelled');
+    if (this.cancelReason) throw this.cancelReason;
     this.heartbeatFn(details);
   }
 
@@ -83,9 +96,9 @@ export class Context {
 
   /** @internal */
   cancel(reason: CancelledFailure): void {
-    if (this.controller.signal.aborted) return;
+    if (this.cancelReason) return;
     this.cancelReason = reason;
-    this.controller.abort(reason);
+    this.controller?.abort(reason);
   }
 
   /** @internal */

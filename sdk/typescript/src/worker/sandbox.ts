@@ -15,8 +15,26 @@ import { IllegalStateError } from '../common/failure';
 
 const INTERNALS = require.resolve('../workflow/internals');
 
-const scriptCache = new Map<string, { mtimeMs: number; script: vm.Script }>();
+/** The SDK's own modules that run in sandboxes (the workflow runtime, failures, durations). */
+const SDK_SANDBOX_DIRS = [path.dirname(INTERNALS) + path.sep, path.join(path.dirname(INTERNALS), '..', 'common') + path.sep];
+
+/*
+ * Builtins the SDK's own sandbox modules get as parameters of their module
+ * wrapper, taken from the sandbox's global when the module loads: a lookup
+ * of a global in a vm context goes through the contextified global's
+ * interceptor (a C++ call each time), a parameter is a local variable.  Not
+ * Date, which the runtime replaces after it loads.  Workflow code's own
+ * modules are wrapped as in Node.
+ */
+const BOUND_GLOBALS = ['globalThis', 'Object', 'Array', 'Map', 'Set', 'Promise', 'JSON', 'Math', 'Error', 'TypeError',
+  'String', 'Number', 'Symbol', 'Reflect'];
+
+/** A module file compiled once per process; its mtime is checked again at most once a second. */
+const scriptCache = new Map<string, { mtimeMs: number; checked: number; script: vm.Script }>();
 const snippetCache = new Map<string, vm.Script>();
+/** require() resolutions: `${parent}\0${spec}` -> file (resolving costs more than the rest of a require). */
+const resolveCache = new Map<string, string>();
+const RECHECK_MS = 1000;
 
 /**
  * One AsyncLocalStorage shared by every sandbox (it carries the current
@@ -29,14 +47,34 @@ const snippetCache = new Map<string, vm.Script>();
  */
 const sharedStorage = new AsyncLocalStorage();
 
+function isSdkModule(filename: string): boolean {
+  return SDK_SANDBOX_DIRS.some((d) => filename.startsWith(d));
+}
+
 function compiled(filename: string): vm.Script {
-  const st = fs.statSync(filename);
   const hit = scriptCache.get(filename);
-  if (hit && hit.mtimeMs === st.mtimeMs) return hit.script;
+  const now = Date.now();
+  if (hit && now - hit.checked < RECHECK_MS) return hit.script;
+  const st = fs.statSync(filename);
+  if (hit && hit.mtimeMs === st.mtimeMs) {
+    hit.checked = now;
+    return hit.script;
+  }
   const src = fs.readFileSync(filename, 'utf8');
-  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${src}\n})`, { filename });
-  scriptCache.set(filename, { mtimeMs: st.mtimeMs, script });
+  const params = isSdkModule(filename) ? `, ${BOUND_GLOBALS.join(', ')}` : '';
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname${params}) {${src}\n})`, { filename });
+  scriptCache.set(filename, { mtimeMs: st.mtimeMs, checked: now, script });
   return script;
+}
+
+function resolveFrom(parent: string, spec: string): string {
+  const key = `${parent}\0${spec}`;
+  let f = resolveCache.get(key);
+  if (f === undefined) {
+    f = Module.createRequire(parent).resolve(spec);
+    resolveCache.set(key, f);
+  }
+  return f;
 }
 
 function snippet(code: string): vm.Script {
@@ -73,6 +111,13 @@ export class Sandbox {
   }
 
   replaying = false;
+  private bound?: unknown[];
+
+  /** The sandbox's values of BOUND_GLOBALS. */
+  private builtins(): unknown[] {
+    if (!this.bound) this.bound = snippet(`[${BOUND_GLOBALS.join(', ')}]`).runInContext(this.context);
+    return this.bound!;
+  }
 
   /** Run a snippet in the context; its microtasks run before this returns. */
   run(code: string, input?: string): any {
@@ -87,7 +132,7 @@ export class Sandbox {
         `workflow code cannot import the Node module "${spec}" (from ${parent}); ` +
           'do I/O in activities, and import activity modules with `import type`');
     }
-    const filename = path.isAbsolute(spec) && spec === parent ? spec : Module.createRequire(parent).resolve(spec);
+    const filename = path.isAbsolute(spec) && spec === parent ? spec : resolveFrom(parent, spec);
     const cached = this.modules.get(filename);
     if (cached) return cached.exports;
     const mod = { exports: {} as any };
@@ -98,7 +143,12 @@ export class Sandbox {
     }
     const fn = compiled(filename).runInContext(this.context);
     try {
-      fn.call(mod.exports, mod.exports, (s: string) => this.require(s, filename), mod, filename, path.dirname(filename));
+      const req = (s: string) => this.require(s, filename);
+      if (isSdkModule(filename)) {
+        fn.call(mod.exports, mod.exports, req, mod, filename, path.dirname(filename), ...this.builtins());
+      } else {
+        fn.call(mod.exports, mod.exports, req, mod, filename, path.dirname(filename));
+      }
     } catch (e) {
       this.modules.delete(filename);
       throw e;
@@ -120,14 +170,14 @@ function sandboxConsole(sb: Sandbox): Console {
   const wrap = (fn: (...a: any[]) => void) => (...args: any[]) => {
     if (!sb.replaying) fn(...args);
   };
-  return {
-    ...console,
-    log: wrap(console.log),
-    info: wrap(console.info),
-    warn: wrap(console.warn),
-    error: wrap(console.error),
-    debug: wrap(console.debug),
-  } as Console;
+  // the other methods are inherited (Node binds them to the console)
+  const c = Object.create(console) as Console;
+  c.log = wrap(console.log);
+  c.info = wrap(console.info);
+  c.warn = wrap(console.warn);
+  c.error = wrap(console.error);
+  c.debug = wrap(console.debug);
+  return c;
 }
 
 /**

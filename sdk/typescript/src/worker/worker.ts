@@ -3,16 +3,22 @@
  * workflow tasks in sandboxes (with a cache of recent executions so a task
  * usually applies only the new events) and activities, with bounded
  * concurrency, and reports back with the worker API of docs/protocol.md.
+ *
+ * Eager dispatch: a completion can hand back the next tasks of the same
+ * workflow, already started for this worker, in its own transaction (the
+ * activities a workflow task schedules, the workflow task an activity's
+ * result schedules).  The worker asks only for what it has a slot for, and
+ * runs what it gets exactly as a polled task (runTask).
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import pg from 'pg';
 import { Context, ActivityInfo } from '../activity';
 import { ApplicationFailure, CancelledFailure, FailureJSON, NonDeterminismError, encodeFailure } from '../common/failure';
-import { Duration, msToNumber } from '../common/duration';
+import { Duration, msToNumber, parsePgInterval } from '../common/duration';
 import { StaleTaskTokenError, isConnectionError, mapError, ActivityNotFoundError, WorkflowNotRunningError } from '../errors';
 import type { Command } from '../workflow/internals';
-import { CacheMismatch, HistoryEvent, WorkflowRun, WorkflowTaskFailure, isCommandEvent } from './replay';
+import { CacheMismatch, HistoryEvent, WorkflowRun, WorkflowTaskFailure, closesWorkflow, isCommandEvent } from './replay';
 import { WorkflowEntry, locateWorkflows } from './sandbox';
 
 export type ActivityFunction = (...args: any[]) => Promise<unknown> | unknown;
@@ -38,7 +44,138 @@ export interface WorkerOptions {
   shutdownSignals?: NodeJS.Signals[] | false;
   /** Log function for worker events (default console.warn for problems only). */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
+  /**
+   * Eager dispatch (default true): a completion hands this worker the
+   * workflow's next task, already started for it in the same transaction,
+   * instead of queueing it for a poll (Temporal's eager activity execution
+   * and return_new_workflow_task).  The worker asks for the activities a
+   * workflow task schedules on the workflow's own task queue, of types it
+   * has, while activity slots are free (at most 3 per workflow task); for
+   * the workflow task an activity's result schedules while a workflow-task
+   * slot is free; and for the workflow task a workflow task's completion
+   * schedules (events arrived while it ran), which takes over the completed
+   * task's slot.  Slots are reserved before the call, so
+   * maxConcurrentActivities and maxConcurrentWorkflowTasks still bound what
+   * runs at once.  Tasks received this way run exactly as polled ones and
+   * histories are the same; a workflow of N sequential activities takes
+   * 2N + 3 transactions instead of 4N + 3.  A task handed out is leased to
+   * this worker: if the worker dies, it times out and is retried like a
+   * polled one.  Needs durable 0.2; with an older engine the worker polls.
+   */
+  eagerDispatch?: boolean;
 }
+
+/**
+ * A task as the worker runs it, whichever way it came: a durable.poll_task
+ * row or an element of the "tasks" a completion hands back (both read as
+ * to_json(durable.task), see toTask).
+ */
+export interface Task {
+  readonly task_token: string;
+  readonly kind: string;
+  readonly workflow_id: string;
+  readonly run_id: string;
+  readonly workflow_type: string;
+  readonly task_queue: string;
+  readonly activity_id: string | null;
+  readonly activity_type: string | null;
+  readonly input: unknown;
+  readonly attempt: number;
+  readonly history: HistoryEvent[] | null;
+  readonly heartbeat_details: unknown;
+  readonly scheduled_time: Date | null;
+  readonly started_time: Date | null;
+  readonly deadline: Date | null;
+  readonly heartbeat_timeout_ms: number | null;
+  readonly priority: number | null;
+  readonly query_name: string | null;
+}
+
+function toDate(v: unknown): Date | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v : new Date(v as string);
+}
+
+/** The one task shape; timestamps and the interval are read when used (only activities use them). */
+class TaskImpl implements Task {
+  readonly task_token: string;
+  readonly kind: string;
+  readonly workflow_id: string;
+  readonly run_id: string;
+  readonly workflow_type: string;
+  readonly task_queue: string;
+  readonly activity_id: string | null;
+  readonly activity_type: string | null;
+  readonly input: unknown;
+  readonly attempt: number;
+  readonly history: HistoryEvent[] | null;
+  readonly heartbeat_details: unknown;
+  readonly priority: number | null;
+  readonly query_name: string | null;
+
+  constructor(private readonly raw: any) {
+    this.task_token = raw.task_token;
+    this.kind = raw.kind;
+    this.workflow_id = raw.workflow_id;
+    this.run_id = raw.run_id;
+    this.workflow_type = raw.workflow_type;
+    this.task_queue = raw.task_queue;
+    this.activity_id = raw.activity_id ?? null;
+    this.activity_type = raw.activity_type ?? null;
+    this.input = raw.input ?? null;
+    this.attempt = raw.attempt;
+    this.history = raw.history ?? null;
+    this.heartbeat_details = raw.heartbeat_details ?? null;
+    this.priority = raw.priority ?? null;
+    this.query_name = raw.query_name ?? null;
+  }
+
+  get scheduled_time(): Date | null {
+    return toDate(this.raw.scheduled_time);
+  }
+  get started_time(): Date | null {
+    return toDate(this.raw.started_time);
+  }
+  get deadline(): Date | null {
+    return toDate(this.raw.deadline);
+  }
+  get heartbeat_timeout_ms(): number | null {
+    const hb = this.raw.heartbeat_timeout;
+    if (hb === null || hb === undefined) return null;
+    return typeof hb === 'number' ? hb : parsePgInterval(hb) ?? null;
+  }
+}
+
+/**
+ * The one task shape, from to_json(durable.task) as polls and completions
+ * return it (timestamps as ISO text, the interval as text); Dates and
+ * numbers, as node-postgres parses columns, are taken as they are.
+ */
+export function toTask(j: any): Task {
+  return new TaskImpl(j);
+}
+
+/** Temporal's cap on the activities one workflow task asks to run eagerly. */
+const MAX_EAGER_ACTIVITIES_PER_WORKFLOW_TASK = 3;
+
+/*
+ * The worker's statements, prepared once per connection (named statements):
+ * the server parses and plans each only once per connection.
+ */
+const SQL = {
+  poll: { name: 'durable_poll', text: 'SELECT to_json(t) AS t FROM durable.poll_task($1, $2, $3::text[], $4::interval) t' },
+  completeWft: { name: 'durable_complete_wft', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, $3) AS r' },
+  completeWft01: { name: 'durable_complete_wft_01', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb) AS r' },
+  failWft: { name: 'durable_fail_wft', text: 'SELECT durable.fail_workflow_task($1, $2::jsonb)' },
+  completeActivity: { name: 'durable_complete_activity', text: 'SELECT durable.complete_activity($1, $2::jsonb, $3) AS r' },
+  completeActivity01: { name: 'durable_complete_activity_01', text: 'SELECT durable.complete_activity($1, $2::jsonb) AS r' },
+  failActivity: { name: 'durable_fail_activity', text: 'SELECT durable.fail_activity($1, $2::jsonb, $3) AS r' },
+  failActivity01: { name: 'durable_fail_activity_01', text: 'SELECT durable.fail_activity($1, $2::jsonb) AS r' },
+  activityCanceled: { name: 'durable_activity_canceled', text: 'SELECT durable.report_activity_canceled($1, $2::jsonb)' },
+  heartbeat: { name: 'durable_heartbeat', text: 'SELECT durable.heartbeat_activity($1, $2::jsonb) AS c' },
+  answerQuery: { name: 'durable_answer_query', text: 'SELECT durable.answer_query($1, $2::jsonb, $3::jsonb)' },
+};
+type Statement = { name: string; text: string };
 
 export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED';
 
@@ -52,7 +189,27 @@ class Semaphore {
     }
     await new Promise<void>((r) => this.waiters.push(r));
   }
+  /** Take a slot if one is free now. */
+  tryAcquire(): boolean {
+    if (this.free > 0) {
+      this.free--;
+      return true;
+    }
+    return false;
+  }
+  /**
+   * Take a slot even if none is free: the slot of a task that is about to
+   * release it (see handedOut), or for a task that must run.  release()
+   * gives such a slot back before it wakes a waiter.
+   */
+  take(): void {
+    this.free--;
+  }
   release(): void {
+    if (this.free < 0) {
+      this.free++;
+      return;
+    }
     const w = this.waiters.shift();
     if (w) w();
     else this.free++;
@@ -92,6 +249,10 @@ export class Worker {
   private readonly pollers: Poller[] = [];
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly runningActivities = new Set<Context>();
+  private readonly workflowSlots: Semaphore;
+  private readonly activitySlots: Semaphore;
+  /** Eager dispatch is on and the engine has it (decided in create()). */
+  private eager = false;
   private runPromise?: Promise<void>;
   private resolveRun?: () => void;
   private signalHandler?: () => void;
@@ -108,6 +269,8 @@ export class Worker {
     this.identity = options.identity ?? `${process.pid}@${os.hostname()}`;
     this.entries = resolveEntries(options);
     this.activities = options.activities ?? {};
+    this.workflowSlots = new Semaphore(this.options.maxConcurrentWorkflowTasks);
+    this.activitySlots = new Semaphore(this.options.maxConcurrentActivities);
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: Math.min(20, 2 + this.options.maxConcurrentWorkflowTasks + Math.min(this.options.maxConcurrentActivities, 10)),
@@ -122,8 +285,11 @@ export class Worker {
     if (!options.taskQueue) throw new TypeError('Worker.create: taskQueue is required');
     const w = new Worker(options);
     try {
-      const r = await w.pool.query("SELECT to_regproc('durable.poll_task') IS NOT NULL AS ok");
+      const r = await w.pool.query(`SELECT to_regproc('durable.poll_task') IS NOT NULL AS ok,
+        to_regprocedure('durable.complete_activity(text,jsonb,boolean)') IS NOT NULL AS eager`);
       if (!r.rows[0].ok) throw new Error('the database has no durable extension (CREATE EXTENSION durable)');
+      w.eager = options.eagerDispatch !== false && r.rows[0].eager;
+      if (options.eagerDispatch !== false && !r.rows[0].eager) w.log('info', 'the engine has no eager dispatch (durable < 0.2): polling only');
     } catch (e) {
       await w.pool.end().catch(() => undefined);
       throw e;
@@ -153,12 +319,10 @@ export class Worker {
     const hasWorkflows = this.entries instanceof Map ? this.entries.size > 0 : true;
     const hasActivities = Object.keys(this.activities).length > 0;
     if (hasWorkflows) {
-      const slots = new Semaphore(this.options.maxConcurrentWorkflowTasks);
-      for (let i = 0; i < Math.min(2, this.options.maxConcurrentWorkflowTasks); i++) this.startPoller(['workflow'], slots);
+      for (let i = 0; i < Math.min(2, this.options.maxConcurrentWorkflowTasks); i++) this.startPoller(['workflow'], this.workflowSlots);
     }
     if (hasActivities) {
-      const slots = new Semaphore(this.options.maxConcurrentActivities);
-      for (let i = 0; i < Math.min(2, this.options.maxConcurrentActivities); i++) this.startPoller(['activity'], slots);
+      for (let i = 0; i < Math.min(2, this.options.maxConcurrentActivities); i++) this.startPoller(['activity'], this.activitySlots);
     }
     return this.runPromise;
   }
@@ -187,16 +351,26 @@ export class Worker {
       await Promise.race([allPollers, delay(300)]);
     }
     const grace = msToNumber(this.options.shutdownGraceTime ?? '10s');
-    const settled = Promise.allSettled([...this.inflight]);
-    const timedOut = await Promise.race([settled.then(() => false), delay(grace).then(() => true)]);
-    if (timedOut) {
+    if (!(await this.drain(Date.now() + grace))) {
       for (const ctx of this.runningActivities) ctx.cancel(new CancelledFailure('Worker shutdown'));
-      await Promise.race([Promise.allSettled([...this.inflight]), delay(5000)]);
+      await this.drain(Date.now() + 5000);
     }
     await this.pool.end().catch(() => undefined);
     this.cache.clear();
     this.state = 'STOPPED';
     this.resolveRun?.();
+  }
+
+  /** Wait until no task runs (tasks handed back by completions included); false if the deadline came first. */
+  private async drain(deadline: number): Promise<boolean> {
+    while (this.inflight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inflight]), new Promise<void>((r) => (timer = setTimeout(r, left)))]);
+      clearTimeout(timer);
+    }
+    return true;
   }
 
   private startPoller(kinds: string[], slots: Semaphore): void {
@@ -239,14 +413,11 @@ export class Worker {
           slots.release();
           break;
         }
-        let task: any;
+        let row: any;
         try {
           p.polling = true;
-          const r = await p.client.query(
-            `SELECT t.*, extract(epoch FROM t.heartbeat_timeout) * 1000 AS heartbeat_timeout_ms
-               FROM durable.poll_task($1, $2, $3::text[], $4::interval) t`,
-            [this.options.taskQueue, this.identity, p.kinds, wait]);
-          task = r.rows[0];
+          const r = await p.client.query({ ...SQL.poll, values: [this.options.taskQueue, this.identity, p.kinds, wait] });
+          row = r.rows[0];
         } catch (e) {
           p.polling = false;
           slots.release();
@@ -260,16 +431,12 @@ export class Worker {
         } finally {
           p.polling = false;
         }
-        if (!task) {
+        if (!row) {
           slots.release();
           continue;
         }
-        const job = this.dispatch(task).catch((e) => this.log('error', `task failed: ${(e as Error).stack ?? e}`))
-          .finally(() => {
-            slots.release();
-            this.inflight.delete(job);
-          });
-        this.inflight.add(job);
+        this.stats.polledTasks++;
+        this.runTask(toTask(row.t)); // holds the slot acquired above
       }
     } finally {
       await p.client?.end().catch(() => undefined);
@@ -277,27 +444,101 @@ export class Worker {
     }
   }
 
-  private dispatch(task: any): Promise<void> {
+  private slotsFor(kind: string): Semaphore {
+    return kind === 'activity' ? this.activitySlots : this.workflowSlots;
+  }
+
+  /**
+   * Run a task that holds one slot of its kind (acquired by the poller, or
+   * reserved before the completion that handed the task out); the slot is
+   * released when the task is done.  The tasks its completion hands back
+   * (with slots reserved for them) run the same way.
+   */
+  private runTask(task: Task): void {
+    const slots = this.slotsFor(task.kind);
+    const job: Promise<void> = this.dispatch(task)
+      .then((next) => {
+        for (const t of next) this.runTask(t);
+      }, (e) => this.log('error', `task failed: ${(e as Error).stack ?? e}`))
+      .finally(() => {
+        slots.release();
+        this.inflight.delete(job);
+      });
+    this.inflight.add(job);
+  }
+
+  /** Run one task; resolves to the tasks its completion handed back. */
+  private async dispatch(task: Task): Promise<Task[]> {
     switch (task.kind) {
       case 'workflow':
         return this.handleWorkflowTask(task);
       case 'query':
-        return this.handleQueryTask(task);
+        await this.handleQueryTask(task);
+        return [];
       case 'activity':
         return this.handleActivityTask(task);
       default:
         this.log('warn', `unknown task kind ${task.kind}`);
-        return Promise.resolve();
+        return [];
     }
   }
 
+  /**
+   * The tasks a completion handed back (the "tasks" of its result), each
+   * with a slot: an activity takes one of the reservedActivities, a
+   * workflow task the reservedWorkflowTask or, when the completion is a
+   * workflow task's, that task's own slot (Temporal does the same): it is
+   * taken here and given back when the completing task ends, in runTask.
+   * Reserved slots left over are released.
+   */
+  private handedOut(tasks: unknown, reservedActivities: number, reservedWorkflowTask: boolean): Task[] {
+    const out: Task[] = [];
+    if (Array.isArray(tasks)) {
+      for (const j of tasks) {
+        const t = toTask(j);
+        if (t.kind === 'activity') {
+          this.stats.eagerActivityTasks++;
+          if (reservedActivities > 0) reservedActivities--;
+          else this.activitySlots.take(); // not asked for, but leased to us: run it rather than let it time out
+        } else {
+          this.stats.eagerWorkflowTasks++;
+          if (reservedWorkflowTask) reservedWorkflowTask = false;
+          else this.workflowSlots.take(); // the completing workflow task's slot
+        }
+        out.push(t);
+      }
+    }
+    this.releaseReserved(reservedActivities, reservedWorkflowTask);
+    return out;
+  }
+
+  private releaseReserved(activities: number, workflowTask: boolean): void {
+    for (let i = 0; i < activities; i++) this.activitySlots.release();
+    if (workflowTask) this.workflowSlots.release();
+  }
+
+  /** Whether this worker runs workflows of this type (it polls for workflow tasks then). */
+  private runsWorkflowType(type: string): boolean {
+    return this.entries instanceof Map ? this.entries.has(type) : true;
+  }
+
+  /**
+   * Reserve a workflow-task slot for the workflow task a completion of a
+   * task of this workflow may hand back; false (nothing reserved) when
+   * eager dispatch is off, the worker is stopping, or no slot is free.
+   */
+  private reserveWorkflowTask(task: Task): boolean {
+    return this.eager && this.state === 'RUNNING' && task.task_queue === this.options.taskQueue &&
+      this.runsWorkflowType(task.workflow_type) && this.workflowSlots.tryAcquire();
+  }
+
   /** Call the engine, retrying while the server is unreachable (e.g. restarting). */
-  private async call<T = any>(sql: string, params: unknown[]): Promise<T[]> {
+  private async call<T = any>(stmt: Statement, params: unknown[]): Promise<T[]> {
     let backoff = 100;
     const deadline = Date.now() + 120_000;
     for (;;) {
       try {
-        return (await this.pool.query(sql, params)).rows;
+        return (await this.pool.query({ name: stmt.name, text: stmt.text, values: params })).rows;
       } catch (e) {
         if (!isConnectionError(e) || Date.now() > deadline) throw mapError(e);
         await delay(backoff);
@@ -313,7 +554,7 @@ export class Worker {
     return { file: this.entries.path, exportName: workflowType };
   }
 
-  private newRun(task: any): WorkflowRun {
+  private newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
       workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type,
       entry: this.entryFor(task.workflow_type),
@@ -335,11 +576,39 @@ export class Worker {
   }
 
   /** Counters (for tests and metrics). */
-  readonly stats = { workflowTasks: 0, fullReplays: 0, cacheHits: 0, activityTasks: 0, queryTasks: 0, failedWorkflowTasks: 0 };
+  readonly stats = {
+    workflowTasks: 0, fullReplays: 0, cacheHits: 0, activityTasks: 0, queryTasks: 0, failedWorkflowTasks: 0,
+    /** Tasks claimed with durable.poll_task. */
+    polledTasks: 0,
+    /** Tasks handed back by completions (eager dispatch). */
+    eagerActivityTasks: 0, eagerWorkflowTasks: 0,
+  };
 
-  private async handleWorkflowTask(task: any): Promise<void> {
+  /**
+   * Ask for the activities of these commands to be started for this worker
+   * in the completion's transaction (request_eager_execution), as many as
+   * there are free activity slots (reserved here), at most 3: activities on
+   * the workflow's own task queue whose type this worker has.
+   */
+  private requestEagerActivities(task: Task, commands: Command[]): { commands: Command[]; reserved: number } {
+    let reserved = 0;
+    let out = commands;
+    for (let i = 0; i < commands.length && reserved < MAX_EAGER_ACTIVITIES_PER_WORKFLOW_TASK; i++) {
+      const c = commands[i];
+      if (c.type !== 'schedule_activity') continue;
+      if (c.task_queue !== undefined && c.task_queue !== task.task_queue) continue;
+      if (!Object.prototype.hasOwnProperty.call(this.activities, c.activity_type as string)) continue;
+      if (!this.activitySlots.tryAcquire()) break;
+      if (out === commands) out = commands.slice();
+      out[i] = { ...c, request_eager_execution: true };
+      reserved++;
+    }
+    return { commands: out, reserved };
+  }
+
+  private async handleWorkflowTask(task: Task): Promise<Task[]> {
     this.stats.workflowTasks++;
-    const history = task.history as HistoryEvent[];
+    const history = task.history ?? [];
     const runId: string = task.run_id;
     let run = this.cache.get(runId);
     this.cache.delete(runId);
@@ -362,38 +631,51 @@ export class Worker {
       }
     } catch (e) {
       await this.failWorkflowTask(task, e);
-      return;
+      return [];
     }
-    let outcome: string;
+    let send = commands ?? [];
+    let reservedActivities = 0;
+    // the workflow task this completion schedules (events arrived meanwhile) runs in this task's slot
+    let returnWorkflowTask = false;
+    if (this.eager && this.state === 'RUNNING' && !closesWorkflow(send)) {
+      ({ commands: send, reserved: reservedActivities } = this.requestEagerActivities(task, send));
+      returnWorkflowTask = true;
+    }
+    let result: { outcome?: string; tasks?: unknown[] } | null;
     try {
-      const rows = await this.call('SELECT durable.complete_workflow_task($1, $2::jsonb) AS r', [task.task_token, JSON.stringify(commands ?? [])]);
-      outcome = rows[0].r?.outcome;
+      const rows = this.eager
+        ? await this.call(SQL.completeWft, [task.task_token, JSON.stringify(send), returnWorkflowTask])
+        : await this.call(SQL.completeWft01, [task.task_token, JSON.stringify(send)]);
+      result = rows[0].r;
     } catch (e) {
+      this.releaseReserved(reservedActivities, false);
       if (e instanceof StaleTaskTokenError) {
         this.log('debug', `workflow task of ${task.workflow_id} is stale: ${e.message}`);
-        return;
+        return [];
       }
       await this.failWorkflowTask(task, e);
-      return;
+      return [];
     }
-    if (outcome === 'completed' && !run.closed) this.cachePut(runId, run);
+    // cache first: a workflow task handed back continues from this run
+    if (result?.outcome === 'completed' && !run.closed) this.cachePut(runId, run);
+    return this.handedOut(result?.tasks, reservedActivities, false);
   }
 
-  private async failWorkflowTask(task: any, err: unknown): Promise<void> {
+  private async failWorkflowTask(task: Task, err: unknown): Promise<void> {
     this.stats.failedWorkflowTasks++;
     const failure: FailureJSON = err instanceof WorkflowTaskFailure ? err.failure : encodeFailure(err);
     if (err instanceof NonDeterminismError) failure.type = 'NonDeterminismError';
     this.log('warn', `workflow task of ${task.workflow_id} (run ${task.run_id}, attempt ${task.attempt}) failed: ${failure.message}`);
     try {
-      await this.call('SELECT durable.fail_workflow_task($1, $2::jsonb)', [task.task_token, JSON.stringify(failure)]);
+      await this.call(SQL.failWft, [task.task_token, JSON.stringify(failure)]);
     } catch (e) {
       this.log('debug', `fail_workflow_task: ${(e as Error).message}`);
     }
   }
 
-  private async handleQueryTask(task: any): Promise<void> {
+  private async handleQueryTask(task: Task): Promise<void> {
     this.stats.queryTasks++;
-    const history = task.history as HistoryEvent[];
+    const history = task.history ?? [];
     let answer: { result?: unknown; failure?: FailureJSON };
     try {
       let lastCompleted: HistoryEvent | undefined;
@@ -417,12 +699,12 @@ export class Worker {
         run = this.newRun(task);
         run.advance(history, true, true);
       }
-      answer = run.query(task.query_name, task.input);
+      answer = run.query(task.query_name ?? '', task.input);
     } catch (e) {
       answer = { failure: encodeFailure(e) };
     }
     try {
-      await this.call('SELECT durable.answer_query($1, $2::jsonb, $3::jsonb)', [
+      await this.call(SQL.answerQuery, [
         task.task_token,
         answer.failure ? null : JSON.stringify(answer.result ?? null),
         answer.failure ? JSON.stringify(answer.failure) : null,
@@ -434,14 +716,15 @@ export class Worker {
 
   /* ------------------------------------------------------------ activities */
 
-  private async handleActivityTask(task: any): Promise<void> {
+  private async handleActivityTask(task: Task): Promise<Task[]> {
     this.stats.activityTasks++;
     const token: string = task.task_token;
-    const hbMs = task.heartbeat_timeout_ms == null ? undefined : Number(task.heartbeat_timeout_ms);
+    const activityType = task.activity_type ?? '';
+    const hbMs = task.heartbeat_timeout_ms ?? undefined;
     const info: ActivityInfo = {
       taskToken: token,
-      activityId: task.activity_id,
-      activityType: task.activity_type,
+      activityId: task.activity_id ?? '',
+      activityType,
       workflowId: task.workflow_id,
       runId: task.run_id,
       workflowType: task.workflow_type,
@@ -449,11 +732,10 @@ export class Worker {
       attempt: task.attempt,
       heartbeatDetails: task.heartbeat_details ?? undefined,
       heartbeatTimeoutMs: hbMs,
-      scheduledTime: task.scheduled_time,
-      startedTime: task.started_time,
+      scheduledTime: task.scheduled_time as Date,
+      startedTime: task.started_time as Date,
       deadline: task.deadline ?? undefined,
     };
-    const controller = new AbortController();
     let cancelKind: 'workflow' | 'gone' | 'shutdown' | undefined;
     let done = false;
     const hb = { latest: undefined as unknown, pending: false, inFlight: false, last: 0, timer: undefined as NodeJS.Timeout | undefined };
@@ -468,7 +750,7 @@ export class Worker {
       hb.inFlight = true;
       hb.pending = false;
       hb.last = Date.now();
-      this.pool.query('SELECT durable.heartbeat_activity($1, $2::jsonb) AS c', [token, JSON.stringify(hb.latest ?? null)])
+      this.pool.query({ ...SQL.heartbeat, values: [token, JSON.stringify(hb.latest ?? null)] })
         .then((r) => {
           if (r.rows[0].c && !cancelKind) {
             cancelKind = 'workflow';
@@ -487,7 +769,7 @@ export class Worker {
           send();
         });
     };
-    const ctx = new Context(info, controller, (details) => {
+    const ctx = new Context(info, (details) => {
       hb.latest = details;
       hb.pending = true;
       send();
@@ -499,13 +781,13 @@ export class Worker {
       origCancel(reason);
     };
     try {
-      const fn = this.activities[task.activity_type];
+      const fn = this.activities[activityType];
       let result: unknown;
       let error: unknown;
       let ok = false;
       try {
         if (typeof fn !== 'function') {
-          throw ApplicationFailure.retryable(`activity "${task.activity_type}" is not registered on worker ${this.identity}`, 'ActivityNotRegistered');
+          throw ApplicationFailure.retryable(`activity "${activityType}" is not registered on worker ${this.identity}`, 'ActivityNotRegistered');
         }
         const args = task.input == null ? [] : Array.isArray(task.input) ? task.input : [task.input];
         result = await Context.run(ctx, async () => fn(...args));
@@ -515,21 +797,39 @@ export class Worker {
       }
       done = true;
       if (hb.timer) clearTimeout(hb.timer);
+      // the workflow task this completion schedules, handed back if a slot is reserved for it
+      let reserved = false;
       try {
+        let handed: unknown;
         if (ok) {
-          await this.call('SELECT durable.complete_activity($1, $2::jsonb)', [token, JSON.stringify(result ?? null)]);
+          const payload = JSON.stringify(result ?? null);
+          reserved = this.reserveWorkflowTask(task);
+          const rows = this.eager
+            ? await this.call(SQL.completeActivity, [token, payload, reserved])
+            : await this.call(SQL.completeActivity01, [token, payload]);
+          handed = rows[0]?.r?.tasks;
         } else if (cancelKind === 'workflow') {
-          await this.call('SELECT durable.report_activity_canceled($1, $2::jsonb)', [token, JSON.stringify(hb.latest ?? null)]);
+          await this.call(SQL.activityCanceled, [token, JSON.stringify(hb.latest ?? null)]);
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {
           const f = encodeFailure(error);
           delete f.cause;
-          await this.call('SELECT durable.fail_activity($1, $2::jsonb)', [token, JSON.stringify(f)]);
+          const payload = JSON.stringify(f);
+          reserved = this.reserveWorkflowTask(task);
+          const rows = this.eager
+            ? await this.call(SQL.failActivity, [token, payload, reserved])
+            : await this.call(SQL.failActivity01, [token, payload]);
+          handed = rows[0]?.r?.tasks;
         }
+        const wasReserved = reserved;
+        reserved = false;
+        return this.handedOut(handed, 0, wasReserved);
       } catch (e) {
+        if (reserved) this.workflowSlots.release();
         this.log(e instanceof StaleTaskTokenError ? 'debug' : 'warn',
-          `reporting activity ${task.activity_type} (${task.workflow_id}/${task.activity_id}): ${(e as Error).message}`);
+          `reporting activity ${activityType} (${task.workflow_id}/${task.activity_id}): ${(e as Error).message}`);
+        return [];
       }
     } finally {
       this.runningActivities.delete(ctx);

@@ -169,8 +169,15 @@ function isCancellationLike(err: unknown): boolean {
   return false;
 }
 
+/**
+ * This sandbox's activator.  Each sandbox loads its own instance of this
+ * module, so a module variable is per run; globalThis.__durableActivator
+ * serves another copy of the SDK that workflow code may load.
+ */
+let currentActivator: Activator | undefined;
+
 export function getActivator(): Activator {
-  const a = (globalThis as any).__durableActivator as Activator | undefined;
+  const a = currentActivator ?? ((globalThis as any).__durableActivator as Activator | undefined);
   if (!a) throw new IllegalStateError('workflow APIs can only be used in workflow code run by a durable worker');
   return a;
 }
@@ -493,6 +500,7 @@ export const bridge = {
     const input = JSON.parse(json) as InitInput;
     const a = new Activator();
     (globalThis as any).__durableActivator = a;
+    currentActivator = a;
     a.now = input.now;
     a.random = sfc32(hashSeed(input.seed));
     a.info = {

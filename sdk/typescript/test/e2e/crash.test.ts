@@ -1,22 +1,26 @@
 /**
- * Failures of the machinery: a worker killed with SIGKILL mid-workflow, and
- * the server stopped in immediate mode (a crash) mid-workflow.  Every
- * workflow must complete, no activity result may be lost, and no activity
- * may run again once its completion was recorded.
+ * Failures of the machinery: a worker killed with SIGKILL mid-workflow (also
+ * while it holds a task handed out eagerly), and the server stopped in
+ * immediate mode (a crash) mid-workflow.  Every workflow must complete, no
+ * activity result may be lost, and no activity may run again once its
+ * completion was recorded.
  */
 import assert from 'node:assert/strict';
 import { ChildProcess, fork } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { SCHEMA, createActivities } from '../../examples/subscription/activities';
+import { TEST_SCHEMA, createTestActivities } from '../workflows/activities';
 import { Env, startEnv, waitFor } from '../helpers/env';
 
 const EXAMPLE = require.resolve('../../examples/subscription/workflows');
 const WORKER_SCRIPT = require.resolve('../../examples/subscription/worker');
+const TEST_WORKER_SCRIPT = require.resolve('../helpers/worker-process');
+const BASIC = require.resolve('../workflows/basic');
 
 let env: Env;
 
 before(async () => {
-  env = await startEnv([SCHEMA]);
+  env = await startEnv([SCHEMA, TEST_SCHEMA]);
 });
 after(async () => {
   await env?.stop();
@@ -82,6 +86,44 @@ describe('crashes', () => {
     } finally {
       second.kill('SIGTERM');
       await new Promise((r) => second.once('exit', r));
+    }
+  });
+
+  it('a worker killed with SIGKILL while it runs an activity handed out eagerly: it times out, another worker finishes', async () => {
+    const queue = 'crash-eager';
+    const doomed = fork(TEST_WORKER_SCRIPT, [], {
+      env: { ...process.env, DATABASE_URL: env.cluster.connectionString, TASK_QUEUE: queue, WORKER_IDENTITY: 'eager-doomed' },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const messages: any[] = [];
+    doomed.on('message', (m) => messages.push(m));
+    const exited = new Promise((r) => doomed.once('exit', r));
+    await waitFor(async () => messages.includes('ready'), 'the worker process', 30_000);
+    const h = await env.client.workflow.start('holdThenStep', { args: ['ce-1'], taskQueue: queue, workflowId: 'crash-eager-1', workflowTaskTimeout: '2s' });
+    await waitFor(async () => messages.some((m) => m?.holding === 'ce-1'), 'the first attempt running', 30_000);
+    doomed.send('stats');
+    const { stats } = await waitFor(async () => messages.find((m) => m?.stats), 'the worker\'s counters');
+    // it polled the first workflow task only; the activity came back with its completion
+    assert.equal(stats.polledTasks, 1, JSON.stringify(stats));
+    assert.equal(stats.eagerActivityTasks, 1, JSON.stringify(stats));
+    doomed.kill('SIGKILL');
+    await exited;
+    const rescuer = await env.startWorker({ taskQueue: queue, identity: 'eager-rescuer', workflowsPath: BASIC, activities: createTestActivities(env.pool) });
+    try {
+      assert.equal(await h.result(), 'attempt 2:2');
+      const hist = await h.fetchHistory();
+      const started = hist.filter((e) => e.event_type === 'ActivityTaskStarted');
+      assert.equal(started.length, 2);
+      // attempt 1, leased to the killed worker, timed out (start-to-close) and was retried
+      assert.equal(started[0].attributes.attempt, 2);
+      assert.equal(started[0].attributes.identity, 'eager-rescuer');
+      assert.equal(started[0].attributes.last_failure?.timeout_type, 'START_TO_CLOSE', JSON.stringify(started[0].attributes));
+      const wftIdentities = hist.filter((e) => e.event_type === 'WorkflowTaskCompleted').map((e) => e.attributes.identity);
+      assert.deepEqual(wftIdentities, ['eager-doomed', 'eager-rescuer', 'eager-rescuer']);
+      const runs = (await env.pool.query("SELECT what FROM test_runs WHERE key = 'ce-1' ORDER BY id")).rows.map((r) => r.what);
+      assert.deepEqual(runs, ['hold:1', 'hold:2']);
+    } finally {
+      await rescuer.shutdown();
     }
   });
 

@@ -5,6 +5,8 @@ import {
   WorkflowNotFoundError, decodeFailure, encodeFailure, isCancellation, mapError, msToNumber, toInterval,
 } from '../../src';
 import { retryPolicy } from '../../src/workflow/internals';
+import { parsePgInterval } from '../../src/common/duration';
+import { toTask } from '../../src/worker/worker';
 
 describe('durations', () => {
   it('parses ms-style strings and numbers', () => {
@@ -20,6 +22,21 @@ describe('durations', () => {
   it('turns durations into interval text', () => {
     assert.equal(toInterval('30 days'), '2592000s');
     assert.equal(toInterval(250), '0.25s');
+  });
+  it('reads PostgreSQL interval text in every IntervalStyle', () => {
+    assert.equal(parsePgInterval('00:00:30'), 30_000);
+    assert.equal(parsePgInterval('00:00:00.25'), 250);
+    assert.equal(parsePgInterval('1 day 02:00:00.5'), 86_400_000 + 7_200_000 + 500);
+    assert.equal(parsePgInterval('3 days'), 3 * 86_400_000);
+    assert.equal(parsePgInterval('1 mon 2 days'), 32 * 86_400_000);
+    assert.equal(parsePgInterval('1 year'), 365.25 * 86_400_000);
+    assert.equal(parsePgInterval('-00:00:01'), -1000);
+    assert.equal(parsePgInterval('PT30S'), 30_000);
+    assert.equal(parsePgInterval('P1DT2H0.5S'), 86_400_000 + 7_200_000 + 500);
+    assert.equal(parsePgInterval('1 2:00:00'), 86_400_000 + 7_200_000);
+    assert.equal(parsePgInterval('@ 1 min 30 secs'), 90_000);
+    assert.equal(parsePgInterval(null), undefined);
+    assert.equal(parsePgInterval('soon'), undefined);
   });
   it('maps retry options to the engine retry policy', () => {
     assert.deepEqual(retryPolicy({ initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 5, nonRetryableErrorTypes: ['InvalidAccountError'] }), {
@@ -56,5 +73,25 @@ describe('failures', () => {
     const c = mapError({ code: 'DU011', message: 'canceled', detail: '{"message": "workflow canceled"}' });
     assert.ok(c instanceof WorkflowCanceledError && c instanceof WorkflowFailedError);
     assert.ok((c as WorkflowCanceledError).cause instanceof CancelledFailure);
+  });
+});
+
+describe('tasks', () => {
+  it('polled and handed-out tasks (to_json(durable.task)) become one shape', () => {
+    const json = {
+      task_token: 'a:5d2c:5:1:0', kind: 'activity', workflow_id: 'w', run_id: '5d2c', workflow_type: 'chain', task_queue: 'q',
+      activity_id: '1', activity_type: 'add', input: [1, 2], attempt: 1, history: null, heartbeat_details: null,
+      scheduled_time: '2026-11-25T10:00:00.123456+00:00', started_time: '2026-11-25T10:00:00.2+00:00',
+      deadline: '2026-11-25T10:00:30.2+00:00', heartbeat_timeout: '00:00:30', priority: 0, query_name: null,
+    };
+    const t = toTask(json);
+    assert.ok(t.scheduled_time instanceof Date && t.started_time instanceof Date && t.deadline instanceof Date);
+    assert.equal(t.deadline!.getTime() - t.started_time!.getTime(), 30_000);
+    assert.equal(t.heartbeat_timeout_ms, 30_000);
+    assert.deepEqual(t.input, [1, 2]);
+    // a task as node-postgres parses a row: Dates stay Dates, a missing interval is null
+    const row = toTask({ ...json, scheduled_time: new Date(0), heartbeat_timeout: null });
+    assert.equal(row.scheduled_time!.getTime(), 0);
+    assert.equal(row.heartbeat_timeout_ms, null);
   });
 });

@@ -47,6 +47,29 @@ export function createTestActivities(pool: pg.Pool) {
     async record(key: string, what: string): Promise<void> {
       await rec(key, what);
     },
+    async add(a: number, b: number): Promise<number> {
+      return a + b;
+    },
+    /** Records its start and end (clock_timestamp()), sleeping ms between. */
+    async timed(key: string, i: number, ms: number): Promise<number> {
+      await rec(key, `start:${i}`);
+      await new Promise((r) => setTimeout(r, ms));
+      await rec(key, `end:${i}`);
+      return i;
+    },
+    /**
+     * Attempt 1 never returns (the crash test kills its worker meanwhile;
+     * it tells the test through IPC when it is running); later attempts return.
+     */
+    async holdOnFirstAttempt(key: string): Promise<string> {
+      const { attempt } = Context.current().info;
+      await rec(key, `hold:${attempt}`);
+      if (attempt === 1) {
+        process.send?.({ holding: key });
+        await new Promise(() => undefined);
+      }
+      return `attempt ${attempt}`;
+    },
   };
 }
 

@@ -127,3 +127,28 @@ export async function buggy(): Promise<void> {
 export async function failing(msg: string): Promise<void> {
   throw ApplicationFailure.nonRetryable(msg, 'MyError');
 }
+
+/** n activities one after the other, each adding to the previous result. */
+export async function chain(n: number): Promise<number> {
+  let r = 0;
+  for (let i = 1; i <= n; i++) r = await acts.add(r, i);
+  return r;
+}
+
+/** n activities at once, each taking ms; the worker's activity slots bound how many run together. */
+export async function fanOut(key: string, n: number, ms: number): Promise<number[]> {
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < n; i++) ps.push(acts.timed(key, i, ms));
+  return await Promise.all(ps);
+}
+
+/**
+ * One activity with a short start-to-close timeout, then a second: the
+ * crash test kills the worker while it holds the first, handed out eagerly.
+ */
+export async function holdThenStep(key: string): Promise<string> {
+  const short = proxyActivities<TestActivities>({ startToCloseTimeout: '2s', retry: { initialInterval: '100ms', maximumAttempts: 5 } });
+  const first = await short.holdOnFirstAttempt(key);
+  const second = await acts.add(1, 1);
+  return `${first}:${second}`;
+}

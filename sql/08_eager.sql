@@ -94,7 +94,9 @@ SELECT token AS otok FROM t_last \gset
 SELECT event_id, event_type, attributes::jsonb->>'activity_id' AS activity_id FROM t_hist('w8-fan');
 
 --
--- the workflow task is handed out only when this call made it ready
+-- the workflow task is handed out only when this call made it ready and no
+-- other activity of the run is out (results still to come are better
+-- gathered into one task)
 --
 -- a workflow task is running: the activity's result is buffered, no task
 SELECT durable.signal_workflow('w8-fan', 'poke');
@@ -102,24 +104,30 @@ SELECT * FROM t_poll('w8-fan', '{workflow}');
 SELECT token AS wtok FROM t_last \gset
 SELECT durable.complete_activity(
 	(SELECT res->'tasks'->0->>'task_token' FROM t_res WHERE name = 'fan'), '"e1"', true) AS while_running;
--- completing that task with return_workflow_task hands over the next one,
--- which carries the buffered result
-INSERT INTO t_res SELECT 'fan2', durable.complete_workflow_task(:'wtok', '[]', true);
-SELECT res->>'outcome' AS outcome FROM t_res WHERE name = 'fan2';
-SELECT x.* FROM t_res, t_tasks(res) x WHERE name = 'fan2';
--- an activity on another queue does not hand over the workflow task
-SELECT durable.complete_workflow_task(res->'tasks'->0->>'task_token', '[]') ->> 'outcome' AS outcome
-FROM t_res WHERE name = 'fan2';
-SELECT durable.complete_activity(:'otok', '"o1"', true) AS other_queue;
+-- completing that task schedules another for the buffered result; q1, o1
+-- and e2 are still out, so it is queued, not handed over
+SELECT durable.complete_workflow_task(:'wtok', '[]', true) AS activities_out;
 SELECT * FROM t_poll('w8-fan', '{workflow}');
 SELECT durable.complete_workflow_task(token, '[]') ->> 'outcome' AS outcome FROM t_last;
--- fail_activity hands over the workflow task when the activity closes,
--- and nothing while it retries
+-- fail_activity hands over nothing while the activity retries
 SELECT durable.fail_activity(
 	(SELECT res->'tasks'->1->>'task_token' FROM t_res WHERE name = 'fan'),
 	'{"message": "retry me"}', true) AS retrying;
+-- an activity on another queue does not hand over the workflow task
+SELECT durable.complete_activity(:'otok', '"o1"', true) AS other_queue;
 SELECT durable.terminate_workflow('w8-fan');
 
+-- with no activity out, return_workflow_task hands over the task that
+-- carries what arrived meanwhile
+SELECT durable.start_workflow('Sig', NULL, 'w8-sig', 'w8-sig') IS NOT NULL AS started;
+SELECT * FROM t_poll('w8-sig');
+SELECT token AS wtok FROM t_last \gset
+SELECT durable.signal_workflow('w8-sig', 'go', '{"n": 1}');
+SELECT x.* FROM t_tasks(durable.complete_workflow_task(:'wtok',
+	'[{"type": "start_timer", "timer_id": "t", "duration": "1 hour"}]', true)::jsonb) x;
+SELECT durable.terminate_workflow('w8-sig');
+
+-- fail_activity hands over the workflow task when the activity closes
 SELECT t_start_with('w8-fail', 'w8-fail', $$[{"type": "schedule_activity", "activity_id": "f1",
 	"activity_type": "A", "start_to_close_timeout": "1 minute", "retry_policy": {"maximum_attempts": 1}}]$$);
 SELECT * FROM t_poll('w8-fail', '{activity}');

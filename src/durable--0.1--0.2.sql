@@ -317,14 +317,25 @@ $$;
 /*
  * Make the workflow task's row (see _enqueue): ready, or started for
  * p_worker and returned.  w is the run's row with the task scheduled.
+ *
+ * A workflow task goes to p_worker only while no activity of the run is
+ * outstanding.  Results still to come are better gathered into one task:
+ * queued, it is claimed after the activities already ready (the queue
+ * serves the oldest first), by when their results wait in the buffer.
+ * Handed out at once, a fan-in of N activities would take a workflow task,
+ * and a read of the whole history, for nearly every result.
  */
 CREATE FUNCTION durable._enqueue_wft(w durable.workflows, p_worker text) RETURNS durable.task
 LANGUAGE plpgsql AS $$
 DECLARE
 	now_ timestamptz;
 	lease timestamptz;
+	eager boolean := false;
 BEGIN
-	IF p_worker IS NULL THEN
+	IF p_worker IS NOT NULL THEN
+		eager := NOT EXISTS (SELECT 1 FROM durable.activities a WHERE a.run_id = w.run_id);
+	END IF;
+	IF NOT eager THEN
 		PERFORM durable._enqueue(w.run_id, 0, 'workflow', w.task_queue, w.priority);
 		RETURN NULL;
 	END IF;

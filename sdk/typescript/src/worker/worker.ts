@@ -65,39 +65,18 @@ export interface WorkerOptions {
   eagerDispatch?: boolean;
 }
 
-/**
- * A task as the worker runs it, whichever way it came: a durable.poll_task
- * row or an element of the "tasks" a completion hands back (both read as
- * to_json(durable.task), see toTask).
- */
-export interface Task {
-  readonly task_token: string;
-  readonly kind: string;
-  readonly workflow_id: string;
-  readonly run_id: string;
-  readonly workflow_type: string;
-  readonly task_queue: string;
-  readonly activity_id: string | null;
-  readonly activity_type: string | null;
-  readonly input: unknown;
-  readonly attempt: number;
-  readonly history: HistoryEvent[] | null;
-  readonly heartbeat_details: unknown;
-  readonly scheduled_time: Date | null;
-  readonly started_time: Date | null;
-  readonly deadline: Date | null;
-  readonly heartbeat_timeout_ms: number | null;
-  readonly priority: number | null;
-  readonly query_name: string | null;
-}
-
 function toDate(v: unknown): Date | null {
   if (v === null || v === undefined) return null;
   return v instanceof Date ? v : new Date(v as string);
 }
 
-/** The one task shape; timestamps and the interval are read when used (only activities use them). */
-class TaskImpl implements Task {
+/**
+ * A task as the worker runs it, whichever way it came: a durable.poll_task
+ * row or an element of the "tasks" a completion hands back (both read as
+ * to_json(durable.task), see toTask).  Timestamps and the interval are read
+ * when used (only activities use them).
+ */
+export class Task {
   readonly task_token: string;
   readonly kind: string;
   readonly workflow_id: string;
@@ -152,7 +131,7 @@ class TaskImpl implements Task {
  * numbers, as node-postgres parses columns, are taken as they are.
  */
 export function toTask(j: any): Task {
-  return new TaskImpl(j);
+  return new Task(j);
 }
 
 /** Temporal's cap on the activities one workflow task asks to run eagerly. */

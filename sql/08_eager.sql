@@ -64,6 +64,14 @@ SELECT t_start_with('w8-plain', 'w8-plain', $$[{"type": "schedule_activity", "ac
 SELECT * FROM t_poll('w8-plain', '{activity}');
 SELECT durable.complete_activity(token, '1') IS NULL AS returns_null FROM t_last;
 SELECT durable.complete_activity(token, '1', false) FROM t_last WHERE false;
+-- return_workflow_task NULL is false: nothing is handed out, the result is NULL
+SELECT t_start_with('w8-null', 'w8-null', $$[{"type": "schedule_activity", "activity_id": "n1",
+	"activity_type": "Step", "start_to_close_timeout": "1 minute"}]$$);
+SELECT * FROM t_poll('w8-null', '{activity}');
+SELECT durable.complete_activity(token, '1', NULL) IS NULL AS returns_null FROM t_last;
+SELECT count(*) AS ready_workflow_tasks FROM durable.tasks t JOIN durable.workflows w USING (run_id)
+WHERE w.workflow_id = 'w8-null' AND t.kind = 'workflow' AND t.started_time IS NULL;
+SELECT durable.terminate_workflow('w8-null');
 SELECT * FROM t_poll('w8-plain', '{workflow}');
 
 --

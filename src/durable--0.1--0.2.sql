@@ -695,8 +695,8 @@ $$;
 CREATE FUNCTION durable._tasks_result(p_asked boolean, r durable.task) RETURNS json
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-	IF NOT p_asked THEN
-		RETURN NULL;
+	IF p_asked IS NOT TRUE THEN
+		RETURN NULL;		-- not asked (NULL counts as false, as in _eager_worker)
 	END IF;
 	IF r.task_token IS NULL THEN
 		RETURN '{"tasks": []}'::json;
@@ -912,7 +912,6 @@ DECLARE
 	t durable.tasks;
 	cmd jsonb;
 	cmds jsonb := commands;
-	i integer := 0;
 	n integer;
 	ctype text;
 	started bigint;

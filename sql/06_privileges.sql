@@ -75,6 +75,10 @@ WHERE p.pronamespace = 'durable'::regnamespace AND p.prosecdef
 SELECT DISTINCT c AS pinned_search_path
 FROM pg_proc p, unnest(p.proconfig) c
 WHERE p.pronamespace = 'durable'::regnamespace AND p.prosecdef AND c LIKE 'search\_path=%';
+-- since 0.3 there are none: the engine's C functions read and write the
+-- tables directly, so EXECUTE is the only privilege a role needs
+SELECT count(*) AS security_definer_functions
+FROM pg_proc p WHERE p.pronamespace = 'durable'::regnamespace AND p.prosecdef;
 -- which API functions each role may call
 SELECT r.rolname, string_agg(p.proname, ', ' ORDER BY p.proname) AS functions
 FROM pg_roles r CROSS JOIN pg_proc p
@@ -116,7 +120,7 @@ SELECT t_try($$SELECT * FROM durable.workflows$$) AS read_workflows;
 SELECT t_try($$UPDATE durable.workflows SET status = 'completed'$$) AS write_workflows;
 SELECT t_try($$SELECT * FROM durable.engine_workers$$) AS engine_workers;
 SELECT t_try($$SELECT durable.purge_closed_workflows('1 day')$$) AS purge;
-SELECT t_try($$SELECT durable._deliver('00000000-0000-0000-0000-000000000000', '[]')$$) AS internal_function;
+SELECT t_try($$SELECT durable._engine_tick(1)$$) AS internal_function;
 RESET ROLE;
 
 --

@@ -53,4 +53,37 @@
  */
 extern bool pq_check_connection(void);
 
+/*
+ * Replace a heap tuple and say whether its index entries must be added
+ * (the update was not HOT).  PostgreSQL 16 reports it through an argument
+ * and can limit the insertions to summarizing indexes.
+ */
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "executor/executor.h"
+
+#if PG_VERSION_NUM >= 160000
+static inline bool
+dur_simple_heap_update(Relation rel, ItemPointer otid, HeapTuple tup, bool *summarizing)
+{
+	TU_UpdateIndexes update_indexes;
+
+	simple_heap_update(rel, otid, tup, &update_indexes);
+	*summarizing = (update_indexes == TU_Summarizing);
+	return update_indexes != TU_None;
+}
+#define DUR_INSERT_INDEX_TUPLES(rri, slot, estate, update, summarizing) \
+	ExecInsertIndexTuples((rri), (slot), (estate), (update), false, NULL, NIL, (summarizing))
+#else
+static inline bool
+dur_simple_heap_update(Relation rel, ItemPointer otid, HeapTuple tup, bool *summarizing)
+{
+	simple_heap_update(rel, otid, tup);
+	*summarizing = false;
+	return !HeapTupleIsHeapOnly(tup);
+}
+#define DUR_INSERT_INDEX_TUPLES(rri, slot, estate, update, summarizing) \
+	ExecInsertIndexTuples((rri), (slot), (estate), (update), false, NULL, NIL)
+#endif
+
 #endif							/* DURABLE_COMPAT_H */

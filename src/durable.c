@@ -29,6 +29,7 @@ void		_PG_init(void);
 int			dur_launcher_naptime = 10000;	/* ms */
 int			dur_max_payload_size = 2 * 1024 * 1024; /* bytes */
 int			dur_engine_batch_size = 200;
+bool		dur_sticky_execution = false;
 
 /* True when loaded from shared_preload_libraries. */
 bool		dur_preloaded = false;
@@ -72,6 +73,15 @@ _PG_init(void)
 							200, 1, 100000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("durable.sticky_execution",
+							 "Workflow tasks this session completes keep their runs on the completing worker.",
+							 "The worker caches the runs (Temporal's sticky execution): their next workflow "
+							 "tasks go to it first and carry only the events it lacks.",
+							 &dur_sticky_execution,
+							 false,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("durable");
 

@@ -3,11 +3,11 @@
  * durable.h
  *	  Declarations shared by durable's C files.
  *
- * The transactional part of the engine (history, commands, retries) is
- * written in SQL and PL/pgSQL in durable--*.sql, where every statement is a
- * cached plan.  The C part is what SQL cannot do: shared memory, the
- * launcher and the per-database engine worker (the timer service), waking
- * waiters at commit, and waiting without holding back vacuum.
+ * The engine is C, one file per service (docs/architecture.md has the
+ * map): tables.c (storage access), history.c, matching.c, commands.c,
+ * activities.c, timers.c, api.c and admin.c.  This header holds what the
+ * process-level parts share: shared memory, the launcher and engine
+ * workers, wake-ups and waiting, queries.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,8 +19,12 @@
 #include "storage/lwlock.h"
 #include "storage/s_lock.h"
 #include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "compat.h"
+
+/* The version of this library (the SQL it expects is durable--<version>.sql). */
+#define DUR_LIBRARY_VERSION "0.3"
 
 /* Queries waiting for an answer at once, and the size of each one's buffer. */
 #define DUR_MAX_QUERIES		32
@@ -96,6 +100,7 @@ typedef struct DurShared
 extern int	dur_launcher_naptime;
 extern int	dur_max_payload_size;
 extern int	dur_engine_batch_size;
+extern bool dur_sticky_execution;
 extern bool dur_preloaded;
 
 /* shmem.c */
@@ -107,6 +112,12 @@ extern DurEngineSlot *dur_find_engine(Oid dboid);
 
 /* query.c */
 extern Size dur_query_shmem_size(void);
+extern bool dur_ask_query(const pg_uuid_t *run_id, const char *queue, const char *name,
+						  const char *args, int timeout_ms, char **answer, int *len,
+						  bool *failed);
+extern bool dur_claim_query(const char *queue, uint64 *query_id, pg_uuid_t *run_id,
+							char **name, char **args);
+extern bool dur_answer_query(uint64 query_id, const char *answer, int len, bool failed);
 
 /* launcher.c */
 extern void dur_register_launcher(void);
@@ -122,5 +133,12 @@ extern uint32 dur_hash_key(const char *s, int len);
 extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key);
 extern void dur_request_engine_start(void);
 extern int	dur_wait_latch(long timeout_ms);
+extern void dur_notify_task(const char *queue, int mask);
+extern void dur_notify_task_on_abort(const char *queue, int mask);
+extern void dur_notify_close(const char *workflow_id, const char *payload);
+extern void dur_notify_timer(TimestampTz at);
+extern void dur_wait_register(DurWaitKind kind, const char *key, int mask);
+extern bool dur_wait_until(TimestampTz until);
+extern void dur_wait_unregister(void);
 
 #endif							/* DURABLE_H */

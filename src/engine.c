@@ -11,7 +11,7 @@
  *
  *	1. mark itself busy (next_wakeup = 0, pending_wakeup = 0);
  *	2. in one short transaction, SELECT durable._engine_tick(batch), which
- *	   handles what is due and returns the next deadline;
+ *	   handles what is due (timers.c) and returns the next deadline;
  *	3. publish next_wakeup = min(that deadline, pending_wakeup), where
  *	   pending_wakeup collects deadlines committed by others while it was
  *	   busy (see wakeup.c);
@@ -20,7 +20,8 @@
  *
  * At start the worker checks that the extension exists (else it marks the
  * database ABSENT and exits) and rebuilds the unlogged task queue if a
- * crash emptied it (durable._engine_startup).  DROP EXTENSION sets its
+ * crash emptied it (durable._engine_startup, in batches it calls until the
+ * queue is whole, firing deadlines in between; timers.c).  DROP EXTENSION sets its
  * latch at commit; it then finds the extension gone and exits the same way.
  *
  *-------------------------------------------------------------------------
@@ -136,6 +137,7 @@ dur_engine_main(Datum arg)
 	Oid			dboid = DatumGetObjectId(arg);
 	SPIPlanPtr	startup_plan = NULL;
 	TimestampTz next;
+	bool		rebuilding;
 	int			i;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -173,6 +175,7 @@ dur_engine_main(Datum arg)
 		dur_engine_set(DUR_DB_ABSENT, "no extension");
 		proc_exit(0);
 	}
+	rebuilding = next != DT_NOEND;
 	dur_engine_set(DUR_DB_ACTIVE, "running");
 	ereport(LOG, (errmsg("durable engine started for database %u", dboid)));
 
@@ -194,6 +197,19 @@ dur_engine_main(Datum arg)
 		my_slot->pending_wakeup = 0;
 		LWLockRelease(dur_shared->lock);
 
+		/*
+		 * The queue rebuild after a crash goes in batches (a run whose lock
+		 * is busy waits for another pass), between which deadlines fire.
+		 */
+		if (rebuilding)
+		{
+			TimestampTz again;
+
+			if (dur_engine_run("durable: rebuilding the task queue",
+							   "SELECT durable._engine_startup($1)", &startup_plan, &again))
+				rebuilding = again != DT_NOEND;
+		}
+
 		if (!dur_engine_run("durable: firing due timers",
 							"SELECT durable._engine_tick($1)", &tick_plan, &next))
 		{
@@ -211,6 +227,8 @@ dur_engine_main(Datum arg)
 		LWLockRelease(dur_shared->lock);
 
 		now = GetCurrentTimestamp();
+		if (rebuilding && next > TimestampTzPlusMilliseconds(now, 50))
+			next = TimestampTzPlusMilliseconds(now, 50);
 		if (next <= now)
 			continue;
 		if (next != DT_NOEND)

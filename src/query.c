@@ -12,7 +12,7 @@
  *
  *	FREE -> PENDING		query_workflow() fills a slot and wakes a poller of
  *						the workflow's task queue
- *	PENDING -> CLAIMED	poll_task() (through _claim_query) hands it to a worker
+ *	PENDING -> CLAIMED	poll_task() (dur_claim_query) hands it to a worker
  *	CLAIMED -> ANSWERED	answer_query() stores the answer, sets the asker's latch
  *	any -> FREE			the asker takes the answer, times out or errors out
  *
@@ -106,35 +106,25 @@ dur_query_exit(int code, Datum arg)
 }
 
 /*
- * _ask_query(run_id uuid, queue text, query_name text, args text,
- *			  timeout_ms integer, OUT answer text, OUT failed boolean)
- *
- * Publish a query, wake a poller of the queue and wait for the answer.
- * Returns NULL answer and failed = NULL on timeout.
+ * Publish a query about run_id, wake a poller of the queue and wait up to
+ * timeout_ms for the answer.  Returns false on timeout; else the answer's
+ * text (*answer, *len) and whether it is a failure (*failed).
  */
-Datum
-_ask_query(PG_FUNCTION_ARGS)
+bool
+dur_ask_query(const pg_uuid_t *run_id, const char *queue, const char *name,
+			  const char *args, int timeout_ms, char **answer, int *len, bool *failed)
 {
-	pg_uuid_t  *run_id = PG_GETARG_UUID_P(0);
-	text	   *queue = PG_GETARG_TEXT_PP(1);
-	text	   *name = PG_GETARG_TEXT_PP(2);
-	text	   *args = PG_ARGISNULL(3) ? NULL : PG_GETARG_TEXT_PP(3);
-	int			timeout_ms = PG_GETARG_INT32(4);
-	int			qlen = VARSIZE_ANY_EXHDR(queue);
-	int			nlen = VARSIZE_ANY_EXHDR(name);
-	int			alen = args ? VARSIZE_ANY_EXHDR(args) : 0;
+	int			qlen = strlen(queue);
+	int			nlen = strlen(name);
+	int			alen = args ? strlen(args) : 0;
 	DurQuerySlot *slots;
 	DurQuerySlot *slot = NULL;
 	uint64		query_id;
 	TimestampTz deadline;
-	TupleDesc	tupdesc;
-	Datum		values[2];
-	bool		nulls[2] = {true, true};
+	bool		answered = false;
 	int			i;
 
 	dur_require_engine();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
 	if (qlen + nlen + alen + 3 > DUR_QUERY_BUFSIZE)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -169,18 +159,18 @@ _ask_query(PG_FUNCTION_ARGS)
 	query_id = ++dur_shared->next_query_id;
 	slot->state = DUR_QUERY_PENDING;
 	slot->dboid = MyDatabaseId;
-	slot->queue_key = dur_hash_key(VARDATA_ANY(queue), qlen);
+	slot->queue_key = dur_hash_key(queue, qlen);
 	slot->query_id = query_id;
 	memcpy(&slot->run_id, run_id, sizeof(pg_uuid_t));
 	slot->asker_latch = MyLatch;
 	slot->asker_pid = MyProcPid;
 	slot->failed = false;
-	memcpy(slot->buf, VARDATA_ANY(queue), qlen);
+	memcpy(slot->buf, queue, qlen);
 	slot->buf[qlen] = '\0';
-	memcpy(slot->buf + qlen + 1, VARDATA_ANY(name), nlen);
+	memcpy(slot->buf + qlen + 1, name, nlen);
 	slot->buf[qlen + 1 + nlen] = '\0';
 	if (args)
-		memcpy(slot->buf + qlen + nlen + 2, VARDATA_ANY(args), alen);
+		memcpy(slot->buf + qlen + nlen + 2, args, alen);
 	slot->buf[qlen + nlen + 2 + alen] = '\0';
 	slot->len = qlen + nlen + alen + 3;
 	dur_wake_task_waiters(slot->queue_key, DUR_KIND_WORKFLOW, 1, false);
@@ -196,9 +186,10 @@ _ask_query(PG_FUNCTION_ARGS)
 			LWLockAcquire(dur_shared->lock, LW_SHARED);
 			if (slot->query_id == query_id && slot->state == DUR_QUERY_ANSWERED)
 			{
-				values[0] = PointerGetDatum(cstring_to_text_with_len(slot->buf, slot->len));
-				values[1] = BoolGetDatum(slot->failed);
-				nulls[0] = nulls[1] = false;
+				*answer = pnstrdup(slot->buf, slot->len);
+				*len = slot->len;
+				*failed = slot->failed;
+				answered = true;
 				LWLockRelease(dur_shared->lock);
 				break;
 			}
@@ -215,34 +206,53 @@ _ask_query(PG_FUNCTION_ARGS)
 		dur_query_release(query_id);
 	}
 	PG_END_TRY();
+	return answered;
+}
 
+/*
+ * _ask_query(run_id uuid, queue text, query_name text, args text,
+ *			  timeout_ms integer, OUT answer text, OUT failed boolean):
+ * dur_ask_query, for 0.1/0.2's SQL.  NULLs on timeout.
+ */
+Datum
+_ask_query(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+	char	   *answer;
+	int			len;
+	bool		failed;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (dur_ask_query(PG_GETARG_UUID_P(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+					  text_to_cstring(PG_GETARG_TEXT_PP(2)),
+					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					  PG_GETARG_INT32(4), &answer, &len, &failed))
+	{
+		values[0] = PointerGetDatum(cstring_to_text_with_len(answer, len));
+		values[1] = BoolGetDatum(failed);
+		nulls[0] = nulls[1] = false;
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /*
- * _claim_query(queue text, OUT query_id bigint, OUT run_id uuid,
- *				OUT query_name text, OUT args text)
- *
- * Hand the oldest pending query of this database and queue to the caller.
- * Returns a row of NULLs when there is none.
+ * Hand the oldest pending query of this database and queue to the caller:
+ * its id, run, name and args (NULL for none).  False when there is none.
  */
-Datum
-_claim_query(PG_FUNCTION_ARGS)
+bool
+dur_claim_query(const char *queue, uint64 *query_id, pg_uuid_t *run_id, char **name,
+				char **args)
 {
-	text	   *queue = PG_GETARG_TEXT_PP(0);
-	int			qlen = VARSIZE_ANY_EXHDR(queue);
-	uint32		key = dur_hash_key(VARDATA_ANY(queue), qlen);
+	int			qlen = strlen(queue);
+	uint32		key = dur_hash_key(queue, qlen);
 	DurQuerySlot *slots;
 	DurQuerySlot *best = NULL;
-	TupleDesc	tupdesc;
-	Datum		values[4];
-	bool		nulls[4] = {true, true, true, true};
 	int			i;
 
 	dur_require_engine();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
 	slots = dur_query_slots();
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < DUR_MAX_QUERIES; i++)
@@ -251,43 +261,63 @@ _claim_query(PG_FUNCTION_ARGS)
 
 		if (s->state != DUR_QUERY_PENDING || s->dboid != MyDatabaseId ||
 			s->queue_key != key || strlen(s->buf) != qlen ||
-			memcmp(s->buf, VARDATA_ANY(queue), qlen) != 0)
+			memcmp(s->buf, queue, qlen) != 0)
 			continue;
 		if (best == NULL || s->query_id < best->query_id)
 			best = s;
 	}
 	if (best != NULL)
 	{
-		char	   *name = best->buf + qlen + 1;
-		char	   *args = name + strlen(name) + 1;
-		pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
+		char	   *n = best->buf + qlen + 1;
+		char	   *a = n + strlen(n) + 1;
 
 		best->state = DUR_QUERY_CLAIMED;
-		memcpy(uuid, &best->run_id, sizeof(pg_uuid_t));
-		values[0] = Int64GetDatum((int64) best->query_id);
-		values[1] = UUIDPGetDatum(uuid);
-		values[2] = CStringGetTextDatum(name);
-		values[3] = CStringGetTextDatum(args);
-		nulls[0] = nulls[1] = nulls[2] = false;
-		nulls[3] = (*args == '\0');
+		*query_id = best->query_id;
+		memcpy(run_id, &best->run_id, sizeof(pg_uuid_t));
+		*name = pstrdup(n);
+		*args = *a == '\0' ? NULL : pstrdup(a);
 	}
 	LWLockRelease(dur_shared->lock);
+	return best != NULL;
+}
 
+/*
+ * _claim_query(queue text, OUT query_id bigint, OUT run_id uuid,
+ *				OUT query_name text, OUT args text): dur_claim_query, for
+ * 0.1/0.2's SQL.  A row of NULLs when there is none.
+ */
+Datum
+_claim_query(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {true, true, true, true};
+	uint64		query_id;
+	pg_uuid_t  *run_id = palloc(sizeof(pg_uuid_t));
+	char	   *name;
+	char	   *args;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (dur_claim_query(text_to_cstring(PG_GETARG_TEXT_PP(0)), &query_id, run_id, &name, &args))
+	{
+		values[0] = Int64GetDatum((int64) query_id);
+		values[1] = UUIDPGetDatum(run_id);
+		values[2] = CStringGetTextDatum(name);
+		values[3] = args ? CStringGetTextDatum(args) : (Datum) 0;
+		nulls[0] = nulls[1] = nulls[2] = false;
+		nulls[3] = args == NULL;
+	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /*
- * _answer_query(query_id bigint, answer text, failed boolean) returns
- * boolean: store the answer and wake the asker.  False when the asker has
- * gone (timed out or canceled).
+ * Store the answer to a claimed query and wake the asker.  False when the
+ * asker has gone (timed out or canceled).
  */
-Datum
-_answer_query(PG_FUNCTION_ARGS)
+bool
+dur_answer_query(uint64 query_id, const char *answer, int len, bool failed)
 {
-	uint64		query_id = (uint64) PG_GETARG_INT64(0);
-	text	   *answer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
-	bool		failed = PG_GETARG_BOOL(2);
-	int			len = answer ? VARSIZE_ANY_EXHDR(answer) : 0;
 	DurQuerySlot *slots;
 	bool		found = false;
 	int			i;
@@ -308,7 +338,7 @@ _answer_query(PG_FUNCTION_ARGS)
 		if (s->query_id != query_id || s->state != DUR_QUERY_CLAIMED)
 			continue;
 		if (answer)
-			memcpy(s->buf, VARDATA_ANY(answer), len);
+			memcpy(s->buf, answer, len);
 		s->len = len;
 		s->failed = failed;
 		s->state = DUR_QUERY_ANSWERED;
@@ -317,5 +347,17 @@ _answer_query(PG_FUNCTION_ARGS)
 		break;
 	}
 	LWLockRelease(dur_shared->lock);
-	PG_RETURN_BOOL(found);
+	return found;
+}
+
+/* _answer_query(query_id bigint, answer text, failed boolean), for 0.1/0.2's SQL. */
+Datum
+_answer_query(PG_FUNCTION_ARGS)
+{
+	text	   *answer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+
+	PG_RETURN_BOOL(dur_answer_query((uint64) PG_GETARG_INT64(0),
+									answer ? VARDATA_ANY(answer) : NULL,
+									answer ? VARSIZE_ANY_EXHDR(answer) : 0,
+									PG_GETARG_BOOL(2)));
 }

@@ -1,14 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * util.c
- *	  Input checks and formatting the SQL engine calls on every request.
+ *	  Input checks, task tokens, failure objects and retry policies.
  *
- * They live in C because they run on the hot path and must report bad
- * input with a specific SQLSTATE and the offending value: ids longer than
- * DUR_MAX_ID_BYTES, payloads larger than durable.max_payload_size,
- * interval text that does not parse or is negative, and task tokens that
- * are not ones poll_task handed out.  _duration formats the timeouts of
- * every scheduled task's event.
+ * Every value a caller passes is checked here before anything is written,
+ * and a bad one is reported with a specific SQLSTATE and the offending
+ * value: ids longer than DUR_MAX_ID_BYTES, payloads larger than
+ * durable.max_payload_size, interval text that does not parse or is
+ * negative, unknown choices, malformed task tokens, failure objects and
+ * retry policies with unknown or ill-typed fields.
+ *
+ * Failures and retry policies are normalised as Temporal has them: a
+ * failure always has message, type, non_retryable and details; a retry
+ * policy always has all five fields, with Temporal's defaults.  The retry
+ * decision (dur_retry_backoff) is Temporal's.
+ *
+ * The SQL-callable functions at the end (_check_id, _check_payload,
+ * _interval, _duration, _parse_token) are what durable 0.1 and 0.2's SQL
+ * calls; they stay so that a database keeps working with this library
+ * until ALTER EXTENSION durable UPDATE.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,12 +26,17 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 #ifdef DUR_HAVE_SOFT_ERRORS
@@ -29,9 +44,7 @@
 #endif
 
 #include "durable.h"
-
-/* Longest workflow, activity, timer or request id, in bytes. */
-#define DUR_MAX_ID_BYTES	1000
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(_check_id);
 PG_FUNCTION_INFO_V1(_check_payload);
@@ -40,22 +53,17 @@ PG_FUNCTION_INFO_V1(_duration);
 PG_FUNCTION_INFO_V1(_parse_token);
 
 /*
- * _check_id(id text, what text) returns text: the id, if it is non-empty
- * and at most DUR_MAX_ID_BYTES long.  NULL passes through.
+ * An id (workflow, activity, timer, request id, queue, type name) must be
+ * non-empty and at most DUR_MAX_ID_BYTES long.  NULL passes.
  */
-Datum
-_check_id(PG_FUNCTION_ARGS)
+void
+dur_check_id(const char *value, const char *what)
 {
-	text	   *id;
 	int			len;
-	char	   *what;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	id = PG_GETARG_TEXT_PP(0);
-	len = VARSIZE_ANY_EXHDR(id);
-	what = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
+	if (value == NULL)
+		return;
+	len = strlen(value);
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -65,60 +73,44 @@ _check_id(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is too long: %d bytes", what, len),
-				 errdetail("The value starts with \"%.40s\".", text_to_cstring(id)),
+				 errdetail("The value starts with \"%s\".",
+						   pnstrdup(value, pg_mbcliplen(value, len, 40))),
 				 errhint("Ids are limited to %d bytes.", DUR_MAX_ID_BYTES)));
-	PG_RETURN_TEXT_P(id);
 }
 
-/*
- * _check_payload(value jsonb, what text) returns jsonb: the value, if its
- * stored size is within durable.max_payload_size.
- */
-Datum
-_check_payload(PG_FUNCTION_ARGS)
+/* A payload's stored size must be within durable.max_payload_size. */
+void
+dur_check_payload(Datum value, const char *what)
 {
-	struct varlena *value;
-	Size		size;
+	Size		size = toast_raw_datum_size(value);
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	value = PG_GETARG_RAW_VARLENA_P(0);
-	size = toast_raw_datum_size(PointerGetDatum(value));
 	if (size > (Size) dur_max_payload_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("%s is too large: %zu bytes",
-						text_to_cstring(PG_GETARG_TEXT_PP(1)), size),
+				 errmsg("%s is too large: %zu bytes", what, size),
 				 errdetail("The limit is %d bytes (durable.max_payload_size).",
 						   dur_max_payload_size),
 				 errhint("Store large data in a table of your own and pass its key.")));
-	PG_RETURN_DATUM(PointerGetDatum(value));
 }
 
 /*
- * _interval(value text, what text) returns interval: parse interval text,
- * rejecting bad syntax and negative durations with a message that names
- * the field.  NULL passes through.
+ * Parse interval text, rejecting bad syntax (22007) and negative durations
+ * (22023) with a message that names the field.  NULL for NULL.
  */
-Datum
-_interval(PG_FUNCTION_ARGS)
+Interval *
+dur_parse_interval(const char *str, const char *what)
 {
-	char	   *str;
-	char	   *what;
-	Datum		result;
+	Datum		result = (Datum) 0;
 	Interval   *iv;
 	bool		ok = true;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	str = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	what = text_to_cstring(PG_GETARG_TEXT_PP(1));
-
+	if (str == NULL)
+		return NULL;
 #ifdef DUR_HAVE_SOFT_ERRORS
 	{
 		ErrorSaveContext escontext = {T_ErrorSaveContext};
 
-		ok = DirectInputFunctionCallSafe(interval_in, str, InvalidOid, -1,
+		ok = DirectInputFunctionCallSafe(interval_in, (char *) str, InvalidOid, -1,
 										 (Node *) &escontext, &result);
 	}
 #else
@@ -141,57 +133,120 @@ _interval(PG_FUNCTION_ARGS)
 		PG_END_TRY();
 	}
 #endif
-
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_DATETIME_FORMAT),
 				 errmsg("invalid interval for %s: \"%s\"", what, str),
 				 errhint("Use PostgreSQL interval syntax, such as '30 seconds', '1.5s' or '30 days'.")));
-
 	iv = DatumGetIntervalP(result);
 	if (iv->time < 0 || iv->day < 0 || iv->month < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative: \"%s\"", what, str),
 				 errhint("Durations are zero or positive.")));
-	PG_RETURN_DATUM(result);
+	return iv;
+}
+
+/* Compare intervals as SQL does (a month is 30 days, a day 24 hours). */
+int
+dur_interval_cmp(const Interval *a, const Interval *b)
+{
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(a),
+											 IntervalPGetDatum(b)));
+}
+
+bool
+dur_interval_is_zero(const Interval *iv)
+{
+	return iv->time == 0 && iv->day == 0 && iv->month == 0;
+}
+
+/* The smaller of two intervals; a NULL one counts as unbounded. */
+Interval *
+dur_interval_min(Interval *a, Interval *b)
+{
+	if (a == NULL)
+		return b;
+	if (b == NULL)
+		return a;
+	return dur_interval_cmp(a, b) <= 0 ? a : b;
+}
+
+/* t + iv, as timestamptz + interval does in SQL. */
+TimestampTz
+dur_time_plus(TimestampTz t, const Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(iv)));
 }
 
 /*
- * _duration(d interval) returns text: the protobuf-style duration of an
- * interval, whole seconds with up to three decimals ("30s", "0.25s"), as
- * EXTRACT(epoch FROM d) counts them.  NULL for NULL.
+ * An interval argument must not be negative, nor zero when positive is
+ * asked (22023).  NULL passes.
  */
-Datum
-_duration(PG_FUNCTION_ARGS)
+void
+dur_check_interval(const Interval *value, const char *what, bool positive)
 {
-	Interval   *iv;
-	int64		usecs;
-	int64		ms;
-	bool		neg;
-	char		buf[64];
-	int			len;
+	Interval	zero = {0, 0, 0};
+	int			c;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	iv = PG_GETARG_INTERVAL_P(0);
-	/* a year is 365.25 days, a month 30, as EXTRACT(epoch) has it */
-	usecs = iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) (iv->month / MONTHS_PER_YEAR) * (int64) (DAYS_PER_YEAR * SECS_PER_DAY) * USECS_PER_SEC +
-		(int64) (iv->month % MONTHS_PER_YEAR) * DAYS_PER_MONTH * USECS_PER_DAY;
-	neg = usecs < 0;
-	if (neg)
-		usecs = -usecs;
-	ms = (usecs + 500) / 1000;	/* rounded half away from zero */
-	len = snprintf(buf, sizeof(buf), "%s" INT64_FORMAT, neg && ms > 0 ? "-" : "", ms / 1000);
-	if (ms % 1000 != 0)
-	{
-		len += snprintf(buf + len, sizeof(buf) - len, ".%03d", (int) (ms % 1000));
-		while (buf[len - 1] == '0')
-			len--;
-	}
-	buf[len++] = 's';
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(buf, len));
+	if (value == NULL)
+		return;
+	c = dur_interval_cmp(value, &zero);
+	if (c < 0 || (positive && c == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be %s: %s", what, positive ? "positive" : "zero or positive",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(value))))));
+}
+
+/* An argument that must not be NULL (22004). */
+void
+dur_require_not_null(bool isnull, const char *what)
+{
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+}
+
+/* The choices of an enumerated argument, for a hint: "a, b, c". */
+static char *
+dur_choice_list(const char *const *choices)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	for (i = 0; choices[i] != NULL; i++)
+		appendStringInfo(&s, "%s%s", i > 0 ? ", " : "", choices[i]);
+	return s.data;
+}
+
+/*
+ * An enumerated argument must be one of choices (a NULL-terminated list):
+ * 22004 for NULL, 22023 for anything else.  Returns the choice.
+ */
+const char *
+dur_check_choice(const char *value, const char *what, const char *const *choices)
+{
+	int			i;
+
+	if (value == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what),
+				 errhint("Use one of: %s.", dur_choice_list(choices))));
+	for (i = 0; choices[i] != NULL; i++)
+		if (strcmp(value, choices[i]) == 0)
+			return choices[i];
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown %s \"%s\"", what, value),
+			 errhint("Use one of: %s.", dur_choice_list(choices))));
+	return NULL;				/* keep compiler quiet */
 }
 
 /* Is s[0..len) a decimal number of 1 to 18 digits? */
@@ -230,24 +285,20 @@ dur_is_uuid(const char *s, int len)
 }
 
 /*
- * _parse_token(token text, OUT kind text, OUT run_id uuid, OUT n1 bigint,
- * OUT n2 bigint, OUT n3 bigint): split a task token,
+ * Split a task token, or raise invalid_text_representation:
  *	'w:<run>:<seq>:<started event id>:<started time, microseconds since 1970>',
- *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0',
- * or raise invalid_text_representation.
+ *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0'.
+ * A workflow task's token carries what its worker saw, so that its outcome
+ * is recorded the same way even if the lease was lost in a crash.
  */
-Datum
-_parse_token(PG_FUNCTION_ARGS)
+void
+dur_parse_token(const char *token, DurToken *tok)
 {
-	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	const char *part[5];
 	int			plen[5];
 	int			nparts = 0;
 	const char *p;
-	const char *kind = NULL;
-	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	bool		ok;
 	int			i;
 
 	if (token != NULL)
@@ -267,23 +318,558 @@ _parse_token(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	if (nparts == 5 && plen[0] == 1)
-		kind = part[0][0] == 'w' ? "workflow" : part[0][0] == 'a' ? "activity" :
-			part[0][0] == 'q' ? "query" : NULL;
-	if (kind == NULL || !dur_is_uuid(part[1], plen[1]) ||
-		!dur_is_number(part[2], plen[2]) || !dur_is_number(part[3], plen[3]) ||
-		!dur_is_number(part[4], plen[4]))
+	ok = nparts == 5 && plen[0] == 1 &&
+		(part[0][0] == 'w' || part[0][0] == 'a' || part[0][0] == 'q') &&
+		dur_is_uuid(part[1], plen[1]) && dur_is_number(part[2], plen[2]) &&
+		dur_is_number(part[3], plen[3]) && dur_is_number(part[4], plen[4]);
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid task token \"%s\"",
 						token == NULL ? "NULL" : pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
 				 errhint("Pass the task_token exactly as durable.poll_task returned it.")));
+	tok->kind = part[0][0];
+	memcpy(&tok->run_id, DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+														   CStringGetDatum(pnstrdup(part[1], plen[1])))),
+		   sizeof(pg_uuid_t));
+	{
+		int64		n[3];
 
+		for (i = 0; i < 3; i++)
+		{
+			int64		v = 0;
+			int			j;
+
+			for (j = 0; j < plen[i + 2]; j++)
+				v = v * 10 + (part[i + 2][j] - '0');
+			n[i] = v;
+		}
+		tok->n1 = n[0];
+		tok->n2 = n[1];
+		tok->n3 = n[2];
+	}
+}
+
+/* Reject a token that no longer names an outstanding task (DU004). */
+void
+dur_stale(const char *token, const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DUR_STALE_TOKEN),
+			 errmsg("stale task token \"%s\"", pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
+			 errdetail("%s", why),
+			 errhint("The task timed out, was completed already, or its workflow closed; poll for a new task.")));
+}
+
+/* A uuid as canonical text. */
+char *
+dur_uuid_text(const pg_uuid_t *u)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
+}
+
+/* The token of an activity attempt (the format dur_parse_token reads). */
+char *
+dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt)
+{
+	return psprintf("a:%s:" INT64_FORMAT ":%d:0", dur_uuid_text(run), seid, attempt);
+}
+
+/* The value of key in a jsonb object, NULL when absent (a JSON null is returned). */
+Jsonb *
+dur_jsonb_get(Jsonb *obj, const char *key)
+{
+	JsonbValue *v;
+
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
+	if (v == NULL)
+		return NULL;
+	return JsonbValueToJsonb(v);
+}
+
+/* jsonb_typeof of a value. */
+const char *
+dur_jsonb_typeof(Jsonb *value)
+{
+	return TextDatumGetCString(DirectFunctionCall1(jsonb_typeof, JsonbPGetDatum(value)));
+}
+
+/* obj->>key: the value as text, NULL when absent or JSON null. */
+char *
+dur_jsonb_get_text(Jsonb *obj, const char *key)
+{
+	JsonbValue *v;
+
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		default:
+			{
+				StringInfoData s;
+
+				initStringInfo(&s);
+				(void) JsonbToCString(&s, v->val.binary.data, v->val.binary.len);
+				return s.data;
+			}
+	}
+}
+
+/* The type of a scalar or container value of obj (NULL when absent). */
+static const char *
+dur_field_type(Jsonb *obj, const char *key)
+{
+	Jsonb	   *v = dur_jsonb_get(obj, key);
+
+	return v == NULL ? NULL : dur_jsonb_typeof(v);
+}
+
+/*
+ * Check a failure object and fill it in: {"message", "type",
+ * "non_retryable", "details"}, plus "stack_trace", "cause" and
+ * "timeout_type" when given (nulls stripped).  NULL or JSON null is an
+ * empty failure.
+ */
+void
+dur_failure(Jsonb *f, const char *what, DurFailure *out)
+{
+	static const char *const fields[] = {
+		"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type", NULL
+	};
+	const char *t;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	memset(out, 0, sizeof(DurFailure));
+	out->message = "";
+	if (f == NULL || (JB_ROOT_IS_SCALAR(f) && strcmp(dur_jsonb_typeof(f), "null") == 0))
+		return;
+	if (!JB_ROOT_IS_OBJECT(f))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object, not %s", what, dur_jsonb_typeof(f)),
+				 errhint("A failure is {\"message\": ..., \"type\": ..., \"non_retryable\": ..., \"details\": ...}.")));
+	it = JsonbIteratorInit(&f->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
+			int			i;
+
+			for (i = 0; fields[i] != NULL; i++)
+				if (strcmp(k, fields[i]) == 0)
+					break;
+			if (fields[i] == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown field \"%s\" in %s", k, what),
+						 errhint("A failure has the fields message, type, non_retryable, details, stack_trace and cause.")));
+		}
+	}
+	t = dur_field_type(f, "message");
+	if (t != NULL && strcmp(t, "string") != 0 && strcmp(t, "null") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"message\" of %s must be a string", what)));
+	t = dur_field_type(f, "type");
+	if (t != NULL && strcmp(t, "string") != 0 && strcmp(t, "null") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"type\" of %s must be a string", what)));
+	t = dur_field_type(f, "non_retryable");
+	if (t != NULL && strcmp(t, "boolean") != 0 && strcmp(t, "null") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("field \"non_retryable\" of %s must be a boolean", what)));
+	dur_check_payload(JsonbPGetDatum(f), what);
+
+	out->message = dur_jsonb_get_text(f, "message");
+	if (out->message == NULL)
+		out->message = "";
+	out->type = dur_jsonb_get_text(f, "type");
+	{
+		char	   *nr = dur_jsonb_get_text(f, "non_retryable");
+
+		out->non_retryable = nr != NULL && strcmp(nr, "true") == 0;
+	}
+	out->details = dur_jsonb_get(f, "details");
+	if (out->details != NULL && strcmp(dur_jsonb_typeof(out->details), "null") == 0)
+		out->details = NULL;
+	{
+		Jsonb	  **opt[] = {&out->stack_trace, &out->cause, &out->timeout_type};
+		const char *names[] = {"stack_trace", "cause", "timeout_type"};
+		int			i;
+
+		for (i = 0; i < 3; i++)
+		{
+			Jsonb	   *val = dur_jsonb_get(f, names[i]);
+
+			if (val != NULL && strcmp(dur_jsonb_typeof(val), "null") != 0)
+				*opt[i] = DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls,
+															 JsonbPGetDatum(val)));
+		}
+	}
+}
+
+/* Add a failure's fields to an object being written. */
+void
+dur_failure_fields(const DurFailure *f, DurJsonObj *o)
+{
+	dj_str(o, "message", f->message);
+	dj_str(o, "type", f->type);
+	dj_bool(o, "non_retryable", f->non_retryable);
+	dj_jsonb(o, "details", f->details);
+	if (f->stack_trace != NULL)
+		dj_jsonb(o, "stack_trace", f->stack_trace);
+	if (f->cause != NULL)
+		dj_jsonb(o, "cause", f->cause);
+	if (f->timeout_type != NULL)
+		dj_jsonb(o, "timeout_type", f->timeout_type);
+}
+
+/* A failure as jsonb, for the tables that keep one. */
+Jsonb *
+dur_failure_jsonb(const DurFailure *f)
+{
+	DurJsonObj	o;
+
+	dj_init(&o);
+	dur_failure_fields(f, &o);
+	return dj_to_jsonb(&o);
+}
+
+/* Read back the fields of a stored failure the retry decision needs. */
+void
+dur_failure_read(Jsonb *stored, DurFailure *out)
+{
+	char	   *nr;
+
+	memset(out, 0, sizeof(DurFailure));
+	out->message = "";
+	if (stored == NULL)
+		return;
+	out->message = dur_jsonb_get_text(stored, "message");
+	out->type = dur_jsonb_get_text(stored, "type");
+	nr = dur_jsonb_get_text(stored, "non_retryable");
+	out->non_retryable = nr != NULL && strcmp(nr, "true") == 0;
+	out->details = dur_jsonb_get(stored, "details");
+}
+
+/* Temporal's default retry policy, built once per backend. */
+Jsonb *
+dur_default_retry_policy(void)
+{
+	static Jsonb *policy = NULL;
+
+	if (policy == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		policy = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(
+														"{\"initial_interval\": \"1s\", \"backoff_coefficient\": 2.0, "
+														"\"maximum_interval\": \"100s\", \"maximum_attempts\": 0, "
+														"\"non_retryable_error_types\": []}")));
+		MemoryContextSwitchTo(old);
+	}
+	return policy;
+}
+
+/*
+ * Check and normalise a retry policy, with Temporal's defaults; NULL, JSON
+ * null and {} are the default policy.
+ */
+Jsonb *
+dur_retry_policy(Jsonb *p, const char *what)
+{
+	static const char *const fields[] = {
+		"initial_interval", "backoff_coefficient", "maximum_interval",
+		"maximum_attempts", "non_retryable_error_types", NULL
+	};
+	Interval   *initial;
+	Interval   *maximum;
+	Datum		coefficient;
+	int32		attempts = 0;
+	Jsonb	   *types;
+	Interval	zero = {0, 0, 0};
+	const char *t;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	DurJsonObj	o;
+	StringInfoData s;
+
+	if (p == NULL || (JB_ROOT_IS_SCALAR(p) && strcmp(dur_jsonb_typeof(p), "null") == 0) ||
+		(JB_ROOT_IS_OBJECT(p) && JB_ROOT_COUNT(p) == 0))
+		return dur_default_retry_policy();
+	if (!JB_ROOT_IS_OBJECT(p))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object, not %s", what, dur_jsonb_typeof(p))));
+	it = JsonbIteratorInit(&p->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
+			int			i;
+
+			for (i = 0; fields[i] != NULL; i++)
+				if (strcmp(k, fields[i]) == 0)
+					break;
+			if (fields[i] == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown field \"%s\" in %s", k, what),
+						 errhint("A retry policy has initial_interval, backoff_coefficient, maximum_interval, maximum_attempts and non_retryable_error_types.")));
+		}
+	}
+
+	initial = dur_parse_interval(dur_jsonb_get_text(p, "initial_interval"),
+								 psprintf("%s.initial_interval", what));
+	if (initial == NULL)
+		initial = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum("1 second"),
+														ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	if (dur_interval_cmp(initial, &zero) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s.initial_interval must be positive", what)));
+
+	t = dur_field_type(p, "backoff_coefficient");
+	if (t != NULL && strcmp(t, "null") != 0)
+	{
+		char	   *c = dur_jsonb_get_text(p, "backoff_coefficient");
+
+		if (strcmp(t, "number") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s.backoff_coefficient must be a number", what)));
+		coefficient = DirectFunctionCall3(numeric_in, CStringGetDatum(c),
+										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		if (DatumGetInt32(DirectFunctionCall2(numeric_cmp, coefficient,
+											  DirectFunctionCall1(int4_numeric, Int32GetDatum(1)))) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s.backoff_coefficient must be at least 1, not %s", what, c)));
+	}
+	else
+		coefficient = DirectFunctionCall3(numeric_in, CStringGetDatum("2.0"),
+										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	maximum = dur_parse_interval(dur_jsonb_get_text(p, "maximum_interval"),
+								 psprintf("%s.maximum_interval", what));
+	if (maximum == NULL)
+		maximum = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),
+														Float8GetDatum(100.0)));
+	if (dur_interval_cmp(maximum, initial) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s.maximum_interval must not be less than initial_interval", what)));
+
+	t = dur_field_type(p, "maximum_attempts");
+	if (t != NULL && strcmp(t, "null") != 0)
+	{
+		bool		ok = strcmp(t, "number") == 0;
+
+		if (ok)
+		{
+			Datum		n = DirectFunctionCall3(numeric_in,
+												CStringGetDatum(dur_jsonb_get_text(p, "maximum_attempts")),
+												ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			Datum		truncated = DirectFunctionCall2(numeric_trunc, n, Int32GetDatum(0));
+			Datum		limit = DirectFunctionCall1(int4_numeric, Int32GetDatum(PG_INT32_MAX));
+
+			ok = !numeric_is_nan(DatumGetNumeric(n)) &&
+				DatumGetInt32(DirectFunctionCall2(numeric_cmp, n, truncated)) == 0 &&
+				DatumGetInt32(DirectFunctionCall2(numeric_cmp, n,
+												  DirectFunctionCall1(int4_numeric, Int32GetDatum(0)))) >= 0 &&
+				DatumGetInt32(DirectFunctionCall2(numeric_cmp, n, limit)) <= 0;
+			if (ok)
+				attempts = DatumGetInt32(DirectFunctionCall1(numeric_int4, n));
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s.maximum_attempts must be a whole number, 0 for unlimited", what)));
+	}
+
+	types = dur_jsonb_get(p, "non_retryable_error_types");
+	if (types == NULL || strcmp(dur_jsonb_typeof(types), "null") == 0)
+		types = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("[]")));
+	{
+		bool		ok = JB_ROOT_IS_ARRAY(types) && !JB_ROOT_IS_SCALAR(types);
+
+		if (ok)
+		{
+			it = JsonbIteratorInit(&types->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				if (tok == WJB_ELEM && v.type != jbvString)
+					ok = false;
+		}
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s.non_retryable_error_types must be an array of strings", what)));
+	}
+
+	dj_init(&o);
+	dj_duration(&o, "initial_interval", initial);
+	initStringInfo(&s);
+	appendStringInfoString(&s, DatumGetCString(DirectFunctionCall1(numeric_out, coefficient)));
+	dj_raw(&o, "backoff_coefficient", s.data, s.len);
+	dj_duration(&o, "maximum_interval", maximum);
+	dj_int(&o, "maximum_attempts", attempts);
+	dj_jsonb(&o, "non_retryable_error_types", types);
+	return dj_to_jsonb(&o);
+}
+
+/*
+ * Temporal's retry decision for a failed attempt of an activity or a
+ * workflow run.  Returns the retry state; *backoff is the delay before the
+ * next attempt, or NULL when there is none.
+ */
+const char *
+dur_retry_backoff(Jsonb *policy, int32 attempt, const DurFailure *failure,
+				  TimestampTz expiration, bool has_expiration, bool cancel_requested,
+				  Interval **backoff)
+{
+	char	   *max_attempts;
+	Interval   *initial;
+	Interval   *maximum;
+	Datum		factor;
+
+	*backoff = NULL;
+	if (policy == NULL)
+		return DUR_RETRY_NOT_SET;
+	if (cancel_requested)
+		return DUR_RETRY_CANCEL_REQUESTED;
+	if (failure->non_retryable)
+		return DUR_RETRY_NON_RETRYABLE;
+	if (failure->type != NULL)
+	{
+		Jsonb	   *types = dur_jsonb_get(policy, "non_retryable_error_types");
+
+		if (types != NULL && JB_ROOT_IS_ARRAY(types))
+		{
+			JsonbValue	v;
+
+			v.type = jbvString;
+			v.val.string.val = (char *) failure->type;
+			v.val.string.len = strlen(failure->type);
+			if (findJsonbValueFromContainer(&types->root, JB_FARRAY, &v) != NULL)
+				return DUR_RETRY_NON_RETRYABLE;
+		}
+	}
+	max_attempts = dur_jsonb_get_text(policy, "maximum_attempts");
+	if (max_attempts != NULL && atoi(max_attempts) > 0 && attempt >= atoi(max_attempts))
+		return DUR_RETRY_MAX_ATTEMPTS;
+
+	initial = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+													CStringGetDatum(dur_jsonb_get_text(policy, "initial_interval")),
+													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	maximum = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+													CStringGetDatum(dur_jsonb_get_text(policy, "maximum_interval")),
+													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+	/* initial * power(coefficient, attempt - 1)::double precision */
+	factor = DirectFunctionCall2(numeric_power,
+								 DirectFunctionCall3(numeric_in,
+													 CStringGetDatum(dur_jsonb_get_text(policy, "backoff_coefficient")),
+													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
+								 DirectFunctionCall1(int4_numeric, Int32GetDatum(attempt - 1)));
+	*backoff = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),
+													 DirectFunctionCall1(numeric_float8, factor)));
+	if (dur_interval_cmp(*backoff, maximum) > 0)
+		*backoff = maximum;
+	if (has_expiration && dur_time_plus(GetCurrentTimestamp(), *backoff) >= expiration)
+	{
+		*backoff = NULL;
+		return DUR_RETRY_TIMEOUT;
+	}
+	return DUR_RETRY_IN_PROGRESS;
+}
+
+/* The session user's name, recorded as the identity of client requests. */
+char *
+dur_session_user(void)
+{
+	return GetUserNameFromId(GetSessionUserId(), false);
+}
+
+/*
+ * SQL-callable helpers of durable 0.1 and 0.2's SQL, kept for databases
+ * not yet updated.
+ */
+
+/* _check_id(id text, what text) returns text */
+Datum
+_check_id(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	dur_check_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/* _check_payload(value jsonb, what text) returns jsonb */
+Datum
+_check_payload(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	dur_check_payload(PG_GETARG_DATUM(0), text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+}
+
+/* _interval(value text, what text) returns interval */
+Datum
+_interval(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(dur_parse_interval(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+											text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/* _duration(d interval) returns text */
+Datum
+_duration(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(dj_duration_text(PG_GETARG_INTERVAL_P(0))));
+}
+
+/*
+ * _parse_token(token text, OUT kind text, OUT run_id uuid, OUT n1 bigint,
+ * OUT n2 bigint, OUT n3 bigint)
+ */
+Datum
+_parse_token(PG_FUNCTION_ARGS)
+{
+	DurToken	tok;
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	dur_parse_token(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)), &tok);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	values[0] = CStringGetTextDatum(kind);
-	values[1] = DirectFunctionCall1(uuid_in, CStringGetDatum(pnstrdup(part[1], plen[1])));
-	for (i = 2; i < 5; i++)
-		values[i] = Int64GetDatum(strtoi64(pnstrdup(part[i], plen[i]), NULL, 10));
+	values[0] = CStringGetTextDatum(tok.kind == 'w' ? "workflow" : tok.kind == 'a' ? "activity" : "query");
+	values[1] = UUIDPGetDatum(&tok.run_id);
+	values[2] = Int64GetDatum(tok.n1);
+	values[3] = Int64GetDatum(tok.n2);
+	values[4] = Int64GetDatum(tok.n3);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

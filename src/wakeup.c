@@ -9,8 +9,8 @@
  *	- clients waiting in durable.workflow_result() for a workflow to close;
  *	- the database's engine worker, sleeping until its next deadline.
  *
- * The SQL engine calls _notify_task(), _notify_close() and _notify_timer()
- * while it writes; they only remember what to wake.  The waking happens in
+ * The engine calls dur_notify_task(), dur_notify_close() and
+ * dur_notify_timer() while it writes; they only remember what to wake.  The waking happens in
  * a transaction callback after the commit is visible to new snapshots, so a
  * woken sleeper always finds what woke it.  A rolled-back transaction wakes
  * nobody.  Nothing here costs a WAL record or a NOTIFY: a commit that wakes
@@ -98,7 +98,7 @@ static bool callbacks_registered = false;
 static bool exit_callback_registered = false;
 
 static void dur_xact_callback(XactEvent event, void *arg);
-static void dur_pending_add(DurPendingTasks *p, FunctionCallInfo fcinfo);
+static void dur_pending_add(DurPendingTasks *p, const char *queue, int mask);
 static void dur_wake_tasks(DurPendingTasks *p);
 static void dur_wake_closes(void);
 static void dur_wake_engine(TimestampTz at);
@@ -139,13 +139,11 @@ dur_kind_bit(const char *kind)
 	return 0;					/* keep compiler quiet */
 }
 
-/* Remember one more task of (queue, kind) = args 0 and 1 to announce. */
+/* Remember one more task of (queue, kind mask) to announce. */
 static void
-dur_pending_add(DurPendingTasks *p, FunctionCallInfo fcinfo)
+dur_pending_add(DurPendingTasks *p, const char *queue, int mask)
 {
-	text	   *queue = PG_GETARG_TEXT_PP(0);
-	int			mask = dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	uint32		key = dur_hash_key(VARDATA_ANY(queue), VARSIZE_ANY_EXHDR(queue));
+	uint32		key = dur_hash_key(queue, strlen(queue));
 	int			i;
 
 	dur_register_callbacks();
@@ -168,26 +166,39 @@ dur_pending_add(DurPendingTasks *p, FunctionCallInfo fcinfo)
 		p->overflow = true;
 }
 
-/*
- * _notify_task(queue text, kind text): at commit, wake one more poller of
- * this queue and kind.
- */
-Datum
-_notify_task(PG_FUNCTION_ARGS)
+/* At commit, wake one more poller of this queue and kind. */
+void
+dur_notify_task(const char *queue, int mask)
 {
-	dur_pending_add(&tasks_at_commit, fcinfo);
-	PG_RETURN_VOID();
+	dur_pending_add(&tasks_at_commit, queue, mask);
 }
 
 /*
- * _notify_task_on_abort(queue text, kind text): if the transaction rolls
- * back, wake one more poller of this queue and kind.  A claim calls it:
- * pollers skipped the claimed row, and a rollback makes it ready again.
+ * If the transaction rolls back, wake one more poller of this queue and
+ * kind.  A claim calls it: pollers passed the claimed row, and a rollback
+ * makes it ready again.
  */
+void
+dur_notify_task_on_abort(const char *queue, int mask)
+{
+	dur_pending_add(&tasks_at_abort, queue, mask);
+}
+
+/* _notify_task(queue text, kind text): dur_notify_task, for 0.1/0.2's SQL. */
+Datum
+_notify_task(PG_FUNCTION_ARGS)
+{
+	dur_notify_task(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))));
+	PG_RETURN_VOID();
+}
+
+/* _notify_task_on_abort(queue text, kind text), for 0.1/0.2's SQL. */
 Datum
 _notify_task_on_abort(PG_FUNCTION_ARGS)
 {
-	dur_pending_add(&tasks_at_abort, fcinfo);
+	dur_notify_task_on_abort(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							 dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))));
 	PG_RETURN_VOID();
 }
 
@@ -211,14 +222,13 @@ dur_have_close_subscribers(void)
 }
 
 /*
- * _notify_close(workflow_id text, payload text): at commit, wake clients
- * waiting for this workflow; NOTIFY subscribers, if there are any.
+ * At commit, wake clients waiting for this workflow to close; NOTIFY
+ * subscribers, if there are any, with payload.
  */
-Datum
-_notify_close(PG_FUNCTION_ARGS)
+void
+dur_notify_close(const char *workflow_id, const char *payload)
 {
-	text	   *wid = PG_GETARG_TEXT_PP(0);
-	uint32		key = dur_hash_key(VARDATA_ANY(wid), VARSIZE_ANY_EXHDR(wid));
+	uint32		key = dur_hash_key(workflow_id, strlen(workflow_id));
 
 	dur_register_callbacks();
 	if (npending_closes < DUR_MAX_PENDING)
@@ -226,23 +236,33 @@ _notify_close(PG_FUNCTION_ARGS)
 	else
 		pending_closes_overflow = true;
 
-	if (!PG_ARGISNULL(1) && dur_have_close_subscribers())
-		Async_Notify(DUR_CLOSE_CHANNEL, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (payload != NULL && dur_have_close_subscribers())
+		Async_Notify(DUR_CLOSE_CHANNEL, payload);
+}
+
+/* _notify_close(workflow_id text, payload text), for 0.1/0.2's SQL. */
+Datum
+_notify_close(PG_FUNCTION_ARGS)
+{
+	dur_notify_close(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_VOID();
 }
 
-/*
- * _notify_timer(at timestamptz): at commit, wake the engine worker if it
- * sleeps past this deadline.
- */
-Datum
-_notify_timer(PG_FUNCTION_ARGS)
+/* At commit, wake the engine worker if it sleeps past this deadline. */
+void
+dur_notify_timer(TimestampTz at)
 {
-	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
-
 	dur_register_callbacks();
 	if (pending_timer == 0 || at < pending_timer)
 		pending_timer = at;
+}
+
+/* _notify_timer(at timestamptz), for 0.1/0.2's SQL. */
+Datum
+_notify_timer(PG_FUNCTION_ARGS)
+{
+	dur_notify_timer(PG_GETARG_TIMESTAMPTZ(0));
 	PG_RETURN_VOID();
 }
 
@@ -444,20 +464,34 @@ dur_register_exit_callback(void)
 }
 
 /*
- * _wait_register(kind text, key text, kinds text[]): publish what this
- * backend is about to wait for.  Must come before the look that precedes
- * _wait().
+ * Publish what this backend is about to wait for: a task of the queue
+ * "key" of the kinds in mask, or the close of the workflow "key".  Must
+ * come before the look that precedes dur_wait_until.
  */
-Datum
-_wait_register(PG_FUNCTION_ARGS)
+void
+dur_wait_register(DurWaitKind kind, const char *key, int mask)
 {
-	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	text	   *key = PG_GETARG_TEXT_PP(1);
-	int			mask = 0;
 	DurWaiter  *w;
 
 	dur_register_callbacks();
 	dur_register_exit_callback();
+	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	w->dboid = MyDatabaseId;
+	w->kind = kind;
+	w->key = dur_hash_key(key, strlen(key));
+	w->mask = mask;
+	w->woken = false;
+	w->latch = MyLatch;
+	LWLockRelease(dur_shared->lock);
+}
+
+/* _wait_register(kind text, key text, kinds text[]), for 0.1/0.2's SQL. */
+Datum
+_wait_register(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			mask = 0;
 
 	if (!PG_ARGISNULL(2))
 	{
@@ -473,24 +507,23 @@ _wait_register(PG_FUNCTION_ARGS)
 			if (!nulls[i])
 				mask |= dur_kind_bit(TextDatumGetCString(elems[i]));
 	}
-
-	w = &dur_shared->waiters[DUR_MY_BACKEND_INDEX()];
-	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
-	w->dboid = MyDatabaseId;
-	w->kind = (strcmp(kind, "close") == 0) ? DUR_WAIT_CLOSE : DUR_WAIT_TASK;
-	w->key = dur_hash_key(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-	w->mask = mask;
-	w->woken = false;
-	w->latch = MyLatch;
-	LWLockRelease(dur_shared->lock);
+	dur_wait_register(strcmp(kind, "close") == 0 ? DUR_WAIT_CLOSE : DUR_WAIT_TASK,
+					  text_to_cstring(PG_GETARG_TEXT_PP(1)), mask);
 	PG_RETURN_VOID();
 }
 
-/* _wait_unregister(): stop waiting. */
+/* Stop waiting. */
+void
+dur_wait_unregister(void)
+{
+	dur_clear_my_waiter(true);
+}
+
+/* _wait_unregister(), for 0.1/0.2's SQL. */
 Datum
 _wait_unregister(PG_FUNCTION_ARGS)
 {
-	dur_clear_my_waiter(true);
+	dur_wait_unregister();
 	PG_RETURN_VOID();
 }
 
@@ -535,24 +568,29 @@ dur_wait_latch(long timeout_ms)
 }
 
 /*
- * _wait(until timestamptz) returns boolean: sleep until woken or until the
- * deadline.  True when woken.
+ * Sleep until woken or until the deadline, without holding back vacuum
+ * where that is safe.  True when woken.
  */
-Datum
-_wait(PG_FUNCTION_ARGS)
+bool
+dur_wait_until(TimestampTz until)
 {
-	TimestampTz until = PG_GETARG_TIMESTAMPTZ(0);
 	long		timeout_ms;
 	int			rc;
 
 	dur_require_engine();
 	timeout_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
 	if (timeout_ms <= 0)
-		PG_RETURN_BOOL(false);
-
+		return false;
 	dur_release_xmin();
 	rc = dur_wait_latch(timeout_ms);
-	PG_RETURN_BOOL((rc & WL_LATCH_SET) != 0);
+	return (rc & WL_LATCH_SET) != 0;
+}
+
+/* _wait(until timestamptz) returns boolean, for 0.1/0.2's SQL. */
+Datum
+_wait(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dur_wait_until(PG_GETARG_TIMESTAMPTZ(0)));
 }
 
 /*

@@ -6,13 +6,14 @@ BEGIN;
 SELECT plan(69);
 
 SELECT has_schema('durable');
-SELECT tables_are('durable', ARRAY['workflows', 'history', 'buffered_events', 'activities', 'timers',
+SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state']);
-SELECT views_are('durable', ARRAY['engine_workers']);
+SELECT views_are('durable', ARRAY['engine_workers', 'history']);
 
--- the tables a DBA reads
+-- the tables a DBA reads; the history, stored by batch, reads event by event
 SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes']);
-SELECT col_is_pk('durable', 'history', ARRAY['run_id', 'event_id']::name[], 'history key is (run_id, event_id)');
+SELECT col_is_pk('durable', 'history_batches', ARRAY['run_id', 'last_event_id']::name[],
+				 'history batches are keyed by (run_id, last_event_id)');
 SELECT col_type_is('durable', 'history', 'attributes', 'jsonb', 'history.attributes is jsonb');
 SELECT col_is_pk('durable', 'workflows', 'run_id'::name, 'workflows key is run_id');
 SELECT has_column('durable', 'workflows', col::name, 'workflows.' || col)
@@ -25,7 +26,7 @@ SELECT has_index('durable', 'workflows', 'workflows_by_search_attributes', 'sear
 SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
 		  'the task queue is unlogged');
-SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.history'::regclass), 'p'::"char",
+SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.history_batches'::regclass), 'p'::"char",
 		  'history is logged');
 
 -- every table and column has a comment

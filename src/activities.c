@@ -1,0 +1,658 @@
+/*-------------------------------------------------------------------------
+ *
+ * activities.c
+ *	  Activities: scheduling, attempts, retries, heartbeats, completion and
+ *	  cancellation.
+ *
+ * An activity is a row of durable.activities from its ActivityTaskScheduled
+ * until it closes; its attempts are task rows (matching.c).  States:
+ *
+ *	scheduled	an attempt is ready or started (its task row says which)
+ *	backoff		a failed attempt waits for its activity_retry timer
+ *
+ * Retries add no history events: the closing pair, ActivityTaskStarted and
+ * ActivityTaskCompleted / Failed / TimedOut / Canceled, is written when the
+ * activity closes and carries the final attempt, as Temporal does.  The
+ * retry decision is Temporal's (util.c).  The last heartbeat's details are
+ * kept on the row and handed to the next attempt.
+ *
+ * Invariants:
+ *	- an activity token names an attempt (run, scheduled event id,
+ *	  attempt), not a lease: a worker that ran an attempt across a crash can
+ *	  still complete it;
+ *	- a closed activity has no row, no task row and no timers;
+ *	- a cancellation request of a running attempt is recorded on the row
+ *	  and answered by heartbeat_activity; a queued or backing-off activity
+ *	  is canceled at once (commands.c).
+ *
+ * Lock order: the run's lock first (dur_lock_activity), then its rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "activities.h"
+#include "commands.h"
+#include "durable.h"
+#include "history.h"
+#include "matching.h"
+#include "timers.h"
+
+PG_FUNCTION_INFO_V1(complete_activity);
+PG_FUNCTION_INFO_V1(fail_activity);
+PG_FUNCTION_INFO_V1(heartbeat_activity);
+PG_FUNCTION_INFO_V1(report_activity_canceled);
+PG_FUNCTION_INFO_V1(complete_activity_by_id);
+PG_FUNCTION_INFO_V1(fail_activity_by_id);
+PG_FUNCTION_INFO_V1(heartbeat_activity_by_id);
+PG_FUNCTION_INFO_V1(report_activity_canceled_by_id);
+
+/* A failure the engine makes for a timeout. */
+void
+dur_timeout_failure(DurFailure *f, const char *message, bool non_retryable, Jsonb *details,
+					const char *timeout_type)
+{
+	memset(f, 0, sizeof(DurFailure));
+	f->message = message;
+	f->type = "TimeoutError";
+	f->non_retryable = non_retryable;
+	f->details = details;
+	f->timeout_type = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+														 CStringGetDatum(psprintf("\"%s\"", timeout_type))));
+}
+
+/*
+ * The schedule_activity command: check it, make the activity and its task,
+ * and record its ActivityTaskScheduled.  With eager_worker and
+ * request_eager_execution on the workflow's own queue the activity is
+ * started for eager_worker and returned (eager dispatch).
+ */
+DurTask *
+dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 completed,
+					  const char *eager_worker, DurEvent **event)
+{
+	static const char *const fields[] = {
+		"activity_id", "activity_type", "input", "task_queue", "schedule_to_close_timeout",
+		"schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout",
+		"retry_policy", "priority", "request_eager_execution", NULL
+	};
+	char	   *what = psprintf("command %d (schedule_activity)", index);
+	char	   *aid;
+	char	   *atype;
+	char	   *queue;
+	Jsonb	   *input;
+	Interval   *s2close;
+	Interval   *s2start;
+	Interval   *s2c;
+	Interval   *hb;
+	Interval   *run_left;
+	int32		priority;
+	Jsonb	   *policy;
+	Jsonb	   *eager;
+	const char *t;
+	DurScan		s;
+	DurRow		row;
+	Datum		v[A_NCOLS];
+	bool		n[A_NCOLS];
+	DurRow		a;
+	TimestampTz now = GetCurrentTimestamp();
+	int64		seid;
+	DurEvent   *ev;
+	DurTask    *task;
+	int			i;
+
+	dur_cmd_fields(cmd, index, "schedule_activity", fields);
+	aid = dur_cmd_text(cmd, "activity_id", index, true);
+	dur_check_id(aid, psprintf("activity_id of %s", what));
+	atype = dur_cmd_text(cmd, "activity_type", index, true);
+	dur_check_id(atype, psprintf("activity_type of %s", what));
+	queue = dur_cmd_text(cmd, "task_queue", index, false);
+	dur_check_id(queue, psprintf("task_queue of %s", what));
+	if (queue == NULL)
+		queue = run->task_queue;
+	input = dur_jsonb_get(cmd, "input");
+	if (input != NULL)
+		dur_check_payload(JsonbPGetDatum(input), psprintf("input of %s", what));
+	s2close = dur_cmd_interval(cmd, "schedule_to_close_timeout", index);
+	s2start = dur_cmd_interval(cmd, "schedule_to_start_timeout", index);
+	s2c = dur_cmd_interval(cmd, "start_to_close_timeout", index);
+	hb = dur_cmd_interval(cmd, "heartbeat_timeout", index);
+	/* nullif(..., '0') */
+	if (s2close && dur_interval_is_zero(s2close))
+		s2close = NULL;
+	if (s2start && dur_interval_is_zero(s2start))
+		s2start = NULL;
+	if (s2c && dur_interval_is_zero(s2c))
+		s2c = NULL;
+	if (hb && dur_interval_is_zero(hb))
+		hb = NULL;
+	t = dur_jsonb_get(cmd, "priority") ? dur_jsonb_typeof(dur_jsonb_get(cmd, "priority")) : NULL;
+	if (t != NULL && strcmp(t, "null") != 0)
+	{
+		if (strcmp(t, "number") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"priority\" of %s must be a number", what)));
+		priority = DatumGetInt32(DirectFunctionCall1(int4in,
+													 CStringGetDatum(dur_jsonb_get_text(cmd, "priority"))));
+	}
+	else
+		priority = run->priority;
+	eager = dur_jsonb_get(cmd, "request_eager_execution");
+	if (eager != NULL)
+	{
+		t = dur_jsonb_typeof(eager);
+		if (strcmp(t, "boolean") != 0 && strcmp(t, "null") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"request_eager_execution\" of %s must be a boolean", what)));
+	}
+	policy = dur_retry_policy(dur_jsonb_get(cmd, "retry_policy"), psprintf("retry_policy of %s", what));
+
+	/* Temporal's normalisation of the four timeouts */
+	run_left = run->row.nulls[W_RUN_TIMEOUT] ? NULL : DatumGetIntervalP(run->row.values[W_RUN_TIMEOUT]);
+	if (s2close != NULL)
+	{
+		s2start = dur_interval_min(s2start ? s2start : s2close, s2close);
+		s2c = dur_interval_min(s2c ? s2c : s2close, s2close);
+	}
+	else if (s2c != NULL)
+	{
+		s2close = run_left;
+		if (s2start == NULL)
+			s2start = run_left;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("%s needs start_to_close_timeout or schedule_to_close_timeout", what),
+				 errdetail("%s", dur_cmd_excerpt(cmd)),
+				 errhint("Set start_to_close_timeout, as Temporal requires.")));
+	if (run_left != NULL)
+	{
+		s2close = dur_interval_min(s2close, run_left);
+		s2start = dur_interval_min(s2start, run_left);
+		s2c = dur_interval_min(s2c, run_left);
+	}
+	if (hb != NULL)
+		hb = dur_interval_min(hb, s2c);
+
+	/* the activity id must not be in use by a pending activity */
+	dur_scan_begin(&s, call, DUR_ACTIVITIES_BY_ID);
+	dur_key_uuid(&s, 1, &run->run_id);
+	dur_key_text(&s, 2, aid);
+	if (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		dur_scan_end(&s);
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_DUPLICATE_ID),
+				 errmsg("activity id \"%s\" is already in use", aid),
+				 errdetail("%s schedules an activity whose id another pending activity of run %s has.",
+						   what, dur_uuid_text(&run->run_id)),
+				 errhint("Use a unique activity id for each pending activity.")));
+	}
+	dur_scan_end(&s);
+
+	seid = dur_next_event_id(run);
+	for (i = 0; i < A_NCOLS; i++)
+		n[i] = true;
+#define SETA(col, datum) (v[col] = (datum), n[col] = false)
+	SETA(A_RUN_ID, UUIDPGetDatum(&run->run_id));
+	SETA(A_SCHEDULED_EVENT_ID, Int64GetDatum(seid));
+	SETA(A_ACTIVITY_ID, CStringGetTextDatum(aid));
+	SETA(A_ACTIVITY_TYPE, CStringGetTextDatum(atype));
+	SETA(A_TASK_QUEUE, CStringGetTextDatum(queue));
+	if (input != NULL)
+		SETA(A_INPUT, JsonbPGetDatum(input));
+	SETA(A_PRIORITY, Int32GetDatum(priority));
+	if (s2close)
+		SETA(A_SCHEDULE_TO_CLOSE_TIMEOUT, IntervalPGetDatum(s2close));
+	if (s2start)
+		SETA(A_SCHEDULE_TO_START_TIMEOUT, IntervalPGetDatum(s2start));
+	SETA(A_START_TO_CLOSE_TIMEOUT, IntervalPGetDatum(s2c));
+	if (hb)
+		SETA(A_HEARTBEAT_TIMEOUT, IntervalPGetDatum(hb));
+	SETA(A_RETRY_POLICY, JsonbPGetDatum(policy));
+	SETA(A_SCHEDULED_TIME, TimestampTzGetDatum(now));
+	if (s2close)
+		SETA(A_EXPIRATION_TIME, TimestampTzGetDatum(dur_time_plus(now, s2close)));
+	SETA(A_ATTEMPT, Int32GetDatum(1));
+	SETA(A_STATE, CStringGetTextDatum("scheduled"));
+	SETA(A_READY_TIME, TimestampTzGetDatum(now));
+	SETA(A_WORKFLOW_ID, run->row.values[W_WORKFLOW_ID]);
+#undef SETA
+	dur_insert(call, DUR_ACTIVITIES, v, n, &a.tid);
+	a.values = v;
+	a.nulls = n;
+
+	if (eager_worker != NULL && eager != NULL && strcmp(dur_jsonb_typeof(eager), "boolean") == 0 &&
+		strcmp(dur_jsonb_get_text(cmd, "request_eager_execution"), "true") == 0 &&
+		strcmp(queue, run->task_queue) == 0)
+		task = dur_enqueue_activity(call, run, &a, eager_worker, NULL);
+	else
+		task = dur_enqueue_activity(call, run, &a, NULL, NULL);
+	if (s2close != NULL)
+		dur_set_timer(call, run, "activity_schedule_to_close", psprintf(INT64_FORMAT, seid),
+					  dur_time_plus(now, s2close), 0);
+
+	ev = dur_event("ActivityTaskScheduled");
+	dj_str(&ev->attrs, "activity_id", aid);
+	dj_str(&ev->attrs, "activity_type", atype);
+	dj_str(&ev->attrs, "task_queue", queue);
+	dj_jsonb(&ev->attrs, "input", input);
+	dj_duration(&ev->attrs, "schedule_to_close_timeout", s2close);
+	dj_duration(&ev->attrs, "schedule_to_start_timeout", s2start);
+	dj_duration(&ev->attrs, "start_to_close_timeout", s2c);
+	dj_duration(&ev->attrs, "heartbeat_timeout", hb);
+	dj_jsonb(&ev->attrs, "retry_policy", policy);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", completed);
+	*event = ev;
+	return task;
+}
+
+/*
+ * Close an activity: forget it (its row, task row and timers), and deliver
+ * ActivityTaskStarted (if an attempt was running) and the closing event
+ * like any outside event.  With worker, the workflow task the delivery
+ * makes ready is started for that worker and returned (see dur_deliver).
+ */
+DurTask *
+dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const char *identity,
+				   DurEvent *close, bool started, const char *worker)
+{
+	int64		seid = DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]);
+	List	   *events = NIL;
+
+	dur_delete(call, DUR_ACTIVITIES, &a->tid);
+	if (task != NULL)
+		dur_delete(call, DUR_TASKS, &task->tid);
+	/* its timers: a schedule-to-close deadline, a retry while backing off */
+	if (!a->nulls[A_EXPIRATION_TIME] || strcmp(TextDatumGetCString(a->values[A_STATE]), "backoff") == 0)
+	{
+		char	   *tid = psprintf(INT64_FORMAT, seid);
+
+		(void) dur_delete_timer(call, run, "activity_retry", tid);
+		(void) dur_delete_timer(call, run, "activity_schedule_to_close", tid);
+	}
+	dj_int(&close->attrs, "scheduled_event_id", seid);
+	if (started)
+	{
+		/* the attempt's start is recorded only now, with the attempt that closed it */
+		DurEvent   *ev = dur_event("ActivityTaskStarted");
+
+		dj_int(&ev->attrs, "scheduled_event_id", seid);
+		dj_str(&ev->attrs, "identity", identity ? identity :
+			   a->nulls[A_LAST_WORKER_ID] ? NULL : TextDatumGetCString(a->values[A_LAST_WORKER_ID]));
+		dj_int(&ev->attrs, "attempt", DatumGetInt32(a->values[A_ATTEMPT]));
+		dj_jsonb_datum(&ev->attrs, "last_failure", a->values[A_LAST_FAILURE], a->nulls[A_LAST_FAILURE]);
+		events = lappend(events, ev);
+		close->started_is_previous = true;
+	}
+	else
+		dj_null(&close->attrs, "started_event_id");
+	events = lappend(events, close);
+	return dur_deliver(call, run, events, worker);
+}
+
+/*
+ * An activity attempt failed or timed out: schedule the next attempt after
+ * its backoff, or close the activity.  With worker, a workflow task the
+ * close schedules is started for that worker and returned.
+ */
+DurTask *
+dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
+							const DurFailure *failure, const char *identity, bool timeout,
+							const char *worker)
+{
+	Interval   *backoff;
+	const char *state;
+	DurJsonObj	fo;
+
+	state = dur_retry_backoff(DatumGetJsonbP(a->values[A_RETRY_POLICY]),
+							  DatumGetInt32(a->values[A_ATTEMPT]), failure,
+							  a->nulls[A_EXPIRATION_TIME] ? 0 : DatumGetTimestampTz(a->values[A_EXPIRATION_TIME]),
+							  !a->nulls[A_EXPIRATION_TIME], !a->nulls[A_CANCEL_REQUESTED_EVENT_ID],
+							  &backoff);
+	if (backoff == NULL)
+	{
+		DurEvent   *ev = dur_event(timeout ? "ActivityTaskTimedOut" : "ActivityTaskFailed");
+
+		dj_init(&fo);
+		dur_failure_fields(failure, &fo);
+		dj_obj(&ev->attrs, "failure", &fo);
+		if (!timeout)
+			dj_str(&ev->attrs, "identity", identity);
+		dj_str(&ev->attrs, "retry_state", state);
+		return dur_close_activity(call, run, a, task, identity, ev, true, worker);
+	}
+	if (task != NULL)
+		dur_delete(call, DUR_TASKS, &task->tid);
+	a->values[A_ATTEMPT] = Int32GetDatum(DatumGetInt32(a->values[A_ATTEMPT]) + 1);
+	a->values[A_STATE] = CStringGetTextDatum("backoff");
+	a->values[A_LAST_FAILURE] = JsonbPGetDatum(dur_failure_jsonb(failure));
+	a->nulls[A_LAST_FAILURE] = false;
+	if (identity != NULL)
+	{
+		a->values[A_LAST_WORKER_ID] = CStringGetTextDatum(identity);
+		a->nulls[A_LAST_WORKER_ID] = false;
+	}
+	dur_update(call, DUR_ACTIVITIES, &a->tid, a->values, a->nulls, &a->tid);
+	dur_set_timer(call, run, "activity_retry",
+				  psprintf(INT64_FORMAT, DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID])),
+				  dur_time_plus(GetCurrentTimestamp(), backoff), 0);
+	return NULL;
+}
+
+/* What an activity call holds: the run, the activity and its lease. */
+typedef struct DurActivityLock
+{
+	DurCall    *call;
+	DurRun	   *run;
+	DurRow		a;
+	DurRow		task;
+	bool		has_task;
+	char	   *worker;			/* the lease's worker, or NULL */
+} DurActivityLock;
+
+/*
+ * Lock the run and activity an activity token names, or raise
+ * stale_task_token.  Also reads the lease, if there is one.
+ */
+static void
+dur_lock_activity(const char *token, DurActivityLock *lk)
+{
+	DurToken	tok;
+
+	dur_parse_token(token, &tok);
+	if (tok.kind != 'a')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task token is for a task of kind %s, not activity",
+						tok.kind == 'w' ? "workflow" : "query"),
+				 errhint("Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.")));
+	lk->call = dur_call_begin();
+	lk->run = dur_run_lock(lk->call, &tok.run_id);
+	if (lk->run == NULL)
+		dur_stale(token, "The run does not exist.");
+	if (!dur_run_running(lk->run))
+		dur_stale(token, psprintf("The run is %s.", lk->run->status));
+	if (!dur_fetch(lk->call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &tok.run_id, tok.n1, &lk->a) ||
+		DatumGetInt32(lk->a.values[A_ATTEMPT]) != tok.n2 ||
+		strcmp(TextDatumGetCString(lk->a.values[A_STATE]), "scheduled") != 0)
+		dur_stale(token, "The activity attempt is no longer outstanding.");
+	lk->has_task = dur_fetch(lk->call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, tok.n1, &lk->task);
+	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
+		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
+}
+
+/*
+ * The worker a completion may hand the workflow task to: the one that held
+ * the activity, if it asked and the activity ran on the workflow's queue.
+ */
+static const char *
+dur_eager_worker(bool asked, DurActivityLock *lk)
+{
+	if (asked && strcmp(TextDatumGetCString(lk->a.values[A_TASK_QUEUE]), lk->run->task_queue) == 0)
+		return lk->worker;
+	return NULL;
+}
+
+/*
+ * The result of an activity completion: NULL unless the caller asked for
+ * the workflow task, else {"tasks": [...]}.
+ */
+static Datum
+dur_activity_result(FunctionCallInfo fcinfo, bool asked, DurTask *t)
+{
+	StringInfoData out;
+
+	if (!asked)
+	{
+		fcinfo->isnull = true;
+		return (Datum) 0;
+	}
+	initStringInfo(&out);
+	dur_tasks_result(t ? list_make1(t) : NIL, NULL, true, &out);
+	return PointerGetDatum(cstring_to_text_with_len(out.data, out.len));
+}
+
+/* The text argument n of the call as a C string, NULL for NULL. */
+static char *
+dur_arg_text(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(n));
+}
+
+/* complete_activity's work, for a token (also used by the _by_id form). */
+static DurTask *
+dur_complete_activity(const char *token, Datum result, bool has_result, bool asked)
+{
+	DurActivityLock lk;
+	DurEvent   *ev;
+	DurTask    *t;
+
+	if (has_result)
+		dur_check_payload(result, "result");
+	dur_lock_activity(token, &lk);
+	ev = dur_event("ActivityTaskCompleted");
+	dj_jsonb_datum(&ev->attrs, "result", result, !has_result);
+	dj_str(&ev->attrs, "identity", lk.worker);
+	t = dur_close_activity(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, lk.worker, ev,
+						   true, dur_eager_worker(asked, &lk));
+	dur_run_write(lk.call, lk.run);
+	dur_call_end(lk.call);
+	return t;
+}
+
+/*
+ * complete_activity(task_token text, result jsonb, return_workflow_task
+ * boolean) returns json: complete an activity attempt with its result.
+ * Atomic with the caller's own writes in the same transaction.
+ */
+Datum
+complete_activity(PG_FUNCTION_ARGS)
+{
+	bool		asked = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	DurTask    *t;
+
+	t = dur_complete_activity(dur_arg_text(fcinfo, 0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+							  !PG_ARGISNULL(1), asked);
+	return dur_activity_result(fcinfo, asked, t);
+}
+
+/* fail_activity's work, for a token. */
+static DurTask *
+dur_fail_activity(const char *token, Jsonb *failure, bool asked)
+{
+	DurActivityLock lk;
+	DurFailure	f;
+	DurTask    *t;
+
+	dur_failure(failure, "failure", &f);
+	dur_lock_activity(token, &lk);
+	t = dur_activity_attempt_failed(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, &f,
+									lk.worker, false, dur_eager_worker(asked, &lk));
+	dur_run_write(lk.call, lk.run);
+	dur_call_end(lk.call);
+	return t;
+}
+
+/*
+ * fail_activity(task_token text, failure jsonb, return_workflow_task
+ * boolean) returns json: fail an activity attempt; it is retried as its
+ * retry policy says.
+ */
+Datum
+fail_activity(PG_FUNCTION_ARGS)
+{
+	bool		asked = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	DurTask    *t;
+
+	t = dur_fail_activity(dur_arg_text(fcinfo, 0), PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1),
+						  asked);
+	return dur_activity_result(fcinfo, asked, t);
+}
+
+/* heartbeat_activity's work, for a token. */
+static bool
+dur_heartbeat_activity(const char *token, Datum details, bool has_details)
+{
+	DurActivityLock lk;
+	bool		cancel;
+
+	if (has_details)
+		dur_check_payload(details, "details");
+	dur_lock_activity(token, &lk);
+	lk.a.values[A_HEARTBEAT_DETAILS] = details;
+	lk.a.nulls[A_HEARTBEAT_DETAILS] = !has_details;
+	dur_update(lk.call, DUR_ACTIVITIES, &lk.a.tid, lk.a.values, lk.a.nulls, NULL);
+	if (lk.has_task && !lk.task.nulls[T_STARTED_TIME] && !lk.a.nulls[A_HEARTBEAT_TIMEOUT])
+	{
+		TimestampTz lease = dur_time_plus(GetCurrentTimestamp(),
+										  DatumGetIntervalP(lk.a.values[A_HEARTBEAT_TIMEOUT]));
+		TimestampTz limit = dur_time_plus(DatumGetTimestampTz(lk.task.values[T_STARTED_TIME]),
+										  DatumGetIntervalP(lk.a.values[A_START_TO_CLOSE_TIMEOUT]));
+
+		lk.task.values[T_LEASE_DEADLINE] = TimestampTzGetDatum(Min(lease, limit));
+		dur_update(lk.call, DUR_TASKS, &lk.task.tid, lk.task.values, lk.task.nulls, NULL);
+	}
+	cancel = !lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID];
+	dur_call_end(lk.call);
+	return cancel;
+}
+
+/*
+ * heartbeat_activity(task_token text, details jsonb) returns boolean:
+ * record progress of a running activity; true when its cancellation was
+ * requested.
+ */
+Datum
+heartbeat_activity(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dur_heartbeat_activity(dur_arg_text(fcinfo, 0),
+										  PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+										  !PG_ARGISNULL(1)));
+}
+
+/* report_activity_canceled's work, for a token. */
+static void
+dur_report_canceled(const char *token, Datum details, bool has_details)
+{
+	DurActivityLock lk;
+	DurEvent   *ev;
+
+	if (has_details)
+		dur_check_payload(details, "details");
+	dur_lock_activity(token, &lk);
+	if (lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID])
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("activity \"%s\" was not asked to cancel",
+						TextDatumGetCString(lk.a.values[A_ACTIVITY_ID])),
+				 errhint("Report cancellation only after durable.heartbeat_activity returned true.")));
+	ev = dur_event("ActivityTaskCanceled");
+	dj_jsonb_datum(&ev->attrs, "details", details, !has_details);
+	dj_str(&ev->attrs, "identity", lk.worker);
+	dj_int(&ev->attrs, "latest_cancel_requested_event_id",
+		   DatumGetInt64(lk.a.values[A_CANCEL_REQUESTED_EVENT_ID]));
+	(void) dur_close_activity(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, lk.worker,
+							  ev, true, NULL);
+	dur_run_write(lk.call, lk.run);
+	dur_call_end(lk.call);
+}
+
+/*
+ * report_activity_canceled(task_token text, details jsonb): report that an
+ * activity stopped because its cancellation was requested.
+ */
+Datum
+report_activity_canceled(PG_FUNCTION_ARGS)
+{
+	dur_report_canceled(dur_arg_text(fcinfo, 0), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1),
+						!PG_ARGISNULL(1));
+	PG_RETURN_VOID();
+}
+
+/*
+ * The token of an activity's current attempt, named by workflow id and
+ * activity id (asynchronous completion).
+ */
+static char *
+dur_activity_token_by_id(FunctionCallInfo fcinfo)
+{
+	char	   *wid = dur_arg_text(fcinfo, 0);
+	char	   *aid = dur_arg_text(fcinfo, 1);
+	pg_uuid_t  *run_id = PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3);
+	DurCall    *call = dur_call_begin();
+	DurRun	   *run = dur_run_find(call, wid, run_id, true, false);
+	DurScan		s;
+	DurRow		row;
+	char	   *token;
+
+	dur_scan_begin(&s, call, DUR_ACTIVITIES_BY_ID);
+	dur_key_uuid(&s, 1, &run->run_id);
+	if (aid != NULL)
+		dur_key_text(&s, 2, aid);
+	else
+		dur_key_isnull(&s, 2, true);
+	if (!dur_scan_next(&s, ForwardScanDirection, &row))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_ACTIVITY_NOT_FOUND),
+				 errmsg("activity \"%s\" not found in workflow \"%s\"", aid ? aid : "", wid),
+				 errhint("The activity may have completed, timed out or never been scheduled.")));
+	if (strcmp(TextDatumGetCString(row.values[A_STATE]), "scheduled") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("activity \"%s\" is waiting to retry", aid),
+				 errdetail("Attempt %d starts at its backoff's end.", DatumGetInt32(row.values[A_ATTEMPT])),
+				 errhint("Try again when the attempt has started.")));
+	token = dur_activity_token(&run->run_id, DatumGetInt64(row.values[A_SCHEDULED_EVENT_ID]),
+							   DatumGetInt32(row.values[A_ATTEMPT]));
+	dur_scan_end(&s);
+	dur_call_end(call);
+	return token;
+}
+
+/* complete_activity_by_id(workflow_id, activity_id, result jsonb, run_id uuid) */
+Datum
+complete_activity_by_id(PG_FUNCTION_ARGS)
+{
+	(void) dur_complete_activity(dur_activity_token_by_id(fcinfo),
+								 PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), !PG_ARGISNULL(2),
+								 false);
+	PG_RETURN_VOID();
+}
+
+/* fail_activity_by_id(workflow_id, activity_id, failure jsonb, run_id uuid) */
+Datum
+fail_activity_by_id(PG_FUNCTION_ARGS)
+{
+	(void) dur_fail_activity(dur_activity_token_by_id(fcinfo),
+							 PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2), false);
+	PG_RETURN_VOID();
+}
+
+/* heartbeat_activity_by_id(workflow_id, activity_id, details jsonb, run_id uuid) */
+Datum
+heartbeat_activity_by_id(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(dur_heartbeat_activity(dur_activity_token_by_id(fcinfo),
+										  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+										  !PG_ARGISNULL(2)));
+}
+
+/* report_activity_canceled_by_id(workflow_id, activity_id, details jsonb, run_id uuid) */
+Datum
+report_activity_canceled_by_id(PG_FUNCTION_ARGS)
+{
+	dur_report_canceled(dur_activity_token_by_id(fcinfo),
+						PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2), !PG_ARGISNULL(2));
+	PG_RETURN_VOID();
+}

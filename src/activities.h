@@ -1,0 +1,27 @@
+/*-------------------------------------------------------------------------
+ *
+ * activities.h
+ *	  Activities: scheduling, attempts, retries, heartbeats, completion.
+ *
+ * See activities.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_ACTIVITIES_H
+#define DURABLE_ACTIVITIES_H
+
+#include "history.h"
+
+extern DurTask *dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index,
+									  int64 completed, const char *eager_worker,
+									  DurEvent **event);
+extern DurTask *dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
+								   const char *identity, DurEvent *close, bool started,
+								   const char *worker);
+extern DurTask *dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
+											const DurFailure *failure, const char *identity,
+											bool timeout, const char *worker);
+extern void dur_timeout_failure(DurFailure *f, const char *message, bool non_retryable,
+								Jsonb *details, const char *timeout_type);
+
+#endif							/* DURABLE_ACTIVITIES_H */

@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * admin.c
+ *	  Administration: retention of closed runs.
+ *
+ * purge_closed_workflows deletes closed runs and their history, the
+ * oldest closed first.  A closed run is never written again, so the purge
+ * needs no lock but each run's own (taken without waiting, so that two
+ * purges running at once pass over each other's runs instead of failing).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "durable.h"
+#include "history.h"
+
+PG_FUNCTION_INFO_V1(purge_closed_workflows);
+
+/*
+ * purge_closed_workflows(older_than interval, batch_size integer) returns
+ * bigint: delete up to batch_size runs (NULL: all) that closed before now
+ * - older_than, with their history.  Returns how many runs were deleted.
+ */
+Datum
+purge_closed_workflows(PG_FUNCTION_ARGS)
+{
+	Interval   *older = PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0);
+	int64		batch = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT32(1);
+	TimestampTz cutoff;
+	DurCall    *call;
+	DurScan		s;
+	DurRow		row;
+	int64		n = 0;
+
+	dur_check_interval(older, "older_than", false);
+	if (batch < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be zero or positive: " INT64_FORMAT, batch)));
+	if (older == NULL)
+		PG_RETURN_INT64(0);		/* close_time < now - NULL matches nothing */
+	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+													 TimestampTzGetDatum(GetCurrentTimestamp()),
+													 IntervalPGetDatum(older)));
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_CLOSE_TIME);
+	dur_key_timestamptz(&s, 1, BTLessStrategyNumber, cutoff);
+	while (n < batch && dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		pg_uuid_t	run_id;
+		DurScan		h;
+		DurRow		batch_row;
+		ItemPointerData tid = row.tid;
+
+		memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+		if (!dur_try_lock_run(&run_id))
+			continue;
+		dur_scan_begin(&h, call, DUR_HISTORY_PKEY);
+		dur_key_uuid(&h, 1, &run_id);
+		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))
+			dur_delete(call, DUR_HISTORY, &batch_row.tid);
+		dur_scan_end(&h);
+		dur_delete(call, DUR_WORKFLOWS, &tid);
+		n++;
+	}
+	dur_scan_end(&s);
+	dur_call_end(call);
+	PG_RETURN_INT64(n);
+}

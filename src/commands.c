@@ -1,0 +1,832 @@
+/*-------------------------------------------------------------------------
+ *
+ * commands.c
+ *	  Workflow task completions and failures, and the commands a
+ *	  completion carries: one handler per command type, dispatched from one
+ *	  table (dur_commands).
+ *
+ * complete_workflow_task locks the run, checks the token and the shape of
+ * the command list, records the task's own events (its transient
+ * WorkflowTaskScheduled if any, WorkflowTaskStarted, WorkflowTaskCompleted),
+ * applies each command (each records its event), writes the events
+ * buffered while the task ran, and schedules a new task for them.  It
+ * writes the run's events as one batch and its row once.
+ *
+ * Invariants:
+ *	- nothing is written before every command's type is known and a
+ *	  closing command is last; a bad field of a later command still rolls
+ *	  the whole completion back (the caller's transaction, or its
+ *	  statement), leaving the run and the task exactly as they were;
+ *	- a task that closes the run while events are buffered is refused as
+ *	  Temporal refuses it (UnhandledCommand): WorkflowTaskFailed, the
+ *	  buffered events, and a new task;
+ *	- a workflow task attempt that fails or times out writes
+ *	  WorkflowTaskFailed / TimedOut only for the first attempt; retries are
+ *	  transient and write nothing until one completes (dur_wft_failed).
+ *
+ * Lock order: the run's lock (dur_lock_wft), then its rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "activities.h"
+#include "commands.h"
+#include "durable.h"
+#include "history.h"
+#include "matching.h"
+#include "timers.h"
+
+PG_FUNCTION_INFO_V1(complete_workflow_task);
+PG_FUNCTION_INFO_V1(fail_workflow_task);
+
+/* What a command handler works on. */
+typedef struct DurCmdContext
+{
+	DurCall    *call;
+	DurRun	   *run;
+	int64		completed;		/* the WorkflowTaskCompleted event id */
+	const char *worker;			/* the worker completing the task */
+	const char *eager_worker;	/* who eager activities go to (NULL: nobody) */
+	bool		needs_task;		/* a command made something new for the code */
+	bool		run_written;	/* a closing command wrote the run */
+	List	   *tasks;			/* tasks handed to the worker */
+} DurCmdContext;
+
+typedef void (*DurCmdHandler) (DurCmdContext *cx, Jsonb *cmd, int index);
+
+static void dur_cmd_schedule_activity(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_request_cancel_activity(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_start_timer(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_cancel_timer(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_record_marker(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_upsert_search_attributes(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_complete_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_fail_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_cancel_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index);
+
+/* The commands: Temporal's, by the names of docs/protocol.md. */
+static const struct
+{
+	const char *type;
+	DurCmdHandler handler;
+	bool		closes;			/* closes the run: must be the last command */
+}			dur_commands[] =
+{
+	{"schedule_activity", dur_cmd_schedule_activity, false},
+	{"request_cancel_activity", dur_cmd_request_cancel_activity, false},
+	{"start_timer", dur_cmd_start_timer, false},
+	{"cancel_timer", dur_cmd_cancel_timer, false},
+	{"record_marker", dur_cmd_record_marker, false},
+	{"upsert_search_attributes", dur_cmd_upsert_search_attributes, false},
+	{"complete_workflow", dur_cmd_complete_workflow, true},
+	{"fail_workflow", dur_cmd_fail_workflow, true},
+	{"cancel_workflow", dur_cmd_cancel_workflow, true},
+	{"continue_as_new", dur_cmd_continue_as_new, true},
+};
+
+/* The first 200 characters of a command's JSON, for error details. */
+char *
+dur_cmd_excerpt(Jsonb *cmd)
+{
+	char	   *s = JsonbToCString(NULL, &cmd->root, VARSIZE(cmd));
+
+	return pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 200));
+}
+
+/* The type of a command (it has one: checked before any handler runs). */
+static char *
+dur_cmd_type(Jsonb *cmd)
+{
+	return dur_jsonb_get_text(cmd, "type");
+}
+
+/* Reject fields a command does not have. */
+void
+dur_cmd_fields(Jsonb *cmd, int index, const char *type, const char *const *allowed)
+{
+	JsonbIterator *it = JsonbIteratorInit(&cmd->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *k;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		k = pnstrdup(v.val.string.val, v.val.string.len);
+		if (strcmp(k, "type") == 0)
+			continue;
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(k, allowed[i]) == 0)
+				break;
+		if (allowed[i] == NULL)
+		{
+			StringInfoData list;
+
+			initStringInfo(&list);
+			for (i = 0; allowed[i] != NULL; i++)
+				appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", allowed[i]);
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d (%s) has unknown field \"%s\"", index, type, k),
+					 errdetail("%s", dur_cmd_excerpt(cmd)),
+					 errhint("Its fields are: %s.", list.data)));
+		}
+	}
+}
+
+/* A command's field as text, checking its JSON type; NULL when absent or null. */
+char *
+dur_cmd_text(Jsonb *cmd, const char *field, int index, bool required)
+{
+	Jsonb	   *v = dur_jsonb_get(cmd, field);
+	const char *t = v ? dur_jsonb_typeof(v) : NULL;
+
+	if (v == NULL || strcmp(t, "null") == 0)
+	{
+		if (required)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d (%s) is missing field \"%s\"", index, dur_cmd_type(cmd), field),
+					 errdetail("%s", dur_cmd_excerpt(cmd)),
+					 errhint("See docs/protocol.md for the fields of each command.")));
+		return NULL;
+	}
+	if (strcmp(t, "string") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"%s\" of command %d (%s) must be a string, not %s",
+						field, index, dur_cmd_type(cmd), t),
+				 errdetail("%s", dur_cmd_excerpt(cmd))));
+	return dur_jsonb_get_text(cmd, field);
+}
+
+/* A command's interval field; NULL when absent. */
+Interval *
+dur_cmd_interval(Jsonb *cmd, const char *field, int index)
+{
+	return dur_parse_interval(dur_cmd_text(cmd, field, index, false),
+							  psprintf("field \"%s\" of command %d (%s)", field, index,
+									   dur_cmd_type(cmd)));
+}
+
+/* A command's value field as jsonb (NULL when absent), its size checked. */
+static Jsonb *
+dur_cmd_payload(Jsonb *cmd, const char *field, const char *what)
+{
+	Jsonb	   *v = dur_jsonb_get(cmd, field);
+
+	if (v != NULL)
+		dur_check_payload(JsonbPGetDatum(v), what);
+	return v;
+}
+
+/*
+ * A workflow task attempt failed or timed out.  The first attempt's
+ * failure is written (its WorkflowTaskStarted, then "failed", whose
+ * attributes get the two event ids); retries of it are transient and
+ * write nothing until one completes, unless new events arrived meanwhile.
+ * Attempts 2 and 3 are retried at once, later ones after 1 s, 2 s, 4 s ...
+ * up to 10 minutes.  The worker's cache of the run is no longer trusted.
+ */
+void
+dur_wft_failed(DurCall *call, DurRun *run, DurRow *task, TimestampTz started,
+			   DurEvent *failed, const char *identity)
+{
+	int32		next_attempt = run->wft_attempt + 1;
+	List	   *buffered;
+
+	if (task != NULL)
+		dur_delete(call, DUR_TASKS, &task->tid);
+	run->sticky_worker = NULL;
+	if (run->wft_scheduled_event_id != 0)
+	{
+		DurEvent   *ev = dur_event("WorkflowTaskStarted");
+		int64		started_id;
+
+		dj_int(&ev->attrs, "scheduled_event_id", run->wft_scheduled_event_id);
+		dj_str(&ev->attrs, "identity", identity);
+		ev->time = started;
+		started_id = dur_record(run, ev);
+		dj_int(&failed->attrs, "scheduled_event_id", run->wft_scheduled_event_id);
+		dj_int(&failed->attrs, "started_event_id", started_id);
+		(void) dur_record(run, failed);
+	}
+	buffered = dur_take_buffer(call, run);
+	run->wft_state = DUR_WFT_NONE;
+	if (buffered != NIL)
+	{
+		/* new events: a regular task carries them */
+		(void) dur_schedule_wft(call, run, 1, true, buffered, NULL);
+		return;
+	}
+	if (next_attempt <= 3)
+		(void) dur_schedule_wft(call, run, next_attempt, false, NIL, NULL);
+	else
+	{
+		int64		secs = Min((int64) 1 << Min(next_attempt - 4, 20), 600);
+
+		run->wft_state = DUR_WFT_BACKOFF;
+		run->wft_attempt = next_attempt;
+		run->wft_scheduled_event_id = 0;
+		dur_set_timer(call, run, "wft_retry", "",
+					  TimestampTzPlusMilliseconds(GetCurrentTimestamp(), secs * 1000), 0);
+	}
+}
+
+/* What a workflow task call holds: the run and the task's lease. */
+typedef struct DurWftLock
+{
+	DurCall    *call;
+	DurRun	   *run;
+	DurRow		task;
+	bool		has_task;
+	char	   *worker;			/* the lease's worker; NULL if a crash lost it */
+	TimestampTz started;		/* the start time the worker was given */
+} DurWftLock;
+
+/*
+ * Lock the run a workflow task token names and take the task's lease off
+ * the queue (the caller completes or fails the task), or raise
+ * stale_task_token.
+ */
+static void
+dur_lock_wft(const char *token, DurWftLock *lk)
+{
+	DurToken	tok;
+	int64		started;
+
+	dur_parse_token(token, &tok);
+	if (tok.kind != 'w')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("task token is for a task of kind %s, not workflow",
+						tok.kind == 'a' ? "activity" : "query"),
+				 errhint("Use durable.complete_activity or durable.fail_activity for activity tasks.")));
+	lk->call = dur_call_begin();
+	lk->run = dur_run_lock(lk->call, &tok.run_id);
+	if (lk->run == NULL)
+		dur_stale(token, "The run does not exist.");
+	if (!dur_run_running(lk->run))
+		dur_stale(token, psprintf("The run is %s.", lk->run->status));
+	/* the started event id the task was handed out with must still be next */
+	started = lk->run->history_length + (lk->run->wft_scheduled_event_id == 0 ? 2 : 1);
+	if (lk->run->wft_state != DUR_WFT_SCHEDULED || lk->run->wft_seq != tok.n1 || started != tok.n2)
+		dur_stale(token, "The workflow task is no longer outstanding.");
+	lk->has_task = dur_fetch(lk->call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, 0, &lk->task);
+	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
+		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
+	/*
+	 * WorkflowTaskStarted records the time the worker was given (its
+	 * workflow clock), which the lease loses in a crash but the token keeps
+	 */
+	lk->started = (TimestampTz) tok.n3 - DUR_UNIX_EPOCH_USECS;
+}
+
+/* Check the shape of a command list; returns whether its last command closes the run. */
+static bool
+dur_check_commands(Jsonb *cmds, int n)
+{
+	bool		closing = false;
+	int			i,
+				c;
+
+	for (i = 1; i <= n; i++)
+	{
+		JsonbValue *e = getIthJsonbValueFromContainer(&cmds->root, i - 1);
+		Jsonb	   *cmd = JsonbValueToJsonb(e);
+		char	   *type;
+
+		if (!JB_ROOT_IS_OBJECT(cmd))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d must be a JSON object, not %s", i, dur_jsonb_typeof(cmd))));
+		type = dur_jsonb_get(cmd, "type") != NULL &&
+			strcmp(dur_jsonb_typeof(dur_jsonb_get(cmd, "type")), "string") == 0 ?
+			dur_jsonb_get_text(cmd, "type") : NULL;
+		if (type == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d has no \"type\"", i),
+					 errdetail("%s", dur_cmd_excerpt(cmd)),
+					 errhint("Each command is an object with a \"type\" such as \"schedule_activity\".")));
+		for (c = 0; c < lengthof(dur_commands); c++)
+			if (strcmp(type, dur_commands[c].type) == 0)
+				break;
+		if (c == lengthof(dur_commands))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d has unknown type \"%s\"", i,
+							pnstrdup(type, pg_mbcharcliplen(type, strlen(type), 100))),
+					 errhint("Command types are schedule_activity, request_cancel_activity, start_timer, cancel_timer, record_marker, upsert_search_attributes, complete_workflow, fail_workflow, cancel_workflow and continue_as_new.")));
+		if (dur_commands[c].closes)
+		{
+			if (i != n)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUR_BAD_COMMAND),
+						 errmsg("command %d (%s) closes the workflow but is not the last command", i, type),
+						 errhint("A close command must be the last command.")));
+			closing = true;
+		}
+	}
+	return closing;
+}
+
+/*
+ * complete_workflow_task(task_token text, commands jsonb,
+ * return_workflow_task boolean) returns json: complete a workflow task
+ * with a list of commands.  With return_workflow_task the task the
+ * completion schedules (events arrived while it ran) is started for the
+ * same worker, as are activities scheduled with request_eager_execution on
+ * the workflow's queue (unless the task closes the run); they are returned
+ * in "tasks".
+ */
+Datum
+complete_workflow_task(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Jsonb	   *cmds = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
+	bool		return_wft = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	DurWftLock	lk;
+	DurCmdContext cx;
+	DurRun	   *run;
+	bool		closing;
+	int			n = 0;
+	int			i;
+	int64		started;
+	DurEvent   *ev;
+	StringInfoData out;
+
+	dur_lock_wft(token, &lk);
+	run = lk.run;
+
+	/* the shape of the command list, before anything is written */
+	if (cmds != NULL && (JB_ROOT_IS_SCALAR(cmds) || !JB_ROOT_IS_ARRAY(cmds)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("commands must be a JSON array, not %s", dur_jsonb_typeof(cmds)),
+				 errhint("Pass an array of command objects, e.g. '[{\"type\": \"complete_workflow\", \"result\": 1}]'.")));
+	if (cmds != NULL)
+		n = JB_ROOT_COUNT(cmds);
+	closing = dur_check_commands(cmds, n);
+
+	/* a close while new events wait: Temporal's UnhandledCommand */
+	if (closing && dur_has_buffered(lk.call, run))
+	{
+		DurFailure	f;
+		DurJsonObj	fo;
+
+		ev = dur_event("WorkflowTaskFailed");
+		dj_str(&ev->attrs, "cause", "UnhandledCommand");
+		memset(&f, 0, sizeof(f));
+		f.message = "new events arrived while the workflow task ran";
+		f.type = "UnhandledCommand";
+		dj_init(&fo);
+		dur_failure_fields(&f, &fo);
+		dj_obj(&ev->attrs, "failure", &fo);
+		dj_str(&ev->attrs, "identity", lk.worker);
+		dur_wft_failed(lk.call, run, lk.has_task ? &lk.task : NULL, lk.started, ev, lk.worker);
+		dur_run_write(lk.call, run);
+		dur_call_end(lk.call);
+		PG_RETURN_TEXT_P(cstring_to_text("{\"outcome\": \"unhandled_command\"}"));
+	}
+
+	if (lk.has_task)
+		dur_delete(lk.call, DUR_TASKS, &lk.task.tid);
+	if (run->wft_scheduled_event_id == 0)
+	{
+		/* a transient attempt: its WorkflowTaskScheduled is written only now */
+		ev = dur_event("WorkflowTaskScheduled");
+		dj_str(&ev->attrs, "task_queue", run->task_queue);
+		dj_duration(&ev->attrs, "start_to_close_timeout", run->task_timeout);
+		dj_int(&ev->attrs, "attempt", run->wft_attempt);
+		ev->time = run->wft_scheduled_time;
+		run->wft_scheduled_event_id = dur_record(run, ev);
+	}
+	ev = dur_event("WorkflowTaskStarted");
+	dj_int(&ev->attrs, "scheduled_event_id", run->wft_scheduled_event_id);
+	dj_str(&ev->attrs, "identity", lk.worker);
+	ev->time = lk.started;
+	started = dur_record(run, ev);
+	ev = dur_event("WorkflowTaskCompleted");
+	dj_int(&ev->attrs, "scheduled_event_id", run->wft_scheduled_event_id);
+	dj_int(&ev->attrs, "started_event_id", started);
+	dj_str(&ev->attrs, "identity", lk.worker);
+
+	memset(&cx, 0, sizeof(cx));
+	cx.call = lk.call;
+	cx.run = run;
+	cx.completed = dur_record(run, ev);
+	cx.worker = lk.worker;
+	cx.eager_worker = closing ? NULL : lk.worker;
+	run->wft_state = DUR_WFT_NONE;
+	run->wft_scheduled_event_id = 0;
+	/* a sticky worker keeps the run in its cache: its next task carries only new events */
+	if (dur_sticky_execution && lk.worker != NULL)
+	{
+		run->sticky_worker = lk.worker;
+		run->sticky_event_id = started;
+	}
+	else
+		run->sticky_worker = NULL;
+
+	for (i = 1; i <= n; i++)
+	{
+		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i - 1));
+		char	   *type = dur_cmd_type(cmd);
+		int			c;
+
+		for (c = 0; strcmp(type, dur_commands[c].type) != 0; c++)
+			;
+		dur_commands[c].handler(&cx, cmd, i);
+	}
+
+	if (!closing)
+	{
+		List	   *buffered = dur_take_buffer(lk.call, run);
+
+		if (buffered != NIL || cx.needs_task)
+		{
+			DurTask    *t = dur_schedule_wft(lk.call, run, 1, true, buffered,
+											 return_wft ? lk.worker : NULL);
+
+			if (t != NULL)
+				cx.tasks = lappend(cx.tasks, t);
+		}
+	}
+	if (!cx.run_written)
+		dur_run_write(lk.call, run);
+	initStringInfo(&out);
+	dur_tasks_result(cx.tasks, "completed", true, &out);
+	dur_call_end(lk.call);
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
+}
+
+/*
+ * fail_workflow_task(task_token text, failure jsonb): report that a
+ * workflow task failed (e.g. non-determinism); it is retried.
+ */
+Datum
+fail_workflow_task(PG_FUNCTION_ARGS)
+{
+	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	DurWftLock	lk;
+	DurFailure	f;
+	DurJsonObj	fo;
+	DurEvent   *ev;
+
+	dur_lock_wft(token, &lk);
+	dur_failure(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1), "failure", &f);
+	ev = dur_event("WorkflowTaskFailed");
+	dj_str(&ev->attrs, "cause", f.type ? f.type : "WorkflowWorkerUnhandledFailure");
+	dj_init(&fo);
+	dur_failure_fields(&f, &fo);
+	dj_obj(&ev->attrs, "failure", &fo);
+	dj_str(&ev->attrs, "identity", lk.worker);
+	dur_wft_failed(lk.call, lk.run, lk.has_task ? &lk.task : NULL, lk.started, ev, lk.worker);
+	dur_run_write(lk.call, lk.run);
+	dur_call_end(lk.call);
+	PG_RETURN_VOID();
+}
+
+/* schedule_activity: activities.c does the work. */
+static void
+dur_cmd_schedule_activity(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	DurEvent   *ev;
+	DurTask    *t;
+
+	t = dur_schedule_activity(cx->call, cx->run, cmd, index, cx->completed, cx->eager_worker, &ev);
+	(void) dur_record(cx->run, ev);
+	if (t != NULL)
+		cx->tasks = lappend(cx->tasks, t);
+}
+
+/*
+ * request_cancel_activity: ActivityTaskCancelRequested, and for an activity
+ * that is not running ActivityTaskCanceled at once (new to the workflow,
+ * so a task follows).  For an activity that closed already (its result may
+ * be buffered behind this task) only the request is recorded, as Temporal
+ * does.
+ */
+static void
+dur_cmd_request_cancel_activity(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"activity_id", NULL};
+	char	   *aid;
+	DurScan		s;
+	DurRow		a;
+	DurRow		task;
+	bool		found;
+	int64		seid;
+	int64		requested;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "request_cancel_activity", fields);
+	aid = dur_cmd_text(cmd, "activity_id", index, true);
+	dur_scan_begin(&s, cx->call, DUR_ACTIVITIES_BY_ID);
+	dur_key_uuid(&s, 1, &cx->run->run_id);
+	dur_key_text(&s, 2, aid);
+	found = dur_scan_next(&s, ForwardScanDirection, &a);
+	if (found)
+		seid = DatumGetInt64(a.values[A_SCHEDULED_EVENT_ID]);
+	dur_scan_end(&s);
+	if (!found)
+	{
+		seid = dur_find_scheduled_activity(cx->call, cx->run, aid);
+		if (seid == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("command %d (request_cancel_activity) names unknown activity \"%s\"", index, aid),
+					 errdetail("The run never scheduled an activity with this id."),
+					 errhint("Cancel only activities the workflow scheduled.")));
+		ev = dur_event("ActivityTaskCancelRequested");
+		dj_int(&ev->attrs, "scheduled_event_id", seid);
+		dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+		(void) dur_record(cx->run, ev);
+		return;
+	}
+	(void) dur_fetch(cx->call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &cx->run->run_id, seid, &a);
+	if (!a.nulls[A_CANCEL_REQUESTED_EVENT_ID])
+		return;
+	ev = dur_event("ActivityTaskCancelRequested");
+	dj_int(&ev->attrs, "scheduled_event_id", seid);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	requested = dur_record(cx->run, ev);
+	if (dur_fetch(cx->call, DUR_TASKS, DUR_TASKS_PKEY, &cx->run->run_id, seid, &task) &&
+		!task.nulls[T_STARTED_TIME])
+	{
+		/* running: the worker learns it from its next heartbeat */
+		a.values[A_CANCEL_REQUESTED_EVENT_ID] = Int64GetDatum(requested);
+		a.nulls[A_CANCEL_REQUESTED_EVENT_ID] = false;
+		dur_update(cx->call, DUR_ACTIVITIES, &a.tid, a.values, a.nulls, NULL);
+		return;
+	}
+	/* queued or backing off: canceled at once */
+	dur_delete(cx->call, DUR_ACTIVITIES, &a.tid);
+	if (dur_fetch(cx->call, DUR_TASKS, DUR_TASKS_PKEY, &cx->run->run_id, seid, &task))
+		dur_delete(cx->call, DUR_TASKS, &task.tid);
+	(void) dur_delete_timer(cx->call, cx->run, "activity_retry", psprintf(INT64_FORMAT, seid));
+	(void) dur_delete_timer(cx->call, cx->run, "activity_schedule_to_close", psprintf(INT64_FORMAT, seid));
+	ev = dur_event("ActivityTaskCanceled");
+	dj_null(&ev->attrs, "details");
+	dj_int(&ev->attrs, "scheduled_event_id", seid);
+	dj_null(&ev->attrs, "started_event_id");
+	dj_int(&ev->attrs, "latest_cancel_requested_event_id", requested);
+	dj_null(&ev->attrs, "identity");
+	(void) dur_record(cx->run, ev);
+	cx->needs_task = true;
+}
+
+/* start_timer: TimerStarted and a durable timer. */
+static void
+dur_cmd_start_timer(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"timer_id", "duration", NULL};
+	char	   *tid;
+	Interval   *dur;
+	Interval	zero = {0, 0, 0};
+	DurEvent   *ev;
+	int64		seid;
+
+	dur_cmd_fields(cmd, index, "start_timer", fields);
+	tid = dur_cmd_text(cmd, "timer_id", index, true);
+	dur_check_id(tid, psprintf("timer_id of command %d", index));
+	dur = dur_parse_interval(dur_cmd_text(cmd, "duration", index, true),
+							 psprintf("field \"duration\" of command %d (start_timer)", index));
+	if (dur_interval_cmp(dur, &zero) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"duration\" of command %d (start_timer) must be positive", index)));
+	if (dur_timer_exists(cx->call, cx->run, "user", tid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_DUPLICATE_ID),
+				 errmsg("timer id \"%s\" is already in use", tid),
+				 errdetail("Command %d starts a timer whose id a pending timer of run %s has.",
+						   index, dur_uuid_text(&cx->run->run_id)),
+				 errhint("Use a unique timer id for each pending timer.")));
+	ev = dur_event("TimerStarted");
+	dj_str(&ev->attrs, "timer_id", tid);
+	dj_duration(&ev->attrs, "start_to_fire_timeout", dur);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	seid = dur_record(cx->run, ev);
+	dur_set_timer(cx->call, cx->run, "user", tid, dur_time_plus(GetCurrentTimestamp(), dur), seid);
+}
+
+/*
+ * cancel_timer: TimerCanceled.  A timer that fired while the task ran is
+ * canceled all the same and its buffered TimerFired dropped, as Temporal
+ * does.
+ */
+static void
+dur_cmd_cancel_timer(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"timer_id", NULL};
+	char	   *tid;
+	int64		seid = 0;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "cancel_timer", fields);
+	tid = dur_cmd_text(cmd, "timer_id", index, true);
+	if (!dur_take_timer(cx->call, cx->run, "user", tid, &seid) &&
+		!dur_take_buffered_timer_fired(cx->call, cx->run, tid, &seid))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("command %d (cancel_timer) names unknown timer \"%s\"", index, tid),
+				 errdetail("No pending timer of the run has this id."),
+				 errhint("Cancel only timers that have not fired.")));
+	ev = dur_event("TimerCanceled");
+	dj_str(&ev->attrs, "timer_id", tid);
+	dj_int_or_null(&ev->attrs, "started_event_id", seid, seid == 0);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(cx->run, ev);
+}
+
+/* record_marker: MarkerRecorded. */
+static void
+dur_cmd_record_marker(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"marker_name", "details", NULL};
+	Jsonb	   *details;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "record_marker", fields);
+	details = dur_cmd_payload(cmd, "details", psprintf("details of command %d", index));
+	ev = dur_event("MarkerRecorded");
+	dj_str(&ev->attrs, "marker_name", dur_cmd_text(cmd, "marker_name", index, true));
+	dj_jsonb(&ev->attrs, "details", details);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(cx->run, ev);
+}
+
+/* upsert_search_attributes: UpsertWorkflowSearchAttributes; a null value removes a key. */
+static void
+dur_cmd_upsert_search_attributes(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"search_attributes", NULL};
+	Jsonb	   *sa;
+	Datum		merged;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "upsert_search_attributes", fields);
+	sa = dur_jsonb_get(cmd, "search_attributes");
+	if (sa == NULL || !JB_ROOT_IS_OBJECT(sa))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"search_attributes\" of command %d must be a JSON object", index)));
+	ev = dur_event("UpsertWorkflowSearchAttributes");
+	dj_jsonb(&ev->attrs, "search_attributes", sa);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(cx->run, ev);
+	merged = DirectFunctionCall1(jsonb_strip_nulls,
+								 DirectFunctionCall2(jsonb_concat,
+													 cx->run->row.values[W_SEARCH_ATTRIBUTES],
+													 JsonbPGetDatum(sa)));
+	dur_check_payload(merged, "search_attributes");
+	dur_run_set(cx->run, W_SEARCH_ATTRIBUTES, merged, false);
+}
+
+/* complete_workflow: WorkflowExecutionCompleted and the close. */
+static void
+dur_cmd_complete_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"result", NULL};
+	Jsonb	   *result;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "complete_workflow", fields);
+	result = dur_cmd_payload(cmd, "result", "result");
+	ev = dur_event("WorkflowExecutionCompleted");
+	dj_jsonb(&ev->attrs, "result", result);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(cx->run, ev);
+	dur_close_run(cx->call, cx->run, "completed", result ? JsonbPGetDatum(result) : 0, NULL, NULL);
+}
+
+/* fail_workflow: WorkflowExecutionFailed, and a retry if the policy allows. */
+static void
+dur_cmd_fail_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"failure", NULL};
+	DurFailure	f;
+	DurJsonObj	fo;
+	DurEvent   *ev;
+
+	dur_cmd_fields(cmd, index, "fail_workflow", fields);
+	if (dur_jsonb_get(cmd, "failure") == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("command %d (fail_workflow) is missing field \"failure\"", index)));
+	dur_failure(dur_jsonb_get(cmd, "failure"), psprintf("failure of command %d", index), &f);
+	ev = dur_event("WorkflowExecutionFailed");
+	dj_init(&fo);
+	dur_failure_fields(&f, &fo);
+	dj_obj(&ev->attrs, "failure", &fo);
+	(void) dur_fail_run(cx->call, cx->run, "failed", ev, &f, cx->completed);
+	cx->run_written = true;
+}
+
+/* cancel_workflow: WorkflowExecutionCanceled and the close. */
+static void
+dur_cmd_cancel_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"details", NULL};
+	Jsonb	   *details;
+	DurEvent   *ev;
+	DurFailure	f;
+
+	dur_cmd_fields(cmd, index, "cancel_workflow", fields);
+	details = dur_cmd_payload(cmd, "details", "details");
+	ev = dur_event("WorkflowExecutionCanceled");
+	dj_jsonb(&ev->attrs, "details", details);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(cx->run, ev);
+	memset(&f, 0, sizeof(f));
+	f.message = "workflow canceled";
+	f.type = "CanceledFailure";
+	f.non_retryable = true;
+	f.details = details != NULL && strcmp(dur_jsonb_typeof(details), "null") != 0 ? details : NULL;
+	dur_close_run(cx->call, cx->run, "canceled", 0, dur_failure_jsonb(&f), NULL);
+}
+
+/*
+ * continue_as_new: WorkflowExecutionContinuedAsNew, the close, and the
+ * next run of the chain (the run timeout starts again, the execution
+ * timeout keeps counting).
+ */
+static void
+dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {
+		"input", "workflow_type", "task_queue", "run_timeout", "task_timeout", NULL
+	};
+	DurRun	   *run = cx->run;
+	Datum	   *v = run->row.values;
+	bool	   *n = run->row.nulls;
+	Jsonb	   *input;
+	char	   *type;
+	char	   *queue;
+	Interval   *run_timeout;
+	Interval   *task_timeout;
+	Interval   *cmd_task_timeout;
+	pg_uuid_t  *next_run = dur_new_uuid();
+	DurEvent   *ev;
+	DurStartParams p;
+	DurRun	   *next;
+
+	dur_cmd_fields(cmd, index, "continue_as_new", fields);
+	input = dur_cmd_payload(cmd, "input", "input");
+	type = dur_cmd_text(cmd, "workflow_type", index, false);
+	dur_check_id(type, "workflow_type");
+	queue = dur_cmd_text(cmd, "task_queue", index, false);
+	dur_check_id(queue, "task_queue");
+	run_timeout = dur_cmd_interval(cmd, "run_timeout", index);
+	if (run_timeout == NULL && !n[W_RUN_TIMEOUT])
+		run_timeout = DatumGetIntervalP(v[W_RUN_TIMEOUT]);
+	cmd_task_timeout = dur_cmd_interval(cmd, "task_timeout", index);
+	task_timeout = cmd_task_timeout ? cmd_task_timeout : run->task_timeout;
+
+	ev = dur_event("WorkflowExecutionContinuedAsNew");
+	dj_uuid(&ev->attrs, "new_execution_run_id", next_run);
+	dj_str(&ev->attrs, "workflow_type", type ? type : run->workflow_type);
+	dj_str(&ev->attrs, "task_queue", queue ? queue : run->task_queue);
+	dj_jsonb(&ev->attrs, "input", input);
+	dj_duration(&ev->attrs, "workflow_run_timeout", run_timeout);
+	dj_duration(&ev->attrs, "workflow_task_timeout", task_timeout);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	(void) dur_record(run, ev);
+	dur_close_run(cx->call, run, "continued_as_new", 0, NULL, next_run);
+	dur_run_write(cx->call, run);
+	cx->run_written = true;
+
+	memset(&p, 0, sizeof(p));
+	p.workflow_id = run->workflow_id;
+	p.workflow_type = type ? type : run->workflow_type;
+	p.task_queue = queue ? queue : run->task_queue;
+	p.input = input ? JsonbPGetDatum(input) : 0;
+	p.execution_timeout = n[W_EXECUTION_TIMEOUT] ? NULL : DatumGetIntervalP(v[W_EXECUTION_TIMEOUT]);
+	p.run_timeout = run_timeout;
+	p.task_timeout = cmd_task_timeout && !dur_interval_is_zero(cmd_task_timeout) ?
+		cmd_task_timeout : run->task_timeout;
+	p.execution_deadline = n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]);
+	p.first_run_id = DatumGetUUIDP(v[W_FIRST_RUN_ID]);
+	p.previous_run_id = &run->run_id;
+	p.attempt = 1;
+	p.retry_policy = n[W_RETRY_POLICY] ? 0 : v[W_RETRY_POLICY];
+	p.search_attributes = v[W_SEARCH_ATTRIBUTES];
+	p.memo = n[W_MEMO] ? 0 : v[W_MEMO];
+	p.priority = run->priority;
+	p.identity = cx->worker;
+	next = dur_start_run(cx->call, next_run, &p);
+	dur_run_write(cx->call, next);
+}

@@ -1,0 +1,977 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.c
+ *	  The history service: a run's mutable state, its event history, and
+ *	  the transitions every call shares (delivering events, scheduling a
+ *	  workflow task, starting and closing runs).
+ *
+ * Storage.  A run is one row of durable.workflows; its events are rows of
+ * durable.history_batches, one per call that recorded events (Temporal's
+ * history_node grain), each holding that call's events as one JSON array
+ * text, exactly as workers receive them.  durable.history is a view that
+ * unpacks the batches event by event.
+ *
+ * Invariants:
+ *	- event ids of a run are contiguous from 1; history_length is the last
+ *	  one written, and the batches of a run cover 1..history_length without
+ *	  gaps or overlaps (first_event_id, last_event_id);
+ *	- a call records events into DurRun.events as it goes (ids assigned in
+ *	  order) and writes them with one INSERT and the run's row with one
+ *	  write (dur_run_write), at the end;
+ *	- at most one workflow task per run exists; wft_state says where it is
+ *	  (see history.h); while its task row is started, events from outside
+ *	  are buffered in durable.buffered_events and written after the task's
+ *	  own events when it completes, as Temporal orders them;
+ *	- a closed run has no activities, timers, tasks, buffered events or
+ *	  signal request ids left.
+ *
+ * Locking: every function here expects the caller to hold the run's lock
+ * (dur_lock_run) and to read with the snapshot taken after it; the run's
+ * rows are then changed by nobody else until the transaction ends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#include "durable.h"
+#include "history.h"
+#include "matching.h"
+#include "timers.h"
+
+static const char *const wft_state_names[] = {"none", "scheduled", "backoff", "delayed"};
+
+const char *
+dur_wft_state_name(DurWftState state)
+{
+	return wft_state_names[state];
+}
+
+static DurWftState
+dur_wft_state_parse(const char *s)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(wft_state_names); i++)
+		if (strcmp(s, wft_state_names[i]) == 0)
+			return (DurWftState) i;
+	elog(ERROR, "durable: unknown workflow task state \"%s\"", s);
+	return DUR_WFT_NONE;		/* keep compiler quiet */
+}
+
+/* Unpack the columns a call uses from a run's row. */
+static DurRun *
+dur_run_unpack(DurRow *row)
+{
+	DurRun	   *run = palloc0(sizeof(DurRun));
+	Datum	   *v = row->values;
+	bool	   *n = row->nulls;
+
+	run->row = *row;
+	run->written = true;
+	memcpy(&run->run_id, DatumGetUUIDP(v[W_RUN_ID]), sizeof(pg_uuid_t));
+	run->workflow_id = TextDatumGetCString(v[W_WORKFLOW_ID]);
+	run->workflow_type = TextDatumGetCString(v[W_WORKFLOW_TYPE]);
+	run->task_queue = TextDatumGetCString(v[W_TASK_QUEUE]);
+	run->status = TextDatumGetCString(v[W_STATUS]);
+	run->priority = DatumGetInt32(v[W_PRIORITY]);
+	run->task_timeout = DatumGetIntervalP(v[W_TASK_TIMEOUT]);
+	run->history_length = DatumGetInt64(v[W_HISTORY_LENGTH]);
+	run->wft_state = dur_wft_state_parse(TextDatumGetCString(v[W_WFT_STATE]));
+	run->wft_seq = DatumGetInt64(v[W_WFT_SEQ]);
+	run->wft_attempt = DatumGetInt32(v[W_WFT_ATTEMPT]);
+	run->wft_scheduled_event_id = n[W_WFT_SCHEDULED_EVENT_ID] ? 0 :
+		DatumGetInt64(v[W_WFT_SCHEDULED_EVENT_ID]);
+	run->wft_scheduled_time = n[W_WFT_SCHEDULED_TIME] ? 0 :
+		DatumGetTimestampTz(v[W_WFT_SCHEDULED_TIME]);
+	run->sticky_worker = n[W_STICKY_WORKER] ? NULL : TextDatumGetCString(v[W_STICKY_WORKER]);
+	run->sticky_event_id = n[W_STICKY_EVENT_ID] ? 0 : DatumGetInt64(v[W_STICKY_EVENT_ID]);
+	initStringInfo(&run->events);
+	return run;
+}
+
+/* Read a run's row, or NULL.  The caller holds its lock, or only looks. */
+DurRun *
+dur_run_read(DurCall *call, const pg_uuid_t *run_id)
+{
+	DurRow		row;
+
+	if (!dur_fetch(call, DUR_WORKFLOWS, DUR_WORKFLOWS_PKEY, run_id, -1, &row))
+		return NULL;
+	return dur_run_unpack(&row);
+}
+
+/* Take a run's lock and read it with a new snapshot; NULL if there is none. */
+DurRun *
+dur_run_lock(DurCall *call, const pg_uuid_t *run_id)
+{
+	dur_lock_run(run_id);
+	dur_call_snapshot(call);
+	return dur_run_read(call, run_id);
+}
+
+bool
+dur_run_running(DurRun *run)
+{
+	return strcmp(run->status, "running") == 0;
+}
+
+/* Set a column of the run's row (written by dur_run_write). */
+void
+dur_run_set(DurRun *run, int col, Datum value, bool isnull)
+{
+	run->row.values[col] = isnull ? (Datum) 0 : value;
+	run->row.nulls[col] = isnull;
+}
+
+/* A workflow id, cut for messages as left(workflow_id, 200) did. */
+static char *
+dur_wid_for_message(const char *wid)
+{
+	return pnstrdup(wid, pg_mbcharcliplen(wid, strlen(wid), 200));
+}
+
+/*
+ * Find a run: the given run of a workflow id, or its running run, or its
+ * latest.  With running the run must be running (DU003); with lock it is
+ * locked and read again after the lock.
+ */
+DurRun *
+dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
+			 bool running, bool lock)
+{
+	DurRun	   *run = NULL;
+	DurScan		s;
+	DurRow		row;
+
+	if (workflow_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_id must not be NULL")));
+	dur_call_snapshot(call);
+	if (run_id != NULL)
+	{
+		run = dur_run_read(call, run_id);
+		if (run != NULL && strcmp(run->workflow_id, workflow_id) != 0)
+			run = NULL;
+		if (run == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_NOT_FOUND),
+					 errmsg("workflow \"%s\" has no run %s", workflow_id, dur_uuid_text(run_id)),
+					 errhint("Check the workflow id and run id, or omit run_id for the latest run.")));
+	}
+	else
+	{
+		dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
+		dur_key_text(&s, 1, workflow_id);
+		if (dur_scan_next(&s, ForwardScanDirection, &row))
+			run = dur_run_read(call, DatumGetUUIDP(row.values[W_RUN_ID]));
+		dur_scan_end(&s);
+		if (run == NULL)
+		{
+			/* the latest: start_time DESC, close_time DESC NULLS FIRST */
+			TimestampTz best_start = 0;
+			TimestampTz best_close = 0;
+			bool		best_open = false;
+			pg_uuid_t	best;
+
+			dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
+			dur_key_text(&s, 1, workflow_id);
+			while (dur_scan_next(&s, ForwardScanDirection, &row))
+			{
+				TimestampTz start = DatumGetTimestampTz(row.values[W_START_TIME]);
+				bool		open = row.nulls[W_CLOSE_TIME];
+				TimestampTz close = open ? 0 : DatumGetTimestampTz(row.values[W_CLOSE_TIME]);
+
+				if (run != NULL && start < best_start)
+					break;		/* the index is ordered by start_time DESC */
+				if (run == NULL || (!best_open && (open || close > best_close)))
+				{
+					run = (DurRun *) 1;
+					best_start = start;
+					best_close = close;
+					best_open = open;
+					memcpy(&best, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+				}
+			}
+			dur_scan_end(&s);
+			if (run != NULL)
+				run = dur_run_read(call, &best);
+		}
+		if (run == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_NOT_FOUND),
+					 errmsg("workflow \"%s\" not found", dur_wid_for_message(workflow_id)),
+					 errhint("Check the workflow id; durable.workflows lists every run.")));
+	}
+	if (lock)
+	{
+		pg_uuid_t	id = run->run_id;
+
+		run = dur_run_lock(call, &id);
+		if (run == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_NOT_FOUND),
+					 errmsg("workflow \"%s\" not found", dur_wid_for_message(workflow_id)),
+					 errhint("Check the workflow id; durable.workflows lists every run.")));
+	}
+	if (running && !dur_run_running(run))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_NOT_RUNNING),
+				 errmsg("workflow \"%s\" is not running", dur_wid_for_message(workflow_id)),
+				 errdetail("Run %s is %s.", dur_uuid_text(&run->run_id), run->status),
+				 errhint("Only running workflows accept this request.")));
+	return run;
+}
+
+/* A new event of the given type, with empty attributes. */
+DurEvent *
+dur_event(const char *type)
+{
+	DurEvent   *ev = palloc0(sizeof(DurEvent));
+
+	ev->type = type;
+	dj_init(&ev->attrs);
+	return ev;
+}
+
+/* The id the next recorded event of the run gets. */
+int64
+dur_next_event_id(DurRun *run)
+{
+	return run->history_length + run->nevents + 1;
+}
+
+/*
+ * Record an event: give it the run's next id and render it as the JSON
+ * workers receive.  Returns its id.
+ */
+int64
+dur_record(DurRun *run, DurEvent *ev)
+{
+	int64		id = dur_next_event_id(run);
+	StringInfo	out = &run->events;
+
+	if (ev->started_is_previous)
+		dj_int(&ev->attrs, "started_event_id", id - 1);
+	if (run->nevents > 0)
+		appendStringInfoString(out, ", ");
+	/* the keys in jsonb's order: event_id, attributes, event_time, event_type */
+	appendStringInfo(out, "{\"event_id\": " INT64_FORMAT ", \"attributes\": ", id);
+	dj_end(&ev->attrs, out);
+	appendStringInfoString(out, ", \"event_time\": ");
+	dj_append_time(out, ev->time != 0 ? ev->time : GetCurrentTimestamp(), true);
+	appendStringInfoString(out, ", \"event_type\": ");
+	escape_json(out, ev->type);
+	appendStringInfoChar(out, '}');
+	run->nevents++;
+	return id;
+}
+
+/* Record a list of events in order. */
+static void
+dur_record_all(DurRun *run, List *events)
+{
+	ListCell   *lc;
+
+	foreach(lc, events)
+		(void) dur_record(run, (DurEvent *) lfirst(lc));
+}
+
+/*
+ * Write what the call changed of a run: its recorded events as one batch,
+ * and its row (inserted for a new run).  Then make both visible to the
+ * call's next reads.
+ */
+void
+dur_run_write(DurCall *call, DurRun *run)
+{
+	Datum	   *v = run->row.values;
+	bool	   *n = run->row.nulls;
+
+	if (run->nevents > 0)
+	{
+		Datum		hv[H_NCOLS];
+		bool		hn[H_NCOLS] = {false, false, false, false, false};
+		StringInfoData json;
+
+		initStringInfo(&json);
+		appendStringInfoChar(&json, '[');
+		appendBinaryStringInfo(&json, run->events.data, run->events.len);
+		appendStringInfoChar(&json, ']');
+		hv[H_RUN_ID] = UUIDPGetDatum(&run->run_id);
+		hv[H_FIRST_EVENT_ID] = Int64GetDatum(run->history_length + 1);
+		hv[H_LAST_EVENT_ID] = Int64GetDatum(run->history_length + run->nevents);
+		hv[H_EVENTS] = dur_history_datum(json.data, json.len);
+		hv[H_WORKFLOW_ID] = v[W_WORKFLOW_ID];
+		dur_insert(call, DUR_HISTORY, hv, hn, NULL);
+		run->history_length += run->nevents;
+		run->nevents = 0;
+		resetStringInfo(&run->events);
+	}
+
+	v[W_HISTORY_LENGTH] = Int64GetDatum(run->history_length);
+	v[W_WFT_STATE] = CStringGetTextDatum(wft_state_names[run->wft_state]);
+	v[W_WFT_SEQ] = Int64GetDatum(run->wft_seq);
+	v[W_WFT_ATTEMPT] = Int32GetDatum(run->wft_attempt);
+	n[W_WFT_SCHEDULED_EVENT_ID] = run->wft_scheduled_event_id == 0;
+	v[W_WFT_SCHEDULED_EVENT_ID] = Int64GetDatum(run->wft_scheduled_event_id);
+	n[W_WFT_SCHEDULED_TIME] = run->wft_scheduled_time == 0;
+	v[W_WFT_SCHEDULED_TIME] = TimestampTzGetDatum(run->wft_scheduled_time);
+	n[W_STICKY_WORKER] = run->sticky_worker == NULL;
+	v[W_STICKY_WORKER] = run->sticky_worker ? CStringGetTextDatum(run->sticky_worker) : (Datum) 0;
+	n[W_STICKY_EVENT_ID] = run->sticky_worker == NULL;
+	v[W_STICKY_EVENT_ID] = Int64GetDatum(run->sticky_event_id);
+	v[W_STATUS] = CStringGetTextDatum(run->status);
+	n[W_STATUS] = false;
+
+	if (!run->written)
+	{
+		dur_insert(call, DUR_WORKFLOWS, v, n, &run->row.tid);
+		run->written = true;
+	}
+	else
+		dur_update(call, DUR_WORKFLOWS, &run->row.tid, v, n, &run->row.tid);
+	dur_call_cci(call);
+}
+
+/* Store events that arrived while a workflow task runs, in arrival order. */
+static void
+dur_buffer_events(DurCall *call, DurRun *run, List *events)
+{
+	DurScan		s;
+	DurRow		row;
+	int64		seq = 0;
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	/* the run's last sequence number: its rows are only changed under its lock */
+	dur_scan_begin(&s, call, DUR_BUFFERED_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	if (dur_scan_next(&s, BackwardScanDirection, &row))
+		seq = DatumGetInt64(row.values[B_SEQ]);
+	dur_scan_end(&s);
+
+	foreach(lc, events)
+	{
+		DurEvent   *ev = lfirst(lc);
+		Datum		v[B_NCOLS];
+		bool		n[B_NCOLS] = {false, false, false, false, false, false};
+
+		if (ev->started_is_previous)
+			dj_str(&ev->attrs, "started_event_id", "previous");
+		v[B_RUN_ID] = UUIDPGetDatum(&run->run_id);
+		v[B_SEQ] = Int64GetDatum(++seq);
+		v[B_EVENT_TYPE] = CStringGetTextDatum(ev->type);
+		v[B_EVENT_TIME] = TimestampTzGetDatum(ev->time != 0 ? ev->time : now);
+		v[B_ATTRIBUTES] = JsonbPGetDatum(dj_to_jsonb(&ev->attrs));
+		v[B_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+		dur_insert(call, DUR_BUFFERED, v, n, NULL);
+	}
+}
+
+/* Are events buffered for the run? */
+bool
+dur_has_buffered(DurCall *call, DurRun *run)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found;
+
+	dur_scan_begin(&s, call, DUR_BUFFERED_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	found = dur_scan_next(&s, ForwardScanDirection, &row);
+	dur_scan_end(&s);
+	return found;
+}
+
+/*
+ * Take the events buffered for the run, in arrival order, deleting them.
+ * An attribute "started_event_id": "previous" (an activity's closing event
+ * follows its ActivityTaskStarted) is resolved when the event is recorded.
+ */
+List *
+dur_take_buffer(DurCall *call, DurRun *run)
+{
+	DurScan		s;
+	DurRow		row;
+	List	   *events = NIL;
+
+	dur_scan_begin(&s, call, DUR_BUFFERED_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		DurEvent   *ev = dur_event(TextDatumGetCString(row.values[B_EVENT_TYPE]));
+		Jsonb	   *attrs = DatumGetJsonbPCopy(row.values[B_ATTRIBUTES]);
+		char	   *started;
+
+		ev->time = DatumGetTimestampTz(row.values[B_EVENT_TIME]);
+		dj_add_jsonb_object(&ev->attrs, attrs);
+		started = dur_jsonb_get_text(attrs, "started_event_id");
+		if (started != NULL && strcmp(started, "previous") == 0)
+		{
+			dj_remove(&ev->attrs, "started_event_id");
+			ev->started_is_previous = true;
+		}
+		events = lappend(events, ev);
+		dur_delete(call, DUR_BUFFERED, &row.tid);
+	}
+	dur_scan_end(&s);
+	return events;
+}
+
+/*
+ * Schedule a workflow task attempt, first recording events.  With
+ * write_event its WorkflowTaskScheduled is recorded now; without, the
+ * attempt is transient and the event is written when the attempt
+ * completes.  With worker the task is started for that worker and
+ * returned (eager dispatch, when no activity of the run is out); without,
+ * it is made ready for pollers and NULL is returned.
+ */
+DurTask *
+dur_schedule_wft(DurCall *call, DurRun *run, int32 attempt, bool write_event,
+				 List *events, const char *worker)
+{
+	bool		had_task = run->wft_state == DUR_WFT_SCHEDULED;
+
+	dur_record_all(run, events);
+	run->wft_scheduled_event_id = 0;
+	if (write_event)
+	{
+		DurEvent   *ev = dur_event("WorkflowTaskScheduled");
+
+		dj_str(&ev->attrs, "task_queue", run->task_queue);
+		dj_duration(&ev->attrs, "start_to_close_timeout", run->task_timeout);
+		dj_int(&ev->attrs, "attempt", attempt);
+		run->wft_scheduled_event_id = dur_record(run, ev);
+	}
+	run->wft_state = DUR_WFT_SCHEDULED;
+	run->wft_seq++;
+	run->wft_attempt = attempt;
+	run->wft_scheduled_time = GetCurrentTimestamp();
+	return dur_enqueue_wft(call, run, worker, had_task);
+}
+
+/*
+ * Deliver events from outside a workflow task (signals, activity results,
+ * timer fires, cancel requests) to a running run.  While its workflow task
+ * is started they are buffered; otherwise they are recorded and a workflow
+ * task is scheduled if none is.  With worker, the workflow task that is
+ * ready afterwards is started for that worker and returned (eager
+ * dispatch; the caller has checked that the worker polls the run's queue).
+ */
+DurTask *
+dur_deliver(DurCall *call, DurRun *run, List *events, const char *worker)
+{
+	DurRow		task;
+
+	switch (run->wft_state)
+	{
+		case DUR_WFT_NONE:
+			return dur_schedule_wft(call, run, 1, true, events, worker);
+		case DUR_WFT_SCHEDULED:
+			if (dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &task) &&
+				!task.nulls[T_STARTED_TIME])
+			{
+				dur_buffer_events(call, run, events);
+				return NULL;
+			}
+			if (run->wft_scheduled_event_id == 0)
+			{
+				/* a transient retry becomes a regular task carrying the events */
+				return dur_schedule_wft(call, run, 1, true, events, worker);
+			}
+			dur_record_all(run, events);
+			/* ready already: announce it again (a poller may have passed the
+			 * run while we held its lock), or hand it out */
+			return dur_enqueue_wft(call, run, worker, true);
+		case DUR_WFT_BACKOFF:
+			dur_delete_timer(call, run, "wft_retry", "");
+			return dur_schedule_wft(call, run, 1, true, events, worker);
+		case DUR_WFT_DELAYED:
+			/* the start delay runs its course; the first task sees the events */
+			dur_record_all(run, events);
+			return NULL;
+	}
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Create a run: its row, WorkflowExecutionStarted (plus the first signal,
+ * for signal-with-start), the first workflow task or its start delay, and
+ * the run and execution timeouts.  The row is written by dur_run_write.
+ */
+DurRun *
+dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
+{
+	DurRun	   *run = palloc0(sizeof(DurRun));
+	Datum	   *v = palloc0(W_NCOLS * sizeof(Datum));
+	bool	   *n = palloc(W_NCOLS * sizeof(bool));
+	TimestampTz now = GetCurrentTimestamp();
+	DurEvent   *ev = dur_event("WorkflowExecutionStarted");
+	List	   *events;
+	Jsonb	   *sa;
+	int			i;
+
+	for (i = 0; i < W_NCOLS; i++)
+		n[i] = true;
+	sa = p->search_attributes != 0 ? DatumGetJsonbP(p->search_attributes) :
+		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+
+	memcpy(&run->run_id, run_id, sizeof(pg_uuid_t));
+	run->workflow_id = pstrdup(p->workflow_id);
+	run->workflow_type = pstrdup(p->workflow_type);
+	run->task_queue = pstrdup(p->task_queue);
+	run->status = "running";
+	run->priority = p->priority;
+	run->task_timeout = p->task_timeout;
+	run->is_new = true;
+	initStringInfo(&run->events);
+
+#define SETCOL(col, datum) (v[col] = (datum), n[col] = false)
+	SETCOL(W_RUN_ID, UUIDPGetDatum(&run->run_id));
+	SETCOL(W_WORKFLOW_ID, CStringGetTextDatum(run->workflow_id));
+	SETCOL(W_WORKFLOW_TYPE, CStringGetTextDatum(run->workflow_type));
+	SETCOL(W_TASK_QUEUE, CStringGetTextDatum(run->task_queue));
+	if (p->input != 0)
+		SETCOL(W_INPUT, p->input);
+	SETCOL(W_START_TIME, TimestampTzGetDatum(now));
+	if (p->execution_timeout != NULL)
+		SETCOL(W_EXECUTION_TIMEOUT, IntervalPGetDatum(p->execution_timeout));
+	if (p->run_timeout != NULL)
+		SETCOL(W_RUN_TIMEOUT, IntervalPGetDatum(p->run_timeout));
+	SETCOL(W_TASK_TIMEOUT, IntervalPGetDatum(p->task_timeout));
+	if (p->execution_deadline != 0)
+		SETCOL(W_EXECUTION_DEADLINE, TimestampTzGetDatum(p->execution_deadline));
+	SETCOL(W_FIRST_RUN_ID, UUIDPGetDatum(p->first_run_id ? p->first_run_id : &run->run_id));
+	if (p->previous_run_id != NULL)
+		SETCOL(W_PREVIOUS_RUN_ID, UUIDPGetDatum(p->previous_run_id));
+	SETCOL(W_ATTEMPT, Int32GetDatum(p->attempt));
+	if (p->retry_policy != 0)
+		SETCOL(W_RETRY_POLICY, p->retry_policy);
+	SETCOL(W_SEARCH_ATTRIBUTES, JsonbPGetDatum(sa));
+	if (p->memo != 0)
+		SETCOL(W_MEMO, p->memo);
+	SETCOL(W_PRIORITY, Int32GetDatum(p->priority));
+	if (p->request_id != NULL)
+		SETCOL(W_REQUEST_ID, CStringGetTextDatum(p->request_id));
+	SETCOL(W_HISTORY_LENGTH, Int64GetDatum(0));
+	SETCOL(W_CANCEL_REQUESTED, BoolGetDatum(false));
+	SETCOL(W_WFT_STATE, CStringGetTextDatum("none"));
+	SETCOL(W_WFT_SEQ, Int64GetDatum(0));
+	SETCOL(W_WFT_ATTEMPT, Int32GetDatum(0));
+#undef SETCOL
+	run->row.values = v;
+	run->row.nulls = n;
+
+	dj_str(&ev->attrs, "workflow_type", p->workflow_type);
+	dj_str(&ev->attrs, "task_queue", p->task_queue);
+	dj_jsonb_datum(&ev->attrs, "input", p->input, p->input == 0);
+	dj_duration(&ev->attrs, "workflow_execution_timeout", p->execution_timeout);
+	dj_duration(&ev->attrs, "workflow_run_timeout", p->run_timeout);
+	dj_duration(&ev->attrs, "workflow_task_timeout", p->task_timeout);
+	dj_int(&ev->attrs, "attempt", p->attempt);
+	dj_uuid(&ev->attrs, "first_execution_run_id", p->first_run_id ? p->first_run_id : &run->run_id);
+	dj_uuid(&ev->attrs, "continued_execution_run_id", p->previous_run_id);
+	dj_jsonb_datum(&ev->attrs, "retry_policy", p->retry_policy, p->retry_policy == 0);
+	dj_duration(&ev->attrs, "first_workflow_task_backoff", p->delay);
+	dj_jsonb(&ev->attrs, "search_attributes", sa);
+	dj_jsonb_datum(&ev->attrs, "memo", p->memo, p->memo == 0);
+	dj_int(&ev->attrs, "priority", p->priority);
+	dj_str(&ev->attrs, "identity", p->identity);
+	dj_str(&ev->attrs, "request_id", p->request_id);
+	events = list_make1(ev);
+	if (p->signal != NULL)
+		events = lappend(events, p->signal);
+
+	if (p->delay != NULL && !dur_interval_is_zero(p->delay))
+	{
+		dur_record_all(run, events);
+		run->wft_state = DUR_WFT_DELAYED;
+		dur_set_timer(call, run, "workflow_start", "", dur_time_plus(now, p->delay), 0);
+	}
+	else
+		(void) dur_schedule_wft(call, run, 1, true, events, NULL);
+	if (p->run_timeout != NULL)
+	{
+		TimestampTz start = p->delay != NULL ? dur_time_plus(now, p->delay) : now;
+
+		dur_set_timer(call, run, "workflow_run_timeout", "",
+					  dur_time_plus(start, p->run_timeout), 0);
+	}
+	if (p->execution_deadline != 0)
+		dur_set_timer(call, run, "workflow_execution_timeout", "", p->execution_deadline, 0);
+	return run;
+}
+
+/* Delete every row of a run in one table (by its primary key's first column). */
+static void
+dur_delete_run_rows(DurCall *call, DurRel rel, DurIdx pkey, const pg_uuid_t *run_id)
+{
+	DurScan		s;
+	DurRow		row;
+
+	dur_scan_begin(&s, call, pkey);
+	dur_key_uuid(&s, 1, run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+		dur_delete(call, rel, &row.tid);
+	dur_scan_end(&s);
+}
+
+/*
+ * Close a run: record the outcome, drop its pending state and announce the
+ * close.  The caller has recorded the closing event; the row is written by
+ * dur_run_write.
+ */
+void
+dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
+			  Jsonb *failure, const pg_uuid_t *next_run)
+{
+	DurJsonObj	note;
+	StringInfoData payload;
+
+	run->status = pstrdup(status);
+	dur_run_set(run, W_RESULT, result, result == 0);
+	dur_run_set(run, W_FAILURE, JsonbPGetDatum(failure), failure == NULL);
+	dur_run_set(run, W_CLOSE_TIME, TimestampTzGetDatum(GetCurrentTimestamp()), false);
+	dur_run_set(run, W_NEXT_RUN_ID, next_run ? dur_uuid_datum(next_run) : (Datum) 0,
+				next_run == NULL);
+	run->wft_state = DUR_WFT_NONE;
+	run->wft_scheduled_event_id = 0;
+	run->sticky_worker = NULL;
+
+	dur_delete_run_rows(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &run->run_id);
+	dur_delete_run_rows(call, DUR_TIMERS, DUR_TIMERS_PKEY, &run->run_id);
+	dur_delete_run_rows(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id);
+	dur_delete_run_rows(call, DUR_BUFFERED, DUR_BUFFERED_PKEY, &run->run_id);
+	dur_delete_run_rows(call, DUR_SIGNAL_REQUESTS, DUR_SIGNAL_REQUESTS_PKEY, &run->run_id);
+
+	dj_init(&note);
+	dj_str(&note, "workflow_id", run->workflow_id);
+	dj_uuid(&note, "run_id", &run->run_id);
+	dj_str(&note, "status", status);
+	dj_uuid(&note, "next_run_id", next_run);
+	initStringInfo(&payload);
+	dj_end(&note, &payload);
+	dur_notify_close(run->workflow_id, payload.data);
+}
+
+/*
+ * A run failed or timed out: record close_event (its attributes get
+ * retry_state, new_execution_run_id and workflow_task_completed_event_id)
+ * and close the run, or, if its retry policy allows, close it and start
+ * the next attempt as a new run.  Returns the new run's id, or NULL.
+ */
+pg_uuid_t *
+dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_event,
+			 const DurFailure *failure, int64 wft_completed)
+{
+	Datum	   *v = run->row.values;
+	bool	   *n = run->row.nulls;
+	Jsonb	   *policy = n[W_RETRY_POLICY] ? NULL : DatumGetJsonbP(v[W_RETRY_POLICY]);
+	Interval   *backoff;
+	const char *state;
+	pg_uuid_t  *next_run = NULL;
+
+	state = dur_retry_backoff(policy, DatumGetInt32(v[W_ATTEMPT]), failure,
+							  n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]),
+							  !n[W_EXECUTION_DEADLINE], false, &backoff);
+	if (backoff != NULL)
+		next_run = dur_new_uuid();
+	dj_str(&close_event->attrs, "retry_state", state);
+	dj_uuid(&close_event->attrs, "new_execution_run_id", next_run);
+	dj_int_or_null(&close_event->attrs, "workflow_task_completed_event_id", wft_completed,
+				   wft_completed == 0);
+	(void) dur_record(run, close_event);
+	dur_close_run(call, run, status, 0, dur_failure_jsonb(failure), next_run);
+	dur_run_write(call, run);
+	if (next_run != NULL)
+	{
+		DurStartParams p;
+		DurRun	   *next;
+
+		memset(&p, 0, sizeof(p));
+		p.workflow_id = run->workflow_id;
+		p.workflow_type = run->workflow_type;
+		p.task_queue = run->task_queue;
+		p.input = n[W_INPUT] ? 0 : v[W_INPUT];
+		p.execution_timeout = n[W_EXECUTION_TIMEOUT] ? NULL : DatumGetIntervalP(v[W_EXECUTION_TIMEOUT]);
+		p.run_timeout = n[W_RUN_TIMEOUT] ? NULL : DatumGetIntervalP(v[W_RUN_TIMEOUT]);
+		p.task_timeout = run->task_timeout;
+		p.execution_deadline = n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]);
+		p.first_run_id = DatumGetUUIDP(v[W_FIRST_RUN_ID]);
+		p.previous_run_id = &run->run_id;
+		p.attempt = DatumGetInt32(v[W_ATTEMPT]) + 1;
+		p.retry_policy = v[W_RETRY_POLICY];
+		p.delay = backoff;
+		p.search_attributes = v[W_SEARCH_ATTRIBUTES];
+		p.memo = n[W_MEMO] ? 0 : v[W_MEMO];
+		p.priority = run->priority;
+		next = dur_start_run(call, next_run, &p);
+		dur_run_write(call, next);
+	}
+	return next_run;
+}
+
+/* Terminate a run: its buffered events, WorkflowExecutionTerminated, the close. */
+void
+dur_terminate(DurCall *call, DurRun *run, const char *reason, const char *identity)
+{
+	DurEvent   *ev = dur_event("WorkflowExecutionTerminated");
+	DurFailure	f;
+
+	dur_record_all(run, dur_take_buffer(call, run));
+	dj_str(&ev->attrs, "reason", reason);
+	dj_str(&ev->attrs, "identity", identity ? identity : dur_session_user());
+	(void) dur_record(run, ev);
+	memset(&f, 0, sizeof(f));
+	f.message = reason ? reason : "terminated";
+	f.type = "TerminatedFailure";
+	f.non_retryable = true;
+	dur_close_run(call, run, "terminated", 0, dur_failure_jsonb(&f), NULL);
+}
+
+/*
+ * Find where the events with ids after "after" start in a batch's JSON
+ * array text: returns the first such event's id and sets *offset to its
+ * position.  The text is as dur_record wrote it (or jsonb printed it):
+ * elements separated by ", ", each an object whose first key is event_id.
+ */
+int64
+dur_events_split(const char *json, int len, int64 after, int *offset)
+{
+	int			i = 1;			/* past '[' */
+	int			depth = 0;
+	bool		in_str = false;
+	int			start = 1;
+
+	for (; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_str)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"')
+			in_str = true;
+		else if (c == '{' || c == '[')
+		{
+			if (depth++ == 0)
+			{
+				int64		id = strtoi64(json + i + strlen("{\"event_id\": "), NULL, 10);
+
+				start = i;
+				if (id > after)
+				{
+					*offset = start;
+					return id;
+				}
+			}
+		}
+		else if (c == '}' || c == ']')
+			depth--;
+	}
+	*offset = len - 1;			/* at the closing ']': nothing left */
+	return 0;
+}
+
+/*
+ * Append to out the events of the run with ids after "after", separated
+ * by ", " (no brackets): those stored, then those this call recorded.
+ * One index range scan over the run's batches; a batch that starts at or
+ * before "after" is cut.
+ */
+void
+dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		any = false;
+
+	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	dur_key_int8(&s, 2, BTGreaterStrategyNumber, after);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		text	   *t = DatumGetTextPP(row.values[H_EVENTS]);
+		const char *json = VARDATA_ANY(t);
+		int			len = VARSIZE_ANY_EXHDR(t);
+		int			from = 1;
+
+		if (DatumGetInt64(row.values[H_FIRST_EVENT_ID]) <= after)
+			(void) dur_events_split(json, len, after, &from);
+		if (from >= len - 1)
+			continue;
+		if (any)
+			appendStringInfoString(out, ", ");
+		appendBinaryStringInfo(out, json + from, len - 1 - from);
+		any = true;
+	}
+	dur_scan_end(&s);
+	if (run->nevents > 0 && dur_next_event_id(run) - 1 > after)
+	{
+		int			from = 0;
+
+		if (run->history_length + 1 <= after)
+		{
+			/* the recorded events start before "after": cut them as a batch */
+			StringInfoData tmp;
+
+			initStringInfo(&tmp);
+			appendStringInfoChar(&tmp, '[');
+			appendBinaryStringInfo(&tmp, run->events.data, run->events.len);
+			appendStringInfoChar(&tmp, ']');
+			(void) dur_events_split(tmp.data, tmp.len, after, &from);
+			from -= 1;
+		}
+		if (any)
+			appendStringInfoString(out, ", ");
+		appendBinaryStringInfo(out, run->events.data + from, run->events.len - from);
+	}
+}
+
+/*
+ * The id of the last ActivityTaskScheduled of the run for activity id aid,
+ * or 0: a cancel request for an activity that closed already names it.
+ */
+int64
+dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid)
+{
+	DurScan		s;
+	DurRow		row;
+	int64		found = 0;
+
+	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		Jsonb	   *events = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																CStringGetDatum(TextDatumGetCString(row.values[H_EVENTS]))));
+		JsonbIterator *it = JsonbIteratorInit(&events->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			Jsonb	   *ev;
+			char	   *type;
+			char	   *id;
+
+			if (tok != WJB_ELEM)
+				continue;
+			ev = JsonbValueToJsonb(&v);
+			type = dur_jsonb_get_text(ev, "event_type");
+			if (type == NULL || strcmp(type, "ActivityTaskScheduled") != 0)
+				continue;
+			id = dur_jsonb_get_text(dur_jsonb_get(ev, "attributes"), "activity_id");
+			if (id != NULL && strcmp(id, aid) == 0)
+				found = strtoi64(dur_jsonb_get_text(ev, "event_id"), NULL, 10);
+		}
+	}
+	dur_scan_end(&s);
+	return found;
+}
+
+/*
+ * Drop a TimerFired of timer tid buffered for the run (a cancel_timer wins
+ * over a fire that arrived while the task ran).  Returns whether there was
+ * one, and its started_event_id.
+ */
+bool
+dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid, int64 *started_event_id)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found = false;
+
+	dur_scan_begin(&s, call, DUR_BUFFERED_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (!found && dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		Jsonb	   *attrs;
+		char	   *id;
+		char	   *started;
+
+		if (strcmp(TextDatumGetCString(row.values[B_EVENT_TYPE]), "TimerFired") != 0)
+			continue;
+		attrs = DatumGetJsonbP(row.values[B_ATTRIBUTES]);
+		id = dur_jsonb_get_text(attrs, "timer_id");
+		if (id == NULL || strcmp(id, tid) != 0)
+			continue;
+		started = dur_jsonb_get_text(attrs, "started_event_id");
+		*started_event_id = started ? strtoi64(started, NULL, 10) : 0;
+		found = true;
+		dur_delete(call, DUR_BUFFERED, &row.tid);
+	}
+	dur_scan_end(&s);
+	return found;
+}
+
+/*
+ * The stored text of a batch: its events as one JSON array, exactly as
+ * workers receive them.
+ */
+Datum
+dur_history_datum(const char *json, int len)
+{
+	return PointerGetDatum(cstring_to_text_with_len(json, len));
+}
+
+/*
+ * Put the run's stored events into a tuplestore as rows of durable.history
+ * (run_id, event_id, event_type, event_time, attributes), in order.
+ */
+void
+dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc)
+{
+	DurScan		s;
+	DurRow		row;
+
+	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		Jsonb	   *events = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+																CStringGetDatum(TextDatumGetCString(row.values[H_EVENTS]))));
+		JsonbIterator *it = JsonbIteratorInit(&events->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			Jsonb	   *ev;
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+			Jsonb	   *attrs;
+
+			if (tok != WJB_ELEM)
+				continue;
+			ev = JsonbValueToJsonb(&v);
+			values[0] = UUIDPGetDatum(&run->run_id);
+			values[1] = Int64GetDatum(strtoi64(dur_jsonb_get_text(ev, "event_id"), NULL, 10));
+			values[2] = CStringGetTextDatum(dur_jsonb_get_text(ev, "event_type"));
+			values[3] = DirectFunctionCall3(timestamptz_in,
+											CStringGetDatum(dur_jsonb_get_text(ev, "event_time")),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+			attrs = dur_jsonb_get(ev, "attributes");
+			values[4] = JsonbPGetDatum(attrs);
+			nulls[4] = attrs == NULL;
+			tuplestore_putvalues(store, desc, values, nulls);
+		}
+	}
+	dur_scan_end(&s);
+}

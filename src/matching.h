@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * matching.h
+ *	  The matching service: task rows, claims, leases and what a worker
+ *	  receives for a task.
+ *
+ * See matching.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_MATCHING_H
+#define DURABLE_MATCHING_H
+
+#include "history.h"
+
+/* Unix epoch in PostgreSQL's microseconds (tokens count from 1970). */
+#define DUR_UNIX_EPOCH_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC)
+
+extern DurTask *dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exists);
+extern DurTask *dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *activity,
+									 const char *worker, DurRow *existing);
+extern DurTask *dur_wft_task(DurCall *call, DurRun *run, const char *worker,
+							 TimestampTz started, TimestampTz lease);
+extern DurTask *dur_activity_task(DurRun *run, DurRow *activity, TimestampTz started,
+								  TimestampTz lease);
+extern TimestampTz dur_activity_lease(DurRow *activity, TimestampTz started);
+extern void dur_requeue_wft(DurCall *call, DurRun *run);
+extern void dur_requeue_activity(DurCall *call, DurRun *run, DurRow *activity);
+extern bool dur_run_has_activities(DurCall *call, DurRun *run);
+extern void dur_task_json(DurTask *t, StringInfo out);
+extern void dur_tasks_result(List *tasks, const char *outcome, bool asked, StringInfo out);
+
+#endif							/* DURABLE_MATCHING_H */

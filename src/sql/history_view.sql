@@ -1,0 +1,38 @@
+/*
+ * history_view.sql
+ *	  durable.history: the event history, event by event, for DBAs and for
+ *	  get_history.  A view over durable.history_batches; deleting from it
+ *	  deletes the batches that hold the deleted events.
+ */
+
+CREATE OR REPLACE VIEW durable.history AS
+	SELECT b.run_id,
+		   (e.value OPERATOR(pg_catalog.->>) 'event_id')::bigint AS event_id,
+		   e.value OPERATOR(pg_catalog.->>) 'event_type' AS event_type,
+		   (e.value OPERATOR(pg_catalog.->>) 'event_time')::timestamptz AS event_time,
+		   (e.value OPERATOR(pg_catalog.->) 'attributes')::jsonb AS attributes
+	FROM durable.history_batches b,
+		 LATERAL pg_catalog.json_array_elements(b.events) AS e(value);
+COMMENT ON VIEW durable.history IS 'Event history of every run, one row per event: the source of truth workers replay.';
+COMMENT ON COLUMN durable.history.run_id IS 'The run (durable.workflows.run_id).';
+COMMENT ON COLUMN durable.history.event_id IS 'Position in the run''s history, contiguous from 1.';
+COMMENT ON COLUMN durable.history.event_type IS 'Temporal event type name, e.g. ActivityTaskCompleted.';
+COMMENT ON COLUMN durable.history.event_time IS 'When the event was recorded.';
+COMMENT ON COLUMN durable.history.attributes IS 'Event attributes (docs/protocol.md).';
+
+/*
+ * DELETE FROM durable.history removes whole batches: the history is written
+ * and kept by batch.  A cold path for DBAs and tests, so PL/pgSQL.
+ */
+CREATE OR REPLACE FUNCTION durable._history_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	DELETE FROM durable.history_batches b
+	WHERE b.run_id = OLD.run_id AND OLD.event_id BETWEEN b.first_event_id AND b.last_event_id;
+	RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION durable._history_delete() IS 'INSTEAD OF DELETE on durable.history: deletes the batch holding the event.';
+
+CREATE OR REPLACE TRIGGER history_delete INSTEAD OF DELETE ON durable.history
+	FOR EACH ROW EXECUTE FUNCTION durable._history_delete();

@@ -1,0 +1,52 @@
+/*
+ * types.sql
+ *	  The composite types of the API.  Install script only.
+ */
+
+CREATE TYPE durable.task AS (
+	task_token text,
+	kind text,
+	workflow_id text,
+	run_id uuid,
+	workflow_type text,
+	task_queue text,
+	activity_id text,
+	activity_type text,
+	input jsonb,
+	attempt integer,
+	history jsonb,
+	heartbeat_details jsonb,
+	scheduled_time timestamptz,
+	started_time timestamptz,
+	deadline timestamptz,
+	heartbeat_timeout interval,
+	priority integer,
+	query_name text
+);
+COMMENT ON TYPE durable.task IS 'A task handed to a worker by durable.poll_task.';
+
+
+CREATE TYPE durable.workflow_description AS (
+	workflow_id text,
+	run_id uuid,
+	workflow_type text,
+	task_queue text,
+	status text,
+	start_time timestamptz,
+	close_time timestamptz,
+	history_length bigint,
+	input jsonb,
+	result jsonb,
+	failure jsonb,
+	attempt integer,
+	cancel_requested boolean,
+	search_attributes jsonb,
+	memo jsonb,
+	first_run_id uuid,
+	previous_run_id uuid,
+	next_run_id uuid,
+	pending_workflow_task jsonb,
+	pending_activities jsonb,
+	pending_timers jsonb
+);
+COMMENT ON TYPE durable.workflow_description IS 'What durable.describe_workflow returns.';

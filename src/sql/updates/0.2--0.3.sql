@@ -1,0 +1,115 @@
+/*
+ * 0.2 -> 0.3: the engine in C, history by batch, workflow ids on every
+ * per-workflow row, sticky workers.
+ *
+ * Only what cannot be replaced is here: the drops, the table changes and
+ * the data they need.  The generated update script follows this with
+ * every replaceable object (functions, views, grants) from src/sql/, as
+ * the install script has them.
+ *
+ * In-flight workflows carry on: a run's history becomes one batch, its
+ * pending activities, timers, buffered signals and task rows get their
+ * workflow id, and nothing else about them changes.
+ */
+
+-- 1. The PL/pgSQL state machine and the C helpers only it called.
+DO $$
+DECLARE
+	f regprocedure;
+BEGIN
+	FOR f IN
+		SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+		WHERE p.pronamespace = 'durable'::regnamespace AND p.proname LIKE '\_%'
+		  AND p.proname NOT IN ('_engine_tick', '_engine_startup', '_engine_workers')
+	LOOP
+		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$$;
+-- its result type is the history table's row type
+DROP FUNCTION durable.get_history(text, uuid);
+
+-- 2. Workflow ids on every per-workflow row (docs/scale-out.md).
+ALTER TABLE durable.buffered_events ADD COLUMN workflow_id text;
+UPDATE durable.buffered_events b SET workflow_id = w.workflow_id
+FROM durable.workflows w WHERE w.run_id = b.run_id;
+DELETE FROM durable.buffered_events WHERE workflow_id IS NULL;
+ALTER TABLE durable.buffered_events ALTER COLUMN workflow_id SET NOT NULL;
+
+ALTER TABLE durable.activities ADD COLUMN workflow_id text;
+UPDATE durable.activities a SET workflow_id = w.workflow_id
+FROM durable.workflows w WHERE w.run_id = a.run_id;
+DELETE FROM durable.activities WHERE workflow_id IS NULL;
+ALTER TABLE durable.activities ALTER COLUMN workflow_id SET NOT NULL;
+COMMENT ON COLUMN durable.activities.workflow_id IS 'The run''s workflow id.';
+
+ALTER TABLE durable.timers ADD COLUMN workflow_id text;
+UPDATE durable.timers t SET workflow_id = w.workflow_id
+FROM durable.workflows w WHERE w.run_id = t.run_id;
+DELETE FROM durable.timers WHERE workflow_id IS NULL;
+ALTER TABLE durable.timers ALTER COLUMN workflow_id SET NOT NULL;
+COMMENT ON COLUMN durable.timers.workflow_id IS 'The run''s workflow id.';
+
+ALTER TABLE durable.signal_requests ADD COLUMN workflow_id text;
+UPDATE durable.signal_requests s SET workflow_id = w.workflow_id
+FROM durable.workflows w WHERE w.run_id = s.run_id;
+DELETE FROM durable.signal_requests WHERE workflow_id IS NULL;
+ALTER TABLE durable.signal_requests ALTER COLUMN workflow_id SET NOT NULL;
+COMMENT ON COLUMN durable.signal_requests.workflow_id IS 'The run''s workflow id.';
+
+-- 3. Buffered events are numbered per run, under the run's lock: no global
+-- sequence on the hot path.
+ALTER TABLE durable.buffered_events ALTER COLUMN seq DROP IDENTITY;
+COMMENT ON COLUMN durable.buffered_events.seq IS 'Arrival order within the run, from 1.';
+COMMENT ON COLUMN durable.buffered_events.workflow_id IS 'The run''s workflow id.';
+
+-- 4. Sticky workers, and a ready index keyed by kind.
+ALTER TABLE durable.workflows ADD COLUMN sticky_worker text, ADD COLUMN sticky_event_id bigint;
+COMMENT ON COLUMN durable.workflows.sticky_worker IS 'Worker that caches the run (durable.sticky_execution): its next workflow task goes to it first, with only the events after sticky_event_id.';
+COMMENT ON COLUMN durable.workflows.sticky_event_id IS 'The WorkflowTaskStarted event of the last workflow task the sticky worker completed.';
+
+ALTER TABLE durable.tasks ADD COLUMN sticky_worker text, ADD COLUMN workflow_id text;
+UPDATE durable.tasks t SET workflow_id = w.workflow_id
+FROM durable.workflows w WHERE w.run_id = t.run_id;
+DELETE FROM durable.tasks WHERE workflow_id IS NULL;
+ALTER TABLE durable.tasks ALTER COLUMN workflow_id SET NOT NULL;
+COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first.';
+COMMENT ON COLUMN durable.tasks.workflow_id IS 'The run''s workflow id.';
+DROP INDEX durable.tasks_ready;
+CREATE INDEX tasks_ready ON durable.tasks (task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, task_queue, priority, ready_time)
+	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
+
+-- 5. The history, by batch: every run's events become one batch, rendered
+-- as the engine renders events (times in UTC).
+CREATE TABLE durable.history_batches (
+	run_id uuid NOT NULL,
+	first_event_id bigint NOT NULL,
+	last_event_id bigint NOT NULL,
+	events json NOT NULL,
+	workflow_id text NOT NULL,
+	PRIMARY KEY (run_id, last_event_id)
+);
+COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row per call that recorded events; durable.history shows the events one by one.';
+COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.run_id).';
+COMMENT ON COLUMN durable.history_batches.first_event_id IS 'Id of the first event of the batch.';
+COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
+COMMENT ON COLUMN durable.history_batches.events IS 'The events, a JSON array of {"event_id", "attributes", "event_time", "event_type"} as workers receive them (docs/protocol.md).';
+COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';
+SELECT pg_catalog.pg_extension_config_dump('durable.history_batches', '');
+
+SELECT pg_catalog.set_config('durable_update.saved_timezone', pg_catalog.current_setting('TimeZone'), true);
+SELECT pg_catalog.set_config('TimeZone', 'UTC', true);
+INSERT INTO durable.history_batches (run_id, first_event_id, last_event_id, events, workflow_id)
+SELECT h.run_id, pg_catalog.min(h.event_id), pg_catalog.max(h.event_id),
+	   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
+														  'event_time', h.event_time, 'attributes', h.attributes)
+							ORDER BY h.event_id)::text::json,
+	   w.workflow_id
+FROM durable.history h JOIN durable.workflows w ON w.run_id = h.run_id
+GROUP BY h.run_id, w.workflow_id;
+SELECT pg_catalog.set_config('TimeZone', pg_catalog.current_setting('durable_update.saved_timezone'), true);
+
+-- out of the extension's configuration tables first, so pg_dump forgets it
+ALTER EXTENSION durable DROP TABLE durable.history;
+DROP TABLE durable.history;

@@ -1,0 +1,196 @@
+/*-------------------------------------------------------------------------
+ *
+ * tables.h
+ *	  Direct access to durable's tables: relations, columns, index scans,
+ *	  row writes, the run lock and the snapshot a call reads with.
+ *
+ * See tables.c for the invariants.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef DURABLE_TABLES_H
+#define DURABLE_TABLES_H
+
+#include "access/genam.h"
+#include "access/htup.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+#include "utils/uuid.h"
+
+/* The tables of schema durable the engine reads and writes. */
+typedef enum DurRel
+{
+	DUR_WORKFLOWS = 0,
+	DUR_HISTORY,				/* durable.history_batches */
+	DUR_BUFFERED,
+	DUR_ACTIVITIES,
+	DUR_TIMERS,
+	DUR_SIGNAL_REQUESTS,
+	DUR_TASKS,
+	DUR_NRELS
+} DurRel;
+
+/* Their indexes the engine scans. */
+typedef enum DurIdx
+{
+	DUR_WORKFLOWS_PKEY = 0,		/* (run_id) */
+	DUR_WORKFLOWS_RUNNING,		/* (workflow_id) WHERE status = 'running' */
+	DUR_WORKFLOWS_BY_ID,		/* (workflow_id, start_time DESC) */
+	DUR_WORKFLOWS_BY_CLOSE_TIME,	/* (close_time) WHERE close_time IS NOT NULL */
+	DUR_HISTORY_PKEY,			/* (run_id, last_event_id) */
+	DUR_BUFFERED_PKEY,			/* (run_id, seq) */
+	DUR_ACTIVITIES_PKEY,		/* (run_id, scheduled_event_id) */
+	DUR_ACTIVITIES_BY_ID,		/* (run_id, activity_id) */
+	DUR_TIMERS_PKEY,			/* (run_id, kind, timer_id) */
+	DUR_TIMERS_BY_FIRE_TIME,	/* (fire_time) */
+	DUR_SIGNAL_REQUESTS_PKEY,	/* (run_id, request_id) */
+	DUR_TASKS_PKEY,				/* (run_id, scheduled_event_id) */
+	DUR_TASKS_READY,			/* (task_queue, kind, priority, ready_time) ready */
+	DUR_TASKS_STICKY,			/* (sticky_worker, task_queue, priority, ready_time) */
+	DUR_TASKS_LEASE,			/* (lease_deadline) started */
+	DUR_TASKS_EXPIRE,			/* (expire_time) ready */
+	DUR_NIDXS
+} DurIdx;
+
+/*
+ * Columns, 0-based (attribute number - 1), in the order of the tables'
+ * definitions in src/sql/tables.sql; checked against the catalog when a
+ * backend first opens the tables.
+ */
+typedef enum
+{
+	W_RUN_ID = 0, W_WORKFLOW_ID, W_WORKFLOW_TYPE, W_TASK_QUEUE, W_STATUS,
+	W_INPUT, W_RESULT, W_FAILURE, W_START_TIME, W_CLOSE_TIME,
+	W_EXECUTION_TIMEOUT, W_RUN_TIMEOUT, W_TASK_TIMEOUT, W_EXECUTION_DEADLINE,
+	W_FIRST_RUN_ID, W_PREVIOUS_RUN_ID, W_NEXT_RUN_ID, W_PARENT_WORKFLOW_ID,
+	W_PARENT_RUN_ID, W_ATTEMPT, W_RETRY_POLICY, W_SEARCH_ATTRIBUTES, W_MEMO,
+	W_PRIORITY, W_REQUEST_ID, W_HISTORY_LENGTH, W_CANCEL_REQUESTED,
+	W_WFT_STATE, W_WFT_SEQ, W_WFT_ATTEMPT, W_WFT_SCHEDULED_EVENT_ID,
+	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID,
+	W_NCOLS
+} DurWorkflowsCol;
+
+typedef enum
+{
+	H_RUN_ID = 0, H_FIRST_EVENT_ID, H_LAST_EVENT_ID, H_EVENTS, H_WORKFLOW_ID,
+	H_NCOLS
+} DurHistoryCol;
+
+typedef enum
+{
+	B_RUN_ID = 0, B_SEQ, B_EVENT_TYPE, B_EVENT_TIME, B_ATTRIBUTES, B_WORKFLOW_ID,
+	B_NCOLS
+} DurBufferedCol;
+
+typedef enum
+{
+	A_RUN_ID = 0, A_SCHEDULED_EVENT_ID, A_ACTIVITY_ID, A_ACTIVITY_TYPE,
+	A_TASK_QUEUE, A_INPUT, A_PRIORITY, A_SCHEDULE_TO_CLOSE_TIMEOUT,
+	A_SCHEDULE_TO_START_TIMEOUT, A_START_TO_CLOSE_TIMEOUT, A_HEARTBEAT_TIMEOUT,
+	A_RETRY_POLICY, A_SCHEDULED_TIME, A_EXPIRATION_TIME, A_ATTEMPT, A_STATE,
+	A_READY_TIME, A_HEARTBEAT_DETAILS, A_LAST_FAILURE, A_LAST_WORKER_ID,
+	A_CANCEL_REQUESTED_EVENT_ID, A_WORKFLOW_ID,
+	A_NCOLS
+} DurActivitiesCol;
+
+typedef enum
+{
+	TM_RUN_ID = 0, TM_KIND, TM_TIMER_ID, TM_FIRE_TIME, TM_STARTED_EVENT_ID,
+	TM_WORKFLOW_ID,
+	TM_NCOLS
+} DurTimersCol;
+
+typedef enum
+{
+	SR_RUN_ID = 0, SR_REQUEST_ID, SR_WORKFLOW_ID,
+	SR_NCOLS
+} DurSignalRequestsCol;
+
+typedef enum
+{
+	T_RUN_ID = 0, T_SCHEDULED_EVENT_ID, T_KIND, T_TASK_QUEUE, T_PRIORITY,
+	T_READY_TIME, T_EXPIRE_TIME, T_WORKER_ID, T_STARTED_TIME,
+	T_LEASE_DEADLINE, T_STICKY_WORKER, T_WORKFLOW_ID,
+	T_NCOLS
+} DurTasksCol;
+
+/* A row read from a table: its values, and where it is. */
+typedef struct DurRow
+{
+	Datum	   *values;
+	bool	   *nulls;
+	ItemPointerData tid;
+} DurRow;
+
+/*
+ * One call of the engine: the relations it has opened, the executor state
+ * its index insertions need, and the snapshot it reads with.
+ */
+typedef struct DurCall
+{
+	EState	   *estate;
+	Snapshot	snap;
+	Relation	rels[DUR_NRELS];
+	ResultRelInfo *rris[DUR_NRELS];	/* with indexes open, for insertions */
+	List	   *free_slots[DUR_NRELS];	/* slots for scans, reused */
+	List	   *all_slots;		/* every slot made, dropped at the end */
+	TupleTableSlot *wslots[DUR_NRELS];	/* rows written, for index entries */
+	Relation	idxs[DUR_NIDXS];
+} DurCall;
+
+/* An index scan in progress. */
+typedef struct DurScan
+{
+	DurCall    *call;
+	DurRel		rel;
+	TupleTableSlot *slot;		/* the rows the scan returns */
+	Relation	irel;
+	Snapshot	snap;
+	IndexScanDesc scan;			/* NULL until the first row is asked for */
+	ScanKeyData keys[4];
+	int			nkeys;
+} DurScan;
+
+extern DurCall *dur_call_begin(void);
+extern void dur_call_end(DurCall *call);
+extern void dur_call_snapshot(DurCall *call);
+extern void dur_call_cci(DurCall *call);
+extern Relation dur_rel(DurCall *call, DurRel rel);
+extern TupleDesc dur_tupdesc(DurCall *call, DurRel rel);
+extern Oid	dur_relid(DurRel rel);
+
+extern void dur_scan_begin(DurScan *s, DurCall *call, DurIdx idx);
+extern void dur_scan_begin_snap(DurScan *s, DurCall *call, DurIdx idx, Snapshot snap);
+extern void dur_key_uuid(DurScan *s, int attno, const pg_uuid_t *value);
+extern void dur_key_uuid_ge(DurScan *s, int attno, const pg_uuid_t *value);
+extern void dur_key_int8(DurScan *s, int attno, StrategyNumber strategy, int64 value);
+extern void dur_key_text(DurScan *s, int attno, const char *value);
+extern void dur_key_text_op(DurScan *s, int attno, StrategyNumber strategy, const char *value);
+extern void dur_key_timestamptz(DurScan *s, int attno, StrategyNumber strategy,
+								TimestampTz value);
+extern void dur_key_isnull(DurScan *s, int attno, bool isnull);
+extern bool dur_scan_next(DurScan *s, ScanDirection dir, DurRow *row);
+extern void dur_scan_end(DurScan *s);
+
+extern void dur_insert(DurCall *call, DurRel rel, Datum *values, bool *nulls,
+					   ItemPointer tid);
+extern void dur_update(DurCall *call, DurRel rel, ItemPointer tid,
+					   Datum *values, bool *nulls, ItemPointer newtid);
+extern void dur_delete(DurCall *call, DurRel rel, ItemPointer tid);
+extern bool dur_fetch(DurCall *call, DurRel rel, DurIdx idx, const pg_uuid_t *run,
+					  int64 key2, DurRow *row);
+
+extern void dur_lock_run(const pg_uuid_t *run);
+extern bool dur_try_lock_run(const pg_uuid_t *run);
+extern void dur_unlock_run(const pg_uuid_t *run);
+extern void dur_lock_workflow_id(const char *workflow_id);
+
+/* Values in rows */
+extern char *dur_text(DurRow *row, int col);
+extern Datum dur_text_datum(const char *s);
+extern Datum dur_uuid_datum(const pg_uuid_t *u);
+extern pg_uuid_t *dur_new_uuid(void);
+
+#endif							/* DURABLE_TABLES_H */

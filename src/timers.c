@@ -1,0 +1,781 @@
+/*-------------------------------------------------------------------------
+ *
+ * timers.c
+ *	  The timer service: durable deadlines, lease and queue timeouts, and
+ *	  the rebuild of the task queue after a crash.
+ *
+ * Every deadline the engine keeps is either a row of durable.timers (user
+ * timers, activity retries, schedule-to-close deadlines, workflow task
+ * retries, delayed starts, run and execution timeouts: durable, they
+ * survive a crash) or a deadline of a durable.tasks row (a started task's
+ * lease, a ready activity's schedule-to-start deadline: they die with a
+ * crash, and the rebuilt queue starts them afresh).  The engine worker
+ * (engine.c) calls _engine_tick in a loop, sleeping until the deadline it
+ * returns; commits of earlier deadlines wake it (wakeup.c).
+ *
+ * Invariants:
+ *	- a timer fires at most once: it is deleted, under its run's lock, by
+ *	  the transaction that fires it, and only if it is still due;
+ *	- a lease or schedule-to-start timeout is applied only if the task row
+ *	  is still in the state and past the deadline the scan saw;
+ *	- the tick never waits for a run: a run whose lock is busy (a worker or
+ *	  an application holds it in an open transaction) is passed over and
+ *	  looked at again DUR_BUSY_RETRY_MS later, so one open transaction
+ *	  cannot stall the deadlines of every other run;
+ *	- each deadline is handled in a subtransaction: one that fails is
+ *	  logged and postponed by a minute, and the others go on.
+ *
+ * Lock order: run lock (conditional), then the run's rows, as everywhere.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+
+#include "activities.h"
+#include "commands.h"
+#include "durable.h"
+#include "history.h"
+#include "matching.h"
+#include "timers.h"
+
+PG_FUNCTION_INFO_V1(_engine_tick);
+PG_FUNCTION_INFO_V1(_engine_startup);
+
+/* How soon a deadline of a busy run is looked at again. */
+#define DUR_BUSY_RETRY_MS	50
+/* Most deadlines per transaction: each is a subtransaction, and more than
+ * PGPROC_MAX_CACHED_SUBXIDS of those would slow down everyone's snapshots. */
+#define DUR_MAX_PER_TICK	60
+
+/*
+ * Set a durable timer of the run (replacing one of the same kind and id)
+ * and wake the engine at commit if it sleeps past it.
+ */
+void
+dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
+			  TimestampTz at, int64 started_event_id)
+{
+	DurScan		s;
+	DurRow		row;
+	Datum		v[TM_NCOLS];
+	bool		n[TM_NCOLS] = {false, false, false, false, false, false};
+	bool		found;
+
+	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	dur_key_text(&s, 2, kind);
+	dur_key_text(&s, 3, timer_id);
+	found = dur_scan_next(&s, ForwardScanDirection, &row);
+	v[TM_RUN_ID] = UUIDPGetDatum(&run->run_id);
+	v[TM_KIND] = CStringGetTextDatum(kind);
+	v[TM_TIMER_ID] = CStringGetTextDatum(timer_id);
+	v[TM_FIRE_TIME] = TimestampTzGetDatum(at);
+	v[TM_STARTED_EVENT_ID] = Int64GetDatum(started_event_id);
+	n[TM_STARTED_EVENT_ID] = started_event_id == 0;
+	v[TM_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+	if (found)
+	{
+		ItemPointerData tid = row.tid;
+
+		dur_scan_end(&s);
+		dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+	}
+	else
+	{
+		dur_scan_end(&s);
+		dur_insert(call, DUR_TIMERS, v, n, NULL);
+	}
+	dur_notify_timer(at);
+}
+
+/*
+ * Delete a timer of the run; returns whether there was one, and its
+ * started event id (0 for none) in *started_event_id if asked.
+ */
+bool
+dur_take_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
+			   int64 *started_event_id)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found;
+
+	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	dur_key_text(&s, 2, kind);
+	dur_key_text(&s, 3, timer_id);
+	found = dur_scan_next(&s, ForwardScanDirection, &row);
+	if (found)
+	{
+		ItemPointerData tid = row.tid;
+
+		if (started_event_id != NULL)
+			*started_event_id = row.nulls[TM_STARTED_EVENT_ID] ? 0 :
+				DatumGetInt64(row.values[TM_STARTED_EVENT_ID]);
+		dur_scan_end(&s);
+		dur_delete(call, DUR_TIMERS, &tid);
+	}
+	else
+		dur_scan_end(&s);
+	return found;
+}
+
+bool
+dur_delete_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id)
+{
+	return dur_take_timer(call, run, kind, timer_id, NULL);
+}
+
+bool
+dur_timer_exists(DurCall *call, DurRun *run, const char *kind, const char *timer_id)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found;
+
+	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	dur_key_text(&s, 2, kind);
+	dur_key_text(&s, 3, timer_id);
+	found = dur_scan_next(&s, ForwardScanDirection, &row);
+	dur_scan_end(&s);
+	return found;
+}
+
+/* A due deadline found by the tick. */
+typedef enum DurDueKind
+{
+	DUR_DUE_TIMER,
+	DUR_DUE_LEASE,
+	DUR_DUE_QUEUED
+} DurDueKind;
+
+typedef struct DurDue
+{
+	DurDueKind	what;
+	pg_uuid_t	run_id;
+	char	   *kind;			/* timers: the kind */
+	char	   *timer_id;		/* timers: the id */
+	int64		seid;			/* tasks: the scheduled event id */
+	TimestampTz due;
+} DurDue;
+
+/* Fire one due timer of a run whose lock the caller holds. */
+static void
+dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found;
+	int64		started_event_id = 0;
+
+	/* fired, canceled or replaced meanwhile? */
+	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+	dur_key_uuid(&s, 1, &d->run_id);
+	dur_key_text(&s, 2, d->kind);
+	dur_key_text(&s, 3, d->timer_id);
+	found = dur_scan_next(&s, ForwardScanDirection, &row) &&
+		DatumGetTimestampTz(row.values[TM_FIRE_TIME]) <= GetCurrentTimestamp();
+	if (found)
+	{
+		ItemPointerData tid = row.tid;
+
+		started_event_id = row.nulls[TM_STARTED_EVENT_ID] ? 0 :
+			DatumGetInt64(row.values[TM_STARTED_EVENT_ID]);
+		dur_scan_end(&s);
+		dur_delete(call, DUR_TIMERS, &tid);
+	}
+	else
+		dur_scan_end(&s);
+	if (!found || run == NULL || !dur_run_running(run))
+		return;
+
+	if (strcmp(d->kind, "user") == 0)
+	{
+		DurEvent   *ev = dur_event("TimerFired");
+
+		dj_str(&ev->attrs, "timer_id", d->timer_id);
+		dj_int_or_null(&ev->attrs, "started_event_id", started_event_id, started_event_id == 0);
+		(void) dur_deliver(call, run, list_make1(ev), NULL);
+	}
+	else if (strcmp(d->kind, "activity_retry") == 0)
+	{
+		DurRow		a;
+		int64		seid = strtoi64(d->timer_id, NULL, 10);
+
+		if (dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id, seid, &a) &&
+			strcmp(TextDatumGetCString(a.values[A_STATE]), "backoff") == 0)
+		{
+			a.values[A_STATE] = CStringGetTextDatum("scheduled");
+			a.values[A_READY_TIME] = TimestampTzGetDatum(GetCurrentTimestamp());
+			dur_update(call, DUR_ACTIVITIES, &a.tid, a.values, a.nulls, &a.tid);
+			(void) dur_enqueue_activity(call, run, &a, NULL, NULL);
+		}
+	}
+	else if (strcmp(d->kind, "activity_schedule_to_close") == 0)
+	{
+		DurRow		a;
+		DurRow		task;
+		int64		seid = strtoi64(d->timer_id, NULL, 10);
+
+		if (dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id, seid, &a))
+		{
+			bool		has_task = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &d->run_id, seid, &task);
+			bool		started = has_task && !task.nulls[T_STARTED_TIME];
+			DurEvent   *ev = dur_event("ActivityTaskTimedOut");
+			DurFailure	f;
+			DurJsonObj	fo;
+
+			dur_timeout_failure(&f, "activity ScheduleToClose timeout", true,
+								a.nulls[A_HEARTBEAT_DETAILS] ? NULL : DatumGetJsonbP(a.values[A_HEARTBEAT_DETAILS]),
+								"SCHEDULE_TO_CLOSE");
+			dj_init(&fo);
+			dur_failure_fields(&f, &fo);
+			dj_obj(&ev->attrs, "failure", &fo);
+			dj_str(&ev->attrs, "retry_state", DUR_RETRY_TIMEOUT);
+			(void) dur_close_activity(call, run, &a, has_task ? &task : NULL,
+									  has_task && !task.nulls[T_WORKER_ID] ?
+									  TextDatumGetCString(task.values[T_WORKER_ID]) : NULL,
+									  ev, started, NULL);
+		}
+	}
+	else if (strcmp(d->kind, "wft_retry") == 0)
+	{
+		if (run->wft_state == DUR_WFT_BACKOFF)
+			(void) dur_schedule_wft(call, run, run->wft_attempt, false, NIL, NULL);
+	}
+	else if (strcmp(d->kind, "workflow_start") == 0)
+	{
+		if (run->wft_state == DUR_WFT_DELAYED)
+			(void) dur_schedule_wft(call, run, 1, true, NIL, NULL);
+	}
+	else if (strcmp(d->kind, "workflow_run_timeout") == 0 ||
+			 strcmp(d->kind, "workflow_execution_timeout") == 0)
+	{
+		const char *tt = strcmp(d->kind, "workflow_run_timeout") == 0 ? "RUN" : "EXECUTION";
+		DurEvent   *ev = dur_event("WorkflowExecutionTimedOut");
+		DurFailure	f;
+		ListCell   *lc;
+
+		foreach(lc, dur_take_buffer(call, run))
+			(void) dur_record(run, (DurEvent *) lfirst(lc));
+		dj_str(&ev->attrs, "timeout_type", tt);
+		dur_timeout_failure(&f, "workflow timed out", false, NULL, tt);
+		(void) dur_fail_run(call, run, "timed_out", ev, &f, 0);
+		return;					/* dur_fail_run wrote the run */
+	}
+	dur_run_write(call, run);
+}
+
+/* A running task's lease ran out: time the attempt out. */
+static void
+dur_expire_lease(DurCall *call, DurRun *run, DurDue *d)
+{
+	DurRow		task;
+	DurRow		a;
+	TimestampTz started;
+	const char *kind;
+	DurFailure	f;
+
+	if (!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &d->run_id, d->seid, &task) ||
+		task.nulls[T_STARTED_TIME] ||
+		DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) > GetCurrentTimestamp() ||
+		run == NULL || !dur_run_running(run))
+		return;
+	started = DatumGetTimestampTz(task.values[T_STARTED_TIME]);
+	if (d->seid == 0)
+	{
+		DurEvent   *ev = dur_event("WorkflowTaskTimedOut");
+
+		dj_str(&ev->attrs, "timeout_type", "START_TO_CLOSE");
+		dur_wft_failed(call, run, &task, started, ev, TextDatumGetCString(task.values[T_WORKER_ID]));
+		dur_run_write(call, run);
+		return;
+	}
+	if (!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id, d->seid, &a))
+	{
+		dur_delete(call, DUR_TASKS, &task.tid);
+		return;
+	}
+	if (!a.nulls[A_HEARTBEAT_TIMEOUT] &&
+		DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) <
+		dur_time_plus(started, DatumGetIntervalP(a.values[A_START_TO_CLOSE_TIMEOUT])))
+		kind = "HEARTBEAT";
+	else
+		kind = "START_TO_CLOSE";
+	a.values[A_LAST_WORKER_ID] = task.values[T_WORKER_ID];
+	a.nulls[A_LAST_WORKER_ID] = false;
+	dur_timeout_failure(&f, strcmp(kind, "HEARTBEAT") == 0 ?
+						"activity Heartbeat timeout" : "activity Start To Close timeout",
+						false,
+						a.nulls[A_HEARTBEAT_DETAILS] ? NULL : DatumGetJsonbP(a.values[A_HEARTBEAT_DETAILS]),
+						kind);
+	(void) dur_activity_attempt_failed(call, run, &a, &task, &f,
+									   TextDatumGetCString(task.values[T_WORKER_ID]), true, NULL);
+	dur_run_write(call, run);
+}
+
+/* A queued activity attempt waited longer than its schedule-to-start timeout. */
+static void
+dur_expire_queued(DurCall *call, DurRun *run, DurDue *d)
+{
+	DurRow		task;
+	DurRow		a;
+	DurFailure	f;
+	DurEvent   *ev;
+	DurJsonObj	fo;
+
+	if (!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &d->run_id, d->seid, &task) ||
+		!task.nulls[T_STARTED_TIME] || task.nulls[T_EXPIRE_TIME] ||
+		DatumGetTimestampTz(task.values[T_EXPIRE_TIME]) > GetCurrentTimestamp() ||
+		run == NULL || !dur_run_running(run))
+		return;
+	if (!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id, d->seid, &a))
+	{
+		dur_delete(call, DUR_TASKS, &task.tid);
+		return;
+	}
+	ev = dur_event("ActivityTaskTimedOut");
+	dur_timeout_failure(&f, "activity ScheduleToStart timeout", true, NULL, "SCHEDULE_TO_START");
+	dj_init(&fo);
+	dur_failure_fields(&f, &fo);
+	dj_obj(&ev->attrs, "failure", &fo);
+	dj_str(&ev->attrs, "retry_state", DUR_RETRY_NON_RETRYABLE);
+	(void) dur_close_activity(call, run, &a, &task, NULL, ev, false, NULL);
+	dur_run_write(call, run);
+}
+
+/*
+ * Handle one due deadline: lock its run without waiting (false when the
+ * lock is busy), then apply it if it still holds.
+ */
+static bool
+dur_handle_due(DurDue *d)
+{
+	DurCall    *call;
+	DurRun	   *run;
+
+	if (!dur_try_lock_run(&d->run_id))
+		return false;
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	run = dur_run_read(call, &d->run_id);
+	switch (d->what)
+	{
+		case DUR_DUE_TIMER:
+			dur_fire_timer(call, run, d);
+			break;
+		case DUR_DUE_LEASE:
+			dur_expire_lease(call, run, d);
+			break;
+		case DUR_DUE_QUEUED:
+			dur_expire_queued(call, run, d);
+			break;
+	}
+	dur_call_end(call);
+	return true;
+}
+
+/*
+ * A deadline whose handling failed is looked at again in a minute: the
+ * timer's fire time or the task's deadline moves on.
+ */
+static void
+dur_postpone_due(DurDue *d)
+{
+	DurCall    *call;
+	DurRow		row;
+	TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 60 * 1000);
+
+	if (!dur_try_lock_run(&d->run_id))
+		return;
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	if (d->what == DUR_DUE_TIMER)
+	{
+		DurScan		s;
+
+		dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+		dur_key_uuid(&s, 1, &d->run_id);
+		dur_key_text(&s, 2, d->kind);
+		dur_key_text(&s, 3, d->timer_id);
+		if (dur_scan_next(&s, ForwardScanDirection, &row))
+		{
+			ItemPointerData tid = row.tid;
+			Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
+			bool	   *n = palloc(TM_NCOLS * sizeof(bool));
+
+			memcpy(v, row.values, TM_NCOLS * sizeof(Datum));
+			memcpy(n, row.nulls, TM_NCOLS * sizeof(bool));
+			v[TM_FIRE_TIME] = TimestampTzGetDatum(later);
+			dur_scan_end(&s);
+			dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+		}
+		else
+			dur_scan_end(&s);
+	}
+	else if (dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &d->run_id, d->seid, &row))
+	{
+		row.values[d->what == DUR_DUE_LEASE ? T_LEASE_DEADLINE : T_EXPIRE_TIME] =
+			TimestampTzGetDatum(later);
+		dur_update(call, DUR_TASKS, &row.tid, row.values, row.nulls, NULL);
+	}
+	dur_call_end(call);
+	dur_notify_timer(later);
+}
+
+/* Collect the due deadlines of one index, up to max, after "now". */
+static List *
+dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int max,
+				List *due, TimestampTz *next)
+{
+	DurScan		s;
+	DurRow		row;
+	int			n = 0;
+
+	dur_scan_begin(&s, call, idx);
+	dur_key_isnull(&s, 1, false);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		DurDue	   *d;
+		TimestampTz at;
+
+		if (what == DUR_DUE_TIMER)
+			at = DatumGetTimestampTz(row.values[TM_FIRE_TIME]);
+		else if (what == DUR_DUE_LEASE)
+			at = DatumGetTimestampTz(row.values[T_LEASE_DEADLINE]);
+		else
+			at = DatumGetTimestampTz(row.values[T_EXPIRE_TIME]);
+		if (at > now || n >= max)
+		{
+			if (*next == 0 || at < *next)
+				*next = at;
+			break;
+		}
+		d = palloc0(sizeof(DurDue));
+		d->what = what;
+		memcpy(&d->run_id, DatumGetUUIDP(row.values[0]), sizeof(pg_uuid_t));
+		if (what == DUR_DUE_TIMER)
+		{
+			d->kind = TextDatumGetCString(row.values[TM_KIND]);
+			d->timer_id = TextDatumGetCString(row.values[TM_TIMER_ID]);
+		}
+		else
+			d->seid = DatumGetInt64(row.values[T_SCHEDULED_EVENT_ID]);
+		d->due = at;
+		due = lappend(due, d);
+		n++;
+	}
+	dur_scan_end(&s);
+	return due;
+}
+
+static int
+dur_due_cmp(const ListCell *a, const ListCell *b)
+{
+	TimestampTz x = ((DurDue *) lfirst(a))->due;
+	TimestampTz y = ((DurDue *) lfirst(b))->due;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * _engine_tick(p_batch integer) returns timestamptz: one pass of the timer
+ * service.  Handles up to p_batch (at most DUR_MAX_PER_TICK) due
+ * deadlines, each in a subtransaction, and returns when to come back: now
+ * if more is due, else the next deadline (NULL: none).  Safe to call
+ * concurrently: every deadline is re-checked under its run's lock.
+ */
+Datum
+_engine_tick(PG_FUNCTION_ARGS)
+{
+	int			batch = PG_ARGISNULL(0) ? 200 : PG_GETARG_INT32(0);
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = 0;
+	DurCall    *call;
+	List	   *due = NIL;
+	ListCell   *lc;
+	int			handled = 0;
+	bool		busy = false;
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext item_cxt;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	due = dur_collect_due(call, DUR_TIMERS_BY_FIRE_TIME, DUR_DUE_TIMER, now, batch, due, &next);
+	due = dur_collect_due(call, DUR_TASKS_LEASE, DUR_DUE_LEASE, now, batch, due, &next);
+	due = dur_collect_due(call, DUR_TASKS_EXPIRE, DUR_DUE_QUEUED, now, batch, due, &next);
+	dur_call_end(call);
+	list_sort(due, dur_due_cmp);
+
+	item_cxt = AllocSetContextCreate(cxt, "durable tick item", ALLOCSET_DEFAULT_SIZES);
+	foreach(lc, due)
+	{
+		DurDue	   *d = lfirst(lc);
+
+		if (handled >= batch)
+		{
+			next = now;
+			break;
+		}
+		handled++;
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(item_cxt);
+		PG_TRY();
+		{
+			if (!dur_handle_due(d))
+				busy = true;
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			ereport(WARNING,
+					(errmsg("durable: could not handle %s %s of run %s: %s",
+							d->what == DUR_DUE_TIMER ? "timer" :
+							d->what == DUR_DUE_LEASE ? "lease" : "queued",
+							d->kind ? d->kind : "", dur_uuid_text(&d->run_id), edata->message)));
+			FreeErrorData(edata);
+			dur_postpone_due(d);
+		}
+		PG_END_TRY();
+		MemoryContextReset(item_cxt);
+	}
+	MemoryContextDelete(item_cxt);
+
+	if (list_length(due) > handled || list_length(due) >= batch)
+		next = now;
+	if (busy)
+	{
+		TimestampTz retry = TimestampTzPlusMilliseconds(now, DUR_BUSY_RETRY_MS);
+
+		if (next == 0 || retry < next)
+			next = retry;
+	}
+	if (next == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(next);
+}
+
+/*
+ * The rebuild of the task queue after a crash emptied it, in batches: the
+ * engine worker calls _engine_startup until it returns NULL.  Where a pass
+ * stands is kept here, in the calling backend.
+ */
+typedef struct DurRebuild
+{
+	int			phase;			/* 0: workflow tasks, 1: activities */
+	char	   *last_workflow_id;	/* phase 0: where the pass stands */
+	pg_uuid_t	last_run;		/* phase 1 */
+	int64		last_seid;
+	bool		started;
+	bool		busy;			/* a run was busy: another pass is needed */
+} DurRebuild;
+
+static DurRebuild rebuild;
+
+/* Does durable.engine_state have its row (the queue is whole)? */
+static bool
+dur_queue_is_whole(void)
+{
+	bool		whole;
+
+	SPI_connect();
+	if (SPI_execute("SELECT 1 FROM durable.engine_state LIMIT 1", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "durable: could not read durable.engine_state");
+	whole = SPI_processed > 0;
+	SPI_finish();
+	return whole;
+}
+
+/* Mark the queue whole. */
+static void
+dur_queue_mark_whole(void)
+{
+	SPI_connect();
+	if (SPI_execute("INSERT INTO durable.engine_state (rebuilt_at) VALUES (pg_catalog.clock_timestamp())",
+					false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "durable: could not write durable.engine_state");
+	SPI_finish();
+}
+
+/* Rebuild the workflow task row of one running run, if it is missing. */
+static void
+dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
+{
+	DurRow		task;
+	DurRun	   *run;
+
+	if (!dur_try_lock_run(run_id))
+	{
+		rebuild.busy = true;
+		return;
+	}
+	dur_call_snapshot(call);
+	run = dur_run_read(call, run_id);
+	if (run == NULL || !dur_run_running(run) || run->wft_state != DUR_WFT_SCHEDULED ||
+		dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, run_id, 0, &task))
+	{
+		dur_unlock_run(run_id);
+		return;
+	}
+	dur_requeue_wft(call, run);
+}
+
+/* Rebuild the task row of one scheduled activity attempt, if it is missing. */
+static void
+dur_rebuild_activity(DurCall *call, const pg_uuid_t *run_id, int64 seid)
+{
+	DurRow		task;
+	DurRow		a;
+	DurRun	   *run;
+
+	if (!dur_try_lock_run(run_id))
+	{
+		rebuild.busy = true;
+		return;
+	}
+	dur_call_snapshot(call);
+	run = dur_run_read(call, run_id);
+	if (run == NULL || !dur_run_running(run) ||
+		!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, run_id, seid, &a) ||
+		strcmp(TextDatumGetCString(a.values[A_STATE]), "scheduled") != 0 ||
+		dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, run_id, seid, &task))
+	{
+		dur_unlock_run(run_id);
+		return;
+	}
+	dur_requeue_activity(call, run, &a);
+}
+
+/*
+ * _engine_startup(p_batch integer) returns timestamptz: rebuild the
+ * unlogged task queue after a crash emptied it: one ready row per
+ * scheduled workflow task and per scheduled activity attempt.  Leases are
+ * gone, so running tasks are handed out again (activities are
+ * at-least-once; a late completion with the old token still counts).
+ *
+ * Each call handles up to p_batch runs, each under its lock taken without
+ * waiting (a busy run is left for another pass), and returns now while
+ * there is more to do, NULL when the queue is whole (durable.engine_state
+ * has its row).
+ */
+Datum
+_engine_startup(PG_FUNCTION_ARGS)
+{
+	int			batch = PG_ARGISNULL(0) || PG_GETARG_INT32(0) <= 0 ? 200 : PG_GETARG_INT32(0);
+	DurCall    *call;
+	DurScan		s;
+	DurRow		row;
+	int			n = 0;
+	bool		more = false;
+
+	if (dur_queue_is_whole())
+	{
+		rebuild.started = false;
+		PG_RETURN_NULL();
+	}
+	if (!rebuild.started)
+	{
+		memset(&rebuild, 0, sizeof(rebuild));
+		rebuild.started = true;
+	}
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	if (rebuild.phase == 0)
+	{
+		/* running runs, in workflow id order (the index of running runs) */
+		dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
+		if (rebuild.last_workflow_id != NULL)
+			dur_key_text_op(&s, 1, BTGreaterStrategyNumber, rebuild.last_workflow_id);
+		while (dur_scan_next(&s, ForwardScanDirection, &row))
+		{
+			pg_uuid_t	run_id;
+			MemoryContext old;
+
+			if (n >= batch)
+			{
+				more = true;
+				break;
+			}
+			n++;
+			memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			if (rebuild.last_workflow_id)
+				pfree(rebuild.last_workflow_id);
+			rebuild.last_workflow_id = TextDatumGetCString(row.values[W_WORKFLOW_ID]);
+			MemoryContextSwitchTo(old);
+			if (strcmp(TextDatumGetCString(row.values[W_WFT_STATE]), "scheduled") == 0)
+				dur_rebuild_wft(call, &run_id);
+		}
+		dur_scan_end(&s);
+		if (!more)
+			rebuild.phase = 1;
+	}
+	if (rebuild.phase == 1 && !more)
+	{
+		dur_scan_begin(&s, call, DUR_ACTIVITIES_PKEY);
+		dur_key_uuid_ge(&s, 1, &rebuild.last_run);
+		while (dur_scan_next(&s, ForwardScanDirection, &row))
+		{
+			pg_uuid_t	run_id;
+			int64		seid = DatumGetInt64(row.values[A_SCHEDULED_EVENT_ID]);
+			int			c;
+
+			memcpy(&run_id, DatumGetUUIDP(row.values[A_RUN_ID]), sizeof(pg_uuid_t));
+			c = memcmp(&run_id, &rebuild.last_run, sizeof(pg_uuid_t));
+			if (c < 0 || (c == 0 && seid <= rebuild.last_seid))
+				continue;		/* done in an earlier call */
+			if (n >= batch)
+			{
+				more = true;
+				break;
+			}
+			n++;
+			rebuild.last_run = run_id;
+			rebuild.last_seid = seid;
+			if (strcmp(TextDatumGetCString(row.values[A_STATE]), "scheduled") == 0)
+				dur_rebuild_activity(call, &run_id, seid);
+		}
+		dur_scan_end(&s);
+	}
+	dur_call_end(call);
+	if (more)
+		PG_RETURN_TIMESTAMPTZ(GetCurrentTimestamp());
+	if (rebuild.busy)
+	{
+		/* another pass for the runs that were busy */
+		char	   *wid = rebuild.last_workflow_id;
+
+		memset(&rebuild, 0, sizeof(rebuild));
+		rebuild.started = true;
+		if (wid)
+			pfree(wid);
+		PG_RETURN_TIMESTAMPTZ(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_BUSY_RETRY_MS));
+	}
+	dur_queue_mark_whole();
+	if (rebuild.last_workflow_id)
+		pfree(rebuild.last_workflow_id);
+	memset(&rebuild, 0, sizeof(rebuild));
+	PG_RETURN_NULL();
+}

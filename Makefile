@@ -30,6 +30,7 @@ OBJS = \
 	src/query.o \
 	src/util.o \
 	src/jsonw.o \
+	src/events.o \
 	src/tables.o \
 	src/history.o \
 	src/matching.o \

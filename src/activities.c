@@ -54,6 +54,31 @@ PG_FUNCTION_INFO_V1(fail_activity_by_id);
 PG_FUNCTION_INFO_V1(heartbeat_activity_by_id);
 PG_FUNCTION_INFO_V1(report_activity_canceled_by_id);
 
+/*
+ * Find a pending activity of the run by its activity id (the run's pending
+ * activities, by their primary key's prefix); its row is copied to *row.
+ */
+bool
+dur_find_activity(DurCall *call, DurRun *run, const char *aid, DurRow *row)
+{
+	DurScan		s;
+	DurRow		r;
+	int64		seid = -1;
+
+	dur_scan_begin(&s, call, DUR_ACTIVITIES_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &r))
+	{
+		if (strcmp(TextDatumGetCString(r.values[A_ACTIVITY_ID]), aid) == 0)
+		{
+			seid = DatumGetInt64(r.values[A_SCHEDULED_EVENT_ID]);
+			break;
+		}
+	}
+	dur_scan_end(&s);
+	return seid >= 0 && dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &run->run_id, seid, row);
+}
+
 /* A failure the engine makes for a timeout. */
 void
 dur_timeout_failure(DurFailure *f, const char *message, bool non_retryable, Jsonb *details,
@@ -70,13 +95,17 @@ dur_timeout_failure(DurFailure *f, const char *message, bool non_retryable, Json
 
 /*
  * The schedule_activity command: check it, make the activity and its task,
- * and record its ActivityTaskScheduled.  With eager_worker and
+ * and record its ActivityTaskScheduled.  pending holds the ids of the
+ * run's pending activities, read at the completion's first
+ * schedule_activity (activity ids are checked for uniqueness here: the
+ * table has no index on them, which would cost every activity an index
+ * entry).  With eager_worker and
  * request_eager_execution on the workflow's own queue the activity is
  * started for eager_worker and returned (eager dispatch).
  */
 DurTask *
 dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 completed,
-					  const char *eager_worker, DurEvent **event)
+					  const char *eager_worker, DurPendingIds *pending, DurEvent **event)
 {
 	static const char *const fields[] = {
 		"activity_id", "activity_type", "input", "task_queue", "schedule_to_close_timeout",
@@ -97,8 +126,7 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	Jsonb	   *policy;
 	Jsonb	   *eager;
 	const char *t;
-	DurScan		s;
-	DurRow		row;
+	ListCell   *lc;
 	Datum		v[A_NCOLS];
 	bool		n[A_NCOLS];
 	DurRow		a;
@@ -185,20 +213,29 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 		hb = dur_interval_min(hb, s2c);
 
 	/* the activity id must not be in use by a pending activity */
-	dur_scan_begin(&s, call, DUR_ACTIVITIES_BY_ID);
-	dur_key_uuid(&s, 1, &run->run_id);
-	dur_key_text(&s, 2, aid);
-	if (dur_scan_next(&s, ForwardScanDirection, &row))
+	if (!pending->loaded)
 	{
-		dur_scan_end(&s);
-		ereport(ERROR,
-				(errcode(ERRCODE_DUR_DUPLICATE_ID),
-				 errmsg("activity id \"%s\" is already in use", aid),
-				 errdetail("%s schedules an activity whose id another pending activity of run %s has.",
-						   what, dur_uuid_text(&run->run_id)),
-				 errhint("Use a unique activity id for each pending activity.")));
+		DurScan		ps;
+		DurRow		prow;
+
+		dur_scan_begin(&ps, call, DUR_ACTIVITIES_PKEY);
+		dur_key_uuid(&ps, 1, &run->run_id);
+		while (dur_scan_next(&ps, ForwardScanDirection, &prow))
+			pending->ids = lappend(pending->ids, TextDatumGetCString(prow.values[A_ACTIVITY_ID]));
+		dur_scan_end(&ps);
+		pending->loaded = true;
 	}
-	dur_scan_end(&s);
+	foreach(lc, pending->ids)
+	{
+		if (strcmp((char *) lfirst(lc), aid) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_DUPLICATE_ID),
+					 errmsg("activity id \"%s\" is already in use", aid),
+					 errdetail("%s schedules an activity whose id another pending activity of run %s has.",
+							   what, dur_uuid_text(&run->run_id)),
+					 errhint("Use a unique activity id for each pending activity.")));
+	}
+	pending->ids = lappend(pending->ids, aid);
 
 	seid = dur_next_event_id(run);
 	for (i = 0; i < A_NCOLS; i++)
@@ -219,7 +256,8 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	SETA(A_START_TO_CLOSE_TIMEOUT, IntervalPGetDatum(s2c));
 	if (hb)
 		SETA(A_HEARTBEAT_TIMEOUT, IntervalPGetDatum(hb));
-	SETA(A_RETRY_POLICY, JsonbPGetDatum(policy));
+	if (policy != dur_default_retry_policy())
+		SETA(A_RETRY_POLICY, JsonbPGetDatum(policy));	/* NULL: Temporal's default */
 	SETA(A_SCHEDULED_TIME, TimestampTzGetDatum(now));
 	if (s2close)
 		SETA(A_EXPIRATION_TIME, TimestampTzGetDatum(dur_time_plus(now, s2close)));
@@ -315,7 +353,8 @@ dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 	const char *state;
 	DurJsonObj	fo;
 
-	state = dur_retry_backoff(DatumGetJsonbP(a->values[A_RETRY_POLICY]),
+	state = dur_retry_backoff(a->nulls[A_RETRY_POLICY] ? dur_default_retry_policy() :
+							  DatumGetJsonbP(a->values[A_RETRY_POLICY]),
 							  DatumGetInt32(a->values[A_ATTEMPT]), failure,
 							  a->nulls[A_EXPIRATION_TIME] ? 0 : DatumGetTimestampTz(a->values[A_EXPIRATION_TIME]),
 							  !a->nulls[A_EXPIRATION_TIME], !a->nulls[A_CANCEL_REQUESTED_EVENT_ID],
@@ -592,17 +631,10 @@ dur_activity_token_by_id(FunctionCallInfo fcinfo)
 	pg_uuid_t  *run_id = PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3);
 	DurCall    *call = dur_call_begin();
 	DurRun	   *run = dur_run_find(call, wid, run_id, true, false);
-	DurScan		s;
 	DurRow		row;
 	char	   *token;
 
-	dur_scan_begin(&s, call, DUR_ACTIVITIES_BY_ID);
-	dur_key_uuid(&s, 1, &run->run_id);
-	if (aid != NULL)
-		dur_key_text(&s, 2, aid);
-	else
-		dur_key_isnull(&s, 2, true);
-	if (!dur_scan_next(&s, ForwardScanDirection, &row))
+	if (aid == NULL || !dur_find_activity(call, run, aid, &row))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_ACTIVITY_NOT_FOUND),
 				 errmsg("activity \"%s\" not found in workflow \"%s\"", aid ? aid : "", wid),
@@ -615,7 +647,6 @@ dur_activity_token_by_id(FunctionCallInfo fcinfo)
 				 errhint("Try again when the attempt has started.")));
 	token = dur_activity_token(&run->run_id, DatumGetInt64(row.values[A_SCHEDULED_EVENT_ID]),
 							   DatumGetInt32(row.values[A_ATTEMPT]));
-	dur_scan_end(&s);
 	dur_call_end(call);
 	return token;
 }

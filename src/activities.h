@@ -12,9 +12,17 @@
 
 #include "history.h"
 
+/* The activity ids of a run's pending activities, read once per completion. */
+typedef struct DurPendingIds
+{
+	bool		loaded;
+	List	   *ids;
+} DurPendingIds;
+
 extern DurTask *dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index,
 									  int64 completed, const char *eager_worker,
-									  DurEvent **event);
+									  DurPendingIds *pending, DurEvent **event);
+extern bool dur_find_activity(DurCall *call, DurRun *run, const char *aid, DurRow *row);
 extern DurTask *dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 								   const char *identity, DurEvent *close, bool started,
 								   const char *worker);

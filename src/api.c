@@ -225,7 +225,7 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 		dur_scan_end(&s);
 	}
 
-	run_id = dur_new_uuid();
+	run_id = dur_new_run_id();
 	memset(&p, 0, sizeof(p));
 	p.workflow_id = r->workflow_id;
 	p.workflow_type = r->workflow_type;

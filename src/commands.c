@@ -57,6 +57,7 @@ typedef struct DurCmdContext
 	bool		needs_task;		/* a command made something new for the code */
 	bool		run_written;	/* a closing command wrote the run */
 	List	   *tasks;			/* tasks handed to the worker */
+	DurPendingIds pending;		/* activity ids in use (schedule_activity) */
 } DurCmdContext;
 
 typedef void (*DurCmdHandler) (DurCmdContext *cx, Jsonb *cmd, int index);
@@ -506,7 +507,8 @@ dur_cmd_schedule_activity(DurCmdContext *cx, Jsonb *cmd, int index)
 	DurEvent   *ev;
 	DurTask    *t;
 
-	t = dur_schedule_activity(cx->call, cx->run, cmd, index, cx->completed, cx->eager_worker, &ev);
+	t = dur_schedule_activity(cx->call, cx->run, cmd, index, cx->completed, cx->eager_worker,
+							  &cx->pending, &ev);
 	(void) dur_record(cx->run, ev);
 	if (t != NULL)
 		cx->tasks = lappend(cx->tasks, t);
@@ -524,23 +526,18 @@ dur_cmd_request_cancel_activity(DurCmdContext *cx, Jsonb *cmd, int index)
 {
 	static const char *const fields[] = {"activity_id", NULL};
 	char	   *aid;
-	DurScan		s;
 	DurRow		a;
 	DurRow		task;
 	bool		found;
-	int64		seid;
+	int64		seid = 0;
 	int64		requested;
 	DurEvent   *ev;
 
 	dur_cmd_fields(cmd, index, "request_cancel_activity", fields);
 	aid = dur_cmd_text(cmd, "activity_id", index, true);
-	dur_scan_begin(&s, cx->call, DUR_ACTIVITIES_BY_ID);
-	dur_key_uuid(&s, 1, &cx->run->run_id);
-	dur_key_text(&s, 2, aid);
-	found = dur_scan_next(&s, ForwardScanDirection, &a);
+	found = dur_find_activity(cx->call, cx->run, aid, &a);
 	if (found)
 		seid = DatumGetInt64(a.values[A_SCHEDULED_EVENT_ID]);
-	dur_scan_end(&s);
 	if (!found)
 	{
 		seid = dur_find_scheduled_activity(cx->call, cx->run, aid);
@@ -556,7 +553,6 @@ dur_cmd_request_cancel_activity(DurCmdContext *cx, Jsonb *cmd, int index)
 		(void) dur_record(cx->run, ev);
 		return;
 	}
-	(void) dur_fetch(cx->call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &cx->run->run_id, seid, &a);
 	if (!a.nulls[A_CANCEL_REQUESTED_EVENT_ID])
 		return;
 	ev = dur_event("ActivityTaskCancelRequested");
@@ -779,7 +775,7 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 	Interval   *run_timeout;
 	Interval   *task_timeout;
 	Interval   *cmd_task_timeout;
-	pg_uuid_t  *next_run = dur_new_uuid();
+	pg_uuid_t  *next_run = dur_new_run_id();
 	DurEvent   *ev;
 	DurStartParams p;
 	DurRun	   *next;

@@ -44,6 +44,7 @@
 #include "utils/tuplestore.h"
 
 #include "durable.h"
+#include "events.h"
 #include "history.h"
 #include "matching.h"
 #include "timers.h"
@@ -252,27 +253,25 @@ dur_next_event_id(DurRun *run)
 }
 
 /*
- * Record an event: give it the run's next id and render it as the JSON
- * workers receive.  Returns its id.
+ * Record an event: give it the run's next id and add it, in stored form,
+ * to the batch the call writes.  Returns its id.
  */
 int64
 dur_record(DurRun *run, DurEvent *ev)
 {
 	int64		id = dur_next_event_id(run);
-	StringInfo	out = &run->events;
+	TimestampTz time = ev->time != 0 ? ev->time : GetCurrentTimestamp();
 
 	if (ev->started_is_previous)
 		dj_int(&ev->attrs, "started_event_id", id - 1);
-	if (run->nevents > 0)
-		appendStringInfoString(out, ", ");
-	/* the keys in jsonb's order: event_id, attributes, event_time, event_type */
-	appendStringInfo(out, "{\"event_id\": " INT64_FORMAT ", \"attributes\": ", id);
-	dj_end(&ev->attrs, out);
-	appendStringInfoString(out, ", \"event_time\": ");
-	dj_append_time(out, ev->time != 0 ? ev->time : GetCurrentTimestamp(), true);
-	appendStringInfoString(out, ", \"event_type\": ");
-	escape_json(out, ev->type);
-	appendStringInfoChar(out, '}');
+	if (run->nevents == 0)
+	{
+		resetStringInfo(&run->events);
+		appendStringInfoChar(&run->events, DUR_BATCH_VERSION);
+		run->last_event_time = 0;
+	}
+	dur_event_encode(&run->events, ev->type, time, run->last_event_time, &ev->attrs);
+	run->last_event_time = time;
 	run->nevents++;
 	return id;
 }
@@ -302,16 +301,11 @@ dur_run_write(DurCall *call, DurRun *run)
 	{
 		Datum		hv[H_NCOLS];
 		bool		hn[H_NCOLS] = {false, false, false, false, false};
-		StringInfoData json;
 
-		initStringInfo(&json);
-		appendStringInfoChar(&json, '[');
-		appendBinaryStringInfo(&json, run->events.data, run->events.len);
-		appendStringInfoChar(&json, ']');
 		hv[H_RUN_ID] = UUIDPGetDatum(&run->run_id);
 		hv[H_FIRST_EVENT_ID] = Int64GetDatum(run->history_length + 1);
 		hv[H_LAST_EVENT_ID] = Int64GetDatum(run->history_length + run->nevents);
-		hv[H_EVENTS] = dur_history_datum(json.data, json.len);
+		hv[H_EVENTS] = PointerGetDatum(cstring_to_text_with_len(run->events.data, run->events.len));
 		hv[H_WORKFLOW_ID] = v[W_WORKFLOW_ID];
 		dur_insert(call, DUR_HISTORY, hv, hn, NULL);
 		run->history_length += run->nevents;
@@ -686,7 +680,7 @@ dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_eve
 							  n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]),
 							  !n[W_EXECUTION_DEADLINE], false, &backoff);
 	if (backoff != NULL)
-		next_run = dur_new_uuid();
+		next_run = dur_new_run_id();
 	dj_str(&close_event->attrs, "retry_state", state);
 	dj_uuid(&close_event->attrs, "new_execution_run_id", next_run);
 	dj_int_or_null(&close_event->attrs, "workflow_task_completed_event_id", wft_completed,
@@ -741,59 +735,32 @@ dur_terminate(DurCall *call, DurRun *run, const char *reason, const char *identi
 }
 
 /*
- * Find where the events with ids after "after" start in a batch's JSON
- * array text: returns the first such event's id and sets *offset to its
- * position.  The text is as dur_record wrote it (or jsonb printed it):
- * elements separated by ", ", each an object whose first key is event_id.
+ * Append the events of a stored batch with ids after "after", rendered,
+ * separated by ", "; *any says whether something was appended before.
  */
-int64
-dur_events_split(const char *json, int len, int64 after, int *offset)
+static void
+dur_render_batch(const char *data, int len, int64 first_id, int64 after, StringInfo out,
+				 bool *any)
 {
-	int			i = 1;			/* past '[' */
-	int			depth = 0;
-	bool		in_str = false;
-	int			start = 1;
+	DurBatchReader r;
+	DurStoredEvent ev;
 
-	for (; i < len; i++)
+	dur_batch_begin(&r, data, len, first_id);
+	while (dur_batch_next(&r, &ev))
 	{
-		char		c = json[i];
-
-		if (in_str)
-		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
+		if (ev.event_id <= after)
 			continue;
-		}
-		if (c == '"')
-			in_str = true;
-		else if (c == '{' || c == '[')
-		{
-			if (depth++ == 0)
-			{
-				int64		id = strtoi64(json + i + strlen("{\"event_id\": "), NULL, 10);
-
-				start = i;
-				if (id > after)
-				{
-					*offset = start;
-					return id;
-				}
-			}
-		}
-		else if (c == '}' || c == ']')
-			depth--;
+		if (*any)
+			appendStringInfoString(out, ", ");
+		dur_stored_render(out, &ev);
+		*any = true;
 	}
-	*offset = len - 1;			/* at the closing ']': nothing left */
-	return 0;
 }
 
 /*
- * Append to out the events of the run with ids after "after", separated
- * by ", " (no brackets): those stored, then those this call recorded.
- * One index range scan over the run's batches; a batch that starts at or
- * before "after" is cut.
+ * Append to out the events of the run with ids after "after", as the JSON
+ * workers receive, separated by ", " (no brackets): those stored, then
+ * those this call recorded.  One index range scan over the run's batches.
  */
 void
 dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out)
@@ -807,41 +774,15 @@ dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out)
 	dur_key_int8(&s, 2, BTGreaterStrategyNumber, after);
 	while (dur_scan_next(&s, ForwardScanDirection, &row))
 	{
-		text	   *t = DatumGetTextPP(row.values[H_EVENTS]);
-		const char *json = VARDATA_ANY(t);
-		int			len = VARSIZE_ANY_EXHDR(t);
-		int			from = 1;
+		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
 
-		if (DatumGetInt64(row.values[H_FIRST_EVENT_ID]) <= after)
-			(void) dur_events_split(json, len, after, &from);
-		if (from >= len - 1)
-			continue;
-		if (any)
-			appendStringInfoString(out, ", ");
-		appendBinaryStringInfo(out, json + from, len - 1 - from);
-		any = true;
+		dur_render_batch(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+						 DatumGetInt64(row.values[H_FIRST_EVENT_ID]), after, out, &any);
 	}
 	dur_scan_end(&s);
-	if (run->nevents > 0 && dur_next_event_id(run) - 1 > after)
-	{
-		int			from = 0;
-
-		if (run->history_length + 1 <= after)
-		{
-			/* the recorded events start before "after": cut them as a batch */
-			StringInfoData tmp;
-
-			initStringInfo(&tmp);
-			appendStringInfoChar(&tmp, '[');
-			appendBinaryStringInfo(&tmp, run->events.data, run->events.len);
-			appendStringInfoChar(&tmp, ']');
-			(void) dur_events_split(tmp.data, tmp.len, after, &from);
-			from -= 1;
-		}
-		if (any)
-			appendStringInfoString(out, ", ");
-		appendBinaryStringInfo(out, run->events.data + from, run->events.len - from);
-	}
+	if (run->nevents > 0)
+		dur_render_batch(run->events.data, run->events.len, run->history_length + 1, after,
+						 out, &any);
 }
 
 /*
@@ -854,32 +795,30 @@ dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid)
 	DurScan		s;
 	DurRow		row;
 	int64		found = 0;
+	StringInfoData want;
+	StringInfoData v;
 
+	initStringInfo(&want);
+	escape_json(&want, aid);
+	initStringInfo(&v);
 	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
 	dur_key_uuid(&s, 1, &run->run_id);
 	while (dur_scan_next(&s, ForwardScanDirection, &row))
 	{
-		Jsonb	   *events = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																CStringGetDatum(TextDatumGetCString(row.values[H_EVENTS]))));
-		JsonbIterator *it = JsonbIteratorInit(&events->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
+		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
+		DurBatchReader r;
+		DurStoredEvent ev;
 
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		dur_batch_begin(&r, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+						DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
+		while (dur_batch_next(&r, &ev))
 		{
-			Jsonb	   *ev;
-			char	   *type;
-			char	   *id;
-
-			if (tok != WJB_ELEM)
+			if (ev.type_len != strlen("ActivityTaskScheduled") ||
+				memcmp(ev.type, "ActivityTaskScheduled", ev.type_len) != 0)
 				continue;
-			ev = JsonbValueToJsonb(&v);
-			type = dur_jsonb_get_text(ev, "event_type");
-			if (type == NULL || strcmp(type, "ActivityTaskScheduled") != 0)
-				continue;
-			id = dur_jsonb_get_text(dur_jsonb_get(ev, "attributes"), "activity_id");
-			if (id != NULL && strcmp(id, aid) == 0)
-				found = strtoi64(dur_jsonb_get_text(ev, "event_id"), NULL, 10);
+			resetStringInfo(&v);
+			if (dur_stored_value(&ev, "activity_id", &v) && strcmp(v.data, want.data) == 0)
+				found = ev.event_id;
 		}
 	}
 	dur_scan_end(&s);
@@ -922,16 +861,6 @@ dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid, int64
 }
 
 /*
- * The stored text of a batch: its events as one JSON array, exactly as
- * workers receive them.
- */
-Datum
-dur_history_datum(const char *json, int len)
-{
-	return PointerGetDatum(cstring_to_text_with_len(json, len));
-}
-
-/*
  * Put the run's stored events into a tuplestore as rows of durable.history
  * (run_id, event_id, event_type, event_time, attributes), in order.
  */
@@ -940,36 +869,31 @@ dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc d
 {
 	DurScan		s;
 	DurRow		row;
+	StringInfoData a;
 
+	initStringInfo(&a);
 	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
 	dur_key_uuid(&s, 1, &run->run_id);
 	while (dur_scan_next(&s, ForwardScanDirection, &row))
 	{
-		Jsonb	   *events = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
-																CStringGetDatum(TextDatumGetCString(row.values[H_EVENTS]))));
-		JsonbIterator *it = JsonbIteratorInit(&events->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
+		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
+		DurBatchReader r;
+		DurStoredEvent ev;
 
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		dur_batch_begin(&r, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+						DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
+		while (dur_batch_next(&r, &ev))
 		{
-			Jsonb	   *ev;
 			Datum		values[5];
 			bool		nulls[5] = {false, false, false, false, false};
-			Jsonb	   *attrs;
 
-			if (tok != WJB_ELEM)
-				continue;
-			ev = JsonbValueToJsonb(&v);
+			resetStringInfo(&a);
+			dur_stored_attributes(&a, &ev);
 			values[0] = UUIDPGetDatum(&run->run_id);
-			values[1] = Int64GetDatum(strtoi64(dur_jsonb_get_text(ev, "event_id"), NULL, 10));
-			values[2] = CStringGetTextDatum(dur_jsonb_get_text(ev, "event_type"));
-			values[3] = DirectFunctionCall3(timestamptz_in,
-											CStringGetDatum(dur_jsonb_get_text(ev, "event_time")),
-											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-			attrs = dur_jsonb_get(ev, "attributes");
-			values[4] = JsonbPGetDatum(attrs);
-			nulls[4] = attrs == NULL;
+			values[1] = Int64GetDatum(ev.event_id);
+			values[2] = PointerGetDatum(cstring_to_text_with_len(ev.type, ev.type_len));
+			values[3] = TimestampTzGetDatum(ev.time);
+			values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data));
 			tuplestore_putvalues(store, desc, values, nulls);
 		}
 	}

@@ -61,9 +61,10 @@ typedef struct DurRun
 	TimestampTz wft_scheduled_time; /* 0: none */
 	char	   *sticky_worker;	/* NULL: no worker caches the run */
 	int64		sticky_event_id;
-	/* events recorded by this call, as JSON text "{...}, {...}" */
+	/* events recorded by this call, as a stored batch (events.c) */
 	StringInfoData events;
 	int			nevents;
+	TimestampTz last_event_time;	/* of the last of them */
 } DurRun;
 
 /* What a task hands a worker: a durable.task row. */
@@ -143,8 +144,6 @@ extern void dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo
 extern int64 dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid);
 extern bool dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid,
 										  int64 *started_event_id);
-extern Datum dur_history_datum(const char *json, int len);
 extern void dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc);
-extern int64 dur_events_split(const char *json, int len, int64 after, int *offset);
 
 #endif							/* DURABLE_HISTORY_H */

@@ -66,6 +66,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "events.h"
 #include "history.h"
 #include "matching.h"
 #include "util.h"
@@ -293,40 +294,30 @@ dur_wft_task(DurCall *call, DurRun *run, const char *worker, TimestampTz started
 	int64		scheduled_id = run->wft_scheduled_event_id;
 	int64		after = 0;
 	DurEvent   *ev;
-	int			len;
 
 	if (run->sticky_worker != NULL && worker != NULL && strcmp(run->sticky_worker, worker) == 0)
 		after = run->sticky_event_id;
 	appendStringInfoChar(h, '[');
 	dur_history_text(call, run, after, h);
-	len = h->len;
 
-	/* the synthesised events, rendered as dur_record would */
+	/* the synthesised events: the transient WorkflowTaskScheduled, WorkflowTaskStarted */
+	if (scheduled_id == 0)
 	{
-		DurRun		tmp;
-
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.history_length = last_id;
-		initStringInfo(&tmp.events);
-		if (scheduled_id == 0)
-		{
-			ev = dur_event("WorkflowTaskScheduled");
-			dj_str(&ev->attrs, "task_queue", run->task_queue);
-			dj_duration(&ev->attrs, "start_to_close_timeout", run->task_timeout);
-			dj_int(&ev->attrs, "attempt", run->wft_attempt);
-			ev->time = run->wft_scheduled_time;
-			scheduled_id = dur_record(&tmp, ev);
-		}
-		ev = dur_event("WorkflowTaskStarted");
-		dj_int(&ev->attrs, "scheduled_event_id", scheduled_id);
-		dj_str(&ev->attrs, "identity", worker);
-		ev->time = started;
-		(void) dur_record(&tmp, ev);
-		if (len > 1)
+		ev = dur_event("WorkflowTaskScheduled");
+		dj_str(&ev->attrs, "task_queue", run->task_queue);
+		dj_duration(&ev->attrs, "start_to_close_timeout", run->task_timeout);
+		dj_int(&ev->attrs, "attempt", run->wft_attempt);
+		scheduled_id = ++last_id;
+		if (h->len > 1)
 			appendStringInfoString(h, ", ");
-		appendBinaryStringInfo(h, tmp.events.data, tmp.events.len);
-		last_id = dur_next_event_id(&tmp) - 1;
+		dur_event_render(h, scheduled_id, ev->type, run->wft_scheduled_time, &ev->attrs);
 	}
+	ev = dur_event("WorkflowTaskStarted");
+	dj_int(&ev->attrs, "scheduled_event_id", scheduled_id);
+	dj_str(&ev->attrs, "identity", worker);
+	if (h->len > 1)
+		appendStringInfoString(h, ", ");
+	dur_event_render(h, ++last_id, ev->type, started, &ev->attrs);
 	appendStringInfoChar(h, ']');
 
 	t->token = psprintf("w:%s:" INT64_FORMAT ":" INT64_FORMAT ":" INT64_FORMAT,

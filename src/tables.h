@@ -42,7 +42,6 @@ typedef enum DurIdx
 	DUR_HISTORY_PKEY,			/* (run_id, last_event_id) */
 	DUR_BUFFERED_PKEY,			/* (run_id, seq) */
 	DUR_ACTIVITIES_PKEY,		/* (run_id, scheduled_event_id) */
-	DUR_ACTIVITIES_BY_ID,		/* (run_id, activity_id) */
 	DUR_TIMERS_PKEY,			/* (run_id, kind, timer_id) */
 	DUR_TIMERS_BY_FIRE_TIME,	/* (fire_time) */
 	DUR_SIGNAL_REQUESTS_PKEY,	/* (run_id, request_id) */
@@ -192,5 +191,6 @@ extern char *dur_text(DurRow *row, int col);
 extern Datum dur_text_datum(const char *s);
 extern Datum dur_uuid_datum(const pg_uuid_t *u);
 extern pg_uuid_t *dur_new_uuid(void);
+extern pg_uuid_t *dur_new_run_id(void);
 
 #endif							/* DURABLE_TABLES_H */

@@ -5,14 +5,16 @@
  *	  deletes the batches that hold the deleted events.
  */
 
+CREATE OR REPLACE FUNCTION durable._batch_events(first_event_id bigint, events bytea,
+	OUT event_id bigint, OUT event_type text, OUT event_time timestamptz, OUT attributes jsonb)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', '_batch_events' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION durable._batch_events IS 'The events of a stored history batch (durable.history_batches.events), one row each.';
+
 CREATE OR REPLACE VIEW durable.history AS
-	SELECT b.run_id,
-		   (e.value OPERATOR(pg_catalog.->>) 'event_id')::bigint AS event_id,
-		   e.value OPERATOR(pg_catalog.->>) 'event_type' AS event_type,
-		   (e.value OPERATOR(pg_catalog.->>) 'event_time')::timestamptz AS event_time,
-		   (e.value OPERATOR(pg_catalog.->) 'attributes')::jsonb AS attributes
+	SELECT b.run_id, e.event_id, e.event_type, e.event_time, e.attributes
 	FROM durable.history_batches b,
-		 LATERAL pg_catalog.json_array_elements(b.events) AS e(value);
+		 LATERAL durable._batch_events(b.first_event_id, b.events) AS e;
 COMMENT ON VIEW durable.history IS 'Event history of every run, one row per event: the source of truth workers replay.';
 COMMENT ON COLUMN durable.history.run_id IS 'The run (durable.workflows.run_id).';
 COMMENT ON COLUMN durable.history.event_id IS 'Position in the run''s history, contiguous from 1.';

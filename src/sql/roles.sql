@@ -60,7 +60,7 @@ GRANT EXECUTE ON FUNCTION
 	TO durable_worker;
 
 GRANT EXECUTE ON FUNCTION durable.purge_closed_workflows(interval, integer),
-	durable._engine_workers() TO durable_admin;
+	durable._engine_workers(), durable._batch_events(bigint, bytea) TO durable_admin;
 GRANT SELECT ON durable.workflows, durable.history, durable.history_batches, durable.buffered_events,
 	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.engine_workers
 	TO durable_admin;

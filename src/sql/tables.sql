@@ -93,14 +93,15 @@ CREATE INDEX workflows_by_search_attributes ON durable.workflows USING gin (sear
 /*
  * The event history, stored at Temporal's grain: one row per call that
  * recorded events (history_node in Temporal's persistence), holding that
- * call's events as one JSON array, exactly as workers receive them.
- * durable.history (a view) shows them event by event.
+ * call's events in a compact form (src/events.c: like Temporal's protobuf
+ * blobs, one schema per event type).  durable.history (a view) shows them
+ * event by event, as JSON.
  */
 CREATE TABLE durable.history_batches (
 	run_id uuid NOT NULL,
 	first_event_id bigint NOT NULL,
 	last_event_id bigint NOT NULL,
-	events json NOT NULL,
+	events bytea NOT NULL,
 	workflow_id text NOT NULL,
 	PRIMARY KEY (run_id, last_event_id)
 );
@@ -108,7 +109,7 @@ COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row
 COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.run_id).';
 COMMENT ON COLUMN durable.history_batches.first_event_id IS 'Id of the first event of the batch.';
 COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
-COMMENT ON COLUMN durable.history_batches.events IS 'The events, a JSON array of {"event_id", "attributes", "event_time", "event_type"} as workers receive them (docs/protocol.md).';
+COMMENT ON COLUMN durable.history_batches.events IS 'The events in durable''s compact stored form (one schema per event type, values as JSON text); durable.history shows them as JSON.';
 COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';
 
 CREATE TABLE durable.buffered_events (
@@ -140,7 +141,7 @@ CREATE TABLE durable.activities (
 	schedule_to_start_timeout interval,
 	start_to_close_timeout interval NOT NULL,
 	heartbeat_timeout interval,
-	retry_policy jsonb NOT NULL,
+	retry_policy jsonb,
 	scheduled_time timestamptz NOT NULL,
 	expiration_time timestamptz,
 	attempt integer NOT NULL DEFAULT 1,
@@ -151,13 +152,12 @@ CREATE TABLE durable.activities (
 	last_worker_id text,
 	cancel_requested_event_id bigint,
 	workflow_id text NOT NULL,
-	PRIMARY KEY (run_id, scheduled_event_id),
-	UNIQUE (run_id, activity_id)
+	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.activities IS 'Pending activities of running workflows; a row is deleted when the activity closes.';
 COMMENT ON COLUMN durable.activities.run_id IS 'The run that scheduled the activity.';
 COMMENT ON COLUMN durable.activities.scheduled_event_id IS 'Event id of its ActivityTaskScheduled.';
-COMMENT ON COLUMN durable.activities.activity_id IS 'Activity id, unique among the run''s pending activities.';
+COMMENT ON COLUMN durable.activities.activity_id IS 'Activity id, unique among the run''s pending activities (the engine checks it; no index: the run''s rows are found by the primary key).';
 COMMENT ON COLUMN durable.activities.activity_type IS 'Name of the activity function.';
 COMMENT ON COLUMN durable.activities.task_queue IS 'Queue its tasks go to.';
 COMMENT ON COLUMN durable.activities.input IS 'Activity input.';
@@ -166,7 +166,7 @@ COMMENT ON COLUMN durable.activities.schedule_to_close_timeout IS 'Bound on all 
 COMMENT ON COLUMN durable.activities.schedule_to_start_timeout IS 'Bound on waiting in the queue, per attempt (NULL for none).';
 COMMENT ON COLUMN durable.activities.start_to_close_timeout IS 'Bound on one attempt once started.';
 COMMENT ON COLUMN durable.activities.heartbeat_timeout IS 'Longest gap between heartbeats of a running attempt (NULL for none).';
-COMMENT ON COLUMN durable.activities.retry_policy IS 'Normalised retry policy.';
+COMMENT ON COLUMN durable.activities.retry_policy IS 'Normalised retry policy; NULL for Temporal''s default policy (its ActivityTaskScheduled event shows it in full).';
 COMMENT ON COLUMN durable.activities.scheduled_time IS 'When the activity was first scheduled.';
 COMMENT ON COLUMN durable.activities.expiration_time IS 'scheduled_time + schedule_to_close_timeout.';
 COMMENT ON COLUMN durable.activities.attempt IS 'Current attempt, from 1.';

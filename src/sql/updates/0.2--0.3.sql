@@ -80,13 +80,22 @@ CREATE INDEX tasks_ready ON durable.tasks (task_queue, kind, priority, ready_tim
 CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, task_queue, priority, ready_time)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
 
--- 5. The history, by batch: every run's events become one batch, rendered
--- as the engine renders events (times in UTC).
+-- 5. Less WAL per activity: one with Temporal's default retry policy
+-- stores NULL (its ActivityTaskScheduled event has the policy in full).
+ALTER TABLE durable.activities ALTER COLUMN retry_policy DROP NOT NULL;
+COMMENT ON COLUMN durable.activities.retry_policy IS 'Normalised retry policy; NULL for Temporal''s default policy (its ActivityTaskScheduled event shows it in full).';
+-- and no index entry for its activity id: the engine checks that pending
+-- activity ids are unique among the run's rows
+ALTER TABLE durable.activities DROP CONSTRAINT activities_run_id_activity_id_key;
+COMMENT ON COLUMN durable.activities.activity_id IS 'Activity id, unique among the run''s pending activities (the engine checks it; no index: the run''s rows are found by the primary key).';
+
+-- 6. The history, by batch: every run's events become one batch, in the
+-- stored form the engine writes (src/events.c).
 CREATE TABLE durable.history_batches (
 	run_id uuid NOT NULL,
 	first_event_id bigint NOT NULL,
 	last_event_id bigint NOT NULL,
-	events json NOT NULL,
+	events bytea NOT NULL,
 	workflow_id text NOT NULL,
 	PRIMARY KEY (run_id, last_event_id)
 );
@@ -94,21 +103,21 @@ COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row
 COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.run_id).';
 COMMENT ON COLUMN durable.history_batches.first_event_id IS 'Id of the first event of the batch.';
 COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
-COMMENT ON COLUMN durable.history_batches.events IS 'The events, a JSON array of {"event_id", "attributes", "event_time", "event_type"} as workers receive them (docs/protocol.md).';
+COMMENT ON COLUMN durable.history_batches.events IS 'The events in durable''s compact stored form (one schema per event type, values as JSON text); durable.history shows them as JSON.';
 COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';
 SELECT pg_catalog.pg_extension_config_dump('durable.history_batches', '');
 
-SELECT pg_catalog.set_config('durable_update.saved_timezone', pg_catalog.current_setting('TimeZone'), true);
-SELECT pg_catalog.set_config('TimeZone', 'UTC', true);
+CREATE FUNCTION durable._batch_from_json(events json) RETURNS bytea
+	AS 'MODULE_PATHNAME', '_batch_from_json' LANGUAGE C STRICT;
 INSERT INTO durable.history_batches (run_id, first_event_id, last_event_id, events, workflow_id)
 SELECT h.run_id, pg_catalog.min(h.event_id), pg_catalog.max(h.event_id),
-	   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('event_id', h.event_id, 'event_type', h.event_type,
-														  'event_time', h.event_time, 'attributes', h.attributes)
-							ORDER BY h.event_id)::text::json,
+	   durable._batch_from_json(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+			'event_id', h.event_id, 'event_type', h.event_type, 'event_time', h.event_time,
+			'attributes', h.attributes) ORDER BY h.event_id)::text::json),
 	   w.workflow_id
 FROM durable.history h JOIN durable.workflows w ON w.run_id = h.run_id
 GROUP BY h.run_id, w.workflow_id;
-SELECT pg_catalog.set_config('TimeZone', pg_catalog.current_setting('durable_update.saved_timezone'), true);
+DROP FUNCTION durable._batch_from_json(json);
 
 -- out of the extension's configuration tables first, so pg_dump forgets it
 ALTER EXTENSION durable DROP TABLE durable.history;

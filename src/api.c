@@ -712,7 +712,7 @@ workflow_result(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("workflow_result can wait only in READ COMMITTED transactions"),
 					 errhint("Call it with wait => '0' or outside a REPEATABLE READ or SERIALIZABLE transaction.")));
-		dur_wait_register(DUR_WAIT_CLOSE, run->workflow_id, 0);
+		dur_wait_register(DUR_WAIT_CLOSE, run->workflow_id, 0, NULL);
 		registered = true;
 		id = run->run_id;
 		dur_call_end(call);

@@ -77,6 +77,7 @@ typedef struct DurWaiter
 	DurWaitKind kind;
 	uint32		key;			/* hash of queue name or workflow id */
 	int			mask;			/* task kinds wanted */
+	uint32		worker;			/* hash of the polling worker's id, 0 if none */
 	bool		woken;			/* a waker chose this waiter */
 	bool		close_subscriber;	/* LISTENs on durable_workflow_closed */
 	Latch	   *latch;
@@ -130,14 +131,15 @@ PGDLLEXPORT void dur_engine_main(Datum arg);
 
 /* wakeup.c */
 extern uint32 dur_hash_key(const char *s, int len);
-extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key);
+extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key, uint32 worker);
+extern uint32 dur_worker_key(const char *worker);
 extern void dur_request_engine_start(void);
 extern int	dur_wait_latch(long timeout_ms);
-extern void dur_notify_task(const char *queue, int mask);
+extern void dur_notify_task(const char *queue, int mask, const char *sticky_worker);
 extern void dur_notify_task_on_abort(const char *queue, int mask);
 extern void dur_notify_close(const char *workflow_id, const char *payload);
 extern void dur_notify_timer(TimestampTz at);
-extern void dur_wait_register(DurWaitKind kind, const char *key, int mask);
+extern void dur_wait_register(DurWaitKind kind, const char *key, int mask, const char *worker);
 extern bool dur_wait_until(TimestampTz until);
 extern void dur_wait_unregister(void);
 

@@ -138,7 +138,7 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 
 	if (worker == NULL)
 	{
-		dur_notify_task(queue, mask);
+		dur_notify_task(queue, mask, sticky);
 		if (expire != 0)
 			dur_notify_timer(expire);
 	}
@@ -192,7 +192,7 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)))
 		{
 			/* ready already, routed as it should be: announce it again */
-			dur_notify_task(run->task_queue, DUR_KIND_WORKFLOW);
+			dur_notify_task(run->task_queue, DUR_KIND_WORKFLOW, run->sticky_worker);
 			return NULL;
 		}
 		dur_task_put(call, run, 0, "workflow", run->task_queue, run->priority, 0, NULL, 0, 0,
@@ -807,7 +807,7 @@ poll_task(PG_FUNCTION_ARGS)
 		TimestampTz until;
 
 		if (waiting)
-			dur_wait_register(DUR_WAIT_TASK, queue, kinds);
+			dur_wait_register(DUR_WAIT_TASK, queue, kinds, worker);
 		t = dur_claim(queue, worker, kinds, &busy);
 		if (t != NULL || !waiting || GetCurrentTimestamp() >= deadline)
 			break;

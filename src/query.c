@@ -173,7 +173,7 @@ dur_ask_query(const pg_uuid_t *run_id, const char *queue, const char *name,
 		memcpy(slot->buf + qlen + nlen + 2, args, alen);
 	slot->buf[qlen + nlen + 2 + alen] = '\0';
 	slot->len = qlen + nlen + alen + 3;
-	dur_wake_task_waiters(slot->queue_key, DUR_KIND_WORKFLOW, 1, false);
+	dur_wake_task_waiters(slot->queue_key, DUR_KIND_WORKFLOW, 1, false, 0);
 	LWLockRelease(dur_shared->lock);
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);

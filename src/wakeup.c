@@ -24,8 +24,10 @@
  * next_wakeup/pending_wakeup in its DurEngineSlot (see engine.c).
  *
  * A task wake-up goes to as many waiters as the transaction made tasks
- * ready on that queue, marking each chosen waiter "woken" so that two
- * commits do not both count on the same sleeper.  A chosen waiter that
+ * ready on that queue and kind (a poller is woken only for a task it can
+ * take), marking each chosen waiter "woken" so that two commits do not
+ * both count on the same sleeper.  A workflow task sticky to a worker goes
+ * to a waiter of that worker first.  A chosen waiter that
  * aborts before it looks passes the wake-up on, and so does a transaction
  * that claimed a task and rolls back (the task is ready again).
  *
@@ -73,6 +75,7 @@ typedef struct DurPendingTask
 {
 	uint32		key;
 	int			mask;
+	uint32		worker;			/* a sticky task: its worker's hash; 0 for any */
 	int			count;
 } DurPendingTask;
 
@@ -98,7 +101,7 @@ static bool callbacks_registered = false;
 static bool exit_callback_registered = false;
 
 static void dur_xact_callback(XactEvent event, void *arg);
-static void dur_pending_add(DurPendingTasks *p, const char *queue, int mask);
+static void dur_pending_add(DurPendingTasks *p, const char *queue, int mask, const char *worker);
 static void dur_wake_tasks(DurPendingTasks *p);
 static void dur_wake_closes(void);
 static void dur_wake_engine(TimestampTz at);
@@ -139,17 +142,18 @@ dur_kind_bit(const char *kind)
 	return 0;					/* keep compiler quiet */
 }
 
-/* Remember one more task of (queue, kind mask) to announce. */
+/* Remember one more task of (queue, kind mask, sticky worker) to announce. */
 static void
-dur_pending_add(DurPendingTasks *p, const char *queue, int mask)
+dur_pending_add(DurPendingTasks *p, const char *queue, int mask, const char *worker)
 {
 	uint32		key = dur_hash_key(queue, strlen(queue));
+	uint32		wkey = worker ? dur_worker_key(worker) : 0;
 	int			i;
 
 	dur_register_callbacks();
 	for (i = 0; i < p->n; i++)
 	{
-		if (p->items[i].key == key && p->items[i].mask == mask)
+		if (p->items[i].key == key && p->items[i].mask == mask && p->items[i].worker == wkey)
 		{
 			p->items[i].count++;
 			return;
@@ -159,6 +163,7 @@ dur_pending_add(DurPendingTasks *p, const char *queue, int mask)
 	{
 		p->items[p->n].key = key;
 		p->items[p->n].mask = mask;
+		p->items[p->n].worker = wkey;
 		p->items[p->n].count = 1;
 		p->n++;
 	}
@@ -166,11 +171,24 @@ dur_pending_add(DurPendingTasks *p, const char *queue, int mask)
 		p->overflow = true;
 }
 
-/* At commit, wake one more poller of this queue and kind. */
-void
-dur_notify_task(const char *queue, int mask)
+/* The hash a waiter publishes of its worker id (never 0). */
+uint32
+dur_worker_key(const char *worker)
 {
-	dur_pending_add(&tasks_at_commit, queue, mask);
+	uint32		h = dur_hash_key(worker, strlen(worker));
+
+	return h == 0 ? 1 : h;
+}
+
+/*
+ * At commit, wake one more poller of this queue and kind; for a task
+ * sticky to a worker (sticky_worker not NULL), a poller of that worker
+ * first.
+ */
+void
+dur_notify_task(const char *queue, int mask, const char *sticky_worker)
+{
+	dur_pending_add(&tasks_at_commit, queue, mask, sticky_worker);
 }
 
 /*
@@ -181,7 +199,7 @@ dur_notify_task(const char *queue, int mask)
 void
 dur_notify_task_on_abort(const char *queue, int mask)
 {
-	dur_pending_add(&tasks_at_abort, queue, mask);
+	dur_pending_add(&tasks_at_abort, queue, mask, NULL);
 }
 
 /* _notify_task(queue text, kind text): dur_notify_task, for 0.1/0.2's SQL. */
@@ -189,7 +207,7 @@ Datum
 _notify_task(PG_FUNCTION_ARGS)
 {
 	dur_notify_task(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-					dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))));
+					dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))), NULL);
 	PG_RETURN_VOID();
 }
 
@@ -332,27 +350,34 @@ dur_forget_pending(void)
 
 /*
  * Choose up to "count" unchosen task waiters for key/mask and set their
- * latches.  Caller holds the lock exclusively.  Returns how many were woken.
+ * latches; with worker (not 0), waiters of that worker first.  Caller
+ * holds the lock exclusively.  Returns how many were woken.
  */
 int
-dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key)
+dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key, uint32 worker)
 {
 	int			n = dur_shared->nwaiters;
 	int			start = dur_shared->wake_cursor++ % n;
 	int			woken = 0;
+	int			pass;
 	int			i;
 
-	for (i = 0; i < n && woken < count; i++)
+	for (pass = worker != 0 ? 0 : 1; pass < 2; pass++)
 	{
-		DurWaiter  *w = &dur_shared->waiters[(start + i) % n];
+		for (i = 0; i < n && woken < count; i++)
+		{
+			DurWaiter  *w = &dur_shared->waiters[(start + i) % n];
 
-		if (w->kind != DUR_WAIT_TASK || w->woken || w->dboid != MyDatabaseId)
-			continue;
-		if (!any_key && (w->key != key || (w->mask & mask) == 0))
-			continue;
-		w->woken = true;
-		SetLatch(w->latch);
-		woken++;
+			if (w->kind != DUR_WAIT_TASK || w->woken || w->dboid != MyDatabaseId)
+				continue;
+			if (!any_key && (w->key != key || (w->mask & mask) == 0))
+				continue;
+			if (pass == 0 && w->worker != worker)
+				continue;
+			w->woken = true;
+			SetLatch(w->latch);
+			woken++;
+		}
 	}
 	return woken;
 }
@@ -367,11 +392,11 @@ dur_wake_tasks(DurPendingTasks *p)
 		return;
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	if (p->overflow)
-		dur_wake_task_waiters(0, 0, INT_MAX, true);
+		dur_wake_task_waiters(0, 0, INT_MAX, true, 0);
 	else
 		for (i = 0; i < p->n; i++)
 			dur_wake_task_waiters(p->items[i].key, p->items[i].mask,
-								  p->items[i].count, false);
+								  p->items[i].count, false, p->items[i].worker);
 	LWLockRelease(dur_shared->lock);
 }
 
@@ -443,7 +468,7 @@ dur_clear_my_waiter(bool keep_subscription)
 	if (w->kind == DUR_WAIT_TASK && w->woken)
 	{
 		w->kind = DUR_WAIT_NONE;
-		dur_wake_task_waiters(w->key, w->mask, 1, false);
+		dur_wake_task_waiters(w->key, w->mask, 1, false, 0);
 	}
 	w->kind = DUR_WAIT_NONE;
 	w->woken = false;
@@ -469,7 +494,7 @@ dur_register_exit_callback(void)
  * come before the look that precedes dur_wait_until.
  */
 void
-dur_wait_register(DurWaitKind kind, const char *key, int mask)
+dur_wait_register(DurWaitKind kind, const char *key, int mask, const char *worker)
 {
 	DurWaiter  *w;
 
@@ -481,6 +506,7 @@ dur_wait_register(DurWaitKind kind, const char *key, int mask)
 	w->kind = kind;
 	w->key = dur_hash_key(key, strlen(key));
 	w->mask = mask;
+	w->worker = worker ? dur_worker_key(worker) : 0;
 	w->woken = false;
 	w->latch = MyLatch;
 	LWLockRelease(dur_shared->lock);
@@ -508,7 +534,7 @@ _wait_register(PG_FUNCTION_ARGS)
 				mask |= dur_kind_bit(TextDatumGetCString(elems[i]));
 	}
 	dur_wait_register(strcmp(kind, "close") == 0 ? DUR_WAIT_CLOSE : DUR_WAIT_TASK,
-					  text_to_cstring(PG_GETARG_TEXT_PP(1)), mask);
+					  text_to_cstring(PG_GETARG_TEXT_PP(1)), mask, NULL);
 	PG_RETURN_VOID();
 }
 

@@ -702,8 +702,13 @@ workflow_result(PG_FUNCTION_ARGS)
 		while ((strcmp(run->status, "continued_as_new") == 0 || strcmp(run->status, "failed") == 0 ||
 				strcmp(run->status, "timed_out") == 0) && !run->row.nulls[W_NEXT_RUN_ID])
 		{
+			DurRun	   *next;
+
 			memcpy(&id, DatumGetUUIDP(run->row.values[W_NEXT_RUN_ID]), sizeof(pg_uuid_t));
-			run = dur_run_read(call, &id);
+			next = dur_run_read(call, &id);
+			if (next == NULL)
+				break;			/* purged: the chain ends here */
+			run = next;
 		}
 		if (!dur_run_running(run) || GetCurrentTimestamp() >= deadline)
 			break;
@@ -719,7 +724,7 @@ workflow_result(PG_FUNCTION_ARGS)
 		call = dur_call_begin();
 		dur_call_snapshot(call);
 		run = dur_run_read(call, &id);
-		if (dur_run_running(run))
+		if (run != NULL && dur_run_running(run))
 		{
 			dur_call_end(call);
 			(void) dur_wait_until(deadline);
@@ -727,6 +732,12 @@ workflow_result(PG_FUNCTION_ARGS)
 			dur_call_snapshot(call);
 			run = dur_run_read(call, &id);
 		}
+		if (run == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_NOT_FOUND),
+					 errmsg("workflow \"%s\" not found", wid_msg(wid)),
+					 errdetail("Run %s was purged while waiting.", dur_uuid_text(&id)),
+					 errhint("Check the workflow id; durable.workflows lists every run.")));
 	}
 	if (registered)
 		dur_wait_unregister();

@@ -23,7 +23,7 @@
  *
  * The run lock.  Every transaction that changes a run first takes the
  * run's lock: a heavyweight lock in the advisory lock space, tagged by the
- * database, the first 8 bytes of the run id and DUR_LOCK_RUN (it shows in
+ * database, the last 8 bytes of the run id and DUR_LOCK_RUN (it shows in
  * pg_locks as an advisory lock with objsubid 100).  It is held to the end
  * of the transaction.  It serialises everything that reads and writes the
  * run's rows, including a poller starting one of its tasks, so no row of
@@ -611,8 +611,13 @@ dur_run_locktag(LOCKTAG *tag, const pg_uuid_t *run)
 	uint32		k1,
 				k2;
 
-	memcpy(&k1, run->data, 4);
-	memcpy(&k2, run->data + 4, 4);
+	/*
+	 * The last 8 bytes: random in a version 7 id (62 bits), as in the
+	 * version 4 ids of earlier versions.  The first 8 are mostly the start
+	 * time, which runs started in the same millisecond share.
+	 */
+	memcpy(&k1, run->data + 8, 4);
+	memcpy(&k2, run->data + 12, 4);
 	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, k1, k2, DUR_LOCK_RUN);
 }
 

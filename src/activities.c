@@ -409,13 +409,7 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 {
 	DurToken	tok;
 
-	dur_parse_token(token, &tok);
-	if (tok.kind != 'a')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task token is for a task of kind %s, not activity",
-						tok.kind == 'w' ? "workflow" : "query"),
-				 errhint("Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.")));
+	dur_parse_token(token, 'a', &tok);
 	lk->call = dur_call_begin();
 	lk->run = dur_run_lock(lk->call, &tok.run_id);
 	if (lk->run == NULL)

@@ -848,12 +848,7 @@ answer_query(PG_FUNCTION_ARGS)
 	DurToken	tok;
 	char	   *answer;
 
-	dur_parse_token(token, &tok);
-	if (tok.kind != 'q')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task token is for a %s task, not a query",
-						tok.kind == 'w' ? "workflow" : "activity")));
+	dur_parse_token(token, 'q', &tok);
 	if (!PG_ARGISNULL(2))
 	{
 		DurFailure	f;

@@ -267,13 +267,7 @@ dur_lock_wft(const char *token, DurWftLock *lk)
 	DurToken	tok;
 	int64		started;
 
-	dur_parse_token(token, &tok);
-	if (tok.kind != 'w')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task token is for a task of kind %s, not workflow",
-						tok.kind == 'a' ? "activity" : "query"),
-				 errhint("Use durable.complete_activity or durable.fail_activity for activity tasks.")));
+	dur_parse_token(token, 'w', &tok);
 	lk->call = dur_call_begin();
 	lk->run = dur_run_lock(lk->call, &tok.run_id);
 	if (lk->run == NULL)

@@ -842,12 +842,7 @@ workflow_task_history(PG_FUNCTION_ARGS)
 	DurTask    *t;
 	int64		started;
 
-	dur_parse_token(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)), &tok);
-	if (tok.kind != 'w')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("task token is for a task of kind %s, not workflow",
-						tok.kind == 'a' ? "activity" : "query")));
+	dur_parse_token(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)), 'w', &tok);
 	call = dur_call_begin();
 	dur_call_snapshot(call);
 	run = dur_run_read(call, &tok.run_id);

@@ -289,10 +289,12 @@ dur_is_uuid(const char *s, int len)
  *	'w:<run>:<seq>:<started event id>:<started time, microseconds since 1970>',
  *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0'.
  * A workflow task's token carries what its worker saw, so that its outcome
- * is recorded the same way even if the lease was lost in a crash.
+ * is recorded the same way even if the lease was lost in a crash.  A token
+ * of another kind than the caller's (unless kind is '\0') raises
+ * invalid_parameter_value.
  */
 void
-dur_parse_token(const char *token, DurToken *tok)
+dur_parse_token(const char *token, char kind, DurToken *tok)
 {
 	const char *part[5];
 	int			plen[5];
@@ -347,6 +349,24 @@ dur_parse_token(const char *token, DurToken *tok)
 		tok->n1 = n[0];
 		tok->n2 = n[1];
 		tok->n3 = n[2];
+	}
+	if (kind != '\0' && tok->kind != kind)
+	{
+		static const char *const names[] = {"workflow", "activity", "query"};
+		static const char *const hints[] = {
+			"Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.",
+			"Use durable.complete_activity or durable.fail_activity for activity tasks.",
+			"Use durable.answer_query for query tasks."
+		};
+		int			have = tok->kind == 'w' ? 0 : tok->kind == 'a' ? 1 : 2;
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 kind == 'q' ?
+				 errmsg("task token is for a %s task, not a query", names[have]) :
+				 errmsg("task token is for a task of kind %s, not %s",
+						names[have], kind == 'w' ? "workflow" : "activity"),
+				 errhint("%s", hints[have])));
 	}
 }
 
@@ -863,7 +883,7 @@ _parse_token(PG_FUNCTION_ARGS)
 	Datum		values[5];
 	bool		nulls[5] = {false, false, false, false, false};
 
-	dur_parse_token(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)), &tok);
+	dur_parse_token(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)), '\0', &tok);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = CStringGetTextDatum(tok.kind == 'w' ? "workflow" : tok.kind == 'a' ? "activity" : "query");

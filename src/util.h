@@ -88,7 +88,7 @@ extern bool dur_interval_is_zero(const Interval *iv);
 extern TimestampTz dur_time_plus(TimestampTz t, const Interval *iv);
 extern Interval *dur_interval_min(Interval *a, Interval *b);
 
-extern void dur_parse_token(const char *token, DurToken *tok);
+extern void dur_parse_token(const char *token, char kind, DurToken *tok);
 extern void dur_stale(const char *token, const char *why) pg_attribute_noreturn();
 extern char *dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt);
 extern char *dur_uuid_text(const pg_uuid_t *u);

@@ -735,54 +735,96 @@ dur_terminate(DurCall *call, DurRun *run, const char *reason, const char *identi
 }
 
 /*
- * Append the events of a stored batch with ids after "after", rendered,
- * separated by ", "; *any says whether something was appended before.
+ * A scan over a run's events with ids after "after", in order: those
+ * stored, by one index range scan over the run's batches, each decoded as
+ * it is reached; then, if asked, those this call recorded and has not
+ * written yet.
  */
-static void
-dur_render_batch(const char *data, int len, int64 first_id, int64 after, StringInfo out,
-				 bool *any)
+typedef struct DurEventScan
 {
-	DurBatchReader r;
-	DurStoredEvent ev;
+	DurScan		scan;
+	DurBatchReader batch;
+	DurRun	   *run;
+	int64		after;
+	bool		in_batch;		/* batch holds a batch's events */
+	bool		stored;			/* stored batches are still to come */
+	bool		recorded;		/* the call's own events are still to come */
+} DurEventScan;
 
-	dur_batch_begin(&r, data, len, first_id);
-	while (dur_batch_next(&r, &ev))
+static void
+dur_events_begin(DurEventScan *es, DurCall *call, DurRun *run, int64 after, bool recorded)
+{
+	dur_scan_begin(&es->scan, call, DUR_HISTORY_PKEY);
+	dur_key_uuid(&es->scan, 1, &run->run_id);
+	dur_key_int8(&es->scan, 2, BTGreaterStrategyNumber, after);
+	es->run = run;
+	es->after = after;
+	es->in_batch = false;
+	es->stored = true;
+	es->recorded = recorded && run->nevents > 0;
+}
+
+/* The next event; the row it is read from stays until the next call. */
+static bool
+dur_events_next(DurEventScan *es, DurStoredEvent *ev)
+{
+	for (;;)
 	{
-		if (ev.event_id <= after)
-			continue;
-		if (*any)
-			appendStringInfoString(out, ", ");
-		dur_stored_render(out, &ev);
-		*any = true;
+		DurRow		row;
+		bytea	   *b;
+
+		while (es->in_batch && dur_batch_next(&es->batch, ev))
+		{
+			if (ev->event_id > es->after)
+				return true;
+		}
+		if (es->stored && dur_scan_next(&es->scan, ForwardScanDirection, &row))
+		{
+			b = DatumGetByteaPP(row.values[H_EVENTS]);
+			dur_batch_begin(&es->batch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
+							DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
+		}
+		else
+		{
+			/* an index scan is not asked again once it has ended */
+			es->stored = false;
+			if (!es->recorded)
+				return false;
+			dur_batch_begin(&es->batch, es->run->events.data, es->run->events.len,
+							es->run->history_length + 1);
+			es->recorded = false;
+		}
+		es->in_batch = true;
 	}
+}
+
+static void
+dur_events_end(DurEventScan *es)
+{
+	dur_scan_end(&es->scan);
 }
 
 /*
  * Append to out the events of the run with ids after "after", as the JSON
  * workers receive, separated by ", " (no brackets): those stored, then
- * those this call recorded.  One index range scan over the run's batches.
+ * those this call recorded.
  */
 void
 dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out)
 {
-	DurScan		s;
-	DurRow		row;
+	DurEventScan es;
+	DurStoredEvent ev;
 	bool		any = false;
 
-	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
-	dur_key_uuid(&s, 1, &run->run_id);
-	dur_key_int8(&s, 2, BTGreaterStrategyNumber, after);
-	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	dur_events_begin(&es, call, run, after, true);
+	while (dur_events_next(&es, &ev))
 	{
-		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
-
-		dur_render_batch(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-						 DatumGetInt64(row.values[H_FIRST_EVENT_ID]), after, out, &any);
+		if (any)
+			appendStringInfoString(out, ", ");
+		dur_stored_render(out, &ev);
+		any = true;
 	}
-	dur_scan_end(&s);
-	if (run->nevents > 0)
-		dur_render_batch(run->events.data, run->events.len, run->history_length + 1, after,
-						 out, &any);
+	dur_events_end(&es);
 }
 
 /*
@@ -792,8 +834,8 @@ dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out)
 int64
 dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid)
 {
-	DurScan		s;
-	DurRow		row;
+	DurEventScan es;
+	DurStoredEvent ev;
 	int64		found = 0;
 	StringInfoData want;
 	StringInfoData v;
@@ -801,27 +843,17 @@ dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid)
 	initStringInfo(&want);
 	escape_json(&want, aid);
 	initStringInfo(&v);
-	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
-	dur_key_uuid(&s, 1, &run->run_id);
-	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	dur_events_begin(&es, call, run, 0, false);
+	while (dur_events_next(&es, &ev))
 	{
-		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
-		DurBatchReader r;
-		DurStoredEvent ev;
-
-		dur_batch_begin(&r, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-						DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
-		while (dur_batch_next(&r, &ev))
-		{
-			if (ev.type_len != strlen("ActivityTaskScheduled") ||
-				memcmp(ev.type, "ActivityTaskScheduled", ev.type_len) != 0)
-				continue;
-			resetStringInfo(&v);
-			if (dur_stored_value(&ev, "activity_id", &v) && strcmp(v.data, want.data) == 0)
-				found = ev.event_id;
-		}
+		if (ev.type_len != strlen("ActivityTaskScheduled") ||
+			memcmp(ev.type, "ActivityTaskScheduled", ev.type_len) != 0)
+			continue;
+		resetStringInfo(&v);
+		if (dur_stored_value(&ev, "activity_id", &v) && strcmp(v.data, want.data) == 0)
+			found = ev.event_id;
 	}
-	dur_scan_end(&s);
+	dur_events_end(&es);
 	return found;
 }
 
@@ -867,35 +899,25 @@ dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid, int64
 void
 dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc)
 {
-	DurScan		s;
-	DurRow		row;
+	DurEventScan es;
+	DurStoredEvent ev;
 	StringInfoData a;
 
 	initStringInfo(&a);
-	dur_scan_begin(&s, call, DUR_HISTORY_PKEY);
-	dur_key_uuid(&s, 1, &run->run_id);
-	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	dur_events_begin(&es, call, run, 0, false);
+	while (dur_events_next(&es, &ev))
 	{
-		bytea	   *b = DatumGetByteaPP(row.values[H_EVENTS]);
-		DurBatchReader r;
-		DurStoredEvent ev;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
 
-		dur_batch_begin(&r, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-						DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
-		while (dur_batch_next(&r, &ev))
-		{
-			Datum		values[5];
-			bool		nulls[5] = {false, false, false, false, false};
-
-			resetStringInfo(&a);
-			dur_stored_attributes(&a, &ev);
-			values[0] = UUIDPGetDatum(&run->run_id);
-			values[1] = Int64GetDatum(ev.event_id);
-			values[2] = PointerGetDatum(cstring_to_text_with_len(ev.type, ev.type_len));
-			values[3] = TimestampTzGetDatum(ev.time);
-			values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data));
-			tuplestore_putvalues(store, desc, values, nulls);
-		}
+		resetStringInfo(&a);
+		dur_stored_attributes(&a, &ev);
+		values[0] = UUIDPGetDatum(&run->run_id);
+		values[1] = Int64GetDatum(ev.event_id);
+		values[2] = PointerGetDatum(cstring_to_text_with_len(ev.type, ev.type_len));
+		values[3] = TimestampTzGetDatum(ev.time);
+		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data));
+		tuplestore_putvalues(store, desc, values, nulls);
 	}
-	dur_scan_end(&s);
+	dur_events_end(&es);
 }

@@ -376,7 +376,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	closing = dur_check_commands(cmds, n);
 
 	/* a close while new events wait: Temporal's UnhandledCommand */
-	if (closing && dur_has_buffered(lk.call, run))
+	if (closing && dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
 	{
 		DurFailure	f;
 		DurJsonObj	fo;

@@ -373,21 +373,6 @@ dur_buffer_events(DurCall *call, DurRun *run, List *events)
 	}
 }
 
-/* Are events buffered for the run? */
-bool
-dur_has_buffered(DurCall *call, DurRun *run)
-{
-	DurScan		s;
-	DurRow		row;
-	bool		found;
-
-	dur_scan_begin(&s, call, DUR_BUFFERED_PKEY);
-	dur_key_uuid(&s, 1, &run->run_id);
-	found = dur_scan_next(&s, ForwardScanDirection, &row);
-	dur_scan_end(&s);
-	return found;
-}
-
 /*
  * Take the events buffered for the run, in arrival order, deleting them.
  * An attribute "started_event_id": "previous" (an activity's closing event

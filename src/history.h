@@ -131,7 +131,6 @@ extern DurTask *dur_deliver(DurCall *call, DurRun *run, List *events, const char
 extern DurTask *dur_schedule_wft(DurCall *call, DurRun *run, int32 attempt, bool write_event,
 								 List *events, const char *worker);
 extern List *dur_take_buffer(DurCall *call, DurRun *run);
-extern bool dur_has_buffered(DurCall *call, DurRun *run);
 extern DurRun *dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p);
 extern void dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 						  Jsonb *failure, const pg_uuid_t *next_run);

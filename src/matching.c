@@ -149,21 +149,6 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 	}
 }
 
-/* Is any activity of the run pending? */
-bool
-dur_run_has_activities(DurCall *call, DurRun *run)
-{
-	DurScan		s;
-	DurRow		row;
-	bool		found;
-
-	dur_scan_begin(&s, call, DUR_ACTIVITIES_PKEY);
-	dur_key_uuid(&s, 1, &run->run_id);
-	found = dur_scan_next(&s, ForwardScanDirection, &row);
-	dur_scan_end(&s);
-	return found;
-}
-
 /*
  * Make the run's workflow task row (the run has a task scheduled): ready,
  * or started for worker and returned.  maybe_exists: the row may be there
@@ -186,7 +171,7 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 
 	if (maybe_exists)
 		exists = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &existing);
-	if (worker == NULL || dur_run_has_activities(call, run))
+	if (worker == NULL || dur_run_has_rows(call, DUR_ACTIVITIES_PKEY, &run->run_id))
 	{
 		if (exists && existing.nulls[T_STARTED_TIME] &&
 			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)))

@@ -27,7 +27,6 @@ extern DurTask *dur_activity_task(DurRun *run, DurRow *activity, TimestampTz sta
 extern TimestampTz dur_activity_lease(DurRow *activity, TimestampTz started);
 extern void dur_requeue_wft(DurCall *call, DurRun *run);
 extern void dur_requeue_activity(DurCall *call, DurRun *run, DurRow *activity);
-extern bool dur_run_has_activities(DurCall *call, DurRun *run);
 extern void dur_task_json(DurTask *t, StringInfo out);
 extern void dur_tasks_result(List *tasks, const char *outcome, bool asked, StringInfo out);
 

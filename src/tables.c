@@ -503,6 +503,21 @@ dur_scan_end(DurScan *s)
 	s->call->free_slots[s->rel] = lappend(s->call->free_slots[s->rel], s->slot);
 }
 
+/* Has the run any row in the index idx (whose first column is the run id)? */
+bool
+dur_run_has_rows(DurCall *call, DurIdx idx, const pg_uuid_t *run)
+{
+	DurScan		s;
+	DurRow		row;
+	bool		found;
+
+	dur_scan_begin(&s, call, idx);
+	dur_key_uuid(&s, 1, run);
+	found = dur_scan_next(&s, ForwardScanDirection, &row);
+	dur_scan_end(&s);
+	return found;
+}
+
 /*
  * Fetch the row with key (run, key2) through a two-column index whose
  * second column is bigint (key2 < 0: the index has one column), copying

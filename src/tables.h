@@ -180,6 +180,7 @@ extern void dur_update(DurCall *call, DurRel rel, ItemPointer tid,
 extern void dur_delete(DurCall *call, DurRel rel, ItemPointer tid);
 extern bool dur_fetch(DurCall *call, DurRel rel, DurIdx idx, const pg_uuid_t *run,
 					  int64 key2, DurRow *row);
+extern bool dur_run_has_rows(DurCall *call, DurIdx idx, const pg_uuid_t *run);
 
 extern void dur_lock_run(const pg_uuid_t *run);
 extern bool dur_try_lock_run(const pg_uuid_t *run);

@@ -411,11 +411,7 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 
 	dur_parse_token(token, 'a', &tok);
 	lk->call = dur_call_begin();
-	lk->run = dur_run_lock(lk->call, &tok.run_id);
-	if (lk->run == NULL)
-		dur_stale(token, "The run does not exist.");
-	if (!dur_run_running(lk->run))
-		dur_stale(token, psprintf("The run is %s.", lk->run->status));
+	lk->run = dur_run_lock_for_token(lk->call, token, &tok);
 	if (!dur_fetch(lk->call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &tok.run_id, tok.n1, &lk->a) ||
 		DatumGetInt32(lk->a.values[A_ATTEMPT]) != tok.n2 ||
 		strcmp(TextDatumGetCString(lk->a.values[A_STATE]), "scheduled") != 0)

@@ -269,11 +269,7 @@ dur_lock_wft(const char *token, DurWftLock *lk)
 
 	dur_parse_token(token, 'w', &tok);
 	lk->call = dur_call_begin();
-	lk->run = dur_run_lock(lk->call, &tok.run_id);
-	if (lk->run == NULL)
-		dur_stale(token, "The run does not exist.");
-	if (!dur_run_running(lk->run))
-		dur_stale(token, psprintf("The run is %s.", lk->run->status));
+	lk->run = dur_run_lock_for_token(lk->call, token, &tok);
 	/* the started event id the task was handed out with must still be next */
 	started = lk->run->history_length + (lk->run->wft_scheduled_event_id == 0 ? 2 : 1);
 	if (lk->run->wft_state != DUR_WFT_SCHEDULED || lk->run->wft_seq != tok.n1 || started != tok.n2)

@@ -120,6 +120,22 @@ dur_run_lock(DurCall *call, const pg_uuid_t *run_id)
 	return dur_run_read(call, run_id);
 }
 
+/*
+ * Take the lock of a task token's run and read it; the run must exist and
+ * be running, or the token is stale.
+ */
+DurRun *
+dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok)
+{
+	DurRun	   *run = dur_run_lock(call, &tok->run_id);
+
+	if (run == NULL)
+		dur_stale(token, "The run does not exist.");
+	if (!dur_run_running(run))
+		dur_stale(token, psprintf("The run is %s.", run->status));
+	return run;
+}
+
 bool
 dur_run_running(DurRun *run)
 {

@@ -118,6 +118,7 @@ extern DurRun *dur_run_read(DurCall *call, const pg_uuid_t *run_id);
 extern DurRun *dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
 							bool running, bool lock);
 extern DurRun *dur_run_lock(DurCall *call, const pg_uuid_t *run_id);
+extern DurRun *dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok);
 extern void dur_run_set(DurRun *run, int col, Datum value, bool isnull);
 extern bool dur_run_running(DurRun *run);
 extern void dur_run_write(DurCall *call, DurRun *run);

@@ -619,21 +619,40 @@ dur_queue_mark_whole(void)
 	SPI_finish();
 }
 
-/* Rebuild the workflow task row of one running run, if it is missing. */
-static void
-dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
+/*
+ * Lock and read a run for the rebuild if it is running and nobody holds it
+ * (a busy run is left for another pass); NULL otherwise.
+ */
+static DurRun *
+dur_rebuild_run(DurCall *call, const pg_uuid_t *run_id)
 {
-	DurRow		task;
 	DurRun	   *run;
 
 	if (!dur_try_lock_run(run_id))
 	{
 		rebuild.busy = true;
-		return;
+		return NULL;
 	}
 	dur_call_snapshot(call);
 	run = dur_run_read(call, run_id);
-	if (run == NULL || !dur_run_running(run) || run->wft_state != DUR_WFT_SCHEDULED ||
+	if (run == NULL || !dur_run_running(run))
+	{
+		dur_unlock_run(run_id);
+		return NULL;
+	}
+	return run;
+}
+
+/* Rebuild the workflow task row of one running run, if it is missing. */
+static void
+dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
+{
+	DurRow		task;
+	DurRun	   *run = dur_rebuild_run(call, run_id);
+
+	if (run == NULL)
+		return;
+	if (run->wft_state != DUR_WFT_SCHEDULED ||
 		dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, run_id, 0, &task))
 	{
 		dur_unlock_run(run_id);
@@ -648,17 +667,11 @@ dur_rebuild_activity(DurCall *call, const pg_uuid_t *run_id, int64 seid)
 {
 	DurRow		task;
 	DurRow		a;
-	DurRun	   *run;
+	DurRun	   *run = dur_rebuild_run(call, run_id);
 
-	if (!dur_try_lock_run(run_id))
-	{
-		rebuild.busy = true;
+	if (run == NULL)
 		return;
-	}
-	dur_call_snapshot(call);
-	run = dur_run_read(call, run_id);
-	if (run == NULL || !dur_run_running(run) ||
-		!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, run_id, seid, &a) ||
+	if (!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, run_id, seid, &a) ||
 		strcmp(TextDatumGetCString(a.values[A_STATE]), "scheduled") != 0 ||
 		dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, run_id, seid, &task))
 	{

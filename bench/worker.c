@@ -8,7 +8,7 @@
  * return_workflow_task; --no-eager turns both off); S starter
  * threads start workflows with durable.start_workflow (one transaction per
  * start).  All statements are prepared.  The "workflow code" is a few lines
- * of C that look at the history text:
+ * of C that count events in the history text:
  *
  *   chain    count ActivityTaskCompleted in the history: schedule the next
  *            activity, or complete the workflow after --activities of them
@@ -20,9 +20,32 @@
  *            waits for its result (durable.workflow_result(wait)), and
  *            records start -> first activity claimed and start -> result
  *   start    only start workflows (no worker threads needed)
+ *   watch    no worker, no starter: watch one workflow (--watch-id) run by
+ *            another process (the SDK) and take the --marks samples when its
+ *            history_length shows that the workflow task after Ki completed
+ *            activities has started (3 + --step-events * Ki events)
+ *
+ * Sticky execution.  When the engine has the setting durable.sticky_execution
+ * (0.3 and later; detected at start), every worker connection turns it on
+ * unless --no-sticky: the runs whose workflow tasks a thread completes stay
+ * sticky to its worker_id, and their next workflow task carries only the
+ * events after the last WorkflowTaskStarted that thread completed.  So each
+ * thread keeps a small cache, run_id -> the counts the workflow code needs
+ * (activities scheduled and completed, timers fired) as of the last task it
+ * completed, evicted when it closes the run.  A history whose first event is
+ * event 1 is whole and counted from scratch; a partial one adds to the
+ * cached counts, or, when the thread lacks the run, the whole history is
+ * fetched with durable.workflow_task_history(token).
+ *
+ * --marks K1,K2,...  (chain mode) samples the wall clock and the CPU time of
+ * every server process (the postmaster and its children, /proc/PID/schedstat)
+ * when a workflow task that has seen Ki completed activities arrives, before
+ * it is completed: bench/run --long attributes server CPU to step windows
+ * with it.
  *
  * Prints one JSON object on stdout.  Run with --help for the options.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -37,7 +60,7 @@
 
 #include <libpq-fe.h>
 
-enum mode { M_CHAIN, M_FANOUT, M_TIMER, M_LATENCY, M_START };
+enum mode { M_CHAIN, M_FANOUT, M_TIMER, M_LATENCY, M_START, M_WATCH };
 
 static struct {
 	const char *dsn;
@@ -59,18 +82,33 @@ static struct {
 	double		interval;		/* seconds per sample of the closes series */
 	const char *poll_wait;
 	int			eager;			/* ask for tasks in completions' results */
+	int			sticky;			/* 1: on when the engine has it; 0: --no-sticky */
+	long	   *marks;			/* --marks: completed-activity counts to sample at */
+	int			nmarks;
+	const char *watch_id;		/* watch mode */
+	int			step_events;
+	double		watch_every;
+	int			client_pid;		/* watch mode: a process whose CPU is sampled with the marks */
+	int			wait_closed;	/* start mode: wait until all close (another process runs them) */
 } o = {
 	.dsn = "", .mode = M_CHAIN, .queue = "default", .type = "chain3", .prefix = "w",
 	.input = NULL, .workers = 8, .starters = 2, .n = 2000, .expect = 0, .activities = 3,
 	.fanout = 1000, .rate = 0, .inflight = 0, .duration = 0, .timeout = 600, .interval = 1.0,
-	.poll_wait = "5 seconds", .eager = 1,
+	.poll_wait = "5 seconds", .eager = 1, .sticky = 1, .step_events = 6, .watch_every = 0.002,
 };
+
+/* sticky execution in force (the engine has it and --no-sticky was not given) */
+static int	sticky_on;
 
 static atomic_long next_start;	/* next index to start */
 static atomic_long started;		/* starts committed */
 static atomic_long closed;		/* complete_workflow commands committed */
 static atomic_long n_wft, n_act, n_eager, n_empty, n_errors, n_late_timers, n_monitor;
+static atomic_long n_hist_full, n_hist_partial, n_cache_miss;
+static atomic_long max_open;	/* largest started - closed seen by the main loop */
+static double t_starts_done;	/* when the last start committed (0: not yet) */
 static atomic_int stop_workers, stop_starters;
+static atomic_int n_ready, go;	/* every thread connected and prepared; then all begin at once */
 static double t_begin;
 
 /* latency mode: the workflow in flight and when its first activity was claimed */
@@ -85,6 +123,7 @@ typedef struct {
 	PGcancel   *cancel;
 	int			backend_pid;
 	double		backend_cpu;	/* seconds, read from /proc before disconnecting */
+	long		cache_peak;		/* most runs held in the sticky cache */
 	/* latency mode (starter 0) */
 	double	   *lat_first, *lat_closed;
 	long		lat_n;
@@ -149,6 +188,166 @@ proc_cpu(int pid)
 	return (double) (ut + st) / sysconf(_SC_CLK_TCK);
 }
 
+/* CPU seconds of a process, in ns precision when /proc/PID/schedstat exists */
+static double
+proc_runtime(int pid)
+{
+	char		path[64];
+	FILE	   *f;
+	unsigned long long ns;
+
+	snprintf(path, sizeof path, "/proc/%d/schedstat", pid);
+	if ((f = fopen(path, "r")) != NULL)
+	{
+		int			ok = fscanf(f, "%llu", &ns) == 1;
+
+		fclose(f);
+		if (ok)
+			return ns / 1e9;
+	}
+	return proc_cpu(pid);
+}
+
+/* CPU seconds of the children a process has waited for (cutime + cstime) */
+static double
+proc_children_cpu(int pid)
+{
+	char		path[64], buf[2048], *p;
+	FILE	   *f;
+	unsigned long cut = 0, cst = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) != NULL)
+		sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %lu %lu", &cut, &cst);
+	fclose(f);
+	return (double) (cut + cst) / sysconf(_SC_CLK_TCK);
+}
+
+static int
+proc_ppid(int pid)
+{
+	char		path[64], buf[2048], *p;
+	FILE	   *f;
+	int			ppid = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) != NULL)
+		sscanf(p + 2, "%*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/* the postmaster: the parent of our backends */
+static int	postmaster_pid;
+
+/* a thread is connected and has prepared its statements: wait until all are */
+static void
+ready_wait(void)
+{
+	atomic_fetch_add(&n_ready, 1);
+	while (!atomic_load(&go))
+		sleep_s(0.0002);
+}
+
+/*
+ * CPU seconds of the whole server but the process "skip": the postmaster,
+ * its live children, and the children it has reaped (its cutime + cstime),
+ * so that the difference of two samples is all the CPU the server used in
+ * between, whichever processes came and went.
+ */
+static double
+server_cpu(int skip)
+{
+	DIR		   *d;
+	struct dirent *e;
+	double		sum;
+
+	if (postmaster_pid <= 0)
+		return 0;
+	sum = proc_runtime(postmaster_pid) + proc_children_cpu(postmaster_pid);
+	if (!(d = opendir("/proc")))
+		return sum;
+	while ((e = readdir(d)) != NULL)
+	{
+		int			pid = atoi(e->d_name);
+
+		if (pid > 0 && pid != skip && proc_ppid(pid) == postmaster_pid)
+			sum += proc_runtime(pid);
+	}
+	closedir(d);
+	return sum;
+}
+
+/* --marks: samples taken when a workflow task has seen marks[i] completed activities */
+typedef struct
+{
+	double		t;
+	double		cpu;			/* server_cpu() */
+	double		client;			/* this process (or --client-pid) */
+	int			seen;
+} Mark;
+static Mark *mark_v;
+static pthread_mutex_t mark_mu = PTHREAD_MUTEX_INITIALIZER;
+static double *step_t;			/* --marks: when the workflow task after k completions arrived */
+static long n_step_t;
+
+static void
+mark_take(Mark *m, int skip)
+{
+	m->t = now_s();
+	m->cpu = server_cpu(skip);
+	m->seen = 1;
+}
+
+static void
+print_marks(double t0)
+{
+	int			i;
+
+	printf("\"marks\": [");
+	for (i = 0; i < o.nmarks; i++)
+	{
+		Mark	   *m = &mark_v[i];
+
+		if (!m->seen)
+			printf("%s{\"done\": %ld, \"t\": null}", i ? ", " : "", o.marks[i]);
+		else
+			printf("%s{\"done\": %ld, \"t\": %.6f, \"server_cpu_s\": %.6f, \"client_cpu_s\": %.6f}",
+				   i ? ", " : "", o.marks[i], m->t - t0, m->cpu, m->client);
+	}
+	printf("]");
+}
+
+static void
+mark_hit(long done)
+{
+	int			i;
+
+	if (done >= 0 && done < n_step_t && step_t[done] == 0)
+		step_t[done] = now_s();
+
+	for (i = 0; i < o.nmarks; i++)
+	{
+		if (o.marks[i] != done)
+			continue;
+		pthread_mutex_lock(&mark_mu);
+		if (!mark_v[i].seen)
+		{
+			struct rusage ru;
+
+			mark_take(&mark_v[i], 0);
+			getrusage(RUSAGE_SELF, &ru);
+			mark_v[i].client = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+				ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		}
+		pthread_mutex_unlock(&mark_mu);
+	}
+}
+
 static PGconn *
 connect_db(Thread *t)
 {
@@ -184,20 +383,6 @@ prepare(PGconn *c, const char *name, const char *sql, int nparams)
 	PQclear(r);
 }
 
-static long
-count_str(const char *hay, const char *needle)
-{
-	long		n = 0;
-	size_t		l = strlen(needle);
-
-	while ((hay = strstr(hay, needle)) != NULL)
-	{
-		n++;
-		hay += l;
-	}
-	return n;
-}
-
 static int
 exec_ok(PGconn *c, const char *stmt, int n, const char *const *vals, const char *what)
 {
@@ -216,6 +401,136 @@ exec_ok(PGconn *c, const char *stmt, int n, const char *const *vals, const char 
 
 typedef struct Task Task;
 static long parse_tasks(const char *res, Task **head, Task **tail);
+
+/* What the workflow code needs of a history: counts of some events. */
+typedef struct
+{
+	long		scheduled;		/* ActivityTaskScheduled */
+	long		completed;		/* ActivityTaskCompleted */
+	long		fired;			/* TimerFired */
+} Counts;
+
+/* one pass over the text: the event types are the only strings with these values */
+static void
+history_counts(const char *h, Counts *c)
+{
+	const char *p;
+
+	memset(c, 0, sizeof *c);
+	for (p = strchr(h, '"'); p != NULL; p = strchr(p + 1, '"'))
+	{
+		if (p[1] == 'A' && strncmp(p + 1, "ActivityTask", 12) == 0)
+		{
+			if (strncmp(p + 13, "Completed\"", 10) == 0)
+				c->completed++;
+			else if (strncmp(p + 13, "Scheduled\"", 10) == 0)
+				c->scheduled++;
+		}
+		else if (p[1] == 'T' && strncmp(p + 1, "TimerFired\"", 11) == 0)
+			c->fired++;
+	}
+}
+
+/* Is this history whole (it begins with event 1), or only the events a sticky worker lacks? */
+static int
+history_whole(const char *h)
+{
+	const char *p = strstr(h, "\"event_id\":");
+
+	if (p == NULL)
+		return 1;
+	p += strlen("\"event_id\":");
+	while (*p == ' ')
+		p++;
+	return strtol(p, NULL, 10) == 1;
+}
+
+/*
+ * A worker thread's cache of sticky runs: run_id -> the counts as of the
+ * last workflow task it completed.  Chained hash, evicted when the thread
+ * closes the run; cleared whole if it ever holds CACHE_MAX runs (runs that
+ * moved to another worker and never came back).
+ */
+#define CACHE_BUCKETS 4096
+#define CACHE_MAX 200000
+typedef struct CacheEnt
+{
+	struct CacheEnt *next;
+	Counts		c;
+	char		run_id[40];
+} CacheEnt;
+typedef struct
+{
+	CacheEnt   *b[CACHE_BUCKETS];
+	long		n;
+	long		peak;
+} Cache;
+
+static CacheEnt **
+cache_find(Cache *c, const char *run)
+{
+	unsigned	h = 2166136261u;
+	const char *p;
+	CacheEnt  **pp;
+
+	for (p = run; *p; p++)
+		h = (h ^ (unsigned char) *p) * 16777619u;
+	pp = &c->b[h % CACHE_BUCKETS];
+	while (*pp && strcmp((*pp)->run_id, run) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void
+cache_clear(Cache *c)
+{
+	int			i;
+
+	for (i = 0; i < CACHE_BUCKETS; i++)
+		while (c->b[i])
+		{
+			CacheEnt   *e = c->b[i];
+
+			c->b[i] = e->next;
+			free(e);
+		}
+	c->n = 0;
+}
+
+static void
+cache_put(Cache *c, const char *run, const Counts *cnt)
+{
+	CacheEnt  **pp = cache_find(c, run);
+
+	if (*pp == NULL)
+	{
+		if (c->n >= CACHE_MAX)
+		{
+			cache_clear(c);
+			pp = cache_find(c, run);
+		}
+		*pp = calloc(1, sizeof **pp);
+		snprintf((*pp)->run_id, sizeof (*pp)->run_id, "%s", run);
+		if (++c->n > c->peak)
+			c->peak = c->n;
+	}
+	(*pp)->c = *cnt;
+}
+
+static void
+cache_del(Cache *c, const char *run)
+{
+	CacheEnt  **pp = cache_find(c, run);
+
+	if (*pp)
+	{
+		CacheEnt   *e = *pp;
+
+		*pp = e->next;
+		free(e);
+		c->n--;
+	}
+}
 
 /*
  * Run a completion; on success, append the tasks its result handed out (if
@@ -243,7 +558,7 @@ exec_tasks(PGconn *c, const char *stmt, int n, const char *const *vals, const ch
 
 /* Build the workflow task's commands; returns 1 when they close the workflow. */
 static int
-decide(const char *history, const char *input, char **cmds, size_t *cap)
+decide(const Counts *cnt, const char *input, char **cmds, size_t *cap)
 {
 	char	   *b = *cmds;
 
@@ -252,7 +567,7 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 		case M_CHAIN:
 		case M_LATENCY:
 			{
-				long		done = count_str(history, "\"ActivityTaskCompleted\"");
+				long		done = cnt->completed;
 
 				if (done < o.activities)
 				{
@@ -266,7 +581,7 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 				return 1;
 			}
 		case M_FANOUT:
-			if (!strstr(history, "\"ActivityTaskScheduled\""))
+			if (cnt->scheduled == 0)
 			{
 				size_t		need = (size_t) o.fanout * 160 + 16, len;
 				int			i;
@@ -285,7 +600,7 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 				snprintf(b + len, *cap - len, "]");
 				return 0;
 			}
-			if (count_str(history, "\"ActivityTaskCompleted\"") >= o.fanout)
+			if (cnt->completed >= o.fanout)
 			{
 				snprintf(b, *cap, "[{\"type\": \"complete_workflow\", \"result\": %d}]", o.fanout);
 				return 1;
@@ -293,7 +608,7 @@ decide(const char *history, const char *input, char **cmds, size_t *cap)
 			snprintf(b, *cap, "[]");
 			return 0;
 		case M_TIMER:
-			if (!strstr(history, "\"TimerFired\""))
+			if (cnt->fired == 0)
 			{
 				const char *p = input ? strstr(input, "fire_at_ms") : NULL;
 				long long	at = p ? strtoll(p + 12, NULL, 10) : 0;
@@ -322,6 +637,7 @@ struct Task {
 	char	   *token;
 	char	   *kind;
 	char	   *wid;
+	char	   *run;
 	char	   *aid;			/* NULL for workflow tasks */
 	char	   *history;		/* JSON text; NULL for activity tasks */
 	char	   *input;
@@ -388,6 +704,7 @@ free_task(Task *t)
 	free(t->token);
 	free(t->kind);
 	free(t->wid);
+	free(t->run);
 	free(t->aid);
 	free(t->history);
 	free(t->input);
@@ -411,6 +728,7 @@ parse_tasks(const char *res, Task **head, Task **tail)
 		t->token = json_string(p, end, "task_token", "kind");
 		t->kind = json_string(p, end, "kind", "workflow_id");
 		t->wid = json_string(p, end, "workflow_id", "run_id");
+		t->run = json_string(p, end, "run_id", "workflow_type");
 		t->aid = json_string(p, end, "activity_id", "activity_type");
 		t->input = json_span(p, end, "input", "attempt");
 		t->history = json_span(p, end, "history", "heartbeat_details");
@@ -435,10 +753,21 @@ worker_main(void *arg)
 	char	   *cmds = malloc(cap);
 	Task	   *head = NULL, *tail = NULL;
 	char		sql[256];
+	Cache	   *cache = calloc(1, sizeof *cache);
 
-	snprintf(wid, sizeof wid, "bench-%d", t->id);
+	/* unique per process too: a later bench/worker must not look like this one to the engine */
+	snprintf(wid, sizeof wid, "bench-%d-%d", (int) getpid(), t->id);
+	if (sticky_on)
+	{
+		PGresult   *r = PQexec(c, "SET durable.sticky_execution = on");
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			die("SET durable.sticky_execution", c);
+		PQclear(r);
+		prepare(c, "wth", "SELECT durable.workflow_task_history($1)::text", 1);
+	}
 	prepare(c, "poll",
-			"SELECT task_token, kind, workflow_id, activity_id, history::text, input::text "
+			"SELECT task_token, kind, workflow_id, activity_id, history::text, input::text, run_id "
 			"FROM durable.poll_task($1, $2, '{workflow,activity}', $3::interval)", 3);
 	/* a completion returns the tasks handed to us eagerly, as json */
 	snprintf(sql, sizeof sql, "SELECT durable.complete_workflow_task($1, $2::jsonb, %s)",
@@ -447,6 +776,7 @@ worker_main(void *arg)
 	snprintf(sql, sizeof sql, "SELECT durable.complete_activity($1, $2::jsonb, %s)",
 			 o.eager ? "true" : "false");
 	prepare(c, "ca", sql, 2);
+	ready_wait();
 
 	while (!atomic_load(&stop_workers))
 	{
@@ -483,6 +813,7 @@ worker_main(void *arg)
 			head->aid = PQgetisnull(r, 0, 3) ? NULL : strdup(PQgetvalue(r, 0, 3));
 			head->history = PQgetisnull(r, 0, 4) ? NULL : strdup(PQgetvalue(r, 0, 4));
 			head->input = PQgetisnull(r, 0, 5) ? NULL : strdup(PQgetvalue(r, 0, 5));
+			head->run = PQgetisnull(r, 0, 6) ? NULL : strdup(PQgetvalue(r, 0, 6));
 			PQclear(r);
 		}
 		task = head;
@@ -492,12 +823,67 @@ worker_main(void *arg)
 
 		if (strcmp(task->kind, "workflow") == 0)
 		{
-			int			closes = decide(task->history ? task->history : "", task->input, &cmds, &cap);
-			const char *v[2] = {task->token, cmds};
+			const char *h = task->history ? task->history : "";
+			const char *v[2] = {task->token, NULL};
+			Counts		cnt;
+			int			closes, ok;
 
 			atomic_fetch_add(&n_wft, 1);
-			if (exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &head, &tail) && closes)
+			history_counts(h, &cnt);
+			if (history_whole(h))
+				atomic_fetch_add(&n_hist_full, 1);
+			else
+			{
+				/* only the events after the last task we completed: add what we had */
+				CacheEnt  **e = task->run ? cache_find(cache, task->run) : NULL;
+
+				atomic_fetch_add(&n_hist_partial, 1);
+				if (e && *e)
+				{
+					cnt.scheduled += (*e)->c.scheduled;
+					cnt.completed += (*e)->c.completed;
+					cnt.fired += (*e)->c.fired;
+				}
+				else
+				{
+					PGresult   *r;
+
+					atomic_fetch_add(&n_cache_miss, 1);
+					if (!sticky_on)
+					{
+						fprintf(stderr, "worker: a partial history without sticky execution\n");
+						atomic_fetch_add(&n_errors, 1);
+						free_task(task);
+						continue;
+					}
+					r = PQexecPrepared(c, "wth", 1, v, NULL, NULL, 0);
+					if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+					{
+						atomic_fetch_add(&n_errors, 1);
+						if (!atomic_load(&stop_workers))
+							fprintf(stderr, "worker: workflow_task_history: %s", PQerrorMessage(c));
+						PQclear(r);
+						free_task(task);
+						continue;
+					}
+					history_counts(PQgetvalue(r, 0, 0), &cnt);
+					PQclear(r);
+				}
+			}
+			if (o.nmarks > 0)
+				mark_hit(cnt.completed);
+			closes = decide(&cnt, task->input, &cmds, &cap);
+			v[1] = cmds;
+			ok = exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &head, &tail);
+			if (ok && closes)
 				atomic_fetch_add(&closed, 1);
+			if (sticky_on && task->run)
+			{
+				if (ok && !closes)
+					cache_put(cache, task->run, &cnt);
+				else
+					cache_del(cache, task->run);
+			}
 		}
 		else if (strcmp(task->kind, "activity") == 0)
 		{
@@ -525,6 +911,9 @@ worker_main(void *arg)
 		free_task(done);
 	}
 	free(cmds);
+	t->cache_peak = cache->peak;
+	cache_clear(cache);
+	free(cache);
 	disconnect_db(t);
 	return NULL;
 }
@@ -537,6 +926,7 @@ starter_main(void *arg)
 	char		wid[128];
 
 	prepare(c, "start", "SELECT durable.start_workflow($1, $2::jsonb, $3, $4)", 4);
+	ready_wait();
 	for (;;)
 	{
 		long		i = atomic_fetch_add(&next_start, 1);
@@ -566,6 +956,9 @@ starter_main(void *arg)
 		else if (PQstatus(c) == CONNECTION_BAD)
 			break;
 	}
+	/* stay connected until the end: a backend exiting inside the measured window would blur its CPU */
+	while (!atomic_load(&stop_starters))
+		sleep_s(0.005);
 	disconnect_db(t);
 	return NULL;
 }
@@ -606,7 +999,8 @@ latency_main(void *arg)
 	t->lat_closed = calloc(o.n, sizeof(double));
 	prepare(c, "start", "SELECT durable.start_workflow($1, $2::jsonb, $3, $4)", 4);
 	prepare(c, "result", "SELECT durable.workflow_result($1, NULL, '30 seconds')", 1);
-	sleep_s(0.2);				/* let the pollers settle into their wait */
+	ready_wait();
+	sleep_s(0.5);				/* let the pollers settle into their wait */
 	for (i = 0; i < o.n && !atomic_load(&stop_starters); i++)
 	{
 		char		wid[128];
@@ -645,12 +1039,75 @@ latency_main(void *arg)
 	return NULL;
 }
 
+/*
+ * watch mode: poll one workflow's history_length every --watch-every
+ * seconds and take the marks' samples when it reaches 3 + step_events * Ki
+ * (the workflow task that has seen Ki completed activities has started);
+ * the CPU of this watcher's own backend is left out of the server's.
+ */
+static int
+watch_run(void)
+{
+	Thread		mon = {0};
+	PGconn	   *c;
+	double		t0, t_close = 0;
+	long		polls = 0, h = 0;
+	int			i, done = 0;
+	const char *v[1] = {o.watch_id};
+
+	c = connect_db(&mon);
+	postmaster_pid = proc_ppid(mon.backend_pid);
+	prepare(c, "h", "SELECT history_length, status FROM durable.workflows WHERE workflow_id = $1 "
+			"ORDER BY start_time DESC LIMIT 1", 1);
+	t0 = t_begin = now_s();
+	while (!done)
+	{
+		PGresult   *r = PQexecPrepared(c, "h", 1, v, NULL, NULL, 0);
+		double		now = now_s();
+
+		polls++;
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("watch", c);
+		if (PQntuples(r) == 1)
+		{
+			long		steps;
+
+			h = atol(PQgetvalue(r, 0, 0));
+			done = strcmp(PQgetvalue(r, 0, 1), "running") != 0;
+			steps = h >= 3 ? (h - 3) / o.step_events : -1;
+			for (i = 0; i < o.nmarks; i++)
+				if (!mark_v[i].seen && steps >= o.marks[i])
+				{
+					mark_take(&mark_v[i], mon.backend_pid);
+					mark_v[i].client = o.client_pid > 0 ? proc_cpu(o.client_pid) : 0;
+				}
+			if (done)
+				t_close = now;
+		}
+		PQclear(r);
+		if (now - t0 > o.timeout)
+		{
+			fprintf(stderr, "worker: watch: timeout after %.0f s, history_length %ld\n", o.timeout, h);
+			atomic_fetch_add(&n_errors, 1);
+			break;
+		}
+		if (!done)
+			sleep_s(o.watch_every);
+	}
+	PQfinish(c);
+	printf("{\"mode\": \"watch\", \"history_length\": %ld, \"closed_s\": %.6f, \"monitor_queries\": %ld, "
+		   "\"errors\": %ld, ", h, t_close > 0 ? t_close - t0 : 0.0, polls, atomic_load(&n_errors));
+	print_marks(t0);
+	printf("}\n");
+	return atomic_load(&n_errors) > 0 ? 1 : 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr,
 			"usage: worker --dsn DSN [options]\n"
-			"  --mode chain|fanout|timer|latency|start  (chain)\n"
+			"  --mode chain|fanout|timer|latency|start|watch  (chain)\n"
 			"  -c, --workers K      worker connections (8)\n"
 			"  -s, --starters S     starter connections (2; latency: 1)\n"
 			"  -n N                 workflows to start (2000)\n"
@@ -662,6 +1119,15 @@ usage(void)
 			"  --duration SECS      start workflows for SECS seconds instead of N\n"
 			"  --interval SECS      sample period of the closes series (1)\n"
 			"  --no-eager           poll for every task (no eager dispatch in completions)\n"
+			"  --no-sticky          no sticky execution (default: on when the engine has it)\n"
+			"  --marks K1,K2,...    sample the server's CPU when a workflow task has seen Ki\n"
+			"                       completed activities (chain mode; for one long workflow)\n"
+			"  --watch-id WID       watch mode: the workflow to watch\n"
+			"  --step-events E      watch mode: history events per chain step (6)\n"
+			"  --watch-every SECS   watch mode: poll period (0.002)\n"
+			"  --client-pid PID     watch mode: also sample this process's CPU at the marks\n"
+			"  --wait-closed        start mode: wait until every workflow started is closed (polls\n"
+			"                       every 10 ms with --inflight, else every 50 ms)\n"
 			"  --queue Q --type T --prefix P --input JSON --poll-wait INTERVAL --timeout SECS\n");
 	exit(2);
 }
@@ -674,16 +1140,21 @@ main(int argc, char **argv)
 		{"queue", 1, 0, 'q'}, {"type", 1, 0, 't'}, {"prefix", 1, 0, 'p'}, {"input", 1, 0, 'i'},
 		{"activities", 1, 0, 'a'}, {"fanout", 1, 0, 'f'}, {"rate", 1, 0, 'r'}, {"inflight", 1, 0, 'I'},
 		{"duration", 1, 0, 'D'}, {"timeout", 1, 0, 'T'}, {"interval", 1, 0, 'v'}, {"expect", 1, 0, 'e'},
-		{"poll-wait", 1, 0, 'w'}, {"no-eager", 0, 0, 'E'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}
+		{"poll-wait", 1, 0, 'w'}, {"no-eager", 0, 0, 'E'}, {"no-sticky", 0, 0, 'S'}, {"marks", 1, 0, 'M'},
+		{"watch-id", 1, 0, 'W'}, {"step-events", 1, 0, 'x'}, {"watch-every", 1, 0, 'y'},
+		{"client-pid", 1, 0, 'P'}, {"wait-closed", 0, 0, 'C'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}
 	};
 	int			ch, i, nthreads;
 	int			starters_set = 0;
 	Thread	   *th;
 	PGconn	   *mon_conn = NULL;
+	Thread		mon = {0};
+	double		mon_cpu = 0, cpu_begin, cpu_end;
 	double		t_end, last_sample, *series = NULL;
 	long		nseries = 0, cap_series = 0, last_closed = 0, target;
 	struct rusage ru;
 	double		backend_cpu = 0;
+	long		cache_peak = 0;
 
 	while ((ch = getopt_long(argc, argv, "c:s:n:h", lo, NULL)) != -1)
 	{
@@ -696,6 +1167,7 @@ main(int argc, char **argv)
 				else if (!strcmp(optarg, "timer")) o.mode = M_TIMER;
 				else if (!strcmp(optarg, "latency")) o.mode = M_LATENCY;
 				else if (!strcmp(optarg, "start")) o.mode = M_START;
+				else if (!strcmp(optarg, "watch")) o.mode = M_WATCH;
 				else usage();
 				break;
 			case 'c': o.workers = atoi(optarg); break;
@@ -715,6 +1187,27 @@ main(int argc, char **argv)
 			case 'v': o.interval = atof(optarg); break;
 			case 'w': o.poll_wait = optarg; break;
 			case 'E': o.eager = 0; break;
+			case 'S': o.sticky = 0; break;
+			case 'W': o.watch_id = optarg; break;
+			case 'x': o.step_events = atoi(optarg); break;
+			case 'y': o.watch_every = atof(optarg); break;
+			case 'P': o.client_pid = atoi(optarg); break;
+			case 'C': o.wait_closed = 1; break;
+			case 'M':
+				{
+					char	   *p = optarg;
+
+					while (*p)
+					{
+						o.marks = realloc(o.marks, (o.nmarks + 1) * sizeof *o.marks);
+						o.marks[o.nmarks++] = strtol(p, &p, 10);
+						if (*p == ',')
+							p++;
+						else if (*p)
+							usage();
+					}
+				}
+				break;
 			default: usage();
 		}
 	}
@@ -723,22 +1216,45 @@ main(int argc, char **argv)
 	if (o.mode == M_START)
 		o.workers = 0;
 	(void) starters_set;
+	mark_v = calloc(o.nmarks + 1, sizeof *mark_v);
+	if (o.nmarks > 0 && o.mode == M_CHAIN)
+	{
+		n_step_t = o.activities + 1;
+		step_t = calloc(n_step_t, sizeof *step_t);
+	}
+	if (o.mode == M_WATCH)
+	{
+		if (o.watch_id == NULL || o.step_events < 1)
+			usage();
+		return watch_run();
+	}
+
+	/*
+	 * Does the engine have sticky execution?  (durable 0.3: the setting
+	 * exists; 0.2 reserves the prefix and has no such setting.)  And which
+	 * process is the postmaster, for --marks.
+	 */
+	if (o.workers > 0)
+	{
+		Thread		probe = {0};
+		PGconn	   *c = connect_db(&probe);
+		PGresult   *r = PQexec(c, "SELECT current_setting('durable.sticky_execution', true)");
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			die("probe", c);
+		sticky_on = o.sticky && !PQgetisnull(r, 0, 0) && PQgetvalue(r, 0, 0)[0] != '\0';
+		PQclear(r);
+		postmaster_pid = proc_ppid(probe.backend_pid);
+		PQfinish(c);
+	}
 
 	nthreads = o.workers + o.starters;
 	th = calloc(nthreads, sizeof *th);
-	t_begin = now_s();
-	for (i = 0; i < o.workers; i++)
+	for (i = 0; i < nthreads; i++)
 	{
 		th[i].id = i;
-		pthread_create(&th[i].th, NULL, worker_main, &th[i]);
-	}
-	if (o.mode == M_LATENCY)
-		sleep_s(0.3);
-	t_begin = now_s();
-	for (i = o.workers; i < nthreads; i++)
-	{
-		th[i].id = i;
-		pthread_create(&th[i].th, NULL, o.mode == M_LATENCY ? latency_main : starter_main, &th[i]);
+		pthread_create(&th[i].th, NULL, i < o.workers ? worker_main :
+					   o.mode == M_LATENCY ? latency_main : starter_main, &th[i]);
 	}
 
 	/*
@@ -746,15 +1262,27 @@ main(int argc, char **argv)
 	 * SDK), so count the closes in the database (an index-only count;
 	 * the number of these read-only transactions is reported).
 	 */
-	if (o.mode == M_START && o.inflight > 0)
+	if (o.mode == M_START && (o.inflight > 0 || o.wait_closed))
 	{
-		Thread		mon = {0};
-
 		mon_conn = connect_db(&mon);
 		prepare(mon_conn, "count",
 				"SELECT count(*) FROM durable.workflows WHERE workflow_type = $1 AND status <> 'running' "
 				"AND workflow_id LIKE $2 || '-%'", 2);
 	}
+
+	/*
+	 * Everyone connected and prepared: the window begins.  The server's CPU
+	 * is sampled here and when the last close is seen, so that connecting,
+	 * disconnecting and cancelling the long polls are left out (and the
+	 * close-counting connection's backend, which is no part of the load).
+	 */
+	while (atomic_load(&n_ready) < nthreads)
+		sleep_s(0.001);
+	if (postmaster_pid == 0 && (mon_conn || nthreads > 0))
+		postmaster_pid = proc_ppid(mon_conn ? mon.backend_pid : th[0].backend_pid);
+	cpu_begin = server_cpu(mon_conn ? mon.backend_pid : 0);
+	t_begin = now_s();
+	atomic_store(&go, 1);
 
 	/* wait: for every started workflow to close (or, -s 0, for --expect closes) */
 	last_sample = t_begin;
@@ -764,6 +1292,12 @@ main(int argc, char **argv)
 		long		c = atomic_load(&closed);
 		int			starting_done = o.starters == 0 ||
 			(o.duration > 0 ? now - t_begin >= o.duration : atomic_load(&next_start) >= o.n + o.starters);
+		long		open_now = atomic_load(&started) - c;
+
+		if (open_now > atomic_load(&max_open))
+			atomic_store(&max_open, open_now);
+		if (t_starts_done == 0 && o.starters > 0 && o.duration <= 0 && atomic_load(&started) >= o.n)
+			t_starts_done = now;
 
 		if (now - last_sample >= o.interval)
 		{
@@ -786,7 +1320,7 @@ main(int argc, char **argv)
 				atomic_fetch_add(&n_monitor, 1);
 				if (starting_done && atomic_load(&closed) >= atomic_load(&started))
 					break;
-				sleep_s(0.01);
+				sleep_s(o.inflight > 0 ? 0.01 : 0.05);
 				continue;
 			}
 			if (starting_done && atomic_load(&next_start) >= o.n)
@@ -813,8 +1347,12 @@ main(int argc, char **argv)
 		sleep_s(o.mode == M_LATENCY ? 0.05 : 0.002);
 	}
 	t_end = now_s();
+	cpu_end = server_cpu(mon_conn ? mon.backend_pid : 0);
 	if (mon_conn)
+	{
+		mon_cpu = proc_runtime(mon.backend_pid);
 		PQfinish(mon_conn);
+	}
 	atomic_store(&stop_starters, 1);
 	for (i = o.workers; i < nthreads; i++)
 		pthread_join(th[i].th, NULL);
@@ -830,20 +1368,38 @@ main(int argc, char **argv)
 		pthread_join(th[i].th, NULL);
 	for (i = 0; i < nthreads; i++)
 		backend_cpu += th[i].backend_cpu;
+	for (i = 0; i < o.workers; i++)
+		cache_peak += th[i].cache_peak;
 	getrusage(RUSAGE_SELF, &ru);
 
 	printf("{\"mode\": \"%s\", \"workers\": %d, \"starters\": %d, \"started\": %ld, \"closed\": %ld, "
 		   "\"elapsed_s\": %.3f, \"workflow_tasks\": %ld, \"activity_tasks\": %ld, \"eager_tasks\": %ld, "
 		   "\"empty_polls\": %ld, "
 		   "\"errors\": %ld, \"late_timer_setups\": %ld, \"backend_cpu_s\": %.2f, \"client_cpu_s\": %.2f, "
-		   "\"monitor_queries\": %ld, ",
+		   "\"server_cpu_s\": %.4f, \"monitor_queries\": %ld, \"monitor_cpu_s\": %.4f, \"sticky\": %s, \"histories_whole\": %ld, \"histories_partial\": %ld, "
+		   "\"cache_misses\": %ld, \"cache_peak_runs\": %ld, \"max_open\": %ld, \"starts_done_s\": %.3f, ",
 		   argv[0] ? (o.mode == M_CHAIN ? "chain" : o.mode == M_FANOUT ? "fanout" : o.mode == M_TIMER ? "timer" :
 					  o.mode == M_LATENCY ? "latency" : "start") : "",
 		   o.workers, o.starters, atomic_load(&started), atomic_load(&closed), t_end - t_begin,
 		   atomic_load(&n_wft), atomic_load(&n_act), atomic_load(&n_eager), atomic_load(&n_empty), atomic_load(&n_errors),
 		   atomic_load(&n_late_timers), backend_cpu,
 		   ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
-		   atomic_load(&n_monitor));
+		   cpu_end - cpu_begin, atomic_load(&n_monitor), mon_cpu, sticky_on ? "true" : "false", atomic_load(&n_hist_full),
+		   atomic_load(&n_hist_partial), atomic_load(&n_cache_miss), cache_peak, atomic_load(&max_open),
+		   t_starts_done > 0 ? t_starts_done - t_begin : 0.0);
+	if (o.nmarks > 0)
+	{
+		print_marks(t_begin);
+		printf(", ");
+	}
+	if (step_t)
+	{
+		/* the times of every step's workflow task, ms from the start: for per-step medians */
+		printf("\"step_ms\": [");
+		for (i = 0; i < n_step_t; i++)
+			printf("%s%.3f", i ? ", " : "", step_t[i] > 0 ? (step_t[i] - t_begin) * 1000 : -1.0);
+		printf("], ");
+	}
 	if (o.mode == M_LATENCY)
 	{
 		Thread	   *s = &th[o.workers];

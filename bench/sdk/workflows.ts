@@ -8,3 +8,10 @@ export async function chain3(): Promise<number> {
   for (let i = 1; i <= 3; i++) r = await step(i);
   return r;
 }
+
+// bench/run --long: n activities one after the other (started with input [n]).
+export async function chainN(n: number): Promise<number> {
+  let r = 0;
+  for (let i = 1; i <= n; i++) r = await step(i);
+  return r;
+}

@@ -13,19 +13,22 @@
  *
  * Format (version DUR_BATCH_VERSION):
  *
- *	batch	:= version:u8 event*
+ *	batch	:= version:u8 count:varint event{count}
  *	event	:= code:u8 time-delta:zigzag-varint body
  *	body	:= (code > 0) nvalues:u8 value{nvalues}
  *			 | (code = 0) type-length:varint type attrs-length:varint attrs-json
  *	value	:= 0							JSON null
  *			 | 1 index:u8					a well-known value (dur_well_known)
+ *			 | 2 distance:varint			the same as the text value that starts
+ *											distance bytes before this one, in
+ *											this batch (an identity, a queue)
  *			 | (length + 2):varint text		any other value, as JSON text
  *
  * code is Temporal's event type number; 0 is an event written generically
  * (a type without a schema here, or attributes that are not exactly the
  * schema's).  time-delta is microseconds since the previous event of the
  * batch (the first: since 2000-01-01).  Event ids are not stored: the
- * batch's first_event_id, then one more per event.
+ * first is the row's last_event_id - count + 1, then one more per event.
  *
  * Invariants: a schema's attribute list and dur_well_known only ever grow
  * at their end, so every batch ever written decodes (an event with fewer
@@ -221,10 +224,28 @@ dur_obj_find(DurJsonObj *o, const char *key, int keylen)
 	return -1;
 }
 
-/* Store one value, given as its JSON text. */
-static void
-dur_put_value(StringInfo out, const char *text, int len)
+/* The number of bytes dur_put_varint writes for v. */
+static int
+dur_varint_size(uint64 v)
 {
+	int			n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Store one value, given as its JSON text: as a reference to the same text
+ * stored earlier in the batch when that is shorter.
+ */
+static void
+dur_put_value(DurBatchWriter *w, const char *text, int len)
+{
+	StringInfo	out = &w->buf;
 	int			k;
 
 	if (len == 4 && memcmp(text, "null", 4) == 0)
@@ -241,6 +262,22 @@ dur_put_value(StringInfo out, const char *text, int len)
 			return;
 		}
 	}
+	for (k = 0; k < w->nrefs; k++)
+	{
+		const unsigned char *p = (const unsigned char *) out->data + w->ref_off[k];
+		uint64		h = dur_get_varint(&p, (const unsigned char *) out->data + out->len);
+		uint64		distance = out->len - w->ref_off[k];
+
+		if (h - 2 == len && memcmp(p, text, len) == 0 &&
+			1 + dur_varint_size(distance) < dur_varint_size(len + 2) + len)
+		{
+			appendStringInfoChar(out, 2);
+			dur_put_varint(out, distance);
+			return;
+		}
+	}
+	if (w->nrefs < DUR_BATCH_MAX_REFS)
+		w->ref_off[w->nrefs++] = out->len;
 	dur_put_varint(out, (uint64) len + 2);
 	appendBinaryStringInfo(out, text, len);
 }
@@ -258,15 +295,50 @@ dur_unzigzag(uint64 v)
 	return (int64) (v >> 1) ^ -(int64) (v & 1);
 }
 
+/* Start an empty batch. */
+void
+dur_batch_writer_init(DurBatchWriter *w)
+{
+	initStringInfo(&w->buf);
+	dur_batch_writer_reset(w);
+}
+
+/* Empty the batch, to write another. */
+void
+dur_batch_writer_reset(DurBatchWriter *w)
+{
+	resetStringInfo(&w->buf);
+	w->nevents = 0;
+	w->prev_time = 0;
+	w->nrefs = 0;
+}
+
+/* The batch in its stored form, a bytea: the header, then the events. */
+bytea *
+dur_batch_bytes(DurBatchWriter *w)
+{
+	StringInfoData head;
+	bytea	   *b;
+
+	initStringInfo(&head);
+	appendStringInfoChar(&head, DUR_BATCH_VERSION);
+	dur_put_varint(&head, (uint64) w->nevents);
+	b = palloc(VARHDRSZ + head.len + w->buf.len);
+	SET_VARSIZE(b, VARHDRSZ + head.len + w->buf.len);
+	memcpy(VARDATA(b), head.data, head.len);
+	memcpy(VARDATA(b) + head.len, w->buf.data, w->buf.len);
+	pfree(head.data);
+	return b;
+}
+
 /*
- * Append one event in stored form: compact when its attributes are exactly
- * its type's schema, else generic.  prev_time is the time of the batch's
- * previous event (0 for the first).
+ * Append one event to a batch, in stored form: compact when its attributes
+ * are exactly its type's schema, else generic.
  */
 void
-dur_event_encode(StringInfo out, const char *type, TimestampTz time, TimestampTz prev_time,
-				 DurJsonObj *attrs)
+dur_event_encode(DurBatchWriter *w, const char *type, TimestampTz time, DurJsonObj *attrs)
 {
+	StringInfo	out = &w->buf;
 	DurEventSchema *sc = dur_schema_by_type(type, strlen(type));
 	int			pos[DUR_MAX_KEYS];
 	bool		compact = sc != NULL && attrs->n == sc->nkeys;
@@ -278,12 +350,14 @@ dur_event_encode(StringInfo out, const char *type, TimestampTz time, TimestampTz
 		compact = pos[i] >= 0;
 	}
 	appendStringInfoChar(out, (char) (compact ? sc->code : 0));
-	dur_put_varint(out, dur_zigzag(time - prev_time));
+	dur_put_varint(out, dur_zigzag(time - w->prev_time));
+	w->prev_time = time;
+	w->nevents++;
 	if (compact)
 	{
 		appendStringInfoChar(out, (char) sc->nkeys);
 		for (i = 0; i < sc->nkeys; i++)
-			dur_put_value(out, attrs->vals.data + attrs->f[pos[i]].off, attrs->f[pos[i]].len);
+			dur_put_value(w, attrs->vals.data + attrs->f[pos[i]].off, attrs->f[pos[i]].len);
 	}
 	else
 	{
@@ -336,18 +410,32 @@ dur_event_render(StringInfo out, int64 event_id, const char *type, TimestampTz t
 	pfree(a.data);
 }
 
-/* Start reading a stored batch whose first event has id first_id. */
+/* Start reading a batch's events, the first of which has id first_id. */
 void
-dur_batch_begin(DurBatchReader *r, const char *data, int len, int64 first_id)
+dur_batch_begin_events(DurBatchReader *r, const char *events, int len, int64 first_id)
 {
-	r->p = (const unsigned char *) data;
+	r->start = r->p = (const unsigned char *) events;
 	r->end = r->p + len;
 	r->next_id = first_id;
 	r->prev_time = 0;
-	if (len < 1 || *r->p != DUR_BATCH_VERSION)
-		elog(ERROR, "durable: history batch of unknown version %d", len < 1 ? -1 : *r->p);
-	r->p++;
 	dur_schemas_init();
+}
+
+/* Start reading a stored batch whose last event has id last_id. */
+void
+dur_batch_begin(DurBatchReader *r, const char *data, int len, int64 last_id)
+{
+	const unsigned char *p = (const unsigned char *) data;
+	const unsigned char *end = p + len;
+	uint64		count;
+
+	if (len < 1 || *p != DUR_BATCH_VERSION)
+		elog(ERROR, "durable: history batch of unknown version %d", len < 1 ? -1 : *p);
+	p++;
+	count = dur_get_varint(&p, end);
+	if (count < 1 || count > (uint64) last_id)
+		elog(ERROR, "durable: corrupt history batch (count)");
+	dur_batch_begin_events(r, (const char *) p, end - p, last_id - (int64) count + 1);
 }
 
 /* Skip one stored value; returns its start. */
@@ -359,7 +447,9 @@ dur_skip_value(const unsigned char **p, const unsigned char *end)
 
 	if (h == 1)
 		(*p)++;
-	else if (h >= 2)
+	else if (h == 2)
+		(void) dur_get_varint(p, end);
+	else if (h > 2)
 		*p += h - 2;
 	if (*p > end)
 		elog(ERROR, "durable: corrupt history batch (value)");
@@ -372,6 +462,7 @@ dur_batch_next(DurBatchReader *r, DurStoredEvent *ev)
 {
 	if (r->p >= r->end)
 		return false;
+	ev->batch = r->start;
 	ev->code = *r->p++;
 	ev->event_id = r->next_id++;
 	ev->time = r->prev_time + dur_unzigzag(dur_get_varint(&r->p, r->end));
@@ -410,13 +501,26 @@ dur_batch_next(DurBatchReader *r, DurStoredEvent *ev)
 	return true;
 }
 
-/* Append a stored value's JSON text. */
+/* Append a stored value's JSON text; ev is the event it belongs to. */
 static void
-dur_append_value(StringInfo out, const unsigned char *v, const unsigned char *end)
+dur_append_value(StringInfo out, DurStoredEvent *ev, const unsigned char *v,
+				 const unsigned char *end)
 {
 	const unsigned char *p = v;
 	uint64		h = dur_get_varint(&p, end);
 
+	if (h == 2)
+	{
+		/* a reference back to a text value earlier in the batch */
+		uint64		distance = dur_get_varint(&p, end);
+
+		if (distance == 0 || distance > (uint64) (v - ev->batch))
+			elog(ERROR, "durable: corrupt history batch (reference)");
+		p = v - distance;
+		h = dur_get_varint(&p, end);
+		if (h <= 2 || p + (h - 2) > v)
+			elog(ERROR, "durable: corrupt history batch (reference)");
+	}
 	if (h == 0)
 		appendStringInfoString(out, "null");
 	else if (h == 1)
@@ -460,7 +564,7 @@ dur_stored_attributes(StringInfo out, DurStoredEvent *ev)
 		appendStringInfoChar(out, '"');
 		appendBinaryStringInfo(out, sc->keys[k], sc->keylen[k]);
 		appendStringInfoString(out, "\": ");
-		dur_append_value(out, vals[k], end);
+		dur_append_value(out, ev, vals[k], end);
 		first = false;
 	}
 	appendStringInfoChar(out, '}');
@@ -509,7 +613,7 @@ dur_stored_value(DurStoredEvent *ev, const char *key, StringInfo out)
 
 			if (strcmp(sc->keys[i], key) == 0)
 			{
-				dur_append_value(out, v, end);
+				dur_append_value(out, ev, v, end);
 				return true;
 			}
 		}
@@ -522,15 +626,13 @@ dur_stored_value(DurStoredEvent *ev, const char *key, StringInfo out)
  * attributes, as jsonb prints them) as a stored batch.
  */
 void
-dur_batch_from_json_text(StringInfo out, const char *json)
+dur_batch_from_json_text(DurBatchWriter *w, const char *json)
 {
 	Jsonb	   *events = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json)));
 	JsonbIterator *it = JsonbIteratorInit(&events->root);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	TimestampTz prev = 0;
 
-	appendStringInfoChar(out, DUR_BATCH_VERSION);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		Jsonb	   *ev;
@@ -550,13 +652,12 @@ dur_batch_from_json_text(StringInfo out, const char *json)
 		dj_init(&o);
 		if (attrs != NULL && JB_ROOT_IS_OBJECT(attrs))
 			dj_add_jsonb_object(&o, attrs);
-		dur_event_encode(out, type, time, prev, &o);
-		prev = time;
+		dur_event_encode(w, type, time, &o);
 	}
 }
 
 /*
- * _batch_events(first_event_id bigint, events bytea) returns table
+ * _batch_events(last_event_id bigint, events bytea) returns table
  * (event_id bigint, event_type text, event_time timestamptz, attributes
  * jsonb): the events of a stored batch, for the view durable.history.
  */
@@ -564,7 +665,7 @@ Datum
 _batch_events(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		first = PG_GETARG_INT64(0);
+	int64		last = PG_GETARG_INT64(0);
 	bytea	   *data = PG_GETARG_BYTEA_PP(1);
 	DurBatchReader r;
 	DurStoredEvent ev;
@@ -572,7 +673,7 @@ _batch_events(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	initStringInfo(&a);
-	dur_batch_begin(&r, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), first);
+	dur_batch_begin(&r, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), last);
 	while (dur_batch_next(&r, &ev))
 	{
 		Datum		values[4];
@@ -596,9 +697,9 @@ _batch_events(PG_FUNCTION_ARGS)
 Datum
 _batch_from_json(PG_FUNCTION_ARGS)
 {
-	StringInfoData out;
+	DurBatchWriter w;
 
-	initStringInfo(&out);
-	dur_batch_from_json_text(&out, text_to_cstring(PG_GETARG_TEXT_PP(0)));
-	PG_RETURN_BYTEA_P(cstring_to_text_with_len(out.data, out.len));
+	dur_batch_writer_init(&w);
+	dur_batch_from_json_text(&w, text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_BYTEA_P(dur_batch_bytes(&w));
 }

@@ -7,14 +7,15 @@
  *
  * Storage.  A run is one row of durable.workflows; its events are rows of
  * durable.history_batches, one per call that recorded events (Temporal's
- * history_node grain), each holding that call's events as one JSON array
- * text, exactly as workers receive them.  durable.history is a view that
- * unpacks the batches event by event.
+ * history_node grain), each holding that call's events in the compact
+ * stored form of events.c, from which the JSON workers receive is
+ * rendered.  durable.history is a view that unpacks the batches event by
+ * event.
  *
  * Invariants:
  *	- event ids of a run are contiguous from 1; history_length is the last
  *	  one written, and the batches of a run cover 1..history_length without
- *	  gaps or overlaps (first_event_id, last_event_id);
+ *	  gaps or overlaps (a batch holds its events up to its last_event_id);
  *	- a call records events into DurRun.events as it goes (ids assigned in
  *	  order) and writes them with one INSERT and the run's row with one
  *	  write (dur_run_write), at the end;
@@ -96,7 +97,7 @@ dur_run_unpack(DurRow *row)
 		DatumGetTimestampTz(v[W_WFT_SCHEDULED_TIME]);
 	run->sticky_worker = n[W_STICKY_WORKER] ? NULL : TextDatumGetCString(v[W_STICKY_WORKER]);
 	run->sticky_event_id = n[W_STICKY_EVENT_ID] ? 0 : DatumGetInt64(v[W_STICKY_EVENT_ID]);
-	initStringInfo(&run->events);
+	dur_batch_writer_init(&run->events);
 	return run;
 }
 
@@ -265,7 +266,7 @@ dur_event(const char *type)
 int64
 dur_next_event_id(DurRun *run)
 {
-	return run->history_length + run->nevents + 1;
+	return run->history_length + run->events.nevents + 1;
 }
 
 /*
@@ -280,15 +281,7 @@ dur_record(DurRun *run, DurEvent *ev)
 
 	if (ev->started_is_previous)
 		dj_int(&ev->attrs, "started_event_id", id - 1);
-	if (run->nevents == 0)
-	{
-		resetStringInfo(&run->events);
-		appendStringInfoChar(&run->events, DUR_BATCH_VERSION);
-		run->last_event_time = 0;
-	}
-	dur_event_encode(&run->events, ev->type, time, run->last_event_time, &ev->attrs);
-	run->last_event_time = time;
-	run->nevents++;
+	dur_event_encode(&run->events, ev->type, time, &ev->attrs);
 	return id;
 }
 
@@ -313,20 +306,18 @@ dur_run_write(DurCall *call, DurRun *run)
 	Datum	   *v = run->row.values;
 	bool	   *n = run->row.nulls;
 
-	if (run->nevents > 0)
+	if (run->events.nevents > 0)
 	{
 		Datum		hv[H_NCOLS];
-		bool		hn[H_NCOLS] = {false, false, false, false, false};
+		bool		hn[H_NCOLS] = {false, false, false, false};
 
 		hv[H_RUN_ID] = UUIDPGetDatum(&run->run_id);
-		hv[H_FIRST_EVENT_ID] = Int64GetDatum(run->history_length + 1);
-		hv[H_LAST_EVENT_ID] = Int64GetDatum(run->history_length + run->nevents);
-		hv[H_EVENTS] = PointerGetDatum(cstring_to_text_with_len(run->events.data, run->events.len));
+		hv[H_LAST_EVENT_ID] = Int64GetDatum(run->history_length + run->events.nevents);
+		hv[H_EVENTS] = PointerGetDatum(dur_batch_bytes(&run->events));
 		hv[H_WORKFLOW_ID] = v[W_WORKFLOW_ID];
 		dur_insert(call, DUR_HISTORY, hv, hn, NULL);
-		run->history_length += run->nevents;
-		run->nevents = 0;
-		resetStringInfo(&run->events);
+		run->history_length += run->events.nevents;
+		dur_batch_writer_reset(&run->events);
 	}
 
 	v[W_HISTORY_LENGTH] = Int64GetDatum(run->history_length);
@@ -530,7 +521,7 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	run->priority = p->priority;
 	run->task_timeout = p->task_timeout;
 	run->is_new = true;
-	initStringInfo(&run->events);
+	dur_batch_writer_init(&run->events);
 
 #define SETCOL(col, datum) (v[col] = (datum), n[col] = false)
 	SETCOL(W_RUN_ID, UUIDPGetDatum(&run->run_id));
@@ -762,7 +753,7 @@ dur_events_begin(DurEventScan *es, DurCall *call, DurRun *run, int64 after, bool
 	es->after = after;
 	es->in_batch = false;
 	es->stored = true;
-	es->recorded = recorded && run->nevents > 0;
+	es->recorded = recorded && run->events.nevents > 0;
 }
 
 /* The next event; the row it is read from stays until the next call. */
@@ -783,7 +774,7 @@ dur_events_next(DurEventScan *es, DurStoredEvent *ev)
 		{
 			b = DatumGetByteaPP(row.values[H_EVENTS]);
 			dur_batch_begin(&es->batch, VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b),
-							DatumGetInt64(row.values[H_FIRST_EVENT_ID]));
+							DatumGetInt64(row.values[H_LAST_EVENT_ID]));
 		}
 		else
 		{
@@ -791,8 +782,8 @@ dur_events_next(DurEventScan *es, DurStoredEvent *ev)
 			es->stored = false;
 			if (!es->recorded)
 				return false;
-			dur_batch_begin(&es->batch, es->run->events.data, es->run->events.len,
-							es->run->history_length + 1);
+			dur_batch_begin_events(&es->batch, es->run->events.buf.data,
+								   es->run->events.buf.len, es->run->history_length + 1);
 			es->recorded = false;
 		}
 		es->in_batch = true;

@@ -14,6 +14,7 @@
 #include "nodes/pg_list.h"
 #include "utils/tuplestore.h"
 
+#include "events.h"
 #include "jsonw.h"
 #include "tables.h"
 #include "util.h"
@@ -62,9 +63,7 @@ typedef struct DurRun
 	char	   *sticky_worker;	/* NULL: no worker caches the run */
 	int64		sticky_event_id;
 	/* events recorded by this call, as a stored batch (events.c) */
-	StringInfoData events;
-	int			nevents;
-	TimestampTz last_event_time;	/* of the last of them */
+	DurBatchWriter events;
 } DurRun;
 
 /* What a task hands a worker: a durable.task row. */

@@ -107,7 +107,7 @@ static const char *const workflows_cols[W_NCOLS] = {
 	"sticky_worker", "sticky_event_id"
 };
 static const char *const history_cols[H_NCOLS] = {
-	"run_id", "first_event_id", "last_event_id", "events", "workflow_id"
+	"run_id", "last_event_id", "events", "workflow_id"
 };
 static const char *const buffered_cols[B_NCOLS] = {
 	"run_id", "seq", "event_type", "event_time", "attributes", "workflow_id"

@@ -73,7 +73,7 @@ typedef enum
 
 typedef enum
 {
-	H_RUN_ID = 0, H_FIRST_EVENT_ID, H_LAST_EVENT_ID, H_EVENTS, H_WORKFLOW_ID,
+	H_RUN_ID = 0, H_LAST_EVENT_ID, H_EVENTS, H_WORKFLOW_ID,
 	H_NCOLS
 } DurHistoryCol;
 

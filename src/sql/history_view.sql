@@ -5,7 +5,7 @@
  *	  deletes the batches that hold the deleted events.
  */
 
-CREATE OR REPLACE FUNCTION durable._batch_events(first_event_id bigint, events bytea,
+CREATE OR REPLACE FUNCTION durable._batch_events(last_event_id bigint, events bytea,
 	OUT event_id bigint, OUT event_type text, OUT event_time timestamptz, OUT attributes jsonb)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', '_batch_events' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -14,7 +14,7 @@ COMMENT ON FUNCTION durable._batch_events IS 'The events of a stored history bat
 CREATE OR REPLACE VIEW durable.history AS
 	SELECT b.run_id, e.event_id, e.event_type, e.event_time, e.attributes
 	FROM durable.history_batches b,
-		 LATERAL durable._batch_events(b.first_event_id, b.events) AS e;
+		 LATERAL durable._batch_events(b.last_event_id, b.events) AS e;
 COMMENT ON VIEW durable.history IS 'Event history of every run, one row per event: the source of truth workers replay.';
 COMMENT ON COLUMN durable.history.run_id IS 'The run (durable.workflows.run_id).';
 COMMENT ON COLUMN durable.history.event_id IS 'Position in the run''s history, contiguous from 1.';
@@ -29,8 +29,15 @@ COMMENT ON COLUMN durable.history.attributes IS 'Event attributes (docs/protocol
 CREATE OR REPLACE FUNCTION durable._history_delete() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+	-- the batch holding the event: the first that ends at or after it, if
+	-- the event is in it (an earlier row of the statement may have taken
+	-- the batch already)
 	DELETE FROM durable.history_batches b
-	WHERE b.run_id = OLD.run_id AND OLD.event_id BETWEEN b.first_event_id AND b.last_event_id;
+	WHERE b.run_id = OLD.run_id
+	  AND b.last_event_id = (SELECT pg_catalog.min(c.last_event_id) FROM durable.history_batches c
+							 WHERE c.run_id = OLD.run_id AND c.last_event_id >= OLD.event_id)
+	  AND EXISTS (SELECT FROM durable._batch_events(b.last_event_id, b.events) e
+				  WHERE e.event_id = OLD.event_id);
 	RETURN OLD;
 END
 $$;

@@ -99,7 +99,6 @@ CREATE INDEX workflows_by_search_attributes ON durable.workflows USING gin (sear
  */
 CREATE TABLE durable.history_batches (
 	run_id uuid NOT NULL,
-	first_event_id bigint NOT NULL,
 	last_event_id bigint NOT NULL,
 	events bytea NOT NULL,
 	workflow_id text NOT NULL,
@@ -107,7 +106,6 @@ CREATE TABLE durable.history_batches (
 );
 COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row per call that recorded events; durable.history shows the events one by one.';
 COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.run_id).';
-COMMENT ON COLUMN durable.history_batches.first_event_id IS 'Id of the first event of the batch.';
 COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
 COMMENT ON COLUMN durable.history_batches.events IS 'The events in durable''s compact stored form (one schema per event type, values as JSON text); durable.history shows them as JSON.';
 COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';

@@ -93,7 +93,6 @@ COMMENT ON COLUMN durable.activities.activity_id IS 'Activity id, unique among t
 -- stored form the engine writes (src/events.c).
 CREATE TABLE durable.history_batches (
 	run_id uuid NOT NULL,
-	first_event_id bigint NOT NULL,
 	last_event_id bigint NOT NULL,
 	events bytea NOT NULL,
 	workflow_id text NOT NULL,
@@ -101,7 +100,6 @@ CREATE TABLE durable.history_batches (
 );
 COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row per call that recorded events; durable.history shows the events one by one.';
 COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.run_id).';
-COMMENT ON COLUMN durable.history_batches.first_event_id IS 'Id of the first event of the batch.';
 COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
 COMMENT ON COLUMN durable.history_batches.events IS 'The events in durable''s compact stored form (one schema per event type, values as JSON text); durable.history shows them as JSON.';
 COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';
@@ -109,8 +107,8 @@ SELECT pg_catalog.pg_extension_config_dump('durable.history_batches', '');
 
 CREATE FUNCTION durable._batch_from_json(events json) RETURNS bytea
 	AS 'MODULE_PATHNAME', '_batch_from_json' LANGUAGE C STRICT;
-INSERT INTO durable.history_batches (run_id, first_event_id, last_event_id, events, workflow_id)
-SELECT h.run_id, pg_catalog.min(h.event_id), pg_catalog.max(h.event_id),
+INSERT INTO durable.history_batches (run_id, last_event_id, events, workflow_id)
+SELECT h.run_id, pg_catalog.max(h.event_id),
 	   durable._batch_from_json(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
 			'event_id', h.event_id, 'event_type', h.event_type, 'event_time', h.event_time,
 			'attributes', h.attributes) ORDER BY h.event_id)::text::json),

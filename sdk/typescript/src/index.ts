@@ -1,5 +1,6 @@
 export { Worker } from './worker/worker';
 export type { WorkerOptions, WorkerState, ActivityFunction } from './worker/worker';
+export type { WorkerStats } from './worker/host';
 export type { HistoryEvent } from './worker/replay';
 export { Client, WorkflowClient, WorkflowHandle } from './client';
 export type { ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription } from './client';

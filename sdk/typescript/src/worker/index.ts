@@ -1,3 +1,4 @@
 export { Worker } from './worker';
 export type { WorkerOptions, WorkerState, ActivityFunction } from './worker';
+export type { WorkerStats } from './host';
 export type { HistoryEvent } from './replay';

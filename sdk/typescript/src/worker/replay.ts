@@ -45,6 +45,12 @@ export function closesWorkflow(commands: Command[]): boolean {
 /** The cached run cannot continue with this history: replay from scratch. */
 export class CacheMismatch extends Error {}
 
+/**
+ * A new run was given a history that does not begin with event 1 (a
+ * sticky worker's partial history): replay from the whole history.
+ */
+export class PartialHistory extends CacheMismatch {}
+
 /** A workflow task failed because of the workflow code (not the history). */
 export class WorkflowTaskFailure extends Error {
   constructor(public readonly failure: FailureJSON) {
@@ -98,7 +104,34 @@ function toArgs(input: unknown): unknown[] {
 }
 
 function ms(t: string): number {
-  return new Date(t).getTime();
+  return Date.parse(t);
+}
+
+const NO_PATCHES: string[] = [];
+
+/**
+ * Index of the next boundary at or after `from`: a WorkflowTaskStarted
+ * followed by its WorkflowTaskCompleted, or (unless stored) the last event,
+ * the task being worked on; -1 if none.
+ */
+function findBoundary(events: HistoryEvent[], from: number, stored: boolean): number {
+  const n = events.length;
+  for (let k = from; k < n; k++) {
+    if (events[k].event_type !== 'WorkflowTaskStarted') continue;
+    if (k + 1 < n) {
+      if (events[k + 1].event_type === 'WorkflowTaskCompleted') return k;
+    } else if (!stored) {
+      return k;
+    }
+  }
+  return -1;
+}
+
+/** Index of the first command event of events[from, end), or end. */
+function nextCommandEvent(events: HistoryEvent[], from: number, end: number): number {
+  let k = from;
+  while (k < end && !(events[k].event_type in COMMAND_EVENTS)) k++;
+  return k;
 }
 
 export interface WorkflowRunOptions {
@@ -111,11 +144,17 @@ export interface WorkflowRunOptions {
 /**
  * One workflow run's state in a worker: its sandbox and how far into the
  * history it has got.  Kept in the worker's cache between tasks.
+ *
+ * Positions are event ids, never array indexes: a history may be the whole
+ * history (a poll by a worker without the run, a query, the replayer, an
+ * engine older than 0.3) or, for a sticky worker, only the events after the
+ * last workflow task this worker completed (the first event is then that
+ * task's WorkflowTaskCompleted, whose id is lastBoundary.event_id + 1).
  */
 export class WorkflowRun {
   sandbox?: Sandbox;
-  /** Index of the first history event not yet applied. */
-  pos = 0;
+  /** Id of the first history event not yet applied (1 for a new run). */
+  nextEventId = 1;
   /** The boundary (WorkflowTaskStarted) the workflow last ran at. */
   lastBoundary?: HistoryEvent;
   /** Commands of the last activation, to match against the next completion block. */
@@ -124,8 +163,14 @@ export class WorkflowRun {
   private activityIds = new Map<number, string>();
   /** Whether the last activation closed the workflow. */
   closed = false;
+  /** The sandbox went back to the pool: the run cannot continue. */
+  private disposed = false;
 
   constructor(private readonly opts: WorkflowRunOptions) {}
+
+  get runId(): string {
+    return this.opts.runId;
+  }
 
   /**
    * Apply the history from where this run stopped.  Returns the commands
@@ -133,38 +178,36 @@ export class WorkflowRun {
    * work on, else null.  In `stored` mode (histories from get_history or
    * query tasks) no activation is treated as new; with applyTrailing, events
    * after the last completed workflow task are applied too (for queries; the
-   * run cannot continue afterwards).
+   * run cannot continue afterwards).  Throws CacheMismatch when the history
+   * does not continue this run (PartialHistory for a new run given only the
+   * tail of a history).
    */
   advance(events: HistoryEvent[], stored = false, applyTrailing = false): Command[] | null {
-    if (this.lastBoundary) {
-      const b = events[this.pos - 1];
-      if (!b || b.event_id !== this.lastBoundary.event_id || b.event_type !== 'WorkflowTaskStarted' ||
-          ms(b.event_time) !== ms(this.lastBoundary.event_time)) {
-        throw new CacheMismatch('history does not continue the cached execution');
-      }
+    if (this.disposed) throw new CacheMismatch('the run was disposed of');
+    let start = this.lastBoundary ? this.continuation(events) : 0;
+    if (!this.lastBoundary && events.length > 0 && events[0].event_id !== 1) {
+      throw new PartialHistory(`history begins at event ${events[0].event_id}, not 1`);
     }
-    let start = this.pos;
     for (;;) {
-      const b = this.findBoundary(events, start, stored);
+      const b = findBoundary(events, start, stored);
       const end = b < 0 ? events.length : b + 1;
-      const segment = events.slice(start, end);
       if (this.pending !== null) {
-        if (segment.length === 0) return null;
-        if (segment[0].event_type !== 'WorkflowTaskCompleted') {
+        if (start === end) return null;
+        if (events[start].event_type !== 'WorkflowTaskCompleted') {
           throw new CacheMismatch(`workflow task ${this.lastBoundary?.event_id} did not complete`);
         }
-        this.match(this.pending, segment.filter(isCommandEvent), this.lastBoundary!);
+        this.match(this.pending, events, start, end, this.lastBoundary!);
         this.pending = null;
       }
       if (b < 0) {
         if (stored && applyTrailing) {
           // queries: also apply events no workflow task has processed yet
           // (signals, completions) so the answer reflects them; throwaway runs only
-          const jobs = this.jobs(segment.filter((e) => !isCommandEvent(e)));
+          const jobs = this.jobs(events, start, end);
           if (jobs.length) {
             const last = events[events.length - 1];
             if (!this.sandbox) this.createSandbox(events, last);
-            this.activate(jobs, ms(last.event_time), true, [], last.event_id);
+            this.activate(jobs, ms(last.event_time), true, NO_PATCHES, last.event_id);
             this.pending = null;
             this.lastBoundary = undefined;
           }
@@ -172,40 +215,72 @@ export class WorkflowRun {
         return null;
       }
       const boundary = events[b];
-      const replaying = events[b + 1]?.event_type === 'WorkflowTaskCompleted';
-      const jobs = this.jobs(segment.filter((e) => !isCommandEvent(e)));
+      const replaying = b + 1 < events.length && events[b + 1].event_type === 'WorkflowTaskCompleted';
+      const jobs = this.jobs(events, start, end);
       // patches this activation's commands recorded (Temporal's NotifyHasPatch)
-      const patches: string[] = [];
+      let patches = NO_PATCHES;
       for (let k = b + 1; k < events.length && events[k].event_type !== 'WorkflowTaskStarted'; k++) {
-        if (isPatchMarkerEvent(events[k]) && events[k].attributes.details?.patch_id) patches.push(events[k].attributes.details.patch_id);
+        const pid = isPatchMarkerEvent(events[k]) ? events[k].attributes.details?.patch_id : undefined;
+        if (pid) (patches === NO_PATCHES ? (patches = []) : patches).push(pid);
       }
       if (!this.sandbox) this.createSandbox(events, boundary);
       const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary.event_id);
       this.pending = commands;
       this.lastBoundary = boundary;
-      this.pos = start = b + 1;
+      this.nextEventId = boundary.event_id + 1;
+      start = b + 1;
       if (closesWorkflow(commands)) this.closed = true;
       if (!replaying) return commands;
     }
   }
 
-  private findBoundary(events: HistoryEvent[], from: number, stored: boolean): number {
-    for (let k = from; k < events.length; k++) {
-      if (events[k].event_type !== 'WorkflowTaskStarted') continue;
-      const next = events[k + 1];
-      if (next?.event_type === 'WorkflowTaskCompleted') return k;
-      if (!next && !stored) return k;
+  /**
+   * Index in events of the first event after lastBoundary, checking that
+   * the history continues this run: either it holds the boundary itself
+   * (same id, same time: the same workflow task, not a later attempt), or
+   * it begins right after it with the completion of that task.
+   */
+  private continuation(events: HistoryEvent[]): number {
+    const boundary = this.lastBoundary!;
+    if (events.length === 0) throw new CacheMismatch('empty history');
+    const k = this.nextEventId - events[0].event_id;
+    if (k < 0 || k > events.length) {
+      throw new CacheMismatch(`history (events ${events[0].event_id}..${events[events.length - 1].event_id}) does not continue the cached execution at event ${boundary.event_id}`);
     }
-    return -1;
+    if (k > 0) {
+      const b = events[k - 1];
+      if (b.event_id !== boundary.event_id || b.event_type !== 'WorkflowTaskStarted' ||
+          (b.event_time !== boundary.event_time && ms(b.event_time) !== ms(boundary.event_time))) {
+        throw new CacheMismatch('history does not continue the cached execution');
+      }
+    } else {
+      const c = events[0];
+      if (c.event_type !== 'WorkflowTaskCompleted' || c.attributes?.started_event_id !== boundary.event_id) {
+        throw new CacheMismatch(`history begins with ${describeEvent(c)} ${c.event_id}, not the completion of workflow task ${boundary.event_id}`);
+      }
+    }
+    // the events the run will apply: contiguous ids (a cheap guard against a malformed history)
+    for (let j = k; j < events.length; j++) {
+      if (events[j].event_id !== this.nextEventId + (j - k)) throw new CacheMismatch('history event ids are not contiguous');
+    }
+    return k;
+  }
+
+  /** Let the run's sandbox go; the run cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const sb = this.sandbox;
+    this.sandbox = undefined;
+    sb?.dispose();
   }
 
   private createSandbox(events: HistoryEvent[], boundary: HistoryEvent): void {
     const started = events[0];
     if (!started || started.event_type !== 'WorkflowExecutionStarted') {
-      throw new Error('history does not begin with WorkflowExecutionStarted');
+      throw new PartialHistory('history does not begin with WorkflowExecutionStarted');
     }
     const a = started.attributes;
-    const sb = new Sandbox();
     const info = {
       workflowId: this.opts.workflowId,
       runId: this.opts.runId,
@@ -220,14 +295,14 @@ export class WorkflowRun {
       runStartTime: ms(started.event_time),
       historyLength: boundary.event_id,
     };
-    sb.run('__durable.init(__durable_in)', JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }));
-    sb.loadWorkflow(this.opts.entry);
-    this.sandbox = sb;
+    this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry);
   }
 
-  private jobs(events: HistoryEvent[]): Job[] {
+  /** The jobs of the non-command events of events[start, end). */
+  private jobs(events: HistoryEvent[], start: number, end: number): Job[] {
     const jobs: Job[] = [];
-    for (const e of events) {
+    for (let k = start; k < end; k++) {
+      const e = events[k];
       const a = e.attributes ?? {};
       switch (e.event_type) {
         case 'WorkflowExecutionStarted':
@@ -263,34 +338,31 @@ export class WorkflowRun {
   }
 
   private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], historyLength: number): Command[] {
-    const sb = this.sandbox!;
-    sb.replaying = replaying;
-    sb.run('__durable.activate(__durable_in)', JSON.stringify({ jobs, now, isReplaying: replaying, patches, historyLength }));
-    for (let i = 0; i < 10_000 && sb.run('__durable.unblock()'); i++);
-    const out = JSON.parse(sb.run('__durable.collect()')) as { commands: Command[]; taskFailure?: FailureJSON };
+    const out = this.sandbox!.activate(JSON.stringify({ jobs, now, isReplaying: replaying, patches, historyLength }), replaying);
     if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
     return out.commands;
   }
 
-  private match(commands: Command[], evs: HistoryEvent[], boundary: HistoryEvent): void {
+  /** Match the commands of the activation at boundary with the command events of events[start, end). */
+  private match(commands: Command[], events: HistoryEvent[], start: number, end: number, boundary: HistoryEvent): void {
     let ci = 0;
-    let ei = 0;
-    while (ci < commands.length || ei < evs.length) {
+    let ei = nextCommandEvent(events, start, end);
+    while (ci < commands.length || ei < end) {
       const c = commands[ci];
-      const e = evs[ei];
+      const e = ei < end ? events[ei] : undefined;
       const ok = c && e && this.matches(c, e);
       if (!ok && isPatchMarkerCommand(c) && (c.details as any)?.deprecated) {
         ci++; // a deprecated patch the history predates
         continue;
       }
-      if (!ok && isPatchMarkerEvent(e) && e.attributes.details?.deprecated) {
-        ei++; // a deprecated patch the code no longer checks
+      if (!ok && isPatchMarkerEvent(e) && e!.attributes.details?.deprecated) {
+        ei = nextCommandEvent(events, ei + 1, end); // a deprecated patch the code no longer checks
         continue;
       }
       if (!c) {
         throw new NonDeterminismError(
-          `Non-determinism at event ${e.event_id}: history has ${describeEvent(e)}, ` +
-            `but the workflow code produced no such command in workflow task ${boundary.event_id}`, e.event_id);
+          `Non-determinism at event ${e!.event_id}: history has ${describeEvent(e!)}, ` +
+            `but the workflow code produced no such command in workflow task ${boundary.event_id}`, e!.event_id);
       }
       if (!e) {
         throw new NonDeterminismError(
@@ -304,7 +376,7 @@ export class WorkflowRun {
       }
       if (e.event_type === 'ActivityTaskScheduled') this.activityIds.set(e.event_id, e.attributes.activity_id);
       ci++;
-      ei++;
+      ei = nextCommandEvent(events, ei + 1, end);
     }
   }
 
@@ -331,6 +403,6 @@ export class WorkflowRun {
   /** Run a query handler against the run's current state. */
   query(name: string, args: unknown): { result?: unknown; failure?: FailureJSON } {
     if (!this.sandbox) return { failure: { message: 'the workflow has not started yet', type: 'QueryFailedError' } };
-    return JSON.parse(this.sandbox.run('__durable.query(__durable_in)', JSON.stringify({ name, args })));
+    return this.sandbox.query(JSON.stringify({ name, args }));
   }
 }

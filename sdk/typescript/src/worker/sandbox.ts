@@ -1,17 +1,38 @@
 /**
- * Workflow sandboxes: a fresh node:vm context per workflow run, into which
+ * Workflow sandboxes.  Workflow code runs in a node:vm context, into which
  * the workflow modules (and the SDK's workflow runtime they import) are
- * loaded with a small CommonJS loader.  Each context has its own globals
+ * loaded with a small CommonJS loader.  The context has its own globals
  * (deterministic Date and Math.random, no timers, no Node modules) and its
- * own microtask queue (microtaskMode 'afterEvaluate'), so one call into the
- * context runs the workflow until it blocks, synchronously.
+ * own microtask queue (microtaskMode 'afterEvaluate'), so one call into it
+ * runs a workflow until it blocks, synchronously.
+ *
+ * One context (the Realm) serves every run of the process, as Temporal's
+ * reuseV8Context does: creating a context costs about half a millisecond of
+ * CPU, more than all the tasks of a short workflow, and code loaded into a
+ * context of its own is compiled and optimised again for each one.  What
+ * keeps runs apart:
+ *   - modules: the SDK's runtime modules are loaded once (their exports
+ *     frozen); every other module, the workflow's own included, is
+ *     evaluated for each run (a Sandbox holds the run's module instances),
+ *     so module-level variables are per run, as with a context per run;
+ *   - state: the runtime keeps a run's state in its Activator; each call
+ *     into the context names the run's (the deterministic Date and
+ *     Math.random read it);
+ *   - globals: a call that leaves the globals changed (a property added,
+ *     replaced or deleted) has them put back as they were, and the run's
+ *     own values kept aside and restored for its next call;
+ *   - calls never interleave: each runs to completion, microtasks included.
+ * What this cannot isolate is a change to a built-in object itself
+ * (Array.prototype.x = ..., console.log = ...): workflow code must not make
+ * one (it would leak into the other runs of the process).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import Module from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { IllegalStateError } from '../common/failure';
+import { FailureJSON, IllegalStateError } from '../common/failure';
+import type { Command } from '../workflow/internals';
 
 const INTERNALS = require.resolve('../workflow/internals');
 
@@ -37,13 +58,13 @@ const resolveCache = new Map<string, string>();
 const RECHECK_MS = 1000;
 
 /**
- * One AsyncLocalStorage shared by every sandbox (it carries the current
+ * One AsyncLocalStorage for every run (it carries the current
  * CancellationScope).  Node keeps each AsyncLocalStorage that was ever used
  * in a process-wide list until disable(), and walks that whole list on every
- * async resource (every promise) created: an instance per sandbox made the
+ * async resource (every promise) created: an instance per run made the
  * worker's CPU per task grow with the number of workflows run so far.
- * Workflow code runs synchronously inside one sandbox at a time, and the
- * runtime ignores stores that are not its own sandbox's scopes.
+ * Workflow code runs synchronously, one run at a time, and the runtime
+ * ignores stores that are not its own run's scopes.
  */
 const sharedStorage = new AsyncLocalStorage();
 
@@ -92,83 +113,283 @@ export interface WorkflowEntry {
   exportName: string;
 }
 
-export class Sandbox {
+/** Snippets that call into the runtime (compiled once per process). */
+const ACTIVATE = '__durable.activate()';
+const SETTLE = '__durable.settle()';
+const COLLECT = '__durable.collect()';
+const QUERY = '__durable.query()';
+const NOTHING = 'undefined';
+
+/** Counters of the sandboxes (for tests and metrics). */
+export const sandboxStats = {
+  /** Contexts created (one per process). */
+  contexts: 0,
+  /** Runs started in a sandbox. */
+  runs: 0,
+  /** Calls after which a run's changes to the globals were put aside. */
+  globalsRestored: 0,
+};
+
+type GlobalBag = Map<string | symbol, PropertyDescriptor | undefined>;
+
+/** The context every run shares, with the SDK's runtime loaded in it. */
+class Realm {
   readonly context: vm.Context;
+  /** The context's global object as the host sees it: globals set in the context land here too. */
+  private readonly globals: Record<string | symbol, unknown>;
+  /** The runtime's bridge (internals.ts `bridge`), an object of the context. */
+  readonly bridge: any;
+  /** The SDK's modules, loaded once. */
   private readonly modules = new Map<string, { exports: any }>();
+  /** Module wrapper functions compiled into the context (per script, so an edited file is loaded again). */
+  private readonly wrappers = new Map<string, { script: vm.Script; fn: Function }>();
+  /** What the globals are between calls: own keys of `globals` and their values (getters for accessors). */
+  private baseKeys: (string | symbol)[] = [];
+  private baseValues: unknown[] = [];
+  private baseAccessor: boolean[] = [];
+  private math: any;
+  private random: unknown;
+  private bound?: unknown[];
+  /** The sandbox whose run the current call serves (the console reads its replaying flag). */
+  current?: Sandbox;
 
   constructor() {
-    const globals: Record<string, unknown> = {
+    this.globals = {
       AsyncLocalStorage,
       __durable_storage: sharedStorage,
       console: sandboxConsole(this),
       queueMicrotask: undefined,
     };
-    this.context = vm.createContext(globals, { microtaskMode: 'afterEvaluate', name: 'durable workflow' });
-    (this.context as any).__durable_require = (spec: string) => this.require(spec, INTERNALS);
+    this.context = vm.createContext(this.globals, { microtaskMode: 'afterEvaluate', name: 'durable workflow' });
+    sandboxStats.contexts++;
     // the runtime first: it installs the deterministic Date and Math.random
-    const internals = this.require(INTERNALS, INTERNALS);
-    (this.context as any).__durable = internals.bridge;
+    const internals = this.require(INTERNALS, INTERNALS, this.modules);
+    this.bridge = internals.bridge;
+    (this.context as any).__durable = this.bridge;
+    this.bridge.install();
+    this.math = snippet('Math').runInContext(this.context);
+    this.random = this.math.random;
+    this.baseKeys = Reflect.ownKeys(this.globals);
+    for (const k of this.baseKeys) {
+      const d = Object.getOwnPropertyDescriptor(this.globals, k)!;
+      this.baseAccessor.push(d.get !== undefined);
+      this.baseValues.push(d.get ?? d.value);
+    }
   }
 
-  replaying = false;
-  private bound?: unknown[];
+  /** Run a snippet in the context; its microtasks run before this returns. */
+  run(code: string): any {
+    return snippet(code).runInContext(this.context);
+  }
 
-  /** The sandbox's values of BOUND_GLOBALS. */
+  /** The context's values of BOUND_GLOBALS. */
   private builtins(): unknown[] {
     if (!this.bound) this.bound = snippet(`[${BOUND_GLOBALS.join(', ')}]`).runInContext(this.context);
     return this.bound!;
   }
 
-  /** Run a snippet in the context; its microtasks run before this returns. */
-  run(code: string, input?: string): any {
-    (this.context as any).__durable_in = input;
-    return snippet(code).runInContext(this.context);
-  }
-
-  /** CommonJS require inside the sandbox. */
-  require(spec: string, parent: string): any {
+  /**
+   * CommonJS require inside the context: the SDK's modules from the realm's
+   * registry, any other from the run's (`runModules`).
+   */
+  require(spec: string, parent: string, runModules: Map<string, { exports: any }>): any {
     if (Module.isBuiltin(spec)) {
       throw new IllegalStateError(
         `workflow code cannot import the Node module "${spec}" (from ${parent}); ` +
           'do I/O in activities, and import activity modules with `import type`');
     }
     const filename = path.isAbsolute(spec) && spec === parent ? spec : resolveFrom(parent, spec);
-    const cached = this.modules.get(filename);
+    const sdk = isSdkModule(filename);
+    const registry = sdk ? this.modules : runModules;
+    const cached = registry.get(filename);
     if (cached) return cached.exports;
     const mod = { exports: {} as any };
-    this.modules.set(filename, mod);
+    registry.set(filename, mod);
     if (filename.endsWith('.json')) {
       mod.exports = vm.runInContext(`JSON.parse(${JSON.stringify(fs.readFileSync(filename, 'utf8'))})`, this.context);
       return mod.exports;
     }
-    const fn = compiled(filename).runInContext(this.context);
+    const fn = this.wrapper(filename);
     try {
-      const req = (s: string) => this.require(s, filename);
-      if (isSdkModule(filename)) {
+      const req = (s: string) => this.require(s, filename, runModules);
+      if (sdk) {
         fn.call(mod.exports, mod.exports, req, mod, filename, path.dirname(filename), ...this.builtins());
       } else {
         fn.call(mod.exports, mod.exports, req, mod, filename, path.dirname(filename));
       }
     } catch (e) {
-      this.modules.delete(filename);
+      registry.delete(filename);
       throw e;
     }
+    // every run shares the SDK's modules: none may change what another sees
+    if (sdk) Object.freeze(mod.exports);
     return mod.exports;
   }
 
-  /** Load the workflow function into the runtime. */
-  loadWorkflow(entry: WorkflowEntry | undefined): void {
-    if (!entry) return;
-    const exports = this.require(entry.file, entry.file);
-    (this.context as any).__durable_fn = exports[entry.exportName];
-    this.run('__durable.setWorkflow(globalThis.__durable_fn); delete globalThis.__durable_fn;');
+  /** The module's wrapper function in the context (calling it again gives a new module instance). */
+  private wrapper(filename: string): Function {
+    const script = compiled(filename);
+    const w = this.wrappers.get(filename);
+    if (w && w.script === script) return w.fn;
+    const fn = script.runInContext(this.context);
+    this.wrappers.set(filename, { script, fn });
+    return fn;
+  }
+
+  /** Whether the last call left the globals as they were (a few property reads). */
+  globalsClean(): boolean {
+    const g = this.globals;
+    if (this.math.random !== this.random) return false;
+    const keys = Reflect.ownKeys(g);
+    if (keys.length !== this.baseKeys.length) return false;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      if (k !== this.baseKeys[i]) return false;
+      const v = this.baseAccessor[i] ? Object.getOwnPropertyDescriptor(g, k)?.get : g[k];
+      if (v !== this.baseValues[i]) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The globals the last call changed, as property descriptors (undefined:
+   * deleted), then the globals put back as they were.
+   */
+  takeGlobals(into: GlobalBag | undefined): GlobalBag {
+    sandboxStats.globalsRestored++;
+    const bag: GlobalBag = into ?? new Map();
+    const g = this.globals;
+    const base = new Map<string | symbol, unknown>();
+    this.baseKeys.forEach((k, i) => base.set(k, this.baseValues[i]));
+    const ctxGlobal = this.run('globalThis');
+    for (const k of Reflect.ownKeys(g)) {
+      const d = Object.getOwnPropertyDescriptor(g, k)!;
+      if (base.has(k) && base.get(k) === (d.get ?? d.value)) continue;
+      bag.set(k, Object.getOwnPropertyDescriptor(ctxGlobal, k));
+    }
+    for (const k of this.baseKeys) if (!Object.prototype.hasOwnProperty.call(g, k)) bag.set(k, undefined);
+    this.bridge.restoreGlobals();
+    this.math.random = this.random;
+    if (!this.globalsClean()) throw new IllegalStateError('workflow code changed the sandbox globals in a way that cannot be undone');
+    return bag;
+  }
+
+  /** Set the globals a run had changed (before a call for that run). */
+  putGlobals(bag: GlobalBag): void {
+    const ctxGlobal = this.run('globalThis');
+    for (const [k, d] of bag) {
+      if (d === undefined) delete ctxGlobal[k];
+      else Object.defineProperty(ctxGlobal, k, d);
+    }
   }
 }
 
-function sandboxConsole(sb: Sandbox): Console {
+let realm: Realm | undefined;
+
+function theRealm(): Realm {
+  if (!realm) realm = new Realm();
+  return realm;
+}
+
+/**
+ * A run's part of the realm: its activator (the runtime's state for it),
+ * its module instances and any globals it set.  Made by begin() with the
+ * runtime's init input and the workflow function's entry; dispose() lets
+ * it all go.
+ */
+export class Sandbox {
+  private readonly realm = theRealm();
+  private readonly modules = new Map<string, { exports: any }>();
+  /** The run's Activator (an object of the context, opaque here). */
+  private activator: unknown;
+  private globals?: GlobalBag;
+  /** Workflow logging is silent while replaying. */
+  replaying = false;
+
+  /** The context (shared by every run). */
+  get context(): vm.Context {
+    return this.realm.context;
+  }
+
+  /** Start the run: the runtime's state for it (InitInput as JSON), then its workflow function. */
+  constructor(init: string, entry: WorkflowEntry | undefined) {
+    sandboxStats.runs++;
+    const b = this.realm.bridge;
+    b.input = init;
+    this.activator = b.init();
+    this.call(() => {
+      if (entry) {
+        const exports = this.realm.require(entry.file, entry.file, this.modules);
+        b.setWorkflow(exports[entry.exportName]);
+      }
+      // microtasks the modules queued run now, for this run
+      this.realm.run(NOTHING);
+    });
+  }
+
+  /** Make a call for this run: its activator and globals in place, the globals put back afterwards. */
+  private call<T>(fn: () => T): T {
+    const r = this.realm;
+    r.bridge.use(this.activator);
+    r.current = this;
+    if (this.globals) r.putGlobals(this.globals);
+    try {
+      return fn();
+    } finally {
+      if (this.globals || !r.globalsClean()) this.globals = r.takeGlobals(this.globals);
+      r.current = undefined;
+      r.bridge.use(undefined);
+    }
+  }
+
+  /** Run a snippet for this run, with `input` for the runtime. */
+  private run(code: string, input?: string): any {
+    this.realm.bridge.input = input;
+    return this.realm.run(code);
+  }
+
+  /**
+   * One activation (the input of the runtime's activate(), as JSON): apply
+   * its jobs, run the workflow until it blocks, collect its commands.
+   */
+  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON } {
+    this.replaying = replaying;
+    return this.call(() => {
+      this.run(ACTIVATE, input);
+      for (let i = 0; i < 10_000; i++) {
+        const out = this.run(SETTLE);
+        if (out !== null) return JSON.parse(out);
+      }
+      return JSON.parse(this.run(COLLECT));
+    });
+  }
+
+  /** Run a query handler ({name, args} as JSON). */
+  query(input: string): { result?: unknown; failure?: FailureJSON } {
+    return this.call(() => JSON.parse(this.run(QUERY, input)));
+  }
+
+  /** CommonJS require for this run (its own instances of modules other than the SDK's). */
+  require(spec: string, parent: string): any {
+    return this.call(() => {
+      const exports = this.realm.require(spec, parent, this.modules);
+      this.realm.run(NOTHING);
+      return exports;
+    });
+  }
+
+  /** Let the run's state go (the sandbox cannot be used afterwards). */
+  dispose(): void {
+    this.modules.clear();
+    this.activator = undefined;
+    this.globals = undefined;
+  }
+}
+
+function sandboxConsole(r: Realm): Console {
   // workflow logging is silent while replaying, like Temporal's workflow logger
   const wrap = (fn: (...a: any[]) => void) => (...args: any[]) => {
-    if (!sb.replaying) fn(...args);
+    if (!r.current?.replaying) fn(...args);
   };
   // the other methods are inherited (Node binds them to the console)
   const c = Object.create(console) as Console;
@@ -217,14 +438,20 @@ export function locateWorkflows(workflows: Record<string, unknown>): Map<string,
   return out;
 }
 
+const PROBE_INIT = JSON.stringify({ info: { workflowId: '', runId: '', workflowType: '', historyLength: 0, startTime: 0, runStartTime: 0 }, now: 0, seed: '' });
+
 /** Every exported function of a workflow module file. */
 export function workflowsOfModule(file: string): Map<string, WorkflowEntry> {
   const resolved = require.resolve(path.resolve(file));
-  const probe = new Sandbox();
-  const exports = probe.require(resolved, resolved);
-  const out = new Map<string, WorkflowEntry>();
-  for (const k of Object.keys(exports)) {
-    if (typeof exports[k] === 'function') out.set(k, { file: resolved, exportName: k });
+  const probe = new Sandbox(PROBE_INIT, undefined);
+  try {
+    const exports = probe.require(resolved, resolved);
+    const out = new Map<string, WorkflowEntry>();
+    for (const k of Object.keys(exports)) {
+      if (typeof exports[k] === 'function') out.set(k, { file: resolved, exportName: k });
+    }
+    return out;
+  } finally {
+    probe.dispose();
   }
-  return out;
 }

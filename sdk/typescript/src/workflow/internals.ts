@@ -1,10 +1,12 @@
 /**
- * The workflow runtime.  This module runs INSIDE the workflow sandbox (a
- * node:vm context per workflow run, see src/worker/sandbox.ts): it keeps the
- * run's state (pending activities, timers, conditions, handlers), turns
- * workflow API calls into commands and applies the jobs the worker derives
- * from history.  The worker talks to it through `globalThis.__durable` with
- * JSON strings only, so no object crosses between realms.
+ * The workflow runtime.  This module runs INSIDE the workflow sandbox (the
+ * node:vm context every run of the worker process shares, see
+ * src/worker/sandbox.ts): it keeps each run's state in an Activator (pending
+ * activities, timers, conditions, handlers), turns workflow API calls into
+ * commands and applies the jobs the worker derives from history.  The
+ * worker talks to it through `globalThis.__durable`, naming the run of each
+ * call (an Activator it holds as an opaque handle) and passing data as JSON
+ * strings only, so no data object crosses between realms.
  *
  * No Node API may be used here.
  */
@@ -170,9 +172,10 @@ function isCancellationLike(err: unknown): boolean {
 }
 
 /**
- * This sandbox's activator.  Each sandbox loads its own instance of this
- * module, so a module variable is per run; globalThis.__durableActivator
- * serves another copy of the SDK that workflow code may load.
+ * The activator of the run the current call into the context is for (set
+ * by bridge.use; one instance of this module serves every run of the
+ * worker process).  globalThis.__durableActivator serves another copy of
+ * the SDK that workflow code may load.
  */
 let currentActivator: Activator | undefined;
 
@@ -201,6 +204,8 @@ export class CancellationScope {
   readonly parent?: CancellationScope;
   readonly cancelRequested: Promise<never>;
   readonly timeout?: number;
+  /** The run the scope belongs to (the context's AsyncLocalStorage is shared by every run). */
+  readonly #owner: Activator | undefined = currentActivator;
   #requested = false;
   #reject!: (e: unknown) => void;
 
@@ -254,9 +259,9 @@ export class CancellationScope {
 
   static current(): CancellationScope {
     const a = getActivator();
-    // the storage is shared with other sandboxes: only this sandbox's scopes count
+    // the storage is shared with other runs: only this run's scopes count
     const s = a.storage.getStore();
-    return s instanceof CancellationScope ? s : a.rootScope;
+    return s instanceof CancellationScope && s.#owner === a ? s : a.rootScope;
   }
 
   static cancellable<T>(fn: () => Promise<T>): Promise<T> {
@@ -494,12 +499,39 @@ export interface InitInput {
   seed: string;
 }
 
-/** Installed on the sandbox's globalThis as __durable. */
+/** The context's globals as install() left them: name -> descriptor. */
+let pristine: Map<string | symbol, PropertyDescriptor> | undefined;
+
+/**
+ * Installed on the context's globalThis as __durable.  The worker (see
+ * src/worker/sandbox.ts) names the run a call is for with use(), and passes
+ * the call's input, JSON text, in `input`.
+ */
 export const bridge = {
-  init(json: string): void {
-    const input = JSON.parse(json) as InitInput;
+  input: undefined as string | undefined,
+
+  /**
+   * Once per context, after the SDK's modules loaded: the deterministic
+   * Date and Math.random (they read the current run's activator), then a
+   * record of the globals that restoreGlobals() puts back.
+   */
+  install(): void {
+    const g = globalThis as any;
+    installDeterminism();
+    Object.defineProperty(g, '__durableActivator', { get: () => currentActivator, configurable: true });
+    pristine = new Map();
+    for (const k of Reflect.ownKeys(g)) pristine.set(k, Object.getOwnPropertyDescriptor(g, k)!);
+  },
+
+  /** The calls that follow are for this run (an activator init() returned). */
+  use(a: Activator | undefined): void {
+    currentActivator = a;
+  },
+
+  /** A new run: its activator (workflow info, clock, random seed) from `input`, made current. */
+  init(): Activator {
+    const input = JSON.parse(bridge.input!) as InitInput;
     const a = new Activator();
-    (globalThis as any).__durableActivator = a;
     currentActivator = a;
     a.now = input.now;
     a.random = sfc32(hashSeed(input.seed));
@@ -515,16 +547,32 @@ export const bridge = {
       },
     } as WorkflowInfo;
     a.rootScope = new CancellationScope({ cancellable: true, parent: null });
-    installDeterminism(a);
+    return a;
+  },
+
+  /**
+   * Put the globals back as install() found them: the ones a call added are
+   * deleted, replaced or deleted ones restored.
+   */
+  restoreGlobals(): void {
+    const g = globalThis as any;
+    for (const k of Reflect.ownKeys(g)) {
+      if (!pristine!.has(k)) delete g[k];
+    }
+    for (const [k, d] of pristine!) {
+      const now = Object.getOwnPropertyDescriptor(g, k);
+      if (now && Object.is(now.value, d.value) && now.get === d.get && now.set === d.set && now.writable === d.writable) continue;
+      Object.defineProperty(g, k, d);
+    }
   },
 
   setWorkflow(fn: unknown): void {
     getActivator().workflowFn = fn as any;
   },
 
-  activate(json: string): void {
+  activate(): void {
     const a = getActivator();
-    const act = JSON.parse(json) as { jobs: Job[]; now: number; isReplaying: boolean; patches: string[]; historyLength: number };
+    const act = JSON.parse(bridge.input!) as { jobs: Job[]; now: number; isReplaying: boolean; patches: string[]; historyLength: number };
     a.now = act.now;
     a.isReplaying = act.isReplaying;
     a.info.historyLength = act.historyLength;
@@ -536,6 +584,7 @@ export const bridge = {
   /** Resolve conditions that became true; true if any did (run again). */
   unblock(): boolean {
     const a = getActivator();
+    if (a.conditions.size === 0) return false;
     let any = false;
     for (const [seq, c] of [...a.conditions]) {
       let ok = false;
@@ -553,6 +602,15 @@ export const bridge = {
     return any;
   },
 
+  /**
+   * After an activation's microtasks ran: null if a condition became true
+   * (its continuation runs after this call: call again), else the
+   * activation's outcome (collect()).
+   */
+  settle(): string | null {
+    return bridge.unblock() ? null : bridge.collect();
+  },
+
   collect(): string {
     const a = getActivator();
     const out: { commands: Command[]; taskFailure?: FailureJSON } = { commands: a.commands };
@@ -561,9 +619,9 @@ export const bridge = {
     return JSON.stringify(out);
   },
 
-  query(json: string): string {
+  query(): string {
     const a = getActivator();
-    const { name, args } = JSON.parse(json) as { name: string; args: unknown };
+    const { name, args } = JSON.parse(bridge.input!) as { name: string; args: unknown };
     const h = a.queryHandlers.get(name);
     if (!h) {
       const known = [...a.queryHandlers.keys()].join(', ') || 'none';
@@ -582,23 +640,26 @@ export const bridge = {
   },
 };
 
-/** Deterministic Date and Math.random for the sandbox. */
-function installDeterminism(a: Activator): void {
+/**
+ * Deterministic Date and Math.random for the sandbox: the time of the
+ * current workflow task, numbers from the run's seeded generator.
+ */
+function installDeterminism(): void {
   const g = globalThis as any;
   const OrigDate: DateConstructor = g.__durableOrigDate ?? g.Date;
   g.__durableOrigDate = OrigDate;
   function DDate(this: unknown, ...args: any[]) {
-    if (!new.target) return new OrigDate(a.now).toString();
-    if (args.length === 0) return new OrigDate(a.now);
+    if (!new.target) return new OrigDate(getActivator().now).toString();
+    if (args.length === 0) return new OrigDate(getActivator().now);
     return new (OrigDate as any)(...args);
   }
   DDate.prototype = OrigDate.prototype;
-  DDate.now = () => a.now;
+  DDate.now = () => getActivator().now;
   DDate.parse = OrigDate.parse;
   DDate.UTC = OrigDate.UTC;
   Object.defineProperty(OrigDate.prototype, 'constructor', { value: DDate, writable: true, configurable: true });
   g.Date = DDate;
-  g.Math.random = () => a.random();
+  g.Math.random = () => getActivator().random();
 }
 
 export { ApplicationFailure, TimeoutFailure };

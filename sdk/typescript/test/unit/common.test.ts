@@ -6,7 +6,7 @@ import {
 } from '../../src';
 import { retryPolicy } from '../../src/workflow/internals';
 import { parsePgInterval } from '../../src/common/duration';
-import { toTask } from '../../src/worker/worker';
+import { toTask } from '../../src/worker/task';
 
 describe('durations', () => {
   it('parses ms-style strings and numbers', () => {

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { NonDeterminismError, Worker } from '../../src';
-import { HistoryEvent, WorkflowRun, isCommandEvent } from '../../src/worker/replay';
+import { CacheMismatch, HistoryEvent, PartialHistory, WorkflowRun, isCommandEvent } from '../../src/worker/replay';
+import { sandboxStats } from '../../src/worker/sandbox';
 
 const FIXTURES = path.resolve(__dirname, '../../../test/fixtures');
 const load = (name: string): HistoryEvent[] => JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8'));
@@ -17,6 +18,7 @@ const LIFECYCLE_V1 = require.resolve('../workflows/lifecycle-v1');
 const LIFECYCLE_V3 = require.resolve('../workflows/lifecycle-v3');
 const REORDERED = require.resolve('../workflows/renewal-reordered');
 const BASIC = require.resolve('../workflows/basic');
+const ISOLATION = require.resolve('../workflows/isolation');
 
 function newRun(history: HistoryEvent[], workflowsPath: string): WorkflowRun {
   const type = history[0].attributes.workflow_type;
@@ -32,6 +34,17 @@ function pollPrefix(history: HistoryEvent[], n: number): HistoryEvent[] {
     }
   }
   throw new Error(`no workflow task ${n}`);
+}
+
+/**
+ * What a sticky worker receives for the n-th workflow task (n >= 2): the
+ * events after the WorkflowTaskStarted of the task before, up to and
+ * including the n-th task's WorkflowTaskStarted.
+ */
+function stickyPart(history: HistoryEvent[], n: number): HistoryEvent[] {
+  const before = pollPrefix(history, n - 1);
+  const upTo = pollPrefix(history, n);
+  return upTo.slice(before.length);
 }
 
 function commandEventsAfter(history: HistoryEvent[], startedIndex: number): string[] {
@@ -122,15 +135,119 @@ describe('replay', () => {
     assert.equal(recorded.now, new Date(prefix.at(-1)!.event_time).getTime());
   });
 
-  it('runs each execution in its own sandbox', () => {
-    const hist = load('deterministic');
-    const prefix = pollPrefix(hist, 2);
-    const a = newRun(prefix, BASIC);
-    const b = newRun(prefix, BASIC);
-    a.advance(prefix);
-    b.advance(prefix);
-    assert.notEqual(a.sandbox!.context, b.sandbox!.context);
+  it('runs keep their module state and globals to themselves, interleaved in the shared context', () => {
+    const t0 = Date.parse('2026-11-25T10:00:00.000+00:00');
+    const at = (ms: number) => new Date(t0 + ms).toISOString().replace('Z', '+00:00');
+    const first = (tag: string): HistoryEvent[] => [
+      { event_id: 1, event_type: 'WorkflowExecutionStarted', event_time: at(0), run_id: `run-${tag}`, attributes: { workflow_type: 'isolated', task_queue: 'q', input: [tag] } } as HistoryEvent,
+      { event_id: 2, event_type: 'WorkflowTaskScheduled', event_time: at(1), attributes: {} },
+      { event_id: 3, event_type: 'WorkflowTaskStarted', event_time: at(2), attributes: { scheduled_event_id: 2 } },
+    ];
+    const rest: HistoryEvent[] = [
+      { event_id: 4, event_type: 'WorkflowTaskCompleted', event_time: at(3), attributes: { scheduled_event_id: 2, started_event_id: 3 } },
+      { event_id: 5, event_type: 'TimerStarted', event_time: at(4), attributes: { timer_id: '1' } },
+      { event_id: 6, event_type: 'TimerFired', event_time: at(1004), attributes: { timer_id: '1', started_event_id: 5 } },
+      { event_id: 7, event_type: 'WorkflowTaskScheduled', event_time: at(1005), attributes: {} },
+      { event_id: 8, event_type: 'WorkflowTaskStarted', event_time: at(1006), attributes: { scheduled_event_id: 7 } },
+    ];
+    const contexts = sandboxStats.contexts;
+    const a = newRun(first('a'), ISOLATION);
+    const b = newRun(first('b'), ISOLATION);
+    assert.equal(a.advance(first('a'))![0].type, 'start_timer');
+    assert.equal(b.advance(first('b'))![0].type, 'start_timer');
+    // a continues from a partial history, b from the whole one
+    const ra = a.advance(rest)!;
+    const rb = b.advance([...first('b'), ...rest])!;
+    assert.deepEqual(ra, [{ type: 'complete_workflow', result: { runs: 1, before: null, after: 'a', now: t0 + 1006 } }]);
+    assert.deepEqual(rb, [{ type: 'complete_workflow', result: { runs: 1, before: null, after: 'b', now: t0 + 1006 } }]);
+    // a third run, after the others are gone, starts from clean globals and a fresh module
+    a.dispose();
+    b.dispose();
+    const d = newRun(first('d'), ISOLATION);
+    assert.deepEqual(d.advance([...first('d'), ...rest])!.at(-1), { type: 'complete_workflow', result: { runs: 1, before: null, after: 'd', now: t0 + 1006 } });
+    d.dispose();
+    assert.ok(sandboxStats.contexts - contexts <= 1, 'one context for every run');
     assert.equal(typeof (globalThis as any).__durableActivator, 'undefined');
+    assert.equal(typeof (globalThis as any).isolationTag, 'undefined');
+  });
+});
+
+describe('sticky execution (partial histories)', () => {
+  it('a cached run continues from partial histories and agrees with a full replay', () => {
+    const hist = load('lifecycle-patched-cancelled');
+    const sticky = newRun(hist, EXAMPLE);
+    assert.ok(sticky.advance(pollPrefix(hist, 1)));
+    let n = 2;
+    for (;; n++) {
+      let part: HistoryEvent[];
+      try {
+        part = stickyPart(hist, n);
+      } catch {
+        break;
+      }
+      assert.equal(part[0].event_type, 'WorkflowTaskCompleted');
+      assert.equal(part[0].event_id, sticky.lastBoundary!.event_id + 1);
+      const fromPart = sticky.advance(part);
+      const prefix = pollPrefix(hist, n);
+      const fresh = newRun(prefix, EXAMPLE);
+      assert.deepEqual(fromPart, fresh.advance(prefix), `task ${n}`);
+      fresh.dispose();
+    }
+    assert.ok(n > 4);
+    sticky.dispose();
+  });
+
+  it('a run continues from whole and partial histories in any order', () => {
+    const hist = load('renewal-completed');
+    const run = newRun(hist, EXAMPLE);
+    run.advance(pollPrefix(hist, 1));
+    run.advance(pollPrefix(hist, 2)); // whole
+    run.advance(stickyPart(hist, 3)); // partial
+    const last = run.advance(pollPrefix(hist, 4))!; // whole again
+    const fresh = newRun(hist, EXAMPLE);
+    assert.deepEqual(last, fresh.advance(pollPrefix(hist, 4)));
+    run.dispose();
+    fresh.dispose();
+  });
+
+  it('a new run refuses a partial history (the worker then fetches the whole one)', () => {
+    const hist = load('renewal-completed');
+    const run = newRun(hist, EXAMPLE);
+    assert.throws(() => run.advance(stickyPart(hist, 2)), PartialHistory);
+    assert.ok(PartialHistory.prototype instanceof CacheMismatch);
+  });
+
+  it('a cached run refuses a partial history that does not start right after it', () => {
+    const hist = load('lifecycle-patched-cancelled');
+    const run = newRun(hist, EXAMPLE);
+    run.advance(pollPrefix(hist, 1));
+    // skips task 2: begins after a boundary the run has not reached
+    assert.throws(() => run.advance(stickyPart(hist, 3)), CacheMismatch);
+    const ahead = newRun(hist, EXAMPLE);
+    ahead.advance(pollPrefix(hist, 3));
+    // a partial history that ends before the run's last task
+    assert.throws(() => ahead.advance(stickyPart(hist, 2)), CacheMismatch);
+    // a partial history whose first event is not the completion of the run's last task
+    const run3 = newRun(hist, EXAMPLE);
+    run3.advance(pollPrefix(hist, 1));
+    const part = stickyPart(hist, 2);
+    assert.throws(() => run3.advance([{ ...part[0], event_type: 'WorkflowTaskFailed' }, ...part.slice(1)]), CacheMismatch);
+    const run4 = newRun(hist, EXAMPLE);
+    run4.advance(pollPrefix(hist, 1));
+    assert.throws(() => run4.advance([{ ...part[0], attributes: { ...part[0].attributes, started_event_id: 2 } }, ...part.slice(1)]), CacheMismatch);
+    // an event repeated (ids not contiguous)
+    const run5 = newRun(hist, EXAMPLE);
+    run5.advance(pollPrefix(hist, 1));
+    assert.throws(() => run5.advance([...part.slice(0, -1), part[0], part.at(-1)!]), /not contiguous/);
+    for (const r of [run, ahead, run3, run4, run5]) r.dispose();
+  });
+
+  it('a disposed run cannot continue', () => {
+    const hist = load('renewal-completed');
+    const run = newRun(hist, EXAMPLE);
+    run.advance(pollPrefix(hist, 1));
+    run.dispose();
+    assert.throws(() => run.advance(stickyPart(hist, 2)), CacheMismatch);
   });
 });
 

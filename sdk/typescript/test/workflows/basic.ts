@@ -152,3 +152,24 @@ export async function holdThenStep(key: string): Promise<string> {
   const second = await acts.add(1, 1);
   return `${first}:${second}`;
 }
+
+/**
+ * For the sticky-execution tests: n rounds of waiting for a signal, then an
+ * activity; returns what the code saw each round (workflowInfo's history
+ * length included), which must not depend on how the worker got the history.
+ * The query "state" answers how many rounds are done.
+ */
+export async function observer(n: number): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const got: string[] = [];
+  setHandler(go, (v) => {
+    got.push(v);
+  });
+  setHandler(stateQuery, () => String(seen.length));
+  for (let i = 0; i < n; i++) {
+    await condition(() => got.length > i);
+    const r = await acts.add(i, got[i].length);
+    seen.push({ signal: got[i], r, historyLength: workflowInfo().historyLength });
+  }
+  return seen;
+}

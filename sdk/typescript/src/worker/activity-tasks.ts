@@ -1,0 +1,149 @@
+/**
+ * The activity path: run one activity attempt with its Context (info,
+ * throttled heartbeats, cancellation), then report the outcome — completed,
+ * failed, or cancelled at the workflow's request — asking for the workflow
+ * task the result schedules when a workflow-task slot is free (eager
+ * dispatch).  An attempt that is no longer outstanding (timed out, its
+ * workflow closed) is cancelled through its heartbeats and reports nothing.
+ */
+import { ActivityInfo, Context } from '../activity';
+import { ApplicationFailure, CancelledFailure, encodeFailure } from '../common/failure';
+import { ActivityNotFoundError, StaleTaskTokenError, WorkflowNotRunningError } from '../errors';
+import { SQL } from './engine';
+import type { TaskHost } from './host';
+import type { Task } from './task';
+
+export type ActivityFunction = (...args: any[]) => Promise<unknown> | unknown;
+
+export class ActivityTasks {
+  /** Activities running now (shutdown cancels them when its grace time is over). */
+  readonly running = new Set<Context>();
+
+  constructor(private readonly host: TaskHost, private readonly activities: Record<string, ActivityFunction>) {}
+
+  has(activityType: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.activities, activityType);
+  }
+
+  /** Run one activity task; resolves to the tasks its completion handed back. */
+  async handle(task: Task): Promise<Task[]> {
+    const host = this.host;
+    host.stats.activityTasks++;
+    const token: string = task.task_token;
+    const activityType = task.activity_type ?? '';
+    const hbMs = task.heartbeat_timeout_ms ?? undefined;
+    const info: ActivityInfo = {
+      taskToken: token,
+      activityId: task.activity_id ?? '',
+      activityType,
+      workflowId: task.workflow_id,
+      runId: task.run_id,
+      workflowType: task.workflow_type,
+      taskQueue: task.task_queue,
+      attempt: task.attempt,
+      heartbeatDetails: task.heartbeat_details ?? undefined,
+      heartbeatTimeoutMs: hbMs,
+      scheduledTime: task.scheduled_time as Date,
+      startedTime: task.started_time as Date,
+      deadline: task.deadline ?? undefined,
+    };
+    let cancelKind: 'workflow' | 'gone' | 'shutdown' | undefined;
+    let done = false;
+    const hb = { latest: undefined as unknown, pending: false, inFlight: false, last: 0, timer: undefined as NodeJS.Timeout | undefined };
+    const throttle = hbMs ? Math.max(50, Math.min(hbMs * 0.8, 30_000)) : 1000;
+    const send = (): void => {
+      if (done || hb.inFlight || !hb.pending) return;
+      const wait = hb.last + throttle - Date.now();
+      if (wait > 0) {
+        if (!hb.timer) hb.timer = setTimeout(() => ((hb.timer = undefined), send()), wait);
+        return;
+      }
+      hb.inFlight = true;
+      hb.pending = false;
+      hb.last = Date.now();
+      host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)])
+        .then((cancelRequested) => {
+          if (cancelRequested && !cancelKind) {
+            cancelKind = 'workflow';
+            ctx.cancel(new CancelledFailure('Activity cancelled'));
+          }
+        })
+        .catch((m) => {
+          if ((m instanceof StaleTaskTokenError || m instanceof ActivityNotFoundError || m instanceof WorkflowNotRunningError) && !cancelKind) {
+            cancelKind = 'gone';
+            ctx.cancel(new CancelledFailure('Activity no longer outstanding (timed out, or its workflow closed)'));
+          }
+        })
+        .finally(() => {
+          hb.inFlight = false;
+          send();
+        });
+    };
+    const ctx = new Context(info, (details) => {
+      hb.latest = details;
+      hb.pending = true;
+      send();
+    });
+    this.running.add(ctx);
+    const origCancel = ctx.cancel.bind(ctx);
+    ctx.cancel = (reason: CancelledFailure) => {
+      if (!cancelKind) cancelKind = 'shutdown';
+      origCancel(reason);
+    };
+    try {
+      const fn = this.activities[activityType];
+      let result: unknown;
+      let error: unknown;
+      let ok = false;
+      try {
+        if (typeof fn !== 'function') {
+          throw ApplicationFailure.retryable(`activity "${activityType}" is not registered on worker ${host.identity}`, 'ActivityNotRegistered');
+        }
+        const args = task.input == null ? [] : Array.isArray(task.input) ? task.input : [task.input];
+        result = await Context.run(ctx, async () => fn(...args));
+        ok = true;
+      } catch (e) {
+        error = e;
+      }
+      done = true;
+      if (hb.timer) clearTimeout(hb.timer);
+      // the workflow task this completion schedules, handed back if a slot is reserved for it
+      let reserved = false;
+      try {
+        let handed: unknown;
+        const eager = host.engine.eager;
+        if (ok) {
+          const payload = JSON.stringify(result ?? null);
+          reserved = host.reserveWorkflowTask(task);
+          const r = eager
+            ? await host.engine.call(SQL.completeActivity, [token, payload, reserved])
+            : await host.engine.call(SQL.completeActivity01, [token, payload]);
+          handed = r?.tasks;
+        } else if (cancelKind === 'workflow') {
+          await host.engine.call(SQL.activityCanceled, [token, JSON.stringify(hb.latest ?? null)]);
+        } else if (cancelKind === 'gone') {
+          // nothing to report: the attempt is no longer outstanding
+        } else {
+          const f = encodeFailure(error);
+          delete f.cause;
+          const payload = JSON.stringify(f);
+          reserved = host.reserveWorkflowTask(task);
+          const r = eager
+            ? await host.engine.call(SQL.failActivity, [token, payload, reserved])
+            : await host.engine.call(SQL.failActivity01, [token, payload]);
+          handed = r?.tasks;
+        }
+        const wasReserved = reserved;
+        reserved = false;
+        return host.handedOut(handed, 0, wasReserved);
+      } catch (e) {
+        if (reserved) host.releaseReserved(0, true);
+        host.log(e instanceof StaleTaskTokenError ? 'debug' : 'warn',
+          `reporting activity ${activityType} (${task.workflow_id}/${task.activity_id}): ${(e as Error).message}`);
+        return [];
+      }
+    } finally {
+      this.running.delete(ctx);
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What the task paths (workflow-tasks.ts, activity-tasks.ts,
+ * query-tasks.ts) need from their worker: the engine, the slots they may
+ * reserve for the tasks a completion hands back, counters and the log.
+ * The Worker implements it.
+ */
+import type { Engine } from './engine';
+import type { WorkflowEntry } from './sandbox';
+import type { Task } from './task';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** The worker's counters (worker.stats). */
+export interface WorkerStats {
+  workflowTasks: number;
+  /** Workflow tasks that replayed the run from its first event (not served by the cache). */
+  fullReplays: number;
+  /** Workflow tasks served by the cached run. */
+  cacheHits: number;
+  /** Workflow tasks that received only the events after the last task this worker completed. */
+  partialHistories: number;
+  /** Whole histories read with durable.workflow_task_history (a partial history the cache could not continue). */
+  historyFetches: number;
+  activityTasks: number;
+  queryTasks: number;
+  failedWorkflowTasks: number;
+  /** Tasks claimed with durable.poll_task. */
+  polledTasks: number;
+  /** Tasks handed back by completions (eager dispatch). */
+  eagerActivityTasks: number;
+  eagerWorkflowTasks: number;
+}
+
+export interface TaskHost {
+  readonly engine: Engine;
+  readonly identity: string;
+  readonly stats: WorkerStats;
+  log(level: LogLevel, msg: string): void;
+  /** Where the workflow function of a type lives (undefined: not registered). */
+  entryFor(workflowType: string): WorkflowEntry | undefined;
+  /** Completions may ask for tasks now (eager dispatch on, the worker running). */
+  eagerNow(): boolean;
+  /** Reserve an activity slot for an activity of this type and queue to be handed out; false if not possible. */
+  reserveEagerActivity(task: Task, activityType: string, taskQueue: string | undefined): boolean;
+  /** Reserve a workflow-task slot for the workflow task a completion of `task` may hand back; false if not possible. */
+  reserveWorkflowTask(task: Task): boolean;
+  /** The tasks a completion handed back, each given one of the reserved slots (see Worker.handedOut). */
+  handedOut(tasks: unknown, reservedActivities: number, reservedWorkflowTask: boolean): Task[];
+  releaseReserved(activities: number, workflowTask: boolean): void;
+}

@@ -4,9 +4,15 @@
  *	  Administration: retention of closed runs.
  *
  * purge_closed_workflows deletes closed runs and their history, the
- * oldest closed first.  A closed run is never written again, so the purge
- * needs no lock but each run's own (taken without waiting, so that two
- * purges running at once pass over each other's runs instead of failing).
+ * oldest closed first.
+ *
+ * Invariants: only closed runs are deleted, each with all its history
+ * batches in the same transaction; a closed run has no other rows left
+ * (history.c), so nothing else refers to it.
+ *
+ * Lock order: the run's lock, taken without waiting (two purges running
+ * at once pass over each other's runs instead of failing), then its rows.
+ * A closed run is never written again, so no other lock is needed.
  *
  *-------------------------------------------------------------------------
  */

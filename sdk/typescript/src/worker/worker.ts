@@ -38,7 +38,14 @@ export interface WorkerOptions {
   /** Path of the module exporting the workflow functions (alternative to `workflows`). */
   workflowsPath?: string;
   activities?: Record<string, ActivityFunction>;
+  /**
+   * Workflow tasks run at once (default 8).  A task holds its slot until its
+   * completion has committed, so the slots bound how many commits the worker
+   * overlaps: with 4, a worker on a 2-core server spent its time waiting for
+   * WAL flushes (chain3: 290-320 workflows/s against 370 with 8).
+   */
   maxConcurrentWorkflowTasks?: number;
+  /** Activities run at once (default 20). */
   maxConcurrentActivities?: number;
   /**
    * Workflow executions kept in memory between tasks (default 500; LRU).
@@ -124,7 +131,7 @@ export class Worker implements TaskHost, PollerHost {
 
   private constructor(options: WorkerOptions) {
     this.options = {
-      maxConcurrentWorkflowTasks: 4,
+      maxConcurrentWorkflowTasks: 8,
       maxConcurrentActivities: 20,
       maxCachedWorkflows: 500,
       ...options,

@@ -15,10 +15,12 @@
  * builds what the worker receives (dur_wft_task, dur_activity_task):
  *
  *	- Claim.  poll_task looks for a ready row of its queue in three index
- *	  ranges: first the workflow tasks that are sticky to this worker
- *	  (tasks_sticky), then the oldest ready workflow task and activity of the
- *	  queue (tasks_ready, keyed by queue and kind, so a backlog of other
- *	  kinds or queues costs nothing).  For a candidate it takes the run's
+ *	  ranges: the workflow tasks that are sticky to this worker
+ *	  (tasks_sticky), the oldest ready workflow task and the oldest ready
+ *	  activity of the queue (tasks_ready, keyed by queue and kind, so a
+ *	  backlog of other kinds or queues costs nothing).  A sticky workflow
+ *	  task goes before any other workflow task; it and the activity go by
+ *	  priority, then ready time.  For a candidate it takes the run's
  *	  lock without waiting, reads the row again with a new snapshot, and
  *	  starts it; a run whose lock is busy is passed over, like a row locked
  *	  FOR UPDATE SKIP LOCKED.
@@ -655,8 +657,9 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
 
 /*
  * Claim one ready task of the queue for worker: a waiting query first,
- * then a workflow task sticky to the worker, then the oldest ready task of
- * the kinds asked for (priority, then ready time).  NULL when there is
+ * then, of the kinds asked for, the first by priority and ready time of the
+ * oldest activity and a workflow task: one sticky to the worker if there is
+ * one, else the oldest.  NULL when there is
  * none; *busy when a candidate was passed over because its run was busy.
  */
 static DurTask *
@@ -697,32 +700,32 @@ dur_claim(const char *queue, const char *worker, int kinds, bool *busy)
 		c[2].open = true;
 	}
 
-	/* sticky tasks first */
-	while (t == NULL && dur_cands_head(&c[0]))
-	{
-		t = dur_try_start(call, &c[0].row, worker, busy);
-		c[0].have = false;
-	}
-	/* then the oldest of the ready workflow tasks and activities */
+	/*
+	 * The workflow task to offer is a sticky one while there is one, else
+	 * the oldest; it and the oldest activity go by priority, then ready
+	 * time.  So a sticky task passes every new workflow's first task, but
+	 * not the activities that were ready before it (a fan-in still gathers
+	 * the results of the activities queued ahead of its workflow task).
+	 */
 	while (t == NULL)
 	{
-		bool		h1 = dur_cands_head(&c[1]);
-		bool		h2 = dur_cands_head(&c[2]);
+		DurCands   *wf = dur_cands_head(&c[0]) ? &c[0] : dur_cands_head(&c[1]) ? &c[1] : NULL;
+		DurCands   *act = dur_cands_head(&c[2]) ? &c[2] : NULL;
 		DurCands   *best;
 
-		if (!h1 && !h2)
+		if (wf == NULL && act == NULL)
 			break;
-		if (h1 && h2)
+		if (wf != NULL && act != NULL)
 		{
-			int32		p1 = DatumGetInt32(c[1].row.values[T_PRIORITY]);
-			int32		p2 = DatumGetInt32(c[2].row.values[T_PRIORITY]);
-			TimestampTz r1 = DatumGetTimestampTz(c[1].row.values[T_READY_TIME]);
-			TimestampTz r2 = DatumGetTimestampTz(c[2].row.values[T_READY_TIME]);
+			int32		p1 = DatumGetInt32(wf->row.values[T_PRIORITY]);
+			int32		p2 = DatumGetInt32(act->row.values[T_PRIORITY]);
+			TimestampTz r1 = DatumGetTimestampTz(wf->row.values[T_READY_TIME]);
+			TimestampTz r2 = DatumGetTimestampTz(act->row.values[T_READY_TIME]);
 
-			best = (p1 < p2 || (p1 == p2 && r1 <= r2)) ? &c[1] : &c[2];
+			best = (p1 < p2 || (p1 == p2 && r1 <= r2)) ? wf : act;
 		}
 		else
-			best = h1 ? &c[1] : &c[2];
+			best = wf != NULL ? wf : act;
 		t = dur_try_start(call, &best->row, worker, busy);
 		best->have = false;
 	}

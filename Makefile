@@ -28,6 +28,7 @@ OBJS = \
 	src/engine.o \
 	src/wakeup.o \
 	src/query.o \
+	src/sessions.o \
 	src/util.o \
 	src/jsonw.o \
 	src/events.o \

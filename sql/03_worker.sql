@@ -43,7 +43,7 @@ SELECT durable.poll_task('q03', 'worker-1') AS task \gset
 -- the task as handed out: the token, the history ending with an unsaved WorkflowTaskStarted
 SELECT (t).kind, (t).workflow_id, (t).run_id = :'run_full' AS same_run, (t).workflow_type,
 	   (t).task_queue, (t).activity_id, (t).input, (t).attempt, (t).priority,
-	   (t).task_token ~ '^w:[0-9a-f-]{36}:1:3:[0-9]+$' AS token_format,
+	   (t).task_token ~ '^w:[0-9a-f-]{36}:1:3:[0-9]+:[0-9a-f]{32}$' AS token_format,
 	   (t).deadline - (t).started_time AS lease,
 	   jsonb_array_length((t).history) AS events,
 	   (t).history->-1->>'event_type' AS last_event,
@@ -210,9 +210,10 @@ SELECT t_try($$SELECT durable.complete_workflow_task('w:00000000-0000-0000-0000-
 SELECT t_try(format('SELECT durable.complete_activity(%L)', :'tok')) AS workflow_token_to_complete_activity;
 SELECT t_try(format('SELECT durable.fail_activity(%L, NULL)', :'tok')) AS workflow_token_to_fail_activity;
 SELECT t_try(format('SELECT durable.heartbeat_activity(%L)', :'tok')) AS workflow_token_to_heartbeat;
--- a token with the wrong sequence number or started event id is stale
-SELECT t_try(format('SELECT durable.complete_workflow_task(%L, ''[]'')', regexp_replace(:'tok', ':1:3:([0-9]+)$', ':2:3:\1'))) AS wrong_seq;
-SELECT t_try(format('SELECT durable.complete_workflow_task(%L, ''[]'')', regexp_replace(:'tok', ':1:3:([0-9]+)$', ':1:4:\1'))) AS wrong_started;
+-- a token with another sequence number or started event id was not issued
+-- (its signature no longer matches)
+SELECT t_try(format('SELECT durable.complete_workflow_task(%L, ''[]'')', regexp_replace(:'tok', ':1:3:([0-9]+):([0-9a-f]+)$', ':2:3:\1:\2'))) AS wrong_seq;
+SELECT t_try(format('SELECT durable.complete_workflow_task(%L, ''[]'')', regexp_replace(:'tok', ':1:3:([0-9]+):([0-9a-f]+)$', ':1:4:\1:\2'))) AS wrong_started;
 -- the task is still outstanding after all this
 SELECT durable.complete_workflow_task(:'tok', '[{"type": "schedule_activity", "activity_id": "a", "activity_type": "A", "start_to_close_timeout": "1 minute"}]');
 SELECT * FROM t_poll('q03-tok');

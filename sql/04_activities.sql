@@ -31,11 +31,10 @@ SELECT durable.heartbeat_activity(:'atok2', '{"progress": 50}') AS cancel_reques
 SELECT durable.fail_activity(:'atok2', '{"message": "second", "type": "Transient"}');
 SELECT t_wait($$EXISTS (SELECT 1 FROM durable.activities a JOIN durable.workflows w USING (run_id)
 				WHERE w.workflow_id = 'w4-retry' AND a.state = 'scheduled' AND a.attempt = 3)$$) AS retried;
-SELECT (t).attempt, (t).heartbeat_details, (t).activity_id, (t).input
+SELECT (t).attempt, (t).heartbeat_details, (t).activity_id, (t).input, (t).task_token AS atok3
 FROM (SELECT durable.poll_task('w4-retry', 'worker-2', '{activity}') AS t) s \gset p_
 SELECT :p_attempt AS attempt, :'p_heartbeat_details' AS heartbeat_details;
-SELECT format('a:%s:%s:3:0', run_id, scheduled_event_id) AS atok3
-FROM durable.activities a JOIN durable.workflows w USING (run_id) WHERE w.workflow_id = 'w4-retry' \gset
+\set atok3 :p_atok3
 -- the last attempt fails: maximum attempts reached
 SELECT durable.fail_activity(:'atok3', '{"message": "third", "type": "Transient"}');
 SELECT * FROM t_aev('w4-retry');

@@ -419,6 +419,9 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 	lk->has_task = dur_fetch(lk->call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, tok.n1, &lk->task);
 	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
 		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
+	dur_check_legacy_token(token, &tok, lk->has_task && !lk->task.nulls[T_STARTED_TIME],
+						   lk->has_task && !lk->task.nulls[T_STARTED_TIME] ?
+						   DatumGetTimestampTz(lk->task.values[T_STARTED_TIME]) : 0);
 }
 
 /*
@@ -636,7 +639,7 @@ dur_activity_token_by_id(FunctionCallInfo fcinfo)
 				 errdetail("Attempt %d starts at its backoff's end.", DatumGetInt32(row.values[A_ATTEMPT])),
 				 errhint("Try again when the attempt has started.")));
 	token = dur_activity_token(&run->run_id, DatumGetInt64(row.values[A_SCHEDULED_EVENT_ID]),
-							   DatumGetInt32(row.values[A_ATTEMPT]));
+							   DatumGetInt32(row.values[A_ATTEMPT]), 0);
 	dur_call_end(call);
 	return token;
 }

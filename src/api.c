@@ -860,7 +860,7 @@ answer_query(PG_FUNCTION_ARGS)
 		dur_failure_fields(&f, &o);
 		initStringInfo(&s);
 		dj_end(&o, &s);
-		if (!dur_answer_query((uint64) tok.n1, s.data, s.len, true))
+		if (!dur_answer_query((uint64) tok.n1, &tok.run_id, s.data, s.len, true))
 			dur_stale(token, "The query timed out or its caller left.");
 		PG_RETURN_VOID();
 	}
@@ -868,7 +868,7 @@ answer_query(PG_FUNCTION_ARGS)
 		dur_check_payload(PG_GETARG_DATUM(1), "result");
 	answer = PG_ARGISNULL(1) ? "null" :
 		JsonbToCString(NULL, &PG_GETARG_JSONB_P(1)->root, VARSIZE(PG_GETARG_JSONB_P(1)));
-	if (!dur_answer_query((uint64) tok.n1, answer, strlen(answer), false))
+	if (!dur_answer_query((uint64) tok.n1, &tok.run_id, answer, strlen(answer), false))
 		dur_stale(token, "The query timed out or its caller left.");
 	PG_RETURN_VOID();
 }

@@ -54,6 +54,18 @@
 extern bool pq_check_connection(void);
 
 /*
+ * The same header declares the wait set of a client backend's socket,
+ * latch and postmaster (PostgreSQL 14 and later); dur_wait_latch waits on
+ * it to see a client leave.
+ */
+#include "storage/latch.h"
+extern PGDLLIMPORT WaitEventSet *FeBeWaitSet;
+#ifndef FeBeWaitSetSocketPos
+#define FeBeWaitSetSocketPos 0
+#define FeBeWaitSetNEvents 3
+#endif
+
+/*
  * Replace a heap tuple and say whether its index entries must be added
  * (the update was not HOT).  PostgreSQL 16 reports it through an argument
  * and can limit the insertions to summarizing indexes.

@@ -81,7 +81,20 @@ typedef struct DurWaiter
 	bool		woken;			/* a waker chose this waiter */
 	bool		close_subscriber;	/* LISTENs on durable_workflow_closed */
 	Latch	   *latch;
+	/* the backend as a worker session (sessions.c) */
+	uint64		session_key;	/* worker id hash of its session, 0 for none */
+	Oid			dboid_session;	/* database of its session */
+	int64		session_owner;	/* owner id of its session's claims */
 } DurWaiter;
+
+/* Dead owners the engine has yet to look at (sessions.c). */
+#define DUR_MAX_DEAD_OWNERS	1024
+
+typedef struct DurDeadOwner
+{
+	Oid			dboid;
+	int64		owner;
+} DurDeadOwner;
 
 /* The whole of durable's shared memory. */
 typedef struct DurShared
@@ -93,6 +106,10 @@ typedef struct DurShared
 	uint64		next_query_id;	/* last query id handed out */
 	Size		query_offset;	/* where the query slots start */
 	DurEngineSlot engines[DUR_MAX_DATABASES];
+	int64		next_owner;		/* last owner id handed out */
+	int			nsessions;		/* worker sessions open */
+	int			ndead_owners;
+	DurDeadOwner dead_owners[DUR_MAX_DEAD_OWNERS];
 	int			nwaiters;
 	DurWaiter	waiters[FLEXIBLE_ARRAY_MEMBER];
 } DurShared;
@@ -118,7 +135,13 @@ extern bool dur_ask_query(const pg_uuid_t *run_id, const char *queue, const char
 						  bool *failed);
 extern bool dur_claim_query(const char *queue, uint64 *query_id, pg_uuid_t *run_id,
 							char **name, char **args);
-extern bool dur_answer_query(uint64 query_id, const char *answer, int len, bool failed);
+extern bool dur_answer_query(uint64 query_id, const pg_uuid_t *run_id, const char *answer,
+							 int len, bool failed);
+
+/* sessions.c */
+extern int64 dur_claim_owner(const char *worker);
+extern int	dur_take_dead_owners(Oid dboid, int64 *owners, int max);
+extern void dur_requeue_dead_owner(Oid dboid, int64 owner);
 
 /* launcher.c */
 extern void dur_register_launcher(void);

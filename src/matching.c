@@ -123,7 +123,9 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 		v[T_WORKER_ID] = CStringGetTextDatum(worker);
 		v[T_STARTED_TIME] = TimestampTzGetDatum(started);
 		v[T_LEASE_DEADLINE] = TimestampTzGetDatum(lease);
+		v[T_OWNER] = Int64GetDatum(dur_claim_owner(worker));
 		n[T_WORKER_ID] = n[T_STARTED_TIME] = n[T_LEASE_DEADLINE] = false;
+		n[T_OWNER] = DatumGetInt64(v[T_OWNER]) == 0;
 	}
 	else if (sticky != NULL)
 	{
@@ -307,9 +309,8 @@ dur_wft_task(DurCall *call, DurRun *run, const char *worker, TimestampTz started
 	dur_event_render(h, ++last_id, ev->type, started, &ev->attrs);
 	appendStringInfoChar(h, ']');
 
-	t->token = psprintf("w:%s:" INT64_FORMAT ":" INT64_FORMAT ":" INT64_FORMAT,
-						dur_uuid_text(&run->run_id), run->wft_seq, last_id,
-						started + DUR_UNIX_EPOCH_USECS);
+	t->token = dur_token('w', &run->run_id, run->wft_seq, last_id,
+						 started + DUR_UNIX_EPOCH_USECS);
 	t->kind = "workflow";
 	t->workflow_id = run->workflow_id;
 	t->run_id = run->run_id;
@@ -332,7 +333,7 @@ dur_activity_task(DurRun *run, DurRow *a, TimestampTz started, TimestampTz lease
 	DurTask    *t = palloc0(sizeof(DurTask));
 
 	t->token = dur_activity_token(&run->run_id, DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]),
-								  DatumGetInt32(a->values[A_ATTEMPT]));
+								  DatumGetInt32(a->values[A_ATTEMPT]), started);
 	t->kind = "activity";
 	t->workflow_id = run->workflow_id;
 	t->run_id = run->run_id;
@@ -528,7 +529,7 @@ dur_claim_query_task(const char *queue)
 	dur_call_snapshot(call);
 	run = dur_run_read(call, &run_id);
 	t = palloc0(sizeof(DurTask));
-	t->token = psprintf("q:%s:" UINT64_FORMAT ":0:0", dur_uuid_text(&run_id), query_id);
+	t->token = dur_token('q', &run_id, (int64) query_id, 0, 0);
 	t->kind = "query";
 	t->run_id = run_id;
 	t->task_queue = pstrdup(queue);
@@ -646,7 +647,9 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
 	task.values[T_STARTED_TIME] = TimestampTzGetDatum(now);
 	task.values[T_WORKER_ID] = CStringGetTextDatum(worker);
 	task.values[T_LEASE_DEADLINE] = TimestampTzGetDatum(lease);
+	task.values[T_OWNER] = Int64GetDatum(dur_claim_owner(worker));
 	task.nulls[T_STARTED_TIME] = task.nulls[T_WORKER_ID] = task.nulls[T_LEASE_DEADLINE] = false;
+	task.nulls[T_OWNER] = DatumGetInt64(task.values[T_OWNER]) == 0;
 	task.nulls[T_EXPIRE_TIME] = true;
 	dur_update(call, DUR_TASKS, &task.tid, task.values, task.nulls, NULL);
 	dur_notify_timer(lease);

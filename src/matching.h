@@ -13,10 +13,6 @@
 
 #include "history.h"
 
-/* Unix epoch in PostgreSQL's microseconds (tokens count from 1970). */
-#define DUR_UNIX_EPOCH_USECS \
-	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC)
-
 extern DurTask *dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exists);
 extern DurTask *dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *activity,
 									 const char *worker, DurRow *existing);

@@ -13,11 +13,15 @@
  *	FREE -> PENDING		query_workflow() fills a slot and wakes a poller of
  *						the workflow's task queue
  *	PENDING -> CLAIMED	poll_task() (dur_claim_query) hands it to a worker
- *	CLAIMED -> ANSWERED	answer_query() stores the answer, sets the asker's latch
+ *	CLAIMED -> ANSWERED	answer_query() stores the answer and sets the asker's
+ *						latch when its transaction commits (an answer whose
+ *						transaction rolls back is never seen)
  *	any -> FREE			the asker takes the answer, times out or errors out
  *
  * Every slot carries a query id that is never reused, so an answer that
  * arrives after its asker gave up finds no slot and is refused as stale.
+ * An answer must name the run the query was about as well (the token is
+ * signed, so it cannot be made up for another worker's query).
  *
  * Locking: dur_shared->lock protects the slot array (queries are few and
  * each critical section copies at most one buffer).
@@ -26,16 +30,19 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "durable.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(_ask_query);
 PG_FUNCTION_INFO_V1(_claim_query);
@@ -226,6 +233,10 @@ _ask_query(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	dur_require_not_null(PG_ARGISNULL(0), "run_id");
+	dur_require_not_null(PG_ARGISNULL(1), "queue");
+	dur_require_not_null(PG_ARGISNULL(2), "query_name");
+	dur_require_not_null(PG_ARGISNULL(4), "timeout_ms");
 	if (dur_ask_query(PG_GETARG_UUID_P(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
 					  text_to_cstring(PG_GETARG_TEXT_PP(2)),
 					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
@@ -299,6 +310,7 @@ _claim_query(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	dur_require_not_null(PG_ARGISNULL(0), "queue");
 	if (dur_claim_query(text_to_cstring(PG_GETARG_TEXT_PP(0)), &query_id, run_id, &name, &args))
 	{
 		values[0] = Int64GetDatum((int64) query_id);
@@ -311,16 +323,100 @@ _claim_query(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/* An answer waiting for its transaction to commit. */
+typedef struct DurPendingAnswer
+{
+	uint64		query_id;
+	pg_uuid_t	run_id;
+	bool		any_run;		/* 0.1/0.2's SQL names no run */
+	bool		failed;
+	int			len;
+	char	   *answer;
+} DurPendingAnswer;
+
+/* This transaction's answers, in TopTransactionContext. */
+static List *pending_answers = NIL;
+static bool xact_callback_registered = false;
+
+/* The claimed slot of a query about run_id; NULL if there is none.  Caller holds the lock. */
+static DurQuerySlot *
+dur_claimed_slot(uint64 query_id, const pg_uuid_t *run_id)
+{
+	DurQuerySlot *slots = dur_query_slots();
+	int			i;
+
+	for (i = 0; i < DUR_MAX_QUERIES; i++)
+	{
+		DurQuerySlot *s = &slots[i];
+
+		if (s->query_id == query_id && s->state == DUR_QUERY_CLAIMED &&
+			(run_id == NULL || memcmp(&s->run_id, run_id, sizeof(pg_uuid_t)) == 0))
+			return s;
+	}
+	return NULL;
+}
+
 /*
- * Store the answer to a claimed query and wake the asker.  False when the
- * asker has gone (timed out or canceled).
+ * At commit, store the transaction's answers and wake their askers (an
+ * asker that left meanwhile finds nothing); at abort, forget them.
+ */
+static void
+dur_query_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (pending_answers != NIL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that answered a workflow query")));
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+			if (pending_answers == NIL)
+				break;
+			LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+			foreach(lc, pending_answers)
+			{
+				DurPendingAnswer *a = (DurPendingAnswer *) lfirst(lc);
+				DurQuerySlot *s = dur_claimed_slot(a->query_id,
+												   a->any_run ? NULL : &a->run_id);
+
+				if (s == NULL)
+					continue;
+				if (a->len > 0)
+					memcpy(s->buf, a->answer, a->len);
+				s->len = a->len;
+				s->failed = a->failed;
+				s->state = DUR_QUERY_ANSWERED;
+				SetLatch(s->asker_latch);
+			}
+			LWLockRelease(dur_shared->lock);
+			pending_answers = NIL;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			pending_answers = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Answer a claimed query about run_id (NULL: any run, for 0.1/0.2's SQL):
+ * the asker gets the answer when this transaction commits.  False when
+ * the query is not outstanding (the asker timed out or left).
  */
 bool
-dur_answer_query(uint64 query_id, const char *answer, int len, bool failed)
+dur_answer_query(uint64 query_id, const pg_uuid_t *run_id, const char *answer, int len,
+				 bool failed)
 {
-	DurQuerySlot *slots;
-	bool		found = false;
-	int			i;
+	DurPendingAnswer *a;
+	MemoryContext old;
+	bool		found;
 
 	dur_require_engine();
 	if (len > DUR_QUERY_BUFSIZE)
@@ -329,25 +425,29 @@ dur_answer_query(uint64 query_id, const char *answer, int len, bool failed)
 				 errmsg("query answer is too large: %d bytes", len),
 				 errhint("A query's answer must fit in %d bytes; return a summary.", DUR_QUERY_BUFSIZE)));
 
-	slots = dur_query_slots();
-	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < DUR_MAX_QUERIES; i++)
-	{
-		DurQuerySlot *s = &slots[i];
-
-		if (s->query_id != query_id || s->state != DUR_QUERY_CLAIMED)
-			continue;
-		if (answer)
-			memcpy(s->buf, answer, len);
-		s->len = len;
-		s->failed = failed;
-		s->state = DUR_QUERY_ANSWERED;
-		SetLatch(s->asker_latch);
-		found = true;
-		break;
-	}
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	found = dur_claimed_slot(query_id, run_id) != NULL;
 	LWLockRelease(dur_shared->lock);
-	return found;
+	if (!found)
+		return false;
+
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(dur_query_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	a = palloc(sizeof(DurPendingAnswer));
+	a->query_id = query_id;
+	a->any_run = run_id == NULL;
+	if (run_id != NULL)
+		memcpy(&a->run_id, run_id, sizeof(pg_uuid_t));
+	a->failed = failed;
+	a->len = len;
+	a->answer = len > 0 ? pnstrdup(answer, len) : NULL;
+	pending_answers = lappend(pending_answers, a);
+	MemoryContextSwitchTo(old);
+	return true;
 }
 
 /* _answer_query(query_id bigint, answer text, failed boolean), for 0.1/0.2's SQL. */
@@ -356,8 +456,9 @@ _answer_query(PG_FUNCTION_ARGS)
 {
 	text	   *answer = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 
-	PG_RETURN_BOOL(dur_answer_query((uint64) PG_GETARG_INT64(0),
+	dur_require_not_null(PG_ARGISNULL(0), "query_id");
+	PG_RETURN_BOOL(dur_answer_query((uint64) PG_GETARG_INT64(0), NULL,
 									answer ? VARDATA_ANY(answer) : NULL,
 									answer ? VARSIZE_ANY_EXHDR(answer) : 0,
-									PG_GETARG_BOOL(2)));
+									!PG_ARGISNULL(2) && PG_GETARG_BOOL(2)));
 }

@@ -129,7 +129,7 @@ static const char *const signal_requests_cols[SR_NCOLS] = {
 static const char *const tasks_cols[T_NCOLS] = {
 	"run_id", "scheduled_event_id", "kind", "task_queue", "priority",
 	"ready_time", "expire_time", "worker_id", "started_time",
-	"lease_deadline", "sticky_worker", "workflow_id"
+	"lease_deadline", "sticky_worker", "workflow_id", "owner"
 };
 
 static const char *const *const rel_cols[DUR_NRELS] = {

@@ -166,6 +166,7 @@ typedef struct DurDue
 	char	   *kind;			/* timers: the kind */
 	char	   *timer_id;		/* timers: the id */
 	int64		seid;			/* tasks: the scheduled event id */
+	int64		owner;			/* leases: the dead owner whose task this is, or 0 */
 	TimestampTz due;
 } DurDue;
 
@@ -288,7 +289,9 @@ dur_expire_lease(DurCall *call, DurRun *run, DurDue *d)
 
 	if (!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &d->run_id, d->seid, &task) ||
 		task.nulls[T_STARTED_TIME] ||
-		DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) > GetCurrentTimestamp() ||
+		(d->owner == 0 ?
+		 DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) > GetCurrentTimestamp() :
+		 task.nulls[T_OWNER] || DatumGetInt64(task.values[T_OWNER]) != d->owner) ||
 		run == NULL || !dur_run_running(run))
 		return;
 	started = DatumGetTimestampTz(task.values[T_STARTED_TIME]);
@@ -306,7 +309,7 @@ dur_expire_lease(DurCall *call, DurRun *run, DurDue *d)
 		dur_delete(call, DUR_TASKS, &task.tid);
 		return;
 	}
-	if (!a.nulls[A_HEARTBEAT_TIMEOUT] &&
+	if (d->owner == 0 && !a.nulls[A_HEARTBEAT_TIMEOUT] &&
 		DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) <
 		dur_time_plus(started, DatumGetIntervalP(a.values[A_START_TO_CLOSE_TIMEOUT])))
 		kind = "HEARTBEAT";
@@ -433,6 +436,44 @@ dur_postpone_due(DurDue *d)
 	dur_notify_timer(later);
 }
 
+/*
+ * Collect the started tasks of dead owners (sessions.c): each times out
+ * now, whatever its lease says.
+ */
+static List *
+dur_collect_dead(DurCall *call, const int64 *owners, int nowners, TimestampTz now, List *due)
+{
+	DurScan		s;
+	DurRow		row;
+
+	dur_scan_begin(&s, call, DUR_TASKS_LEASE);
+	dur_key_isnull(&s, 1, false);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		int64		owner;
+		DurDue	   *d;
+		int			i;
+
+		if (row.nulls[T_OWNER])
+			continue;
+		owner = DatumGetInt64(row.values[T_OWNER]);
+		for (i = 0; i < nowners; i++)
+			if (owners[i] == owner)
+				break;
+		if (i == nowners)
+			continue;
+		d = palloc0(sizeof(DurDue));
+		d->what = DUR_DUE_LEASE;
+		memcpy(&d->run_id, DatumGetUUIDP(row.values[T_RUN_ID]), sizeof(pg_uuid_t));
+		d->seid = DatumGetInt64(row.values[T_SCHEDULED_EVENT_ID]);
+		d->owner = owner;
+		d->due = now;
+		due = lappend(due, d);
+	}
+	dur_scan_end(&s);
+	return due;
+}
+
 /* Collect the due deadlines of one index, up to max, after "now". */
 static List *
 dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int max,
@@ -506,13 +547,18 @@ _engine_tick(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 	int			handled = 0;
 	bool		busy = false;
+	int64		dead[64];
+	int			ndead;
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext item_cxt;
 	ResourceOwner owner = CurrentResourceOwner;
 
 	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
+	ndead = dur_take_dead_owners(MyDatabaseId, dead, lengthof(dead));
 	call = dur_call_begin();
 	dur_call_snapshot(call);
+	if (ndead > 0)
+		due = dur_collect_dead(call, dead, ndead, now, due);
 	due = dur_collect_due(call, DUR_TIMERS_BY_FIRE_TIME, DUR_DUE_TIMER, now, batch, due, &next);
 	due = dur_collect_due(call, DUR_TASKS_LEASE, DUR_DUE_LEASE, now, batch, due, &next);
 	due = dur_collect_due(call, DUR_TASKS_EXPIRE, DUR_DUE_QUEUED, now, batch, due, &next);
@@ -526,6 +572,10 @@ _engine_tick(PG_FUNCTION_ARGS)
 
 		if (handled >= batch)
 		{
+			/* a dead owner's tasks not reached: look again next pass */
+			for (; lc != NULL; lc = lnext(due, lc))
+				if (((DurDue *) lfirst(lc))->owner != 0)
+					dur_requeue_dead_owner(MyDatabaseId, ((DurDue *) lfirst(lc))->owner);
 			next = now;
 			break;
 		}
@@ -535,7 +585,11 @@ _engine_tick(PG_FUNCTION_ARGS)
 		PG_TRY();
 		{
 			if (!dur_handle_due(d))
+			{
 				busy = true;
+				if (d->owner != 0)
+					dur_requeue_dead_owner(MyDatabaseId, d->owner);
+			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
 			CurrentResourceOwner = owner;
@@ -563,7 +617,7 @@ _engine_tick(PG_FUNCTION_ARGS)
 	}
 	MemoryContextDelete(item_cxt);
 
-	if (list_length(due) > handled || list_length(due) >= batch)
+	if (list_length(due) > handled || list_length(due) >= batch || ndead == lengthof(dead))
 		next = now;
 	if (busy)
 	{

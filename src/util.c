@@ -25,8 +25,13 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "common/hmac.h"
+#include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -35,8 +40,10 @@
 #include "utils/datetime.h"
 #include "utils/float.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 #ifdef DUR_HAVE_SOFT_ERRORS
@@ -144,6 +151,7 @@ dur_parse_interval(const char *str, const char *what)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must not be negative: \"%s\"", what, str),
 				 errhint("Durations are zero or positive.")));
+	dur_check_interval(iv, what, false);
 	return iv;
 }
 
@@ -159,6 +167,13 @@ bool
 dur_interval_is_zero(const Interval *iv)
 {
 	return iv->time == 0 && iv->day == 0 && iv->month == 0;
+}
+
+/* An interval in microseconds, counting a month as 30 days as SQL does. */
+double
+dur_interval_usecs(const Interval *iv)
+{
+	return ((double) iv->month * DAYS_PER_MONTH + iv->day) * USECS_PER_DAY + iv->time;
 }
 
 /* The smaller of two intervals; a NULL one counts as unbounded. */
@@ -189,6 +204,7 @@ void
 dur_check_interval(const Interval *value, const char *what, bool positive)
 {
 	Interval	zero = {0, 0, 0};
+	Interval	most = {0, 0, DUR_MAX_DURATION_MONTHS};
 	int			c;
 
 	if (value == NULL)
@@ -200,6 +216,14 @@ dur_check_interval(const Interval *value, const char *what, bool positive)
 				 errmsg("%s must be %s: %s", what, positive ? "positive" : "zero or positive",
 						DatumGetCString(DirectFunctionCall1(interval_out,
 															IntervalPGetDatum(value))))));
+	if (dur_interval_cmp(value, &most) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most 100 years: %s", what,
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(value)))),
+				 errhint("Every duration durable stores or waits for is at most 100 years, so that "
+						 "a deadline computed from it is a valid timestamp.")));
 }
 
 /* An argument that must not be NULL (22004). */
@@ -285,9 +309,123 @@ dur_is_uuid(const char *s, int len)
 }
 
 /*
+ * Task tokens are signed: each ends with a MAC of its fields under the
+ * database's token key (durable.token_key, 32 random bytes made when the
+ * extension is created or updated to 0.3, readable by no role), so that a
+ * token can be neither built from what get_history shows nor guessed.
+ */
+#define DUR_TOKEN_MAC_BYTES 16
+
+/* The token key and when it was made, read once per backend. */
+static const uint8 *
+dur_token_key(int *len, TimestampTz *created)
+{
+	static Oid	relid = InvalidOid;
+	static uint8 key[64];
+	static int	key_len;
+	static TimestampTz key_time;
+	Oid			cur;
+
+	cur = get_relname_relid("token_key", get_namespace_oid("durable", false));
+	if (!OidIsValid(cur))
+		elog(ERROR, "durable.token_key is missing");
+	if (cur != relid)
+	{
+		Relation	rel = table_open(cur, AccessShareLock);
+		TableScanDesc scan = table_beginscan(rel, GetLatestSnapshot(), 0, NULL);
+		HeapTuple	tup = heap_getnext(scan, ForwardScanDirection);
+		bool		isnull1,
+					isnull2;
+		bytea	   *k;
+
+		if (tup == NULL)
+			elog(ERROR, "durable.token_key is empty");
+		k = DatumGetByteaPP(heap_getattr(tup, 1, RelationGetDescr(rel), &isnull1));
+		key_time = DatumGetTimestampTz(heap_getattr(tup, 2, RelationGetDescr(rel), &isnull2));
+		if (isnull1 || isnull2 || VARSIZE_ANY_EXHDR(k) < 16 || VARSIZE_ANY_EXHDR(k) > sizeof(key))
+			elog(ERROR, "durable.token_key holds no usable key");
+		key_len = VARSIZE_ANY_EXHDR(k);
+		memcpy(key, VARDATA_ANY(k), key_len);
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+		relid = cur;
+	}
+	*len = key_len;
+	if (created)
+		*created = key_time;
+	return key;
+}
+
+/* The MAC of a token's fields, as 2 * DUR_TOKEN_MAC_BYTES hex digits. */
+static void
+dur_token_mac(const char *fields, int len, char *hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	int			key_len;
+	const uint8 *key = dur_token_key(&key_len, NULL);
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	int			i;
+
+	if (ctx == NULL || pg_hmac_init(ctx, key, key_len) < 0 ||
+		pg_hmac_update(ctx, (const uint8 *) fields, len) < 0 ||
+		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
+		elog(ERROR, "could not sign a task token: %s",
+			 ctx ? pg_hmac_error(ctx) : "out of memory");
+	pg_hmac_free(ctx);
+	for (i = 0; i < DUR_TOKEN_MAC_BYTES; i++)
+	{
+		hex[2 * i] = digits[mac[i] >> 4];
+		hex[2 * i + 1] = digits[mac[i] & 15];
+	}
+	hex[2 * DUR_TOKEN_MAC_BYTES] = '\0';
+}
+
+/* A signed task token (the format dur_parse_token reads). */
+char *
+dur_token(char kind, const pg_uuid_t *run, int64 n1, int64 n2, int64 n3)
+{
+	char	   *fields = psprintf("%c:%s:" INT64_FORMAT ":" INT64_FORMAT ":" INT64_FORMAT,
+								  kind, dur_uuid_text(run), n1, n2, n3);
+	char		mac[2 * DUR_TOKEN_MAC_BYTES + 1];
+
+	dur_token_mac(fields, strlen(fields), mac);
+	return psprintf("%s:%s", fields, mac);
+}
+
+/*
+ * An unsigned token of durable 0.1 or 0.2 is honoured only for a task
+ * that a worker started before the update made the token key: one the
+ * worker held across ALTER EXTENSION durable UPDATE.  Anything else could
+ * have been built from the history.
+ */
+void
+dur_check_legacy_token(const char *token, const DurToken *tok, bool started,
+					   TimestampTz started_time)
+{
+	int			len;
+	TimestampTz created;
+
+	if (!tok->legacy)
+		return;
+	(void) dur_token_key(&len, &created);
+	if (!started || started_time >= created)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid task token \"%s\"",
+						pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
+				 errdetail("The token is unsigned; only tasks started before the update to durable 0.3 accept one."),
+				 errhint("Pass the task_token exactly as durable.poll_task returned it.")));
+}
+
+/*
  * Split a task token, or raise invalid_text_representation:
- *	'w:<run>:<seq>:<started event id>:<started time, microseconds since 1970>',
- *	'a:<run>:<scheduled event id>:<attempt>:0' or 'q:<run>:<query id>:0:0'.
+ *	'w:<run>:<seq>:<started event id>:<started time>:<mac>',
+ *	'a:<run>:<scheduled event id>:<attempt>:<started time>:<mac>' or
+ *	'q:<run>:<query id>:0:0:<mac>', times in microseconds since 1970, and
+ *	<mac> the signature of what precedes it.  Without <mac> the token is a
+ *	legacy one (tok->legacy), which the caller checks with
+ *	dur_check_legacy_token.
  * A workflow task's token carries what its worker saw, so that its outcome
  * is recorded the same way even if the lease was lost in a crash.  A token
  * of another kind than the caller's (unless kind is '\0') raises
@@ -296,8 +434,8 @@ dur_is_uuid(const char *s, int len)
 void
 dur_parse_token(const char *token, char kind, DurToken *tok)
 {
-	const char *part[5];
-	int			plen[5];
+	const char *part[6];
+	int			plen[6];
 	int			nparts = 0;
 	const char *p;
 	bool		ok;
@@ -310,17 +448,17 @@ dur_parse_token(const char *token, char kind, DurToken *tok)
 		{
 			if (*p == ':' || *p == '\0')
 			{
-				if (nparts < 5)
+				if (nparts < 6)
 					plen[nparts] = p - part[nparts];
 				nparts++;
 				if (*p == '\0')
 					break;
-				if (nparts < 5)
+				if (nparts < 6)
 					part[nparts] = p + 1;
 			}
 		}
 	}
-	ok = nparts == 5 && plen[0] == 1 &&
+	ok = (nparts == 5 || (nparts == 6 && plen[5] == 2 * DUR_TOKEN_MAC_BYTES)) && plen[0] == 1 &&
 		(part[0][0] == 'w' || part[0][0] == 'a' || part[0][0] == 'q') &&
 		dur_is_uuid(part[1], plen[1]) && dur_is_number(part[2], plen[2]) &&
 		dur_is_number(part[3], plen[3]) && dur_is_number(part[4], plen[4]);
@@ -330,6 +468,24 @@ dur_parse_token(const char *token, char kind, DurToken *tok)
 				 errmsg("invalid task token \"%s\"",
 						token == NULL ? "NULL" : pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
 				 errhint("Pass the task_token exactly as durable.poll_task returned it.")));
+	if (nparts == 6)
+	{
+		char		mac[2 * DUR_TOKEN_MAC_BYTES + 1];
+		int			diff = 0;
+
+		/* compare in constant time: a timing must not reveal a prefix */
+		dur_token_mac(token, part[5] - token - 1, mac);
+		for (i = 0; i < 2 * DUR_TOKEN_MAC_BYTES; i++)
+			diff |= mac[i] ^ part[5][i];
+		if (diff != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid task token \"%s\"",
+							pnstrdup(token, pg_mbcharcliplen(token, strlen(token), 100))),
+					 errdetail("Its signature does not match: this database did not issue it."),
+					 errhint("Pass the task_token exactly as durable.poll_task returned it.")));
+	}
+	tok->legacy = nparts == 5;
 	tok->kind = part[0][0];
 	memcpy(&tok->run_id, DatumGetUUIDP(DirectFunctionCall1(uuid_in,
 														   CStringGetDatum(pnstrdup(part[1], plen[1])))),
@@ -388,11 +544,11 @@ dur_uuid_text(const pg_uuid_t *u)
 	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(u)));
 }
 
-/* The token of an activity attempt (the format dur_parse_token reads). */
+/* The token of an activity attempt started at "started" (0: not a claim). */
 char *
-dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt)
+dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt, TimestampTz started)
 {
-	return psprintf("a:%s:" INT64_FORMAT ":%d:0", dur_uuid_text(run), seid, attempt);
+	return dur_token('a', run, seid, attempt, started == 0 ? 0 : started + DUR_UNIX_EPOCH_USECS);
 }
 
 /* The value of key in a jsonb object, NULL when absent (a JSON null is returned). */
@@ -691,8 +847,13 @@ dur_retry_policy(Jsonb *p, const char *what)
 	maximum = dur_parse_interval(dur_jsonb_get_text(p, "maximum_interval"),
 								 psprintf("%s.maximum_interval", what));
 	if (maximum == NULL)
+	{
+		Interval	most = {0, 0, DUR_MAX_DURATION_MONTHS};
+
 		maximum = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),
 														Float8GetDatum(100.0)));
+		maximum = dur_interval_min(maximum, &most);
+	}
 	if (dur_interval_cmp(maximum, initial) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -768,7 +929,9 @@ dur_retry_backoff(Jsonb *policy, int32 attempt, const DurFailure *failure,
 	char	   *max_attempts;
 	Interval   *initial;
 	Interval   *maximum;
-	Datum		factor;
+	Interval	most = {0, 0, DUR_MAX_DURATION_MONTHS};
+	double		coefficient;
+	double		factor;
 
 	*backoff = NULL;
 	if (policy == NULL)
@@ -802,16 +965,19 @@ dur_retry_backoff(Jsonb *policy, int32 attempt, const DurFailure *failure,
 	maximum = DatumGetIntervalP(DirectFunctionCall3(interval_in,
 													CStringGetDatum(dur_jsonb_get_text(policy, "maximum_interval")),
 													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	/* initial * power(coefficient, attempt - 1)::double precision */
-	factor = DirectFunctionCall2(numeric_power,
-								 DirectFunctionCall3(numeric_in,
-													 CStringGetDatum(dur_jsonb_get_text(policy, "backoff_coefficient")),
-													 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)),
-								 DirectFunctionCall1(int4_numeric, Int32GetDatum(attempt - 1)));
-	*backoff = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),
-													 DirectFunctionCall1(numeric_float8, factor)));
-	if (dur_interval_cmp(*backoff, maximum) > 0)
+	/*
+	 * initial * coefficient^(attempt - 1), at most maximum: in double
+	 * precision, where a huge coefficient or attempt gives infinity rather
+	 * than an error, and maximum is at most 100 years.
+	 */
+	maximum = dur_interval_min(maximum, &most);
+	coefficient = strtod(dur_jsonb_get_text(policy, "backoff_coefficient"), NULL);
+	factor = pow(coefficient, (double) (attempt - 1));
+	if (isnan(factor) || dur_interval_usecs(initial) * factor >= dur_interval_usecs(maximum))
 		*backoff = maximum;
+	else
+		*backoff = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),
+														 Float8GetDatum(factor)));
 	if (has_expiration && dur_time_plus(GetCurrentTimestamp(), *backoff) >= expiration)
 	{
 		*backoff = NULL;

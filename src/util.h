@@ -36,6 +36,10 @@
 #define ERRCODE_DUR_QUERY_FAILED		MAKE_SQLSTATE('D','U','0','2','0')
 #define ERRCODE_DUR_QUERY_TIMEOUT		MAKE_SQLSTATE('D','U','0','2','1')
 
+/* Unix epoch in PostgreSQL's microseconds (tokens count from 1970). */
+#define DUR_UNIX_EPOCH_USECS \
+	((int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC)
+
 /* A task token, split. */
 typedef struct DurToken
 {
@@ -43,7 +47,8 @@ typedef struct DurToken
 	pg_uuid_t	run_id;
 	int64		n1;				/* w: wft_seq; a: scheduled event id; q: query id */
 	int64		n2;				/* w: started event id; a: attempt */
-	int64		n3;				/* w: started time, microseconds since 1970 */
+	int64		n3;				/* w, a: started time, microseconds since 1970 */
+	bool		legacy;			/* unsigned, as durable 0.1 and 0.2 made them */
 } DurToken;
 
 /* A failure object, checked and filled in. */
@@ -78,19 +83,31 @@ typedef struct DurRetryPolicy
 
 extern void dur_check_id(const char *value, const char *what);
 extern void dur_check_payload(Datum value, const char *what);
+/*
+ * The longest duration an argument, a command or a retry policy may give
+ * (100 years): every deadline computed from one is a valid timestamp, and
+ * its microseconds fit in an int64 with room to spare.
+ */
+#define DUR_MAX_DURATION_MONTHS	1200
+
 extern Interval *dur_parse_interval(const char *str, const char *what);
 extern void dur_check_interval(const Interval *value, const char *what, bool positive);
 extern const char *dur_check_choice(const char *value, const char *what,
 									const char *const *choices);
 extern void dur_require_not_null(bool isnull, const char *what);
 extern int	dur_interval_cmp(const Interval *a, const Interval *b);
+extern double dur_interval_usecs(const Interval *iv);
 extern bool dur_interval_is_zero(const Interval *iv);
 extern TimestampTz dur_time_plus(TimestampTz t, const Interval *iv);
 extern Interval *dur_interval_min(Interval *a, Interval *b);
 
 extern void dur_parse_token(const char *token, char kind, DurToken *tok);
 extern void dur_stale(const char *token, const char *why) pg_attribute_noreturn();
-extern char *dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt);
+extern char *dur_token(char kind, const pg_uuid_t *run, int64 n1, int64 n2, int64 n3);
+extern void dur_check_legacy_token(const char *token, const DurToken *tok, bool started,
+								   TimestampTz started_time);
+extern char *dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt,
+								TimestampTz started);
 extern char *dur_uuid_text(const pg_uuid_t *u);
 
 extern void dur_failure(Jsonb *f, const char *what, DurFailure *out);

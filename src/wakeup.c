@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(_notify_task);
 PG_FUNCTION_INFO_V1(_notify_task_on_abort);
@@ -516,9 +517,12 @@ dur_wait_register(DurWaitKind kind, const char *key, int mask, const char *worke
 Datum
 _wait_register(PG_FUNCTION_ARGS)
 {
-	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *kind;
 	int			mask = 0;
 
+	dur_require_not_null(PG_ARGISNULL(0), "kind");
+	dur_require_not_null(PG_ARGISNULL(1), "key");
+	kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(2))
 	{
 		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(2);
@@ -572,20 +576,47 @@ dur_release_xmin(void)
 }
 
 /*
- * Sleep on our latch for at most timeout_ms.  When woken, a client backend
- * first checks that its client is still connected: the long poll of a dead
- * worker must not go on to claim a task nobody will run (the exit passes
- * the wake-up on).  Returns WaitLatch's events.
+ * Sleep on our latch for at most timeout_ms.  A client backend also
+ * watches its socket, so a client that goes away (a killed worker in a
+ * long poll, a query_workflow caller that gave up) ends the wait and the
+ * backend at once, freeing what it held; and when woken it checks that
+ * its client is still connected: the long poll of a dead worker must not
+ * go on to claim a task nobody will run (the exit passes the wake-up on).
+ * Returns WaitLatch's events.
  */
 int
 dur_wait_latch(long timeout_ms)
 {
-	int			rc;
+	int			rc = 0;
 
-	rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-				   timeout_ms, PG_WAIT_EXTENSION);
+	if (FeBeWaitSet != NULL && WaitEventSetCanReportClosed())
+	{
+		/*
+		 * A client backend waits on its client's socket too (the wait set
+		 * pq_check_connection uses, which holds our latch and the
+		 * postmaster), so a client that goes away ends the wait at once.
+		 */
+		WaitEvent	ev[FeBeWaitSetNEvents];
+		int			n,
+					i;
+
+		ModifyWaitEvent(FeBeWaitSet, FeBeWaitSetSocketPos, WL_SOCKET_CLOSED, NULL);
+		n = WaitEventSetWait(FeBeWaitSet, timeout_ms, ev, lengthof(ev), PG_WAIT_EXTENSION);
+		if (n == 0)
+			rc = WL_TIMEOUT;
+		for (i = 0; i < n; i++)
+			rc |= ev[i].events;
+		if (rc & WL_POSTMASTER_DEATH)
+			ereport(FATAL,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("terminating connection due to unexpected postmaster exit")));
+	}
+	else
+		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					   timeout_ms, PG_WAIT_EXTENSION);
 	ResetLatch(MyLatch);
-	if ((rc & WL_LATCH_SET) && MyProcPort != NULL && !pq_check_connection())
+	if ((rc & WL_SOCKET_CLOSED) ||
+		((rc & WL_LATCH_SET) && MyProcPort != NULL && !pq_check_connection()))
 		ereport(FATAL,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("durable: the client closed the connection while waiting")));

@@ -16,9 +16,13 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'durable_admin') THEN
 		CREATE ROLE durable_admin NOLOGIN;
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'durable_completer') THEN
+		CREATE ROLE durable_completer NOLOGIN;
+	END IF;
 	IF NOT pg_catalog.pg_has_role('durable_admin', 'durable_client', 'MEMBER')
-	   OR NOT pg_catalog.pg_has_role('durable_admin', 'durable_worker', 'MEMBER') THEN
-		GRANT durable_client, durable_worker TO durable_admin;
+	   OR NOT pg_catalog.pg_has_role('durable_admin', 'durable_worker', 'MEMBER')
+	   OR NOT pg_catalog.pg_has_role('durable_admin', 'durable_completer', 'MEMBER') THEN
+		GRANT durable_client, durable_worker, durable_completer TO durable_admin;
 	END IF;
 END
 $$;
@@ -51,13 +55,28 @@ GRANT EXECUTE ON FUNCTION
 	durable.heartbeat_activity(text, jsonb),
 	durable.report_activity_canceled(text, jsonb),
 	durable.answer_query(text, jsonb, jsonb),
-	durable.complete_activity_by_id(text, text, jsonb, uuid),
-	durable.fail_activity_by_id(text, text, jsonb, uuid),
-	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),
-	durable.report_activity_canceled_by_id(text, text, jsonb, uuid),
+	durable.open_worker_session(text),
+	durable.close_worker_session(),
 	durable.describe_workflow(text, uuid),
 	durable.get_history(text, uuid)
 	TO durable_worker;
+
+-- Completing an activity by its ids needs no claim, so it is not a
+-- worker's right: asynchronous completers are granted durable_completer
+-- (durable 0.2 granted these to durable_worker).
+REVOKE EXECUTE ON FUNCTION
+	durable.complete_activity_by_id(text, text, jsonb, uuid),
+	durable.fail_activity_by_id(text, text, jsonb, uuid),
+	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),
+	durable.report_activity_canceled_by_id(text, text, jsonb, uuid)
+	FROM durable_worker;
+GRANT USAGE ON SCHEMA durable TO durable_completer;
+GRANT EXECUTE ON FUNCTION
+	durable.complete_activity_by_id(text, text, jsonb, uuid),
+	durable.fail_activity_by_id(text, text, jsonb, uuid),
+	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),
+	durable.report_activity_canceled_by_id(text, text, jsonb, uuid)
+	TO durable_completer;
 
 GRANT EXECUTE ON FUNCTION durable.purge_closed_workflows(interval, integer),
 	durable._engine_workers(), durable._batch_events(bigint, bytea) TO durable_admin;

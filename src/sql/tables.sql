@@ -226,6 +226,7 @@ CREATE UNLOGGED TABLE durable.tasks (
 	lease_deadline timestamptz,
 	sticky_worker text,
 	workflow_id text NOT NULL,
+	owner bigint,
 	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.tasks IS 'Unlogged task queue: ready and running workflow tasks and activity attempts, with their leases. Rebuilt after a crash.';
@@ -241,6 +242,7 @@ COMMENT ON COLUMN durable.tasks.started_time IS 'When the task was handed to a w
 COMMENT ON COLUMN durable.tasks.lease_deadline IS 'When the running task times out (start-to-close or heartbeat).';
 COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first.';
 COMMENT ON COLUMN durable.tasks.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.tasks.owner IS 'A started task: the worker session or connection that holds it (its end times the task out at once).';
 CREATE INDEX tasks_ready ON durable.tasks (task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
 CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, task_queue, priority, ready_time)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
@@ -252,6 +254,17 @@ CREATE UNLOGGED TABLE durable.engine_state (
 );
 COMMENT ON TABLE durable.engine_state IS 'Unlogged marker: empty after a crash, which tells the engine worker to rebuild durable.tasks.';
 COMMENT ON COLUMN durable.engine_state.rebuilt_at IS 'When the task queue was last rebuilt.';
+
+CREATE TABLE durable.token_key (
+	key bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE durable.token_key IS 'The key task tokens are signed with (one row, made at CREATE EXTENSION or the update to 0.3); no role is granted it.';
+COMMENT ON COLUMN durable.token_key.key IS '32 random bytes.';
+COMMENT ON COLUMN durable.token_key.created_at IS 'When the key was made: unsigned tokens of 0.2 are honoured only for tasks started before.';
+INSERT INTO durable.token_key (key)
+SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text ||
+											pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
 
 SELECT pg_catalog.pg_extension_config_dump('durable.workflows', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.history_batches', '');

@@ -95,3 +95,11 @@ CREATE OR REPLACE FUNCTION durable.answer_query(
 	failure jsonb DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'answer_query' LANGUAGE C;
 COMMENT ON FUNCTION durable.answer_query IS 'Answer a query task (kind = query) with a result or a failure.';
+
+CREATE OR REPLACE FUNCTION durable.open_worker_session(worker_id text) RETURNS void
+	AS 'MODULE_PATHNAME', 'open_worker_session' LANGUAGE C;
+COMMENT ON FUNCTION durable.open_worker_session IS 'Make this connection the session of a worker: tasks that worker claims on any connection are held by the session, and time out at once when it ends.';
+
+CREATE OR REPLACE FUNCTION durable.close_worker_session() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'close_worker_session' LANGUAGE C;
+COMMENT ON FUNCTION durable.close_worker_session IS 'End this connection''s worker session; the tasks it holds time out at once.  False when it held none.';

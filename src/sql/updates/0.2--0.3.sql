@@ -75,6 +75,8 @@ DELETE FROM durable.tasks WHERE workflow_id IS NULL;
 ALTER TABLE durable.tasks ALTER COLUMN workflow_id SET NOT NULL;
 COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first.';
 COMMENT ON COLUMN durable.tasks.workflow_id IS 'The run''s workflow id.';
+ALTER TABLE durable.tasks ADD COLUMN owner bigint;
+COMMENT ON COLUMN durable.tasks.owner IS 'A started task: the worker session or connection that holds it (its end times the task out at once).';
 DROP INDEX durable.tasks_ready;
 CREATE INDEX tasks_ready ON durable.tasks (task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
 CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, task_queue, priority, ready_time)
@@ -120,3 +122,15 @@ DROP FUNCTION durable._batch_from_json(json);
 -- out of the extension's configuration tables first, so pg_dump forgets it
 ALTER EXTENSION durable DROP TABLE durable.history;
 DROP TABLE durable.history;
+
+-- Signed task tokens (src/util.c).
+CREATE TABLE durable.token_key (
+	key bytea NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE durable.token_key IS 'The key task tokens are signed with (one row, made at CREATE EXTENSION or the update to 0.3); no role is granted it.';
+COMMENT ON COLUMN durable.token_key.key IS '32 random bytes.';
+COMMENT ON COLUMN durable.token_key.created_at IS 'When the key was made: unsigned tokens of 0.2 are honoured only for tasks started before.';
+INSERT INTO durable.token_key (key)
+SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text ||
+											pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');

@@ -554,6 +554,8 @@ dur_heartbeat_activity(const char *token, Datum details, bool has_details)
 
 		lk.task.values[T_LEASE_DEADLINE] = TimestampTzGetDatum(Min(lease, limit));
 		dur_update(lk.call, DUR_TASKS, &lk.task.tid, lk.task.values, lk.task.nulls, NULL);
+		/* every deadline written is announced (the timer service's watermark) */
+		dur_notify_timer(Min(lease, limit));
 	}
 	cancel = !lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID];
 	dur_call_end(lk.call);

@@ -54,6 +54,9 @@ typedef struct DurEngineSlot
 	TimestampTz last_exit;		/* for the launcher's restart delay */
 	TimestampTz next_wakeup;	/* when the engine sleeps until; 0 while busy */
 	TimestampTz pending_wakeup; /* earliest deadline committed while busy */
+	TimestampTz committed_since_tick;	/* earliest deadline committed since
+										 * the timer service last looked (0:
+										 * none) */
 	uint64		ticks;			/* completed engine iterations */
 	char		activity[48];	/* what the engine is doing, for the view */
 } DurEngineSlot;
@@ -150,6 +153,7 @@ extern void dur_install_utility_hook(void);
 PGDLLEXPORT void dur_launcher_main(Datum arg);
 
 /* engine.c */
+extern bool dur_is_engine;
 PGDLLEXPORT void dur_engine_main(Datum arg);
 
 /* wakeup.c */
@@ -162,6 +166,7 @@ extern void dur_notify_task(const char *queue, int mask, const char *sticky_work
 extern void dur_notify_task_on_abort(const char *queue, int mask);
 extern void dur_notify_close(const char *workflow_id, const char *payload);
 extern void dur_notify_timer(TimestampTz at);
+extern TimestampTz dur_take_committed_deadline(void);
 extern void dur_wait_register(DurWaitKind kind, const char *key, int mask, const char *worker);
 extern bool dur_wait_until(TimestampTz until);
 extern void dur_wait_unregister(void);

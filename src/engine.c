@@ -76,6 +76,9 @@ dur_engine_set(DurDbState state, const char *activity)
 	LWLockRelease(dur_shared->lock);
 }
 
+/* Is this backend a database's engine worker? */
+bool		dur_is_engine = false;
+
 /*
  * Run one SQL statement returning at most one timestamptz in its own
  * transaction.  Returns false when the extension is not installed.
@@ -139,6 +142,8 @@ dur_engine_main(Datum arg)
 	TimestampTz next;
 	bool		rebuilding;
 	int			i;
+
+	dur_is_engine = true;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);

@@ -21,7 +21,9 @@
  *	- the tick never waits for a run: a run whose lock is busy (a worker or
  *	  an application holds it in an open transaction) is passed over and
  *	  looked at again DUR_BUSY_RETRY_MS later, so one open transaction
- *	  cannot stall the deadlines of every other run;
+ *	  cannot stall the deadlines of every other run; and until then the
+ *	  scans skip its deadlines without counting them against the batch, so
+ *	  that any number of busy runs cannot crowd the others out of a tick;
  *	- each deadline is handled in a subtransaction: one that fails is
  *	  logged and postponed by a minute, and the others go on.
  *
@@ -36,6 +38,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -474,7 +477,166 @@ dur_collect_dead(DurCall *call, const int64 *owners, int nowners, TimestampTz no
 	return due;
 }
 
-/* Collect the due deadlines of one index, up to max, after "now". */
+/*
+ * Runs found busy, with the deadlines of theirs that were due, and when to
+ * look at them again: kept by the backend that ticks (the engine worker)
+ * from one tick to the next.  A busy run's deadlines wait here, not in the
+ * scans, so that the scans can move on past them.
+ */
+typedef struct DurBusyRun
+{
+	pg_uuid_t	run_id;			/* hash key */
+	TimestampTz retry_at;
+	List	   *dues;			/* DurDues, in TopMemoryContext */
+} DurBusyRun;
+
+static HTAB *busy_runs = NULL;
+
+/*
+ * Where each scan of due deadlines starts (DT_NOBEGIN: at the start of the
+ * index).  Every deadline before it was handled, or waits with its busy
+ * run.  Without it, each tick would walk the index entries of every
+ * deadline handled since the last vacuum, which a transaction left open
+ * anywhere in the cluster keeps from being cleaned up: the ticks would get
+ * slower and slower and every timer late.  A deadline committed below the
+ * watermark (its transaction began before the tick that moved it) lowers
+ * it again (dur_take_committed_deadline: every write of a deadline calls
+ * dur_notify_timer), the queue rebuild after a crash starts the scans
+ * from the beginning, and so does every DUR_FULL_SCAN_MS, a safety net
+ * that costs one slow tick when something holds back vacuum.  Only the
+ * engine worker keeps watermarks and busy runs: _engine_tick called by
+ * hand scans whole indexes and tries every due deadline.
+ */
+#define DUR_FULL_SCAN_MS	600000
+static TimestampTz scan_from[3] = {DT_NOBEGIN, DT_NOBEGIN, DT_NOBEGIN};
+static TimestampTz last_full_scan = 0;
+
+static void
+dur_scan_from_start(void)
+{
+	scan_from[DUR_DUE_TIMER] = scan_from[DUR_DUE_LEASE] = scan_from[DUR_DUE_QUEUED] = DT_NOBEGIN;
+}
+
+/* Is the run busy until after now?  Then *retry_at is when to look again. */
+static bool
+dur_run_is_busy(const pg_uuid_t *run_id, TimestampTz now, TimestampTz *retry_at)
+{
+	DurBusyRun *b;
+
+	if (busy_runs == NULL || hash_get_num_entries(busy_runs) == 0)
+		return false;
+	b = hash_search(busy_runs, run_id, HASH_FIND, NULL);
+	if (b == NULL || b->retry_at <= now)
+		return false;
+	*retry_at = b->retry_at;
+	return true;
+}
+
+/* Is d one of the due deadlines in the list? */
+static bool
+dur_due_listed(List *dues, const DurDue *d)
+{
+	ListCell   *lc;
+
+	foreach(lc, dues)
+	{
+		DurDue	   *e = lfirst(lc);
+
+		if (e->what == d->what && e->seid == d->seid && e->owner == d->owner &&
+			(e->kind == NULL) == (d->kind == NULL) &&
+			(e->kind == NULL || (strcmp(e->kind, d->kind) == 0 && strcmp(e->timer_id, d->timer_id) == 0)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Keep a due deadline of a busy run until retry_at (0: keep the run's
+ * retry time).
+ */
+static void
+dur_keep_busy(const DurDue *d, TimestampTz retry_at)
+{
+	DurBusyRun *b;
+	bool		found;
+	MemoryContext old;
+	DurDue	   *copy;
+
+	if (busy_runs == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(pg_uuid_t);
+		ctl.entrysize = sizeof(DurBusyRun);
+		ctl.hcxt = TopMemoryContext;
+		busy_runs = hash_create("durable busy runs", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	b = hash_search(busy_runs, &d->run_id, HASH_ENTER, &found);
+	if (!found)
+	{
+		b->dues = NIL;
+		b->retry_at = retry_at;
+	}
+	else if (retry_at != 0)
+		b->retry_at = retry_at;
+	if (dur_due_listed(b->dues, d))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	copy = palloc(sizeof(DurDue));
+	*copy = *d;
+	copy->kind = d->kind ? pstrdup(d->kind) : NULL;
+	copy->timer_id = d->timer_id ? pstrdup(d->timer_id) : NULL;
+	b->dues = lappend(b->dues, copy);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The due deadlines of the busy runs whose time to look again has come,
+ * appended to due (copies in the current context); their entries go.
+ */
+static List *
+dur_take_busy(TimestampTz now, List *due, TimestampTz *next)
+{
+	HASH_SEQ_STATUS st;
+	DurBusyRun *b;
+	ListCell   *lc;
+
+	if (busy_runs == NULL || hash_get_num_entries(busy_runs) == 0)
+		return due;
+	hash_seq_init(&st, busy_runs);
+	while ((b = hash_seq_search(&st)) != NULL)
+	{
+		if (b->retry_at > now)
+		{
+			if (*next == 0 || b->retry_at < *next)
+				*next = b->retry_at;
+			continue;
+		}
+		foreach(lc, b->dues)
+		{
+			DurDue	   *e = lfirst(lc);
+			DurDue	   *d = palloc(sizeof(DurDue));
+
+			*d = *e;
+			d->kind = e->kind ? pstrdup(e->kind) : NULL;
+			d->timer_id = e->timer_id ? pstrdup(e->timer_id) : NULL;
+			due = lappend(due, d);
+			if (e->kind)
+				pfree(e->kind);
+			if (e->timer_id)
+				pfree(e->timer_id);
+		}
+		list_free_deep(b->dues);
+		(void) hash_search(busy_runs, &b->run_id, HASH_REMOVE, NULL);
+	}
+	return due;
+}
+
+/*
+ * Collect the due deadlines of one index, up to max, from its watermark
+ * to "now"; a deadline of a run noted busy joins the run's list instead.
+ * The watermark moves to where the scan stopped.
+ */
 static List *
 dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int max,
 				List *due, TimestampTz *next)
@@ -482,13 +644,18 @@ dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int
 	DurScan		s;
 	DurRow		row;
 	int			n = 0;
+	TimestampTz stop = now;
 
 	dur_scan_begin(&s, call, idx);
-	dur_key_isnull(&s, 1, false);
+	if (scan_from[what] == DT_NOBEGIN)
+		dur_key_isnull(&s, 1, false);
+	else
+		dur_key_timestamptz(&s, 1, BTGreaterEqualStrategyNumber, scan_from[what]);
 	while (dur_scan_next(&s, ForwardScanDirection, &row))
 	{
 		DurDue	   *d;
 		TimestampTz at;
+		TimestampTz retry_at;
 
 		if (what == DUR_DUE_TIMER)
 			at = DatumGetTimestampTz(row.values[TM_FIRE_TIME]);
@@ -500,6 +667,7 @@ dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int
 		{
 			if (*next == 0 || at < *next)
 				*next = at;
+			stop = at;
 			break;
 		}
 		d = palloc0(sizeof(DurDue));
@@ -513,10 +681,16 @@ dur_collect_due(DurCall *call, DurIdx idx, DurDueKind what, TimestampTz now, int
 		else
 			d->seid = DatumGetInt64(row.values[T_SCHEDULED_EVENT_ID]);
 		d->due = at;
+		if (dur_run_is_busy(&d->run_id, now, &retry_at))
+		{
+			dur_keep_busy(d, 0);
+			continue;
+		}
 		due = lappend(due, d);
 		n++;
 	}
 	dur_scan_end(&s);
+	scan_from[what] = stop;
 	return due;
 }
 
@@ -549,12 +723,28 @@ _engine_tick(PG_FUNCTION_ARGS)
 	bool		busy = false;
 	int64		dead[64];
 	int			ndead;
+	TimestampTz committed;
 	MemoryContext cxt = CurrentMemoryContext;
 	MemoryContext item_cxt;
 	ResourceOwner owner = CurrentResourceOwner;
 
 	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
+	committed = dur_take_committed_deadline();
+	/* called by hand, or the first tick, or a while since the last full scan */
+	if (!dur_is_engine || last_full_scan == 0 ||
+		now - last_full_scan >= DUR_FULL_SCAN_MS * (int64) 1000)
+	{
+		dur_scan_from_start();
+		last_full_scan = now;
+	}
+	else if (committed != 0)
+	{
+		scan_from[DUR_DUE_TIMER] = Min(scan_from[DUR_DUE_TIMER], committed);
+		scan_from[DUR_DUE_LEASE] = Min(scan_from[DUR_DUE_LEASE], committed);
+		scan_from[DUR_DUE_QUEUED] = Min(scan_from[DUR_DUE_QUEUED], committed);
+	}
 	ndead = dur_take_dead_owners(MyDatabaseId, dead, lengthof(dead));
+	due = dur_take_busy(now, due, &next);
 	call = dur_call_begin();
 	dur_call_snapshot(call);
 	if (ndead > 0)
@@ -572,10 +762,20 @@ _engine_tick(PG_FUNCTION_ARGS)
 
 		if (handled >= batch)
 		{
-			/* a dead owner's tasks not reached: look again next pass */
+			/*
+			 * Not reached: a dead owner's task goes back on the list, a
+			 * busy run's deadline back to its run, and a scan's moves the
+			 * scan's watermark back.
+			 */
 			for (; lc != NULL; lc = lnext(due, lc))
-				if (((DurDue *) lfirst(lc))->owner != 0)
-					dur_requeue_dead_owner(MyDatabaseId, ((DurDue *) lfirst(lc))->owner);
+			{
+				DurDue	   *r = lfirst(lc);
+
+				if (r->owner != 0)
+					dur_requeue_dead_owner(MyDatabaseId, r->owner);
+				else
+					scan_from[r->what] = Min(scan_from[r->what], r->due);
+			}
 			next = now;
 			break;
 		}
@@ -589,6 +789,8 @@ _engine_tick(PG_FUNCTION_ARGS)
 				busy = true;
 				if (d->owner != 0)
 					dur_requeue_dead_owner(MyDatabaseId, d->owner);
+				else if (dur_is_engine)
+					dur_keep_busy(d, TimestampTzPlusMilliseconds(now, DUR_BUSY_RETRY_MS));
 			}
 			ReleaseCurrentSubTransaction();
 			MemoryContextSwitchTo(cxt);
@@ -757,6 +959,8 @@ _engine_startup(PG_FUNCTION_ARGS)
 	int			n = 0;
 	bool		more = false;
 
+	/* the rebuild writes deadlines of every age: scan from the start */
+	dur_scan_from_start();
 	if (dur_queue_is_whole())
 	{
 		rebuild.started = false;

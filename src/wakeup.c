@@ -438,10 +438,33 @@ dur_wake_engine(TimestampTz at)
 	{
 		if (slot->pending_wakeup == 0 || at < slot->pending_wakeup)
 			slot->pending_wakeup = at;
+		if (slot->committed_since_tick == 0 || at < slot->committed_since_tick)
+			slot->committed_since_tick = at;
 		if (slot->latch != NULL && slot->next_wakeup != 0 && at < slot->next_wakeup)
 			SetLatch(slot->latch);
 	}
 	LWLockRelease(dur_shared->lock);
+}
+
+/*
+ * The earliest deadline committed in this database since the last call
+ * (0: none), for the timer service's scans (timers.c).
+ */
+TimestampTz
+dur_take_committed_deadline(void)
+{
+	DurEngineSlot *slot;
+	TimestampTz at = 0;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	slot = dur_find_engine(MyDatabaseId);
+	if (slot != NULL)
+	{
+		at = slot->committed_since_tick;
+		slot->committed_since_tick = 0;
+	}
+	LWLockRelease(dur_shared->lock);
+	return at;
 }
 
 /* Backend exit: drop our waiter slot and subscription. */

@@ -129,6 +129,15 @@ dur_claim_owner(const char *worker)
 
 	if (dur_shared == NULL || worker == NULL)
 		return 0;
+
+	/*
+	 * No session open anywhere: the common case costs no lock.  A session
+	 * opened concurrently with this claim may be missed; its worker's
+	 * claims come after it opened it, and see it.
+	 */
+	pg_read_barrier();
+	if (dur_shared->nsessions == 0)
+		return 0;
 	LWLockAcquire(dur_shared->lock, LW_SHARED);
 	if (dur_shared->nsessions > 0)
 	{

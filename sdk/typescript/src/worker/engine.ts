@@ -45,7 +45,8 @@ export const SQL = {
     name: 'durable_features',
     text: `SELECT json_build_object('ok', to_regproc('durable.poll_task') IS NOT NULL,
       'eager', to_regprocedure('durable.complete_activity(text,jsonb,boolean)') IS NOT NULL,
-      'sticky', to_regprocedure('durable.workflow_task_history(text)') IS NOT NULL)`,
+      'sticky', to_regprocedure('durable.workflow_task_history(text)') IS NOT NULL,
+      'session', to_regprocedure('durable.open_worker_session(text)') IS NOT NULL)`,
     result: 'json',
   },
 } satisfies Record<string, Statement>;
@@ -253,6 +254,77 @@ class Connections {
   }
 }
 
+/**
+ * A worker session (durable 0.3, durable.open_worker_session): one
+ * connection the worker holds for its lifetime.  The tasks its identity
+ * claims, on any connection, are the session's, and the engine times them
+ * out the moment the session's connection ends (the process died, the
+ * network broke) instead of at their leases, so they are retried within
+ * milliseconds.  The calls' pooled connections can come and go without
+ * their tasks.  A broken session connection is opened again after a
+ * pause: the engine has timed out what the old one held.  Workers of one
+ * process with the same identity share a session (the engine keeps one per
+ * identity: a second would replace the first and time out its tasks).
+ */
+class WorkerSession {
+  refs = 0;
+  private client: pg.Client | undefined;
+  private closed = false;
+  private readonly ready: Promise<void>;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly identity: string,
+    private readonly onError: (e: Error) => void,
+  ) {
+    this.ready = this.open();
+  }
+
+  private async open(): Promise<void> {
+    let backoff = 100;
+    while (!this.closed) {
+      const c = new pg.Client({
+        connectionString: this.connectionString,
+        application_name: `durable-session ${this.identity}`.slice(0, 63),
+      });
+      try {
+        c.on('error', () => undefined);
+        await c.connect();
+        await c.query('SELECT durable.open_worker_session($1)', [this.identity]);
+        if (this.closed) {
+          await c.end().catch(() => undefined);
+          return;
+        }
+        this.client = c;
+        c.once('end', () => {
+          this.client = undefined;
+          if (!this.closed) {
+            this.onError(new Error('the worker session\'s connection ended; its tasks timed out; opening it again'));
+            void this.open();
+          }
+        });
+        return;
+      } catch (e) {
+        await c.end().catch(() => undefined);
+        if (this.closed) return;
+        this.onError(e as Error);
+        await delay(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.ready.catch(() => undefined);
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.end().catch(() => undefined);
+  }
+}
+
+const sessions = new Map<string, WorkerSession>();
+
 export interface EngineOptions {
   connectionString: string;
   /** application_name of the connections. */
@@ -269,6 +341,8 @@ export class Engine {
   eager = false;
   /** durable.workflow_task_history exists (durable 0.3). */
   sticky = false;
+  /** durable.open_worker_session exists (durable 0.3). */
+  session = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.conns = new Connections(opts);
@@ -280,6 +354,28 @@ export class Engine {
     if (!f.ok) throw new Error('the database has no durable extension (CREATE EXTENSION durable)');
     this.eager = f.eager;
     this.sticky = f.sticky;
+    this.session = !!f.session;
+  }
+
+  /**
+   * Hold a worker session for `identity` until the returned function is
+   * called (see WorkerSession).
+   */
+  openSession(identity: string, onError: (e: Error) => void): () => Promise<void> {
+    const key = `${this.opts.connectionString}\u0000${identity}`;
+    let s = sessions.get(key);
+    if (!s) {
+      s = new WorkerSession(this.opts.connectionString, identity, onError);
+      sessions.set(key, s);
+    }
+    s.refs++;
+    const held = s;
+    return async () => {
+      if (--held.refs === 0) {
+        sessions.delete(key);
+        await held.close();
+      }
+    };
   }
 
   /** Run a statement once: its result value; engine errors are typed (errors.ts). */

@@ -69,6 +69,14 @@ export interface WorkerOptions {
   shutdownGraceTime?: Duration;
   /** Shut down on SIGINT and SIGTERM (default true). */
   shutdownSignals?: NodeJS.Signals[] | false;
+  /**
+   * Hold a worker session while running (default true; durable 0.3): one
+   * extra connection, and when the worker process dies the engine times out
+   * its tasks at once, so they are retried within milliseconds instead of
+   * at their start-to-close or workflow task timeouts.  The identity must be
+   * unique among the workers of a database.
+   */
+  workerSession?: boolean;
   /** Log function for worker events (default console.warn for problems only). */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
   /**
@@ -125,6 +133,7 @@ export class Worker implements TaskHost, PollerHost {
   private resolveRun?: () => void;
   private signalHandler?: () => void;
   readonly identity: string;
+  private closeSession?: () => Promise<void>;
   readonly options: Required<Pick<WorkerOptions, 'taskQueue' | 'maxConcurrentWorkflowTasks' | 'maxConcurrentActivities' | 'maxCachedWorkflows'>> & WorkerOptions;
   /** Sticky execution is asked for (the option, and a cache to be sticky with). */
   readonly sticky: boolean;
@@ -192,6 +201,9 @@ export class Worker implements TaskHost, PollerHost {
       this.signalHandler = () => void this.shutdown();
       for (const s of sigs) process.on(s, this.signalHandler);
     }
+    if (this.engine.session && this.options.workerSession !== false) {
+      this.closeSession = this.engine.openSession(this.identity, (e) => this.log('warn', `worker session: ${e.message}`));
+    }
     const hasWorkflows = this.entries instanceof Map ? this.entries.size > 0 : true;
     const hasActivities = Object.keys(this.options.activities ?? {}).length > 0;
     const wait = `${msToNumber(this.options.pollWait ?? '30s') / 1000}s`;
@@ -246,6 +258,7 @@ export class Worker implements TaskHost, PollerHost {
       for (const ctx of this.activityTasks.running) ctx.cancel(new CancelledFailure('Worker shutdown'));
       await this.drain(Date.now() + 5000);
     }
+    await this.closeSession?.();
     await this.engine.end();
     this.cache.clear();
     this.state = 'STOPPED';

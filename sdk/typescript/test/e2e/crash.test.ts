@@ -127,6 +127,41 @@ describe('crashes', () => {
     }
   });
 
+  it('a worker killed with SIGKILL: its session ends, and its activity is retried at once, not at its one-hour timeout', async () => {
+    const queue = 'crash-session';
+    const doomed = fork(TEST_WORKER_SCRIPT, [], {
+      env: { ...process.env, DATABASE_URL: env.cluster.connectionString, TASK_QUEUE: queue, WORKER_IDENTITY: 'session-doomed' },
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    const messages: any[] = [];
+    doomed.on('message', (m) => messages.push(m));
+    const exited = new Promise((r) => doomed.once('exit', r));
+    await waitFor(async () => messages.includes('ready'), 'the worker process', 30_000);
+    const rescuer = await env.startWorker({ taskQueue: queue, identity: 'session-rescuer', workflowsPath: BASIC, activities: createTestActivities(env.pool) });
+    try {
+      const h = await env.client.workflow.start('holdLong', { args: ['cs-1'], taskQueue: queue, workflowId: 'crash-session-1' });
+      await waitFor(async () => messages.some((m) => m?.holding === 'cs-1'), 'the first attempt running', 30_000);
+      const sessions = (await env.pool.query(
+        "SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'durable-session session-doomed'")).rows[0].n;
+      assert.equal(sessions, 1, 'the worker holds a session');
+      const killedAt = Date.now();
+      doomed.kill('SIGKILL');
+      await exited;
+      assert.equal(await h.result(), 'attempt 2');
+      const took = Date.now() - killedAt;
+      // the engine timed the attempt out when the session's connection ended
+      assert.ok(took < 10_000, `retried ${took} ms after the kill`);
+      const hist = await h.fetchHistory();
+      const started = hist.filter((e) => e.event_type === 'ActivityTaskStarted');
+      assert.equal(started.length, 1);
+      assert.equal(started[0].attributes.attempt, 2);
+      assert.equal(started[0].attributes.identity, 'session-rescuer');
+      assert.equal(started[0].attributes.last_failure?.timeout_type, 'START_TO_CLOSE', JSON.stringify(started[0].attributes));
+    } finally {
+      await rescuer.shutdown();
+    }
+  });
+
   it('the server crashes (pg_ctl stop -m immediate) mid-workflow: every workflow completes', async () => {
     const queue = 'crash-restart';
     const worker = await env.startWorker({ taskQueue: queue, workflowsPath: EXAMPLE, activities: createActivities(env.pool), maxConcurrentActivities: 8 });

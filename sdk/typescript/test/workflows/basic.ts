@@ -154,6 +154,16 @@ export async function holdThenStep(key: string): Promise<string> {
 }
 
 /**
+ * One activity with a start-to-close timeout of an hour: the crash test
+ * kills the worker while it holds it; only the worker's session brings it
+ * back before the hour is out.
+ */
+export async function holdLong(key: string): Promise<string> {
+  const long = proxyActivities<TestActivities>({ startToCloseTimeout: '1 hour', retry: { initialInterval: '100ms', maximumAttempts: 5 } });
+  return await long.holdOnFirstAttempt(key);
+}
+
+/**
  * For the sticky-execution tests: n rounds of waiting for a signal, then an
  * activity; returns what the code saw each round (workflowInfo's history
  * length included), which must not depend on how the worker got the history.

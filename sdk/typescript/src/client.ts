@@ -4,10 +4,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { Duration, toOptionalInterval } from './common/duration';
-import { isConnectionError, mapError, QueryNotSupportedError, WorkflowStillRunningError } from './errors';
+import { Duration, msToNumber, toOptionalInterval } from './common/duration';
+import {
+  isConnectionError, mapError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowStillRunningError,
+} from './errors';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
 import type { HistoryEvent } from './worker/replay';
+
+// what Temporal code imports from @temporalio/client
+export * from './errors';
+export {
+  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure,
+} from './common/failure';
+export { RetryState, TimeoutType } from './common/enums';
 
 export interface ClientOptions {
   connectionString?: string;
@@ -88,15 +97,22 @@ export class WorkflowHandle<F = unknown> {
     readonly firstExecutionRunId?: string,
   ) {}
 
-  /** Wait for the result, following continue-as-new; throws WorkflowFailedError (and subclasses) if it did not complete. */
+  /**
+   * Wait for the result, following continue-as-new; throws
+   * WorkflowFailedError (and subclasses) if it did not complete.  A workflow
+   * that returned nothing (undefined) gives undefined, one that returned
+   * null gives null, as in Temporal.
+   */
   async result(): Promise<Result<F>> {
     const run = this.runId ?? this.firstExecutionRunId ?? null;
     let backoff = 100;
     let lostSince: number | undefined;
     for (;;) {
       try {
-        const rows = await this.client.query('SELECT durable.workflow_result($1, $2::uuid, $3::interval) AS r', [this.workflowId, run, '30 seconds']);
-        return rows[0].r as Result<F>;
+        // SQL NULL: the completion had no result (the workflow returned undefined); JSON null: it returned null
+        const rows = await this.client.query(
+          'SELECT r, r IS NULL AS none FROM durable.workflow_result($1, $2::uuid, $3::interval) AS r', [this.workflowId, run, '30 seconds']);
+        return (rows[0].none ? undefined : rows[0].r) as Result<F>;
       } catch (e) {
         if (e instanceof WorkflowStillRunningError) continue;
         // the server restarting is not the workflow's outcome: keep waiting (for up to 2 minutes)
@@ -122,10 +138,23 @@ export class WorkflowHandle<F = unknown> {
     return this.queryWithOptions<R>(def, args);
   }
 
+  /**
+   * Queries see every signal accepted before them (Temporal: "Queries are
+   * strongly consistent ... the state of all confirmed Events that came in
+   * before the Query was sent").  The engine hands a query the run's stored
+   * history, and a signal that arrives while a workflow task runs is
+   * buffered outside it until that task completes; so, as Temporal's server
+   * does, a query waits for the workflow task running when it is sent (not
+   * for later ones) before it is asked.
+   */
   async queryWithOptions<R = unknown>(def: string | { name: string }, args: unknown[], options?: { timeout?: Duration }): Promise<R> {
+    const timeoutMs = msToNumber(options?.timeout ?? '10s');
+    const deadline = Date.now() + timeoutMs;
+    await this.waitForRunningWorkflowTask(deadline);
     try {
+      const left = Math.max(1, deadline - Date.now());
       const rows = await this.client.query('SELECT durable.query_workflow($1, $2, $3::jsonb, $4::interval, $5::uuid) AS r', [
-        this.workflowId, nameOf(def), JSON.stringify(args), toOptionalInterval(options?.timeout ?? '10s'), this.runId ?? null,
+        this.workflowId, nameOf(def), JSON.stringify(args), toOptionalInterval(left), this.runId ?? null,
       ]);
       return rows[0].r as R;
     } catch (e) {
@@ -133,6 +162,29 @@ export class WorkflowHandle<F = unknown> {
         throw new QueryNotSupportedError('this engine has no durable.query_workflow', '42883');
       }
       throw e;
+    }
+  }
+
+  /**
+   * If a workflow task of the run is running, wait until it is no longer
+   * (completed, failed or timed out) or `deadline` passes: polls
+   * describe_workflow, every 5 ms at first, backing off to 100 ms.
+   */
+  private async waitForRunningWorkflowTask(deadline: number): Promise<void> {
+    const running = async (): Promise<string | null> => {
+      const rows = await this.client.query(
+        `SELECT d.pending_workflow_task->>'state' AS state, d.pending_workflow_task->>'started_time' AS started
+           FROM durable.describe_workflow($1, $2::uuid) d`, [this.workflowId, this.runId ?? null]);
+      const r = rows[0];
+      return r && r.state === 'started' ? `${r.started}` : null;
+    };
+    const first = await running();
+    if (first === null) return;
+    let pause = 5;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
+      pause = Math.min(pause * 2, 100);
+      if ((await running()) !== first) return;
     }
   }
 
@@ -172,7 +224,7 @@ export class WorkflowClient {
 
   async start<F extends WorkflowRef>(workflow: F, options: WorkflowStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
     const workflowId = options.workflowId ?? randomUUID();
-    const rows = await this.client.query(
+    const rows = await this.startQuery(workflowId, typeName(workflow),
       `SELECT durable.start_workflow(workflow_type => $1, input => $2::jsonb, workflow_id => $3, task_queue => $4,
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
               id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
@@ -198,9 +250,27 @@ export class WorkflowClient {
     return new WorkflowHandle<F>(this.client, workflowId, runId, runId);
   }
 
-  /** Signal a workflow, starting it first if it is not running; atomic. */
+  /** A start statement; DU002 becomes a WorkflowExecutionAlreadyStartedError naming the workflow id and type. */
+  private async startQuery(workflowId: string, workflowType: string, sql: string, params: unknown[]): Promise<any[]> {
+    try {
+      return await this.client.query(sql, params);
+    } catch (e) {
+      if (e instanceof WorkflowExecutionAlreadyStartedError) {
+        e.workflowId = workflowId;
+        e.workflowType = workflowType;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Signal a workflow, starting it first if it is not running; atomic.  A
+   * new run's first workflow task has the signal, delivered before the
+   * workflow function's first line runs (its first setHandler for the
+   * signal receives it at once).
+   */
   async signalWithStart<F extends WorkflowRef>(workflow: F, options: SignalWithStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
-    const rows = await this.client.query(
+    const rows = await this.startQuery(options.workflowId, typeName(workflow),
       `SELECT durable.signal_with_start_workflow(workflow_id => $1, signal_name => $2, signal_payload => $3::jsonb,
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
               run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),

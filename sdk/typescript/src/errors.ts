@@ -16,8 +16,15 @@ export class DurableError extends Error {
 
 /** DU001 */
 export class WorkflowNotFoundError extends DurableError {}
-/** DU002 */
-export class WorkflowExecutionAlreadyStartedError extends DurableError {}
+/**
+ * DU002: the workflow id is running (conflict policy "fail") or its reuse
+ * policy rejects a new start.  As Temporal's, it names the workflow id and
+ * type (set by Client.workflow.start and signalWithStart).
+ */
+export class WorkflowExecutionAlreadyStartedError extends DurableError {
+  workflowId = '';
+  workflowType = '';
+}
 /** DU003 */
 export class WorkflowNotRunningError extends DurableError {}
 /** DU004 */

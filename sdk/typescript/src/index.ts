@@ -6,11 +6,16 @@ export { Client, WorkflowClient, WorkflowHandle } from './client';
 export type { ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription } from './client';
 export { Context } from './activity';
 export type { ActivityInfo } from './activity';
+export { Runtime, DefaultLogger, withMetadata } from './worker/runtime';
+export type { RuntimeOptions, LogEntry } from './worker/runtime';
+export type { Logger, LogLevel, LogMetadata } from './common/logger';
+export { ActivityCancellationType, ParentClosePolicy, RetryState, TimeoutType } from './common/enums';
 export * from './errors';
 export {
-  ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, TemporalFailure, TerminatedFailure,
-  TimeoutFailure, NonDeterminismError, DeterminismViolationError, isCancellation, encodeFailure, decodeFailure,
+  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, DurableFailure, TemporalFailure,
+  TerminatedFailure, TimeoutFailure, NonDeterminismError, DeterminismViolationError, isCancellation, encodeFailure,
+  decodeFailure,
 } from './common/failure';
-export type { FailureJSON } from './common/failure';
+export type { FailureJSON, ApplicationFailureOptions } from './common/failure';
 export { msToNumber, toInterval } from './common/duration';
 export type { Duration } from './common/duration';

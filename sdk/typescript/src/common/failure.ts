@@ -6,6 +6,10 @@
  * inside every workflow sandbox, so it must not use Node APIs.
  */
 
+import { Duration } from './duration';
+import { RetryState, TimeoutType, decodeRetryState, decodeTimeoutType } from './enums';
+export { RetryState, TimeoutType };
+
 /** The JSON shape of a failure, as the engine stores it. */
 export interface FailureJSON {
   message: string;
@@ -17,7 +21,23 @@ export interface FailureJSON {
   timeout_type?: string;
 }
 
-export type TimeoutType = 'START_TO_CLOSE' | 'SCHEDULE_TO_START' | 'SCHEDULE_TO_CLOSE' | 'HEARTBEAT' | 'RUN' | 'EXECUTION';
+/** The options of ApplicationFailure.create (Temporal's ApplicationFailureOptions). */
+export interface ApplicationFailureOptions {
+  message?: string;
+  /** Matched against a retry policy's nonRetryableErrorTypes. */
+  type?: string;
+  /** Stops retries outright (default false). */
+  nonRetryable?: boolean;
+  details?: unknown[];
+  /**
+   * Temporal: the delay before the next retry, instead of the retry
+   * policy's backoff.  durable's engine has no such field in its failure
+   * object (fail_activity rejects unknown fields): the value is kept on the
+   * error, the retry policy's backoff applies, and the worker logs a warning.
+   */
+  nextRetryDelay?: Duration;
+  cause?: Error;
+}
 
 /** Base class of every failure durable knows how to carry (Temporal's TemporalFailure). */
 export class DurableFailure extends Error {
@@ -39,32 +59,35 @@ export { DurableFailure as TemporalFailure };
  */
 export class ApplicationFailure extends DurableFailure {
   constructor(
-    message?: string,
+    message?: string | null,
     public readonly type?: string | null,
     public readonly nonRetryable: boolean = false,
-    public readonly details?: unknown[],
+    public readonly details?: unknown[] | null,
     cause?: Error,
+    /** Not carried by the engine (see ApplicationFailureOptions.nextRetryDelay). */
+    public readonly nextRetryDelay?: Duration | null,
   ) {
-    super(message, cause);
+    super(message ?? undefined, cause);
   }
-  static create(opts: { message?: string; type?: string; nonRetryable?: boolean; details?: unknown[]; cause?: Error }): ApplicationFailure {
-    return new ApplicationFailure(opts.message, opts.type, opts.nonRetryable ?? false, opts.details, opts.cause);
+  static create(opts: ApplicationFailureOptions): ApplicationFailure {
+    return new ApplicationFailure(opts.message, opts.type, opts.nonRetryable ?? false, opts.details, opts.cause, opts.nextRetryDelay);
   }
-  static retryable(message?: string, type?: string, ...details: unknown[]): ApplicationFailure {
+  static retryable(message?: string | null, type?: string | null, ...details: unknown[]): ApplicationFailure {
     return new ApplicationFailure(message, type ?? 'Error', false, details);
   }
-  static nonRetryable(message?: string, type?: string, ...details: unknown[]): ApplicationFailure {
+  static nonRetryable(message?: string | null, type?: string | null, ...details: unknown[]): ApplicationFailure {
     return new ApplicationFailure(message, type ?? 'Error', true, details);
   }
-  /** Wrap any thrown value. */
-  static fromError(err: unknown): ApplicationFailure {
-    if (err instanceof ApplicationFailure) return err;
-    if (err instanceof Error) {
-      const f = new ApplicationFailure(err.message, err.name, false);
+  /** Wrap any thrown value; `overrides` (Temporal's) replace fields of the result. */
+  static fromError(err: unknown, overrides?: ApplicationFailureOptions): ApplicationFailure {
+    let f: ApplicationFailure;
+    if (err instanceof ApplicationFailure) f = err;
+    else if (err instanceof Error) {
+      f = new ApplicationFailure(err.message, err.name, false);
       f.stack = err.stack;
-      return f;
-    }
-    return new ApplicationFailure(String(err), 'Error', false);
+    } else f = new ApplicationFailure(String(err), 'Error', false);
+    if (overrides) Object.assign(f, overrides);
+    return f;
   }
 }
 
@@ -78,23 +101,55 @@ export class CancelledFailure extends DurableFailure {
 /** The workflow was terminated. */
 export class TerminatedFailure extends DurableFailure {}
 
-/** A timeout of an activity or workflow. */
+/**
+ * A timeout of an activity or workflow.  Arguments in Temporal's order
+ * (message, lastHeartbeatDetails, timeoutType).  Workflow timeouts have
+ * timeoutType "RUN" or "EXECUTION" (Temporal has no TimeoutFailure there).
+ */
 export class TimeoutFailure extends DurableFailure {
-  constructor(message: string, public readonly timeoutType: TimeoutType | string, public readonly lastHeartbeatDetails?: unknown) {
+  constructor(
+    message: string | undefined,
+    public readonly lastHeartbeatDetails: unknown,
+    public readonly timeoutType: TimeoutType | 'RUN' | 'EXECUTION',
+  ) {
     super(message);
   }
 }
 
-/** An activity failed; `cause` says why (ApplicationFailure, TimeoutFailure or CancelledFailure). */
+/**
+ * An activity failed; `cause` says why (ApplicationFailure, TimeoutFailure
+ * or CancelledFailure), `retryState` why it was not retried again.
+ * Temporal's constructor: (message, activityType, activityId, retryState,
+ * identity, cause).
+ */
 export class ActivityFailure extends DurableFailure {
   constructor(
-    message: string,
+    message: string | undefined,
     public readonly activityType: string,
-    public readonly activityId: string,
-    public readonly retryState: string | undefined,
+    public readonly activityId: string | undefined,
+    public readonly retryState: RetryState,
+    public readonly identity: string | undefined,
     cause?: Error,
   ) {
     super(message, cause);
+  }
+}
+
+/**
+ * A child workflow failed (Temporal's shape).  durable has no child
+ * workflows yet, so the engine never reports one; the class exists for
+ * code that tests `instanceof ChildWorkflowFailure` and for failures other
+ * SDKs wrote.
+ */
+export class ChildWorkflowFailure extends DurableFailure {
+  constructor(
+    public readonly namespace: string | undefined,
+    public readonly execution: { workflowId: string; runId?: string },
+    public readonly workflowType: string,
+    public readonly retryState: RetryState,
+    cause?: Error,
+  ) {
+    super('Child Workflow execution failed', cause);
   }
 }
 
@@ -153,7 +208,13 @@ export function encodeFailure(err: unknown, depth = 0): FailureJSON {
     out.timeout_type = e.timeoutType;
   } else if (name === 'ActivityFailure') {
     out.type = 'ActivityFailure';
-    out.details = { activity_type: e.activityType, activity_id: e.activityId, retry_state: e.retryState ?? null };
+    out.details = { activity_type: e.activityType, activity_id: e.activityId, retry_state: e.retryState ?? null, identity: e.identity ?? null };
+  } else if (name === 'ChildWorkflowFailure') {
+    out.type = 'ChildWorkflowFailure';
+    out.details = {
+      namespace: e.namespace ?? null, workflow_id: e.execution?.workflowId ?? null, run_id: e.execution?.runId ?? null,
+      workflow_type: e.workflowType ?? null, retry_state: e.retryState ?? null,
+    };
   }
   if (typeof e.stack === 'string') out.stack_trace = e.stack;
   if (e.cause && depth < 8) out.cause = encodeFailure(e.cause, depth + 1);
@@ -184,11 +245,17 @@ export function decodeFailure(f: FailureJSON | null | undefined): DurableFailure
       break;
     case 'TimeoutError':
     case 'TimeoutFailure':
-      err = new TimeoutFailure(f.message || 'timeout', f.timeout_type ?? 'START_TO_CLOSE', f.details);
+      err = new TimeoutFailure(f.message || 'timeout', f.details ?? undefined, decodeTimeoutType(f.timeout_type) ?? 'START_TO_CLOSE');
       break;
     case 'ActivityFailure': {
       const d = (f.details ?? {}) as any;
-      err = new ActivityFailure(f.message, d.activity_type, d.activity_id, d.retry_state ?? undefined, cause);
+      err = new ActivityFailure(f.message, d.activity_type, d.activity_id, decodeRetryState(d.retry_state), d.identity ?? undefined, cause);
+      break;
+    }
+    case 'ChildWorkflowFailure': {
+      const d = (f.details ?? {}) as any;
+      err = new ChildWorkflowFailure(d.namespace ?? undefined, { workflowId: d.workflow_id, runId: d.run_id ?? undefined },
+        d.workflow_type, decodeRetryState(d.retry_state), cause);
       break;
     }
     default:

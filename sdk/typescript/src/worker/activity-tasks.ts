@@ -11,6 +11,7 @@ import { ApplicationFailure, CancelledFailure, encodeFailure } from '../common/f
 import { ActivityNotFoundError, StaleTaskTokenError, WorkflowNotRunningError } from '../errors';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
+import { withMetadata } from './runtime';
 import type { Task } from './task';
 
 export type ActivityFunction = (...args: any[]) => Promise<unknown> | unknown;
@@ -32,24 +33,36 @@ export class ActivityTasks {
     const token: string = task.task_token;
     const activityType = task.activity_type ?? '';
     const hbMs = task.heartbeat_timeout_ms ?? undefined;
+    const scheduledTime = task.scheduled_time as Date;
+    const scheduledMs = scheduledTime ? scheduledTime.getTime() : 0;
     const info: ActivityInfo = {
       taskToken: token,
+      base64TaskToken: Buffer.from(token).toString('base64'),
       activityId: task.activity_id ?? '',
       activityType,
       workflowId: task.workflow_id,
       runId: task.run_id,
+      workflowExecution: { workflowId: task.workflow_id, runId: task.run_id },
       workflowType: task.workflow_type,
       taskQueue: task.task_queue,
+      namespace: 'default',
+      activityNamespace: 'default',
+      isLocal: false,
       attempt: task.attempt,
       heartbeatDetails: task.heartbeat_details ?? undefined,
       heartbeatTimeoutMs: hbMs,
-      scheduledTime: task.scheduled_time as Date,
+      scheduledTime,
       startedTime: task.started_time as Date,
+      scheduledTimestampMs: scheduledMs,
+      currentAttemptScheduledTimestampMs: scheduledMs,
       deadline: task.deadline ?? undefined,
     };
     let cancelKind: 'workflow' | 'gone' | 'shutdown' | undefined;
     let done = false;
-    const hb = { latest: undefined as unknown, pending: false, inFlight: false, last: 0, timer: undefined as NodeJS.Timeout | undefined };
+    const hb = {
+      latest: undefined as unknown, pending: false, inFlight: false, last: 0, timer: undefined as NodeJS.Timeout | undefined,
+      flight: undefined as Promise<void> | undefined,
+    };
     const throttle = hbMs ? Math.max(50, Math.min(hbMs * 0.8, 30_000)) : 1000;
     const send = (): void => {
       if (done || hb.inFlight || !hb.pending) return;
@@ -61,7 +74,7 @@ export class ActivityTasks {
       hb.inFlight = true;
       hb.pending = false;
       hb.last = Date.now();
-      host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)])
+      hb.flight = host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)])
         .then((cancelRequested) => {
           if (cancelRequested && !cancelKind) {
             cancelKind = 'workflow';
@@ -83,7 +96,11 @@ export class ActivityTasks {
       hb.latest = details;
       hb.pending = true;
       send();
-    });
+    }, withMetadata(host.logger, {
+      isLocal: false, attempt: info.attempt, namespace: 'default', taskToken: token, workflowId: info.workflowId,
+      workflowRunId: info.runId, workflowType: info.workflowType, activityId: info.activityId, activityType,
+      taskQueue: info.taskQueue, sdkComponent: 'activity',
+    }));
     this.running.add(ctx);
     const origCancel = ctx.cancel.bind(ctx);
     ctx.cancel = (reason: CancelledFailure) => {
@@ -124,6 +141,18 @@ export class ActivityTasks {
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {
+          const nextRetryDelay = (error as ApplicationFailure | undefined)?.nextRetryDelay;
+          if (error instanceof ApplicationFailure && nextRetryDelay !== undefined && nextRetryDelay !== null) {
+            host.log('warn', `activity ${activityType} (${task.workflow_id}/${task.activity_id}) failed with ` +
+              `nextRetryDelay ${JSON.stringify(nextRetryDelay)}: the engine has no next retry delay, the retry policy's backoff applies`);
+          }
+          // details of a heartbeat still held back by the throttle go out first, so the next
+          // attempt sees them (Temporal's RespondActivityTaskFailed carries last_heartbeat_details;
+          // durable.fail_activity has no such argument)
+          if (hb.pending) {
+            await hb.flight;
+            await host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)]).catch(() => undefined);
+          }
           const f = encodeFailure(error);
           delete f.cause;
           const payload = JSON.stringify(f);

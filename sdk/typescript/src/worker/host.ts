@@ -4,6 +4,7 @@
  * reserve for the tasks a completion hands back, counters and the log.
  * The Worker implements it.
  */
+import type { Logger } from '../common/logger';
 import type { Engine } from './engine';
 import type { WorkflowEntry } from './sandbox';
 import type { Task } from './task';
@@ -35,6 +36,8 @@ export interface TaskHost {
   readonly engine: Engine;
   readonly identity: string;
   readonly stats: WorkerStats;
+  /** The worker's logger (WorkerOptions.logger, else the Runtime's): activities' and workflows' `log` write here. */
+  readonly logger: Logger;
   log(level: LogLevel, msg: string): void;
   /** Where the workflow function of a type lives (undefined: not registered). */
   entryFor(workflowType: string): WorkflowEntry | undefined;

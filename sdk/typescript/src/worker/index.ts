@@ -2,3 +2,5 @@ export { Worker } from './worker';
 export type { WorkerOptions, WorkerState, ActivityFunction } from './worker';
 export type { WorkerStats } from './host';
 export type { HistoryEvent } from './replay';
+export { Runtime, DefaultLogger, withMetadata } from './runtime';
+export type { RuntimeOptions, LogEntry, Logger, LogLevel, LogMetadata } from './runtime';

@@ -7,7 +7,8 @@
  * command events written when that task completed.
  */
 import { FailureJSON, NonDeterminismError } from '../common/failure';
-import type { Command, Job } from '../workflow/internals';
+import type { ActivationInput, Command, Job } from '../workflow/internals';
+import type { Logger } from '../common/logger';
 import { Sandbox, WorkflowEntry } from './sandbox';
 
 export interface HistoryEvent {
@@ -139,6 +140,8 @@ export interface WorkflowRunOptions {
   runId: string;
   workflowType: string;
   entry: WorkflowEntry | undefined;
+  /** Where the workflow's `log` writes (default: the Runtime's logger). */
+  logger?: Logger;
 }
 
 /**
@@ -207,7 +210,7 @@ export class WorkflowRun {
           if (jobs.length) {
             const last = events[events.length - 1];
             if (!this.sandbox) this.createSandbox(events, last);
-            this.activate(jobs, ms(last.event_time), true, NO_PATCHES, last.event_id);
+            this.activate(jobs, ms(last.event_time), true, NO_PATCHES, last);
             this.pending = null;
             this.lastBoundary = undefined;
           }
@@ -224,7 +227,7 @@ export class WorkflowRun {
         if (pid) (patches === NO_PATCHES ? (patches = []) : patches).push(pid);
       }
       if (!this.sandbox) this.createSandbox(events, boundary);
-      const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary.event_id);
+      const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary);
       this.pending = commands;
       this.lastBoundary = boundary;
       this.nextEventId = boundary.event_id + 1;
@@ -295,7 +298,7 @@ export class WorkflowRun {
       runStartTime: ms(started.event_time),
       historyLength: boundary.event_id,
     };
-    this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry);
+    this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry, this.opts.logger);
   }
 
   /** The jobs of the non-command events of events[start, end). */
@@ -315,7 +318,7 @@ export class WorkflowRun {
         case 'ActivityTaskTimedOut':
           jobs.push({
             type: 'activityFailed', activityId: this.activityIds.get(a.scheduled_event_id),
-            failure: a.failure, retryState: a.retry_state,
+            failure: a.failure, retryState: a.retry_state, identity: a.identity,
           });
           break;
         case 'ActivityTaskCanceled':
@@ -337,8 +340,18 @@ export class WorkflowRun {
     return jobs;
   }
 
-  private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], historyLength: number): Command[] {
-    const out = this.sandbox!.activate(JSON.stringify({ jobs, now, isReplaying: replaying, patches, historyLength }), replaying);
+  /**
+   * Run one activation up to `at` (its WorkflowTaskStarted, or the last
+   * event for a query's trailing events): the history length is at's
+   * event id; history_size_bytes and suggest_continue_as_new are read from
+   * it when the engine writes them (Temporal's WorkflowTaskStarted has both).
+   */
+  private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], at: HistoryEvent): Command[] {
+    const input: ActivationInput = { jobs, now, isReplaying: replaying, patches, historyLength: at.event_id };
+    const attrs = at.attributes;
+    if (attrs && typeof attrs.history_size_bytes === 'number') input.historySize = attrs.history_size_bytes;
+    if (attrs && typeof attrs.suggest_continue_as_new === 'boolean') input.suggestContinueAsNew = attrs.suggest_continue_as_new;
+    const out = this.sandbox!.activate(JSON.stringify(input), replaying);
     if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
     return out.commands;
   }

@@ -32,7 +32,9 @@ import * as vm from 'node:vm';
 import Module from 'node:module';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { FailureJSON, IllegalStateError } from '../common/failure';
+import type { LogLevel, Logger } from '../common/logger';
 import type { Command } from '../workflow/internals';
+import { Runtime } from './runtime';
 
 const INTERNALS = require.resolve('../workflow/internals');
 
@@ -157,6 +159,8 @@ class Realm {
     this.globals = {
       AsyncLocalStorage,
       __durable_storage: sharedStorage,
+      // the workflow `log` (src/workflow/logs.ts) writes through this: strings only cross
+      __durable_log: (level: string, message: string, meta: string) => this.current?.log(level, message, meta),
       console: sandboxConsole(this),
       queueMicrotask: undefined,
     };
@@ -305,6 +309,8 @@ export class Sandbox {
   private globals?: GlobalBag;
   /** Workflow logging is silent while replaying. */
   replaying = false;
+  /** Where the workflow's `log` writes (undefined: the Runtime's logger, looked up when used). */
+  private readonly logger?: Logger;
 
   /** The context (shared by every run). */
   get context(): vm.Context {
@@ -312,8 +318,9 @@ export class Sandbox {
   }
 
   /** Start the run: the runtime's state for it (InitInput as JSON), then its workflow function. */
-  constructor(init: string, entry: WorkflowEntry | undefined) {
+  constructor(init: string, entry: WorkflowEntry | undefined, logger?: Logger) {
     sandboxStats.runs++;
+    this.logger = logger;
     const b = this.realm.bridge;
     b.input = init;
     this.activator = b.init();
@@ -376,6 +383,26 @@ export class Sandbox {
       this.realm.run(NOTHING);
       return exports;
     });
+  }
+
+  /**
+   * An entry of the workflow's `log` (its metadata as JSON text; the
+   * runtime already left out entries made while replaying), to the logger
+   * with sdkComponent "workflow" as Temporal's worker adds it.
+   */
+  log(level: string, message: string, meta: string): void {
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(meta);
+    } catch {
+      m = {};
+    }
+    m.sdkComponent = 'workflow';
+    try {
+      (this.logger ?? Runtime.instance().logger).log(level as LogLevel, message, m);
+    } catch {
+      // a failing logger must not fail the workflow task
+    }
   }
 
   /** Let the run's state go (the sandbox cannot be used afterwards). */

@@ -16,12 +16,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type pg from 'pg';
 import { CancelledFailure } from '../common/failure';
+import type { Logger } from '../common/logger';
 import { Duration, msToNumber } from '../common/duration';
 import { ActivityFunction, ActivityTasks } from './activity-tasks';
 import { Engine, SQL } from './engine';
 import type { LogLevel, TaskHost, WorkerStats } from './host';
 import { Poller, PollerHost, Semaphore } from './polling';
 import { answerQuery } from './query-tasks';
+import { Runtime, withMetadata } from './runtime';
 import { HistoryEvent, WorkflowRun, WorkflowTaskFailure } from './replay';
 import { WorkflowEntry, locateWorkflows } from './sandbox';
 import { Task, toTask } from './task';
@@ -77,7 +79,17 @@ export interface WorkerOptions {
    * unique among the workers of a database.
    */
   workerSession?: boolean;
-  /** Log function for worker events (default console.warn for problems only). */
+  /**
+   * Where this worker, its workflows' `log` and its activities' `log` write
+   * (Temporal's Logger: log(level, message, meta), trace/debug/info/warn/error).
+   * Default: the Runtime's logger (`Runtime.install({ logger })`, else a
+   * DefaultLogger at INFO writing to stderr).
+   */
+  logger?: Logger;
+  /**
+   * @deprecated use `logger`.  A function for the worker's own events; when
+   * set (and `logger` is not), workflow and activity log entries go to it too.
+   */
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void;
   /**
    * Eager dispatch (default true): a completion hands this worker the
@@ -134,6 +146,7 @@ export class Worker implements TaskHost, PollerHost {
   private signalHandler?: () => void;
   readonly identity: string;
   private closeSession?: () => Promise<void>;
+  readonly logger: Logger;
   readonly options: Required<Pick<WorkerOptions, 'taskQueue' | 'maxConcurrentWorkflowTasks' | 'maxConcurrentActivities' | 'maxCachedWorkflows'>> & WorkerOptions;
   /** Sticky execution is asked for (the option, and a cache to be sticky with). */
   readonly sticky: boolean;
@@ -146,6 +159,7 @@ export class Worker implements TaskHost, PollerHost {
       ...options,
     };
     this.identity = options.identity ?? `${process.pid}@${os.hostname()}`;
+    this.logger = options.logger ?? (options.log ? legacyLogger(options.log) : Runtime.instance().logger);
     this.entries = resolveEntries(options);
     this.workflowSlots = new Semaphore(this.options.maxConcurrentWorkflowTasks);
     this.activitySlots = new Semaphore(this.options.maxConcurrentActivities);
@@ -186,10 +200,16 @@ export class Worker implements TaskHost, PollerHost {
     return this.state;
   }
 
+  /** An event of the worker itself, to its logger with sdkComponent "worker", its task queue and identity. */
   log(level: LogLevel, msg: string): void {
-    if (this.options.log) this.options.log(level, msg);
-    else if (level === 'warn' || level === 'error') console.warn(`[durable worker ${this.identity}] ${msg}`);
+    if (!this.options.logger && this.options.log) {
+      this.options.log(level, msg);
+      return;
+    }
+    this.workerLogger ??= withMetadata(this.logger, { sdkComponent: 'worker', taskQueue: this.options.taskQueue, identity: this.identity });
+    this.workerLogger.log(level.toUpperCase() as 'DEBUG', msg);
   }
+  private workerLogger?: Logger;
 
   /** Poll and run tasks until shutdown() (or SIGINT/SIGTERM). */
   run(): Promise<void> {
@@ -452,6 +472,15 @@ export class Worker implements TaskHost, PollerHost {
       run.dispose();
     }
   }
+}
+
+/** A Logger over the deprecated `log` option's function. */
+function legacyLogger(fn: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void): Logger {
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (message: string) => fn(level, message);
+  return {
+    log: (level, message) => fn(level === 'TRACE' ? 'debug' : (level.toLowerCase() as 'debug'), message),
+    trace: at('debug'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'),
+  };
 }
 
 function resolveEntries(options: { workflows?: Record<string, unknown> | string; workflowsPath?: string }): Map<string, WorkflowEntry> | { path: string } {

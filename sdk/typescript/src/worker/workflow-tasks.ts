@@ -79,7 +79,7 @@ export class WorkflowTasks {
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
       workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type,
-      entry: this.host.entryFor(task.workflow_type),
+      entry: this.host.entryFor(task.workflow_type), logger: this.host.logger,
     });
   }
 

@@ -7,21 +7,26 @@
  * deterministic for you; do I/O only in activities.
  */
 import {
-  CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, condition, getActivator, scheduleActivity, sleep,
-  toInterval,
+  CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, assertInWorkflowContext, condition, getActivator,
+  scheduleActivity, sleep, toInterval,
 } from './internals';
 import { Duration } from '../common/duration';
+import { ActivityCancellationType } from '../common/enums';
+import { IllegalStateError } from '../common/failure';
 export { msToNumber } from '../common/duration';
 
 export {
-  ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, NonDeterminismError, DeterminismViolationError,
-  TemporalFailure, TerminatedFailure, TimeoutFailure, isCancellation,
+  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, DurableFailure, NonDeterminismError,
+  DeterminismViolationError, TemporalFailure, TerminatedFailure, TimeoutFailure, isCancellation,
 } from '../common/failure';
+export type { ApplicationFailureOptions } from '../common/failure';
+export { ActivityCancellationType, ParentClosePolicy, RetryState, TimeoutType } from '../common/enums';
+export { CONTINUE_AS_NEW_SUGGESTED_EVENTS } from './internals';
+export { log } from './logs';
+export type { WorkflowLogger } from './logs';
 export { CancellationScope, ContinueAsNew, condition, sleep };
 export type { RetryPolicy, WorkflowInfo, Duration };
 export type { CancellationScopeOptions } from './internals';
-
-export type ActivityCancellationType = 'TRY_CANCEL' | 'WAIT_CANCELLATION_COMPLETED' | 'ABANDON';
 
 export interface ActivityOptions {
   startToCloseTimeout?: Duration;
@@ -89,17 +94,8 @@ export function setHandler(def: { type: string; name: string }, handler: ((...ar
       return;
     }
     a.signalHandlers.set(def.name, handler);
-    // deliver signals that arrived before the handler was set, in order
-    const buffered = a.bufferedSignals.filter((s) => s.name === def.name);
-    a.bufferedSignals = a.bufferedSignals.filter((s) => s.name !== def.name);
-    for (const s of buffered) {
-      try {
-        const r = handler(...s.args);
-        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
-      } catch (e) {
-        a.failWorkflow(e);
-      }
-    }
+    // signals that arrived before the handler was set: one at a time, in order
+    a.dispatchBufferedSignals();
   } else if (def.type === 'query') {
     if (handler) a.queryHandlers.set(def.name, handler);
     else a.queryHandlers.delete(def.name);
@@ -108,11 +104,33 @@ export function setHandler(def: { type: string; name: string }, handler: ((...ar
   }
 }
 
+/**
+ * Handler of the signals that have no handler of their own, called with
+ * (signalName, ...args): those buffered so far at once, one at a time in
+ * arrival order, later ones as they come.  undefined removes it.
+ */
+export function setDefaultSignalHandler(handler: ((signalName: string, ...args: any[]) => void | Promise<void>) | undefined): void {
+  const a = assertInWorkflowContext('Workflow.setDefaultSignalHandler(...) may only be used from a Workflow Execution.');
+  if (typeof handler === 'function') {
+    a.defaultSignalHandler = handler;
+    a.dispatchBufferedSignals();
+  } else if (handler == null) {
+    a.defaultSignalHandler = undefined;
+  } else {
+    throw new TypeError(`Expected handler to be either a function or 'undefined'. Got: '${typeof handler}'`);
+  }
+}
+
 /** Marker name of patch markers (as Temporal's core SDK names it). */
 export const PATCH_MARKER = 'core_patch';
 
 function patchInternal(patchId: string, deprecated: boolean): boolean {
-  const a = getActivator();
+  const a = assertInWorkflowContext('Workflow.patch(...) and Workflow.deprecatePatch may only be used from a Workflow Execution.');
+  if (!a.started) {
+    throw new IllegalStateError(
+      `patched("${patchId}") / deprecatePatch("${patchId}") cannot be used before the workflow function starts ` +
+        '(e.g. at module load): call it inside the workflow function or a handler');
+  }
   const use = !a.isReplaying || a.knownPatches.has(patchId);
   if (use && !a.sentPatches.has(patchId)) {
     a.pushCommand({ type: 'record_marker', marker_name: PATCH_MARKER, details: { patch_id: patchId, deprecated } });
@@ -135,12 +153,34 @@ export function deprecatePatch(patchId: string): void {
   patchInternal(patchId, true);
 }
 
+/**
+ * Options of makeContinueAsNewFunc: every field the engine's continue_as_new
+ * command carries (docs/protocol.md: workflow_type, task_queue,
+ * run_timeout, task_timeout; input is the arguments).  The new run keeps the
+ * memo, search attributes, retry policy and execution timeout of this one.
+ * Temporal's memo, searchAttributes and typedSearchAttributes, and a
+ * backoffStartInterval (the delay before the new run's first workflow
+ * task), are not carried by the engine's command: setting one throws
+ * (fails the workflow task) rather than being ignored.
+ */
 export interface ContinueAsNewOptions {
   workflowType?: string;
   taskQueue?: string;
   workflowRunTimeout?: Duration;
   workflowTaskTimeout?: Duration;
+  /** Not supported: the engine's continue_as_new has no memo (the new run keeps this run's). */
+  memo?: Record<string, unknown>;
+  /** Not supported: the engine's continue_as_new has no search attributes (the new run keeps this run's). */
+  searchAttributes?: Record<string, unknown>;
+  /** Not supported: the engine's continue_as_new has no search attributes (the new run keeps this run's). */
+  typedSearchAttributes?: unknown;
+  /** Not supported: the engine's continue_as_new has no backoff before the new run's first workflow task. */
+  backoffStartInterval?: Duration;
+  /** Ignored: durable has no worker versioning. */
+  versioningIntent?: string;
 }
+
+const UNSUPPORTED_CONTINUE_AS_NEW_OPTIONS = ['memo', 'searchAttributes', 'typedSearchAttributes', 'backoffStartInterval'] as const;
 
 /** Close this run and start a new one of the same workflow id with fresh history. Never returns. */
 export function continueAsNew<F extends (...args: any[]) => any = (...args: any[]) => any>(...args: Parameters<F>): Promise<never> {
@@ -148,6 +188,13 @@ export function continueAsNew<F extends (...args: any[]) => any = (...args: any[
 }
 
 export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options?: ContinueAsNewOptions): (...args: Parameters<F>) => Promise<never> {
+  for (const k of UNSUPPORTED_CONTINUE_AS_NEW_OPTIONS) {
+    if (options?.[k] !== undefined) {
+      throw new IllegalStateError(
+        `continueAsNew option ${k} is not supported: durable's continue_as_new command carries only workflowType, ` +
+          'taskQueue, workflowRunTimeout and workflowTaskTimeout (the new run keeps the memo and search attributes of this one)');
+    }
+  }
   return (...args: Parameters<F>) => {
     const cmd: Record<string, unknown> & { type: string } = {
       type: 'continue_as_new',
@@ -179,11 +226,24 @@ export function uuid4(): string {
   return s;
 }
 
-/** Set (or with null, remove) search attributes of this workflow. */
+/**
+ * Set search attributes of this workflow, merged into the current ones.  As
+ * in Temporal, a value of `[]` (an empty list) or undefined removes the
+ * attribute, and so does null (durable's engine's own way).
+ */
 export function upsertSearchAttributes(attrs: Record<string, unknown>): void {
-  const a = getActivator();
-  a.pushCommand({ type: 'upsert_search_attributes', search_attributes: attrs });
-  for (const [k, v] of Object.entries(attrs)) {
+  const a = assertInWorkflowContext('Workflow.upsertSearchAttributes(...) may only be used from a Workflow Execution.');
+  if (attrs === null || typeof attrs !== 'object' || Array.isArray(attrs)) {
+    throw new TypeError('upsertSearchAttributes takes an object of attribute name -> value');
+  }
+  const sent: Record<string, unknown> = {};
+  for (const k of Object.keys(attrs)) {
+    const v = attrs[k];
+    const remove = v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+    sent[k] = remove ? null : v;
+  }
+  a.pushCommand({ type: 'upsert_search_attributes', search_attributes: sent });
+  for (const [k, v] of Object.entries(sent)) {
     if (v === null) delete a.info.searchAttributes[k];
     else a.info.searchAttributes[k] = v;
   }

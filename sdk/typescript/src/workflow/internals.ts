@@ -14,6 +14,7 @@ import {
   ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, FailureJSON, IllegalStateError,
   TimeoutFailure, decodeFailure, encodeFailure,
 } from '../common/failure';
+import { RetryState, decodeRetryState } from '../common/enums';
 
 export type Command = { type: string; [k: string]: unknown };
 
@@ -33,8 +34,35 @@ export interface WorkflowInfo {
   runTimeoutMs?: number;
   taskTimeoutMs?: number;
   historyLength: number;
+  /**
+   * Bytes of history up to the current workflow task, when the engine says
+   * (a `history_size_bytes` attribute of WorkflowTaskStarted); 0 otherwise,
+   * as Temporal reports on servers that do not track it.
+   */
+  historySize: number;
+  /**
+   * True once the history is long enough that the workflow should continue
+   * as new: from CONTINUE_AS_NEW_SUGGESTED_EVENTS events (Temporal server's
+   * default limit.historyCount.suggestContinueAsNew), or when the engine says
+   * so (a `suggest_continue_as_new` attribute of WorkflowTaskStarted).
+   */
+  continueAsNewSuggested: boolean;
+  /** Always "default": durable has no namespaces. */
+  namespace: string;
+  /** `now()` is the real clock (not the workflow task's time, which Date.now() gives). */
   unsafe: { isReplaying: boolean; now(): number };
 }
+
+/**
+ * The history length from which workflowInfo().continueAsNewSuggested is
+ * true: 4,096 events, the default of Temporal server's
+ * limit.historyCount.suggestContinueAsNew (temporalio/temporal,
+ * common/dynamicconfig/constants.go).  Temporal also suggests it from 4 MB
+ * of history; durable's engine does not report history bytes to workers
+ * yet, so only the event count applies unless WorkflowTaskStarted carries
+ * suggest_continue_as_new.
+ */
+export const CONTINUE_AS_NEW_SUGGESTED_EVENTS = 4096;
 
 export interface Job {
   type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel';
@@ -112,8 +140,13 @@ export class Activator {
   timers = new Map<string, { resolve(): void; reject(e: unknown): void }>();
   conditions = new Map<number, { fn: () => boolean; resolve(): void }>();
   signalHandlers = new Map<string, (...args: any[]) => unknown>();
+  /** setDefaultSignalHandler: receives (name, ...args) of signals with no handler of their own. */
+  defaultSignalHandler?: (signalName: string, ...args: any[]) => unknown;
   queryHandlers = new Map<string, (...args: any[]) => unknown>();
+  /** Signals that arrived while no handler took them, in arrival order. */
   bufferedSignals: { name: string; args: unknown[] }[] = [];
+  /** The workflow function has been called (patched() is refused before). */
+  started = false;
   knownPatches = new Set<string>();
   sentPatches = new Set<string>();
   workflowFn?: (...args: any[]) => Promise<unknown>;
@@ -137,8 +170,36 @@ export class Activator {
 
   completeWorkflow(result: unknown): void {
     if (this.completed) return;
-    this.pushCommand({ type: 'complete_workflow', result: result === undefined ? null : result });
+    // no result at all (rather than null) for undefined: the client's result() gives undefined then
+    this.pushCommand(result === undefined ? { type: 'complete_workflow' } : { type: 'complete_workflow', result });
     this.completed = true;
+  }
+
+  /**
+   * Deliver a signal to its handler, else to the default handler, else
+   * keep it buffered.  The handler runs synchronously up to its first
+   * await (as Temporal's does), so state it sets is visible at once.
+   */
+  deliverSignal(name: string, args: unknown[]): void {
+    const h = this.signalHandlers.get(name);
+    if (h) callSignal(this, h, args);
+    else if (this.defaultSignalHandler) callSignal(this, this.defaultSignalHandler, [name, ...args]);
+    else this.bufferedSignals.push({ name, args });
+  }
+
+  /**
+   * Deliver buffered signals that now have a handler, one at a time in
+   * arrival order, looking again after each: a handler that unregisters
+   * itself (or another) leaves the rest buffered.
+   */
+  dispatchBufferedSignals(): void {
+    const buffered = this.bufferedSignals;
+    while (buffered.length) {
+      const i = this.defaultSignalHandler ? 0 : buffered.findIndex((b) => this.signalHandlers.has(b.name));
+      if (i < 0) return;
+      const [sig] = buffered.splice(i, 1);
+      this.deliverSignal(sig.name, sig.args);
+    }
   }
 
   failWorkflow(err: unknown): void {
@@ -180,8 +241,13 @@ function isCancellationLike(err: unknown): boolean {
 let currentActivator: Activator | undefined;
 
 export function getActivator(): Activator {
+  return assertInWorkflowContext('workflow APIs can only be used in workflow code run by a durable worker');
+}
+
+/** The current run's activator; `message` (an IllegalStateError) outside a workflow run. */
+export function assertInWorkflowContext(message: string): Activator {
   const a = currentActivator ?? ((globalThis as any).__durableActivator as Activator | undefined);
-  if (!a) throw new IllegalStateError('workflow APIs can only be used in workflow code run by a durable worker');
+  if (!a) throw new IllegalStateError(message);
   return a;
 }
 
@@ -220,13 +286,21 @@ export class CancellationScope {
     });
     this.cancelRequested.catch(() => undefined);
     this.parent = options?.parent === null ? undefined : options?.parent ?? CancellationScope.current();
-    if (this.parent && this.cancellable) {
-      if (this.parent.consideredCancelled) this.#requested = true;
+    // a non-cancellable parent shields its children: its cancellation (by its
+    // own cancel(), or none from above) never propagates (Temporal's
+    // NonCancellableScopesAreShieldedFromPropagation)
+    if (this.parent && this.parent.cancellable) {
+      if (this.parent.#requested) this.#requested = true;
       this.parent.cancelRequested.catch((e) => this.#reject(e));
     }
   }
 
-  /** True when this scope (cancellable) was cancelled. */
+  /**
+   * True when this scope was cancelled and is cancellable.  A
+   * non-cancellable scope may be asked (cancelRequested rejects) but is
+   * never considered cancelled: the timers, activities and conditions in it
+   * do not listen to it.
+   */
   get consideredCancelled(): boolean {
     return this.#requested && this.cancellable;
   }
@@ -289,6 +363,11 @@ const msToNumberLocal = msToNumber;
 
 export { toInterval };
 
+/** Call `onCancel` when the scope is cancelled, unless it is non-cancellable (then never). */
+function whenCancelled(scope: CancellationScope, onCancel: (err: unknown) => void): void {
+  if (scope.cancellable) scope.cancelRequested.catch(onCancel);
+}
+
 export function scheduleActivity(activityType: string, args: unknown[], options: Record<string, any>): Promise<unknown> {
   const a = getActivator();
   const scope = CancellationScope.current();
@@ -315,11 +394,11 @@ export function scheduleActivity(activityType: string, args: unknown[], options:
     a.pushCommand(cmd);
     const pending: PendingActivity = { activityType, resolve, reject, cancellationType, cancelRequested: false };
     a.activities.set(activityId, pending);
-    scope.cancelRequested.catch((err) => {
+    whenCancelled(scope, (err) => {
       const p = a.activities.get(activityId);
       if (p !== pending || p.cancelRequested) return;
       p.cancelRequested = true;
-      const cancelled = new ActivityFailure('Activity cancelled', activityType, activityId, 'CANCEL_REQUESTED',
+      const cancelled = new ActivityFailure('Activity cancelled', activityType, activityId, RetryState.CANCEL_REQUESTED, undefined,
         err instanceof CancelledFailure ? err : new CancelledFailure('Activity cancelled'));
       if (a.removeCommand((c) => c === cmd)) {
         a.activities.delete(activityId);
@@ -353,21 +432,25 @@ export function retryPolicy(r: RetryPolicy): Record<string, unknown> {
   return p;
 }
 
-/** Durable timer: resolves after `ms` (a number of milliseconds or "30s", "30 days"...). */
+/**
+ * Durable timer: resolves after `ms`, a number of milliseconds or an
+ * ms-formatted string ("30s", "30 days"); as in Temporal, a number below 1
+ * (0, negative) sleeps 1 ms.
+ */
 export function sleep(ms: number | string): Promise<void> {
   const a = getActivator();
   const scope = CancellationScope.current();
   if (scope.consideredCancelled) {
     return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
   }
-  const duration = Math.max(1, Math.round(msToNumber(ms)));
+  const duration = Math.max(1, Math.round(typeof ms === 'number' && ms < 1 ? 1 : msToNumber(ms)));
   const timerId = String(++a.seq.timer);
   const cmd: Command = { type: 'start_timer', timer_id: timerId, duration: toInterval(duration) };
   return new Promise<void>((resolve, reject) => {
     a.pushCommand(cmd);
     const entry = { resolve, reject };
     a.timers.set(timerId, entry);
-    scope.cancelRequested.catch((err) => {
+    whenCancelled(scope, (err) => {
       if (a.timers.get(timerId) !== entry) return;
       a.timers.delete(timerId);
       if (!a.removeCommand((c) => c === cmd)) a.pushCommand({ type: 'cancel_timer', timer_id: timerId });
@@ -385,7 +468,7 @@ function conditionInner(fn: () => boolean): Promise<void> {
   const seq = ++a.seq.condition;
   return new Promise<void>((resolve, reject) => {
     a.conditions.set(seq, { fn, resolve });
-    scope.cancelRequested.catch((err) => {
+    whenCancelled(scope, (err) => {
       if (!a.conditions.delete(seq)) return;
       reject(err);
     });
@@ -418,7 +501,8 @@ function toArgs(input: unknown): unknown[] {
 
 function activityFailure(a: Activator, job: Job, p: PendingActivity): ActivityFailure {
   const cause = decodeFailure(job.failure as FailureJSON);
-  return new ActivityFailure(`Activity task failed: ${cause.message}`, p.activityType, job.activityId, job.retryState ?? undefined, cause);
+  return new ActivityFailure(`Activity task failed: ${cause.message}`, p.activityType, job.activityId,
+    decodeRetryState(job.retryState) as RetryState, job.identity ?? undefined, cause);
 }
 
 function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[]): void {
@@ -438,6 +522,7 @@ function applyJob(a: Activator, job: Job): void {
         a.taskFailure = new IllegalStateError(`no workflow function "${a.info.workflowType}" is registered on this worker`);
         return;
       }
+      a.started = true;
       a.storage.run(a.rootScope, () => {
         let p: Promise<unknown>;
         try {
@@ -467,7 +552,7 @@ function applyJob(a: Activator, job: Job): void {
       const p = a.activities.get(job.activityId);
       if (!p) return;
       a.activities.delete(job.activityId);
-      p.reject(new ActivityFailure('Activity cancelled', p.activityType, job.activityId, 'CANCEL_REQUESTED',
+      p.reject(new ActivityFailure('Activity cancelled', p.activityType, job.activityId, RetryState.CANCEL_REQUESTED, undefined,
         new CancelledFailure('Activity cancelled', toArgs(job.details))));
       return;
     }
@@ -478,13 +563,9 @@ function applyJob(a: Activator, job: Job): void {
       t.resolve();
       return;
     }
-    case 'signal': {
-      const h = a.signalHandlers.get(job.name);
-      const args = toArgs(job.args);
-      if (h) callSignal(a, h, args);
-      else a.bufferedSignals.push({ name: job.name, args });
+    case 'signal':
+      a.deliverSignal(job.name, toArgs(job.args));
       return;
-    }
     case 'cancel': {
       a.cancelRequested = true;
       a.rootScope.cancelWith(new CancelledFailure(job.reason ? `Workflow cancelled: ${job.reason}` : 'Workflow cancelled'));
@@ -493,8 +574,22 @@ function applyJob(a: Activator, job: Job): void {
   }
 }
 
+/** The input of bridge.activate() (replay.ts builds it). */
+export interface ActivationInput {
+  jobs: Job[];
+  now: number;
+  isReplaying: boolean;
+  patches: string[];
+  historyLength: number;
+  /** history_size_bytes of the WorkflowTaskStarted, when the engine writes it. */
+  historySize?: number;
+  /** suggest_continue_as_new of the WorkflowTaskStarted, when the engine writes it. */
+  suggestContinueAsNew?: boolean;
+}
+
 export interface InitInput {
-  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe'> & { startTime: number; runStartTime: number };
+  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe' | 'historySize' | 'continueAsNewSuggested' | 'namespace'> &
+    { startTime: number; runStartTime: number };
   now: number;
   seed: string;
 }
@@ -535,15 +630,20 @@ export const bridge = {
     currentActivator = a;
     a.now = input.now;
     a.random = sfc32(hashSeed(input.seed));
+    // the real clock: Date as it was before installDeterminism() replaced it
+    const RealDate: DateConstructor = (globalThis as any).__durableOrigDate ?? Date;
     a.info = {
       ...input.info,
       startTime: new Date(input.info.startTime),
       runStartTime: new Date(input.info.runStartTime),
+      historySize: 0,
+      continueAsNewSuggested: input.info.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS,
+      namespace: 'default',
       unsafe: {
         get isReplaying() {
           return a.isReplaying;
         },
-        now: () => a.now,
+        now: () => RealDate.now(),
       },
     } as WorkflowInfo;
     a.rootScope = new CancellationScope({ cancellable: true, parent: null });
@@ -570,15 +670,30 @@ export const bridge = {
     getActivator().workflowFn = fn as any;
   },
 
+  /**
+   * One activation.  As in Temporal (worker-interface.ts activate()), the
+   * workflow function starts after the activation's other jobs: signals
+   * that came with the start (signalWithStart, signals sent before the
+   * first workflow task) are buffered by then, and the first setHandler
+   * delivers them before the function's next line; a cancellation requested
+   * before the start has cancelled the root scope.
+   */
   activate(): void {
     const a = getActivator();
-    const act = JSON.parse(bridge.input!) as { jobs: Job[]; now: number; isReplaying: boolean; patches: string[]; historyLength: number };
+    const act = JSON.parse(bridge.input!) as ActivationInput;
     a.now = act.now;
     a.isReplaying = act.isReplaying;
     a.info.historyLength = act.historyLength;
+    a.info.historySize = act.historySize ?? 0;
+    a.info.continueAsNewSuggested = act.suggestContinueAsNew ?? act.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS;
     a.commands = [];
     for (const p of act.patches) a.knownPatches.add(p);
-    for (const job of act.jobs) applyJob(a, job);
+    let start: Job | undefined;
+    for (const job of act.jobs) {
+      if (job.type === 'start') start = job;
+      else applyJob(a, job);
+    }
+    if (start) applyJob(a, start);
   },
 
   /** Resolve conditions that became true; true if any did (run again). */

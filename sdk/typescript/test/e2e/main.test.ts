@@ -39,7 +39,7 @@ after(async () => {
 describe('subscription example', () => {
   it('renews: charge, extend, confirm', async () => {
     const h = await env.client.workflow.start('subscriptionRenewal', { args: ['alice'], taskQueue: 'subs', workflowId: 'renew-alice' });
-    assert.equal(await h.result(), null);
+    assert.equal(await h.result(), undefined); // it returns nothing: undefined, as in Temporal
     assert.equal(await count("SELECT count(*) n FROM charges WHERE customer_id = 'alice'"), 1);
     assert.equal(await count("SELECT extensions n FROM subscriptions WHERE customer_id = 'alice'"), 1);
     assert.equal(await count("SELECT count(*) n FROM notifications WHERE customer_id = 'alice' AND kind = 'renewed'"), 1);

@@ -57,7 +57,7 @@ describe('failures', () => {
     assert.equal(e.nonRetryable, true);
   });
   it('keeps causes and recognises cancellations', () => {
-    const af = new ActivityFailure('x', 'charge', '1', 'CANCEL_REQUESTED', new CancelledFailure('c'));
+    const af = new ActivityFailure('x', 'charge', '1', 'CANCEL_REQUESTED', undefined, new CancelledFailure('c'));
     const back = decodeFailure(encodeFailure(af));
     assert.ok(back instanceof ActivityFailure);
     assert.ok(back.cause instanceof CancelledFailure);

@@ -757,9 +757,14 @@ static void
 dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 {
 	static const char *const fields[] = {
-		"input", "workflow_type", "task_queue", "run_timeout", "task_timeout", NULL
+		"input", "workflow_type", "task_queue", "run_timeout", "task_timeout", "memo",
+		"search_attributes", "retry_policy", "backoff_start_interval", NULL
 	};
 	DurRun	   *run = cx->run;
+	Jsonb	   *memo;
+	Jsonb	   *search_attributes;
+	Jsonb	   *retry_policy;
+	Interval   *backoff;
 	Datum	   *v = run->row.values;
 	bool	   *n = run->row.nulls;
 	Jsonb	   *input;
@@ -784,6 +789,21 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 		run_timeout = DatumGetIntervalP(v[W_RUN_TIMEOUT]);
 	cmd_task_timeout = dur_cmd_interval(cmd, "task_timeout", index);
 	task_timeout = cmd_task_timeout ? cmd_task_timeout : run->task_timeout;
+	/* memo, search attributes and retry policy: the command's, else this run's */
+	memo = dur_cmd_payload(cmd, "memo", "memo");
+	if (memo != NULL && strcmp(dur_jsonb_typeof(memo), "null") == 0)
+		memo = NULL;
+	search_attributes = dur_cmd_payload(cmd, "search_attributes", "search_attributes");
+	if (search_attributes != NULL && strcmp(dur_jsonb_typeof(search_attributes), "null") == 0)
+		search_attributes = NULL;
+	if (search_attributes != NULL && !JB_ROOT_IS_OBJECT(search_attributes))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"search_attributes\" of command %d (continue_as_new) must be a JSON object", index)));
+	retry_policy = dur_jsonb_get(cmd, "retry_policy");
+	if (retry_policy != NULL)
+		retry_policy = dur_retry_policy(retry_policy, psprintf("retry_policy of command %d", index));
+	backoff = dur_cmd_interval(cmd, "backoff_start_interval", index);
 
 	ev = dur_event("WorkflowExecutionContinuedAsNew");
 	dj_uuid(&ev->attrs, "new_execution_run_id", next_run);
@@ -792,6 +812,14 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 	dj_jsonb(&ev->attrs, "input", input);
 	dj_duration(&ev->attrs, "workflow_run_timeout", run_timeout);
 	dj_duration(&ev->attrs, "workflow_task_timeout", task_timeout);
+	if (backoff != NULL)
+		dj_duration(&ev->attrs, "backoff_start_interval", backoff);
+	if (memo != NULL)
+		dj_jsonb(&ev->attrs, "memo", memo);
+	if (search_attributes != NULL)
+		dj_jsonb(&ev->attrs, "search_attributes", search_attributes);
+	if (retry_policy != NULL)
+		dj_jsonb(&ev->attrs, "retry_policy", retry_policy);
 	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
 	(void) dur_record(run, ev);
 	dur_close_run(cx->call, run, "continued_as_new", 0, NULL, next_run);
@@ -811,9 +839,11 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 	p.first_run_id = DatumGetUUIDP(v[W_FIRST_RUN_ID]);
 	p.previous_run_id = &run->run_id;
 	p.attempt = 1;
-	p.retry_policy = n[W_RETRY_POLICY] ? 0 : v[W_RETRY_POLICY];
-	p.search_attributes = v[W_SEARCH_ATTRIBUTES];
-	p.memo = n[W_MEMO] ? 0 : v[W_MEMO];
+	p.retry_policy = retry_policy ? JsonbPGetDatum(retry_policy) :
+		n[W_RETRY_POLICY] ? 0 : v[W_RETRY_POLICY];
+	p.search_attributes = search_attributes ? JsonbPGetDatum(search_attributes) : v[W_SEARCH_ATTRIBUTES];
+	p.memo = memo ? JsonbPGetDatum(memo) : n[W_MEMO] ? 0 : v[W_MEMO];
+	p.delay = backoff;
 	p.priority = run->priority;
 	p.identity = cx->worker;
 	next = dur_start_run(cx->call, next_run, &p);

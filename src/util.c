@@ -621,7 +621,8 @@ void
 dur_failure(Jsonb *f, const char *what, DurFailure *out)
 {
 	static const char *const fields[] = {
-		"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type", NULL
+		"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type",
+		"next_retry_delay", NULL
 	};
 	const char *t;
 	JsonbIterator *it;
@@ -652,7 +653,7 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown field \"%s\" in %s", k, what),
-						 errhint("A failure has the fields message, type, non_retryable, details, stack_trace and cause.")));
+						 errhint("A failure has the fields message, type, non_retryable, details, stack_trace, cause and next_retry_delay.")));
 		}
 	}
 	t = dur_field_type(f, "message");
@@ -684,6 +685,16 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 	out->details = dur_jsonb_get(f, "details");
 	if (out->details != NULL && strcmp(dur_jsonb_typeof(out->details), "null") == 0)
 		out->details = NULL;
+	t = dur_field_type(f, "next_retry_delay");
+	if (t != NULL && strcmp(t, "null") != 0)
+	{
+		if (strcmp(t, "string") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("field \"next_retry_delay\" of %s must be a duration string, such as \"5s\"", what)));
+		out->next_retry_delay = dur_parse_interval(dur_jsonb_get_text(f, "next_retry_delay"),
+												   psprintf("next_retry_delay of %s", what));
+	}
 	{
 		Jsonb	  **opt[] = {&out->stack_trace, &out->cause, &out->timeout_type};
 		const char *names[] = {"stack_trace", "cause", "timeout_type"};
@@ -714,6 +725,8 @@ dur_failure_fields(const DurFailure *f, DurJsonObj *o)
 		dj_jsonb(o, "cause", f->cause);
 	if (f->timeout_type != NULL)
 		dj_jsonb(o, "timeout_type", f->timeout_type);
+	if (f->next_retry_delay != NULL)
+		dj_duration(o, "next_retry_delay", f->next_retry_delay);
 }
 
 /* A failure as jsonb, for the tables that keep one. */
@@ -966,14 +979,18 @@ dur_retry_backoff(Jsonb *policy, int32 attempt, const DurFailure *failure,
 													CStringGetDatum(dur_jsonb_get_text(policy, "maximum_interval")),
 													ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
 	/*
-	 * initial * coefficient^(attempt - 1), at most maximum: in double
-	 * precision, where a huge coefficient or attempt gives infinity rather
-	 * than an error, and maximum is at most 100 years.
+	 * The failure's next_retry_delay if it names one (Temporal's
+	 * nextRetryDelay: not bounded by maximum_interval), else initial *
+	 * coefficient^(attempt - 1), at most maximum: in double precision, where
+	 * a huge coefficient or attempt gives infinity rather than an error, and
+	 * maximum is at most 100 years.
 	 */
 	maximum = dur_interval_min(maximum, &most);
 	coefficient = strtod(dur_jsonb_get_text(policy, "backoff_coefficient"), NULL);
 	factor = pow(coefficient, (double) (attempt - 1));
-	if (isnan(factor) || dur_interval_usecs(initial) * factor >= dur_interval_usecs(maximum))
+	if (failure->next_retry_delay != NULL)
+		*backoff = failure->next_retry_delay;
+	else if (isnan(factor) || dur_interval_usecs(initial) * factor >= dur_interval_usecs(maximum))
 		*backoff = maximum;
 	else
 		*backoff = DatumGetIntervalP(DirectFunctionCall2(interval_mul, IntervalPGetDatum(initial),

@@ -61,6 +61,7 @@ typedef struct DurFailure
 	Jsonb	   *stack_trace;	/* NULL: absent */
 	Jsonb	   *cause;			/* NULL: absent */
 	Jsonb	   *timeout_type;	/* NULL: absent */
+	Interval   *next_retry_delay;	/* NULL: absent (the policy's backoff) */
 } DurFailure;
 
 /* A retry policy, normalised. */

@@ -193,6 +193,22 @@ kill_psql($lp);
 ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = '$lp_pid'"),
 	'a long poll whose client was killed ends');
 
+# a query whose caller was killed gives its query slot back at once, not
+# at its timeout (an hour here)
+sql("SELECT durable.start_workflow('Dead', workflow_id => 'dw-q1', task_queue => 'nobody-polls')");
+my $asker = $node->background_psql('postgres');
+$asker->query_until(qr/start/, q{\echo start
+SELECT durable.query_workflow('dw-q1', 'state', timeout => '1 hour');
+});
+ok($node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%query_workflow(''dw-q1''%' AND pid <> pg_backend_pid()"),
+	'the query waits');
+my $q_pid = sql("SELECT pid FROM pg_stat_activity WHERE query LIKE '%query_workflow(''dw-q1''%' AND pid <> pg_backend_pid()");
+kill_psql($asker);
+ok($node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = '$q_pid'"),
+	'a query whose caller was killed ends');
+# (its backend's exit frees the query slot: dur_query_exit)
+
 $poller->quit;
 $node->stop;
 done_testing();

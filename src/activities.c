@@ -31,6 +31,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
@@ -164,12 +166,15 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	t = dur_jsonb_get(cmd, "priority") ? dur_jsonb_typeof(dur_jsonb_get(cmd, "priority")) : NULL;
 	if (t != NULL && strcmp(t, "null") != 0)
 	{
-		if (strcmp(t, "number") != 0)
+		double		p = t != NULL && strcmp(t, "number") == 0 ?
+			strtod(dur_jsonb_get_text(cmd, "priority"), NULL) : 0.5;
+
+		/* a whole number in integer range, as start_workflow's priority */
+		if (p != floor(p) || p < PG_INT32_MIN || p > PG_INT32_MAX)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUR_BAD_COMMAND),
-					 errmsg("field \"priority\" of %s must be a number", what)));
-		priority = DatumGetInt32(DirectFunctionCall1(int4in,
-													 CStringGetDatum(dur_jsonb_get_text(cmd, "priority"))));
+					 errmsg("field \"priority\" of %s must be a whole number in integer range", what)));
+		priority = (int32) p;
 	}
 	else
 		priority = run->priority;

@@ -8,9 +8,12 @@
  */
 import { ActivityInfo, Context } from '../activity';
 import { ApplicationFailure, CancelledFailure, encodeFailure } from '../common/failure';
+import { composeInterceptors } from '../common/interceptors';
+import { headersFromJSON } from '../common/payload';
 import { ActivityNotFoundError, StaleTaskTokenError, WorkflowNotRunningError } from '../errors';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
+import type { ActivityInboundCallsInterceptor, WorkerInterceptors } from './interceptors';
 import type { Task } from './task';
 
 export type ActivityFunction = (...args: any[]) => Promise<unknown> | unknown;
@@ -19,7 +22,19 @@ export class ActivityTasks {
   /** Activities running now (shutdown cancels them when its grace time is over). */
   readonly running = new Set<Context>();
 
-  constructor(private readonly host: TaskHost, private readonly activities: Record<string, ActivityFunction>) {}
+  constructor(private readonly host: TaskHost, private readonly activities: Record<string, ActivityFunction>,
+    private readonly interceptors: WorkerInterceptors = {}) {}
+
+  /** The inbound interceptors of one attempt, from the worker's factories. */
+  private inboundInterceptors(ctx: Context): ActivityInboundCallsInterceptor[] {
+    const out: ActivityInboundCallsInterceptor[] = [];
+    for (const f of this.interceptors.activityInbound ?? []) out.push(f(ctx));
+    for (const f of this.interceptors.activity ?? []) {
+      const i = f(ctx).inbound;
+      if (i) out.push(i);
+    }
+    return out;
+  }
 
   has(activityType: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.activities, activityType);
@@ -32,6 +47,20 @@ export class ActivityTasks {
     const token: string = task.task_token;
     const activityType = task.activity_type ?? '';
     const hbMs = task.heartbeat_timeout_ms ?? undefined;
+    const dc = host.dataConverter;
+    let input: { args: unknown[]; headers: Record<string, any> };
+    let heartbeatDetails: unknown;
+    try {
+      input = await dc.inputToArgs(task.input);
+      heartbeatDetails = task.heartbeat_details == null ? undefined : await dc.fromStored(task.heartbeat_details);
+    } catch (e) {
+      // a payload the converter or codecs cannot decode: the attempt fails (and is retried) like a failing activity
+      const f = encodeFailure(e);
+      delete f.cause;
+      await host.engine.call(SQL.failActivity01, [token, JSON.stringify(f)])
+        .catch((m) => host.log('warn', `reporting activity ${activityType} (${task.workflow_id}/${task.activity_id}): ${(m as Error).message}`));
+      return [];
+    }
     const info: ActivityInfo = {
       taskToken: token,
       activityId: task.activity_id ?? '',
@@ -41,7 +70,7 @@ export class ActivityTasks {
       workflowType: task.workflow_type,
       taskQueue: task.task_queue,
       attempt: task.attempt,
-      heartbeatDetails: task.heartbeat_details ?? undefined,
+      heartbeatDetails,
       heartbeatTimeoutMs: hbMs,
       scheduledTime: task.scheduled_time as Date,
       startedTime: task.started_time as Date,
@@ -61,7 +90,8 @@ export class ActivityTasks {
       hb.inFlight = true;
       hb.pending = false;
       hb.last = Date.now();
-      host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)])
+      dc.toStored(hb.latest)
+        .then((details) => host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(details)]))
         .then((cancelRequested) => {
           if (cancelRequested && !cancelKind) {
             cancelKind = 'workflow';
@@ -99,8 +129,9 @@ export class ActivityTasks {
         if (typeof fn !== 'function') {
           throw ApplicationFailure.retryable(`activity "${activityType}" is not registered on worker ${host.identity}`, 'ActivityNotRegistered');
         }
-        const args = task.input == null ? [] : Array.isArray(task.input) ? task.input : [task.input];
-        result = await Context.run(ctx, async () => fn(...args));
+        const inbound = this.inboundInterceptors(ctx);
+        const execute = composeInterceptors(inbound, 'execute', async (i) => fn(...i.args));
+        result = await Context.run(ctx, async () => execute({ args: input.args, headers: headersFromJSON(input.headers) }));
         ok = true;
       } catch (e) {
         error = e;
@@ -113,14 +144,14 @@ export class ActivityTasks {
         let handed: unknown;
         const eager = host.engine.eager;
         if (ok) {
-          const payload = JSON.stringify(result ?? null);
+          const payload = JSON.stringify(await dc.toStored(result));
           reserved = host.reserveWorkflowTask(task);
           const r = eager
             ? await host.engine.call(SQL.completeActivity, [token, payload, reserved])
             : await host.engine.call(SQL.completeActivity01, [token, payload]);
           handed = r?.tasks;
         } else if (cancelKind === 'workflow') {
-          await host.engine.call(SQL.activityCanceled, [token, JSON.stringify(hb.latest ?? null)]);
+          await host.engine.call(SQL.activityCanceled, [token, JSON.stringify(await dc.toStored(hb.latest))]);
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {

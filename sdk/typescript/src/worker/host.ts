@@ -4,7 +4,9 @@
  * reserve for the tasks a completion hands back, counters and the log.
  * The Worker implements it.
  */
+import type { LoadedDataConverter } from '../converter';
 import type { Engine } from './engine';
+import type { WorkflowRunOptions } from './replay';
 import type { WorkflowEntry } from './sandbox';
 import type { Task } from './task';
 
@@ -35,6 +37,10 @@ export interface TaskHost {
   readonly engine: Engine;
   readonly identity: string;
   readonly stats: WorkerStats;
+  /** The worker's data converter (payload converter and codecs). */
+  readonly dataConverter: LoadedDataConverter;
+  /** What every workflow run of this worker gets: interceptor modules, payload converter, sinks. */
+  readonly runOptions: Pick<WorkflowRunOptions, 'extras' | 'onSinkCalls'>;
   log(level: LogLevel, msg: string): void;
   /** Where the workflow function of a type lives (undefined: not registered). */
   entryFor(workflowType: string): WorkflowEntry | undefined;

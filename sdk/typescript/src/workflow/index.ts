@@ -7,11 +7,29 @@
  * deterministic for you; do I/O only in activities.
  */
 import {
-  CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, condition, getActivator, scheduleActivity, sleep,
+  CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, callSignal, condition, getActivator, scheduleActivity, sleep,
   toInterval,
 } from './internals';
 import { Duration } from '../common/duration';
+import { composeInterceptors } from '../common/interceptors';
+import { SearchAttributeUpdatePair, pairsToStored } from '../common/search-attributes';
+import { argsToStored } from './conversion';
 export { msToNumber } from '../common/duration';
+export { Trigger } from './trigger';
+export { proxySinks } from './sinks';
+export type { Sink, SinkCall, SinkFunction, Sinks } from './sinks';
+export type * from './interceptors';
+export {
+  SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey,
+} from '../common/search-attributes';
+export type {
+  IndexedValueTypeMapping, SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair,
+} from '../common/search-attributes';
+export {
+  CompositePayloadConverter, DefaultPayloadConverter, JsonPayloadConverter, BinaryPayloadConverter, UndefinedPayloadConverter,
+  PayloadConverterError, ValueError, defaultPayloadConverter, METADATA_ENCODING_KEY, encodingTypes,
+} from '../common/payload';
+export type { Payload, PayloadConverter, PayloadConverterWithEncoding } from '../common/payload';
 
 export {
   ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, NonDeterminismError, DeterminismViolationError,
@@ -92,14 +110,7 @@ export function setHandler(def: { type: string; name: string }, handler: ((...ar
     // deliver signals that arrived before the handler was set, in order
     const buffered = a.bufferedSignals.filter((s) => s.name === def.name);
     a.bufferedSignals = a.bufferedSignals.filter((s) => s.name !== def.name);
-    for (const s of buffered) {
-      try {
-        const r = handler(...s.args);
-        if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
-      } catch (e) {
-        a.failWorkflow(e);
-      }
-    }
+    for (const s of buffered) callSignal(a, handler, s.args, s.name, s.headers);
   } else if (def.type === 'query') {
     if (handler) a.queryHandlers.set(def.name, handler);
     else a.queryHandlers.delete(def.name);
@@ -149,16 +160,27 @@ export function continueAsNew<F extends (...args: any[]) => any = (...args: any[
 
 export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options?: ContinueAsNewOptions): (...args: Parameters<F>) => Promise<never> {
   return (...args: Parameters<F>) => {
+    const a = getActivator();
+    const next = composeInterceptors(a.outbound, 'continueAsNew', (input) => {
+      const cmd = continueAsNewCommand(input.args, input.options, input.headers);
+      return Promise.reject(new ContinueAsNew(cmd));
+    });
+    return next({ args, headers: {}, options: { workflowType: a.info.workflowType, ...options } });
+  };
+}
+
+function continueAsNewCommand(args: unknown[], options: ContinueAsNewOptions | undefined, headers: Record<string, any>): Record<string, unknown> & { type: string } {
+  {
     const cmd: Record<string, unknown> & { type: string } = {
       type: 'continue_as_new',
-      input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+      input: argsToStored(getActivator().payloadConverter, args, headers),
     };
     if (options?.workflowType) cmd.workflow_type = options.workflowType;
     if (options?.taskQueue) cmd.task_queue = options.taskQueue;
     if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
     if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
-    return Promise.reject(new ContinueAsNew(cmd));
-  };
+    return cmd;
+  }
 }
 
 export function workflowInfo(): WorkflowInfo {
@@ -179,8 +201,13 @@ export function uuid4(): string {
   return s;
 }
 
-/** Set (or with null, remove) search attributes of this workflow. */
-export function upsertSearchAttributes(attrs: Record<string, unknown>): void {
+/**
+ * Set (or with null, remove) search attributes of this workflow: an object
+ * of name -> value, or Temporal's typed form, a list of {key, value} pairs
+ * (keys from defineSearchAttributeKey).
+ */
+export function upsertSearchAttributes(updates: Record<string, unknown> | SearchAttributeUpdatePair[]): void {
+  const attrs = Array.isArray(updates) ? pairsToStored(updates) : updates;
   const a = getActivator();
   a.pushCommand({ type: 'upsert_search_attributes', search_attributes: attrs });
   for (const [k, v] of Object.entries(attrs)) {

@@ -14,6 +14,12 @@ import {
   ActivityFailure, ApplicationFailure, CancelledFailure, DurableFailure, FailureJSON, IllegalStateError,
   TimeoutFailure, decodeFailure, encodeFailure,
 } from '../common/failure';
+import { composeInterceptors } from '../common/interceptors';
+import type { PayloadConverter } from '../common/payload';
+import { TypedSearchAttributes } from '../common/search-attributes';
+import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
+import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
+import type { SinkCall } from './sinks';
 
 export type Command = { type: string; [k: string]: unknown };
 
@@ -26,6 +32,8 @@ export interface WorkflowInfo {
   firstExecutionRunId: string;
   continuedFromExecutionRunId?: string;
   searchAttributes: Record<string, unknown>;
+  /** The search attributes, typed (Temporal's typedSearchAttributes). */
+  readonly typedSearchAttributes: TypedSearchAttributes;
   memo?: Record<string, unknown>;
   startTime: Date;
   runStartTime: Date;
@@ -113,11 +121,18 @@ export class Activator {
   conditions = new Map<number, { fn: () => boolean; resolve(): void }>();
   signalHandlers = new Map<string, (...args: any[]) => unknown>();
   queryHandlers = new Map<string, (...args: any[]) => unknown>();
-  bufferedSignals: { name: string; args: unknown[] }[] = [];
+  bufferedSignals: { name: string; args: unknown[]; headers?: Record<string, any> }[] = [];
   knownPatches = new Set<string>();
   sentPatches = new Set<string>();
   workflowFn?: (...args: any[]) => Promise<unknown>;
   rootScope!: CancellationScope;
+  /** Interceptors from the worker's interceptors.workflowModules. */
+  inbound: WorkflowInboundCallsInterceptor[] = [];
+  outbound: WorkflowOutboundCallsInterceptor[] = [];
+  /** Sink calls not yet handed to the worker (sinks.ts). */
+  sinkCalls: SinkCall[] = [];
+  /** The worker's payload converter when it has a data converter, else values are stored as plain JSON. */
+  payloadConverter?: PayloadConverter;
   // the worker's sandbox provides one AsyncLocalStorage shared by all sandboxes (see sandbox.ts)
   storage: any = (globalThis as any).__durable_storage ?? new AsyncLocalStorage();
 
@@ -137,7 +152,7 @@ export class Activator {
 
   completeWorkflow(result: unknown): void {
     if (this.completed) return;
-    this.pushCommand({ type: 'complete_workflow', result: result === undefined ? null : result });
+    this.pushCommand({ type: 'complete_workflow', result: valueToStoredW(this.payloadConverter, result) });
     this.completed = true;
   }
 
@@ -291,6 +306,11 @@ export { toInterval };
 
 export function scheduleActivity(activityType: string, args: unknown[], options: Record<string, any>): Promise<unknown> {
   const a = getActivator();
+  const next = composeInterceptors(a.outbound, 'scheduleActivity', (input) => scheduleActivityCommand(a, input.activityType, input.args, input.options, input.headers));
+  return next({ activityType, args, options, headers: {}, seq: a.seq.activity + 1 });
+}
+
+function scheduleActivityCommand(a: Activator, activityType: string, args: unknown[], options: Record<string, any>, headers: Record<string, any>): Promise<unknown> {
   const scope = CancellationScope.current();
   if (scope.consideredCancelled) {
     return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
@@ -302,7 +322,7 @@ export function scheduleActivity(activityType: string, args: unknown[], options:
     type: 'schedule_activity',
     activity_id: activityId,
     activity_type: activityType,
-    input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+    input: argsToStored(a.payloadConverter, args, headers),
   };
   if (options.taskQueue) cmd.task_queue = options.taskQueue;
   if (options.startToCloseTimeout !== undefined) cmd.start_to_close_timeout = toInterval(options.startToCloseTimeout);
@@ -356,11 +376,16 @@ export function retryPolicy(r: RetryPolicy): Record<string, unknown> {
 /** Durable timer: resolves after `ms` (a number of milliseconds or "30s", "30 days"...). */
 export function sleep(ms: number | string): Promise<void> {
   const a = getActivator();
+  const next = composeInterceptors(a.outbound, 'startTimer', (input) => startTimer(a, input.durationMs));
+  return next({ durationMs: msToNumber(ms), seq: a.seq.timer + 1 });
+}
+
+function startTimer(a: Activator, ms: number): Promise<void> {
   const scope = CancellationScope.current();
   if (scope.consideredCancelled) {
     return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
   }
-  const duration = Math.max(1, Math.round(msToNumber(ms)));
+  const duration = Math.max(1, Math.round(ms));
   const timerId = String(++a.seq.timer);
   const cmd: Command = { type: 'start_timer', timer_id: timerId, duration: toInterval(duration) };
   return new Promise<void>((resolve, reject) => {
@@ -421,9 +446,13 @@ function activityFailure(a: Activator, job: Job, p: PendingActivity): ActivityFa
   return new ActivityFailure(`Activity task failed: ${cause.message}`, p.activityType, job.activityId, job.retryState ?? undefined, cause);
 }
 
-function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[]): void {
+/** Run a signal handler (through the inbound interceptors); its failure fails the workflow (or its task). */
+export function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[], signalName = '', headers: Record<string, any> = {}): void {
   try {
-    const r = fn(...args) as any;
+    const next = composeInterceptors(a.inbound, 'handleSignal', async (input) => {
+      await fn(...input.args);
+    });
+    const r = next({ signalName, args, headers: headersOf(headers) }) as any;
     if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
   } catch (e) {
     a.failWorkflow(e);
@@ -441,7 +470,8 @@ function applyJob(a: Activator, job: Job): void {
       a.storage.run(a.rootScope, () => {
         let p: Promise<unknown>;
         try {
-          p = Promise.resolve(fn(...toArgs(job.args)));
+          const execute = composeInterceptors(a.inbound, 'execute', (input) => Promise.resolve(fn(...input.args)));
+          p = execute({ args: toArgs(job.args), headers: headersOf(job.headers) });
         } catch (e) {
           p = Promise.reject(e);
         }
@@ -481,8 +511,8 @@ function applyJob(a: Activator, job: Job): void {
     case 'signal': {
       const h = a.signalHandlers.get(job.name);
       const args = toArgs(job.args);
-      if (h) callSignal(a, h, args);
-      else a.bufferedSignals.push({ name: job.name, args });
+      if (h) callSignal(a, h, args, job.name, job.headers);
+      else a.bufferedSignals.push({ name: job.name, args, headers: job.headers });
       return;
     }
     case 'cancel': {
@@ -494,7 +524,7 @@ function applyJob(a: Activator, job: Job): void {
 }
 
 export interface InitInput {
-  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe'> & { startTime: number; runStartTime: number };
+  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe' | 'typedSearchAttributes'> & { startTime: number; runStartTime: number };
   now: number;
   seed: string;
 }
@@ -546,6 +576,9 @@ export const bridge = {
         now: () => a.now,
       },
     } as WorkflowInfo;
+    Object.defineProperty(a.info, 'typedSearchAttributes', {
+      get: () => TypedSearchAttributes.fromStored(a.info.searchAttributes), enumerable: true, configurable: true,
+    });
     a.rootScope = new CancellationScope({ cancellable: true, parent: null });
     return a;
   },
@@ -570,6 +603,18 @@ export const bridge = {
     getActivator().workflowFn = fn as any;
   },
 
+  /** Add what an interceptors module's factory returned (WorkflowInterceptors). */
+  addInterceptors(i: WorkflowInterceptors | undefined): void {
+    const a = getActivator();
+    if (i?.inbound) a.inbound.push(...i.inbound);
+    if (i?.outbound) a.outbound.push(...i.outbound);
+  },
+
+  /** Store values as Payloads through this converter (the worker has a data converter). */
+  setPayloadConverter(c: PayloadConverter): void {
+    getActivator().payloadConverter = c;
+  },
+
   activate(): void {
     const a = getActivator();
     const act = JSON.parse(bridge.input!) as { jobs: Job[]; now: number; isReplaying: boolean; patches: string[]; historyLength: number };
@@ -578,7 +623,7 @@ export const bridge = {
     a.info.historyLength = act.historyLength;
     a.commands = [];
     for (const p of act.patches) a.knownPatches.add(p);
-    for (const job of act.jobs) applyJob(a, job);
+    for (const job of act.jobs) applyJob(a, a.payloadConverter ? convertJob(a.payloadConverter, job) : job);
   },
 
   /** Resolve conditions that became true; true if any did (run again). */
@@ -613,15 +658,19 @@ export const bridge = {
 
   collect(): string {
     const a = getActivator();
-    const out: { commands: Command[]; taskFailure?: FailureJSON } = { commands: a.commands };
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands: a.commands };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
+    if (a.sinkCalls.length) {
+      out.sinkCalls = a.sinkCalls;
+      a.sinkCalls = [];
+    }
     a.commands = [];
     return JSON.stringify(out);
   },
 
   query(): string {
     const a = getActivator();
-    const { name, args } = JSON.parse(bridge.input!) as { name: string; args: unknown };
+    const { name, args, headers } = JSON.parse(bridge.input!) as { name: string; args: unknown; headers?: Record<string, any> };
     const h = a.queryHandlers.get(name);
     if (!h) {
       const known = [...a.queryHandlers.keys()].join(', ') || 'none';
@@ -629,9 +678,10 @@ export const bridge = {
     }
     a.inQuery = true;
     try {
-      const r = h(...toArgs(args)) as any;
+      const next = composeInterceptors(a.inbound, 'handleQuery', (input) => h(...input.args));
+      const r = next({ queryId: '', queryName: name, args: argsFromStored(a.payloadConverter, toArgs(args)), headers: headersOf(headers) }) as any;
       if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
-      return JSON.stringify({ result: r === undefined ? null : r });
+      return JSON.stringify({ result: valueToStoredW(a.payloadConverter, r) });
     } catch (e) {
       return JSON.stringify({ failure: encodeFailure(e) });
     } finally {
@@ -639,6 +689,21 @@ export const bridge = {
     }
   },
 };
+
+/** A job's stored values as values, through the payload converter. */
+function convertJob(c: PayloadConverter, job: Job): Job {
+  switch (job.type) {
+    case 'start':
+    case 'signal':
+      return { ...job, args: argsFromStored(c, toArgs(job.args)) };
+    case 'activityCompleted':
+      return { ...job, result: valueFromStoredW(c, job.result) };
+    case 'activityCancelled':
+      return { ...job, details: argsFromStored(c, toArgs(job.details)) };
+    default:
+      return job;
+  }
+}
 
 /**
  * Deterministic Date and Math.random for the sandbox: the time of the

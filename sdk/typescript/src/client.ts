@@ -142,6 +142,8 @@ export interface WorkflowDescription {
   attempt: number;
   cancelRequested: boolean;
   searchAttributes: Record<string, unknown>;
+  /** The search attributes, typed (types inferred: the engine records none). */
+  typedSearchAttributes: TypedSearchAttributes;
   memo: unknown;
   firstRunId: string;
   previousRunId: string | null;
@@ -263,7 +265,7 @@ export class WorkflowHandle<F = unknown> {
       workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
       startTime: d.start_time, closeTime: d.close_time, historyLength: Number(d.history_length), input: d.input,
       result: d.result, failure: d.failure, attempt: d.attempt, cancelRequested: d.cancel_requested,
-      searchAttributes: d.search_attributes, memo: d.memo, firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
+      searchAttributes: d.search_attributes, typedSearchAttributes: TypedSearchAttributes.fromStored(d.search_attributes), memo: d.memo, firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
       nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
       pendingTimers: d.pending_timers ?? [],
     };

@@ -18,7 +18,9 @@
  *     DeterminismViolationError with what to use instead: setInterval,
  *     setImmediate, crypto (getRandomValues, randomUUID, subtle),
  *     performance.now(), fetch.
- * Date and Math.random are made deterministic by internals.ts.
+ * Date and Math.random are made deterministic by internals.ts; here
+ * Intl.DateTimeFormat's format() and formatToParts() without a date format
+ * Date.now(), the workflow's time, instead of the real clock.
  */
 import { DeterminismViolationError } from '../common/failure';
 import { CancellationScope, getActivator, sleep } from './internals';
@@ -195,4 +197,28 @@ export function installGlobals(): void {
     },
   });
   g.fetch = forbidden('fetch', 'do I/O in an activity');
+  deterministicDateTimeFormat(g.Intl?.DateTimeFormat);
+}
+
+/** format() and formatToParts() of the context's Intl.DateTimeFormat: no date means the workflow's now. */
+function deterministicDateTimeFormat(DTF: any): void {
+  if (typeof DTF !== 'function') return;
+  const proto = DTF.prototype;
+  const format = Object.getOwnPropertyDescriptor(proto, 'format');
+  if (format?.get) {
+    const get = format.get;
+    Object.defineProperty(proto, 'format', {
+      configurable: true,
+      get(this: unknown) {
+        const f = get.call(this);
+        return (date?: unknown) => f(date === undefined ? Date.now() : date);
+      },
+    });
+  }
+  const formatToParts = proto.formatToParts;
+  if (typeof formatToParts === 'function') {
+    proto.formatToParts = function (this: unknown, date?: unknown) {
+      return formatToParts.call(this, date === undefined ? Date.now() : date);
+    };
+  }
 }

@@ -26,6 +26,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Context as OtelContext, ContextManager, ROOT_CONTEXT, context, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { Client, WorkflowClientInterceptor, defaultPayloadConverter } from '../../src';
 import {
@@ -232,9 +234,30 @@ describe('typed search attributes', () => {
     });
     const d = await h.describe();
     assert.deepEqual(d.searchAttributes, { amount: 42, due: '2030-01-01T00:00:00.000Z', tags: ['a', 'b'] });
+    assert.equal(d.typedSearchAttributes.get(amountKey), 42);
     assert.equal(amountKey.type, 'INT');
   });
 });
+
+/** The smallest AsyncLocalStorage context manager (what @opentelemetry/context-async-hooks provides). */
+class TestContextManager implements ContextManager {
+  private readonly als = new AsyncLocalStorage<OtelContext>();
+  active(): OtelContext {
+    return this.als.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: OtelContext, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    return this.als.run(ctx, () => fn.call(thisArg, ...args));
+  }
+  bind<T>(_ctx: OtelContext, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    return this;
+  }
+}
 
 describe('OpenTelemetry interceptors', () => {
   it('client start -> workflow run -> activity form one trace through the _tracer-data header; signals too', async () => {
@@ -252,10 +275,16 @@ describe('OpenTelemetry interceptors', () => {
     const client = new Client({
       connectionString: env.cluster.connectionString, interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer })] },
     });
+    context.setGlobalContextManager(new TestContextManager());
     try {
-      const h = await client.workflow.start('intercepted', { args: ['otel'], taskQueue: 'otel', workflowId: 'ext-otel' });
-      await h.signal('add', 'y');
-      await h.result();
+      // the test's own span is the parent of both client calls: one trace from the client to the activity and the signal handler
+      const root = tracer.startSpan('test');
+      await context.with(trace.setSpan(context.active(), root), async () => {
+        const h = await client.workflow.start('intercepted', { args: ['otel'], taskQueue: 'otel', workflowId: 'ext-otel' });
+        await h.signal('add', 'y');
+        await h.result();
+      });
+      root.end();
       const spans = await waitFor(async () => {
         const s = exporter.getFinishedSpans();
         return s.some((x) => x.name === 'RunWorkflow:intercepted') && s.some((x) => x.name === 'HandleSignal:add') ? s : undefined;
@@ -270,16 +299,18 @@ describe('OpenTelemetry interceptors', () => {
       const run = byName('RunWorkflow:intercepted');
       const startActivity = byName('StartActivity:greet');
       const runActivity = byName('RunActivity:greet');
-      const traceId = start.spanContext().traceId;
-      for (const s of [run, startActivity, runActivity]) assert.equal(s.spanContext().traceId, traceId, s.name);
+      const traceId = root.spanContext().traceId;
+      const signal = byName('SignalWorkflow:add');
+      const handle = byName('HandleSignal:add');
+      for (const s of [start, run, startActivity, runActivity, signal, handle]) assert.equal(s.spanContext().traceId, traceId, s.name);
+      assert.equal(parentOf(start), root.spanContext().spanId);
+      assert.equal(parentOf(signal), root.spanContext().spanId);
       assert.equal(parentOf(run), start.spanContext().spanId);
       assert.equal(parentOf(startActivity), run.spanContext().spanId);
       assert.equal(parentOf(runActivity), startActivity.spanContext().spanId);
-      const signal = byName('SignalWorkflow:add');
-      const handle = byName('HandleSignal:add');
-      assert.equal(handle.spanContext().traceId, signal.spanContext().traceId);
       assert.equal(parentOf(handle), signal.spanContext().spanId);
     } finally {
+      context.disable();
       await client.close();
     }
   });

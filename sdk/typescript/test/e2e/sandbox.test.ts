@@ -65,6 +65,7 @@ describe('workflow sandbox globals', () => {
     assert.equal(r.cloneCycle, true);
     assert.match(r.cloneFunction, /^DataCloneError/);
     assert.equal(r.weakMap, true);
+    assert.equal(r.intlNow, true, 'Intl.DateTimeFormat().format() uses the workflow time');
     const dve = /^DeterminismViolationError \(DeterminismViolationError\): /;
     for (const k of ['weakRef', 'finalizationRegistry', 'abortSignalTimeout', 'cryptoRandom', 'cryptoUUID', 'performanceNow',
       'setInterval', 'setImmediate', 'fetch']) {

@@ -52,6 +52,15 @@ function errorOf(fn: () => unknown): string {
   }
 }
 
+/** Intl.DateTimeFormat without a date formats the workflow's time, to the millisecond. */
+function intlNow(): boolean {
+  const f = new Intl.DateTimeFormat('en-US', {
+    timeZone: 'UTC', hour: 'numeric', minute: 'numeric', second: 'numeric', fractionalSecondDigits: 3, hour12: false,
+  } as Intl.DateTimeFormatOptions);
+  const now = Date.now();
+  return f.format() === f.format(now) && JSON.stringify(f.formatToParts()) === JSON.stringify(f.formatToParts(now));
+}
+
 export async function webApis(): Promise<Record<string, unknown>> {
   const ac = new AbortController();
   let aborted = '';
@@ -85,6 +94,7 @@ export async function webApis(): Promise<Record<string, unknown>> {
     setImmediate: errorOf(() => setImmediate(() => undefined)),
     fetch: errorOf(() => fetch('https://example.com')),
     weakMap: new WeakMap([[{}, 1]]) instanceof WeakMap,
+    intlNow: intlNow(),
   };
 }
 

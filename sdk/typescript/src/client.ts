@@ -265,7 +265,8 @@ export class WorkflowHandle<F = unknown> {
       workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
       startTime: d.start_time, closeTime: d.close_time, historyLength: Number(d.history_length), input: d.input,
       result: d.result, failure: d.failure, attempt: d.attempt, cancelRequested: d.cancel_requested,
-      searchAttributes: d.search_attributes, typedSearchAttributes: TypedSearchAttributes.fromStored(d.search_attributes), memo: d.memo, firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
+      searchAttributes: d.search_attributes, typedSearchAttributes: TypedSearchAttributes.fromStored(d.search_attributes),
+      memo: await this.client.dataConverter.memoFromStored(d.memo), firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
       nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
       pendingTimers: d.pending_timers ?? [],
     };
@@ -295,6 +296,7 @@ export class WorkflowClient {
     const options = input.options;
     const workflowId = options.workflowId;
     const args = await this.client.dataConverter.argsToInput(options.args ?? [], headersToJSON(input.headers));
+    const memo = await this.client.dataConverter.memoToStored(options.memo);
     const rows = await this.client.query(
       `SELECT durable.start_workflow(workflow_type => $1, input => $2::jsonb, workflow_id => $3, task_queue => $4,
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
@@ -307,7 +309,7 @@ export class WorkflowClient {
         toOptionalInterval(options.workflowTaskTimeout) ?? null, options.workflowIdReusePolicy ?? null,
         options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(options.memo), options.priority ?? null,
+        json(memo), options.priority ?? null,
       ]);
     return rows[0].run_id;
   }
@@ -336,6 +338,7 @@ export class WorkflowClient {
     const headers = headersToJSON(input.headers);
     const signalPayload = await dc.argsToInput(input.signalArgs, headers);
     const args = await dc.argsToInput(options.args ?? [], headers);
+    const memo = await dc.memoToStored(options.memo);
     const rows = await this.client.query(
       `SELECT durable.signal_with_start_workflow(workflow_id => $1, signal_name => $2, signal_payload => $3::jsonb,
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
@@ -348,7 +351,7 @@ export class WorkflowClient {
         toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
         options.workflowIdReusePolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(options.memo), options.priority ?? null,
+        json(memo), options.priority ?? null,
       ]);
     return rows[0].run_id;
   }

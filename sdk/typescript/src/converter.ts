@@ -91,6 +91,30 @@ export class LoadedDataConverter {
     return this.codecStored(input, encode);
   }
 
+  /** A memo's values (each a stored value) through the codecs. */
+  private async codecMemo(memo: unknown, encode: boolean): Promise<unknown> {
+    if (!memo || typeof memo !== 'object' || Array.isArray(memo)) return memo;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(memo)) out[k] = await this.codecStored(v, encode);
+    return out;
+  }
+
+  /** A memo as stored: each value through the converter and codecs (Temporal stores memo values as Payloads). */
+  async memoToStored(memo: Record<string, unknown> | undefined): Promise<Record<string, unknown> | undefined> {
+    if (!memo || !this.payloadMode) return memo;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(memo)) out[k] = await this.toStored(v);
+    return out;
+  }
+
+  /** A stored memo as values. */
+  async memoFromStored(memo: unknown): Promise<unknown> {
+    if (!memo || typeof memo !== 'object' || Array.isArray(memo) || !this.payloadMode) return memo;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(memo)) out[k] = await this.fromStored(v);
+    return out;
+  }
+
   /** The history with its payloads decoded by the codecs (still Payload JSON: the sandbox converts). */
   async decodeHistory<E extends Event>(events: E[]): Promise<E[]> {
     if (!this.codecs.length) return events;
@@ -99,6 +123,8 @@ export class LoadedDataConverter {
       const a = e.attributes ?? {};
       switch (e.event_type) {
         case 'WorkflowExecutionStarted':
+          out.push({ ...e, attributes: { ...a, input: await this.codecInput(a.input, false), memo: await this.codecMemo(a.memo, false) } });
+          break;
         case 'WorkflowExecutionSignaled':
           out.push({ ...e, attributes: { ...a, input: await this.codecInput(a.input, false) } });
           break;

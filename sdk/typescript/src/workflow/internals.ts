@@ -610,9 +610,12 @@ export const bridge = {
     if (i?.outbound) a.outbound.push(...i.outbound);
   },
 
-  /** Store values as Payloads through this converter (the worker has a data converter). */
+  /** Store values as Payloads through this converter (the worker has a data converter); the memo's values are Payloads. */
   setPayloadConverter(c: PayloadConverter): void {
-    getActivator().payloadConverter = c;
+    const a = getActivator();
+    a.payloadConverter = c;
+    const memo = a.info.memo;
+    if (memo) a.info.memo = Object.fromEntries(Object.entries(memo).map(([k, v]) => [k, valueFromStoredW(c, v)]));
   },
 
   activate(): void {

@@ -156,11 +156,16 @@ describe('payload codec', () => {
     await env.startWorker({ taskQueue: 'crypt', workflowsPath: WORKFLOWS, activities, dataConverter: { payloadCodecs: [codec] } });
     const client = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
     try {
-      const h = await client.workflow.start('secrets', { args: [SECRET], taskQueue: 'crypt', workflowId: 'ext-secret' });
+      const h = await client.workflow.start('secrets', {
+        args: [SECRET], taskQueue: 'crypt', workflowId: 'ext-secret', memo: { note: `${SECRET}-memo` },
+      });
       await waitFor(async () => (await h.fetchHistory()).some((e) => e.event_type === 'ActivityTaskCompleted'), 'the activity');
       assert.equal(await h.query('echo', 'q'), `q/${SECRET}`);
       await h.signal('whisper', `${SECRET}-signal`);
-      assert.deepEqual(await h.result(), { secret: SECRET, shouted: SECRET.toUpperCase(), signalled: `${SECRET}-signal` });
+      assert.deepEqual(await h.result(), {
+        secret: SECRET, shouted: SECRET.toUpperCase(), signalled: `${SECRET}-signal`, memo: { note: `${SECRET}-memo` },
+      });
+      assert.deepEqual((await h.describe()).memo, { note: `${SECRET}-memo` });
       // what a DBA sees: no table or view of schema durable shows the secret in clear text
       // (durable.history is the view of the events; durable.history_batches stores them)
       const tables = (await env.pool.query(

@@ -48,7 +48,7 @@ export async function secrets(secret: string): Promise<unknown> {
   setHandler(defineQuery<string, [string]>('echo'), (s) => `${s}/${secret}`);
   const shouted = await acts.shout(secret);
   await condition(() => signalled !== undefined);
-  return { secret, shouted, signalled };
+  return { secret, shouted, signalled, memo: workflowInfo().memo };
 }
 
 export const customerKey = defineSearchAttributeKey('customer', SearchAttributeType.KEYWORD);

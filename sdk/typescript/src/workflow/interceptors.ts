@@ -34,7 +34,10 @@ export interface QueryInput {
 export interface WorkflowInboundCallsInterceptor {
   execute?(input: WorkflowExecuteInput, next: (input: WorkflowExecuteInput) => Promise<unknown>): Promise<unknown>;
   handleSignal?(input: SignalInput, next: (input: SignalInput) => Promise<void>): Promise<void>;
-  /** Runs synchronously (query handlers must be synchronous). */
+  /**
+   * May be async, as Temporal's; it must not wait for anything but promises
+   * that settle at once (a query runs to completion in one call).
+   */
   handleQuery?(input: QueryInput, next: (input: QueryInput) => unknown): unknown;
 }
 

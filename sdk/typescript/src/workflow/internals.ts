@@ -131,6 +131,8 @@ export class Activator {
   outbound: WorkflowOutboundCallsInterceptor[] = [];
   /** Sink calls not yet handed to the worker (sinks.ts). */
   sinkCalls: SinkCall[] = [];
+  /** The answer of a query whose interceptors are async (bridge.query, bridge.queryResult). */
+  queryAnswer?: string;
   /** The worker's payload converter when it has a data converter, else values are stored as plain JSON. */
   payloadConverter?: PayloadConverter;
   // the worker's sandbox provides one AsyncLocalStorage shared by all sandboxes (see sandbox.ts)
@@ -671,7 +673,13 @@ export const bridge = {
     return JSON.stringify(out);
   },
 
-  query(): string {
+  /**
+   * Run a query handler (through the inbound interceptors): the answer as
+   * JSON, or null when an interceptor returned a promise (Temporal's
+   * handleQuery is async): its answer is read by queryResult() once this
+   * call's microtasks ran.
+   */
+  query(): string | null {
     const a = getActivator();
     const { name, args, headers } = JSON.parse(bridge.input!) as { name: string; args: unknown; headers?: Record<string, any> };
     const h = a.queryHandlers.get(name);
@@ -679,17 +687,37 @@ export const bridge = {
       const known = [...a.queryHandlers.keys()].join(', ') || 'none';
       return JSON.stringify({ failure: { message: `workflow has no query handler "${name}" (known: ${known})`, type: 'QueryNotRegisteredError' } });
     }
+    const answer = (r: unknown) => JSON.stringify({ result: valueToStoredW(a.payloadConverter, r) });
+    const failure = (e: unknown) => JSON.stringify({ failure: encodeFailure(e) });
     a.inQuery = true;
+    let async = false;
     try {
-      const next = composeInterceptors(a.inbound, 'handleQuery', (input) => h(...input.args));
+      const next = composeInterceptors(a.inbound, 'handleQuery', (input) => {
+        const r = h(...input.args) as any;
+        if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
+        return r;
+      });
       const r = next({ queryId: '', queryName: name, args: argsFromStored(a.payloadConverter, toArgs(args)), headers: headersOf(headers) }) as any;
-      if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
-      return JSON.stringify({ result: valueToStoredW(a.payloadConverter, r) });
+      if (!(r && typeof r.then === 'function')) return answer(r);
+      async = true;
+      a.queryAnswer = undefined;
+      r.then((v: unknown) => (a.queryAnswer = answer(v)), (e: unknown) => (a.queryAnswer = failure(e)))
+        .finally(() => (a.inQuery = false));
+      return null;
     } catch (e) {
-      return JSON.stringify({ failure: encodeFailure(e) });
+      return failure(e);
     } finally {
-      a.inQuery = false;
+      if (!async) a.inQuery = false;
     }
+  },
+
+  /** The answer of a query whose interceptors returned a promise (after query()'s microtasks ran). */
+  queryResult(): string {
+    const a = getActivator();
+    const out = a.queryAnswer;
+    a.queryAnswer = undefined;
+    a.inQuery = false;
+    return out ?? JSON.stringify({ failure: { message: 'the query did not complete: its interceptor waits for something a query cannot wait for', type: 'QueryFailedError' } });
   },
 };
 

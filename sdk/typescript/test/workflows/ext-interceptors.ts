@@ -20,8 +20,8 @@ export const interceptors = (): WorkflowInterceptors => ({
         seen.push(`signal ${input.signalName} header=${header(input.headers, 'client')}`);
         return next({ ...input, args: input.args.map((a) => `${a}+in`) });
       },
-      handleQuery(input, next) {
-        const r = next(input) as string[];
+      async handleQuery(input, next) {
+        const r = (await next(input)) as string[];
         return [...r, `query ${input.queryName} header=${header(input.headers, 'client')}`];
       },
     },

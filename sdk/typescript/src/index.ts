@@ -28,4 +28,4 @@ export {
 } from './common/payload';
 export type { DataConverter, Headers, Payload, PayloadCodec, PayloadConverter, PayloadConverterWithEncoding } from './common/payload';
 export { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from './common/search-attributes';
-export type { SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair } from './common/search-attributes';
+export type { SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes } from './common/search-attributes';

@@ -34,6 +34,9 @@ export interface IndexedValueTypeMapping {
   KEYWORD_LIST: string[];
 }
 
+/** Temporal's untyped form (workflowInfo().searchAttributes): name -> the stored JSON value. */
+export type SearchAttributes = Record<string, unknown>;
+
 export interface SearchAttributeKey<T extends SearchAttributeType> {
   name: string;
   type: T;

@@ -23,7 +23,7 @@ export {
   SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey,
 } from '../common/search-attributes';
 export type {
-  IndexedValueTypeMapping, SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair,
+  IndexedValueTypeMapping, SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes,
 } from '../common/search-attributes';
 export {
   CompositePayloadConverter, DefaultPayloadConverter, JsonPayloadConverter, BinaryPayloadConverter, UndefinedPayloadConverter,

@@ -12,7 +12,7 @@ import { Next, composeInterceptors } from './common/interceptors';
 import { DataConverter, Headers, headersToJSON } from './common/payload';
 import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './common/search-attributes';
 import { LoadedDataConverter } from './converter';
-import { isConnectionError, mapError, QueryNotSupportedError, WorkflowStillRunningError } from './errors';
+import { isConnectionError, mapError, QueryNotSupportedError, WorkflowFailedError, WorkflowStillRunningError } from './errors';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
 import type { HistoryEvent } from './worker/replay';
 
@@ -186,6 +186,7 @@ export class WorkflowHandle<F = unknown> {
         return (await this.client.dataConverter.fromStored(rows[0].r)) as Result<F>;
       } catch (e) {
         if (e instanceof WorkflowStillRunningError) continue;
+        if (e instanceof WorkflowFailedError) await this.client.dataConverter.decodeErrorDetails(e.cause);
         // the server restarting is not the workflow's outcome: keep waiting (for up to 2 minutes)
         if (isConnectionError(e)) {
           lostSince ??= Date.now();

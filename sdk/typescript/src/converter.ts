@@ -18,7 +18,7 @@
 import * as path from 'node:path';
 import {
   DataConverter, Payload, PayloadCodec, PayloadConverter, PayloadJSON, defaultPayloadConverter, isPayloadJSON,
-  payloadFromJSON, payloadToJSON, unwrapInput, wrapInput, HEADERS_KEY,
+  mapFailureDetails, payloadFromJSON, payloadToJSON, unwrapInput, wrapInput, HEADERS_KEY,
 } from './common/payload';
 
 type Event = { event_type: string; attributes: Record<string, any> };
@@ -91,6 +91,46 @@ export class LoadedDataConverter {
     return this.codecStored(input, encode);
   }
 
+  /** A failure's details (each a stored value) through the codecs. */
+  private async codecFailure(f: unknown, encode: boolean): Promise<unknown> {
+    const stored: unknown[] = [];
+    mapFailureDetails(f as any, (v) => void stored.push(v));
+    if (!stored.length) return f;
+    const coded = (await this.codecStored(stored, encode)) as unknown[];
+    let i = 0;
+    return mapFailureDetails(f as any, () => coded[i++]);
+  }
+
+  /** A failure (from encodeFailure) as stored: its details through the converter and codecs. */
+  async failureToStored<F>(f: F): Promise<F> {
+    if (!this.payloadMode) return f;
+    const values: unknown[] = [];
+    mapFailureDetails(f as any, (v) => void values.push(v));
+    const stored: unknown[] = [];
+    for (const v of values) stored.push(await this.toStored(v));
+    let i = 0;
+    return mapFailureDetails(f as any, () => stored[i++]);
+  }
+
+  /**
+   * Decode the details of a failure the client received (the cause chain of
+   * a WorkflowFailedError), in place: ApplicationFailure and
+   * CancelledFailure details, TimeoutFailure's lastHeartbeatDetails.
+   */
+  async decodeErrorDetails(err: unknown, depth = 0): Promise<void> {
+    if (!this.payloadMode || !err || typeof err !== 'object' || depth > 16) return;
+    const e = err as Record<string, any>;
+    if (e.name !== 'ActivityFailure' && Array.isArray(e.details)) {
+      const out: unknown[] = [];
+      for (const v of e.details) out.push(await this.fromStored(v));
+      Object.defineProperty(e, 'details', { value: out, enumerable: true, configurable: true });
+    }
+    if (e.name === 'TimeoutFailure' && e.lastHeartbeatDetails !== undefined) {
+      Object.defineProperty(e, 'lastHeartbeatDetails', { value: await this.fromStored(e.lastHeartbeatDetails), enumerable: true, configurable: true });
+    }
+    await this.decodeErrorDetails(e.cause, depth + 1);
+  }
+
   /** A memo's values (each a stored value) through the codecs. */
   private async codecMemo(memo: unknown, encode: boolean): Promise<unknown> {
     if (!memo || typeof memo !== 'object' || Array.isArray(memo)) return memo;
@@ -134,6 +174,10 @@ export class LoadedDataConverter {
         case 'ActivityTaskCanceled':
           out.push({ ...e, attributes: { ...a, details: await this.codecStored(a.details, false) } });
           break;
+        case 'ActivityTaskFailed':
+        case 'ActivityTaskTimedOut':
+          out.push({ ...e, attributes: { ...a, failure: await this.codecFailure(a.failure, false) } });
+          break;
         default:
           out.push(e);
       }
@@ -153,6 +197,9 @@ export class LoadedDataConverter {
           break;
         case 'complete_workflow':
           out.push({ ...c, result: await this.codecStored(c.result, true) });
+          break;
+        case 'fail_workflow':
+          out.push({ ...c, failure: await this.codecFailure(c.failure, true) });
           break;
         default:
           out.push(c);

@@ -284,3 +284,24 @@ export function valueToStored(converter: PayloadConverter, v: unknown): PayloadJ
 export function valueFromStored(converter: PayloadConverter, v: unknown): unknown {
   return isPayloadJSON(v) ? converter.fromPayload(payloadFromJSON(v)) : v;
 }
+
+/* ------------------------------------------------------ failure details */
+
+type FailureLike = { type?: string | null; details?: unknown; cause?: FailureLike | null };
+
+/**
+ * A failure (the engine's failure JSON) with the user values among its
+ * details, and its causes', passed through fn: the details list of an
+ * ApplicationFailure or CancelledFailure, a TimeoutFailure's last heartbeat
+ * details.  An ActivityFailure's details (its activity type, id and retry
+ * state) are the SDK's and stay as they are.
+ */
+export function mapFailureDetails<F extends FailureLike | null | undefined>(f: F, fn: (v: unknown) => unknown): F {
+  if (!f || typeof f !== 'object') return f;
+  const out: FailureLike = { ...f };
+  if (f.details !== undefined && f.details !== null && f.type !== 'ActivityFailure') {
+    out.details = Array.isArray(f.details) ? f.details.map(fn) : fn(f.details);
+  }
+  if (f.cause) out.cause = mapFailureDetails(f.cause, fn);
+  return out as F;
+}

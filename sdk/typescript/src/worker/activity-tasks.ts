@@ -155,7 +155,7 @@ export class ActivityTasks {
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {
-          const f = encodeFailure(error);
+          const f = await dc.failureToStored(encodeFailure(error));
           delete f.cause;
           const payload = JSON.stringify(f);
           reserved = host.reserveWorkflowTask(task);

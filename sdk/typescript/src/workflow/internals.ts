@@ -15,7 +15,7 @@ import {
   TimeoutFailure, decodeFailure, encodeFailure,
 } from '../common/failure';
 import { composeInterceptors } from '../common/interceptors';
-import type { PayloadConverter } from '../common/payload';
+import { PayloadConverter, mapFailureDetails, valueFromStored, valueToStored } from '../common/payload';
 import { TypedSearchAttributes } from '../common/search-attributes';
 import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
 import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
@@ -663,7 +663,10 @@ export const bridge = {
 
   collect(): string {
     const a = getActivator();
-    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands: a.commands };
+    const c = a.payloadConverter;
+    const commands = c ? a.commands.map((cmd) => (cmd.type === 'fail_workflow'
+      ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
     if (a.sinkCalls.length) {
       out.sinkCalls = a.sinkCalls;
@@ -729,6 +732,8 @@ function convertJob(c: PayloadConverter, job: Job): Job {
       return { ...job, args: argsFromStored(c, toArgs(job.args)) };
     case 'activityCompleted':
       return { ...job, result: valueFromStoredW(c, job.result) };
+    case 'activityFailed':
+      return { ...job, failure: mapFailureDetails(job.failure, (v) => valueFromStored(c, v)) };
     case 'activityCancelled':
       return { ...job, details: argsFromStored(c, toArgs(job.details)) };
     default:

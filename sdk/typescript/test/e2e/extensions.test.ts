@@ -29,7 +29,7 @@ import { after, before, describe, it } from 'node:test';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context as OtelContext, ContextManager, ROOT_CONTEXT, context, trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { Client, WorkflowClientInterceptor, defaultPayloadConverter } from '../../src';
+import { ApplicationFailure, Client, WorkflowClientInterceptor, WorkflowFailedError, defaultPayloadConverter } from '../../src';
 import {
   OpenTelemetryActivityInboundInterceptor, OpenTelemetryWorkflowClientInterceptor, makeWorkflowExporter,
 } from '../../src/interceptors-opentelemetry';
@@ -45,6 +45,9 @@ const SECRET = 'TOP-SECRET-4242';
 let env: Env;
 const header = (h: Record<string, any>, k: string) => (h[k] ? defaultPayloadConverter.fromPayload(h[k]) : undefined);
 const activities = {
+  async failWith(secret: string) {
+    throw ApplicationFailure.nonRetryable('failed on purpose', 'Secret', `${secret}-activity`);
+  },
   async greet(name: string) {
     return `hello ${name}`;
   },
@@ -166,6 +169,12 @@ describe('payload codec', () => {
         secret: SECRET, shouted: SECRET.toUpperCase(), signalled: `${SECRET}-signal`, memo: { note: `${SECRET}-memo` },
       });
       assert.deepEqual((await h.describe()).memo, { note: `${SECRET}-memo` });
+      // failure details too: the activity's reach the workflow decoded, the workflow's reach the client decoded
+      const err = await client.workflow.execute('failsWithSecret', { args: [SECRET], taskQueue: 'crypt', workflowId: 'ext-secret-failure' })
+        .then(() => null, (e) => e);
+      assert.ok(err instanceof WorkflowFailedError, String(err));
+      assert.ok(err.cause instanceof ApplicationFailure);
+      assert.deepEqual(err.cause.details, [`${SECRET}-workflow`]);
       // what a DBA sees: no table or view of schema durable shows the secret in clear text
       // (durable.history is the view of the events; durable.history_batches stores them)
       const tables = (await env.pool.query(

@@ -84,3 +84,16 @@ export async function dates(d: Date): Promise<Date> {
   if (!(next instanceof Date)) throw ApplicationFailure.nonRetryable('the activity result is not a Date');
   return new Date(next.getTime() + 1000);
 }
+
+const failActs = proxyActivities<{ failWith(secret: string): Promise<void> }>({ startToCloseTimeout: '10s', retry: { maximumAttempts: 1 } });
+
+/** Failure details through the data converter, both ways: an activity's (decoded here) and the workflow's own. */
+export async function failsWithSecret(secret: string): Promise<void> {
+  try {
+    await failActs.failWith(secret);
+  } catch (e) {
+    const details = (e as { cause?: { details?: unknown[] } }).cause?.details;
+    if (details?.[0] !== `${secret}-activity`) throw ApplicationFailure.nonRetryable(`activity failure details not decoded: ${JSON.stringify(details)}`);
+    throw ApplicationFailure.nonRetryable('failed on purpose', 'Secret', `${secret}-workflow`);
+  }
+}

@@ -3,11 +3,11 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(69);
+SELECT plan(75);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
-								   'signal_requests', 'tasks', 'engine_state']);
+								   'signal_requests', 'tasks', 'engine_state', 'token_key']);
 SELECT views_are('durable', ARRAY['engine_workers', 'history']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
@@ -45,7 +45,7 @@ SELECT has_function('durable'::name, f::name) FROM unnest(ARRAY['start_workflow'
 	'workflow_result', 'query_workflow', 'poll_task', 'complete_workflow_task', 'fail_workflow_task',
 	'complete_activity', 'fail_activity', 'heartbeat_activity', 'report_activity_canceled',
 	'complete_activity_by_id', 'fail_activity_by_id', 'heartbeat_activity_by_id', 'answer_query',
-	'purge_closed_workflows']) AS f;
+	'purge_closed_workflows', 'open_worker_session', 'close_worker_session']) AS f;
 SELECT function_returns('durable', 'start_workflow',
 	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
 		  'interval', 'text', 'jsonb', 'jsonb', 'integer'], 'uuid');
@@ -56,7 +56,7 @@ SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', '
 SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 
 -- privileges
-SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin']) AS r;
+SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin', 'durable_completer']) AS r;
 SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		   WHERE n.nspname = 'durable' AND c.relkind IN ('r', 'v', 'u')
 			 AND has_table_privilege('public', c.oid, 'SELECT,INSERT,UPDATE,DELETE')),
@@ -81,6 +81,13 @@ SELECT ok(NOT has_table_privilege('durable_client', 'durable.history', 'SELECT')
 		  'durable_client does not read tables directly');
 SELECT ok(pg_has_role('durable_admin', 'durable_client', 'MEMBER') AND pg_has_role('durable_admin', 'durable_worker', 'MEMBER'),
 		  'durable_admin is a client and a worker');
+-- 0.3: completing an activity by its ids needs no token: durable_completer's, not a worker's
+SELECT ok(NOT has_function_privilege('durable_worker', 'durable.complete_activity_by_id(text,text,jsonb,uuid)', 'EXECUTE'),
+		  'durable_worker may not complete activities by id');
+SELECT ok(has_function_privilege('durable_completer', 'durable.complete_activity_by_id(text,text,jsonb,uuid)', 'EXECUTE'),
+		  'durable_completer may complete activities by id');
+SELECT ok(NOT has_table_privilege('durable_admin', 'durable.token_key', 'SELECT'),
+		  'no API role reads the token key');
 
 -- retention with pg_cron
 SELECT lives_ok($$CREATE EXTENSION IF NOT EXISTS pg_cron$$, 'pg_cron is available');

@@ -1,4 +1,4 @@
-# Chaos (issue 10, point 7): twelve server kills under load, then the
+# Chaos (issue 10, point 7): fifteen server kills under load, then the
 # invariants.
 #
 # Load (test/t/DurableLoad.pm): pgbench clients work as workers (claim in
@@ -9,15 +9,18 @@
 #   - kill -9 of the postmaster, then start once its children are gone
 #   - kill -9 of the engine background worker (the postmaster crash-restarts)
 #   - kill -9 of a backend of a worker (ditto)
+#   - kill -9 of durable's launcher (ditto)
 # and between them, faults that do not restart the server: SIGTERM of the
 # engine (the launcher restarts it) and pg_terminate_backend of a worker's
 # backend (its claimed task waits for its lease).  After the last kill the
 # starters stop and the workers drain every open run; then:
 #   - no acknowledged workflow lost or duplicated, every one completed;
+#   - every acknowledged signal delivered, none twice (each is sent twice
+#     with one request id);
 #   - every run's history contiguous (event ids 1..n, no gap or duplicate);
 #   - exactly one app row per completed activity, none for another;
 #   - amcheck clean on every btree index of durable.
-# Deterministic schedule (a fixed seed); about 2 minutes.
+# Deterministic schedule (a fixed seed); about 80 s.
 use strict;
 use warnings;
 
@@ -81,17 +84,17 @@ sub recovered
 	return engine_active($old_engine);
 }
 
-my @kinds = ('immediate', 'kill9 postmaster', 'kill9 engine', 'kill9 backend');
+my @kinds = ('immediate', 'kill9 postmaster', 'kill9 engine', 'kill9 backend', 'kill9 launcher');
 my $kills = 0;
 my @log;
 ok($node->poll_query_until('postgres', "SELECT count(*) > 0 FROM durable.workflows WHERE status = 'completed'"),
 	'the load is running: workflows complete');
 
-foreach my $cycle (1 .. 12)
+foreach my $cycle (1 .. 15)
 {
 	# let the load run 2.5 to 4.5 s
 	usleep(2_500_000 + 100_000 * rnd(21));
-	my $kind = $kinds[ ($cycle - 1) % 4 ];
+	my $kind = $kinds[ ($cycle - 1) % @kinds ];
 	my $before = closed_count();
 	my $engine = engine_pid();
 	my $t = time();
@@ -116,6 +119,10 @@ foreach my $cycle (1 .. 12)
 	elsif ($kind eq 'kill9 engine')
 	{
 		kill 'KILL', $engine;
+	}
+	elsif ($kind eq 'kill9 launcher')
+	{
+		kill 'KILL', sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'durable launcher'");
 	}
 	else
 	{
@@ -165,7 +172,7 @@ note("application errors: " . join(', ', map { "$_ x$errors->{$_}" } sort keys %
 is(join(', ', grep { !/^\S+ DU004 / } sort keys %$errors), '',
 	'the workers saw no error but stale tokens (DU004, after a timeout)');
 
-check_invariants($node, $acked, 'chaos');
+check_invariants($node, $acked, 'chaos', acked_starts($load, 'sig'));
 
 my $log = slurp_file($node->logfile);
 my @panics = $log =~ /^.*(?:PANIC|terminated by signal (?!9)\d+|TRAP:).*$/mg;

@@ -11,10 +11,12 @@
 # The load is made of shell loops that come back after every crash:
 #   workers   pgbench clients, each poll_task then app.decide or app.act
 #             (one transaction to claim, one to complete)
-#   starters  psql scripts of start_workflow calls; a start is acknowledged
-#             when psql printed "ack <workflow_id> <port>" after it
-#             returned, so the ack files list exactly the acknowledged
-#             starts (psql stops at the first error: ON_ERROR_STOP)
+#   starters  psql scripts of start_workflow calls, each followed by the
+#             same signal sent twice with one request id; a start is
+#             acknowledged when psql printed "ack <workflow_id> <port>"
+#             after it returned, its signal when it printed "sig ...", so
+#             the files list exactly the acknowledged calls (psql stops at
+#             the first error: ON_ERROR_STOP)
 # Every loop stops when the stop file exists.
 package DurableLoad;
 
@@ -105,8 +107,11 @@ my $starter_code = q{
 		foreach my $i ($n .. $n + 19)
 		{
 			print $f "SELECT durable.start_workflow('Chaos', workflow_id => '$p-$i', task_queue => 'chaos', "
-			  . "task_timeout => '2 seconds') AS r ${bs}gset\n${bs}echo ack $p-$i :PORT\n"
-			  . "SELECT pg_sleep($pause) AS s ${bs}gset\n";
+			  . "task_timeout => '2 seconds') AS r ${bs}gset\n${bs}echo ack $p-$i :PORT\n";
+			# the same signal twice (a client retrying): delivered once
+			print $f "SELECT durable.signal_workflow('$p-$i', 'ping', request_id => 'ping-$p-$i') AS s ${bs}gset\n"
+			  x 2;
+			print $f "${bs}echo sig $p-$i :PORT\nSELECT pg_sleep($pause) AS s ${bs}gset\n";
 		}
 		close $f;
 		system(qq{psql -X -q -At -v ON_ERROR_STOP=1 -d "\$CONN" -f "$dir/start-$s.sql" >>"$dir/ack-$s" 2>>"$dir/starter-$s.err"}) == 0
@@ -171,10 +176,12 @@ sub stop_load
 	$_->finish foreach @{ $load->{handles} };
 }
 
-# The acknowledged starts: { workflow_id => port that acknowledged it }.
+# The acknowledged starts: { workflow_id => port that acknowledged it }
+# (with "sig", the acknowledged signals).
 sub acked_starts
 {
-	my $load = shift;
+	my ($load, $what) = @_;
+	$what //= 'ack';
 	my %acked;
 	foreach my $s (1 .. $load->{starters})
 	{
@@ -182,7 +189,7 @@ sub acked_starts
 		next unless -e $f;
 		foreach my $line (split /\n/, slurp_file($f))
 		{
-			$acked{$1} = $2 if $line =~ /^ack (\S+) (\d+)$/;
+			$acked{$1} = $2 if $line =~ /^$what (\S+) (\d+)$/;
 		}
 	}
 	return \%acked;
@@ -222,7 +229,7 @@ sub wait_all_closed
 # durable index.
 sub check_invariants
 {
-	my ($node, $acked, $label) = @_;
+	my ($node, $acked, $label, $signaled) = @_;
 	my $q = sub { return $node->safe_psql('postgres', shift); };
 
 	# every acknowledged start: one run, completed with 3 activities
@@ -265,6 +272,16 @@ sub check_invariants
 	is($q->(q{SELECT count(*) FROM (SELECT run_id, attributes->>'activity_id' FROM durable.history
 			WHERE event_type = 'ActivityTaskScheduled' GROUP BY 1, 2 HAVING count(*) > 1) s}), '0',
 		"$label: no activity scheduled twice");
+
+	# signals: each acknowledged one delivered, none twice (request ids)
+	my %sigs = map { split /\|/ } split /\n/, $q->(q{SELECT w.workflow_id, count(*) FROM durable.workflows w
+		JOIN durable.history h ON h.run_id = w.run_id WHERE h.event_type = 'WorkflowExecutionSignaled' GROUP BY 1});
+	my @missing = grep { !$sigs{$_} } sort keys %{ $signaled // {} };
+	is(scalar(@missing), 0, "$label: every one of the " . scalar(keys %{ $signaled // {} }) . ' acknowledged signals was delivered')
+	  or diag("missing: @missing[0 .. ($#missing < 20 ? $#missing : 20)]");
+	my @twice = grep { $sigs{$_} > 1 } sort keys %sigs;
+	is(scalar(@twice), 0, "$label: no signal was delivered twice (each was sent twice with one request id)")
+	  or diag("twice: @twice[0 .. ($#twice < 20 ? $#twice : 20)]");
 
 	# effects: exactly one per completed activity, none for another
 	my $completed = q{SELECT s.run_id, s.attributes->>'activity_id' AS activity_id

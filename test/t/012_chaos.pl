@@ -122,7 +122,8 @@ foreach my $cycle (1 .. 15)
 	}
 	elsif ($kind eq 'kill9 launcher')
 	{
-		kill 'KILL', sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'durable launcher'");
+		my $pid = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'durable launcher'");
+		kill 'KILL', ($pid eq '' ? $engine : $pid);
 	}
 	else
 	{
@@ -130,6 +131,7 @@ foreach my $cycle (1 .. 15)
 			  . rnd(3));
 		$pid = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 1")
 		  if $pid eq '';
+		$pid = $engine if $pid eq '';    # no client connected at this instant
 		kill 'KILL', $pid;
 	}
 	$kills++;

@@ -12,7 +12,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(durable_node);
+our @EXPORT = qw(durable_node durable_conf);
 
 # What every durable test node runs with: the library preloaded, room for
 # engine workers, and a launcher that rescans quickly.
@@ -21,6 +21,10 @@ shared_preload_libraries = 'durable'
 max_worker_processes = 16
 durable.launcher_naptime = '200ms'
 CONF
+
+# The postgresql.conf lines above, for a node made another way (a standby
+# made from a backup inherits them from its primary).
+sub durable_conf { return $durable_conf; }
 
 # A started node that preloads durable.  Options: init, a hash of arguments
 # for PostgreSQL::Test::Cluster::init; conf, more postgresql.conf lines.

@@ -665,13 +665,18 @@ Datum
 _batch_events(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int64		last = PG_GETARG_INT64(0);
-	bytea	   *data = PG_GETARG_BYTEA_PP(1);
+	int64		last;
+	bytea	   *data;
 	DurBatchReader r;
 	DurStoredEvent ev;
 	StringInfoData a;
 
+	/* declared STRICT; a declaration that is not returns nothing for NULLs */
 	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	last = PG_GETARG_INT64(0);
+	data = PG_GETARG_BYTEA_PP(1);
 	initStringInfo(&a);
 	dur_batch_begin(&r, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data), last);
 	while (dur_batch_next(&r, &ev))
@@ -699,6 +704,7 @@ _batch_from_json(PG_FUNCTION_ARGS)
 {
 	DurBatchWriter w;
 
+	dur_require_not_null(PG_ARGISNULL(0), "events");
 	dur_batch_writer_init(&w);
 	dur_batch_from_json_text(&w, text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	PG_RETURN_BYTEA_P(dur_batch_bytes(&w));

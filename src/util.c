@@ -1021,6 +1021,7 @@ _check_id(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	dur_require_not_null(PG_ARGISNULL(1), "what");
 	dur_check_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
@@ -1031,6 +1032,7 @@ _check_payload(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	dur_require_not_null(PG_ARGISNULL(1), "what");
 	dur_check_payload(PG_GETARG_DATUM(0), text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 }
@@ -1041,6 +1043,7 @@ _interval(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
+	dur_require_not_null(PG_ARGISNULL(1), "what");
 	PG_RETURN_INTERVAL_P(dur_parse_interval(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 											text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }

@@ -207,6 +207,8 @@ dur_notify_task_on_abort(const char *queue, int mask)
 Datum
 _notify_task(PG_FUNCTION_ARGS)
 {
+	dur_require_not_null(PG_ARGISNULL(0), "queue");
+	dur_require_not_null(PG_ARGISNULL(1), "kind");
 	dur_notify_task(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 					dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))), NULL);
 	PG_RETURN_VOID();
@@ -216,6 +218,8 @@ _notify_task(PG_FUNCTION_ARGS)
 Datum
 _notify_task_on_abort(PG_FUNCTION_ARGS)
 {
+	dur_require_not_null(PG_ARGISNULL(0), "queue");
+	dur_require_not_null(PG_ARGISNULL(1), "kind");
 	dur_notify_task_on_abort(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							 dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))));
 	PG_RETURN_VOID();
@@ -263,6 +267,7 @@ dur_notify_close(const char *workflow_id, const char *payload)
 Datum
 _notify_close(PG_FUNCTION_ARGS)
 {
+	dur_require_not_null(PG_ARGISNULL(0), "workflow_id");
 	dur_notify_close(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 					 PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_VOID();
@@ -281,6 +286,7 @@ dur_notify_timer(TimestampTz at)
 Datum
 _notify_timer(PG_FUNCTION_ARGS)
 {
+	dur_require_not_null(PG_ARGISNULL(0), "at");
 	dur_notify_timer(PG_GETARG_TIMESTAMPTZ(0));
 	PG_RETURN_VOID();
 }
@@ -670,6 +676,7 @@ dur_wait_until(TimestampTz until)
 Datum
 _wait(PG_FUNCTION_ARGS)
 {
+	dur_require_not_null(PG_ARGISNULL(0), "until");
 	PG_RETURN_BOOL(dur_wait_until(PG_GETARG_TIMESTAMPTZ(0)));
 }
 

@@ -66,12 +66,9 @@ cmp_ok(scalar(keys %documented), '>=', 15, 'documented SQLSTATEs read from docs/
 # Groups ("function(argument)") that fail today, with the issue 10 point
 # whose fix makes them pass.  Keyed by group and check: doc (a), internal
 # (b), unchanged (c).
-my %todo = (
-	# a schedule_activity command's priority over 2^31-1 ("priority": 1e20 or
-	# 2147483648) is refused with 22003, which docs/sql-api.md does not list:
-	# point 2 says 22023 or a documented DU code
-	'complete_workflow_task(commands) doc' => 'issue 10 point 2: a command\'s priority out of range escapes as 22003',
-);
+# (None left: a command's priority out of range now gives DU005, and the
+# 0.1/0.2 C helpers refuse NULLs with 22004.)
+my %todo = ();
 
 # ------------------------------------------------------------ the node
 
@@ -824,12 +821,7 @@ foreach my $decl (@legacy)
 	}
 	note("$name(NULL...): " . ($ret == 0 ? 'returned' : ($err =~ /ERROR:\s+(\w{5})/ ? $1 : 'failed')));
 }
-{
-	# main at 735d6ee: _notify_task, _notify_task_on_abort and _notify_close
-	# segfault (signal 11) on NULL arguments
-	local $TODO = 'issue 10 point 5: 0.1/0.2 C helpers crash on NULL arguments';
-	is(join(', ', @legacy_crash), '', 'the 0.1/0.2 C helpers survive NULL arguments');
-}
+is(join(', ', @legacy_crash), '', 'the 0.1/0.2 C helpers survive NULL arguments');
 
 # ------------------------------------------------------------ (d) no poisoned queue
 

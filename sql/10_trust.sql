@@ -92,6 +92,14 @@ SELECT t_try(format($$SELECT durable.heartbeat_activity('a:%s:5:1:0')$$,
 SELECT t_try(format($$SELECT durable.complete_activity(%L, '"real"')$$, :'atok'));
 SELECT event_id, event_type FROM t_hist('t10-tok') WHERE event_id >= 5;
 
+-- the MAC is SipHash-2-4-128: the reference implementation's test vectors
+-- (key 00..0f, messages 00, 00 01, ... of 0, 1, 15 and 63 bytes)
+CREATE FUNCTION t_siphash(bytea, bytea) RETURNS bytea AS 'durable', '_siphash128' LANGUAGE C;
+SELECT n, encode(t_siphash('\x000102030405060708090a0b0c0d0e0f',
+						   coalesce((SELECT string_agg(decode(lpad(to_hex(i), 2, '0'), 'hex'), '' ORDER BY i)
+									 FROM generate_series(0, n - 1) i), '')), 'hex') AS mac
+FROM unnest(ARRAY[0, 1, 15, 63]) n;
+
 --
 -- _by_id completions are durable_completer's, not durable_worker's
 --

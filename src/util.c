@@ -30,8 +30,6 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/hmac.h"
-#include "common/sha2.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -58,6 +56,7 @@ PG_FUNCTION_INFO_V1(_check_payload);
 PG_FUNCTION_INFO_V1(_interval);
 PG_FUNCTION_INFO_V1(_duration);
 PG_FUNCTION_INFO_V1(_parse_token);
+PG_FUNCTION_INFO_V1(_siphash128);
 
 /*
  * An id (workflow, activity, timer, request id, queue, type name) must be
@@ -312,9 +311,85 @@ dur_is_uuid(const char *s, int len)
  * Task tokens are signed: each ends with a MAC of its fields under the
  * database's token key (durable.token_key, 32 random bytes made when the
  * extension is created or updated to 0.3, readable by no role), so that a
- * token can be neither built from what get_history shows nor guessed.
+ * token can be neither built from what get_history shows nor guessed.  The
+ * MAC is SipHash-2-4 with its 128-bit output, keyed with the key's first 16
+ * bytes: a pseudorandom function made for short messages, about 0.1 us a
+ * token where HMAC-SHA256 through OpenSSL cost 5 us (4% of a chain3
+ * workflow's server CPU).
  */
 #define DUR_TOKEN_MAC_BYTES 16
+
+#define DUR_ROTL64(x, b) (uint64) (((x) << (b)) | ((x) >> (64 - (b))))
+#define DUR_SIPROUND \
+	do { \
+		v0 += v1; v1 = DUR_ROTL64(v1, 13); v1 ^= v0; v0 = DUR_ROTL64(v0, 32); \
+		v2 += v3; v3 = DUR_ROTL64(v3, 16); v3 ^= v2; \
+		v0 += v3; v3 = DUR_ROTL64(v3, 21); v3 ^= v0; \
+		v2 += v1; v1 = DUR_ROTL64(v1, 17); v1 ^= v2; v2 = DUR_ROTL64(v2, 32); \
+	} while (0)
+
+/* 8 bytes, little-endian, as SipHash reads them. */
+static uint64
+dur_le64(const uint8 *p)
+{
+	uint64		v = 0;
+	int			i;
+
+	for (i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/*
+ * SipHash-2-4 with 128-bit output (Aumasson and Bernstein's reference:
+ * the 0xee and 0xdd tweaks) of data under a 16-byte key; out[] gets the
+ * 16 bytes little-endian.  Checked against the reference test vectors in
+ * sql/10_trust.sql.
+ */
+static void
+dur_siphash128(const uint8 *key, const uint8 *data, size_t len, uint8 *out)
+{
+	uint64		k0 = dur_le64(key);
+	uint64		k1 = dur_le64(key + 8);
+	uint64		v0 = UINT64CONST(0x736f6d6570736575) ^ k0;
+	uint64		v1 = UINT64CONST(0x646f72616e646f6d) ^ k1 ^ 0xee;
+	uint64		v2 = UINT64CONST(0x6c7967656e657261) ^ k0;
+	uint64		v3 = UINT64CONST(0x7465646279746573) ^ k1;
+	uint64		last = ((uint64) len) << 56;
+	uint64		h[2];
+	size_t		i;
+	int			j;
+
+	for (i = 0; i + 8 <= len; i += 8)
+	{
+		uint64		m = dur_le64(data + i);
+
+		v3 ^= m;
+		DUR_SIPROUND;
+		DUR_SIPROUND;
+		v0 ^= m;
+	}
+	for (j = 0; i + j < len; j++)
+		last |= ((uint64) data[i + j]) << (8 * j);
+	v3 ^= last;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	v0 ^= last;
+	v2 ^= 0xee;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	h[0] = v0 ^ v1 ^ v2 ^ v3;
+	v1 ^= 0xdd;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	DUR_SIPROUND;
+	h[1] = v0 ^ v1 ^ v2 ^ v3;
+	for (j = 0; j < 16; j++)
+		out[j] = (uint8) (h[j / 8] >> (8 * (j % 8)));
+}
 
 /* The token key and when it was made, read once per backend. */
 static const uint8 *
@@ -361,18 +436,12 @@ static void
 dur_token_mac(const char *fields, int len, char *hex)
 {
 	static const char digits[] = "0123456789abcdef";
-	uint8		mac[PG_SHA256_DIGEST_LENGTH];
+	uint8		mac[DUR_TOKEN_MAC_BYTES];
 	int			key_len;
 	const uint8 *key = dur_token_key(&key_len, NULL);
-	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
 	int			i;
 
-	if (ctx == NULL || pg_hmac_init(ctx, key, key_len) < 0 ||
-		pg_hmac_update(ctx, (const uint8 *) fields, len) < 0 ||
-		pg_hmac_final(ctx, mac, sizeof(mac)) < 0)
-		elog(ERROR, "could not sign a task token: %s",
-			 ctx ? pg_hmac_error(ctx) : "out of memory");
-	pg_hmac_free(ctx);
+	dur_siphash128(key, (const uint8 *) fields, len, mac);
 	for (i = 0; i < DUR_TOKEN_MAC_BYTES; i++)
 	{
 		hex[2 * i] = digits[mac[i] >> 4];
@@ -1078,4 +1147,30 @@ _parse_token(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(tok.n2);
 	values[4] = Int64GetDatum(tok.n3);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * _siphash128(key bytea, data bytea) returns bytea: the token MAC's
+ * function, declared by no script; sql/10_trust.sql declares it to check
+ * it against the reference test vectors.
+ */
+Datum
+_siphash128(PG_FUNCTION_ARGS)
+{
+	bytea	   *key;
+	bytea	   *data;
+	bytea	   *out = palloc(VARHDRSZ + 16);
+
+	dur_require_not_null(PG_ARGISNULL(0), "key");
+	dur_require_not_null(PG_ARGISNULL(1), "data");
+	key = PG_GETARG_BYTEA_PP(0);
+	data = PG_GETARG_BYTEA_PP(1);
+	if (VARSIZE_ANY_EXHDR(key) != 16)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a SipHash key has 16 bytes, not %d", (int) VARSIZE_ANY_EXHDR(key))));
+	SET_VARSIZE(out, VARHDRSZ + 16);
+	dur_siphash128((const uint8 *) VARDATA_ANY(key), (const uint8 *) VARDATA_ANY(data),
+				   VARSIZE_ANY_EXHDR(data), (uint8 *) VARDATA(out));
+	PG_RETURN_BYTEA_P(out);
 }

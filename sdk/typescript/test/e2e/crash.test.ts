@@ -33,7 +33,16 @@ function spawnWorker(queue: string, identity: string): ChildProcess {
   });
 }
 
-/** Activity runs that started after the activity's completion had been recorded. */
+/**
+ * Activity runs that started after the activity's completion had been
+ * recorded.  One interleaving is legitimate and allowed by the margin: after
+ * a server crash the rebuilt queue hands a running attempt out again, and the
+ * first worker's completion (same attempt, retried by the SDK after the
+ * restart) may commit just after the second claim did but just before the
+ * second run records its start; the second run's completion is then
+ * refused as stale.  A completed activity handed out again would start long
+ * after its completion.
+ */
 async function runsAfterCompletion(prefix: string): Promise<unknown[]> {
   const r = await env.pool.query(`
     SELECT r.workflow_id, r.activity_id, r.activity_type, r.started_at, h.event_time AS completed_at
@@ -43,7 +52,7 @@ async function runsAfterCompletion(prefix: string): Promise<unknown[]> {
                             AND s.attributes->>'activity_id' = r.activity_id
       JOIN durable.history h ON h.run_id = w.run_id AND h.event_type = 'ActivityTaskCompleted'
                             AND (h.attributes->>'scheduled_event_id')::bigint = s.event_id
-     WHERE r.workflow_id LIKE $1 AND r.started_at > h.event_time`, [`${prefix}%`]);
+     WHERE r.workflow_id LIKE $1 AND r.started_at > h.event_time + interval '500 milliseconds'`, [`${prefix}%`]);
   return r.rows;
 }
 

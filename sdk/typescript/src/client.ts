@@ -1,12 +1,20 @@
 /**
  * The client: start workflows, signal, query, cancel, terminate, describe,
  * and wait for results — thin wrappers over the engine's SQL client API.
+ * Each call goes through the client's interceptors (Temporal's
+ * WorkflowClientInterceptor: start, signal, signalWithStart, query, cancel,
+ * terminate, describe) and its values through its data converter.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Duration, msToNumber, toOptionalInterval } from './common/duration';
+import { Next, composeInterceptors } from './common/interceptors';
+import { DataConverter, Headers, headersToJSON } from './common/payload';
+import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './common/search-attributes';
+import { LoadedDataConverter } from './converter';
 import {
-  isConnectionError, mapError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowStillRunningError,
+  isConnectionError, mapError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
+  WorkflowStillRunningError,
 } from './errors';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
 import type { HistoryEvent } from './worker/replay';
@@ -22,6 +30,74 @@ export interface ClientOptions {
   connectionString?: string;
   /** An existing pool to use instead of connectionString. */
   pool?: pg.Pool;
+  /** Temporal's client interceptors: `{ workflow: [WorkflowClientInterceptor, ...] }`, the first the outermost. */
+  interceptors?: ClientInterceptors;
+  /** Payload converter and codecs; the workers of these workflows need the same. */
+  dataConverter?: DataConverter;
+}
+
+export interface WorkflowExecution {
+  workflowId: string;
+  runId?: string;
+}
+
+export interface WorkflowStartInput {
+  readonly workflowType: string;
+  readonly headers: Headers;
+  readonly options: WorkflowStartOptions & { workflowId: string };
+}
+
+export interface WorkflowSignalInput {
+  readonly signalName: string;
+  readonly args: unknown[];
+  readonly workflowExecution: WorkflowExecution;
+  readonly headers: Headers;
+}
+
+export interface WorkflowSignalWithStartInput {
+  readonly workflowType: string;
+  readonly signalName: string;
+  readonly signalArgs: unknown[];
+  readonly headers: Headers;
+  readonly options: SignalWithStartOptions;
+}
+
+export interface WorkflowQueryInput {
+  readonly queryType: string;
+  readonly args: unknown[];
+  readonly workflowExecution: WorkflowExecution;
+  readonly headers: Headers;
+}
+
+export interface WorkflowCancelInput {
+  readonly workflowExecution: WorkflowExecution;
+  readonly reason?: string;
+}
+
+export interface WorkflowTerminateInput {
+  readonly workflowExecution: WorkflowExecution;
+  readonly reason?: string;
+}
+
+export interface WorkflowDescribeInput {
+  readonly workflowExecution: WorkflowExecution;
+}
+
+/** Temporal's WorkflowClientInterceptor: each method wraps one client call. */
+export interface WorkflowClientInterceptor {
+  /** Resolves to the run id. */
+  start?(input: WorkflowStartInput, next: (input: WorkflowStartInput) => Promise<string>): Promise<string>;
+  signal?(input: WorkflowSignalInput, next: (input: WorkflowSignalInput) => Promise<void>): Promise<void>;
+  /** Resolves to the run id. */
+  signalWithStart?(input: WorkflowSignalWithStartInput, next: (input: WorkflowSignalWithStartInput) => Promise<string>): Promise<string>;
+  query?(input: WorkflowQueryInput, next: (input: WorkflowQueryInput) => Promise<unknown>): Promise<unknown>;
+  cancel?(input: WorkflowCancelInput, next: (input: WorkflowCancelInput) => Promise<void>): Promise<void>;
+  terminate?(input: WorkflowTerminateInput, next: (input: WorkflowTerminateInput) => Promise<void>): Promise<void>;
+  describe?(input: WorkflowDescribeInput, next: (input: WorkflowDescribeInput) => Promise<WorkflowDescription>): Promise<WorkflowDescription>;
+}
+
+export interface ClientInterceptors {
+  workflow?: WorkflowClientInterceptor[];
 }
 
 type WorkflowRef = string | ((...args: any[]) => any);
@@ -41,8 +117,18 @@ export interface WorkflowStartOptions<A extends unknown[] = unknown[]> {
   startDelay?: Duration;
   requestId?: string;
   searchAttributes?: Record<string, unknown>;
+  /** Temporal's typed search attributes (merged over searchAttributes). */
+  typedSearchAttributes?: SearchAttributePair[] | TypedSearchAttributes;
   memo?: Record<string, unknown>;
   priority?: number;
+}
+
+/** searchAttributes and typedSearchAttributes as the engine's jsonb object. */
+function searchAttributesOf(o: WorkflowStartOptions): Record<string, unknown> | undefined {
+  const t = o.typedSearchAttributes;
+  if (!t) return o.searchAttributes;
+  const typed = t instanceof TypedSearchAttributes ? t.toStored() : pairsToStored(t);
+  return { ...o.searchAttributes, ...typed };
 }
 
 export interface SignalWithStartOptions<A extends unknown[] = unknown[], S extends unknown[] = unknown[]> extends WorkflowStartOptions<A> {
@@ -66,6 +152,8 @@ export interface WorkflowDescription {
   attempt: number;
   cancelRequested: boolean;
   searchAttributes: Record<string, unknown>;
+  /** The search attributes, typed (types inferred: the engine records none). */
+  typedSearchAttributes: TypedSearchAttributes;
   memo: unknown;
   firstRunId: string;
   previousRunId: string | null;
@@ -109,12 +197,14 @@ export class WorkflowHandle<F = unknown> {
     let lostSince: number | undefined;
     for (;;) {
       try {
-        // SQL NULL: the completion had no result (the workflow returned undefined); JSON null: it returned null
+        // SQL NULL: the completion had no result (the workflow returned undefined); JSON null: it
+        // returned null (with a data converter both are payloads of their own)
         const rows = await this.client.query(
           'SELECT r, r IS NULL AS none FROM durable.workflow_result($1, $2::uuid, $3::interval) AS r', [this.workflowId, run, '30 seconds']);
-        return (rows[0].none ? undefined : rows[0].r) as Result<F>;
+        return (rows[0].none ? undefined : await this.client.dataConverter.fromStored(rows[0].r)) as Result<F>;
       } catch (e) {
         if (e instanceof WorkflowStillRunningError) continue;
+        if (e instanceof WorkflowFailedError) await this.client.dataConverter.decodeErrorDetails(e.cause);
         // the server restarting is not the workflow's outcome: keep waiting (for up to 2 minutes)
         if (isConnectionError(e)) {
           lostSince ??= Date.now();
@@ -129,8 +219,17 @@ export class WorkflowHandle<F = unknown> {
     }
   }
 
+  private get execution(): WorkflowExecution {
+    return { workflowId: this.workflowId, runId: this.runId };
+  }
+
   async signal<A extends unknown[]>(def: string | { name: string }, ...args: A): Promise<void> {
-    await this.client.query('SELECT durable.signal_workflow($1, $2, $3::jsonb, $4::uuid)', [this.workflowId, nameOf(def), JSON.stringify(args), this.runId ?? null]);
+    const next = this.client.intercept('signal', async (input) => {
+      const payload = await this.client.dataConverter.argsToInput(input.args, headersToJSON(input.headers));
+      await this.client.query('SELECT durable.signal_workflow($1, $2, $3::jsonb, $4::uuid)',
+        [input.workflowExecution.workflowId, input.signalName, JSON.stringify(payload), input.workflowExecution.runId ?? null]);
+    });
+    await next({ signalName: nameOf(def), args, workflowExecution: this.execution, headers: {} });
   }
 
   /** Ask a worker to run a query handler against the workflow's state (running or closed). */
@@ -150,13 +249,19 @@ export class WorkflowHandle<F = unknown> {
   async queryWithOptions<R = unknown>(def: string | { name: string }, args: unknown[], options?: { timeout?: Duration }): Promise<R> {
     const timeoutMs = msToNumber(options?.timeout ?? '10s');
     const deadline = Date.now() + timeoutMs;
-    await this.waitForRunningWorkflowTask(deadline);
     try {
-      const left = Math.max(1, deadline - Date.now());
-      const rows = await this.client.query('SELECT durable.query_workflow($1, $2, $3::jsonb, $4::interval, $5::uuid) AS r', [
-        this.workflowId, nameOf(def), JSON.stringify(args), toOptionalInterval(left), this.runId ?? null,
-      ]);
-      return rows[0].r as R;
+      const dc = this.client.dataConverter;
+      const next = this.client.intercept('query', async (input) => {
+        await this.waitForRunningWorkflowTask(input.workflowExecution, deadline);
+        const payload = await dc.argsToInput(input.args, headersToJSON(input.headers));
+        const left = Math.max(1, deadline - Date.now());
+        const rows = await this.client.query('SELECT durable.query_workflow($1, $2, $3::jsonb, $4::interval, $5::uuid) AS r', [
+          input.workflowExecution.workflowId, input.queryType, JSON.stringify(payload), toOptionalInterval(left),
+          input.workflowExecution.runId ?? null,
+        ]);
+        return dc.fromStored(rows[0].r);
+      });
+      return (await next({ queryType: nameOf(def), args, workflowExecution: this.execution, headers: {} })) as R;
     } catch (e) {
       if ((e as any)?.code === '42883' && /query_workflow/.test((e as Error).message)) {
         throw new QueryNotSupportedError('this engine has no durable.query_workflow', '42883');
@@ -170,11 +275,11 @@ export class WorkflowHandle<F = unknown> {
    * (completed, failed or timed out) or `deadline` passes: polls
    * describe_workflow, every 5 ms at first, backing off to 100 ms.
    */
-  private async waitForRunningWorkflowTask(deadline: number): Promise<void> {
+  private async waitForRunningWorkflowTask(e: WorkflowExecution, deadline: number): Promise<void> {
     const running = async (): Promise<string | null> => {
       const rows = await this.client.query(
         `SELECT d.pending_workflow_task->>'state' AS state, d.pending_workflow_task->>'started_time' AS started
-           FROM durable.describe_workflow($1, $2::uuid) d`, [this.workflowId, this.runId ?? null]);
+           FROM durable.describe_workflow($1, $2::uuid) d`, [e.workflowId, e.runId ?? null]);
       const r = rows[0];
       return r && r.state === 'started' ? `${r.started}` : null;
     };
@@ -189,21 +294,34 @@ export class WorkflowHandle<F = unknown> {
   }
 
   async cancel(reason?: string): Promise<void> {
-    await this.client.query('SELECT durable.cancel_workflow($1, $2, $3::uuid)', [this.workflowId, reason ?? null, this.runId ?? null]);
+    const next = this.client.intercept('cancel', async (input) => {
+      await this.client.query('SELECT durable.cancel_workflow($1, $2, $3::uuid)',
+        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
+    });
+    await next({ workflowExecution: this.execution, reason });
   }
 
   async terminate(reason?: string): Promise<void> {
-    await this.client.query('SELECT durable.terminate_workflow($1, $2, $3::uuid)', [this.workflowId, reason ?? null, this.runId ?? null]);
+    const next = this.client.intercept('terminate', async (input) => {
+      await this.client.query('SELECT durable.terminate_workflow($1, $2, $3::uuid)',
+        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
+    });
+    await next({ workflowExecution: this.execution, reason });
   }
 
   async describe(): Promise<WorkflowDescription> {
-    const rows = await this.client.query('SELECT * FROM durable.describe_workflow($1, $2::uuid)', [this.workflowId, this.runId ?? null]);
+    return this.client.intercept('describe', (input) => this.describeRun(input.workflowExecution))({ workflowExecution: this.execution });
+  }
+
+  private async describeRun(e: WorkflowExecution): Promise<WorkflowDescription> {
+    const rows = await this.client.query('SELECT * FROM durable.describe_workflow($1, $2::uuid)', [e.workflowId, e.runId ?? null]);
     const d = rows[0];
     return {
       workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
       startTime: d.start_time, closeTime: d.close_time, historyLength: Number(d.history_length), input: d.input,
       result: d.result, failure: d.failure, attempt: d.attempt, cancelRequested: d.cancel_requested,
-      searchAttributes: d.search_attributes, memo: d.memo, firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
+      searchAttributes: d.search_attributes, typedSearchAttributes: TypedSearchAttributes.fromStored(d.search_attributes),
+      memo: await this.client.dataConverter.memoFromStored(d.memo), firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
       nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
       pendingTimers: d.pending_timers ?? [],
     };
@@ -224,21 +342,31 @@ export class WorkflowClient {
 
   async start<F extends WorkflowRef>(workflow: F, options: WorkflowStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
     const workflowId = options.workflowId ?? randomUUID();
-    const rows = await this.startQuery(workflowId, typeName(workflow),
+    const next = this.client.intercept('start', (input) => this.startRun(input));
+    const runId = await next({ workflowType: typeName(workflow), headers: {}, options: { ...options, workflowId } });
+    return new WorkflowHandle<F>(this.client, workflowId, undefined, runId);
+  }
+
+  private async startRun(input: WorkflowStartInput): Promise<string> {
+    const options = input.options;
+    const workflowId = options.workflowId;
+    const args = await this.client.dataConverter.argsToInput(options.args ?? [], headersToJSON(input.headers));
+    const memo = await this.client.dataConverter.memoToStored(options.memo);
+    const rows = await this.startQuery(workflowId, input.workflowType,
       `SELECT durable.start_workflow(workflow_type => $1, input => $2::jsonb, workflow_id => $3, task_queue => $4,
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
               id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
               retry_policy => $10::jsonb, start_delay => $11::interval, request_id => $12,
               search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)) AS run_id`,
       [
-        typeName(workflow), JSON.stringify(options.args ?? []), workflowId, options.taskQueue,
+        input.workflowType, JSON.stringify(args), workflowId, options.taskQueue,
         toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
         toOptionalInterval(options.workflowTaskTimeout) ?? null, options.workflowIdReusePolicy ?? null,
         options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
-        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(options.searchAttributes),
-        json(options.memo), options.priority ?? null,
+        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
+        json(memo), options.priority ?? null,
       ]);
-    return new WorkflowHandle<F>(this.client, workflowId, undefined, rows[0].run_id);
+    return rows[0].run_id;
   }
 
   /** start() then result(). */
@@ -270,21 +398,35 @@ export class WorkflowClient {
    * signal receives it at once).
    */
   async signalWithStart<F extends WorkflowRef>(workflow: F, options: SignalWithStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
-    const rows = await this.startQuery(options.workflowId, typeName(workflow),
+    const next = this.client.intercept('signalWithStart', (input) => this.signalWithStartRun(input));
+    const runId = await next({
+      workflowType: typeName(workflow), signalName: nameOf(options.signal), signalArgs: options.signalArgs ?? [], headers: {}, options,
+    });
+    return new WorkflowHandle<F>(this.client, options.workflowId, undefined, runId);
+  }
+
+  private async signalWithStartRun(input: WorkflowSignalWithStartInput): Promise<string> {
+    const options = input.options;
+    const dc = this.client.dataConverter;
+    const headers = headersToJSON(input.headers);
+    const signalPayload = await dc.argsToInput(input.signalArgs, headers);
+    const args = await dc.argsToInput(options.args ?? [], headers);
+    const memo = await dc.memoToStored(options.memo);
+    const rows = await this.startQuery(options.workflowId, input.workflowType,
       `SELECT durable.signal_with_start_workflow(workflow_id => $1, signal_name => $2, signal_payload => $3::jsonb,
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
               run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),
               id_reuse_policy => coalesce($10, 'allow_duplicate'), retry_policy => $11::jsonb, start_delay => $12::interval,
               request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)) AS run_id`,
       [
-        options.workflowId, nameOf(options.signal), JSON.stringify(options.signalArgs ?? []), typeName(workflow),
-        JSON.stringify(options.args ?? []), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
+        options.workflowId, input.signalName, JSON.stringify(signalPayload), input.workflowType,
+        JSON.stringify(args), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
         toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
         options.workflowIdReusePolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
-        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(options.searchAttributes),
-        json(options.memo), options.priority ?? null,
+        toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
+        json(memo), options.priority ?? null,
       ]);
-    return new WorkflowHandle<F>(this.client, options.workflowId, undefined, rows[0].run_id);
+    return rows[0].run_id;
   }
 }
 
@@ -292,8 +434,13 @@ export class Client {
   readonly pool: pg.Pool;
   private readonly ownPool: boolean;
   readonly workflow: WorkflowClient;
+  /** @internal */
+  readonly dataConverter: LoadedDataConverter;
+  private readonly interceptors: WorkflowClientInterceptor[];
 
   constructor(options: ClientOptions) {
+    this.dataConverter = new LoadedDataConverter(options.dataConverter);
+    this.interceptors = options.interceptors?.workflow ?? [];
     if (options.pool) {
       this.pool = options.pool;
       this.ownPool = false;
@@ -303,6 +450,11 @@ export class Client {
       this.ownPool = true;
     }
     this.workflow = new WorkflowClient(this);
+  }
+
+  /** @internal A client call through the interceptors. */
+  intercept<M extends keyof WorkflowClientInterceptor>(method: M, next: Next<WorkflowClientInterceptor, M>): Next<WorkflowClientInterceptor, M> {
+    return composeInterceptors(this.interceptors, method, next);
   }
 
   /** @internal run SQL, mapping engine errors to typed errors. */

@@ -1,9 +1,17 @@
 export { Worker } from './worker/worker';
 export type { WorkerOptions, WorkerState, ActivityFunction } from './worker/worker';
+export type {
+  ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInboundCallsInterceptorFactory, ActivityInterceptors,
+  ActivityInterceptorsFactory, InjectedSink, InjectedSinkFunction, InjectedSinks, WorkerInterceptors,
+} from './worker/interceptors';
 export type { WorkerStats } from './worker/host';
 export type { HistoryEvent } from './worker/replay';
 export { Client, WorkflowClient, WorkflowHandle } from './client';
-export type { ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription } from './client';
+export type {
+  ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription, ClientInterceptors, WorkflowClientInterceptor,
+  WorkflowStartInput, WorkflowSignalInput, WorkflowSignalWithStartInput, WorkflowQueryInput, WorkflowCancelInput,
+  WorkflowTerminateInput, WorkflowDescribeInput, WorkflowExecution,
+} from './client';
 export { Context } from './activity';
 export type { ActivityInfo } from './activity';
 export { Runtime, DefaultLogger, withMetadata } from './worker/runtime';
@@ -19,3 +27,10 @@ export {
 export type { FailureJSON, ApplicationFailureOptions } from './common/failure';
 export { msToNumber, toInterval } from './common/duration';
 export type { Duration } from './common/duration';
+export {
+  CompositePayloadConverter, DefaultPayloadConverter, JsonPayloadConverter, BinaryPayloadConverter, UndefinedPayloadConverter,
+  PayloadConverterError, ValueError, defaultPayloadConverter, METADATA_ENCODING_KEY, encodingTypes,
+} from './common/payload';
+export type { DataConverter, Headers, Payload, PayloadCodec, PayloadConverter, PayloadConverterWithEncoding } from './common/payload';
+export { SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey } from './common/search-attributes';
+export type { SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes } from './common/search-attributes';

@@ -166,7 +166,18 @@ export class NonDeterminismError extends Error {
     return 'NonDeterminismError';
   }
 }
-export { NonDeterminismError as DeterminismViolationError };
+
+/**
+ * Workflow code used something that cannot be deterministic on replay
+ * (WeakRef, FinalizationRegistry, crypto randomness, a real clock...):
+ * Temporal's DeterminismViolationError.  It fails the workflow task, not the
+ * workflow.
+ */
+export class DeterminismViolationError extends NonDeterminismError {
+  override get name(): string {
+    return 'DeterminismViolationError';
+  }
+}
 
 /** Workflow code did something it must not (e.g. imported a Node module). */
 export class IllegalStateError extends Error {

@@ -8,9 +8,12 @@
  */
 import { ActivityInfo, Context } from '../activity';
 import { ApplicationFailure, CancelledFailure, encodeFailure } from '../common/failure';
+import { composeInterceptors } from '../common/interceptors';
+import { headersFromJSON } from '../common/payload';
 import { ActivityNotFoundError, StaleTaskTokenError, WorkflowNotRunningError } from '../errors';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
+import type { ActivityInboundCallsInterceptor, WorkerInterceptors } from './interceptors';
 import { withMetadata } from './runtime';
 import type { Task } from './task';
 
@@ -20,7 +23,19 @@ export class ActivityTasks {
   /** Activities running now (shutdown cancels them when its grace time is over). */
   readonly running = new Set<Context>();
 
-  constructor(private readonly host: TaskHost, private readonly activities: Record<string, ActivityFunction>) {}
+  constructor(private readonly host: TaskHost, private readonly activities: Record<string, ActivityFunction>,
+    private readonly interceptors: WorkerInterceptors = {}) {}
+
+  /** The inbound interceptors of one attempt, from the worker's factories. */
+  private inboundInterceptors(ctx: Context): ActivityInboundCallsInterceptor[] {
+    const out: ActivityInboundCallsInterceptor[] = [];
+    for (const f of this.interceptors.activityInbound ?? []) out.push(f(ctx));
+    for (const f of this.interceptors.activity ?? []) {
+      const i = f(ctx).inbound;
+      if (i) out.push(i);
+    }
+    return out;
+  }
 
   has(activityType: string): boolean {
     return Object.prototype.hasOwnProperty.call(this.activities, activityType);
@@ -35,6 +50,20 @@ export class ActivityTasks {
     const hbMs = task.heartbeat_timeout_ms ?? undefined;
     const scheduledTime = task.scheduled_time as Date;
     const scheduledMs = scheduledTime ? scheduledTime.getTime() : 0;
+    const dc = host.dataConverter;
+    let input: { args: unknown[]; headers: Record<string, any> };
+    let heartbeatDetails: unknown;
+    try {
+      input = await dc.inputToArgs(task.input);
+      heartbeatDetails = task.heartbeat_details == null ? undefined : await dc.fromStored(task.heartbeat_details);
+    } catch (e) {
+      // a payload the converter or codecs cannot decode: the attempt fails (and is retried) like a failing activity
+      const f = encodeFailure(e);
+      delete f.cause;
+      await host.engine.call(SQL.failActivity01, [token, JSON.stringify(f)])
+        .catch((m) => host.log('warn', `reporting activity ${activityType} (${task.workflow_id}/${task.activity_id}): ${(m as Error).message}`));
+      return [];
+    }
     const info: ActivityInfo = {
       taskToken: token,
       base64TaskToken: Buffer.from(token).toString('base64'),
@@ -49,7 +78,7 @@ export class ActivityTasks {
       activityNamespace: 'default',
       isLocal: false,
       attempt: task.attempt,
-      heartbeatDetails: task.heartbeat_details ?? undefined,
+      heartbeatDetails,
       heartbeatTimeoutMs: hbMs,
       scheduledTime,
       startedTime: task.started_time as Date,
@@ -74,7 +103,8 @@ export class ActivityTasks {
       hb.inFlight = true;
       hb.pending = false;
       hb.last = Date.now();
-      hb.flight = host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)])
+      hb.flight = dc.toStored(hb.latest)
+        .then((details) => host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(details)]))
         .then((cancelRequested) => {
           if (cancelRequested && !cancelKind) {
             cancelKind = 'workflow';
@@ -116,8 +146,9 @@ export class ActivityTasks {
         if (typeof fn !== 'function') {
           throw ApplicationFailure.retryable(`activity "${activityType}" is not registered on worker ${host.identity}`, 'ActivityNotRegistered');
         }
-        const args = task.input == null ? [] : Array.isArray(task.input) ? task.input : [task.input];
-        result = await Context.run(ctx, async () => fn(...args));
+        const inbound = this.inboundInterceptors(ctx);
+        const execute = composeInterceptors(inbound, 'execute', async (i) => fn(...i.args));
+        result = await Context.run(ctx, async () => execute({ args: input.args, headers: headersFromJSON(input.headers) }));
         ok = true;
       } catch (e) {
         error = e;
@@ -130,14 +161,14 @@ export class ActivityTasks {
         let handed: unknown;
         const eager = host.engine.eager;
         if (ok) {
-          const payload = JSON.stringify(result ?? null);
+          const payload = JSON.stringify(await dc.toStored(result));
           reserved = host.reserveWorkflowTask(task);
           const r = eager
             ? await host.engine.call(SQL.completeActivity, [token, payload, reserved])
             : await host.engine.call(SQL.completeActivity01, [token, payload]);
           handed = r?.tasks;
         } else if (cancelKind === 'workflow') {
-          await host.engine.call(SQL.activityCanceled, [token, JSON.stringify(hb.latest ?? null)]);
+          await host.engine.call(SQL.activityCanceled, [token, JSON.stringify(await dc.toStored(hb.latest))]);
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {
@@ -151,9 +182,11 @@ export class ActivityTasks {
           // durable.fail_activity has no such argument)
           if (hb.pending) {
             await hb.flight;
-            await host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(hb.latest ?? null)]).catch(() => undefined);
+            await dc.toStored(hb.latest)
+              .then((details) => host.engine.callOnce(SQL.heartbeat, [token, JSON.stringify(details)]))
+              .catch(() => undefined);
           }
-          const f = encodeFailure(error);
+          const f = await dc.failureToStored(encodeFailure(error));
           delete f.cause;
           const payload = JSON.stringify(f);
           reserved = host.reserveWorkflowTask(task);

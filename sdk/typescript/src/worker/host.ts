@@ -5,7 +5,9 @@
  * The Worker implements it.
  */
 import type { Logger } from '../common/logger';
+import type { LoadedDataConverter } from '../converter';
 import type { Engine } from './engine';
+import type { WorkflowRunOptions } from './replay';
 import type { WorkflowEntry } from './sandbox';
 import type { Task } from './task';
 
@@ -38,6 +40,10 @@ export interface TaskHost {
   readonly stats: WorkerStats;
   /** The worker's logger (WorkerOptions.logger, else the Runtime's): activities' and workflows' `log` write here. */
   readonly logger: Logger;
+  /** The worker's data converter (payload converter and codecs). */
+  readonly dataConverter: LoadedDataConverter;
+  /** What every workflow run of this worker gets: interceptor modules, payload converter, sinks. */
+  readonly runOptions: Pick<WorkflowRunOptions, 'extras' | 'onSinkCalls'>;
   log(level: LogLevel, msg: string): void;
   /** Where the workflow function of a type lives (undefined: not registered). */
   entryFor(workflowType: string): WorkflowEntry | undefined;

@@ -1,5 +1,9 @@
 export { Worker } from './worker';
 export type { WorkerOptions, WorkerState, ActivityFunction } from './worker';
+export type {
+  ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInboundCallsInterceptorFactory, ActivityInterceptors,
+  ActivityInterceptorsFactory, InjectedSink, InjectedSinkFunction, InjectedSinks, WorkerInterceptors,
+} from './interceptors';
 export type { WorkerStats } from './host';
 export type { HistoryEvent } from './replay';
 export { Runtime, DefaultLogger, withMetadata } from './runtime';

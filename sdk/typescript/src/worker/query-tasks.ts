@@ -28,10 +28,14 @@ function lastCompletedTask(history: HistoryEvent[]): { started?: HistoryEvent; u
 
 export async function answerQuery(host: TaskHost, cache: RunCache, newRun: (t: Task) => WorkflowRun, task: Task): Promise<void> {
   host.stats.queryTasks++;
-  const history = task.history ?? [];
+  let history = task.history ?? [];
   let answer: { result?: unknown; failure?: FailureJSON };
   let throwaway: WorkflowRun | undefined;
+  const dc = host.dataConverter;
   try {
+    // codecs run here; the sandbox converts the decoded payloads
+    if (dc.codecs.length) history = await dc.decodeHistory(history);
+    const input = dc.codecs.length ? await dc.decodeQueryInput(task.input) : task.input;
     const { started, unseen } = lastCompletedTask(history);
     const cached = cache.peek(task.run_id);
     const b = cached?.lastBoundary;
@@ -43,7 +47,8 @@ export async function answerQuery(host: TaskHost, cache: RunCache, newRun: (t: T
       run = throwaway = newRun(task);
       run.advance(history, true, true);
     }
-    answer = run.query(task.query_name ?? '', task.input);
+    answer = run.query(task.query_name ?? '', input);
+    if (!answer.failure && dc.codecs.length) answer = { result: await dc.encodeQueryResult(answer.result) };
   } catch (e) {
     answer = { failure: encodeFailure(e) };
   } finally {

@@ -7,9 +7,11 @@
  * command events written when that task completed.
  */
 import { FailureJSON, NonDeterminismError } from '../common/failure';
-import type { ActivationInput, Command, Job } from '../workflow/internals';
 import type { Logger } from '../common/logger';
-import { Sandbox, WorkflowEntry } from './sandbox';
+import { unwrapInput } from '../common/payload';
+import type { ActivationInput, Command, Job } from '../workflow/internals';
+import type { SinkCall } from '../workflow/sinks';
+import { Sandbox, SandboxExtras, WorkflowEntry } from './sandbox';
 
 export interface HistoryEvent {
   event_id: number;
@@ -99,11 +101,6 @@ function isPatchMarkerCommand(c: Command | undefined): boolean {
   return !!c && c.type === 'record_marker' && c.marker_name === PATCH_MARKER;
 }
 
-function toArgs(input: unknown): unknown[] {
-  if (input === null || input === undefined) return [];
-  return Array.isArray(input) ? input : [input];
-}
-
 function ms(t: string): number {
   return Date.parse(t);
 }
@@ -142,6 +139,10 @@ export interface WorkflowRunOptions {
   entry: WorkflowEntry | undefined;
   /** Where the workflow's `log` writes (default: the Runtime's logger). */
   logger?: Logger;
+  /** Interceptor modules and payload converter of the worker. */
+  extras?: SandboxExtras;
+  /** The sink calls of each activation (the worker decides which to make). */
+  onSinkCalls?: (calls: SinkCall[]) => void;
 }
 
 /**
@@ -298,7 +299,8 @@ export class WorkflowRun {
       runStartTime: ms(started.event_time),
       historyLength: boundary.event_id,
     };
-    this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry, this.opts.logger);
+    this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry,
+      { ...this.opts.extras, logger: this.opts.logger });
   }
 
   /** The jobs of the non-command events of events[start, end). */
@@ -308,9 +310,11 @@ export class WorkflowRun {
       const e = events[k];
       const a = e.attributes ?? {};
       switch (e.event_type) {
-        case 'WorkflowExecutionStarted':
-          jobs.push({ type: 'start', args: toArgs(a.input) });
+        case 'WorkflowExecutionStarted': {
+          const { args, headers } = unwrapInput(a.input);
+          jobs.push({ type: 'start', args, headers });
           break;
+        }
         case 'ActivityTaskCompleted':
           jobs.push({ type: 'activityCompleted', activityId: this.activityIds.get(a.scheduled_event_id), result: a.result ?? null });
           break;
@@ -327,9 +331,11 @@ export class WorkflowRun {
         case 'TimerFired':
           jobs.push({ type: 'timerFired', timerId: a.timer_id });
           break;
-        case 'WorkflowExecutionSignaled':
-          jobs.push({ type: 'signal', name: a.signal_name, args: toArgs(a.input) });
+        case 'WorkflowExecutionSignaled': {
+          const { args, headers } = unwrapInput(a.input);
+          jobs.push({ type: 'signal', name: a.signal_name, args, headers });
           break;
+        }
         case 'WorkflowExecutionCancelRequested':
           jobs.push({ type: 'cancel', reason: a.cause ?? null });
           break;
@@ -352,6 +358,7 @@ export class WorkflowRun {
     if (attrs && typeof attrs.history_size_bytes === 'number') input.historySize = attrs.history_size_bytes;
     if (attrs && typeof attrs.suggest_continue_as_new === 'boolean') input.suggestContinueAsNew = attrs.suggest_continue_as_new;
     const out = this.sandbox!.activate(JSON.stringify(input), replaying);
+    if (out.sinkCalls && this.opts.onSinkCalls) this.opts.onSinkCalls(out.sinkCalls);
     if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
     return out.commands;
   }
@@ -416,6 +423,7 @@ export class WorkflowRun {
   /** Run a query handler against the run's current state. */
   query(name: string, args: unknown): { result?: unknown; failure?: FailureJSON } {
     if (!this.sandbox) return { failure: { message: 'the workflow has not started yet', type: 'QueryFailedError' } };
-    return this.sandbox.query(JSON.stringify({ name, args }));
+    const { args: list, headers } = unwrapInput(args);
+    return this.sandbox.query(JSON.stringify({ name, args: list, headers }));
   }
 }

@@ -2,7 +2,8 @@
  * Workflow sandboxes.  Workflow code runs in a node:vm context, into which
  * the workflow modules (and the SDK's workflow runtime they import) are
  * loaded with a small CommonJS loader.  The context has its own globals
- * (deterministic Date and Math.random, no timers, no Node modules) and its
+ * (deterministic Date and Math.random, durable setTimeout, no Node
+ * modules; see workflow/global-overrides.ts) and its
  * own microtask queue (microtaskMode 'afterEvaluate'), so one call into it
  * runs a workflow until it blocks, synchronously.
  *
@@ -34,9 +35,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { FailureJSON, IllegalStateError } from '../common/failure';
 import type { LogLevel, Logger } from '../common/logger';
 import type { Command } from '../workflow/internals';
+import type { SinkCall } from '../workflow/sinks';
 import { Runtime } from './runtime';
 
 const INTERNALS = require.resolve('../workflow/internals');
+const OVERRIDES = require.resolve('../workflow/global-overrides');
 
 /** The SDK's own modules that run in sandboxes (the workflow runtime, failures, durations). */
 const SDK_SANDBOX_DIRS = [path.dirname(INTERNALS) + path.sep, path.join(path.dirname(INTERNALS), '..', 'common') + path.sep];
@@ -115,11 +118,26 @@ export interface WorkflowEntry {
   exportName: string;
 }
 
+const PAYLOAD = require.resolve('../common/payload');
+
+/** What a run's sandbox gets from its worker beyond the workflow function. */
+export interface SandboxExtras {
+  /** Modules exporting `interceptors` (WorkflowInterceptorsFactory), called for each run. */
+  interceptorModules?: string[];
+  /** Values are stored as Payloads (the worker has a data converter). */
+  payloadMode?: boolean;
+  /** Module exporting `payloadConverter` (default: the default converter). */
+  payloadConverterPath?: string;
+  /** Where the workflow's `log` writes (default: the Runtime's logger, looked up when used). */
+  logger?: Logger;
+}
+
 /** Snippets that call into the runtime (compiled once per process). */
 const ACTIVATE = '__durable.activate()';
 const SETTLE = '__durable.settle()';
 const COLLECT = '__durable.collect()';
 const QUERY = '__durable.query()';
+const QUERY_RESULT = '__durable.queryResult()';
 const NOTHING = 'undefined';
 
 /** Counters of the sandboxes (for tests and metrics). */
@@ -163,6 +181,13 @@ class Realm {
       __durable_log: (level: string, message: string, meta: string) => this.current?.log(level, message, meta),
       console: sandboxConsole(this),
       queueMicrotask: undefined,
+      // as Temporal's sandbox has them (worker/src/workflow/vm-shared.ts); AbortSignal loses timeout() there
+      AbortController,
+      AbortSignal,
+      TextEncoder,
+      TextDecoder,
+      URL,
+      URLSearchParams,
     };
     this.context = vm.createContext(this.globals, { microtaskMode: 'afterEvaluate', name: 'durable workflow' });
     sandboxStats.contexts++;
@@ -170,6 +195,7 @@ class Realm {
     const internals = this.require(INTERNALS, INTERNALS, this.modules);
     this.bridge = internals.bridge;
     (this.context as any).__durable = this.bridge;
+    this.require(OVERRIDES, OVERRIDES, this.modules).installGlobals();
     this.bridge.install();
     this.math = snippet('Math').runInContext(this.context);
     this.random = this.math.random;
@@ -179,6 +205,11 @@ class Realm {
       this.baseAccessor.push(d.get !== undefined);
       this.baseValues.push(d.get ?? d.value);
     }
+  }
+
+  /** A module loaded once for every run (a payload converter), with the modules it requires. */
+  shared(file: string): any {
+    return this.require(file, file, this.modules);
   }
 
   /** Run a snippet in the context; its microtasks run before this returns. */
@@ -317,14 +348,27 @@ export class Sandbox {
     return this.realm.context;
   }
 
-  /** Start the run: the runtime's state for it (InitInput as JSON), then its workflow function. */
-  constructor(init: string, entry: WorkflowEntry | undefined, logger?: Logger) {
+  /**
+   * Start the run: the runtime's state for it (InitInput as JSON), its
+   * payload converter and interceptors (extras), then its workflow function.
+   */
+  constructor(init: string, entry: WorkflowEntry | undefined, extras?: SandboxExtras) {
     sandboxStats.runs++;
-    this.logger = logger;
+    this.logger = extras?.logger;
     const b = this.realm.bridge;
     b.input = init;
     this.activator = b.init();
     this.call(() => {
+      if (extras?.payloadMode) {
+        const file = extras.payloadConverterPath;
+        const conv = file ? this.realm.shared(file).payloadConverter : this.realm.shared(PAYLOAD).defaultPayloadConverter;
+        if (!conv || typeof conv.toPayload !== 'function') throw new IllegalStateError(`${file} does not export payloadConverter`);
+        b.setPayloadConverter(conv);
+      }
+      for (const file of extras?.interceptorModules ?? []) {
+        const factory = this.realm.require(file, file, this.modules).interceptors;
+        if (typeof factory === 'function') b.addInterceptors(factory());
+      }
       if (entry) {
         const exports = this.realm.require(entry.file, entry.file, this.modules);
         b.setWorkflow(exports[entry.exportName]);
@@ -359,7 +403,7 @@ export class Sandbox {
    * One activation (the input of the runtime's activate(), as JSON): apply
    * its jobs, run the workflow until it blocks, collect its commands.
    */
-  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON } {
+  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } {
     this.replaying = replaying;
     return this.call(() => {
       this.run(ACTIVATE, input);
@@ -373,7 +417,8 @@ export class Sandbox {
 
   /** Run a query handler ({name, args} as JSON). */
   query(input: string): { result?: unknown; failure?: FailureJSON } {
-    return this.call(() => JSON.parse(this.run(QUERY, input)));
+    // an async query interceptor's answer is ready once the first call's microtasks ran
+    return this.call(() => JSON.parse(this.run(QUERY, input) ?? this.run(QUERY_RESULT)));
   }
 
   /** CommonJS require for this run (its own instances of modules other than the SDK's). */

@@ -18,13 +18,17 @@ import type pg from 'pg';
 import { CancelledFailure } from '../common/failure';
 import type { Logger } from '../common/logger';
 import { Duration, msToNumber } from '../common/duration';
+import type { DataConverter } from '../common/payload';
+import { LoadedDataConverter } from '../converter';
+import type { SinkCall } from '../workflow/sinks';
 import { ActivityFunction, ActivityTasks } from './activity-tasks';
 import { Engine, SQL } from './engine';
 import type { LogLevel, TaskHost, WorkerStats } from './host';
 import { Poller, PollerHost, Semaphore } from './polling';
 import { answerQuery } from './query-tasks';
+import { InjectedSinks, WorkerInterceptors, callSinks } from './interceptors';
 import { Runtime, withMetadata } from './runtime';
-import { HistoryEvent, WorkflowRun, WorkflowTaskFailure } from './replay';
+import { HistoryEvent, WorkflowRun, WorkflowRunOptions, WorkflowTaskFailure } from './replay';
 import { WorkflowEntry, locateWorkflows } from './sandbox';
 import { Task, toTask } from './task';
 import { RunCache, WorkflowTasks } from './workflow-tasks';
@@ -71,6 +75,21 @@ export interface WorkerOptions {
   shutdownGraceTime?: Duration;
   /** Shut down on SIGINT and SIGTERM (default true). */
   shutdownSignals?: NodeJS.Signals[] | false;
+  /**
+   * Interceptors (Temporal's WorkerOptions.interceptors): `workflowModules`,
+   * paths of modules exporting `interceptors` (a WorkflowInterceptorsFactory,
+   * called for each workflow run in its sandbox); `activityInbound` /
+   * `activity`, factories called for each activity attempt.
+   */
+  interceptors?: WorkerInterceptors;
+  /** Worker-side functions workflow code calls through proxySinks() (not called for calls made while replaying). */
+  sinks?: InjectedSinks<any>;
+  /**
+   * Payload converter and codecs (Temporal's dataConverter:
+   * { payloadConverterPath?, payloadCodecs? }); clients of these workflows
+   * need the same.  Without one values are stored as plain JSON.
+   */
+  dataConverter?: DataConverter;
   /**
    * Hold a worker session while running (default true; durable 0.3): one
    * extra connection, and when the worker process dies the engine times out
@@ -150,6 +169,8 @@ export class Worker implements TaskHost, PollerHost {
   readonly options: Required<Pick<WorkerOptions, 'taskQueue' | 'maxConcurrentWorkflowTasks' | 'maxConcurrentActivities' | 'maxCachedWorkflows'>> & WorkerOptions;
   /** Sticky execution is asked for (the option, and a cache to be sticky with). */
   readonly sticky: boolean;
+  readonly dataConverter: LoadedDataConverter;
+  readonly runOptions: Pick<WorkflowRunOptions, 'extras' | 'onSinkCalls'>;
 
   private constructor(options: WorkerOptions) {
     this.options = {
@@ -161,6 +182,8 @@ export class Worker implements TaskHost, PollerHost {
     this.identity = options.identity ?? `${process.pid}@${os.hostname()}`;
     this.logger = options.logger ?? (options.log ? legacyLogger(options.log) : Runtime.instance().logger);
     this.entries = resolveEntries(options);
+    this.dataConverter = new LoadedDataConverter(options.dataConverter);
+    this.runOptions = runOptionsOf(options, this.dataConverter, (level, msg) => this.log(level, msg));
     this.workflowSlots = new Semaphore(this.options.maxConcurrentWorkflowTasks);
     this.activitySlots = new Semaphore(this.options.maxConcurrentActivities);
     this.sticky = options.stickyExecution !== false && this.options.maxCachedWorkflows > 0;
@@ -172,7 +195,7 @@ export class Worker implements TaskHost, PollerHost {
     });
     this.cache = new RunCache(this.options.maxCachedWorkflows);
     this.workflowTasks = new WorkflowTasks(this, this.cache);
-    this.activityTasks = new ActivityTasks(this, options.activities ?? {});
+    this.activityTasks = new ActivityTasks(this, options.activities ?? {}, options.interceptors);
     installRejectionHandler();
   }
 
@@ -445,10 +468,14 @@ export class Worker implements TaskHost, PollerHost {
    * NonDeterminismError if the code no longer produces that history.
    */
   static async runReplayHistory(
-    options: { workflows?: Record<string, unknown> | string; workflowsPath?: string; workflowId?: string; runId?: string },
+    options: {
+      workflows?: Record<string, unknown> | string; workflowsPath?: string; workflowId?: string; runId?: string;
+      interceptors?: WorkerInterceptors; dataConverter?: DataConverter;
+    },
     history: HistoryEvent[] | { events: HistoryEvent[] },
   ): Promise<void> {
-    const events = Array.isArray(history) ? history : history.events;
+    const dc = new LoadedDataConverter(options.dataConverter);
+    const events = await dc.decodeHistory(Array.isArray(history) ? history : history.events);
     if (!events.length || events[0].event_type !== 'WorkflowExecutionStarted') {
       throw new TypeError('runReplayHistory: the history must begin with WorkflowExecutionStarted');
     }
@@ -458,6 +485,7 @@ export class Worker implements TaskHost, PollerHost {
     const run = new WorkflowRun({
       workflowId: options.workflowId ?? 'replay', runId, workflowType: type,
       entry: entries instanceof Map ? entries.get(type) : { file: entries.path, exportName: type },
+      ...runOptionsOf(options, dc, () => undefined),
     });
     try {
       run.advance(events);
@@ -480,6 +508,17 @@ function legacyLogger(fn: (level: 'debug' | 'info' | 'warn' | 'error', msg: stri
   return {
     log: (level, message) => fn(level === 'TRACE' ? 'debug' : (level.toLowerCase() as 'debug'), message),
     trace: at('debug'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'),
+  };
+}
+
+/** What each workflow run of a worker gets: interceptor modules, payload converter, sinks. */
+function runOptionsOf(options: { interceptors?: WorkerInterceptors; sinks?: InjectedSinks<any> }, dc: LoadedDataConverter,
+  log: (level: LogLevel, msg: string) => void): Pick<WorkflowRunOptions, 'extras' | 'onSinkCalls'> {
+  const modules = (options.interceptors?.workflowModules ?? []).map((m) => require.resolve(path.resolve(m)));
+  const sinks = options.sinks;
+  return {
+    extras: { interceptorModules: modules, payloadMode: dc.payloadMode, payloadConverterPath: dc.payloadConverterPath },
+    onSinkCalls: (calls: SinkCall[]) => callSinks(sinks, calls, log),
   };
 }
 

@@ -79,7 +79,7 @@ export class WorkflowTasks {
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
       workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type,
-      entry: this.host.entryFor(task.workflow_type), logger: this.host.logger,
+      entry: this.host.entryFor(task.workflow_type), logger: this.host.logger, ...this.host.runOptions,
     });
   }
 
@@ -92,7 +92,10 @@ export class WorkflowTasks {
     if (partial) host.stats.partialHistories++;
     let run = this.cache.take(task.run_id);
     let commands: Command[] | null = null;
+    const dc = host.dataConverter;
     try {
+      // payload codecs run here, outside the sandbox (it converts the decoded payloads)
+      if (dc.codecs.length) history = await dc.decodeHistory(history);
       if (run) {
         try {
           commands = run.advance(history);
@@ -105,7 +108,7 @@ export class WorkflowTasks {
         }
       }
       if (!run) {
-        if (partial) history = await this.wholeHistory(task);
+        if (partial) history = await dc.decodeHistory(await this.wholeHistory(task));
         host.stats.fullReplays++;
         run = this.newRun(task);
         commands = run.advance(history);
@@ -120,6 +123,15 @@ export class WorkflowTasks {
       return [];
     }
     let send = commands ?? [];
+    if (dc.codecs.length) {
+      try {
+        send = await dc.encodeCommands(send);
+      } catch (e) {
+        run.dispose();
+        await this.fail(task, e);
+        return [];
+      }
+    }
     let reservedActivities = 0;
     // the workflow task this completion schedules (events arrived meanwhile) runs in this task's slot
     let returnWorkflowTask = false;

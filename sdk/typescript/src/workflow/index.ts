@@ -13,7 +13,25 @@ import {
 import { Duration } from '../common/duration';
 import { ActivityCancellationType } from '../common/enums';
 import { IllegalStateError } from '../common/failure';
+import { composeInterceptors } from '../common/interceptors';
+import { SearchAttributeUpdatePair, pairsToStored } from '../common/search-attributes';
+import { argsToStored } from './conversion';
 export { msToNumber } from '../common/duration';
+export { Trigger } from './trigger';
+export { proxySinks } from './sinks';
+export type { Sink, SinkCall, SinkFunction, Sinks } from './sinks';
+export type * from './interceptors';
+export {
+  SearchAttributeType, TypedSearchAttributes, defineSearchAttributeKey,
+} from '../common/search-attributes';
+export type {
+  IndexedValueTypeMapping, SearchAttributeKey, SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes,
+} from '../common/search-attributes';
+export {
+  CompositePayloadConverter, DefaultPayloadConverter, JsonPayloadConverter, BinaryPayloadConverter, UndefinedPayloadConverter,
+  PayloadConverterError, ValueError, defaultPayloadConverter, METADATA_ENCODING_KEY, encodingTypes,
+} from '../common/payload';
+export type { Payload, PayloadConverter, PayloadConverterWithEncoding } from '../common/payload';
 
 export {
   ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, DurableFailure, NonDeterminismError,
@@ -196,16 +214,27 @@ export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options
     }
   }
   return (...args: Parameters<F>) => {
+    const a = getActivator();
+    const next = composeInterceptors(a.outbound, 'continueAsNew', (input) => {
+      const cmd = continueAsNewCommand(input.args, input.options, input.headers);
+      return Promise.reject(new ContinueAsNew(cmd));
+    });
+    return next({ args, headers: {}, options: { workflowType: a.info.workflowType, ...options } });
+  };
+}
+
+function continueAsNewCommand(args: unknown[], options: ContinueAsNewOptions | undefined, headers: Record<string, any>): Record<string, unknown> & { type: string } {
+  {
     const cmd: Record<string, unknown> & { type: string } = {
       type: 'continue_as_new',
-      input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+      input: argsToStored(getActivator().payloadConverter, args, headers),
     };
     if (options?.workflowType) cmd.workflow_type = options.workflowType;
     if (options?.taskQueue) cmd.task_queue = options.taskQueue;
     if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
     if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
-    return Promise.reject(new ContinueAsNew(cmd));
-  };
+    return cmd;
+  }
 }
 
 export function workflowInfo(): WorkflowInfo {
@@ -227,15 +256,18 @@ export function uuid4(): string {
 }
 
 /**
- * Set search attributes of this workflow, merged into the current ones.  As
- * in Temporal, a value of `[]` (an empty list) or undefined removes the
- * attribute, and so does null (durable's engine's own way).
+ * Set search attributes of this workflow, merged into the current ones:
+ * an object of name -> value, or Temporal's typed form, a list of {key,
+ * value} pairs (keys from defineSearchAttributeKey).  As in Temporal, a
+ * value of `[]` (an empty list) or undefined removes the attribute, and so
+ * does null (durable's engine's own way).
  */
-export function upsertSearchAttributes(attrs: Record<string, unknown>): void {
+export function upsertSearchAttributes(updates: Record<string, unknown> | SearchAttributeUpdatePair[]): void {
   const a = assertInWorkflowContext('Workflow.upsertSearchAttributes(...) may only be used from a Workflow Execution.');
-  if (attrs === null || typeof attrs !== 'object' || Array.isArray(attrs)) {
-    throw new TypeError('upsertSearchAttributes takes an object of attribute name -> value');
+  if (updates === null || typeof updates !== 'object') {
+    throw new TypeError('upsertSearchAttributes takes an object of attribute name -> value, or a list of {key, value} pairs');
   }
+  const attrs = Array.isArray(updates) ? pairsToStored(updates) : updates;
   const sent: Record<string, unknown> = {};
   for (const k of Object.keys(attrs)) {
     const v = attrs[k];

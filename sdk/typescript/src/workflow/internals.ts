@@ -15,6 +15,12 @@ import {
   TimeoutFailure, decodeFailure, encodeFailure,
 } from '../common/failure';
 import { RetryState, decodeRetryState } from '../common/enums';
+import { composeInterceptors } from '../common/interceptors';
+import { PayloadConverter, mapFailureDetails, valueFromStored, valueToStored } from '../common/payload';
+import { TypedSearchAttributes } from '../common/search-attributes';
+import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
+import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
+import type { SinkCall } from './sinks';
 
 export type Command = { type: string; [k: string]: unknown };
 
@@ -27,6 +33,8 @@ export interface WorkflowInfo {
   firstExecutionRunId: string;
   continuedFromExecutionRunId?: string;
   searchAttributes: Record<string, unknown>;
+  /** The search attributes, typed (Temporal's typedSearchAttributes). */
+  readonly typedSearchAttributes: TypedSearchAttributes;
   memo?: Record<string, unknown>;
   startTime: Date;
   runStartTime: Date;
@@ -144,13 +152,22 @@ export class Activator {
   defaultSignalHandler?: (signalName: string, ...args: any[]) => unknown;
   queryHandlers = new Map<string, (...args: any[]) => unknown>();
   /** Signals that arrived while no handler took them, in arrival order. */
-  bufferedSignals: { name: string; args: unknown[] }[] = [];
+  bufferedSignals: { name: string; args: unknown[]; headers?: Record<string, any> }[] = [];
   /** The workflow function has been called (patched() is refused before). */
   started = false;
   knownPatches = new Set<string>();
   sentPatches = new Set<string>();
   workflowFn?: (...args: any[]) => Promise<unknown>;
   rootScope!: CancellationScope;
+  /** Interceptors from the worker's interceptors.workflowModules. */
+  inbound: WorkflowInboundCallsInterceptor[] = [];
+  outbound: WorkflowOutboundCallsInterceptor[] = [];
+  /** Sink calls not yet handed to the worker (sinks.ts). */
+  sinkCalls: SinkCall[] = [];
+  /** The answer of a query whose interceptors are async (bridge.query, bridge.queryResult). */
+  queryAnswer?: string;
+  /** The worker's payload converter when it has a data converter, else values are stored as plain JSON. */
+  payloadConverter?: PayloadConverter;
   // the worker's sandbox provides one AsyncLocalStorage shared by all sandboxes (see sandbox.ts)
   storage: any = (globalThis as any).__durable_storage ?? new AsyncLocalStorage();
 
@@ -170,21 +187,28 @@ export class Activator {
 
   completeWorkflow(result: unknown): void {
     if (this.completed) return;
-    // no result at all (rather than null) for undefined: the client's result() gives undefined then
-    this.pushCommand(result === undefined ? { type: 'complete_workflow' } : { type: 'complete_workflow', result });
+    // without a data converter, no result at all (rather than null) for undefined: the client's
+    // result() gives undefined then; with one, undefined is a payload of its own (binary/null)
+    this.pushCommand(result === undefined && !this.payloadConverter
+      ? { type: 'complete_workflow' }
+      : { type: 'complete_workflow', result: valueToStoredW(this.payloadConverter, result) });
     this.completed = true;
   }
 
   /**
    * Deliver a signal to its handler, else to the default handler, else
    * keep it buffered.  The handler runs synchronously up to its first
-   * await (as Temporal's does), so state it sets is visible at once.
+   * await (as Temporal's does), so state it sets is visible at once.  The
+   * inbound interceptors' handleSignal sees the signal's own name and
+   * arguments either way (as in Temporal, the default handler's extra
+   * first argument is added after them).
    */
-  deliverSignal(name: string, args: unknown[]): void {
+  deliverSignal(name: string, args: unknown[], headers?: Record<string, any>): void {
     const h = this.signalHandlers.get(name);
-    if (h) callSignal(this, h, args);
-    else if (this.defaultSignalHandler) callSignal(this, this.defaultSignalHandler, [name, ...args]);
-    else this.bufferedSignals.push({ name, args });
+    const d = this.defaultSignalHandler;
+    if (h) callSignal(this, h, args, name, headers);
+    else if (d) callSignal(this, (...a: unknown[]) => d(name, ...a), args, name, headers);
+    else this.bufferedSignals.push({ name, args, headers });
   }
 
   /**
@@ -198,7 +222,7 @@ export class Activator {
       const i = this.defaultSignalHandler ? 0 : buffered.findIndex((b) => this.signalHandlers.has(b.name));
       if (i < 0) return;
       const [sig] = buffered.splice(i, 1);
-      this.deliverSignal(sig.name, sig.args);
+      this.deliverSignal(sig.name, sig.args, sig.headers);
     }
   }
 
@@ -370,6 +394,11 @@ function whenCancelled(scope: CancellationScope, onCancel: (err: unknown) => voi
 
 export function scheduleActivity(activityType: string, args: unknown[], options: Record<string, any>): Promise<unknown> {
   const a = getActivator();
+  const next = composeInterceptors(a.outbound, 'scheduleActivity', (input) => scheduleActivityCommand(a, input.activityType, input.args, input.options, input.headers));
+  return next({ activityType, args, options, headers: {}, seq: a.seq.activity + 1 });
+}
+
+function scheduleActivityCommand(a: Activator, activityType: string, args: unknown[], options: Record<string, any>, headers: Record<string, any>): Promise<unknown> {
   const scope = CancellationScope.current();
   if (scope.consideredCancelled) {
     return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
@@ -381,7 +410,7 @@ export function scheduleActivity(activityType: string, args: unknown[], options:
     type: 'schedule_activity',
     activity_id: activityId,
     activity_type: activityType,
-    input: JSON.parse(JSON.stringify(args, (_k, v) => (v === undefined ? null : v))),
+    input: argsToStored(a.payloadConverter, args, headers),
   };
   if (options.taskQueue) cmd.task_queue = options.taskQueue;
   if (options.startToCloseTimeout !== undefined) cmd.start_to_close_timeout = toInterval(options.startToCloseTimeout);
@@ -439,11 +468,16 @@ export function retryPolicy(r: RetryPolicy): Record<string, unknown> {
  */
 export function sleep(ms: number | string): Promise<void> {
   const a = getActivator();
+  const next = composeInterceptors(a.outbound, 'startTimer', (input) => startTimer(a, input.durationMs));
+  return next({ durationMs: typeof ms === 'number' && ms < 1 ? 1 : msToNumber(ms), seq: a.seq.timer + 1 });
+}
+
+function startTimer(a: Activator, ms: number): Promise<void> {
   const scope = CancellationScope.current();
   if (scope.consideredCancelled) {
     return new Promise((_, reject) => rejectWhenCancelled(scope, reject));
   }
-  const duration = Math.max(1, Math.round(typeof ms === 'number' && ms < 1 ? 1 : msToNumber(ms)));
+  const duration = Math.max(1, Math.round(ms));
   const timerId = String(++a.seq.timer);
   const cmd: Command = { type: 'start_timer', timer_id: timerId, duration: toInterval(duration) };
   return new Promise<void>((resolve, reject) => {
@@ -505,9 +539,13 @@ function activityFailure(a: Activator, job: Job, p: PendingActivity): ActivityFa
     decodeRetryState(job.retryState) as RetryState, job.identity ?? undefined, cause);
 }
 
-function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[]): void {
+/** Run a signal handler (through the inbound interceptors); its failure fails the workflow (or its task). */
+export function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[], signalName = '', headers: Record<string, any> = {}): void {
   try {
-    const r = fn(...args) as any;
+    const next = composeInterceptors(a.inbound, 'handleSignal', async (input) => {
+      await fn(...input.args);
+    });
+    const r = next({ signalName, args, headers: headersOf(headers) }) as any;
     if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
   } catch (e) {
     a.failWorkflow(e);
@@ -526,7 +564,8 @@ function applyJob(a: Activator, job: Job): void {
       a.storage.run(a.rootScope, () => {
         let p: Promise<unknown>;
         try {
-          p = Promise.resolve(fn(...toArgs(job.args)));
+          const execute = composeInterceptors(a.inbound, 'execute', (input) => Promise.resolve(fn(...input.args)));
+          p = execute({ args: toArgs(job.args), headers: headersOf(job.headers) });
         } catch (e) {
           p = Promise.reject(e);
         }
@@ -564,7 +603,7 @@ function applyJob(a: Activator, job: Job): void {
       return;
     }
     case 'signal':
-      a.deliverSignal(job.name, toArgs(job.args));
+      a.deliverSignal(job.name, toArgs(job.args), job.headers);
       return;
     case 'cancel': {
       a.cancelRequested = true;
@@ -588,8 +627,8 @@ export interface ActivationInput {
 }
 
 export interface InitInput {
-  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe' | 'historySize' | 'continueAsNewSuggested' | 'namespace'> &
-    { startTime: number; runStartTime: number };
+  info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe' | 'historySize' | 'continueAsNewSuggested' | 'namespace' |
+    'typedSearchAttributes'> & { startTime: number; runStartTime: number };
   now: number;
   seed: string;
 }
@@ -646,6 +685,9 @@ export const bridge = {
         now: () => RealDate.now(),
       },
     } as WorkflowInfo;
+    Object.defineProperty(a.info, 'typedSearchAttributes', {
+      get: () => TypedSearchAttributes.fromStored(a.info.searchAttributes), enumerable: true, configurable: true,
+    });
     a.rootScope = new CancellationScope({ cancellable: true, parent: null });
     return a;
   },
@@ -670,6 +712,21 @@ export const bridge = {
     getActivator().workflowFn = fn as any;
   },
 
+  /** Add what an interceptors module's factory returned (WorkflowInterceptors). */
+  addInterceptors(i: WorkflowInterceptors | undefined): void {
+    const a = getActivator();
+    if (i?.inbound) a.inbound.push(...i.inbound);
+    if (i?.outbound) a.outbound.push(...i.outbound);
+  },
+
+  /** Store values as Payloads through this converter (the worker has a data converter); the memo's values are Payloads. */
+  setPayloadConverter(c: PayloadConverter): void {
+    const a = getActivator();
+    a.payloadConverter = c;
+    const memo = a.info.memo;
+    if (memo) a.info.memo = Object.fromEntries(Object.entries(memo).map(([k, v]) => [k, valueFromStoredW(c, v)]));
+  },
+
   /**
    * One activation.  As in Temporal (worker-interface.ts activate()), the
    * workflow function starts after the activation's other jobs: signals
@@ -688,8 +745,10 @@ export const bridge = {
     a.info.continueAsNewSuggested = act.suggestContinueAsNew ?? act.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS;
     a.commands = [];
     for (const p of act.patches) a.knownPatches.add(p);
+    const c = a.payloadConverter;
     let start: Job | undefined;
-    for (const job of act.jobs) {
+    for (const stored of act.jobs) {
+      const job = c ? convertJob(c, stored) : stored;
       if (job.type === 'start') start = job;
       else applyJob(a, job);
     }
@@ -728,32 +787,83 @@ export const bridge = {
 
   collect(): string {
     const a = getActivator();
-    const out: { commands: Command[]; taskFailure?: FailureJSON } = { commands: a.commands };
+    const c = a.payloadConverter;
+    const commands = c ? a.commands.map((cmd) => (cmd.type === 'fail_workflow'
+      ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
+    if (a.sinkCalls.length) {
+      out.sinkCalls = a.sinkCalls;
+      a.sinkCalls = [];
+    }
     a.commands = [];
     return JSON.stringify(out);
   },
 
-  query(): string {
+  /**
+   * Run a query handler (through the inbound interceptors): the answer as
+   * JSON, or null when an interceptor returned a promise (Temporal's
+   * handleQuery is async): its answer is read by queryResult() once this
+   * call's microtasks ran.
+   */
+  query(): string | null {
     const a = getActivator();
-    const { name, args } = JSON.parse(bridge.input!) as { name: string; args: unknown };
+    const { name, args, headers } = JSON.parse(bridge.input!) as { name: string; args: unknown; headers?: Record<string, any> };
     const h = a.queryHandlers.get(name);
     if (!h) {
       const known = [...a.queryHandlers.keys()].join(', ') || 'none';
       return JSON.stringify({ failure: { message: `workflow has no query handler "${name}" (known: ${known})`, type: 'QueryNotRegisteredError' } });
     }
+    const answer = (r: unknown) => JSON.stringify({ result: valueToStoredW(a.payloadConverter, r) });
+    const failure = (e: unknown) => JSON.stringify({ failure: encodeFailure(e) });
     a.inQuery = true;
+    let async = false;
     try {
-      const r = h(...toArgs(args)) as any;
-      if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
-      return JSON.stringify({ result: r === undefined ? null : r });
+      const next = composeInterceptors(a.inbound, 'handleQuery', (input) => {
+        const r = h(...input.args) as any;
+        if (r && typeof r.then === 'function') throw new IllegalStateError('query handlers must be synchronous');
+        return r;
+      });
+      const r = next({ queryId: '', queryName: name, args: argsFromStored(a.payloadConverter, toArgs(args)), headers: headersOf(headers) }) as any;
+      if (!(r && typeof r.then === 'function')) return answer(r);
+      async = true;
+      a.queryAnswer = undefined;
+      r.then((v: unknown) => (a.queryAnswer = answer(v)), (e: unknown) => (a.queryAnswer = failure(e)))
+        .finally(() => (a.inQuery = false));
+      return null;
     } catch (e) {
-      return JSON.stringify({ failure: encodeFailure(e) });
+      return failure(e);
     } finally {
-      a.inQuery = false;
+      if (!async) a.inQuery = false;
     }
   },
+
+  /** The answer of a query whose interceptors returned a promise (after query()'s microtasks ran). */
+  queryResult(): string {
+    const a = getActivator();
+    const out = a.queryAnswer;
+    a.queryAnswer = undefined;
+    a.inQuery = false;
+    return out ?? JSON.stringify({ failure: { message: 'the query did not complete: its interceptor waits for something a query cannot wait for', type: 'QueryFailedError' } });
+  },
 };
+
+/** A job's stored values as values, through the payload converter. */
+function convertJob(c: PayloadConverter, job: Job): Job {
+  switch (job.type) {
+    case 'start':
+    case 'signal':
+      return { ...job, args: argsFromStored(c, toArgs(job.args)) };
+    case 'activityCompleted':
+      return { ...job, result: valueFromStoredW(c, job.result) };
+    case 'activityFailed':
+      return { ...job, failure: mapFailureDetails(job.failure, (v) => valueFromStored(c, v)) };
+    case 'activityCancelled':
+      return { ...job, details: argsFromStored(c, toArgs(job.details)) };
+    default:
+      return job;
+  }
+}
 
 /**
  * Deterministic Date and Math.random for the sandbox: the time of the

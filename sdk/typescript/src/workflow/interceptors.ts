@@ -1,0 +1,74 @@
+/**
+ * Workflow interceptors: the shapes of Temporal's @temporalio/workflow
+ * interceptors.ts.  A module listed in the worker's
+ * `interceptors.workflowModules` exports `interceptors`, a factory called
+ * once for each workflow run (in the run's sandbox) that returns
+ * `{ inbound, outbound }`.  Inbound interceptors wrap what reaches the
+ * workflow (its execution, signals, queries), outbound ones what the
+ * workflow asks of the engine (activities, timers, continue-as-new).  In
+ * each list the first interceptor is the outermost.
+ */
+import type { Headers } from '../common/payload';
+import type { Next } from '../common/interceptors';
+
+export type { Headers, Next };
+
+export interface WorkflowExecuteInput {
+  readonly args: unknown[];
+  readonly headers: Headers;
+}
+
+export interface SignalInput {
+  readonly signalName: string;
+  readonly args: unknown[];
+  readonly headers: Headers;
+}
+
+export interface QueryInput {
+  readonly queryId: string;
+  readonly queryName: string;
+  readonly args: unknown[];
+  readonly headers: Headers;
+}
+
+export interface WorkflowInboundCallsInterceptor {
+  execute?(input: WorkflowExecuteInput, next: (input: WorkflowExecuteInput) => Promise<unknown>): Promise<unknown>;
+  handleSignal?(input: SignalInput, next: (input: SignalInput) => Promise<void>): Promise<void>;
+  /**
+   * May be async, as Temporal's; it must not wait for anything but promises
+   * that settle at once (a query runs to completion in one call).
+   */
+  handleQuery?(input: QueryInput, next: (input: QueryInput) => unknown): unknown;
+}
+
+export interface ActivityInput {
+  readonly activityType: string;
+  readonly args: unknown[];
+  readonly options: Record<string, any>;
+  readonly headers: Headers;
+  readonly seq: number;
+}
+
+export interface TimerInput {
+  readonly durationMs: number;
+  readonly seq: number;
+}
+
+export interface ContinueAsNewInput {
+  readonly args: unknown[];
+  readonly headers: Headers;
+  readonly options: Record<string, any>;
+}
+
+export interface WorkflowOutboundCallsInterceptor {
+  scheduleActivity?(input: ActivityInput, next: (input: ActivityInput) => Promise<unknown>): Promise<unknown>;
+  startTimer?(input: TimerInput, next: (input: TimerInput) => Promise<void>): Promise<void>;
+  continueAsNew?(input: ContinueAsNewInput, next: (input: ContinueAsNewInput) => Promise<never>): Promise<never>;
+}
+
+export interface WorkflowInterceptors {
+  inbound?: WorkflowInboundCallsInterceptor[];
+  outbound?: WorkflowOutboundCallsInterceptor[];
+}
+
+export type WorkflowInterceptorsFactory = () => WorkflowInterceptors;

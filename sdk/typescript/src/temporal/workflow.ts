@@ -7,8 +7,8 @@
  * workflow sandbox: no Node APIs.
  */
 import { getActivator } from '../workflow/internals';
-import { proxyActivities, setHandler } from '../workflow';
-import type { ActivityInterfaceFor, ActivityOptions } from '../workflow';
+import { proxyActivities, setHandler, workflowInfo as durableWorkflowInfo } from '../workflow';
+import type { ActivityInterfaceFor, ActivityOptions, WorkflowInfo as DurableWorkflowInfo } from '../workflow';
 import { unsupported } from './unsupported';
 
 export * from '../workflow';
@@ -18,6 +18,18 @@ const M = '@temporalio/workflow';
 
 /** Temporal's old name of setHandler (still exported by Temporal's SDK). */
 export const setListener = setHandler;
+
+/** Temporal's search attribute values: lists (durable also stores other JSON values, typed here as these). */
+export type SearchAttributeValue = string[] | number[] | boolean[] | Date[];
+/** Temporal's untyped search attributes (durable-sdk's SearchAttributes is Record<string, unknown>). */
+export type SearchAttributes = Record<string, SearchAttributeValue | Readonly<SearchAttributeValue> | undefined>;
+/** durable's WorkflowInfo with Temporal's type of searchAttributes. */
+export type WorkflowInfo = Omit<DurableWorkflowInfo, 'searchAttributes'> & { searchAttributes: SearchAttributes };
+
+/** durable's workflowInfo() (same object), typed as Temporal's. */
+export function workflowInfo(): WorkflowInfo {
+  return durableWorkflowInfo() as unknown as WorkflowInfo;
+}
 
 /** True inside a workflow's execution (Temporal: the workflow isolate), false elsewhere (e.g. a client loading the module). */
 export function inWorkflowContext(): boolean {

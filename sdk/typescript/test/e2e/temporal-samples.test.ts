@@ -1,0 +1,194 @@
+/**
+ * Temporal's public TypeScript samples (github.com/temporalio/samples-typescript,
+ * directory named in each test), ported to durable in examples/temporal/
+ * with their source unchanged but for what each port's header says: they
+ * import `@temporalio/workflow`, `@temporalio/activity`, `@temporalio/client`,
+ * `@temporalio/worker` and `@temporalio/common`, which package.json maps to
+ * the shim packages in compat/temporalio/ (npm `file:` aliases) and
+ * tsconfig.json's `paths` to src/temporal/ (for the types).  Each sample's
+ * worker.ts runs as the sample's does (NativeConnection.connect, then
+ * Worker.create({ connection, taskQueue, workflowsPath, activities })),
+ * here all in this process against the test's cluster; the tests play the
+ * samples' clients (Connection.connect, new Client({ connection })).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { Env, sleepMs, startEnv, waitFor } from '../helpers/env';
+import { run as helloClient } from '../../examples/temporal/hello-world/client';
+import { run as helloWorker } from '../../examples/temporal/hello-world/worker';
+import { run as diWorker } from '../../examples/temporal/activities-dependency-injection/worker';
+import { dependencyWF } from '../../examples/temporal/activities-dependency-injection/workflows';
+import { run as timersWorker } from '../../examples/temporal/timer-examples/worker';
+import { countdownWorkflow, processOrderWorkflow, setDeadlineSignal, timeLeftQuery } from '../../examples/temporal/timer-examples/workflows';
+import { run as progressWorker } from '../../examples/temporal/timer-progress/worker';
+import { getProgress, progress } from '../../examples/temporal/timer-progress/workflows';
+import { run as signalsWorker } from '../../examples/temporal/signals-queries/worker';
+import { isBlockedQuery, unblockOrCancel, unblockSignal } from '../../examples/temporal/signals-queries/workflows';
+import { run as stateWorker } from '../../examples/temporal/state/worker';
+import { getValueQuery, setValueSignal, trackState } from '../../examples/temporal/state/workflows';
+import { run as canWorker } from '../../examples/temporal/continue-as-new/worker';
+import { loopingWorkflow } from '../../examples/temporal/continue-as-new/workflows';
+import { run as heartbeatWorker } from '../../examples/temporal/activities-cancellation-heartbeating/worker';
+import { runCancellableActivity } from '../../examples/temporal/activities-cancellation-heartbeating/workflows';
+import { run as patchingWorker } from '../../examples/temporal/patching-api/worker';
+import { run as searchAttributesWorker } from '../../examples/temporal/search-attributes/worker';
+import { example as searchAttributesExample } from '../../examples/temporal/search-attributes/workflows';
+
+let env: Env;
+let connection: Connection;
+let client: Client;
+const workers: Promise<void>[] = [];
+const workerErrors: unknown[] = [];
+
+const id = (sample: string) => `${sample}-${randomUUID()}`;
+
+async function eventTypes(workflowId: string): Promise<string[]> {
+  return (await client.workflow.getHandle(workflowId).fetchHistory()).map((e) => e.event_type);
+}
+
+async function activityTypes(workflowId: string): Promise<string[]> {
+  return (await client.workflow.getHandle(workflowId).fetchHistory())
+    .filter((e) => e.event_type === 'ActivityTaskScheduled').map((e) => e.attributes.activity_type);
+}
+
+before(async () => {
+  env = await startEnv();
+  // what a Temporal project sets to find its server; here, the database (src/temporal/connection.ts)
+  process.env.DURABLE_CONNECTION_STRING = env.cluster.connectionString;
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  for (const run of [helloWorker, diWorker, timersWorker, progressWorker, signalsWorker, stateWorker, canWorker, heartbeatWorker,
+    () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker]) {
+    workers.push(run().catch((e) => void workerErrors.push(e)));
+  }
+  connection = await Connection.connect({ address: 'localhost:7233' });
+  client = new Client({ connection });
+});
+
+after(async () => {
+  await Runtime.instance().shutdown();
+  await Promise.all(workers);
+  await connection?.close();
+  await env?.stop();
+  assert.deepEqual(workerErrors, []);
+});
+
+describe('Temporal samples, imports unchanged', () => {
+  it('hello-world: the sample\'s client.ts (Connection.connect(), new Client({ connection }), workflow.start + result)', async () => {
+    assert.equal(await helloClient(), 'Hello, Temporal!');
+  });
+
+  it('activities-dependency-injection: activities made by a factory share a dependency', async () => {
+    const r = await client.workflow.execute(dependencyWF, { taskQueue: 'dependency-injection', workflowId: id('di') });
+    assert.equal(r, 'Hello: Temporal\nHola: Temporal');
+  });
+
+  it('timer-examples: Promise.race of an activity and sleep sends the email only when the order is slow', async () => {
+    const slow = id('order-slow');
+    const fast = id('order-fast');
+    await Promise.all([
+      client.workflow.execute(processOrderWorkflow, { args: [{ orderProcessingMS: 1500, sendDelayedEmailTimeoutMS: 100 }], taskQueue: 'timer-examples', workflowId: slow }),
+      client.workflow.execute(processOrderWorkflow, { args: [{ orderProcessingMS: 10, sendDelayedEmailTimeoutMS: 5000 }], taskQueue: 'timer-examples', workflowId: fast }),
+    ]);
+    assert.deepEqual(await activityTypes(slow), ['processOrder', 'sendNotificationEmail']);
+    assert.deepEqual(await activityTypes(fast), ['processOrder']);
+    // the losing sleep of the fast order is not waited for: the workflow completed without its timer firing
+    assert.ok(!(await eventTypes(fast)).includes('TimerFired'));
+  });
+
+  it('timer-examples: UpdatableTimer, a one-day countdown a signal brings forward; a query reads the time left', async () => {
+    const h = await client.workflow.start(countdownWorkflow, { taskQueue: 'timer-examples', workflowId: id('countdown') });
+    const left = await h.query(timeLeftQuery);
+    assert.ok(left > 23 * 3600_000 && left <= 24 * 3600_000, String(left));
+    await h.signal(setDeadlineSignal, Date.now() + 300);
+    assert.equal(await h.result(), undefined);
+  });
+
+  it('timer-progress: a query follows the progress of a loop of timers, also after the workflow closed', async () => {
+    const h = await client.workflow.start(progress, { taskQueue: 'timer-progress', workflowId: id('progress') });
+    await sleepMs(500);
+    const during = await h.query(getProgress);
+    assert.ok(during >= 0 && during < 100, String(during));
+    await h.result();
+    assert.equal(await h.query(getProgress), 100);
+  });
+
+  it('signals-queries: setListener, a signal unblocks the condition; cancel() ends it with CancelledFailure', async () => {
+    const h = await client.workflow.start(unblockOrCancel, { taskQueue: 'signals-queries', workflowId: id('unblock') });
+    assert.equal(await h.query(isBlockedQuery), true);
+    await h.signal(unblockSignal);
+    assert.equal(await h.result(), undefined);
+    assert.equal(await h.query(isBlockedQuery), false);
+
+    const c = await client.workflow.start(unblockOrCancel, { taskQueue: 'signals-queries', workflowId: id('cancel') });
+    await waitFor(async () => (await eventTypes(c.workflowId)).includes('WorkflowTaskCompleted'), 'first task');
+    await c.cancel();
+    const err = await c.result().then(() => undefined, (e) => e);
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    assert.ok(err.cause instanceof CancelledFailure, String(err.cause));
+  });
+
+  it('state: a Map written by a signal with two arguments, read by a query with an argument, until cancelled', async () => {
+    const h = await client.workflow.start(trackState, { taskQueue: 'state', workflowId: id('state') });
+    await h.signal(setValueSignal, 'a', 1);
+    await h.signal(setValueSignal, 'b', 2);
+    await h.signal(setValueSignal, 'a', 3);
+    assert.equal(await h.query(getValueQuery, 'a'), 3);
+    assert.equal(await h.query(getValueQuery, 'b'), 2);
+    // a handler's undefined arrives as null: without a data converter query answers are plain JSON (README, compatibility table)
+    assert.equal(await h.query(getValueQuery, 'c'), null);
+    await h.cancel();
+    await assert.rejects(h.result(), (e: any) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+  });
+
+  it('continue-as-new: ten runs of one workflow id; result() follows the chain', async () => {
+    const workflowId = id('looping');
+    const h = await client.workflow.start(loopingWorkflow, { args: [0], taskQueue: 'continue-as-new', workflowId });
+    assert.equal(await h.result(), 'done after continuing as new');
+    const d = await client.workflow.getHandle(workflowId).describe();
+    assert.notEqual(d.runId, h.firstExecutionRunId);
+  });
+
+  it('activities-cancellation-heartbeating: cancelling the workflow cancels the heartbeating activity, which acknowledges it', async () => {
+    const h = await client.workflow.start(runCancellableActivity, { taskQueue: 'cancellation-heartbeating', workflowId: id('heartbeat') });
+    // (ActivityTaskStarted is written when the attempt ends, as in Temporal: give the activity time to heartbeat)
+    await sleepMs(1000);
+    await h.cancel();
+    await assert.rejects(h.result(), (e: any) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+    // WAIT_CANCELLATION_COMPLETED: the activity reported its cancellation before the workflow ended
+    const events = await eventTypes(h.workflowId);
+    assert.ok(events.indexOf('ActivityTaskCanceled') > 0 && events.indexOf('ActivityTaskCanceled') < events.indexOf('WorkflowExecutionCanceled'), events.join());
+  });
+
+  it('patching-api: v1 executions replay with v2 (patched) code; v3 (deprecatePatch) replays v2 histories but not v1 ones', async () => {
+    const started = async (version: string) => {
+      const h = await client.workflow.start('myWorkflow', { taskQueue: `patching-${version}`, workflowId: id(`patching-${version}`) });
+      await waitFor(async () => (await eventTypes(h.workflowId)).includes('TimerStarted'), 'the one-day sleep');
+      return h;
+    };
+    const [v1, v2] = await Promise.all([started('v1'), started('v2')]);
+    const v1History = await v1.fetchHistory();
+    const v2History = await v2.fetchHistory();
+    assert.deepEqual(await activityTypes(v1.workflowId), ['activityA']);
+    assert.deepEqual(await activityTypes(v2.workflowId), ['activityB']);
+    assert.ok(v2History.some((e) => e.event_type === 'MarkerRecorded' && e.attributes.details?.patch_id === 'my-change-id'));
+    const path = (v: string) => require.resolve(`../../examples/temporal/patching-api/workflows-${v}`);
+    await Worker.runReplayHistory({ workflowsPath: path('v2') }, v1History);
+    await Worker.runReplayHistory({ workflowsPath: path('v2') }, v2History);
+    await Worker.runReplayHistory({ workflowsPath: path('v3') }, v2History);
+    await assert.rejects(Worker.runReplayHistory({ workflowsPath: path('v3') }, v1History), /activityA|activityB|[Dd]eterminism/);
+    await Promise.all([v1.terminate('test done'), v2.terminate('test done')]);
+  });
+
+  it('search-attributes: set at start, read, overwritten, deleted with [] and added by the workflow; describe() shows them', async () => {
+    const h = await client.workflow.start(searchAttributesExample, {
+      taskQueue: 'search-attributes', workflowId: id('search-attributes'),
+      searchAttributes: { CustomIntField: [2], CustomKeywordField: ['keywordA', 'keywordB'], CustomBoolField: [true] },
+    });
+    const expected = { CustomIntField: [3], CustomKeywordField: ['keywordA', 'keywordB'], CustomDoubleField: [3.14] };
+    assert.deepEqual(await h.result(), expected);
+    assert.deepEqual((await h.describe()).searchAttributes, expected);
+  });
+});

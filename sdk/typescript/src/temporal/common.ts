@@ -1,19 +1,16 @@
 /**
- * `@temporalio/common` on durable: failures, enums, durations and errors as
- * durable-sdk has them.  No Node APIs (workflow code imports it too).
+ * `@temporalio/common` on durable: durable-sdk/common (failures, durations,
+ * payload converters and codecs, search attribute keys) with the enums and
+ * errors Temporal also exports here.  No Node APIs (workflow code imports it
+ * too).
  */
 import { unsupported } from './unsupported';
 
-export {
-  ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TemporalFailure, TerminatedFailure,
-  TimeoutFailure, IllegalStateError, isCancellation,
-} from '../common/failure';
-export type { ApplicationFailureOptions } from '../common/failure';
-export { ActivityCancellationType, ParentClosePolicy, RetryState, TimeoutType } from '../common/enums';
-export { msToNumber } from '../common/duration';
-export type { Duration } from '../common/duration';
+export * from '../common';
+export { ActivityCancellationType, ParentClosePolicy } from '../common/enums';
 export type { RetryPolicy } from '../workflow/internals';
 export { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '../errors';
+export type { SearchAttributes, SearchAttributeValue } from './workflow';
 export { UnsupportedTemporalFeatureError } from './unsupported';
 
 const M = '@temporalio/common';

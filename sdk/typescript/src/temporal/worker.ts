@@ -196,3 +196,12 @@ export class Runtime {
 }
 
 export const makeTelemetryFilterString = unsupported(M, 'makeTelemetryFilterString', 'durable has no Rust core to filter the logs of; set the level on DefaultLogger');
+
+/**
+ * Temporal's (deprecated) default sinks: its workflow logger sink.  durable's
+ * workflow `log` reaches the worker's logger without a sink, so there is
+ * nothing to add: an empty set, to spread into a project's own sinks.
+ */
+export function defaultSinks(): Record<string, never> {
+  return {};
+}

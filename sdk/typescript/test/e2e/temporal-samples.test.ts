@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, TemporalCompatibilityError, UnsupportedTemporalFeatureError, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { Env, sleepMs, startEnv, waitFor } from '../helpers/env';
 import { run as helloClient } from '../../examples/temporal/hello-world/client';
 import { run as helloWorker } from '../../examples/temporal/hello-world/worker';
@@ -36,6 +36,17 @@ import { runCancellableActivity } from '../../examples/temporal/activities-cance
 import { run as patchingWorker } from '../../examples/temporal/patching-api/worker';
 import { run as searchAttributesWorker } from '../../examples/temporal/search-attributes/worker';
 import { example as searchAttributesExample } from '../../examples/temporal/search-attributes/workflows';
+import { run as sinksWorker } from '../../examples/temporal/sinks/worker';
+import { sinkWorkflow } from '../../examples/temporal/sinks/workflows';
+import { run as sagaWorker } from '../../examples/temporal/saga/worker';
+import { openAccount } from '../../examples/temporal/saga/workflows';
+import { run as encryptionClient } from '../../examples/temporal/encryption/client';
+import { run as encryptionWorker } from '../../examples/temporal/encryption/worker';
+
+const UNSUPPORTED_WORKFLOWS = require.resolve('../workflows/temporal-unsupported');
+const alerts: [string, string][] = [];
+const sagaCalls: string[] = [];
+const sagaLog: string[] = [];
 
 let env: Env;
 let connection: Connection;
@@ -60,7 +71,8 @@ before(async () => {
   process.env.DURABLE_CONNECTION_STRING = env.cluster.connectionString;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   for (const run of [helloWorker, diWorker, timersWorker, progressWorker, signalsWorker, stateWorker, canWorker, heartbeatWorker,
-    () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker]) {
+    () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker,
+    () => sinksWorker((runId, message) => void alerts.push([runId, message])), () => sagaWorker(sagaCalls, sagaLog), encryptionWorker]) {
     workers.push(run().catch((e) => void workerErrors.push(e)));
   }
   connection = await Connection.connect({ address: 'localhost:7233' });
@@ -190,5 +202,81 @@ describe('Temporal samples, imports unchanged', () => {
     const expected = { CustomIntField: [3], CustomKeywordField: ['keywordA', 'keywordB'], CustomDoubleField: [3.14] };
     assert.deepEqual(await h.result(), expected);
     assert.deepEqual((await h.describe()).searchAttributes, expected);
+  });
+
+  it('sinks: proxySinks calls reach the worker\'s injected sink with the workflow\'s info', async () => {
+    const h = await client.workflow.start(sinkWorkflow, { taskQueue: 'sinks', workflowId: id('sinks') });
+    assert.equal(await h.result(), 'Hello, Temporal!');
+    assert.deepEqual(alerts.filter(([runId]) => runId === h.firstExecutionRunId), [[h.firstExecutionRunId, 'alerter: Workflow Execution started']]);
+  });
+
+  it('saga: a failing step runs the compensations of the steps before it, last first', async () => {
+    const accountId = id('account');
+    const err = await client.workflow.execute(openAccount, {
+      args: [{ accountId, address: '1 Main St', clientEmail: 'a@example.com', bankDetails: { routingNumber: '1', accountNumber: '2' } }],
+      taskQueue: 'saga', workflowId: accountId,
+    }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof WorkflowFailedError, String(err));
+    assert.deepEqual(sagaCalls.filter((c) => c.endsWith(accountId)).map((c) => c.split(' ')[0]),
+      ['createAccount', 'addAddress', 'addClient', 'addBankAccount', 'removeClient', 'clearPostalAddresses']);
+    assert.deepEqual(sagaLog.slice(0, 4), [
+      'err: add bank account failed: ', 'info: failures encountered during account opening - compensating',
+      'err: reversing add client: ', 'err: reversing add address: ',
+    ]);
+  });
+
+  it('encryption: a payload codec on client and worker; the database holds only ciphertext', async () => {
+    const { workflowId, result } = await encryptionClient();
+    assert.equal(result, 'Alice: Private message for Bob.\nBob: Hi Alice, I\'m Workflow Bob.');
+    const stored = (await env.pool.query('SELECT event_type, attributes::text AS a FROM durable.get_history($1)', [workflowId])).rows;
+    assert.ok(stored.length > 0);
+    for (const row of stored) assert.doesNotMatch(row.a, /Alice|Bob/, row.event_type);
+    const b64 = Buffer.from('binary/encrypted').toString('base64');
+    assert.ok(stored.some((r) => r.event_type === 'WorkflowExecutionStarted' && r.a.includes(b64)));
+    assert.ok(stored.some((r) => r.event_type === 'WorkflowExecutionCompleted' && r.a.includes(b64)));
+  });
+});
+
+describe('what cannot run the same way says so at load time', () => {
+  it('Worker.create and bundleWorkflowCode refuse workflow modules that use unsupported or missing exports, naming file, line and reason', async () => {
+    for (const attempt of [
+      () => Worker.create({ taskQueue: 'unsupported', workflowsPath: UNSUPPORTED_WORKFLOWS }),
+      () => bundleWorkflowCode({ workflowsPath: UNSUPPORTED_WORKFLOWS }),
+    ]) {
+      const err = await attempt().then(() => undefined, (e) => e);
+      assert.ok(err instanceof TemporalCompatibilityError, String(err));
+      assert.deepEqual(err.problems.map((p) => [p.module, p.name]).sort(), [
+        ['@temporalio/workflow', 'executeChild'], ['@temporalio/workflow', 'workflowMetadataQuery'],
+      ]);
+      assert.match(err.message, /temporal-unsupported\.js:\d+: executeChild from @temporalio\/workflow: durable has no child workflows/);
+      assert.match(err.message, /workflowMetadataQuery from @temporalio\/workflow: durable's @temporalio\/workflow has no export "workflowMetadataQuery"/);
+    }
+  });
+
+  it('an unsupported export throws UnsupportedTemporalFeatureError when called; so do Client.schedule and a namespace', async () => {
+    // bracket access: this test module must not itself trip the load-time check
+    const shim: Record<string, any> = require('@temporalio/workflow');
+    assert.throws(() => shim['startChild']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /child workflows/.test(e.message));
+    assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
+    assert.throws(() => new Client({ connection, namespace: 'payments' }), /namespace "payments" is not supported: durable has no namespaces/);
+    await assert.rejects(Worker.create({ taskQueue: 'x', namespace: 'payments' }), /namespace "payments" is not supported/);
+    await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);
+  });
+
+  it('with no database named, Connection.connect explains where durable connects', async () => {
+    const saved = process.env.DURABLE_CONNECTION_STRING;
+    delete process.env.DURABLE_CONNECTION_STRING;
+    const savedUrl = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      await assert.rejects(Connection.connect({ address: 'temporal.example.com:7233' }),
+        /durable connects to PostgreSQL, not to a Temporal server \(address "temporal.example.com:7233"\): set DURABLE_CONNECTION_STRING/);
+      // a postgresql:// URL as the address is used as is
+      const c = await Connection.connect({ address: saved });
+      await c.close();
+    } finally {
+      process.env.DURABLE_CONNECTION_STRING = saved;
+      if (savedUrl !== undefined) process.env.DATABASE_URL = savedUrl;
+    }
   });
 });

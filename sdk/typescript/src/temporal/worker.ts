@@ -13,6 +13,8 @@ import { Worker as DurableWorker, WorkerOptions as DurableWorkerOptions, WorkerS
 import { Runtime as DurableRuntime, RuntimeOptions as DurableRuntimeOptions } from '../worker/runtime';
 import type { HistoryEvent } from '../worker/replay';
 import type { Duration } from '../common/duration';
+import type { DataConverter } from '../common/payload';
+import type { InjectedSinks, WorkerInterceptors } from '../worker/interceptors';
 import { checkLoadedModules, checkWorkflowModules } from './check';
 import { ConnectionOptions, checkDatabase, checkNamespace, connectionStringFor } from './connection';
 import { unsupported } from './unsupported';
@@ -75,9 +77,9 @@ export interface WorkerOptions {
   maxConcurrentActivityTaskExecutions?: number;
   maxCachedWorkflows?: number;
   shutdownGraceTime?: Duration;
-  interceptors?: unknown;
-  sinks?: unknown;
-  dataConverter?: unknown;
+  interceptors?: WorkerInterceptors;
+  sinks?: InjectedSinks<any>;
+  dataConverter?: DataConverter;
   /** Accepted and ignored: how Temporal runs its sandbox or talks to its server; durable's worker has its own. */
   [ignored: string]: unknown;
 }

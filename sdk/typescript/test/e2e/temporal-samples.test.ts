@@ -42,11 +42,16 @@ import { run as sagaWorker } from '../../examples/temporal/saga/worker';
 import { openAccount } from '../../examples/temporal/saga/workflows';
 import { run as encryptionClient } from '../../examples/temporal/encryption/client';
 import { run as encryptionWorker } from '../../examples/temporal/encryption/worker';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import { run as otelClient } from '../../examples/temporal/interceptors-opentelemetry/client';
+import { setupTracing } from '../../examples/temporal/interceptors-opentelemetry/instrumentation';
+import { run as otelWorker } from '../../examples/temporal/interceptors-opentelemetry/worker';
 
 const UNSUPPORTED_WORKFLOWS = require.resolve('../workflows/temporal-unsupported');
 const alerts: [string, string][] = [];
 const sagaCalls: string[] = [];
 const sagaLog: string[] = [];
+const spans = new InMemorySpanExporter();
 
 let env: Env;
 let connection: Connection;
@@ -70,9 +75,11 @@ before(async () => {
   // what a Temporal project sets to find its server; here, the database (src/temporal/connection.ts)
   process.env.DURABLE_CONNECTION_STRING = env.cluster.connectionString;
   Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  setupTracing(spans);
   for (const run of [helloWorker, diWorker, timersWorker, progressWorker, signalsWorker, stateWorker, canWorker, heartbeatWorker,
     () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker,
-    () => sinksWorker((runId, message) => void alerts.push([runId, message])), () => sagaWorker(sagaCalls, sagaLog), encryptionWorker]) {
+    () => sinksWorker((runId, message) => void alerts.push([runId, message])), () => sagaWorker(sagaCalls, sagaLog), encryptionWorker,
+    () => otelWorker(spans)]) {
     workers.push(run().catch((e) => void workerErrors.push(e)));
   }
   connection = await Connection.connect({ address: 'localhost:7233' });
@@ -234,6 +241,19 @@ describe('Temporal samples, imports unchanged', () => {
     const b64 = Buffer.from('binary/encrypted').toString('base64');
     assert.ok(stored.some((r) => r.event_type === 'WorkflowExecutionStarted' && r.a.includes(b64)));
     assert.ok(stored.some((r) => r.event_type === 'WorkflowExecutionCompleted' && r.a.includes(b64)));
+  });
+
+  it('interceptors-opentelemetry: client start, workflow run and activity in one trace', async () => {
+    const { workflowId, result } = await otelClient();
+    assert.equal(result, 'Hello, Temporal!');
+    const mine = (await waitFor(async () => {
+      const all = spans.getFinishedSpans();
+      const start = all.find((x) => x.name === 'StartWorkflow:example' && x.attributes.workflow_id === workflowId);
+      const trace = start && all.filter((x) => x.spanContext().traceId === start.spanContext().traceId);
+      return trace?.some((x) => x.name === 'RunActivity:greet') && trace.some((x) => x.name === 'RunWorkflow:example') ? trace : undefined;
+    }, 'the spans of the run'))!;
+    const names = new Set(mine.map((x) => x.name));
+    for (const n of ['StartWorkflow:example', 'RunWorkflow:example', 'StartActivity:greet', 'RunActivity:greet']) assert.ok(names.has(n), [...names].join());
   });
 });
 

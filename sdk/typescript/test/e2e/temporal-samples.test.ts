@@ -1,7 +1,8 @@
 /**
  * Temporal's public TypeScript samples (github.com/temporalio/samples-typescript,
  * directory named in each test), ported to durable in examples/temporal/
- * with their source unchanged but for what each port's header says: they
+ * with the samples' code and shape (README, "Running a Temporal project on
+ * durable", lists where the ports differ): they
  * import `@temporalio/workflow`, `@temporalio/activity`, `@temporalio/client`,
  * `@temporalio/worker` and `@temporalio/common`, which package.json maps to
  * the shim packages in compat/temporalio/ (npm `file:` aliases) and

@@ -96,7 +96,26 @@ function usesIn(src: string): [string, string, number][] {
   return out;
 }
 
-/** The problems of one file. */
+/** Problems found per file, kept while its modification time stays (a process checks at each connect). */
+const checked = new Map<string, { mtimeMs: number; problems: CompatibilityProblem[] }>();
+
+/** The problems of one file, or undefined when it cannot be read. */
+function problemsOf(file: string): CompatibilityProblem[] | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  const hit = checked.get(file);
+  if (hit && hit.mtimeMs === st.mtimeMs) return hit.problems;
+  const src = fs.readFileSync(file, 'utf8');
+  const problems = src.includes('@temporalio/') ? problemsIn(file, src) : [];
+  checked.set(file, { mtimeMs: st.mtimeMs, problems });
+  return problems;
+}
+
+/** The problems of one file's source. */
 function problemsIn(file: string, src: string): CompatibilityProblem[] {
   const problems: CompatibilityProblem[] = [];
   const seen = new Set<string>();
@@ -124,14 +143,10 @@ export function checkWorkflowModules(entry: string): void {
   const visit = (file: string) => {
     if (seen.has(file) || file.includes(`${path.sep}node_modules${path.sep}`)) return;
     seen.add(file);
-    let src: string;
-    try {
-      src = fs.readFileSync(file, 'utf8');
-    } catch {
-      return;
-    }
-    problems.push(...problemsIn(file, src));
-    for (const m of src.matchAll(RELATIVE)) {
+    const found = problemsOf(file);
+    if (!found) return;
+    problems.push(...found);
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(RELATIVE)) {
       if (m[2]) continue; // import type … from
       let next: string;
       try {
@@ -151,14 +166,7 @@ export function checkLoadedModules(): void {
   const problems: CompatibilityProblem[] = [];
   for (const file of Object.keys(require.cache)) {
     if (file.includes(`${path.sep}node_modules${path.sep}`) || !/\.[cm]?[jt]s$/.test(file)) continue;
-    let src: string;
-    try {
-      src = fs.readFileSync(file, 'utf8');
-    } catch {
-      continue;
-    }
-    if (!src.includes('@temporalio/')) continue;
-    problems.push(...problemsIn(file, src));
+    problems.push(...(problemsOf(file) ?? []));
   }
   throwIfAny(problems);
 }

@@ -84,6 +84,13 @@ export class Client extends DurableClient {
     super({ ...rest, pool: connection.pool });
     this.connection = connection;
     this.options = { ...options, namespace: 'default' };
+    for (const name of ['list', 'count'] as const) {
+      Object.defineProperty(this.workflow, name, {
+        value: () => {
+          throw new UnsupportedTemporalFeatureError(M, `Client.workflow.${name}`, NO_VISIBILITY);
+        },
+      });
+    }
   }
 
   get schedule(): never {
@@ -106,6 +113,8 @@ export class WorkflowClient extends DurableWorkflowClient {
   }
 }
 
+const NO_VISIBILITY = 'durable has no visibility query language: query the table, e.g. ' +
+  'SELECT workflow_id, status FROM durable.workflows WHERE search_attributes @> \'{"CustomKeywordField": ["a"]}\'';
 const SCHEDULES = 'durable has no schedules (the engine has no schedule API); run a workflow that loops with sleep and continueAsNew, or start workflows from cron';
 const ASYNC_COMPLETION = 'durable has no asynchronous activity completion: an activity completes when its function returns';
 export const ScheduleClient = unsupported(M, 'ScheduleClient', SCHEDULES);

@@ -117,9 +117,15 @@ export class Worker {
     if (options.maxConcurrentWorkflowTaskExecutions !== undefined) opts.maxConcurrentWorkflowTasks = options.maxConcurrentWorkflowTaskExecutions;
     if (options.maxConcurrentActivityTaskExecutions !== undefined) opts.maxConcurrentActivities = options.maxConcurrentActivityTaskExecutions;
     for (const k of PASSED) if (options[k] !== undefined) (opts as any)[k] = options[k];
-    const w = new Worker(await DurableWorker.create(opts));
-    workers.add(w);
-    return w;
+    const creating = DurableWorker.create(opts);
+    pending.add(creating);
+    try {
+      const w = new Worker(await creating);
+      workers.add(w);
+      return w;
+    } finally {
+      pending.delete(creating);
+    }
   }
 
   get taskQueue(): string {
@@ -132,6 +138,9 @@ export class Worker {
 
   /** Poll and run tasks until shutdown() (or a signal of Runtime's shutdownSignals). */
   async run(): Promise<void> {
+    // Runtime.shutdown() came before this ran: nothing to run
+    if (runtimeShutdown) await this.inner.shutdown();
+    if (this.inner.getState() === 'STOPPED') return;
     try {
       await this.inner.run();
     } finally {
@@ -162,7 +171,11 @@ export class Worker {
   }
 }
 
+/** The process's workers (until their run() ends), and those being created: what Runtime.shutdown() stops. */
 const workers = new Set<Worker>();
+const pending = new Set<Promise<DurableWorker>>();
+/** Runtime.shutdown() was called: a worker whose run() comes later returns at once. */
+let runtimeShutdown = false;
 
 /** Temporal's RuntimeOptions: logger and shutdownSignals; telemetry is ignored. */
 export interface RuntimeOptions extends DurableRuntimeOptions {
@@ -193,6 +206,9 @@ export class Runtime {
 
   /** Shut down every worker of the process (what Temporal's shutdown signals do). */
   async shutdown(): Promise<void> {
+    runtimeShutdown = true;
+    // a worker being created when this is called is shut down too, once it exists
+    await Promise.all([...pending].map((p) => p.catch(() => undefined)));
     await Promise.all([...workers].map((w) => w.shutdown()));
   }
 }

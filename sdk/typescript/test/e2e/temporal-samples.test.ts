@@ -279,6 +279,7 @@ describe('what cannot run the same way says so at load time', () => {
     const shim: Record<string, any> = require('@temporalio/workflow');
     assert.throws(() => shim['startChild']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /child workflows/.test(e.message));
     assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
+    assert.throws(() => client.workflow['list' as 'start'](undefined as any, undefined as any), /Client\.workflow\.list is not supported by durable: durable has no visibility query language/);
     assert.throws(() => new Client({ connection, namespace: 'payments' }), /namespace "payments" is not supported: durable has no namespaces/);
     await assert.rejects(Worker.create({ taskQueue: 'x', namespace: 'payments' }), /namespace "payments" is not supported/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);

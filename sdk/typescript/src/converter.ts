@@ -192,9 +192,14 @@ export class LoadedDataConverter {
     for (const c of commands) {
       switch (c.type) {
         case 'schedule_activity':
-        case 'continue_as_new':
           out.push({ ...c, input: await this.codecInput(c.input, true) });
           break;
+        case 'continue_as_new': {
+          const coded: Cmd = { ...c, input: await this.codecInput(c.input, true) };
+          if (c.memo !== undefined) coded.memo = await this.codecMemo(c.memo, true);
+          out.push(coded);
+          break;
+        }
         case 'complete_workflow':
           out.push({ ...c, result: await this.codecStored(c.result, true) });
           break;

@@ -1,12 +1,13 @@
 /**
  * Failures: the error classes that cross the boundary between workflow code,
  * activities, the engine and clients, and their JSON form
- * {"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type"}
+ * {"message", "type", "non_retryable", "details", "stack_trace", "cause", "timeout_type",
+ * "next_retry_delay"}
  * (docs/protocol.md).  This module is loaded both in the worker's realm and
  * inside every workflow sandbox, so it must not use Node APIs.
  */
 
-import { Duration } from './duration';
+import { Duration, parseEngineDuration, toInterval } from './duration';
 import { RetryState, TimeoutType, decodeRetryState, decodeTimeoutType } from './enums';
 export { RetryState, TimeoutType };
 
@@ -19,6 +20,8 @@ export interface FailureJSON {
   stack_trace?: string;
   cause?: FailureJSON | null;
   timeout_type?: string;
+  /** The delay before the next attempt instead of the retry policy's backoff (a duration string, "5s"). */
+  next_retry_delay?: string;
 }
 
 /** The options of ApplicationFailure.create (Temporal's ApplicationFailureOptions). */
@@ -30,10 +33,10 @@ export interface ApplicationFailureOptions {
   nonRetryable?: boolean;
   details?: unknown[];
   /**
-   * Temporal: the delay before the next retry, instead of the retry
-   * policy's backoff.  durable's engine has no such field in its failure
-   * object (fail_activity rejects unknown fields): the value is kept on the
-   * error, the retry policy's backoff applies, and the worker logs a warning.
+   * The delay before the next retry, instead of the retry policy's backoff
+   * (sent as the failure's next_retry_delay; the policy's maximum attempts
+   * and schedule-to-close timeout still apply, its maximum interval does
+   * not).  Ignored when the failure is non-retryable.
    */
   nextRetryDelay?: Duration;
   cause?: Error;
@@ -64,7 +67,7 @@ export class ApplicationFailure extends DurableFailure {
     public readonly nonRetryable: boolean = false,
     public readonly details?: unknown[] | null,
     cause?: Error,
-    /** Not carried by the engine (see ApplicationFailureOptions.nextRetryDelay). */
+    /** See ApplicationFailureOptions.nextRetryDelay. */
     public readonly nextRetryDelay?: Duration | null,
   ) {
     super(message ?? undefined, cause);
@@ -211,6 +214,8 @@ export function encodeFailure(err: unknown, depth = 0): FailureJSON {
     out.type = e.type ?? 'Error';
     out.non_retryable = !!e.nonRetryable;
     if (e.details !== undefined && e.details !== null) out.details = toJSONValue(e.details);
+    const delay = nextRetryDelayOf(e.nextRetryDelay);
+    if (delay !== undefined) out.next_retry_delay = delay;
   } else if (name === 'CancelledFailure') {
     out.type = 'CancelledFailure';
     if (e.details && e.details.length) out.details = toJSONValue(e.details);
@@ -230,6 +235,16 @@ export function encodeFailure(err: unknown, depth = 0): FailureJSON {
   if (typeof e.stack === 'string') out.stack_trace = e.stack;
   if (e.cause && depth < 8) out.cause = encodeFailure(e.cause, depth + 1);
   return out;
+}
+
+/** An ApplicationFailure's nextRetryDelay as the engine's duration string; undefined when unset or not a duration. */
+function nextRetryDelayOf(d: unknown): string | undefined {
+  if (d === undefined || d === null) return undefined;
+  try {
+    return toInterval(d as Duration);
+  } catch {
+    return undefined;
+  }
 }
 
 function toJSONValue(v: unknown): unknown {
@@ -270,7 +285,8 @@ export function decodeFailure(f: FailureJSON | null | undefined): DurableFailure
       break;
     }
     default:
-      err = new ApplicationFailure(f.message, f.type ?? null, !!f.non_retryable, details, cause);
+      err = new ApplicationFailure(f.message, f.type ?? null, !!f.non_retryable, details, cause,
+        parseEngineDuration(f.next_retry_delay));
   }
   if (f.stack_trace) err.stack = f.stack_trace;
   return err;

@@ -1,10 +1,13 @@
 /**
  * What workflow code, activities, workers and clients share (Temporal's
  * @temporalio/common): failures, durations, payload converters and codecs,
- * search attribute keys, interceptor composition.  No Node APIs.
+ * search attribute keys, interceptor composition, the enums and the
+ * Logger shape.  No Node APIs.
  */
 export * from './failure';
 export * from './duration';
 export * from './payload';
 export * from './search-attributes';
 export * from './interceptors';
+export { ActivityCancellationType, ParentClosePolicy } from './enums';
+export type { Logger, LogLevel, LogMetadata } from './logger';

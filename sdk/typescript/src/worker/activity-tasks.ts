@@ -172,11 +172,6 @@ export class ActivityTasks {
         } else if (cancelKind === 'gone') {
           // nothing to report: the attempt is no longer outstanding
         } else {
-          const nextRetryDelay = (error as ApplicationFailure | undefined)?.nextRetryDelay;
-          if (error instanceof ApplicationFailure && nextRetryDelay !== undefined && nextRetryDelay !== null) {
-            host.log('warn', `activity ${activityType} (${task.workflow_id}/${task.activity_id}) failed with ` +
-              `nextRetryDelay ${JSON.stringify(nextRetryDelay)}: the engine has no next retry delay, the retry policy's backoff applies`);
-          }
           // details of a heartbeat still held back by the throttle go out first, so the next
           // attempt sees them (Temporal's RespondActivityTaskFailed carries last_heartbeat_details;
           // durable.fail_activity has no such argument)
@@ -188,6 +183,11 @@ export class ActivityTasks {
           }
           const f = await dc.failureToStored(encodeFailure(error));
           delete f.cause;
+          if (f.next_retry_delay !== undefined && !host.engine.temporalFields) {
+            delete f.next_retry_delay;
+            host.log('warn', `activity ${activityType} (${task.workflow_id}/${task.activity_id}) failed with nextRetryDelay: ` +
+              'this engine (before durable 0.3) has no next retry delay, the retry policy\'s backoff applies');
+          }
           const payload = JSON.stringify(f);
           reserved = host.reserveWorkflowTask(task);
           const r = eager

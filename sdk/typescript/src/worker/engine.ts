@@ -343,6 +343,14 @@ export class Engine {
   sticky = false;
   /** durable.open_worker_session exists (durable 0.3). */
   session = false;
+  /**
+   * A failure may carry next_retry_delay (and continue_as_new memo, search
+   * attributes, retry policy, backoff_start_interval): durable 0.3.  Those
+   * came to 0.3 without a SQL object of their own to detect them by, so they
+   * are assumed wherever 0.3's worker session is; older engines reject the
+   * fields.
+   */
+  temporalFields = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.conns = new Connections(opts);
@@ -355,6 +363,7 @@ export class Engine {
     this.eager = f.eager;
     this.sticky = f.sticky;
     this.session = !!f.session;
+    this.temporalFields = this.session;
   }
 
   /**

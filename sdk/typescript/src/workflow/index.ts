@@ -8,14 +8,16 @@
  */
 import {
   CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, assertInWorkflowContext, condition, getActivator,
-  scheduleActivity, sleep, toInterval,
+  retryPolicy, scheduleActivity, sleep, toInterval,
 } from './internals';
 import { Duration } from '../common/duration';
 import { ActivityCancellationType } from '../common/enums';
 import { IllegalStateError } from '../common/failure';
 import { composeInterceptors } from '../common/interceptors';
-import { SearchAttributeUpdatePair, pairsToStored } from '../common/search-attributes';
-import { argsToStored } from './conversion';
+import {
+  SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes, TypedSearchAttributes, pairsToStored,
+} from '../common/search-attributes';
+import { argsToStored, jsonClone, valueToStoredW } from './conversion';
 export { msToNumber } from '../common/duration';
 export { Trigger } from './trigger';
 export { proxySinks } from './sinks';
@@ -172,33 +174,43 @@ export function deprecatePatch(patchId: string): void {
 }
 
 /**
- * Options of makeContinueAsNewFunc: every field the engine's continue_as_new
- * command carries (docs/protocol.md: workflow_type, task_queue,
- * run_timeout, task_timeout; input is the arguments).  The new run keeps the
- * memo, search attributes, retry policy and execution timeout of this one.
- * Temporal's memo, searchAttributes and typedSearchAttributes, and a
- * backoffStartInterval (the delay before the new run's first workflow
- * task), are not carried by the engine's command: setting one throws
- * (fails the workflow task) rather than being ignored.
+ * Options of makeContinueAsNewFunc (Temporal's ContinueAsNewOptions), each
+ * a field of the engine's continue_as_new command (docs/protocol.md).  What
+ * is not set is this run's: the workflow type, the memo, the search
+ * attributes and the retry policy (the engine copies them), the task queue
+ * (the engine's default).  The execution timeout always carries over.
  */
 export interface ContinueAsNewOptions {
   workflowType?: string;
   taskQueue?: string;
   workflowRunTimeout?: Duration;
   workflowTaskTimeout?: Duration;
-  /** Not supported: the engine's continue_as_new has no memo (the new run keeps this run's). */
+  /** The new run's memo, instead of this run's (values go through the payload converter, as a start's). */
   memo?: Record<string, unknown>;
-  /** Not supported: the engine's continue_as_new has no search attributes (the new run keeps this run's). */
-  searchAttributes?: Record<string, unknown>;
-  /** Not supported: the engine's continue_as_new has no search attributes (the new run keeps this run's). */
-  typedSearchAttributes?: unknown;
-  /** Not supported: the engine's continue_as_new has no backoff before the new run's first workflow task. */
+  /**
+   * The new run's search attributes, instead of this run's (not merged
+   * with them).  @deprecated use typedSearchAttributes, as in Temporal.
+   */
+  searchAttributes?: SearchAttributes;
+  /** As searchAttributes, typed; over searchAttributes where both name a key (as in Temporal). */
+  typedSearchAttributes?: SearchAttributePair[] | TypedSearchAttributes;
+  /**
+   * The new run's retry policy, instead of this run's.  Not in Temporal's
+   * TypeScript ContinueAsNewOptions: the field of Temporal's
+   * ContinueAsNewWorkflowExecution command (retry_policy), as the Go, Java,
+   * Python and Ruby SDKs expose it.
+   */
+  retryPolicy?: RetryPolicy;
+  /**
+   * How long the new run waits before its first workflow task.  Not in
+   * Temporal's TypeScript ContinueAsNewOptions: the command's
+   * backoff_start_interval, as Temporal's Go SDK exposes it
+   * (ContinueAsNewErrorOptions.BackoffStartInterval).
+   */
   backoffStartInterval?: Duration;
   /** Ignored: durable has no worker versioning. */
   versioningIntent?: string;
 }
-
-const UNSUPPORTED_CONTINUE_AS_NEW_OPTIONS = ['memo', 'searchAttributes', 'typedSearchAttributes', 'backoffStartInterval'] as const;
 
 /** Close this run and start a new one of the same workflow id with fresh history. Never returns. */
 export function continueAsNew<F extends (...args: any[]) => any = (...args: any[]) => any>(...args: Parameters<F>): Promise<never> {
@@ -206,13 +218,6 @@ export function continueAsNew<F extends (...args: any[]) => any = (...args: any[
 }
 
 export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options?: ContinueAsNewOptions): (...args: Parameters<F>) => Promise<never> {
-  for (const k of UNSUPPORTED_CONTINUE_AS_NEW_OPTIONS) {
-    if (options?.[k] !== undefined) {
-      throw new IllegalStateError(
-        `continueAsNew option ${k} is not supported: durable's continue_as_new command carries only workflowType, ` +
-          'taskQueue, workflowRunTimeout and workflowTaskTimeout (the new run keeps the memo and search attributes of this one)');
-    }
-  }
   return (...args: Parameters<F>) => {
     const a = getActivator();
     const next = composeInterceptors(a.outbound, 'continueAsNew', (input) => {
@@ -224,17 +229,31 @@ export function makeContinueAsNewFunc<F extends (...args: any[]) => any>(options
 }
 
 function continueAsNewCommand(args: unknown[], options: ContinueAsNewOptions | undefined, headers: Record<string, any>): Record<string, unknown> & { type: string } {
-  {
-    const cmd: Record<string, unknown> & { type: string } = {
-      type: 'continue_as_new',
-      input: argsToStored(getActivator().payloadConverter, args, headers),
-    };
-    if (options?.workflowType) cmd.workflow_type = options.workflowType;
-    if (options?.taskQueue) cmd.task_queue = options.taskQueue;
-    if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
-    if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
-    return cmd;
+  const converter = getActivator().payloadConverter;
+  const cmd: Record<string, unknown> & { type: string } = {
+    type: 'continue_as_new',
+    input: argsToStored(converter, args, headers),
+  };
+  if (options?.workflowType) cmd.workflow_type = options.workflowType;
+  if (options?.taskQueue) cmd.task_queue = options.taskQueue;
+  if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
+  if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
+  if (options?.memo) {
+    cmd.memo = Object.fromEntries(Object.entries(options.memo).map(([k, v]) => [k, valueToStoredW(converter, v)]));
   }
+  if (options?.searchAttributes || options?.typedSearchAttributes) {
+    const t = options.typedSearchAttributes;
+    const typed = !t ? {} : t instanceof TypedSearchAttributes ? t.toStored() : pairsToStored(t);
+    const all: Record<string, unknown> = {};
+    // a fresh set: an unset value (null, undefined, an empty list) is left out
+    for (const [k, v] of Object.entries({ ...options.searchAttributes, ...typed })) {
+      if (v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0)) all[k] = jsonClone(v);
+    }
+    cmd.search_attributes = all;
+  }
+  if (options?.retryPolicy) cmd.retry_policy = retryPolicy(options.retryPolicy);
+  if (options?.backoffStartInterval !== undefined) cmd.backoff_start_interval = toInterval(options.backoffStartInterval);
+  return cmd;
 }
 
 export function workflowInfo(): WorkflowInfo {

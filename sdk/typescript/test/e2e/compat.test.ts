@@ -79,9 +79,18 @@ describe('failure and enum values (point 2)', () => {
     assert.equal((await runs('rs-1')).filter((w) => w === 'failWith:retryable').length, 2);
   });
 
-  it('ApplicationFailure.create({ nextRetryDelay }): accepted by the engine without it, the policy\'s backoff applies, the worker warns', async () => {
-    assert.equal(await env.client.workflow.execute('withNextRetryDelay', { args: ['nrd-1'], taskQueue: 'compat', workflowId: 'nrd-1' }), 2);
-    assert.ok(logs.some((l) => l.level === 'WARN' && l.meta?.sdkComponent === 'worker' && /nextRetryDelay.*no next retry delay/.test(l.message)));
+  // https://docs.temporal.io/encyclopedia/retry-policies#per-error-next-retry-delay; packages/common/src/failure.ts
+  // (ApplicationFailureOptions.nextRetryDelay: "the delay before the next retry attempt", instead of the policy's)
+  it('ApplicationFailure.create({ nextRetryDelay }): the next attempt starts after that delay, not the policy\'s backoff', async () => {
+    const h = await env.client.workflow.start('withNextRetryDelay', { args: ['nrd-1'], taskQueue: 'compat', workflowId: 'nrd-1' });
+    assert.equal(await h.result(), 2);
+    // the policy's initial interval is 20 s: the retry came after about 300 ms
+    const at = (await env.pool.query("SELECT at FROM compat_runs WHERE key = 'nrd-1' ORDER BY id")).rows.map((r) => (r.at as Date).getTime());
+    assert.equal(at.length, 2);
+    assert.ok(at[1] - at[0] >= 250 && at[1] - at[0] < 5000, `retried after ${at[1] - at[0]} ms`);
+    const started = (await h.fetchHistory()).find((e) => e.event_type === 'ActivityTaskStarted')!;
+    assert.match(started.attributes.last_failure.next_retry_delay, /^0\.3(00)?s$/);
+    assert.ok(!logs.some((l) => /nextRetryDelay/.test(l.message)), 'no warning');
   });
 
   it('WorkflowExecutionAlreadyStartedError names the workflow id and type (client/src/errors.ts)', async () => {
@@ -100,6 +109,30 @@ describe('failure and enum values (point 2)', () => {
     const started = (await env.client.workflow.getHandle('can-opts').fetchHistory())[0].attributes;
     assert.deepEqual([started.workflow_type, started.task_queue, started.workflow_run_timeout, started.workflow_task_timeout],
       ['continueWithOptions', 'compat', '3600s', '20s']);
+  });
+});
+
+describe('continue-as-new with memo, search attributes, retry policy and backoff', () => {
+  // packages/workflow/src/workflow.ts makeContinueAsNewFunc and interfaces.ts ContinueAsNewOptions (memo,
+  // searchAttributes, typedSearchAttributes: "conflicting keys will be overwritten by typedSearchAttributes");
+  // retryPolicy / backoffStartInterval: Temporal's command fields retry_policy and backoff_start_interval
+  // (temporalio/api command/v1/message.proto ContinueAsNewWorkflowExecutionCommandAttributes)
+  it('the new run has the memo and search attributes given (replacing this run\'s), the retry policy, and waits the backoff', async () => {
+    const h = await env.client.workflow.start('continueWithMemo', {
+      args: [0], taskQueue: 'compat', workflowId: 'can-memo', memo: { note: 'first' }, searchAttributes: { plan: 'silver', old: 1 },
+    });
+    assert.deepEqual(await h.result(), { round: 1, memo: { note: 'next', n: 2 }, searchAttributes: { plan: 'gold', tier: 'y' } });
+    const latest = env.client.workflow.getHandle('can-memo');
+    const d = await latest.describe();
+    assert.notEqual(d.runId, h.firstExecutionRunId);
+    assert.deepEqual([d.memo, d.searchAttributes], [{ note: 'next', n: 2 }, { plan: 'gold', tier: 'y' }]);
+    const events = await latest.fetchHistory();
+    const started = events[0];
+    assert.equal(started.attributes.retry_policy.maximum_attempts, 2);
+    assert.equal(started.attributes.first_workflow_task_backoff, '1s');
+    const firstTask = events.find((e) => e.event_type === 'WorkflowTaskStarted')!;
+    const waited = Date.parse(firstTask.event_time) - Date.parse(started.event_time);
+    assert.ok(waited >= 900, `the first workflow task started ${waited} ms after the run`);
   });
 });
 

@@ -232,8 +232,8 @@ describe('payload codec', () => {
   });
 });
 
-describe('payload codec and signal delivery', () => {
-  it('signalWithStart\'s encrypted signal is decoded before the first line; the default handler gets decoded arguments', async () => {
+describe('payload codec: signal delivery, continue-as-new', () => {
+  it('signalWithStart\'s encrypted signal is decoded before the first line; the default handler gets decoded arguments; continue-as-new\'s memo is encrypted too', async () => {
     const codec = new AesGcmCodec('key-1', Buffer.alloc(32, 7));
     await env.startWorker({ taskQueue: 'crypt-signals', workflowsPath: WORKFLOWS, dataConverter: { payloadCodecs: [codec] } });
     const client = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
@@ -250,6 +250,15 @@ describe('payload codec and signal delivery', () => {
       const n = (await env.pool.query(`SELECT count(*)::int AS n FROM durable.history WHERE attributes::text LIKE '%' || $1 || '%'
         AND run_id IN (SELECT run_id FROM durable.workflows WHERE workflow_id = 'ext-crypt-signals')`, [SECRET])).rows[0].n;
       assert.equal(n, 0, 'a signal in clear text');
+      // continue-as-new's memo (packages/workflow/src/workflow.ts makeContinueAsNewFunc: memo values are payloads)
+      const c = await client.workflow.start('continuedWithMemo', { args: [SECRET], taskQueue: 'crypt-signals', workflowId: 'ext-crypt-can' });
+      assert.deepEqual(await c.result(), { round: 1, memo: { note: `${SECRET}-memo` } });
+      const rows = (await env.pool.query(`SELECT memo FROM durable.workflows WHERE workflow_id = 'ext-crypt-can' AND memo IS NOT NULL`)).rows;
+      assert.equal(rows.length, 1);
+      assert.equal(Buffer.from(rows[0].memo.note.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+      const clear = (await env.pool.query(`SELECT count(*)::int AS n FROM durable.history WHERE attributes::text LIKE '%' || $1 || '%'
+        AND run_id IN (SELECT run_id FROM durable.workflows WHERE workflow_id = 'ext-crypt-can')`, [SECRET])).rows[0].n;
+      assert.equal(clear, 0, 'the memo in clear text');
     } finally {
       await client.close();
     }

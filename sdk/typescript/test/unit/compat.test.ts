@@ -233,7 +233,11 @@ describe('workflow commands', () => {
     }
   });
 
-  it('continue-as-new carries every field of the engine\'s command; options it cannot carry throw', () => {
+  // packages/workflow/src/workflow.ts makeContinueAsNewFunc (memo through the payload converter,
+  // searchAttributes and typedSearchAttributes unified, the typed ones winning); retryPolicy and
+  // backoffStartInterval are the retry_policy and backoff_start_interval of Temporal's
+  // ContinueAsNewWorkflowExecutionCommandAttributes (temporalio/api command/v1/message.proto)
+  it('continue-as-new carries every field of the engine\'s command: memo, search attributes, retry policy, backoff', () => {
     let sim = new Sim(COMPAT, 'continueWithOptions', [0], { taskQueue: 'tq' });
     try {
       assert.deepEqual(sim.task(), [{
@@ -242,9 +246,13 @@ describe('workflow commands', () => {
     } finally {
       sim.dispose();
     }
-    sim = new Sim(COMPAT, 'continueWithUnsupported');
+    sim = new Sim(COMPAT, 'continueWithMemo', [0], { taskQueue: 'tq' });
     try {
-      assert.match(completion(sim.task()), /^IllegalStateError: continueAsNew option memo is not supported/);
+      assert.deepEqual(sim.task(), [{
+        type: 'continue_as_new', input: [1], workflow_type: 'continueWithMemo', memo: { note: 'next', n: 2 },
+        search_attributes: { plan: 'gold', tier: 'y' }, retry_policy: { maximum_attempts: 2, initial_interval: '2s' },
+        backoff_start_interval: '1s',
+      }]);
     } finally {
       sim.dispose();
     }
@@ -295,15 +303,26 @@ describe('failure and enum values (Temporal: packages/common/src/failure.ts, act
     assert.equal(decodeRetryState('bogus'), undefined);
   });
 
+  // packages/common/src/converter/failure-converter.ts: nextRetryDelay is the failure's
+  // application_failure_info.next_retry_delay, both ways
+  it('nextRetryDelay is the failure\'s next_retry_delay, both ways', () => {
+    const f = encodeFailure(ApplicationFailure.create({ message: 'later', type: 'Later', nextRetryDelay: '1.5s' }));
+    assert.equal(f.next_retry_delay, '1.5s');
+    assert.equal(encodeFailure(ApplicationFailure.create({ message: 'now' })).next_retry_delay, undefined);
+    const back = decodeFailure({ message: 'later', type: 'Later', next_retry_delay: '1.500s' });
+    assert.ok(back instanceof ApplicationFailure);
+    assert.equal(back.nextRetryDelay, 1500);
+  });
+
   it('ApplicationFailure.create takes message, type, nonRetryable, details, nextRetryDelay and cause', () => {
     const cause = new Error('root');
     const f = ApplicationFailure.create({ message: 'm', type: 'T', nonRetryable: true, details: [1, 'a'], nextRetryDelay: '5s', cause });
     assert.deepEqual([f.message, f.type, f.nonRetryable, f.details, f.nextRetryDelay, f.cause], ['m', 'T', true, [1, 'a'], '5s', cause]);
     assert.equal(ApplicationFailure.create({}).nonRetryable, false);
-    // the engine's failure object has no next retry delay (util.c dur_failure rejects unknown fields): not sent
+    // only fields the engine's failure object has (util.c dur_failure rejects unknown ones)
     const json = encodeFailure(f);
     for (const k of Object.keys(json)) {
-      assert.ok(['message', 'type', 'non_retryable', 'details', 'stack_trace', 'cause', 'timeout_type'].includes(k), k);
+      assert.ok(['message', 'type', 'non_retryable', 'details', 'stack_trace', 'cause', 'timeout_type', 'next_retry_delay'].includes(k), k);
     }
     assert.equal(ApplicationFailure.fromError(new TypeError('t'), { nonRetryable: true }).nonRetryable, true);
   });

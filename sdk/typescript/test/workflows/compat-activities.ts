@@ -28,7 +28,7 @@ export function createCompatActivities(pool: pg.Pool) {
     async failOnceWithNextRetryDelay(key: string): Promise<number> {
       const { attempt } = activityInfo();
       await rec(key, 'nextRetryDelay');
-      if (attempt === 1) throw ApplicationFailure.create({ message: 'later', type: 'Later', nextRetryDelay: '10ms' });
+      if (attempt === 1) throw ApplicationFailure.create({ message: 'later', type: 'Later', nextRetryDelay: '300ms' });
       return attempt;
     },
     /** Heartbeats progress; attempt 1 fails at 3, the next attempt resumes from activityInfo().heartbeatDetails. */

@@ -4,9 +4,9 @@
  * import path differs from @temporalio/workflow.
  */
 import {
-  ActivityFailure, ApplicationFailure, CancellationScope, RetryState, TimeoutFailure, condition,
-  defineQuery, defineSignal, isCancellation, log, makeContinueAsNewFunc, proxyActivities, setDefaultSignalHandler,
-  setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  ActivityFailure, ApplicationFailure, CancellationScope, RetryState, SearchAttributeType, TimeoutFailure, condition,
+  defineQuery, defineSearchAttributeKey, defineSignal, isCancellation, log, makeContinueAsNewFunc, proxyActivities,
+  setDefaultSignalHandler, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '../../src/workflow';
 import type { CompatActivities } from './compat-activities';
 
@@ -186,14 +186,23 @@ export async function continueWithOptions(round: number): Promise<unknown> {
   return { round, continuedFrom: workflowInfo().continuedFromExecutionRunId ?? null };
 }
 
-/** makeContinueAsNewFunc with a memo: throws. */
-export async function continueWithUnsupported(): Promise<string> {
-  try {
-    makeContinueAsNewFunc({ memo: { a: 1 } });
-    return 'accepted';
-  } catch (e) {
-    return `${(e as Error).name}: ${(e as Error).message}`;
+/**
+ * Continues as new once with a memo, search attributes (untyped and typed:
+ * the typed value wins), a retry policy and a backoff before the new run's
+ * first workflow task; the new run reports its memo and search attributes.
+ */
+export async function continueWithMemo(round: number): Promise<unknown> {
+  if (round === 0) {
+    await makeContinueAsNewFunc<typeof continueWithMemo>({
+      memo: { note: 'next', n: 2 },
+      searchAttributes: { plan: 'gold', tier: 'x', gone: [] },
+      typedSearchAttributes: [{ key: defineSearchAttributeKey('tier', SearchAttributeType.KEYWORD), value: 'y' }],
+      retryPolicy: { maximumAttempts: 2, initialInterval: '2s' },
+      backoffStartInterval: '1s',
+    })(1);
   }
+  const info = workflowInfo();
+  return { round, memo: info.memo ?? null, searchAttributes: info.searchAttributes };
 }
 
 /**
@@ -233,9 +242,9 @@ export async function retryStates(key: string): Promise<string[]> {
   return out;
 }
 
-/** An activity failing with nextRetryDelay, retried by its policy. */
+/** An activity failing with nextRetryDelay (300 ms), retried after it rather than its policy's 20 s. */
 export async function withNextRetryDelay(key: string): Promise<number> {
-  const a = proxyActivities<CompatActivities>({ startToCloseTimeout: '10s', retry: { initialInterval: '50ms', maximumAttempts: 3 } });
+  const a = proxyActivities<CompatActivities>({ startToCloseTimeout: '10s', retry: { initialInterval: '20s', maximumAttempts: 3 } });
   return await a.failOnceWithNextRetryDelay(key);
 }
 

@@ -1,6 +1,7 @@
 /** Workflows of the extension-point tests (issue 9, point 5). */
 import {
-  ApplicationFailure, SearchAttributeType, condition, continueAsNew, defineQuery, defineSearchAttributeKey, defineSignal, proxyActivities,
+  ApplicationFailure, SearchAttributeType, condition, continueAsNew, defineQuery, defineSearchAttributeKey, defineSignal, makeContinueAsNewFunc,
+  proxyActivities,
   proxySinks, setDefaultSignalHandler, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '../../src/workflow';
 import type { Sinks } from '../../src/workflow';
@@ -34,6 +35,12 @@ export async function mergedSignals(): Promise<unknown> {
   setDefaultSignalHandler((name, ...args) => void got.push(`default ${name}:${args.join(',')}`));
   await condition(() => got.length >= 3);
   return { firstLine, got, seen };
+}
+
+/** Continues as new once with a memo of its own (through the data converter); the new run returns its memo. */
+export async function continuedWithMemo(secret: string, round = 0): Promise<unknown> {
+  if (round === 0) await makeContinueAsNewFunc<typeof continuedWithMemo>({ memo: { note: `${secret}-memo` } })(secret, 1);
+  return { round, memo: workflowInfo().memo };
 }
 
 export async function continued(round: number): Promise<unknown> {

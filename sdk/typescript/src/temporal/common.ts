@@ -7,7 +7,6 @@
 import { unsupported } from './unsupported';
 
 export * from '../common';
-export { ActivityCancellationType, ParentClosePolicy } from '../common/enums';
 export type { RetryPolicy } from '../workflow/internals';
 export { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '../errors';
 export type { SearchAttributes, SearchAttributeValue } from './workflow';

@@ -13,7 +13,10 @@
  * samples' clients (Connection.connect, new Client({ connection })).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { CancelledFailure, Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, TemporalCompatibilityError, UnsupportedTemporalFeatureError, Worker, bundleWorkflowCode } from '@temporalio/worker';
@@ -283,6 +286,17 @@ describe('what cannot run the same way says so at load time', () => {
     assert.throws(() => new Client({ connection, namespace: 'payments' }), /namespace "payments" is not supported: durable has no namespaces/);
     await assert.rejects(Worker.create({ taskQueue: 'x', namespace: 'payments' }), /namespace "payments" is not supported/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);
+  });
+
+  it('activity and client modules too: a process that loaded a module using CompleteAsyncError cannot connect', async () => {
+    // in a child process: this one must not load the module (its own later checks would fail)
+    const code = `require(${JSON.stringify(require.resolve('../workflows/temporal-unsupported-activities'))});
+      require('@temporalio/client').Connection.connect().then(() => process.exit(0), (e) => { console.log(e.name + ': ' + e.message); process.exit(3); });`;
+    const err: any = await promisify(execFile)(process.execPath, ['-e', code], {
+      cwd: path.resolve(__dirname, '../../..'), env: { ...process.env, DURABLE_CONNECTION_STRING: env.cluster.connectionString },
+    }).then(() => undefined, (e) => e);
+    assert.equal(err?.code, 3, String(err?.stderr ?? err));
+    assert.match(err.stdout, /^TemporalCompatibilityError: this project uses Temporal APIs that durable does not offer:\n.*temporal-unsupported-activities\.js:\d+: CompleteAsyncError from @temporalio\/activity: durable has no asynchronous activity completion/);
   });
 
   it('with no database named, Connection.connect explains where durable connects', async () => {

@@ -34,8 +34,8 @@ export interface ActivityInfo {
   /** Always false: durable has no local activities. */
   isLocal: boolean;
   attempt: number;
-  /** Details of the last heartbeat of this or an earlier attempt. */
-  heartbeatDetails: unknown;
+  /** Details of the last heartbeat of this or an earlier attempt (`any`, as Temporal declares it). */
+  heartbeatDetails: any;
   heartbeatTimeoutMs?: number;
   scheduledTime: Date;
   startedTime: Date;

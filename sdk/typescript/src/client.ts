@@ -232,8 +232,12 @@ export class WorkflowHandle<F = unknown> {
     await next({ signalName: nameOf(def), args, workflowExecution: this.execution, headers: {} });
   }
 
-  /** Ask a worker to run a query handler against the workflow's state (running or closed). */
-  async query<R = unknown>(def: string | { name: string }, ...args: unknown[]): Promise<R> {
+  /**
+   * Ask a worker to run a query handler against the workflow's state (running
+   * or closed).  With a definition from defineQuery the result and argument
+   * types are inferred, as in Temporal.
+   */
+  async query<R = unknown, A extends unknown[] = unknown[]>(def: string | { name: string; __ret?: R; __args?: A }, ...args: A): Promise<R> {
     return this.queryWithOptions<R>(def, args);
   }
 

@@ -1,0 +1,2 @@
+// @temporalio/common -> durable-sdk (see sdk/typescript/README.md, "Running a Temporal project on durable")
+module.exports = require('../../../dist/src/temporal/common');

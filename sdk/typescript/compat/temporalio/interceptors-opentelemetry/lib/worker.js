@@ -1,0 +1,1 @@
+module.exports = require('../../../../dist/src/temporal/interceptors-opentelemetry/lib/worker');

@@ -1,0 +1,1 @@
+export * from '../../../../dist/src/temporal/interceptors-opentelemetry/lib/workflow';

@@ -1,0 +1,2 @@
+// @temporalio/workflow -> durable-sdk (see sdk/typescript/README.md, "Running a Temporal project on durable")
+module.exports = require('../../../dist/src/temporal/workflow');

@@ -1,0 +1,23 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+
+
+export async function run(): Promise<void> {
+  const connection = await NativeConnection.connect({ address: 'localhost:7233' });
+  try {
+    const worker = await Worker.create({
+      connection,
+      taskQueue: 'signals-queries',
+      workflowsPath: require.resolve('./workflows'),
+    });
+    await worker.run();
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  run().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

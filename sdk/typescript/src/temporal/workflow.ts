@@ -1,0 +1,78 @@
+/**
+ * `@temporalio/workflow` on durable: durable-sdk/workflow under Temporal's
+ * names (compat/temporalio/workflow maps the package name here).  Everything
+ * durable's workflow module exports is re-exported; the Temporal names it
+ * lacks are either mapped (below) or exported as unsupported stubs that throw
+ * (see unsupported.ts, and check.ts for the load-time check).  Loaded in the
+ * workflow sandbox: no Node APIs.
+ */
+import { getActivator } from '../workflow/internals';
+import { proxyActivities, setHandler, workflowInfo as durableWorkflowInfo } from '../workflow';
+import type { ActivityInterfaceFor, ActivityOptions, WorkflowInfo as DurableWorkflowInfo } from '../workflow';
+import { unsupported } from './unsupported';
+
+export * from '../workflow';
+export { UnsupportedTemporalFeatureError } from './unsupported';
+
+const M = '@temporalio/workflow';
+
+/** Temporal's old name of setHandler (still exported by Temporal's SDK). */
+export const setListener = setHandler;
+
+/** Temporal's search attribute values: lists (durable also stores other JSON values, typed here as these). */
+export type SearchAttributeValue = string[] | number[] | boolean[] | Date[];
+/** Temporal's untyped search attributes (durable-sdk's SearchAttributes is Record<string, unknown>). */
+export type SearchAttributes = Record<string, SearchAttributeValue | Readonly<SearchAttributeValue> | undefined>;
+/** durable's WorkflowInfo with Temporal's type of searchAttributes. */
+export type WorkflowInfo = Omit<DurableWorkflowInfo, 'searchAttributes'> & { searchAttributes: SearchAttributes };
+
+/** durable's workflowInfo() (same object), typed as Temporal's. */
+export function workflowInfo(): WorkflowInfo {
+  return durableWorkflowInfo() as unknown as WorkflowInfo;
+}
+
+/** True inside a workflow's execution (Temporal: the workflow isolate), false elsewhere (e.g. a client loading the module). */
+export function inWorkflowContext(): boolean {
+  try {
+    getActivator();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Temporal's LocalActivityOptions: the ActivityOptions a local activity takes. */
+export type LocalActivityOptions = ActivityOptions & { localRetryThreshold?: unknown };
+
+/**
+ * Local activities run as ordinary activities: durable has no local
+ * activities, so each call is scheduled through the engine
+ * (ActivityTaskScheduled in the history) on the workflow's task queue.  Same
+ * results, retries and timeouts; one more round trip than Temporal's.
+ */
+export function proxyLocalActivities<A = Record<string, (...args: any[]) => any>>(options: LocalActivityOptions): ActivityInterfaceFor<A> {
+  const { localRetryThreshold: _ignored, ...rest } = options;
+  return proxyActivities<A>(rest);
+}
+
+/** Temporal's enum of child workflow cancellation types (values only: durable has no child workflows). */
+export const ChildWorkflowCancellationType = {
+  ABANDON: 'ABANDON',
+  TRY_CANCEL: 'TRY_CANCEL',
+  WAIT_CANCELLATION_COMPLETED: 'WAIT_CANCELLATION_COMPLETED',
+  WAIT_CANCELLATION_REQUESTED: 'WAIT_CANCELLATION_REQUESTED',
+} as const;
+export type ChildWorkflowCancellationType = (typeof ChildWorkflowCancellationType)[keyof typeof ChildWorkflowCancellationType];
+
+const NO_CHILDREN = 'durable has no child workflows (the engine has no start_child command); start the workflow from a client or an activity';
+export const startChild = unsupported(M, 'startChild', NO_CHILDREN);
+export const executeChild = unsupported(M, 'executeChild', NO_CHILDREN);
+export const getExternalWorkflowHandle = unsupported(M, 'getExternalWorkflowHandle',
+  'workflows cannot signal or cancel other workflows (the engine has no signal_external / request_cancel_external command); do it from an activity with a client');
+const NO_UPDATES = 'durable has no workflow updates (the engine has no update protocol); use a signal and a query';
+export const defineUpdate = unsupported(M, 'defineUpdate', NO_UPDATES);
+export const currentUpdateInfo = unsupported(M, 'currentUpdateInfo', NO_UPDATES);
+export const setDefaultUpdateHandler = unsupported(M, 'setDefaultUpdateHandler', NO_UPDATES);
+export const setDefaultQueryHandler = unsupported(M, 'setDefaultQueryHandler', 'queries are answered only by handlers set with setHandler');
+export const allHandlersFinished = unsupported(M, 'allHandlersFinished', 'durable does not track running signal handlers; keep a counter in the workflow');
+export const upsertMemo = unsupported(M, 'upsertMemo', 'the engine has no upsert_memo command; the memo is set when the workflow starts');

@@ -729,7 +729,8 @@ _engine_tick(PG_FUNCTION_ARGS)
 	ResourceOwner owner = CurrentResourceOwner;
 
 	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
-	committed = dur_take_committed_deadline();
+	/* only the engine keeps watermarks: a tick by hand must not take its news */
+	committed = dur_is_engine ? dur_take_committed_deadline() : 0;
 	/* called by hand, or the first tick, or a while since the last full scan */
 	if (!dur_is_engine || last_full_scan == 0 ||
 		now - last_full_scan >= DUR_FULL_SCAN_MS * (int64) 1000)

@@ -424,9 +424,7 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 	lk->has_task = dur_fetch(lk->call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, tok.n1, &lk->task);
 	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
 		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
-	dur_check_legacy_token(token, &tok, lk->has_task && !lk->task.nulls[T_STARTED_TIME],
-						   lk->has_task && !lk->task.nulls[T_STARTED_TIME] ?
-						   DatumGetTimestampTz(lk->task.values[T_STARTED_TIME]) : 0);
+	dur_check_legacy_token(token, &tok, lk->has_task ? &lk->task : NULL);
 }
 
 /*

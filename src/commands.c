@@ -277,9 +277,7 @@ dur_lock_wft(const char *token, DurWftLock *lk)
 	lk->has_task = dur_fetch(lk->call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, 0, &lk->task);
 	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
 		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
-	dur_check_legacy_token(token, &tok, lk->has_task && !lk->task.nulls[T_STARTED_TIME],
-						   lk->has_task && !lk->task.nulls[T_STARTED_TIME] ?
-						   DatumGetTimestampTz(lk->task.values[T_STARTED_TIME]) : 0);
+	dur_check_legacy_token(token, &tok, lk->has_task ? &lk->task : NULL);
 	/*
 	 * WorkflowTaskStarted records the time the worker was given (its
 	 * workflow clock), which the lease loses in a crash but the token keeps

@@ -49,6 +49,7 @@
 #endif
 
 #include "durable.h"
+#include "tables.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(_check_id);
@@ -466,11 +467,11 @@ dur_token(char kind, const pg_uuid_t *run, int64 n1, int64 n2, int64 n3)
  * An unsigned token of durable 0.1 or 0.2 is honoured only for a task
  * that a worker started before the update made the token key: one the
  * worker held across ALTER EXTENSION durable UPDATE.  Anything else could
- * have been built from the history.
+ * have been built from the history.  task is the token's durable.tasks row,
+ * NULL when there is none.
  */
 void
-dur_check_legacy_token(const char *token, const DurToken *tok, bool started,
-					   TimestampTz started_time)
+dur_check_legacy_token(const char *token, const DurToken *tok, const DurRow *task)
 {
 	int			len;
 	TimestampTz created;
@@ -478,7 +479,8 @@ dur_check_legacy_token(const char *token, const DurToken *tok, bool started,
 	if (!tok->legacy)
 		return;
 	(void) dur_token_key(&len, &created);
-	if (!started || started_time >= created)
+	if (task == NULL || task->nulls[T_STARTED_TIME] ||
+		DatumGetTimestampTz(task->values[T_STARTED_TIME]) >= created)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid task token \"%s\"",

@@ -105,8 +105,9 @@ extern Interval *dur_interval_min(Interval *a, Interval *b);
 extern void dur_parse_token(const char *token, char kind, DurToken *tok);
 extern void dur_stale(const char *token, const char *why) pg_attribute_noreturn();
 extern char *dur_token(char kind, const pg_uuid_t *run, int64 n1, int64 n2, int64 n3);
-extern void dur_check_legacy_token(const char *token, const DurToken *tok, bool started,
-								   TimestampTz started_time);
+struct DurRow;
+extern void dur_check_legacy_token(const char *token, const DurToken *tok,
+								   const struct DurRow *task);
 extern char *dur_activity_token(const pg_uuid_t *run, int64 seid, int32 attempt,
 								TimestampTz started);
 extern char *dur_uuid_text(const pg_uuid_t *u);

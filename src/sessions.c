@@ -88,6 +88,38 @@ dur_owner_died(Oid dboid, int64 owner)
 		SetLatch(engine->latch);
 }
 
+/*
+ * End the session a backend's slot holds, if any: its owner is dead.
+ * Caller holds the lock exclusively.  Returns whether there was one.
+ */
+static bool
+dur_end_session(DurWaiter *w)
+{
+	if (w->session_key == 0)
+		return false;
+	dur_owner_died(w->dboid_session, w->session_owner);
+	w->session_key = 0;
+	w->session_owner = 0;
+	dur_shared->nsessions--;
+	return true;
+}
+
+/* The slot holding the session of key in this database, or NULL; caller holds the lock. */
+static DurWaiter *
+dur_find_session(uint64 key)
+{
+	int			i;
+
+	for (i = 0; i < dur_shared->nwaiters; i++)
+	{
+		DurWaiter  *w = &dur_shared->waiters[i];
+
+		if (w->session_key == key && w->dboid_session == MyDatabaseId)
+			return w;
+	}
+	return NULL;
+}
+
 /* At exit: the session this backend held is over. */
 static void
 dur_owner_exit(int code, Datum arg)
@@ -98,13 +130,7 @@ dur_owner_exit(int code, Datum arg)
 		return;
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	w = dur_my_slot();
-	if (w->session_key != 0)
-	{
-		dur_owner_died(MyDatabaseId, w->session_owner);
-		dur_shared->nsessions--;
-	}
-	w->session_key = 0;
-	w->session_owner = 0;
+	(void) dur_end_session(w);
 	LWLockRelease(dur_shared->lock);
 }
 
@@ -141,19 +167,10 @@ dur_claim_owner(const char *worker)
 	LWLockAcquire(dur_shared->lock, LW_SHARED);
 	if (dur_shared->nsessions > 0)
 	{
-		uint64		key = dur_session_key(worker);
-		int			i;
+		DurWaiter  *w = dur_find_session(dur_session_key(worker));
 
-		for (i = 0; i < dur_shared->nwaiters; i++)
-		{
-			DurWaiter  *w = &dur_shared->waiters[i];
-
-			if (w->session_key == key && w->dboid_session == MyDatabaseId)
-			{
-				owner = w->session_owner;
-				break;
-			}
-		}
+		if (w != NULL)
+			owner = w->session_owner;
 	}
 	LWLockRelease(dur_shared->lock);
 	return owner;
@@ -218,7 +235,7 @@ open_worker_session(PG_FUNCTION_ARGS)
 	char	   *worker;
 	uint64		key;
 	DurWaiter  *me;
-	int			i;
+	DurWaiter  *older;
 
 	dur_require_not_null(PG_ARGISNULL(0), "worker_id");
 	worker = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -236,18 +253,10 @@ open_worker_session(PG_FUNCTION_ARGS)
 				 errmsg("this connection already holds a worker session"),
 				 errhint("Call durable.close_worker_session() first, or open the session on another connection.")));
 	}
-	for (i = 0; i < dur_shared->nwaiters; i++)
-	{
-		DurWaiter  *w = &dur_shared->waiters[i];
-
-		if (w->session_key == key && w->dboid_session == MyDatabaseId)
-		{
-			dur_owner_died(MyDatabaseId, w->session_owner);
-			w->session_key = 0;
-			w->session_owner = 0;
-			dur_shared->nsessions--;
-		}
-	}
+	/* at most one session per worker id: a newer one replaces the older */
+	older = dur_find_session(key);
+	if (older != NULL)
+		(void) dur_end_session(older);
 	me->session_key = key;
 	me->dboid_session = MyDatabaseId;
 	me->session_owner = ++dur_shared->next_owner;
@@ -269,14 +278,7 @@ close_worker_session(PG_FUNCTION_ARGS)
 	dur_require_engine();
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
 	me = dur_my_slot();
-	had = me->session_key != 0;
-	if (had)
-	{
-		dur_owner_died(MyDatabaseId, me->session_owner);
-		me->session_key = 0;
-		me->session_owner = 0;
-		dur_shared->nsessions--;
-	}
+	had = dur_end_session(me);
 	LWLockRelease(dur_shared->lock);
 	PG_RETURN_BOOL(had);
 }

@@ -641,11 +641,15 @@ dur_wait_latch(long timeout_ms)
 					 errmsg("terminating connection due to unexpected postmaster exit")));
 	}
 	else
+	{
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 					   timeout_ms, PG_WAIT_EXTENSION);
+		/* no socket in the wait: look at it when woken */
+		if ((rc & WL_LATCH_SET) && MyProcPort != NULL && !pq_check_connection())
+			rc |= WL_SOCKET_CLOSED;
+	}
 	ResetLatch(MyLatch);
-	if ((rc & WL_SOCKET_CLOSED) ||
-		((rc & WL_LATCH_SET) && MyProcPort != NULL && !pq_check_connection()))
+	if (rc & WL_SOCKET_CLOSED)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONNECTION_FAILURE),
 				 errmsg("durable: the client closed the connection while waiting")));

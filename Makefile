@@ -29,6 +29,7 @@ OBJS = \
 	src/wakeup.o \
 	src/query.o \
 	src/sessions.o \
+	src/namespaces.o \
 	src/util.o \
 	src/jsonw.o \
 	src/events.o \
@@ -45,7 +46,7 @@ OBJS = \
 SQL_SCHEMA = src/sql/tables.sql src/sql/types.sql
 # objects: created or replaced by the install script and by every update script
 SQL_OBJECTS = src/sql/history_view.sql src/sql/client.sql src/sql/worker.sql \
-	src/sql/engine.sql src/sql/admin.sql src/sql/roles.sql
+	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql
 SQL_RELEASED = src/durable--0.1.sql src/durable--0.1--0.2.sql
 
 DATA = $(SQL_RELEASED)

@@ -103,9 +103,9 @@ FROM unnest(ARRAY[0, 1, 15, 63]) n;
 --
 -- _by_id completions are durable_completer's, not durable_worker's
 --
-SELECT has_function_privilege('durable_worker', 'durable.complete_activity_by_id(text, text, jsonb, uuid)', 'EXECUTE') AS worker_may,
-	   has_function_privilege('durable_completer', 'durable.complete_activity_by_id(text, text, jsonb, uuid)', 'EXECUTE') AS completer_may,
-	   has_function_privilege('durable_admin', 'durable.complete_activity_by_id(text, text, jsonb, uuid)', 'EXECUTE') AS admin_may;
+SELECT has_function_privilege('durable_worker', 'durable.complete_activity_by_id(text, text, jsonb, uuid, text)', 'EXECUTE') AS worker_may,
+	   has_function_privilege('durable_completer', 'durable.complete_activity_by_id(text, text, jsonb, uuid, text)', 'EXECUTE') AS completer_may,
+	   has_function_privilege('durable_admin', 'durable.complete_activity_by_id(text, text, jsonb, uuid, text)', 'EXECUTE') AS admin_may;
 SELECT has_table_privilege('durable_admin', 'durable.token_key', 'SELECT') AS admin_reads_key;
 
 --

@@ -270,6 +270,7 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	SETA(A_STATE, CStringGetTextDatum("scheduled"));
 	SETA(A_READY_TIME, TimestampTzGetDatum(now));
 	SETA(A_WORKFLOW_ID, run->row.values[W_WORKFLOW_ID]);
+	SETA(A_NAMESPACE, run->row.values[W_NAMESPACE]);
 #undef SETA
 	dur_insert(call, DUR_ACTIVITIES, v, n, &a.tid);
 	a.values = v;
@@ -473,9 +474,9 @@ dur_complete_activity(const char *token, Datum result, bool has_result, bool ask
 	DurEvent   *ev;
 	DurTask    *t;
 
+	dur_lock_activity(token, &lk);
 	if (has_result)
 		dur_check_payload(result, "result");
-	dur_lock_activity(token, &lk);
 	ev = dur_event("ActivityTaskCompleted");
 	dj_jsonb_datum(&ev->attrs, "result", result, !has_result);
 	dj_str(&ev->attrs, "identity", lk.worker);
@@ -510,8 +511,8 @@ dur_fail_activity(const char *token, Jsonb *failure, bool asked)
 	DurFailure	f;
 	DurTask    *t;
 
-	dur_failure(failure, "failure", &f);
 	dur_lock_activity(token, &lk);
+	dur_failure(failure, "failure", &f);
 	t = dur_activity_attempt_failed(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, &f,
 									lk.worker, false, dur_eager_worker(asked, &lk));
 	dur_run_write(lk.call, lk.run);
@@ -542,9 +543,9 @@ dur_heartbeat_activity(const char *token, Datum details, bool has_details)
 	DurActivityLock lk;
 	bool		cancel;
 
+	dur_lock_activity(token, &lk);
 	if (has_details)
 		dur_check_payload(details, "details");
-	dur_lock_activity(token, &lk);
 	lk.a.values[A_HEARTBEAT_DETAILS] = details;
 	lk.a.nulls[A_HEARTBEAT_DETAILS] = !has_details;
 	dur_update(lk.call, DUR_ACTIVITIES, &lk.a.tid, lk.a.values, lk.a.nulls, NULL);
@@ -585,9 +586,9 @@ dur_report_canceled(const char *token, Datum details, bool has_details)
 	DurActivityLock lk;
 	DurEvent   *ev;
 
+	dur_lock_activity(token, &lk);
 	if (has_details)
 		dur_check_payload(details, "details");
-	dur_lock_activity(token, &lk);
 	if (lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID])
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -624,13 +625,19 @@ report_activity_canceled(PG_FUNCTION_ARGS)
 static char *
 dur_activity_token_by_id(FunctionCallInfo fcinfo)
 {
-	char	   *wid = dur_arg_text(fcinfo, 0);
+	char	   *ns = dur_namespace_arg(fcinfo, 4);
+	char	   *wid;
 	char	   *aid = dur_arg_text(fcinfo, 1);
 	pg_uuid_t  *run_id = PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3);
-	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, wid, run_id, true, false);
+	DurCall    *call;
+	DurRun	   *run;
 	DurRow		row;
 	char	   *token;
+
+	dur_namespace_require(ns, DUR_CAP_WORKER);
+	wid = dur_arg_text(fcinfo, 0);
+	call = dur_call_begin();
+	run = dur_run_find(call, ns, wid, run_id, true, false);
 
 	if (aid == NULL || !dur_find_activity(call, run, aid, &row))
 		ereport(ERROR,

@@ -3,8 +3,9 @@
  * admin.c
  *	  Administration: retention of closed runs.
  *
- * purge_closed_workflows deletes closed runs and their history, the
- * oldest closed first.
+ * purge_closed_workflows deletes a namespace's closed runs and their
+ * history, the oldest closed first, older than the namespace's retention
+ * unless told otherwise.  Namespaces themselves are namespaces.c's.
  *
  * Invariants: only closed runs are deleted, each with all its history
  * batches in the same transaction; a closed run has no other rows left
@@ -28,15 +29,19 @@
 PG_FUNCTION_INFO_V1(purge_closed_workflows);
 
 /*
- * purge_closed_workflows(older_than interval, batch_size integer) returns
- * bigint: delete up to batch_size runs (NULL: all) that closed before now
- * - older_than, with their history.  Returns how many runs were deleted.
+ * purge_closed_workflows(older_than interval, batch_size integer,
+ * namespace text) returns bigint: delete up to batch_size runs (NULL: all)
+ * of the namespace that closed before now - older_than (NULL: the
+ * namespace's retention; none keeps them), with their history.  Returns
+ * how many runs were deleted.
  */
 Datum
 purge_closed_workflows(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_namespace_arg(fcinfo, 2);
 	Interval   *older = PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0);
 	int64		batch = PG_ARGISNULL(1) ? PG_INT64_MAX : PG_GETARG_INT32(1);
+	Interval	retention;
 	TimestampTz cutoff;
 	DurCall    *call;
 	DurScan		s;
@@ -48,15 +53,19 @@ purge_closed_workflows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("batch_size must be zero or positive: " INT64_FORMAT, batch)));
+	dur_namespace_require(ns, DUR_CAP_ADMIN);
+	if (older == NULL && dur_namespace_retention(ns, &retention))
+		older = &retention;
 	if (older == NULL)
-		PG_RETURN_INT64(0);		/* close_time < now - NULL matches nothing */
+		PG_RETURN_INT64(0);		/* the namespace keeps its closed runs */
 	cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													 TimestampTzGetDatum(GetCurrentTimestamp()),
 													 IntervalPGetDatum(older)));
 	call = dur_call_begin();
 	dur_call_snapshot(call);
 	dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_CLOSE_TIME);
-	dur_key_timestamptz(&s, 1, BTLessStrategyNumber, cutoff);
+	dur_key_text(&s, 1, ns);
+	dur_key_timestamptz(&s, 2, BTLessStrategyNumber, cutoff);
 	while (n < batch && dur_scan_next(&s, ForwardScanDirection, &row))
 	{
 		pg_uuid_t	run_id;

@@ -73,6 +73,19 @@ arg_jsonb(FunctionCallInfo fcinfo, int n)
 	return PG_ARGISNULL(n) ? (Datum) 0 : PG_GETARG_DATUM(n);
 }
 
+/*
+ * The namespace argument n, checked: the caller must hold a capability of
+ * the mask cap there.
+ */
+static char *
+dur_client_namespace(FunctionCallInfo fcinfo, int n, int cap)
+{
+	char	   *ns = dur_namespace_arg(fcinfo, n);
+
+	dur_namespace_require(ns, cap);
+	return ns;
+}
+
 /* A workflow id, cut for messages as left(workflow_id, 200) did. */
 static char *
 wid_msg(const char *wid)
@@ -83,6 +96,7 @@ wid_msg(const char *wid)
 /* What a start asks for. */
 typedef struct DurStartRequest
 {
+	const char *namespace;
 	const char *workflow_type;
 	Datum		input;
 	const char *workflow_id;
@@ -152,14 +166,15 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	if (r->retry_policy != NULL)
 		policy = JsonbPGetDatum(dur_retry_policy(r->retry_policy, "retry_policy"));
 
-	dur_lock_workflow_id(r->workflow_id);
+	dur_lock_workflow_id(r->namespace, r->workflow_id);
 	dur_call_snapshot(call);
 	*existing = false;
 
 	if (r->request_id != NULL)
 	{
 		dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
-		dur_key_text(&s, 1, r->workflow_id);
+		dur_key_text(&s, 1, r->namespace);
+		dur_key_text(&s, 2, r->workflow_id);
 		while (dur_scan_next(&s, ForwardScanDirection, &row))
 		{
 			if (!row.nulls[W_REQUEST_ID] &&
@@ -179,7 +194,8 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	}
 
 	dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
-	dur_key_text(&s, 1, r->workflow_id);
+	dur_key_text(&s, 1, r->namespace);
+	dur_key_text(&s, 2, r->workflow_id);
 	if (dur_scan_next(&s, ForwardScanDirection, &row))
 	{
 		run_id = palloc(sizeof(pg_uuid_t));
@@ -208,7 +224,8 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	{
 		/* the last run: the index is ordered by start_time DESC */
 		dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
-		dur_key_text(&s, 1, r->workflow_id);
+		dur_key_text(&s, 1, r->namespace);
+		dur_key_text(&s, 2, r->workflow_id);
 		if (dur_scan_next(&s, ForwardScanDirection, &row))
 		{
 			char	   *status = TextDatumGetCString(row.values[W_STATUS]);
@@ -227,6 +244,7 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 
 	run_id = dur_new_run_id();
 	memset(&p, 0, sizeof(p));
+	p.namespace = r->namespace;
 	p.workflow_id = r->workflow_id;
 	p.workflow_type = r->workflow_type;
 	p.task_queue = r->task_queue;
@@ -264,11 +282,13 @@ start_workflow(PG_FUNCTION_ARGS)
 	pg_uuid_t  *run_id;
 	bool		existing;
 
+	memset(&r, 0, sizeof(r));
+	r.namespace = dur_namespace_arg(fcinfo, 15);
+	dur_namespace_require(r.namespace, DUR_CAP_CLIENT);
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("workflow_type must not be NULL")));
-	memset(&r, 0, sizeof(r));
 	r.workflow_type = arg_text(fcinfo, 0);
 	r.input = arg_jsonb(fcinfo, 1);
 	r.workflow_id = PG_ARGISNULL(2) ? dur_uuid_text(dur_new_uuid()) : arg_text(fcinfo, 2);
@@ -324,7 +344,7 @@ dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id)
 	DurRow		row;
 	bool		seen;
 	Datum		v[SR_NCOLS];
-	bool		n[SR_NCOLS] = {false, false, false};
+	bool		n[SR_NCOLS] = {false, false, false, false};
 
 	dur_scan_begin(&s, call, DUR_SIGNAL_REQUESTS_PKEY);
 	dur_key_uuid(&s, 1, &run->run_id);
@@ -336,6 +356,7 @@ dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id)
 	v[SR_RUN_ID] = UUIDPGetDatum(&run->run_id);
 	v[SR_REQUEST_ID] = CStringGetTextDatum(request_id);
 	v[SR_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+	v[SR_NAMESPACE] = run->row.values[W_NAMESPACE];
 	dur_insert(call, DUR_SIGNAL_REQUESTS, v, n, NULL);
 	return true;
 }
@@ -348,10 +369,11 @@ dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id)
 Datum
 signal_workflow(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 5, DUR_CAP_CLIENT);
 	char	   *request_id = arg_text(fcinfo, 4);
 	DurEvent   *ev = dur_signal_event(arg_text(fcinfo, 1), arg_jsonb(fcinfo, 2), request_id);
 	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, arg_text(fcinfo, 0),
+	DurRun	   *run = dur_run_find(call, ns, arg_text(fcinfo, 0),
 								   PG_ARGISNULL(3) ? NULL : PG_GETARG_UUID_P(3), true, true);
 
 	if (request_id == NULL || dur_signal_request_new(call, run, request_id))
@@ -377,6 +399,7 @@ signal_with_start_workflow(PG_FUNCTION_ARGS)
 	DurCall    *call;
 	pg_uuid_t  *run_id;
 	bool		existing;
+	char	   *ns = dur_client_namespace(fcinfo, 16, DUR_CAP_CLIENT);
 	char	   *request_id = arg_text(fcinfo, 12);
 	DurEvent   *ev;
 
@@ -391,6 +414,7 @@ signal_with_start_workflow(PG_FUNCTION_ARGS)
 				 errhint("signal_with_start_workflow needs the workflow_type to start the workflow if it is not running.")));
 	ev = dur_signal_event(arg_text(fcinfo, 1), arg_jsonb(fcinfo, 2), request_id);
 	memset(&r, 0, sizeof(r));
+	r.namespace = ns;
 	r.workflow_id = arg_text(fcinfo, 0);
 	r.workflow_type = arg_text(fcinfo, 3);
 	r.input = arg_jsonb(fcinfo, 4);
@@ -444,8 +468,9 @@ signal_with_start_workflow(PG_FUNCTION_ARGS)
 Datum
 cancel_workflow(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 3, DUR_CAP_CLIENT);
 	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, arg_text(fcinfo, 0),
+	DurRun	   *run = dur_run_find(call, ns, arg_text(fcinfo, 0),
 								   PG_ARGISNULL(2) ? NULL : PG_GETARG_UUID_P(2), true, true);
 
 	if (!DatumGetBool(run->row.values[W_CANCEL_REQUESTED]))
@@ -469,8 +494,9 @@ cancel_workflow(PG_FUNCTION_ARGS)
 Datum
 terminate_workflow(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 3, DUR_CAP_CLIENT);
 	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, arg_text(fcinfo, 0),
+	DurRun	   *run = dur_run_find(call, ns, arg_text(fcinfo, 0),
 								   PG_ARGISNULL(2) ? NULL : PG_GETARG_UUID_P(2), true, true);
 
 	dur_terminate(call, run, arg_text(fcinfo, 1), NULL);
@@ -618,8 +644,9 @@ dur_describe_timers(DurCall *call, DurRun *run)
 Datum
 describe_workflow(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 2, DUR_CAP_CLIENT | DUR_CAP_WORKER);
 	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, arg_text(fcinfo, 0),
+	DurRun	   *run = dur_run_find(call, ns, arg_text(fcinfo, 0),
 								   PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1), false, false);
 	Datum	   *w = run->row.values;
 	bool	   *wn = run->row.nulls;
@@ -661,8 +688,9 @@ Datum
 get_history(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *ns = dur_client_namespace(fcinfo, 2, DUR_CAP_CLIENT | DUR_CAP_WORKER);
 	DurCall    *call = dur_call_begin();
-	DurRun	   *run = dur_run_find(call, arg_text(fcinfo, 0),
+	DurRun	   *run = dur_run_find(call, ns, arg_text(fcinfo, 0),
 								   PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1), false, false);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -679,6 +707,7 @@ get_history(PG_FUNCTION_ARGS)
 Datum
 workflow_result(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 3, DUR_CAP_CLIENT);
 	char	   *wid = arg_text(fcinfo, 0);
 	pg_uuid_t  *run_id = PG_ARGISNULL(1) ? NULL : PG_GETARG_UUID_P(1);
 	Interval   *wait = arg_interval(fcinfo, 2);
@@ -693,7 +722,7 @@ workflow_result(PG_FUNCTION_ARGS)
 	dur_check_interval(wait, "wait", false);
 	deadline = wait ? dur_time_plus(GetCurrentTimestamp(), wait) : GetCurrentTimestamp();
 	call = dur_call_begin();
-	run = dur_run_find(call, wid, run_id, false, false);
+	run = dur_run_find(call, ns, wid, run_id, false, false);
 	for (;;)
 	{
 		pg_uuid_t	id;
@@ -786,6 +815,7 @@ workflow_result(PG_FUNCTION_ARGS)
 Datum
 query_workflow(PG_FUNCTION_ARGS)
 {
+	char	   *ns = dur_client_namespace(fcinfo, 5, DUR_CAP_CLIENT);
 	char	   *name = arg_text(fcinfo, 1);
 	Interval   *timeout = arg_interval(fcinfo, 3);
 	DurCall    *call;
@@ -803,7 +833,7 @@ query_workflow(PG_FUNCTION_ARGS)
 	dur_check_id(name, "query_name");
 	dur_check_interval(timeout, "timeout", true);
 	call = dur_call_begin();
-	run = dur_run_find(call, arg_text(fcinfo, 0), PG_ARGISNULL(4) ? NULL : PG_GETARG_UUID_P(4),
+	run = dur_run_find(call, ns, arg_text(fcinfo, 0), PG_ARGISNULL(4) ? NULL : PG_GETARG_UUID_P(4),
 					   false, false);
 	dur_call_end(call);
 	if (timeout != NULL)
@@ -813,7 +843,7 @@ query_workflow(PG_FUNCTION_ARGS)
 		ms = 10000;
 	if (ms > PG_INT32_MAX)
 		ms = PG_INT32_MAX;
-	if (!dur_ask_query(&run->run_id, run->task_queue, name,
+	if (!dur_ask_query(&run->run_id, dur_queue_key(ns, run->task_queue), name,
 					   PG_ARGISNULL(2) ? NULL : JsonbToCString(NULL, &PG_GETARG_JSONB_P(2)->root,
 															  VARSIZE(PG_GETARG_JSONB_P(2))),
 					   (int) rint(ms), &answer, &len, &failed))
@@ -849,6 +879,13 @@ answer_query(PG_FUNCTION_ARGS)
 	char	   *answer;
 
 	dur_parse_token(token, 'q', &tok);
+	{
+		char	   *ns = dur_claimed_query_namespace((uint64) tok.n1, &tok.run_id);
+
+		if (ns == NULL)
+			dur_stale(token, "The query timed out or its caller left.");
+		dur_namespace_require(ns, DUR_CAP_WORKER);
+	}
 	if (!PG_ARGISNULL(2))
 	{
 		DurFailure	f;

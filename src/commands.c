@@ -826,6 +826,7 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 
 	memset(&p, 0, sizeof(p));
 	p.workflow_id = run->workflow_id;
+	p.namespace = run->namespace;
 	p.workflow_type = type ? type : run->workflow_type;
 	p.task_queue = queue ? queue : run->task_queue;
 	p.input = input ? JsonbPGetDatum(input) : 0;

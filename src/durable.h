@@ -136,6 +136,7 @@ extern Size dur_query_shmem_size(void);
 extern bool dur_ask_query(const pg_uuid_t *run_id, const char *queue, const char *name,
 						  const char *args, int timeout_ms, char **answer, int *len,
 						  bool *failed);
+extern char *dur_claimed_query_namespace(uint64 query_id, const pg_uuid_t *run_id);
 extern bool dur_claim_query(const char *queue, uint64 *query_id, pg_uuid_t *run_id,
 							char **name, char **args);
 extern bool dur_answer_query(uint64 query_id, const pg_uuid_t *run_id, const char *answer,
@@ -162,6 +163,7 @@ extern int	dur_wake_task_waiters(uint32 key, int mask, int count, bool any_key, 
 extern uint32 dur_worker_key(const char *worker);
 extern void dur_request_engine_start(void);
 extern int	dur_wait_latch(long timeout_ms);
+extern char *dur_queue_key(const char *namespace, const char *queue);
 extern void dur_notify_task(const char *queue, int mask, const char *sticky_worker);
 extern void dur_notify_task_on_abort(const char *queue, int mask);
 extern void dur_notify_close(const char *workflow_id, const char *payload);

@@ -82,6 +82,7 @@ dur_run_unpack(DurRow *row)
 	run->written = true;
 	memcpy(&run->run_id, DatumGetUUIDP(v[W_RUN_ID]), sizeof(pg_uuid_t));
 	run->workflow_id = TextDatumGetCString(v[W_WORKFLOW_ID]);
+	run->namespace = TextDatumGetCString(v[W_NAMESPACE]);
 	run->workflow_type = TextDatumGetCString(v[W_WORKFLOW_TYPE]);
 	run->task_queue = TextDatumGetCString(v[W_TASK_QUEUE]);
 	run->status = TextDatumGetCString(v[W_STATUS]);
@@ -132,6 +133,7 @@ dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok)
 
 	if (run == NULL)
 		dur_stale(token, "The run does not exist.");
+	dur_namespace_require(run->namespace, DUR_CAP_WORKER);
 	if (!dur_run_running(run))
 		dur_stale(token, psprintf("The run is %s.", run->status));
 	return run;
@@ -159,13 +161,13 @@ dur_wid_for_message(const char *wid)
 }
 
 /*
- * Find a run: the given run of a workflow id, or its running run, or its
- * latest.  With running the run must be running (DU003); with lock it is
+ * Find a run of a namespace: the given run of a workflow id, or its
+ * running run, or its latest.  The caller has checked the namespace.  With running the run must be running (DU003); with lock it is
  * locked and read again after the lock.
  */
 DurRun *
-dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
-			 bool running, bool lock)
+dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
+			 const pg_uuid_t *run_id, bool running, bool lock)
 {
 	DurRun	   *run = NULL;
 	DurScan		s;
@@ -179,7 +181,8 @@ dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
 	if (run_id != NULL)
 	{
 		run = dur_run_read(call, run_id);
-		if (run != NULL && strcmp(run->workflow_id, workflow_id) != 0)
+		if (run != NULL && (strcmp(run->workflow_id, workflow_id) != 0 ||
+							strcmp(run->namespace, namespace) != 0))
 			run = NULL;
 		if (run == NULL)
 			ereport(ERROR,
@@ -190,7 +193,8 @@ dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
 	else
 	{
 		dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
-		dur_key_text(&s, 1, workflow_id);
+		dur_key_text(&s, 1, namespace);
+		dur_key_text(&s, 2, workflow_id);
 		if (dur_scan_next(&s, ForwardScanDirection, &row))
 			run = dur_run_read(call, DatumGetUUIDP(row.values[W_RUN_ID]));
 		dur_scan_end(&s);
@@ -203,7 +207,8 @@ dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
 			pg_uuid_t	best;
 
 			dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
-			dur_key_text(&s, 1, workflow_id);
+			dur_key_text(&s, 1, namespace);
+			dur_key_text(&s, 2, workflow_id);
 			while (dur_scan_next(&s, ForwardScanDirection, &row))
 			{
 				TimestampTz start = DatumGetTimestampTz(row.values[W_START_TIME]);
@@ -309,12 +314,13 @@ dur_run_write(DurCall *call, DurRun *run)
 	if (run->events.nevents > 0)
 	{
 		Datum		hv[H_NCOLS];
-		bool		hn[H_NCOLS] = {false, false, false, false};
+		bool		hn[H_NCOLS] = {false, false, false, false, false};
 
 		hv[H_RUN_ID] = UUIDPGetDatum(&run->run_id);
 		hv[H_LAST_EVENT_ID] = Int64GetDatum(run->history_length + run->events.nevents);
 		hv[H_EVENTS] = PointerGetDatum(dur_batch_bytes(&run->events));
 		hv[H_WORKFLOW_ID] = v[W_WORKFLOW_ID];
+		hv[H_NAMESPACE] = v[W_NAMESPACE];
 		dur_insert(call, DUR_HISTORY, hv, hn, NULL);
 		run->history_length += run->events.nevents;
 		dur_batch_writer_reset(&run->events);
@@ -366,7 +372,7 @@ dur_buffer_events(DurCall *call, DurRun *run, List *events)
 	{
 		DurEvent   *ev = lfirst(lc);
 		Datum		v[B_NCOLS];
-		bool		n[B_NCOLS] = {false, false, false, false, false, false};
+		bool		n[B_NCOLS] = {false, false, false, false, false, false, false};
 
 		if (ev->started_is_previous)
 			dj_str(&ev->attrs, "started_event_id", "previous");
@@ -376,6 +382,7 @@ dur_buffer_events(DurCall *call, DurRun *run, List *events)
 		v[B_EVENT_TIME] = TimestampTzGetDatum(ev->time != 0 ? ev->time : now);
 		v[B_ATTRIBUTES] = JsonbPGetDatum(dj_to_jsonb(&ev->attrs));
 		v[B_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+		v[B_NAMESPACE] = run->row.values[W_NAMESPACE];
 		dur_insert(call, DUR_BUFFERED, v, n, NULL);
 	}
 }
@@ -515,6 +522,7 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 
 	memcpy(&run->run_id, run_id, sizeof(pg_uuid_t));
 	run->workflow_id = pstrdup(p->workflow_id);
+	run->namespace = pstrdup(p->namespace);
 	run->workflow_type = pstrdup(p->workflow_type);
 	run->task_queue = pstrdup(p->task_queue);
 	run->status = "running";
@@ -526,6 +534,7 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 #define SETCOL(col, datum) (v[col] = (datum), n[col] = false)
 	SETCOL(W_RUN_ID, UUIDPGetDatum(&run->run_id));
 	SETCOL(W_WORKFLOW_ID, CStringGetTextDatum(run->workflow_id));
+	SETCOL(W_NAMESPACE, CStringGetTextDatum(run->namespace));
 	SETCOL(W_WORKFLOW_TYPE, CStringGetTextDatum(run->workflow_type));
 	SETCOL(W_TASK_QUEUE, CStringGetTextDatum(run->task_queue));
 	if (p->input != 0)
@@ -689,6 +698,7 @@ dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_eve
 
 		memset(&p, 0, sizeof(p));
 		p.workflow_id = run->workflow_id;
+		p.namespace = run->namespace;
 		p.workflow_type = run->workflow_type;
 		p.task_queue = run->task_queue;
 		p.input = n[W_INPUT] ? 0 : v[W_INPUT];
@@ -888,7 +898,8 @@ dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid, int64
 
 /*
  * Put the run's stored events into a tuplestore as rows of durable.history
- * (run_id, event_id, event_type, event_time, attributes), in order.
+ * (run_id, event_id, event_type, event_time, attributes, namespace), in
+ * order.
  */
 void
 dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc)
@@ -901,8 +912,8 @@ dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc d
 	dur_events_begin(&es, call, run, 0, false);
 	while (dur_events_next(&es, &ev))
 	{
-		Datum		values[5];
-		bool		nulls[5] = {false, false, false, false, false};
+		Datum		values[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
 
 		resetStringInfo(&a);
 		dur_stored_attributes(&a, &ev);
@@ -911,6 +922,7 @@ dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc d
 		values[2] = PointerGetDatum(cstring_to_text_with_len(ev.type, ev.type_len));
 		values[3] = TimestampTzGetDatum(ev.time);
 		values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data));
+		values[5] = run->row.values[W_NAMESPACE];
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	dur_events_end(&es);

@@ -16,6 +16,7 @@
 
 #include "events.h"
 #include "jsonw.h"
+#include "namespaces.h"
 #include "tables.h"
 #include "util.h"
 
@@ -48,6 +49,7 @@ typedef struct DurRun
 	bool		written;		/* the row is in the table */
 	pg_uuid_t	run_id;
 	char	   *workflow_id;
+	char	   *namespace;
 	char	   *workflow_type;
 	char	   *task_queue;
 	char	   *status;
@@ -92,6 +94,7 @@ typedef struct DurTask
 /* Parameters of a new run. */
 typedef struct DurStartParams
 {
+	const char *namespace;
 	const char *workflow_id;
 	const char *workflow_type;
 	const char *task_queue;
@@ -114,8 +117,8 @@ typedef struct DurStartParams
 } DurStartParams;
 
 extern DurRun *dur_run_read(DurCall *call, const pg_uuid_t *run_id);
-extern DurRun *dur_run_find(DurCall *call, const char *workflow_id, const pg_uuid_t *run_id,
-							bool running, bool lock);
+extern DurRun *dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
+							const pg_uuid_t *run_id, bool running, bool lock);
 extern DurRun *dur_run_lock(DurCall *call, const pg_uuid_t *run_id);
 extern DurRun *dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok);
 extern void dur_run_set(DurRun *run, int col, Datum value, bool isnull);

@@ -134,6 +134,8 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 	}
 	v[T_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
 	n[T_WORKFLOW_ID] = false;
+	v[T_NAMESPACE] = run->row.values[W_NAMESPACE];
+	n[T_NAMESPACE] = false;
 
 	if (existing == NULL)
 		dur_insert(call, DUR_TASKS, v, n, NULL);
@@ -142,14 +144,14 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 
 	if (worker == NULL)
 	{
-		dur_notify_task(queue, mask, sticky);
+		dur_notify_task(dur_queue_key(run->namespace, queue), mask, sticky);
 		if (expire != 0)
 			dur_notify_timer(expire);
 	}
 	else
 	{
 		dur_notify_timer(lease);
-		dur_notify_task_on_abort(queue, mask);
+		dur_notify_task_on_abort(dur_queue_key(run->namespace, queue), mask);
 	}
 }
 
@@ -181,7 +183,8 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)))
 		{
 			/* ready already, routed as it should be: announce it again */
-			dur_notify_task(run->task_queue, DUR_KIND_WORKFLOW, run->sticky_worker);
+			dur_notify_task(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW,
+							run->sticky_worker);
 			return NULL;
 		}
 		dur_task_put(call, run, 0, "workflow", run->task_queue, run->priority, 0, NULL, 0, 0,
@@ -513,7 +516,7 @@ dur_task_tuple(DurTask *t, TupleDesc desc)
  * run's stored history, with no synthesised events.
  */
 static DurTask *
-dur_claim_query_task(const char *queue)
+dur_claim_query_task(const char *key, const char *queue)
 {
 	uint64		query_id;
 	pg_uuid_t	run_id;
@@ -523,7 +526,7 @@ dur_claim_query_task(const char *queue)
 	DurRun	   *run;
 	DurTask    *t;
 
-	if (!dur_claim_query(queue, &query_id, &run_id, &name, &args))
+	if (!dur_claim_query(key, &query_id, &run_id, &name, &args))
 		return NULL;
 	call = dur_call_begin();
 	dur_call_snapshot(call);
@@ -653,7 +656,7 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
 	task.nulls[T_EXPIRE_TIME] = true;
 	dur_update(call, DUR_TASKS, &task.tid, task.values, task.nulls, NULL);
 	dur_notify_timer(lease);
-	dur_notify_task_on_abort(TextDatumGetCString(task.values[T_TASK_QUEUE]),
+	dur_notify_task_on_abort(dur_queue_key(run->namespace, TextDatumGetCString(task.values[T_TASK_QUEUE])),
 							 is_wft ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY);
 	return t;
 }
@@ -666,7 +669,8 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
  * none; *busy when a candidate was passed over because its run was busy.
  */
 static DurTask *
-dur_claim(const char *queue, const char *worker, int kinds, bool *busy)
+dur_claim(const char *namespace, const char *queue, const char *key, const char *worker, int kinds,
+		  bool *busy)
 {
 	DurCall    *call;
 	Snapshot	scan_snap;
@@ -676,7 +680,7 @@ dur_claim(const char *queue, const char *worker, int kinds, bool *busy)
 
 	if (kinds & DUR_KIND_WORKFLOW)
 	{
-		t = dur_claim_query_task(queue);
+		t = dur_claim_query_task(key, queue);
 		if (t != NULL)
 			return t;
 	}
@@ -688,18 +692,21 @@ dur_claim(const char *queue, const char *worker, int kinds, bool *busy)
 	{
 		dur_scan_begin_snap(&c[0].scan, call, DUR_TASKS_STICKY, scan_snap);
 		dur_key_text(&c[0].scan, 1, worker);
-		dur_key_text(&c[0].scan, 2, queue);
+		dur_key_text(&c[0].scan, 2, namespace);
+		dur_key_text(&c[0].scan, 3, queue);
 		c[0].open = true;
 		dur_scan_begin_snap(&c[1].scan, call, DUR_TASKS_READY, scan_snap);
-		dur_key_text(&c[1].scan, 1, queue);
-		dur_key_text(&c[1].scan, 2, "workflow");
+		dur_key_text(&c[1].scan, 1, namespace);
+		dur_key_text(&c[1].scan, 2, queue);
+		dur_key_text(&c[1].scan, 3, "workflow");
 		c[1].open = true;
 	}
 	if (kinds & DUR_KIND_ACTIVITY)
 	{
 		dur_scan_begin_snap(&c[2].scan, call, DUR_TASKS_READY, scan_snap);
-		dur_key_text(&c[2].scan, 1, queue);
-		dur_key_text(&c[2].scan, 2, "activity");
+		dur_key_text(&c[2].scan, 1, namespace);
+		dur_key_text(&c[2].scan, 2, queue);
+		dur_key_text(&c[2].scan, 3, "activity");
 		c[2].open = true;
 	}
 
@@ -740,16 +747,19 @@ dur_claim(const char *queue, const char *worker, int kinds, bool *busy)
 }
 
 /*
- * poll_task(task_queue text, worker_id text, kinds text[], wait interval)
- * returns SETOF durable.task: claim one ready task of the queue, waiting
- * up to "wait" for one to commit.  No row when none.
+ * poll_task(task_queue text, worker_id text, kinds text[], wait interval,
+ * namespace text) returns SETOF durable.task: claim one ready task of the
+ * namespace's queue, waiting up to "wait" for one to commit.  No row when
+ * none.
  */
 Datum
 poll_task(PG_FUNCTION_ARGS)
 {
 	static const char *const kind_choices[] = {"workflow", "activity", NULL};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *namespace = dur_namespace_arg(fcinfo, 4);
 	char	   *queue;
+	char	   *key;
 	char	   *worker;
 	Interval   *wait = PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3);
 	int			kinds = 0;
@@ -761,9 +771,11 @@ poll_task(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("task_queue and worker_id must not be NULL")));
+	dur_namespace_require(namespace, DUR_CAP_WORKER);
 	queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	worker = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	dur_check_id(queue, "task_queue");
+	key = dur_queue_key(namespace, queue);
 	dur_check_id(worker, "worker_id");
 	dur_check_interval(wait, "wait", false);
 	if (!PG_ARGISNULL(2))
@@ -798,8 +810,8 @@ poll_task(PG_FUNCTION_ARGS)
 		TimestampTz until;
 
 		if (waiting)
-			dur_wait_register(DUR_WAIT_TASK, queue, kinds, worker);
-		t = dur_claim(queue, worker, kinds, &busy);
+			dur_wait_register(DUR_WAIT_TASK, key, kinds, worker);
+		t = dur_claim(namespace, queue, key, worker, kinds, &busy);
 		if (t != NULL || !waiting || GetCurrentTimestamp() >= deadline)
 			break;
 		until = deadline;
@@ -837,6 +849,8 @@ workflow_task_history(PG_FUNCTION_ARGS)
 	call = dur_call_begin();
 	dur_call_snapshot(call);
 	run = dur_run_read(call, &tok.run_id);
+	if (run != NULL)
+		dur_namespace_require(run->namespace, DUR_CAP_WORKER);
 	started = run == NULL ? 0 :
 		run->history_length + (run->wft_scheduled_event_id == 0 ? 2 : 1);
 	if (run == NULL || !dur_run_running(run) || run->wft_state != DUR_WFT_SCHEDULED ||

@@ -8,7 +8,8 @@
  * so it cannot travel through a table (the asker's transaction has not
  * committed).  It travels through shared memory instead: a fixed array of
  * DurQuerySlots, each with an inline buffer holding first the request
- * (queue name, query name, args) and then the answer.
+ * (the queue's key "namespace:queue", query name, args) and then the
+ * answer.
  *
  *	FREE -> PENDING		query_workflow() fills a slot and wakes a poller of
  *						the workflow's task queue
@@ -237,7 +238,7 @@ _ask_query(PG_FUNCTION_ARGS)
 	dur_require_not_null(PG_ARGISNULL(1), "queue");
 	dur_require_not_null(PG_ARGISNULL(2), "query_name");
 	dur_require_not_null(PG_ARGISNULL(4), "timeout_ms");
-	if (dur_ask_query(PG_GETARG_UUID_P(0), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+	if (dur_ask_query(PG_GETARG_UUID_P(0), dur_queue_key("default", text_to_cstring(PG_GETARG_TEXT_PP(1))),
 					  text_to_cstring(PG_GETARG_TEXT_PP(2)),
 					  PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
 					  PG_GETARG_INT32(4), &answer, &len, &failed))
@@ -311,7 +312,8 @@ _claim_query(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	dur_require_not_null(PG_ARGISNULL(0), "queue");
-	if (dur_claim_query(text_to_cstring(PG_GETARG_TEXT_PP(0)), &query_id, run_id, &name, &args))
+	if (dur_claim_query(dur_queue_key("default", text_to_cstring(PG_GETARG_TEXT_PP(0))),
+						&query_id, run_id, &name, &args))
 	{
 		values[0] = Int64GetDatum((int64) query_id);
 		values[1] = UUIDPGetDatum(run_id);
@@ -354,6 +356,25 @@ dur_claimed_slot(uint64 query_id, const pg_uuid_t *run_id)
 			return s;
 	}
 	return NULL;
+}
+
+/*
+ * The namespace of the claimed query query_id about run_id, or NULL when
+ * there is no such query (it timed out, or its asker left).
+ */
+char *
+dur_claimed_query_namespace(uint64 query_id, const pg_uuid_t *run_id)
+{
+	DurQuerySlot *s;
+	char	   *ns = NULL;
+
+	dur_require_engine();
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	s = dur_claimed_slot(query_id, run_id);
+	if (s != NULL)
+		ns = pnstrdup(s->buf, strcspn(s->buf, ":"));
+	LWLockRelease(dur_shared->lock);
+	return ns;
 }
 
 /*

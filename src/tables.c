@@ -74,12 +74,13 @@
 /* locktag_field4 of run locks and workflow id locks */
 #define DUR_LOCK_RUN		100
 #define DUR_LOCK_WORKFLOW_ID 2
+#define DUR_LOCK_NAMESPACE	3
 /* the key the 0.1 SQL used for workflow id locks (pg_advisory_xact_lock) */
 #define DUR_WORKFLOW_ID_LOCK_KEY 1685418604
 
 static const char *const rel_names[DUR_NRELS] = {
 	"workflows", "history_batches", "buffered_events", "activities",
-	"timers", "signal_requests", "tasks"
+	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants"
 };
 
 static const char *const idx_names[DUR_NIDXS] = {
@@ -87,13 +88,14 @@ static const char *const idx_names[DUR_NIDXS] = {
 	"workflows_by_close_time", "history_batches_pkey", "buffered_events_pkey", "activities_pkey",
 	"timers_pkey", "timers_by_fire_time",
 	"signal_requests_pkey", "tasks_pkey", "tasks_ready", "tasks_sticky",
-	"tasks_lease", "tasks_expire"
+	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey"
 };
 
 static const DurRel idx_rel[DUR_NIDXS] = {
 	DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_HISTORY, DUR_BUFFERED,
 	DUR_ACTIVITIES, DUR_TIMERS, DUR_TIMERS,
-	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS
+	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS,
+	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS
 };
 
 static const char *const workflows_cols[W_NCOLS] = {
@@ -104,13 +106,14 @@ static const char *const workflows_cols[W_NCOLS] = {
 	"attempt", "retry_policy", "search_attributes", "memo", "priority",
 	"request_id", "history_length", "cancel_requested", "wft_state",
 	"wft_seq", "wft_attempt", "wft_scheduled_event_id", "wft_scheduled_time",
-	"sticky_worker", "sticky_event_id"
+	"sticky_worker", "sticky_event_id", "namespace"
 };
 static const char *const history_cols[H_NCOLS] = {
-	"run_id", "last_event_id", "events", "workflow_id"
+	"run_id", "last_event_id", "events", "workflow_id", "namespace"
 };
 static const char *const buffered_cols[B_NCOLS] = {
-	"run_id", "seq", "event_type", "event_time", "attributes", "workflow_id"
+	"run_id", "seq", "event_type", "event_time", "attributes", "workflow_id",
+	"namespace"
 };
 static const char *const activities_cols[A_NCOLS] = {
 	"run_id", "scheduled_event_id", "activity_id", "activity_type",
@@ -118,26 +121,33 @@ static const char *const activities_cols[A_NCOLS] = {
 	"schedule_to_start_timeout", "start_to_close_timeout",
 	"heartbeat_timeout", "retry_policy", "scheduled_time", "expiration_time",
 	"attempt", "state", "ready_time", "heartbeat_details", "last_failure",
-	"last_worker_id", "cancel_requested_event_id", "workflow_id"
+	"last_worker_id", "cancel_requested_event_id", "workflow_id", "namespace"
 };
 static const char *const timers_cols[TM_NCOLS] = {
-	"run_id", "kind", "timer_id", "fire_time", "started_event_id", "workflow_id"
+	"run_id", "kind", "timer_id", "fire_time", "started_event_id", "workflow_id",
+	"namespace"
 };
 static const char *const signal_requests_cols[SR_NCOLS] = {
-	"run_id", "request_id", "workflow_id"
+	"run_id", "request_id", "workflow_id", "namespace"
 };
 static const char *const tasks_cols[T_NCOLS] = {
 	"run_id", "scheduled_event_id", "kind", "task_queue", "priority",
 	"ready_time", "expire_time", "worker_id", "started_time",
-	"lease_deadline", "sticky_worker", "workflow_id", "owner"
+	"lease_deadline", "sticky_worker", "workflow_id", "owner", "namespace"
+};
+static const char *const namespaces_cols[NS_NCOLS] = {
+	"name", "description", "retention", "max_payload_size", "created_at"
+};
+static const char *const namespace_grants_cols[NG_NCOLS] = {
+	"namespace", "role", "capability"
 };
 
 static const char *const *const rel_cols[DUR_NRELS] = {
 	workflows_cols, history_cols, buffered_cols, activities_cols,
-	timers_cols, signal_requests_cols, tasks_cols
+	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols
 };
 static const int rel_ncols[DUR_NRELS] = {
-	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS
+	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS
 };
 
 /* The OIDs, looked up once per backend; see dur_lookup_oids. */
@@ -240,6 +250,13 @@ dur_relid(DurRel rel)
 {
 	dur_lookup_oids();
 	return rel_oids[rel];
+}
+
+Oid
+dur_idxid(DurIdx idx)
+{
+	dur_lookup_oids();
+	return idx_oids[idx];
 }
 
 /*
@@ -439,6 +456,12 @@ dur_key_text(DurScan *s, int attno, const char *value)
 {
 	dur_key(s, attno, BTEqualStrategyNumber, F_TEXTEQ,
 			CStringGetTextDatum(value), 0);
+}
+
+void
+dur_key_oid(DurScan *s, int attno, Oid value)
+{
+	dur_key(s, attno, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(value), 0);
 }
 
 void
@@ -670,19 +693,35 @@ dur_unlock_run(const pg_uuid_t *run)
 }
 
 /*
- * Take the lock of a workflow id: starts and signal-with-start must see
- * "is a run of this id running?" stably.  The same lock as 0.1's
- * pg_advisory_xact_lock(1685418604, hashtext(workflow_id)).
+ * Take the lock of a workflow id in a namespace: starts and
+ * signal-with-start must see "is a run of this id running?" stably.  In
+ * namespace default, the same lock as 0.1's
+ * pg_advisory_xact_lock(1685418604, hashtext(workflow_id)); elsewhere the
+ * hash covers the namespace too.
  */
 void
-dur_lock_workflow_id(const char *workflow_id)
+dur_lock_workflow_id(const char *namespace, const char *workflow_id)
 {
 	LOCKTAG		tag;
-	int32		h;
+	uint32		h;
 
-	h = DatumGetInt32(hash_any((const unsigned char *) workflow_id, strlen(workflow_id)));
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, (uint32) h,
-						 DUR_LOCK_WORKFLOW_ID);
+	h = DatumGetUInt32(hash_any((const unsigned char *) workflow_id, strlen(workflow_id)));
+	if (strcmp(namespace, "default") != 0)
+		h = hash_combine(h, DatumGetUInt32(hash_any((const unsigned char *) namespace,
+													strlen(namespace))));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, h, DUR_LOCK_WORKFLOW_ID);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Take the lock of a namespace name: creates and drops of it wait for each other. */
+void
+dur_lock_namespace(const char *name)
+{
+	LOCKTAG		tag;
+	uint32		h;
+
+	h = DatumGetUInt32(hash_any((const unsigned char *) name, strlen(name)));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, h, DUR_LOCK_NAMESPACE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

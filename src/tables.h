@@ -29,6 +29,8 @@ typedef enum DurRel
 	DUR_TIMERS,
 	DUR_SIGNAL_REQUESTS,
 	DUR_TASKS,
+	DUR_NAMESPACES,
+	DUR_NAMESPACE_GRANTS,
 	DUR_NRELS
 } DurRel;
 
@@ -36,9 +38,9 @@ typedef enum DurRel
 typedef enum DurIdx
 {
 	DUR_WORKFLOWS_PKEY = 0,		/* (run_id) */
-	DUR_WORKFLOWS_RUNNING,		/* (workflow_id) WHERE status = 'running' */
-	DUR_WORKFLOWS_BY_ID,		/* (workflow_id, start_time DESC) */
-	DUR_WORKFLOWS_BY_CLOSE_TIME,	/* (close_time) WHERE close_time IS NOT NULL */
+	DUR_WORKFLOWS_RUNNING,		/* (namespace, workflow_id) WHERE status = 'running' */
+	DUR_WORKFLOWS_BY_ID,		/* (namespace, workflow_id, start_time DESC) */
+	DUR_WORKFLOWS_BY_CLOSE_TIME,	/* (namespace, close_time) WHERE close_time IS NOT NULL */
 	DUR_HISTORY_PKEY,			/* (run_id, last_event_id) */
 	DUR_BUFFERED_PKEY,			/* (run_id, seq) */
 	DUR_ACTIVITIES_PKEY,		/* (run_id, scheduled_event_id) */
@@ -46,10 +48,12 @@ typedef enum DurIdx
 	DUR_TIMERS_BY_FIRE_TIME,	/* (fire_time) */
 	DUR_SIGNAL_REQUESTS_PKEY,	/* (run_id, request_id) */
 	DUR_TASKS_PKEY,				/* (run_id, scheduled_event_id) */
-	DUR_TASKS_READY,			/* (task_queue, kind, priority, ready_time) ready */
-	DUR_TASKS_STICKY,			/* (sticky_worker, task_queue, priority, ready_time) */
+	DUR_TASKS_READY,			/* (namespace, task_queue, kind, priority, ready_time) ready */
+	DUR_TASKS_STICKY,			/* (sticky_worker, namespace, task_queue, priority, ready_time) */
 	DUR_TASKS_LEASE,			/* (lease_deadline) started */
 	DUR_TASKS_EXPIRE,			/* (expire_time) ready */
+	DUR_NAMESPACES_PKEY,		/* (name) */
+	DUR_NAMESPACE_GRANTS_PKEY,	/* (namespace, role, capability) */
 	DUR_NIDXS
 } DurIdx;
 
@@ -67,19 +71,20 @@ typedef enum
 	W_PARENT_RUN_ID, W_ATTEMPT, W_RETRY_POLICY, W_SEARCH_ATTRIBUTES, W_MEMO,
 	W_PRIORITY, W_REQUEST_ID, W_HISTORY_LENGTH, W_CANCEL_REQUESTED,
 	W_WFT_STATE, W_WFT_SEQ, W_WFT_ATTEMPT, W_WFT_SCHEDULED_EVENT_ID,
-	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID,
+	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID, W_NAMESPACE,
 	W_NCOLS
 } DurWorkflowsCol;
 
 typedef enum
 {
-	H_RUN_ID = 0, H_LAST_EVENT_ID, H_EVENTS, H_WORKFLOW_ID,
+	H_RUN_ID = 0, H_LAST_EVENT_ID, H_EVENTS, H_WORKFLOW_ID, H_NAMESPACE,
 	H_NCOLS
 } DurHistoryCol;
 
 typedef enum
 {
 	B_RUN_ID = 0, B_SEQ, B_EVENT_TYPE, B_EVENT_TIME, B_ATTRIBUTES, B_WORKFLOW_ID,
+	B_NAMESPACE,
 	B_NCOLS
 } DurBufferedCol;
 
@@ -90,20 +95,20 @@ typedef enum
 	A_SCHEDULE_TO_START_TIMEOUT, A_START_TO_CLOSE_TIMEOUT, A_HEARTBEAT_TIMEOUT,
 	A_RETRY_POLICY, A_SCHEDULED_TIME, A_EXPIRATION_TIME, A_ATTEMPT, A_STATE,
 	A_READY_TIME, A_HEARTBEAT_DETAILS, A_LAST_FAILURE, A_LAST_WORKER_ID,
-	A_CANCEL_REQUESTED_EVENT_ID, A_WORKFLOW_ID,
+	A_CANCEL_REQUESTED_EVENT_ID, A_WORKFLOW_ID, A_NAMESPACE,
 	A_NCOLS
 } DurActivitiesCol;
 
 typedef enum
 {
 	TM_RUN_ID = 0, TM_KIND, TM_TIMER_ID, TM_FIRE_TIME, TM_STARTED_EVENT_ID,
-	TM_WORKFLOW_ID,
+	TM_WORKFLOW_ID, TM_NAMESPACE,
 	TM_NCOLS
 } DurTimersCol;
 
 typedef enum
 {
-	SR_RUN_ID = 0, SR_REQUEST_ID, SR_WORKFLOW_ID,
+	SR_RUN_ID = 0, SR_REQUEST_ID, SR_WORKFLOW_ID, SR_NAMESPACE,
 	SR_NCOLS
 } DurSignalRequestsCol;
 
@@ -111,9 +116,21 @@ typedef enum
 {
 	T_RUN_ID = 0, T_SCHEDULED_EVENT_ID, T_KIND, T_TASK_QUEUE, T_PRIORITY,
 	T_READY_TIME, T_EXPIRE_TIME, T_WORKER_ID, T_STARTED_TIME,
-	T_LEASE_DEADLINE, T_STICKY_WORKER, T_WORKFLOW_ID, T_OWNER,
+	T_LEASE_DEADLINE, T_STICKY_WORKER, T_WORKFLOW_ID, T_OWNER, T_NAMESPACE,
 	T_NCOLS
 } DurTasksCol;
+
+typedef enum
+{
+	NS_NAME = 0, NS_DESCRIPTION, NS_RETENTION, NS_MAX_PAYLOAD_SIZE, NS_CREATED_AT,
+	NS_NCOLS
+} DurNamespacesCol;
+
+typedef enum
+{
+	NG_NAMESPACE = 0, NG_ROLE, NG_CAPABILITY,
+	NG_NCOLS
+} DurNamespaceGrantsCol;
 
 /* A row read from a table: its values, and where it is. */
 typedef struct DurRow
@@ -159,6 +176,7 @@ extern void dur_call_cci(DurCall *call);
 extern Relation dur_rel(DurCall *call, DurRel rel);
 extern TupleDesc dur_tupdesc(DurCall *call, DurRel rel);
 extern Oid	dur_relid(DurRel rel);
+extern Oid	dur_idxid(DurIdx idx);
 
 extern void dur_scan_begin(DurScan *s, DurCall *call, DurIdx idx);
 extern void dur_scan_begin_snap(DurScan *s, DurCall *call, DurIdx idx, Snapshot snap);
@@ -166,6 +184,7 @@ extern void dur_key_uuid(DurScan *s, int attno, const pg_uuid_t *value);
 extern void dur_key_uuid_ge(DurScan *s, int attno, const pg_uuid_t *value);
 extern void dur_key_int8(DurScan *s, int attno, StrategyNumber strategy, int64 value);
 extern void dur_key_text(DurScan *s, int attno, const char *value);
+extern void dur_key_oid(DurScan *s, int attno, Oid value);
 extern void dur_key_text_op(DurScan *s, int attno, StrategyNumber strategy, const char *value);
 extern void dur_key_timestamptz(DurScan *s, int attno, StrategyNumber strategy,
 								TimestampTz value);
@@ -185,7 +204,8 @@ extern bool dur_run_has_rows(DurCall *call, DurIdx idx, const pg_uuid_t *run);
 extern void dur_lock_run(const pg_uuid_t *run);
 extern bool dur_try_lock_run(const pg_uuid_t *run);
 extern void dur_unlock_run(const pg_uuid_t *run);
-extern void dur_lock_workflow_id(const char *workflow_id);
+extern void dur_lock_workflow_id(const char *namespace, const char *workflow_id);
+extern void dur_lock_namespace(const char *name);
 
 /* Values in rows */
 extern char *dur_text(DurRow *row, int col);

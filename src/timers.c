@@ -70,7 +70,7 @@ dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id
 	DurScan		s;
 	DurRow		row;
 	Datum		v[TM_NCOLS];
-	bool		n[TM_NCOLS] = {false, false, false, false, false, false};
+	bool		n[TM_NCOLS] = {false, false, false, false, false, false, false};
 	bool		found;
 
 	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
@@ -85,6 +85,7 @@ dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id
 	v[TM_STARTED_EVENT_ID] = Int64GetDatum(started_event_id);
 	n[TM_STARTED_EVENT_ID] = started_event_id == 0;
 	v[TM_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+	v[TM_NAMESPACE] = run->row.values[W_NAMESPACE];
 	if (found)
 	{
 		ItemPointerData tid = row.tid;
@@ -842,7 +843,8 @@ _engine_tick(PG_FUNCTION_ARGS)
 typedef struct DurRebuild
 {
 	int			phase;			/* 0: workflow tasks, 1: activities */
-	char	   *last_workflow_id;	/* phase 0: where the pass stands */
+	char	   *last_namespace;	/* phase 0: where the pass stands */
+	char	   *last_workflow_id;
 	pg_uuid_t	last_run;		/* phase 1 */
 	int64		last_seid;
 	bool		started;
@@ -976,31 +978,48 @@ _engine_startup(PG_FUNCTION_ARGS)
 	dur_call_snapshot(call);
 	if (rebuild.phase == 0)
 	{
-		/* running runs, in workflow id order (the index of running runs) */
-		dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
-		if (rebuild.last_workflow_id != NULL)
-			dur_key_text_op(&s, 1, BTGreaterStrategyNumber, rebuild.last_workflow_id);
-		while (dur_scan_next(&s, ForwardScanDirection, &row))
-		{
-			pg_uuid_t	run_id;
-			MemoryContext old;
+		/*
+		 * Running runs, in (namespace, workflow id) order (the index of
+		 * running runs): the rest of the last namespace, then the
+		 * namespaces after it.
+		 */
+		int			part;
 
-			if (n >= batch)
+		for (part = rebuild.last_namespace != NULL ? 0 : 1; part < 2 && !more; part++)
+		{
+			dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
+			if (part == 0)
 			{
-				more = true;
-				break;
+				dur_key_text(&s, 1, rebuild.last_namespace);
+				dur_key_text_op(&s, 2, BTGreaterStrategyNumber, rebuild.last_workflow_id);
 			}
-			n++;
-			memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
-			old = MemoryContextSwitchTo(TopMemoryContext);
-			if (rebuild.last_workflow_id)
-				pfree(rebuild.last_workflow_id);
-			rebuild.last_workflow_id = TextDatumGetCString(row.values[W_WORKFLOW_ID]);
-			MemoryContextSwitchTo(old);
-			if (strcmp(TextDatumGetCString(row.values[W_WFT_STATE]), "scheduled") == 0)
-				dur_rebuild_wft(call, &run_id);
+			else if (rebuild.last_namespace != NULL)
+				dur_key_text_op(&s, 1, BTGreaterStrategyNumber, rebuild.last_namespace);
+			while (dur_scan_next(&s, ForwardScanDirection, &row))
+			{
+				pg_uuid_t	run_id;
+				MemoryContext old;
+
+				if (n >= batch)
+				{
+					more = true;
+					break;
+				}
+				n++;
+				memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+				old = MemoryContextSwitchTo(TopMemoryContext);
+				if (rebuild.last_workflow_id)
+					pfree(rebuild.last_workflow_id);
+				rebuild.last_workflow_id = TextDatumGetCString(row.values[W_WORKFLOW_ID]);
+				if (rebuild.last_namespace)
+					pfree(rebuild.last_namespace);
+				rebuild.last_namespace = TextDatumGetCString(row.values[W_NAMESPACE]);
+				MemoryContextSwitchTo(old);
+				if (strcmp(TextDatumGetCString(row.values[W_WFT_STATE]), "scheduled") == 0)
+					dur_rebuild_wft(call, &run_id);
+			}
+			dur_scan_end(&s);
 		}
-		dur_scan_end(&s);
 		if (!more)
 			rebuild.phase = 1;
 	}
@@ -1038,16 +1057,21 @@ _engine_startup(PG_FUNCTION_ARGS)
 	{
 		/* another pass for the runs that were busy */
 		char	   *wid = rebuild.last_workflow_id;
+		char	   *ns = rebuild.last_namespace;
 
 		memset(&rebuild, 0, sizeof(rebuild));
 		rebuild.started = true;
 		if (wid)
 			pfree(wid);
+		if (ns)
+			pfree(ns);
 		PG_RETURN_TIMESTAMPTZ(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_BUSY_RETRY_MS));
 	}
 	dur_queue_mark_whole();
 	if (rebuild.last_workflow_id)
 		pfree(rebuild.last_workflow_id);
+	if (rebuild.last_namespace)
+		pfree(rebuild.last_namespace);
 	memset(&rebuild, 0, sizeof(rebuild));
 	PG_RETURN_NULL();
 }

@@ -49,6 +49,7 @@
 #endif
 
 #include "durable.h"
+#include "namespaces.h"
 #include "tables.h"
 #include "util.h"
 
@@ -85,18 +86,25 @@ dur_check_id(const char *value, const char *what)
 				 errhint("Ids are limited to %d bytes.", DUR_MAX_ID_BYTES)));
 }
 
-/* A payload's stored size must be within durable.max_payload_size. */
+/*
+ * A payload's stored size must be within the limit of the namespace the
+ * call acts in (durable.namespaces.max_payload_size), or else
+ * durable.max_payload_size.  Every entry point checks its namespace
+ * (dur_namespace_require, which sets the call's limit) before its payloads.
+ */
 void
 dur_check_payload(Datum value, const char *what)
 {
 	Size		size = toast_raw_datum_size(value);
+	int			limit = dur_call_payload_limit > 0 ? dur_call_payload_limit : dur_max_payload_size;
 
-	if (size > (Size) dur_max_payload_size)
+	if (size > (Size) limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("%s is too large: %zu bytes", what, size),
-				 errdetail("The limit is %d bytes (durable.max_payload_size).",
-						   dur_max_payload_size),
+				 errdetail("The limit is %d bytes (%s).", limit,
+						   dur_call_payload_limit > 0 ? "the namespace's max_payload_size" :
+						   "durable.max_payload_size"),
 				 errhint("Store large data in a table of your own and pass its key.")));
 }
 

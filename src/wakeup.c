@@ -116,6 +116,17 @@ dur_hash_key(const char *s, int len)
 	return hash_bytes((const unsigned char *) s, len);
 }
 
+/*
+ * The key of a namespace's task queue, as waiters and query slots know it:
+ * "namespace:queue" (a namespace name has no colon, so the key names one
+ * queue of one namespace).
+ */
+char *
+dur_queue_key(const char *namespace, const char *queue)
+{
+	return psprintf("%s:%s", namespace, queue);
+}
+
 /* Register the transaction and exit callbacks once per backend. */
 static void
 dur_register_callbacks(void)
@@ -209,7 +220,7 @@ _notify_task(PG_FUNCTION_ARGS)
 {
 	dur_require_not_null(PG_ARGISNULL(0), "queue");
 	dur_require_not_null(PG_ARGISNULL(1), "kind");
-	dur_notify_task(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	dur_notify_task(dur_queue_key("default", text_to_cstring(PG_GETARG_TEXT_PP(0))),
 					dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))), NULL);
 	PG_RETURN_VOID();
 }
@@ -220,7 +231,7 @@ _notify_task_on_abort(PG_FUNCTION_ARGS)
 {
 	dur_require_not_null(PG_ARGISNULL(0), "queue");
 	dur_require_not_null(PG_ARGISNULL(1), "kind");
-	dur_notify_task_on_abort(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	dur_notify_task_on_abort(dur_queue_key("default", text_to_cstring(PG_GETARG_TEXT_PP(0))),
 							 dur_kind_bit(text_to_cstring(PG_GETARG_TEXT_PP(1))));
 	PG_RETURN_VOID();
 }
@@ -566,8 +577,11 @@ _wait_register(PG_FUNCTION_ARGS)
 			if (!nulls[i])
 				mask |= dur_kind_bit(TextDatumGetCString(elems[i]));
 	}
-	dur_wait_register(strcmp(kind, "close") == 0 ? DUR_WAIT_CLOSE : DUR_WAIT_TASK,
-					  text_to_cstring(PG_GETARG_TEXT_PP(1)), mask, NULL);
+	if (strcmp(kind, "close") == 0)
+		dur_wait_register(DUR_WAIT_CLOSE, text_to_cstring(PG_GETARG_TEXT_PP(1)), mask, NULL);
+	else
+		dur_wait_register(DUR_WAIT_TASK,
+						  dur_queue_key("default", text_to_cstring(PG_GETARG_TEXT_PP(1))), mask, NULL);
 	PG_RETURN_VOID();
 }
 

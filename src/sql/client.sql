@@ -1,6 +1,6 @@
 /*
  * client.sql
- *	  The client API (role durable_client): starting, signalling, canceling
+ *	  The client API (capability client in a namespace): starting, signalling, canceling
  *	  and terminating workflows, reading them, queries.  Declarations only:
  *	  the functions are C (src/api.c).
  */
@@ -20,7 +20,8 @@ CREATE OR REPLACE FUNCTION durable.start_workflow(
 	request_id text DEFAULT NULL,
 	search_attributes jsonb DEFAULT NULL,
 	memo jsonb DEFAULT NULL,
-	priority integer DEFAULT 0) RETURNS uuid
+	priority integer DEFAULT 0,
+	namespace text DEFAULT 'default') RETURNS uuid
 	AS 'MODULE_PATHNAME', 'start_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.start_workflow IS 'Start a workflow run; returns its run id. Transactional: a rollback leaves no trace.';
 
@@ -29,7 +30,8 @@ CREATE OR REPLACE FUNCTION durable.signal_workflow(
 	signal_name text,
 	payload jsonb DEFAULT NULL,
 	run_id uuid DEFAULT NULL,
-	request_id text DEFAULT NULL) RETURNS void
+	request_id text DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'signal_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.signal_workflow IS 'Send a signal to a running workflow. A repeated request_id is delivered once.';
 
@@ -49,40 +51,46 @@ CREATE OR REPLACE FUNCTION durable.signal_with_start_workflow(
 	request_id text DEFAULT NULL,
 	search_attributes jsonb DEFAULT NULL,
 	memo jsonb DEFAULT NULL,
-	priority integer DEFAULT 0) RETURNS uuid
+	priority integer DEFAULT 0,
+	namespace text DEFAULT 'default') RETURNS uuid
 	AS 'MODULE_PATHNAME', 'signal_with_start_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.signal_with_start_workflow IS 'Signal a workflow, starting it first if it is not running; atomic.';
 
 CREATE OR REPLACE FUNCTION durable.cancel_workflow(
 	workflow_id text,
 	reason text DEFAULT NULL,
-	run_id uuid DEFAULT NULL) RETURNS void
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'cancel_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.cancel_workflow IS 'Request cancellation of a running workflow; its code decides what to do.';
 
 CREATE OR REPLACE FUNCTION durable.terminate_workflow(
 	workflow_id text,
 	reason text DEFAULT NULL,
-	run_id uuid DEFAULT NULL) RETURNS void
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'terminate_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.terminate_workflow IS 'Terminate a running workflow at once; no workflow code runs.';
 
 CREATE OR REPLACE FUNCTION durable.describe_workflow(
 	workflow_id text,
-	run_id uuid DEFAULT NULL) RETURNS durable.workflow_description
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS durable.workflow_description
 	AS 'MODULE_PATHNAME', 'describe_workflow' LANGUAGE C STABLE;
 COMMENT ON FUNCTION durable.describe_workflow IS 'Status, payloads and pending work of a run (the latest run by default).';
 
 CREATE OR REPLACE FUNCTION durable.get_history(
 	workflow_id text,
-	run_id uuid DEFAULT NULL) RETURNS SETOF durable.history
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS SETOF durable.history
 	AS 'MODULE_PATHNAME', 'get_history' LANGUAGE C STABLE;
 COMMENT ON FUNCTION durable.get_history IS 'The event history of a run (the latest run by default), in order.';
 
 CREATE OR REPLACE FUNCTION durable.workflow_result(
 	workflow_id text,
 	run_id uuid DEFAULT NULL,
-	wait interval DEFAULT '0') RETURNS jsonb
+	wait interval DEFAULT '0',
+	namespace text DEFAULT 'default') RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'workflow_result' LANGUAGE C;
 COMMENT ON FUNCTION durable.workflow_result IS 'Result of a workflow (following continue-as-new), raising its failure; waits up to "wait" for it to close.';
 
@@ -91,7 +99,8 @@ CREATE OR REPLACE FUNCTION durable.query_workflow(
 	query_name text,
 	args jsonb DEFAULT NULL,
 	timeout interval DEFAULT '10 seconds',
-	run_id uuid DEFAULT NULL) RETURNS jsonb
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'query_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.query_workflow IS 'Ask a live worker to answer a query from the workflow''s state; writes no history; works on closed workflows.';
 

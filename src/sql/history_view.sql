@@ -2,7 +2,9 @@
  * history_view.sql
  *	  durable.history: the event history, event by event, for DBAs and for
  *	  get_history.  A view over durable.history_batches; deleting from it
- *	  deletes the batches that hold the deleted events.
+ *	  deletes the batches that hold the deleted events.  It runs with the
+ *	  caller's rights (security_invoker), so row-level security on the
+ *	  batches applies to it.
  */
 
 CREATE OR REPLACE FUNCTION durable._batch_events(last_event_id bigint, events bytea,
@@ -11,8 +13,8 @@ CREATE OR REPLACE FUNCTION durable._batch_events(last_event_id bigint, events by
 	AS 'MODULE_PATHNAME', '_batch_events' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION durable._batch_events IS 'The events of a stored history batch (durable.history_batches.events), one row each.';
 
-CREATE OR REPLACE VIEW durable.history AS
-	SELECT b.run_id, e.event_id, e.event_type, e.event_time, e.attributes
+CREATE OR REPLACE VIEW durable.history WITH (security_invoker = true) AS
+	SELECT b.run_id, e.event_id, e.event_type, e.event_time, e.attributes, b.namespace
 	FROM durable.history_batches b,
 		 LATERAL durable._batch_events(b.last_event_id, b.events) AS e;
 COMMENT ON VIEW durable.history IS 'Event history of every run, one row per event: the source of truth workers replay.';
@@ -21,6 +23,7 @@ COMMENT ON COLUMN durable.history.event_id IS 'Position in the run''s history, c
 COMMENT ON COLUMN durable.history.event_type IS 'Temporal event type name, e.g. ActivityTaskCompleted.';
 COMMENT ON COLUMN durable.history.event_time IS 'When the event was recorded.';
 COMMENT ON COLUMN durable.history.attributes IS 'Event attributes (docs/protocol.md).';
+COMMENT ON COLUMN durable.history.namespace IS 'The run''s namespace. The view runs with its caller''s rights, so it shows the rows of the caller''s namespaces only.';
 
 /*
  * DELETE FROM durable.history removes whole batches: the history is written

@@ -1,8 +1,15 @@
 /*
  * roles.sql
- *	  Roles and privileges.  Nothing is granted to PUBLIC; the three roles
- *	  get what README.md lists.  The engine's functions read and write the
- *	  tables directly, so EXECUTE on a function is all a role needs.
+ *	  Roles and privileges (docs/namespaces.md).  Access to workflows is a
+ *	  capability in their namespace (durable.namespace_grants), which the
+ *	  engine checks on every call and row-level security applies to every
+ *	  table: so the functions of the API and SELECT on the tables are open
+ *	  to PUBLIC, and what a role may do is its namespaces' grants.
+ *	  durable_client, durable_worker and durable_admin hold client, worker
+ *	  and admin in namespace default (built in; src/namespaces.c).  The
+ *	  engine's internals, its key and the engine workers' view stay closed.
+ *	  The engine's functions read and write the tables directly, so no role
+ *	  needs a table privilege to use them.
  */
 
 DO $$
@@ -27,26 +34,28 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON ALL TABLES IN SCHEMA durable FROM PUBLIC;
-REVOKE ALL ON ALL FUNCTIONS IN SCHEMA durable FROM PUBLIC;
-GRANT USAGE ON SCHEMA durable TO durable_client, durable_worker, durable_admin;
+-- what follows is every privilege on durable's objects: earlier versions'
+-- grants go first
+REVOKE ALL ON ALL TABLES IN SCHEMA durable FROM PUBLIC, durable_client, durable_worker, durable_admin,
+	durable_completer;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA durable FROM PUBLIC, durable_client, durable_worker, durable_admin,
+	durable_completer;
+GRANT USAGE ON SCHEMA durable TO PUBLIC;
 
+-- checked by the engine against the namespace's grants
 GRANT EXECUTE ON FUNCTION
-	durable.start_workflow(text, jsonb, text, text, interval, interval, interval, text, text, jsonb, interval, text, jsonb, jsonb, integer),
-	durable.signal_workflow(text, text, jsonb, uuid, text),
-	durable.signal_with_start_workflow(text, text, jsonb, text, jsonb, text, interval, interval, interval, text, jsonb, interval, text, jsonb, jsonb, integer),
-	durable.cancel_workflow(text, text, uuid),
-	durable.terminate_workflow(text, text, uuid),
-	durable.describe_workflow(text, uuid),
-	durable.get_history(text, uuid),
-	durable.workflow_result(text, uuid, interval),
-	durable.query_workflow(text, text, jsonb, interval, uuid),
+	durable.start_workflow(text, jsonb, text, text, interval, interval, interval, text, text, jsonb, interval, text, jsonb, jsonb, integer, text),
+	durable.signal_workflow(text, text, jsonb, uuid, text, text),
+	durable.signal_with_start_workflow(text, text, jsonb, text, jsonb, text, interval, interval, interval, text, jsonb, interval, text, jsonb, jsonb, integer, text),
+	durable.cancel_workflow(text, text, uuid, text),
+	durable.terminate_workflow(text, text, uuid, text),
+	durable.describe_workflow(text, uuid, text),
+	durable.get_history(text, uuid, text),
+	durable.workflow_result(text, uuid, interval, text),
+	durable.query_workflow(text, text, jsonb, interval, uuid, text),
 	durable.subscribe_workflow_closes(),
-	durable.unsubscribe_workflow_closes()
-	TO durable_client;
-
-GRANT EXECUTE ON FUNCTION
-	durable.poll_task(text, text, text[], interval),
+	durable.unsubscribe_workflow_closes(),
+	durable.poll_task(text, text, text[], interval, text),
 	durable.workflow_task_history(text),
 	durable.complete_workflow_task(text, jsonb, boolean),
 	durable.fail_workflow_task(text, jsonb),
@@ -57,29 +66,33 @@ GRANT EXECUTE ON FUNCTION
 	durable.answer_query(text, jsonb, jsonb),
 	durable.open_worker_session(text),
 	durable.close_worker_session(),
-	durable.describe_workflow(text, uuid),
-	durable.get_history(text, uuid)
-	TO durable_worker;
+	durable.purge_closed_workflows(interval, integer, text),
+	durable.alter_namespace(text, jsonb),
+	durable.grant_namespace(text, regrole, text),
+	durable.revoke_namespace(text, regrole, text),
+	durable._namespace_visible(text),
+	durable._namespace_grant_visible(text, regrole),
+	durable._batch_events(bigint, bytea)
+	TO PUBLIC;
 
 -- Completing an activity by its ids needs no claim, so it is not a
 -- worker's right: asynchronous completers are granted durable_completer
--- (durable 0.2 granted these to durable_worker).
-REVOKE EXECUTE ON FUNCTION
-	durable.complete_activity_by_id(text, text, jsonb, uuid),
-	durable.fail_activity_by_id(text, text, jsonb, uuid),
-	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),
-	durable.report_activity_canceled_by_id(text, text, jsonb, uuid)
-	FROM durable_worker;
+-- (and need worker in the namespace too).
 GRANT USAGE ON SCHEMA durable TO durable_completer;
 GRANT EXECUTE ON FUNCTION
-	durable.complete_activity_by_id(text, text, jsonb, uuid),
-	durable.fail_activity_by_id(text, text, jsonb, uuid),
-	durable.heartbeat_activity_by_id(text, text, jsonb, uuid),
-	durable.report_activity_canceled_by_id(text, text, jsonb, uuid)
+	durable.complete_activity_by_id(text, text, jsonb, uuid, text),
+	durable.fail_activity_by_id(text, text, jsonb, uuid, text),
+	durable.heartbeat_activity_by_id(text, text, jsonb, uuid, text),
+	durable.report_activity_canceled_by_id(text, text, jsonb, uuid, text)
 	TO durable_completer;
 
-GRANT EXECUTE ON FUNCTION durable.purge_closed_workflows(interval, integer),
-	durable._engine_workers(), durable._batch_events(bigint, bytea) TO durable_admin;
+-- namespaces are made and dropped by durable_admin
+GRANT EXECUTE ON FUNCTION durable.create_namespace(text, jsonb), durable.drop_namespace(text),
+	durable._engine_workers() TO durable_admin;
+GRANT SELECT ON durable.engine_workers TO durable_admin;
+
+-- row-level security shows each role its namespaces' rows (namespaces.sql)
 GRANT SELECT ON durable.workflows, durable.history, durable.history_batches, durable.buffered_events,
-	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.engine_workers
-	TO durable_admin;
+	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.namespaces,
+	durable.namespace_grants
+	TO PUBLIC;

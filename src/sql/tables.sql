@@ -46,7 +46,8 @@ CREATE TABLE durable.workflows (
 	wft_scheduled_event_id bigint,
 	wft_scheduled_time timestamptz,
 	sticky_worker text,
-	sticky_event_id bigint
+	sticky_event_id bigint,
+	namespace text NOT NULL DEFAULT 'default'
 );
 COMMENT ON TABLE durable.workflows IS 'One row per workflow run: its identity, status, payloads and mutable state.';
 COMMENT ON COLUMN durable.workflows.run_id IS 'Unique id of this run.';
@@ -83,11 +84,12 @@ COMMENT ON COLUMN durable.workflows.wft_scheduled_event_id IS 'Event id of its W
 COMMENT ON COLUMN durable.workflows.wft_scheduled_time IS 'When the current workflow task was scheduled.';
 COMMENT ON COLUMN durable.workflows.sticky_worker IS 'Worker that caches the run (durable.sticky_execution): its next workflow task goes to it first, with only the events after sticky_event_id.';
 COMMENT ON COLUMN durable.workflows.sticky_event_id IS 'The WorkflowTaskStarted event of the last workflow task the sticky worker completed.';
+COMMENT ON COLUMN durable.workflows.namespace IS 'The namespace the run belongs to (durable.namespaces); workflow ids are unique within it.';
 
-CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (workflow_id) WHERE status = 'running';
-CREATE INDEX workflows_by_workflow_id ON durable.workflows (workflow_id, start_time DESC);
+CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workflow_id) WHERE status = 'running';
+CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id, start_time DESC);
 CREATE INDEX workflows_by_type_status ON durable.workflows (workflow_type, status);
-CREATE INDEX workflows_by_close_time ON durable.workflows (close_time) WHERE close_time IS NOT NULL;
+CREATE INDEX workflows_by_close_time ON durable.workflows (namespace, close_time) WHERE close_time IS NOT NULL;
 CREATE INDEX workflows_by_search_attributes ON durable.workflows USING gin (search_attributes jsonb_path_ops);
 
 /*
@@ -102,6 +104,7 @@ CREATE TABLE durable.history_batches (
 	last_event_id bigint NOT NULL,
 	events bytea NOT NULL,
 	workflow_id text NOT NULL,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, last_event_id)
 );
 COMMENT ON TABLE durable.history_batches IS 'Event history of every run, one row per call that recorded events; durable.history shows the events one by one.';
@@ -109,6 +112,7 @@ COMMENT ON COLUMN durable.history_batches.run_id IS 'The run (durable.workflows.
 COMMENT ON COLUMN durable.history_batches.last_event_id IS 'Id of the last event of the batch; the batches of a run cover its ids 1..history_length without gaps.';
 COMMENT ON COLUMN durable.history_batches.events IS 'The events in durable''s compact stored form (one schema per event type, values as JSON text); durable.history shows them as JSON.';
 COMMENT ON COLUMN durable.history_batches.workflow_id IS 'The run''s workflow id (the key that colocates a workflow''s rows; docs/scale-out.md).';
+COMMENT ON COLUMN durable.history_batches.namespace IS 'The run''s namespace (row-level security filters by it).';
 
 CREATE TABLE durable.buffered_events (
 	run_id uuid NOT NULL,
@@ -117,6 +121,7 @@ CREATE TABLE durable.buffered_events (
 	event_time timestamptz NOT NULL,
 	attributes jsonb NOT NULL,
 	workflow_id text NOT NULL,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, seq)
 );
 COMMENT ON TABLE durable.buffered_events IS 'Events that arrived while a workflow task was running; written to history after the task completes.';
@@ -126,6 +131,7 @@ COMMENT ON COLUMN durable.buffered_events.event_type IS 'Event type.';
 COMMENT ON COLUMN durable.buffered_events.event_time IS 'When the event arrived.';
 COMMENT ON COLUMN durable.buffered_events.attributes IS 'Event attributes.';
 COMMENT ON COLUMN durable.buffered_events.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.buffered_events.namespace IS 'The run''s namespace.';
 
 CREATE TABLE durable.activities (
 	run_id uuid NOT NULL,
@@ -150,6 +156,7 @@ CREATE TABLE durable.activities (
 	last_worker_id text,
 	cancel_requested_event_id bigint,
 	workflow_id text NOT NULL,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.activities IS 'Pending activities of running workflows; a row is deleted when the activity closes.';
@@ -175,6 +182,7 @@ COMMENT ON COLUMN durable.activities.last_failure IS 'Failure of the previous at
 COMMENT ON COLUMN durable.activities.last_worker_id IS 'Worker that ran the last attempt.';
 COMMENT ON COLUMN durable.activities.cancel_requested_event_id IS 'Event id of ActivityTaskCancelRequested, if cancellation was requested.';
 COMMENT ON COLUMN durable.activities.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.activities.namespace IS 'The run''s namespace.';
 
 CREATE TABLE durable.timers (
 	run_id uuid NOT NULL,
@@ -185,6 +193,7 @@ CREATE TABLE durable.timers (
 	fire_time timestamptz NOT NULL,
 	started_event_id bigint,
 	workflow_id text NOT NULL,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, kind, timer_id)
 );
 COMMENT ON TABLE durable.timers IS 'Durable deadlines the engine worker fires: user timers, retries, delayed starts and workflow timeouts.';
@@ -194,18 +203,21 @@ COMMENT ON COLUMN durable.timers.timer_id IS 'User timer id, or the activity''s 
 COMMENT ON COLUMN durable.timers.fire_time IS 'When it fires.';
 COMMENT ON COLUMN durable.timers.started_event_id IS 'For user timers: the TimerStarted event id.';
 COMMENT ON COLUMN durable.timers.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.timers.namespace IS 'The run''s namespace.';
 CREATE INDEX timers_by_fire_time ON durable.timers (fire_time);
 
 CREATE TABLE durable.signal_requests (
 	run_id uuid NOT NULL,
 	request_id text NOT NULL,
 	workflow_id text NOT NULL,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, request_id)
 );
 COMMENT ON TABLE durable.signal_requests IS 'Request ids of signals already delivered to running workflows, for deduplication.';
 COMMENT ON COLUMN durable.signal_requests.run_id IS 'The run.';
 COMMENT ON COLUMN durable.signal_requests.request_id IS 'The request id the signal was sent with.';
 COMMENT ON COLUMN durable.signal_requests.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.signal_requests.namespace IS 'The run''s namespace.';
 
 /*
  * The task queue is derived state: a row exists for every workflow task and
@@ -227,6 +239,7 @@ CREATE UNLOGGED TABLE durable.tasks (
 	sticky_worker text,
 	workflow_id text NOT NULL,
 	owner bigint,
+	namespace text NOT NULL DEFAULT 'default',
 	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.tasks IS 'Unlogged task queue: ready and running workflow tasks and activity attempts, with their leases. Rebuilt after a crash.';
@@ -243,8 +256,9 @@ COMMENT ON COLUMN durable.tasks.lease_deadline IS 'When the running task times o
 COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first.';
 COMMENT ON COLUMN durable.tasks.workflow_id IS 'The run''s workflow id.';
 COMMENT ON COLUMN durable.tasks.owner IS 'A started task: the worker session or connection that holds it (its end times the task out at once).';
-CREATE INDEX tasks_ready ON durable.tasks (task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
-CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, task_queue, priority, ready_time)
+COMMENT ON COLUMN durable.tasks.namespace IS 'The run''s namespace: task queues are per namespace.';
+CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, ready_time)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
 CREATE INDEX tasks_lease ON durable.tasks (lease_deadline) WHERE started_time IS NOT NULL;
 CREATE INDEX tasks_expire ON durable.tasks (expire_time) WHERE started_time IS NULL AND expire_time IS NOT NULL;
@@ -266,10 +280,46 @@ INSERT INTO durable.token_key (key)
 SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text ||
 											pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
 
+/*
+ * Namespaces (docs/namespaces.md): every run belongs to one.  Access to a
+ * namespace is granted to roles by capability; the engine checks it on
+ * every call, and row-level security (src/sql/namespaces.sql) shows a role
+ * only the rows of its namespaces.  Namespace default needs no row, and its
+ * grants to durable_client, durable_worker and durable_admin are built in:
+ * the install script inserts nothing here, so a dump's rows restore into
+ * these tables without conflicts.
+ */
+CREATE TABLE durable.namespaces (
+	name text PRIMARY KEY,
+	description text,
+	retention interval,
+	max_payload_size integer,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE durable.namespaces IS 'Namespaces: units of isolation with their own workflow ids, task queues, retention and limits. Namespace default always exists; it has a row here once its settings are changed.';
+COMMENT ON COLUMN durable.namespaces.name IS 'Name: 1 to 63 bytes of letters, digits, ".", "_" and "-".';
+COMMENT ON COLUMN durable.namespaces.description IS 'Free text.';
+COMMENT ON COLUMN durable.namespaces.retention IS 'How long closed runs are kept: purge_closed_workflows without older_than uses it; NULL keeps them.';
+COMMENT ON COLUMN durable.namespaces.max_payload_size IS 'Largest payload in bytes for runs of this namespace; NULL for durable.max_payload_size.';
+COMMENT ON COLUMN durable.namespaces.created_at IS 'When it was created.';
+
+CREATE TABLE durable.namespace_grants (
+	namespace text NOT NULL,
+	role regrole NOT NULL,
+	capability text NOT NULL CHECK (capability IN ('client', 'worker', 'admin')),
+	PRIMARY KEY (namespace, role, capability)
+);
+COMMENT ON TABLE durable.namespace_grants IS 'Who may do what in a namespace: a role (and its members) holds a capability there.';
+COMMENT ON COLUMN durable.namespace_grants.namespace IS 'The namespace.';
+COMMENT ON COLUMN durable.namespace_grants.role IS 'The role granted; members inherit it as they inherit privileges.';
+COMMENT ON COLUMN durable.namespace_grants.capability IS 'client (start, signal, query, cancel, terminate, read), worker (poll and complete tasks, read) or admin (both, plus retention, grants and purges).';
+
 SELECT pg_catalog.pg_extension_config_dump('durable.workflows', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.history_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.buffered_events', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.activities', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.timers', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.signal_requests', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.namespaces', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.namespace_grants', '');
 

@@ -1,6 +1,6 @@
 /*
  * worker.sql
- *	  The worker API (role durable_worker): polling, completing and failing
+ *	  The worker API (capability worker in a namespace): polling, completing and failing
  *	  tasks, heartbeats, queries.  Declarations only: the functions are C
  *	  (src/matching.c, src/commands.c, src/activities.c, src/api.c).
  */
@@ -9,7 +9,8 @@ CREATE OR REPLACE FUNCTION durable.poll_task(
 	task_queue text,
 	worker_id text,
 	kinds text[] DEFAULT '{workflow,activity}',
-	wait interval DEFAULT '0') RETURNS SETOF durable.task
+	wait interval DEFAULT '0',
+	namespace text DEFAULT 'default') RETURNS SETOF durable.task
 	AS 'MODULE_PATHNAME', 'poll_task' LANGUAGE C;
 COMMENT ON FUNCTION durable.poll_task IS 'Claim one ready task of a queue, waiting up to "wait" for one to commit. No row when none.';
 
@@ -61,7 +62,8 @@ CREATE OR REPLACE FUNCTION durable.complete_activity_by_id(
 	workflow_id text,
 	activity_id text,
 	result jsonb DEFAULT NULL,
-	run_id uuid DEFAULT NULL) RETURNS void
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'complete_activity_by_id' LANGUAGE C;
 COMMENT ON FUNCTION durable.complete_activity_by_id IS 'Complete the current attempt of an activity named by workflow id and activity id (asynchronous completion).';
 
@@ -69,7 +71,8 @@ CREATE OR REPLACE FUNCTION durable.fail_activity_by_id(
 	workflow_id text,
 	activity_id text,
 	failure jsonb,
-	run_id uuid DEFAULT NULL) RETURNS void
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'fail_activity_by_id' LANGUAGE C;
 COMMENT ON FUNCTION durable.fail_activity_by_id IS 'Fail the current attempt of an activity named by workflow id and activity id.';
 
@@ -77,7 +80,8 @@ CREATE OR REPLACE FUNCTION durable.heartbeat_activity_by_id(
 	workflow_id text,
 	activity_id text,
 	details jsonb DEFAULT NULL,
-	run_id uuid DEFAULT NULL) RETURNS boolean
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS boolean
 	AS 'MODULE_PATHNAME', 'heartbeat_activity_by_id' LANGUAGE C;
 COMMENT ON FUNCTION durable.heartbeat_activity_by_id IS 'Heartbeat the current attempt of an activity named by workflow id and activity id.';
 
@@ -85,7 +89,8 @@ CREATE OR REPLACE FUNCTION durable.report_activity_canceled_by_id(
 	workflow_id text,
 	activity_id text,
 	details jsonb DEFAULT NULL,
-	run_id uuid DEFAULT NULL) RETURNS void
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
 	AS 'MODULE_PATHNAME', 'report_activity_canceled_by_id' LANGUAGE C;
 COMMENT ON FUNCTION durable.report_activity_canceled_by_id IS 'Report cancellation of an activity named by workflow id and activity id.';
 

@@ -7,11 +7,13 @@ SELECT plan(75);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
-								   'signal_requests', 'tasks', 'engine_state', 'token_key']);
+								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
+								   'namespace_grants']);
 SELECT views_are('durable', ARRAY['engine_workers', 'history']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
-SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes']);
+SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes',
+												'namespace']);
 SELECT col_is_pk('durable', 'history_batches', ARRAY['run_id', 'last_event_id']::name[],
 				 'history batches are keyed by (run_id, last_event_id)');
 SELECT col_type_is('durable', 'history', 'attributes', 'jsonb', 'history.attributes is jsonb');
@@ -21,7 +23,7 @@ FROM unnest(ARRAY['workflow_id', 'workflow_type', 'task_queue', 'status', 'input
 				  'start_time', 'close_time', 'parent_workflow_id', 'search_attributes', 'memo',
 				  'history_length']) AS col;
 SELECT index_is_unique('durable', 'workflows', 'workflows_one_running');
-SELECT has_index('durable', 'workflows', 'workflows_by_workflow_id', ARRAY['workflow_id', 'start_time']);
+SELECT has_index('durable', 'workflows', 'workflows_by_workflow_id', ARRAY['namespace', 'workflow_id', 'start_time']);
 SELECT has_index('durable', 'workflows', 'workflows_by_search_attributes', 'search attributes are indexed');
 SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
@@ -48,7 +50,7 @@ SELECT has_function('durable'::name, f::name) FROM unnest(ARRAY['start_workflow'
 	'purge_closed_workflows', 'open_worker_session', 'close_worker_session']) AS f;
 SELECT function_returns('durable', 'start_workflow',
 	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
-		  'interval', 'text', 'jsonb', 'jsonb', 'integer'], 'uuid');
+		  'interval', 'text', 'jsonb', 'jsonb', 'integer', 'text'], 'uuid');
 SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
 -- 0.2: completions return the tasks they hand out (eager dispatch)
 SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean'], 'json');
@@ -57,10 +59,20 @@ SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'bool
 
 -- privileges
 SELECT has_role(r::name) FROM unnest(ARRAY['durable_client', 'durable_worker', 'durable_admin', 'durable_completer']) AS r;
+-- 0.3: access is a capability in a namespace (docs/namespaces.md): PUBLIC
+-- reads the tables through row-level security and calls the API, which
+-- checks the namespace; it writes nothing
 SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		   WHERE n.nspname = 'durable' AND c.relkind IN ('r', 'v', 'u')
-			 AND has_table_privilege('public', c.oid, 'SELECT,INSERT,UPDATE,DELETE')),
-		  0::bigint, 'PUBLIC has no privilege on any table');
+			 AND has_table_privilege('public', c.oid, 'INSERT,UPDATE,DELETE')),
+		  0::bigint, 'PUBLIC writes no table');
+SELECT is((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		   WHERE n.nspname = 'durable' AND c.relkind = 'r' AND has_table_privilege('public', c.oid, 'SELECT')
+			 AND NOT c.relrowsecurity),
+		  0::bigint, 'every table PUBLIC reads has row-level security');
+SELECT ok(NOT has_table_privilege('public', 'durable.token_key', 'SELECT') AND
+		  NOT has_table_privilege('public', 'durable.engine_workers', 'SELECT'),
+		  'PUBLIC reads neither the token key nor the engine workers');
 SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
 		   WHERE n.nspname = 'durable' AND p.proacl IS NULL),
 		  0::bigint, 'no function keeps the default EXECUTE for PUBLIC');
@@ -68,23 +80,20 @@ SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.prona
 		   WHERE n.nspname = 'durable' AND p.prosecdef
 			 AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
 		  0::bigint, 'every SECURITY DEFINER function pins search_path');
-SELECT ok(has_function_privilege('durable_client', 'durable.start_workflow(text,jsonb,text,text,interval,interval,interval,text,text,jsonb,interval,text,jsonb,jsonb,integer)', 'EXECUTE'),
-		  'durable_client may start workflows');
-SELECT ok(NOT has_function_privilege('durable_client', 'durable.poll_task(text,text,text[],interval)', 'EXECUTE'),
-		  'durable_client may not poll');
-SELECT ok(has_function_privilege('durable_worker', 'durable.poll_task(text,text,text[],interval)', 'EXECUTE'),
-		  'durable_worker may poll');
-SELECT ok(NOT has_function_privilege('durable_worker', 'durable.terminate_workflow(text,text,uuid)', 'EXECUTE'),
-		  'durable_worker may not terminate');
+SELECT ok(has_function_privilege('public', 'durable.start_workflow(text,jsonb,text,text,interval,interval,interval,text,text,jsonb,interval,text,jsonb,jsonb,integer,text)', 'EXECUTE'),
+		  'anyone may call start_workflow (the engine checks the namespace)');
+SELECT ok(NOT has_function_privilege('public', 'durable.create_namespace(text,jsonb)', 'EXECUTE') AND
+		  has_function_privilege('durable_admin', 'durable.create_namespace(text,jsonb)', 'EXECUTE'),
+		  'only durable_admin makes namespaces');
 SELECT ok(has_table_privilege('durable_admin', 'durable.history', 'SELECT'), 'durable_admin reads history');
-SELECT ok(NOT has_table_privilege('durable_client', 'durable.history', 'SELECT'),
-		  'durable_client does not read tables directly');
+SELECT is((SELECT relrowsecurity FROM pg_class WHERE oid = 'durable.history_batches'::regclass), true,
+		  'the history is read through row-level security');
 SELECT ok(pg_has_role('durable_admin', 'durable_client', 'MEMBER') AND pg_has_role('durable_admin', 'durable_worker', 'MEMBER'),
 		  'durable_admin is a client and a worker');
 -- 0.3: completing an activity by its ids needs no token: durable_completer's, not a worker's
-SELECT ok(NOT has_function_privilege('durable_worker', 'durable.complete_activity_by_id(text,text,jsonb,uuid)', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('durable_worker', 'durable.complete_activity_by_id(text,text,jsonb,uuid,text)', 'EXECUTE'),
 		  'durable_worker may not complete activities by id');
-SELECT ok(has_function_privilege('durable_completer', 'durable.complete_activity_by_id(text,text,jsonb,uuid)', 'EXECUTE'),
+SELECT ok(has_function_privilege('durable_completer', 'durable.complete_activity_by_id(text,text,jsonb,uuid,text)', 'EXECUTE'),
 		  'durable_completer may complete activities by id');
 SELECT ok(NOT has_table_privilege('durable_admin', 'durable.token_key', 'SELECT'),
 		  'no API role reads the token key');
@@ -92,7 +101,7 @@ SELECT ok(NOT has_table_privilege('durable_admin', 'durable.token_key', 'SELECT'
 -- retention with pg_cron
 SELECT lives_ok($$CREATE EXTENSION IF NOT EXISTS pg_cron$$, 'pg_cron is available');
 SELECT isnt((SELECT cron.schedule('durable-retention', '17 3 * * *',
-								  $c$SELECT durable.purge_closed_workflows('30 days')$c$)), NULL::bigint,
+								  $c$SELECT durable.purge_closed_workflows(namespace => 'default')$c$)), NULL::bigint,
 			'purge_closed_workflows can be scheduled with pg_cron');
 
 SELECT * FROM finish();

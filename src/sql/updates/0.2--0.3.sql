@@ -134,3 +134,77 @@ COMMENT ON COLUMN durable.token_key.created_at IS 'When the key was made: unsign
 INSERT INTO durable.token_key (key)
 SELECT pg_catalog.decode(pg_catalog.replace(pg_catalog.gen_random_uuid()::text ||
 											pg_catalog.gen_random_uuid()::text, '-', ''), 'hex');
+
+-- 7. Namespaces (docs/namespaces.md).  Every row so far is in namespace
+-- default; the functions that take a namespace get it as a new last
+-- argument, so their 0.2 signatures go first.
+DROP FUNCTION durable.start_workflow(text, jsonb, text, text, interval, interval, interval, text, text,
+									 jsonb, interval, text, jsonb, jsonb, integer);
+DROP FUNCTION durable.signal_workflow(text, text, jsonb, uuid, text);
+DROP FUNCTION durable.signal_with_start_workflow(text, text, jsonb, text, jsonb, text, interval, interval,
+												 interval, text, jsonb, interval, text, jsonb, jsonb, integer);
+DROP FUNCTION durable.cancel_workflow(text, text, uuid);
+DROP FUNCTION durable.terminate_workflow(text, text, uuid);
+DROP FUNCTION durable.describe_workflow(text, uuid);
+DROP FUNCTION durable.workflow_result(text, uuid, interval);
+DROP FUNCTION durable.query_workflow(text, text, jsonb, interval, uuid);
+DROP FUNCTION durable.poll_task(text, text, text[], interval);
+DROP FUNCTION durable.complete_activity_by_id(text, text, jsonb, uuid);
+DROP FUNCTION durable.fail_activity_by_id(text, text, jsonb, uuid);
+DROP FUNCTION durable.heartbeat_activity_by_id(text, text, jsonb, uuid);
+DROP FUNCTION durable.report_activity_canceled_by_id(text, text, jsonb, uuid);
+DROP FUNCTION durable.purge_closed_workflows(interval, integer);
+
+ALTER TABLE durable.workflows ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.workflows.namespace IS 'The namespace the run belongs to (durable.namespaces); workflow ids are unique within it.';
+ALTER TABLE durable.history_batches ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.history_batches.namespace IS 'The run''s namespace (row-level security filters by it).';
+ALTER TABLE durable.buffered_events ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.buffered_events.namespace IS 'The run''s namespace.';
+ALTER TABLE durable.activities ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.activities.namespace IS 'The run''s namespace.';
+ALTER TABLE durable.timers ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.timers.namespace IS 'The run''s namespace.';
+ALTER TABLE durable.signal_requests ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.signal_requests.namespace IS 'The run''s namespace.';
+ALTER TABLE durable.tasks ADD COLUMN namespace text NOT NULL DEFAULT 'default';
+COMMENT ON COLUMN durable.tasks.namespace IS 'The run''s namespace: task queues are per namespace.';
+
+DROP INDEX durable.workflows_one_running;
+CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workflow_id) WHERE status = 'running';
+DROP INDEX durable.workflows_by_workflow_id;
+CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id, start_time DESC);
+DROP INDEX durable.workflows_by_close_time;
+CREATE INDEX workflows_by_close_time ON durable.workflows (namespace, close_time) WHERE close_time IS NOT NULL;
+DROP INDEX durable.tasks_ready;
+CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
+DROP INDEX durable.tasks_sticky;
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, ready_time)
+	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
+
+CREATE TABLE durable.namespaces (
+	name text PRIMARY KEY,
+	description text,
+	retention interval,
+	max_payload_size integer,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE durable.namespaces IS 'Namespaces: units of isolation with their own workflow ids, task queues, retention and limits. Namespace default always exists; it has a row here once its settings are changed.';
+COMMENT ON COLUMN durable.namespaces.name IS 'Name: 1 to 63 bytes of letters, digits, ".", "_" and "-".';
+COMMENT ON COLUMN durable.namespaces.description IS 'Free text.';
+COMMENT ON COLUMN durable.namespaces.retention IS 'How long closed runs are kept: purge_closed_workflows without older_than uses it; NULL keeps them.';
+COMMENT ON COLUMN durable.namespaces.max_payload_size IS 'Largest payload in bytes for runs of this namespace; NULL for durable.max_payload_size.';
+COMMENT ON COLUMN durable.namespaces.created_at IS 'When it was created.';
+
+CREATE TABLE durable.namespace_grants (
+	namespace text NOT NULL,
+	role regrole NOT NULL,
+	capability text NOT NULL CHECK (capability IN ('client', 'worker', 'admin')),
+	PRIMARY KEY (namespace, role, capability)
+);
+COMMENT ON TABLE durable.namespace_grants IS 'Who may do what in a namespace: a role (and its members) holds a capability there.';
+COMMENT ON COLUMN durable.namespace_grants.namespace IS 'The namespace.';
+COMMENT ON COLUMN durable.namespace_grants.role IS 'The role granted; members inherit it as they inherit privileges.';
+COMMENT ON COLUMN durable.namespace_grants.capability IS 'client (start, signal, query, cancel, terminate, read), worker (poll and complete tasks, read) or admin (both, plus retention, grants and purges).';
+SELECT pg_catalog.pg_extension_config_dump('durable.namespaces', '');
+SELECT pg_catalog.pg_extension_config_dump('durable.namespace_grants', '');

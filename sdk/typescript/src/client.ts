@@ -183,6 +183,15 @@ function nameOf(def: string | { name: string }): string {
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
+/**
+ * Where a statement of the client takes its namespace, after the last
+ * argument: Client.query makes it `, namespace => $n` with the namespace as
+ * the last parameter (by name, so the arguments before it cannot shift).
+ * Left as it is on an engine without namespaces (durable < 0.3), where it
+ * is an SQL comment.
+ */
+const NS = '/*namespace*/';
+
 export class WorkflowHandle<F = unknown> {
   constructor(
     private readonly client: Client,
@@ -212,8 +221,8 @@ export class WorkflowHandle<F = unknown> {
         // returned null (with a data converter both are payloads of their own)
         const rows = await this.client.query(
           `SELECT r, r IS NULL AS none
-             FROM durable.workflow_result(workflow_id => $1, run_id => $2::uuid, wait => $3::interval, namespace => $4) AS r`,
-          [this.workflowId, run, '30 seconds', this.client.namespace]);
+             FROM durable.workflow_result(workflow_id => $1, run_id => $2::uuid, wait => $3::interval${NS}) AS r`,
+          [this.workflowId, run, '30 seconds']);
         return (rows[0].none ? undefined : await this.client.dataConverter.fromStored(rows[0].r)) as Result<F>;
       } catch (e) {
         if (e instanceof WorkflowStillRunningError) continue;
@@ -240,10 +249,8 @@ export class WorkflowHandle<F = unknown> {
     const next = this.client.intercept('signal', async (input) => {
       const payload = await this.client.dataConverter.argsToInput(input.args, headersToJSON(input.headers));
       await this.client.query(
-        `SELECT durable.signal_workflow(workflow_id => $1, signal_name => $2, payload => $3::jsonb, run_id => $4::uuid,
-                namespace => $5)`,
-        [input.workflowExecution.workflowId, input.signalName, JSON.stringify(payload), input.workflowExecution.runId ?? null,
-          this.client.namespace]);
+        `SELECT durable.signal_workflow(workflow_id => $1, signal_name => $2, payload => $3::jsonb, run_id => $4::uuid${NS})`,
+        [input.workflowExecution.workflowId, input.signalName, JSON.stringify(payload), input.workflowExecution.runId ?? null]);
     });
     await next({ signalName: nameOf(def), args, workflowExecution: this.execution, headers: {} });
   }
@@ -277,9 +284,9 @@ export class WorkflowHandle<F = unknown> {
         const left = Math.max(1, deadline - Date.now());
         const rows = await this.client.query(
           `SELECT durable.query_workflow(workflow_id => $1, query_name => $2, args => $3::jsonb, timeout => $4::interval,
-                  run_id => $5::uuid, namespace => $6) AS r`, [
+                  run_id => $5::uuid${NS}) AS r`, [
             input.workflowExecution.workflowId, input.queryType, JSON.stringify(payload), toOptionalInterval(left),
-            input.workflowExecution.runId ?? null, this.client.namespace,
+            input.workflowExecution.runId ?? null,
           ]);
         return dc.fromStored(rows[0].r);
       });
@@ -301,8 +308,8 @@ export class WorkflowHandle<F = unknown> {
     const running = async (): Promise<string | null> => {
       const rows = await this.client.query(
         `SELECT d.pending_workflow_task->>'state' AS state, d.pending_workflow_task->>'started_time' AS started
-           FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid, namespace => $3) d`,
-        [e.workflowId, e.runId ?? null, this.client.namespace]);
+           FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS}) d`,
+        [e.workflowId, e.runId ?? null]);
       const r = rows[0];
       return r && r.state === 'started' ? `${r.started}` : null;
     };
@@ -318,16 +325,16 @@ export class WorkflowHandle<F = unknown> {
 
   async cancel(reason?: string): Promise<void> {
     const next = this.client.intercept('cancel', async (input) => {
-      await this.client.query('SELECT durable.cancel_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid, namespace => $4)',
-        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null, this.client.namespace]);
+      await this.client.query(`SELECT durable.cancel_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid${NS})`,
+        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
     });
     await next({ workflowExecution: this.execution, reason });
   }
 
   async terminate(reason?: string): Promise<void> {
     const next = this.client.intercept('terminate', async (input) => {
-      await this.client.query('SELECT durable.terminate_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid, namespace => $4)',
-        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null, this.client.namespace]);
+      await this.client.query(`SELECT durable.terminate_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid${NS})`,
+        [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
     });
     await next({ workflowExecution: this.execution, reason });
   }
@@ -337,8 +344,8 @@ export class WorkflowHandle<F = unknown> {
   }
 
   private async describeRun(e: WorkflowExecution): Promise<WorkflowDescription> {
-    const rows = await this.client.query('SELECT * FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid, namespace => $3)',
-      [e.workflowId, e.runId ?? null, this.client.namespace]);
+    const rows = await this.client.query(`SELECT * FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS})`,
+      [e.workflowId, e.runId ?? null]);
     const d = rows[0];
     return {
       workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
@@ -356,8 +363,8 @@ export class WorkflowHandle<F = unknown> {
     const rows = await this.client.query(
       `SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', h.run_id, 'event_id', h.event_id, 'event_type', h.event_type,
               'event_time', h.event_time, 'attributes', h.attributes) ORDER BY h.event_id), '[]') AS h
-         FROM durable.get_history(workflow_id => $1, run_id => $2::uuid, namespace => $3) h`,
-      [this.workflowId, this.runId ?? null, this.client.namespace]);
+         FROM durable.get_history(workflow_id => $1, run_id => $2::uuid${NS}) h`,
+      [this.workflowId, this.runId ?? null]);
     return rows[0].h;
   }
 }
@@ -382,14 +389,14 @@ export class WorkflowClient {
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
               id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
               retry_policy => $10::jsonb, start_delay => $11::interval, request_id => $12,
-              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0), namespace => $16) AS run_id`,
+              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)${NS}) AS run_id`,
       [
         input.workflowType, JSON.stringify(args), workflowId, options.taskQueue,
         toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
         toOptionalInterval(options.workflowTaskTimeout) ?? null, options.workflowIdReusePolicy ?? null,
         options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(memo), options.priority ?? null, this.client.namespace,
+        json(memo), options.priority ?? null,
       ]);
     return rows[0].run_id;
   }
@@ -442,15 +449,14 @@ export class WorkflowClient {
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
               run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),
               id_reuse_policy => coalesce($10, 'allow_duplicate'), retry_policy => $11::jsonb, start_delay => $12::interval,
-              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0),
-              namespace => $17) AS run_id`,
+              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)${NS}) AS run_id`,
       [
         options.workflowId, input.signalName, JSON.stringify(signalPayload), input.workflowType,
         JSON.stringify(args), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
         toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
         options.workflowIdReusePolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(memo), options.priority ?? null, this.client.namespace,
+        json(memo), options.priority ?? null,
       ]);
     return rows[0].run_id;
   }
@@ -486,9 +492,32 @@ export class Client {
     return composeInterceptors(this.interceptors, method, next);
   }
 
-  /** @internal run SQL, mapping engine errors to typed errors. */
+  /** Whether the engine has namespaces (durable 0.3), asked once. */
+  private hasNamespaces?: Promise<boolean>;
+
+  private engineHasNamespaces(): Promise<boolean> {
+    this.hasNamespaces ??= this.pool.query("SELECT to_regproc('durable.create_namespace') IS NOT NULL AS ns")
+      .then((r) => r.rows[0].ns as boolean, (e) => {
+        this.hasNamespaces = undefined;
+        throw e;
+      });
+    return this.hasNamespaces;
+  }
+
+  /**
+   * @internal run SQL, mapping engine errors to typed errors.  The
+   * statement's namespace marker (NS) becomes the client's namespace.
+   */
   async query(sql: string, params: unknown[]): Promise<any[]> {
     try {
+      if (sql.includes(NS)) {
+        if (await this.engineHasNamespaces()) {
+          params = [...params, this.namespace];
+          sql = sql.replace(NS, `, namespace => $${params.length}`);
+        } else if (this.namespace !== 'default') {
+          throw new Error(`namespace "${this.namespace}": this engine has no namespaces (durable < 0.3); use "default" or leave it out`);
+        }
+      }
       return (await this.pool.query(sql, params)).rows;
     } catch (e) {
       const err = mapError(e);

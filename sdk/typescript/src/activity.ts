@@ -27,10 +27,12 @@ export interface ActivityInfo {
   workflowExecution: { workflowId: string; runId: string };
   workflowType: string;
   taskQueue: string;
-  /** Always "default": durable has no namespaces. */
+  /** The namespace the activity runs in: its workflow's (the worker's, WorkerOptions.namespace). */
   namespace: string;
-  /** @deprecated Temporal's name of namespace. */
+  /** @deprecated Temporal's older name of namespace. */
   activityNamespace: string;
+  /** @deprecated Temporal's: the namespace of the workflow that scheduled the activity (always namespace here). */
+  workflowNamespace: string;
   /** Always false: durable has no local activities. */
   isLocal: boolean;
   attempt: number;

@@ -1,7 +1,8 @@
 /**
  * The client: start workflows, signal, query, cancel, terminate, describe,
  * and wait for results — thin wrappers over the engine's SQL client API.
- * Each call goes through the client's interceptors (Temporal's
+ * Every call acts in the client's namespace (the engine's trailing
+ * `namespace` argument, passed by name).  Each call goes through the client's interceptors (Temporal's
  * WorkflowClientInterceptor: start, signal, signalWithStart, query, cancel,
  * terminate, describe) and its values through its data converter.
  */
@@ -13,7 +14,7 @@ import { DataConverter, Headers, headersToJSON } from './common/payload';
 import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './common/search-attributes';
 import { LoadedDataConverter } from './converter';
 import {
-  isConnectionError, mapError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
+  isConnectionError, mapError, NamespaceNotFoundError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
   WorkflowStillRunningError,
 } from './errors';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
@@ -28,6 +29,13 @@ export { RetryState, TimeoutType } from './common/enums';
 
 export interface ClientOptions {
   connectionString?: string;
+  /**
+   * The namespace every call of this client acts in (default "default"),
+   * as Temporal's ClientOptions.namespace.  The role needs the `client`
+   * capability there (durable.grant_namespace); workflow ids, task queues
+   * and runs of other namespaces are invisible to it.
+   */
+  namespace?: string;
   /** An existing pool to use instead of connectionString. */
   pool?: pg.Pool;
   /** Temporal's client interceptors: `{ workflow: [WorkflowClientInterceptor, ...] }`, the first the outermost. */
@@ -175,6 +183,15 @@ function nameOf(def: string | { name: string }): string {
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
+/**
+ * Where a statement of the client takes its namespace, after the last
+ * argument: Client.query makes it `, namespace => $n` with the namespace as
+ * the last parameter (by name, so the arguments before it cannot shift).
+ * Left as it is on an engine without namespaces (durable < 0.3), where it
+ * is an SQL comment.
+ */
+const NS = '/*namespace*/';
+
 export class WorkflowHandle<F = unknown> {
   constructor(
     private readonly client: Client,
@@ -189,7 +206,10 @@ export class WorkflowHandle<F = unknown> {
    * Wait for the result, following continue-as-new; throws
    * WorkflowFailedError (and subclasses) if it did not complete.  A workflow
    * that returned nothing (undefined) gives undefined, one that returned
-   * null gives null, as in Temporal.
+   * null gives null, as in Temporal.  The wait is durable.workflow_result's:
+   * the engine reads the run's row when it wakes (a close notification only
+   * wakes it), so a forged NOTIFY on durable_workflow_closed cannot make
+   * this resolve; the SDK itself does not LISTEN.
    */
   async result(): Promise<Result<F>> {
     const run = this.runId ?? this.firstExecutionRunId ?? null;
@@ -200,7 +220,9 @@ export class WorkflowHandle<F = unknown> {
         // SQL NULL: the completion had no result (the workflow returned undefined); JSON null: it
         // returned null (with a data converter both are payloads of their own)
         const rows = await this.client.query(
-          'SELECT r, r IS NULL AS none FROM durable.workflow_result($1, $2::uuid, $3::interval) AS r', [this.workflowId, run, '30 seconds']);
+          `SELECT r, r IS NULL AS none
+             FROM durable.workflow_result(workflow_id => $1, run_id => $2::uuid, wait => $3::interval${NS}) AS r`,
+          [this.workflowId, run, '30 seconds']);
         return (rows[0].none ? undefined : await this.client.dataConverter.fromStored(rows[0].r)) as Result<F>;
       } catch (e) {
         if (e instanceof WorkflowStillRunningError) continue;
@@ -226,7 +248,8 @@ export class WorkflowHandle<F = unknown> {
   async signal<A extends unknown[]>(def: string | { name: string }, ...args: A): Promise<void> {
     const next = this.client.intercept('signal', async (input) => {
       const payload = await this.client.dataConverter.argsToInput(input.args, headersToJSON(input.headers));
-      await this.client.query('SELECT durable.signal_workflow($1, $2, $3::jsonb, $4::uuid)',
+      await this.client.query(
+        `SELECT durable.signal_workflow(workflow_id => $1, signal_name => $2, payload => $3::jsonb, run_id => $4::uuid${NS})`,
         [input.workflowExecution.workflowId, input.signalName, JSON.stringify(payload), input.workflowExecution.runId ?? null]);
     });
     await next({ signalName: nameOf(def), args, workflowExecution: this.execution, headers: {} });
@@ -259,10 +282,12 @@ export class WorkflowHandle<F = unknown> {
         await this.waitForRunningWorkflowTask(input.workflowExecution, deadline);
         const payload = await dc.argsToInput(input.args, headersToJSON(input.headers));
         const left = Math.max(1, deadline - Date.now());
-        const rows = await this.client.query('SELECT durable.query_workflow($1, $2, $3::jsonb, $4::interval, $5::uuid) AS r', [
-          input.workflowExecution.workflowId, input.queryType, JSON.stringify(payload), toOptionalInterval(left),
-          input.workflowExecution.runId ?? null,
-        ]);
+        const rows = await this.client.query(
+          `SELECT durable.query_workflow(workflow_id => $1, query_name => $2, args => $3::jsonb, timeout => $4::interval,
+                  run_id => $5::uuid${NS}) AS r`, [
+            input.workflowExecution.workflowId, input.queryType, JSON.stringify(payload), toOptionalInterval(left),
+            input.workflowExecution.runId ?? null,
+          ]);
         return dc.fromStored(rows[0].r);
       });
       return (await next({ queryType: nameOf(def), args, workflowExecution: this.execution, headers: {} })) as R;
@@ -283,7 +308,8 @@ export class WorkflowHandle<F = unknown> {
     const running = async (): Promise<string | null> => {
       const rows = await this.client.query(
         `SELECT d.pending_workflow_task->>'state' AS state, d.pending_workflow_task->>'started_time' AS started
-           FROM durable.describe_workflow($1, $2::uuid) d`, [e.workflowId, e.runId ?? null]);
+           FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS}) d`,
+        [e.workflowId, e.runId ?? null]);
       const r = rows[0];
       return r && r.state === 'started' ? `${r.started}` : null;
     };
@@ -299,7 +325,7 @@ export class WorkflowHandle<F = unknown> {
 
   async cancel(reason?: string): Promise<void> {
     const next = this.client.intercept('cancel', async (input) => {
-      await this.client.query('SELECT durable.cancel_workflow($1, $2, $3::uuid)',
+      await this.client.query(`SELECT durable.cancel_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid${NS})`,
         [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
     });
     await next({ workflowExecution: this.execution, reason });
@@ -307,7 +333,7 @@ export class WorkflowHandle<F = unknown> {
 
   async terminate(reason?: string): Promise<void> {
     const next = this.client.intercept('terminate', async (input) => {
-      await this.client.query('SELECT durable.terminate_workflow($1, $2, $3::uuid)',
+      await this.client.query(`SELECT durable.terminate_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid${NS})`,
         [input.workflowExecution.workflowId, input.reason ?? null, input.workflowExecution.runId ?? null]);
     });
     await next({ workflowExecution: this.execution, reason });
@@ -318,7 +344,8 @@ export class WorkflowHandle<F = unknown> {
   }
 
   private async describeRun(e: WorkflowExecution): Promise<WorkflowDescription> {
-    const rows = await this.client.query('SELECT * FROM durable.describe_workflow($1, $2::uuid)', [e.workflowId, e.runId ?? null]);
+    const rows = await this.client.query(`SELECT * FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS})`,
+      [e.workflowId, e.runId ?? null]);
     const d = rows[0];
     return {
       workflowId: d.workflow_id, runId: d.run_id, type: d.workflow_type, taskQueue: d.task_queue, status: d.status,
@@ -336,7 +363,8 @@ export class WorkflowHandle<F = unknown> {
     const rows = await this.client.query(
       `SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', h.run_id, 'event_id', h.event_id, 'event_type', h.event_type,
               'event_time', h.event_time, 'attributes', h.attributes) ORDER BY h.event_id), '[]') AS h
-         FROM durable.get_history($1, $2::uuid) h`, [this.workflowId, this.runId ?? null]);
+         FROM durable.get_history(workflow_id => $1, run_id => $2::uuid${NS}) h`,
+      [this.workflowId, this.runId ?? null]);
     return rows[0].h;
   }
 }
@@ -361,7 +389,7 @@ export class WorkflowClient {
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
               id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
               retry_policy => $10::jsonb, start_delay => $11::interval, request_id => $12,
-              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)) AS run_id`,
+              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)${NS}) AS run_id`,
       [
         input.workflowType, JSON.stringify(args), workflowId, options.taskQueue,
         toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
@@ -421,7 +449,7 @@ export class WorkflowClient {
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
               run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),
               id_reuse_policy => coalesce($10, 'allow_duplicate'), retry_policy => $11::jsonb, start_delay => $12::interval,
-              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)) AS run_id`,
+              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)${NS}) AS run_id`,
       [
         options.workflowId, input.signalName, JSON.stringify(signalPayload), input.workflowType,
         JSON.stringify(args), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
@@ -436,6 +464,8 @@ export class WorkflowClient {
 
 export class Client {
   readonly pool: pg.Pool;
+  /** The namespace of every call (ClientOptions.namespace, default "default"). */
+  readonly namespace: string;
   private readonly ownPool: boolean;
   readonly workflow: WorkflowClient;
   /** @internal */
@@ -443,6 +473,7 @@ export class Client {
   private readonly interceptors: WorkflowClientInterceptor[];
 
   constructor(options: ClientOptions) {
+    this.namespace = options.namespace ?? 'default';
     this.dataConverter = new LoadedDataConverter(options.dataConverter);
     this.interceptors = options.interceptors?.workflow ?? [];
     if (options.pool) {
@@ -461,12 +492,37 @@ export class Client {
     return composeInterceptors(this.interceptors, method, next);
   }
 
-  /** @internal run SQL, mapping engine errors to typed errors. */
+  /** Whether the engine has namespaces (durable 0.3), asked once. */
+  private hasNamespaces?: Promise<boolean>;
+
+  private engineHasNamespaces(): Promise<boolean> {
+    this.hasNamespaces ??= this.pool.query("SELECT to_regproc('durable.create_namespace') IS NOT NULL AS ns")
+      .then((r) => r.rows[0].ns as boolean, (e) => {
+        this.hasNamespaces = undefined;
+        throw e;
+      });
+    return this.hasNamespaces;
+  }
+
+  /**
+   * @internal run SQL, mapping engine errors to typed errors.  The
+   * statement's namespace marker (NS) becomes the client's namespace.
+   */
   async query(sql: string, params: unknown[]): Promise<any[]> {
     try {
+      if (sql.includes(NS)) {
+        if (await this.engineHasNamespaces()) {
+          params = [...params, this.namespace];
+          sql = sql.replace(NS, `, namespace => $${params.length}`);
+        } else if (this.namespace !== 'default') {
+          throw new Error(`namespace "${this.namespace}": this engine has no namespaces (durable < 0.3); use "default" or leave it out`);
+        }
+      }
       return (await this.pool.query(sql, params)).rows;
     } catch (e) {
-      throw mapError(e);
+      const err = mapError(e);
+      if (err instanceof NamespaceNotFoundError) err.namespace ??= this.namespace;
+      throw err;
     }
   }
 

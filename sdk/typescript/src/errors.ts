@@ -1,6 +1,7 @@
 /**
  * Errors of the client and worker APIs, mapped from the engine's SQLSTATEs
- * (DUxxx, see src/durable--0.1.sql).
+ * (DUxxx, and 42501 for a namespace the role may not use; see
+ * docs/sql-api.md).
  */
 import { DurableFailure, FailureJSON, decodeFailure } from './common/failure';
 
@@ -37,6 +38,39 @@ export class IdInUseError extends DurableError {}
 export class WorkflowStillRunningError extends DurableError {}
 /** DU008 */
 export class ActivityNotFoundError extends DurableError {}
+
+/** The namespace an engine message names (`namespace "x"`), if it names one. */
+function namespaceIn(message: string): string | undefined {
+  return /namespace "([^"]*)"/.exec(message)?.[1];
+}
+
+/**
+ * DU009: the namespace does not exist (Temporal's NamespaceNotFoundError).
+ * Only a caller who may see every namespace (a superuser) gets it: to
+ * anyone else an unknown namespace is a PermissionDeniedError, so that
+ * errors do not tell which namespaces exist.
+ */
+export class NamespaceNotFoundError extends DurableError {
+  /** The namespace asked for. */
+  namespace?: string;
+  constructor(message: string, code?: string, detail?: string, hint?: string) {
+    super(message, code, detail, hint);
+    this.namespace = namespaceIn(message);
+  }
+}
+/**
+ * 42501 (insufficient_privilege): the role lacks the capability the call
+ * needs in the namespace (client, worker or admin; the hint names it), or
+ * the namespace does not exist, or the role may not call the function at
+ * all.  `namespace` is set when the engine's message names one.
+ */
+export class PermissionDeniedError extends DurableError {
+  namespace?: string;
+  constructor(message: string, code?: string, detail?: string, hint?: string) {
+    super(message, code, detail, hint);
+    this.namespace = namespaceIn(message);
+  }
+}
 /** DU020: the query handler failed */
 export class QueryFailedError extends DurableError {}
 /** DU021: no worker answered in time */
@@ -68,8 +102,10 @@ const CLASSES: Record<string, new (m: string, c?: string, d?: string, h?: string
   DU006: IdInUseError,
   DU007: WorkflowStillRunningError,
   DU008: ActivityNotFoundError,
+  DU009: NamespaceNotFoundError,
   DU020: QueryFailedError,
   DU021: QueryTimeoutError,
+  '42501': PermissionDeniedError,
 };
 
 /** Turn a pg error into a typed error; other errors are returned as they are. */

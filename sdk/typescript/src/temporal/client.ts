@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { Client as DurableClient, ClientOptions as DurableClientOptions, WorkflowClient as DurableWorkflowClient } from '../client';
 import { checkLoadedModules } from './check';
-import { ConnectionOptions, checkDatabase, checkNamespace, connectionStringFor } from './connection';
+import { ConnectionOptions, checkDatabase, connectionStringFor } from './connection';
 import { UnsupportedTemporalFeatureError, unsupported } from './unsupported';
 
 export * from '../client';
@@ -67,8 +67,6 @@ export class Connection {
 export type ClientOptions = Omit<DurableClientOptions, 'connectionString' | 'pool'> & {
   /** Default: Connection.lazy() (the database of $DURABLE_CONNECTION_STRING). */
   connection?: Connection;
-  /** Only "default": durable has no namespaces. */
-  namespace?: string;
   /** Ignored (durable's client calls carry no identity). */
   identity?: string;
 };
@@ -79,11 +77,10 @@ export class Client extends DurableClient {
   readonly options: ClientOptions & { namespace: string };
 
   constructor(options: ClientOptions = {}) {
-    checkNamespace(options.namespace, 'new Client()');
-    const { connection = Connection.lazy(), namespace: _ns, identity: _id, ...rest } = options;
+    const { connection = Connection.lazy(), identity: _id, ...rest } = options;
     super({ ...rest, pool: connection.pool });
     this.connection = connection;
-    this.options = { ...options, namespace: 'default' };
+    this.options = { ...options, namespace: this.namespace };
     for (const name of ['list', 'count'] as const) {
       Object.defineProperty(this.workflow, name, {
         value: () => {

@@ -48,10 +48,3 @@ export async function checkDatabase(connectionString: string): Promise<void> {
     await c.end().catch(() => undefined);
   }
 }
-
-/** Temporal's namespace option: durable has one namespace, "default". */
-export function checkNamespace(namespace: string | undefined, where: string): void {
-  if (namespace !== undefined && namespace !== 'default') {
-    throw new Error(`${where}: namespace "${namespace}" is not supported: durable has no namespaces (use "default" or leave it out; use one database per namespace)`);
-  }
-}

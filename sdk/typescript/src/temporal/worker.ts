@@ -16,7 +16,7 @@ import type { Duration } from '../common/duration';
 import type { DataConverter } from '../common/payload';
 import type { InjectedSinks, WorkerInterceptors } from '../worker/interceptors';
 import { checkLoadedModules, checkWorkflowModules } from './check';
-import { ConnectionOptions, checkDatabase, checkNamespace, connectionStringFor } from './connection';
+import { ConnectionOptions, checkDatabase, connectionStringFor } from './connection';
 import { unsupported } from './unsupported';
 
 export * from '../worker';
@@ -65,7 +65,7 @@ export async function bundleWorkflowCode(options: { workflowsPath: string; [k: s
 export interface WorkerOptions {
   /** Default: NativeConnection to $DURABLE_CONNECTION_STRING. */
   connection?: NativeConnection;
-  /** Only "default". */
+  /** The namespace the worker polls (default "default"). */
   namespace?: string;
   taskQueue: string;
   workflowsPath?: string;
@@ -85,14 +85,13 @@ export interface WorkerOptions {
 }
 
 /** Options that durable's worker takes under the same name (after the ones mapped above). */
-const PASSED = ['interceptors', 'sinks', 'dataConverter', 'identity', 'maxCachedWorkflows', 'shutdownGraceTime', 'logger'] as const;
+const PASSED = ['namespace', 'interceptors', 'sinks', 'dataConverter', 'identity', 'maxCachedWorkflows', 'shutdownGraceTime', 'logger'] as const;
 
 /** Temporal's Worker: create(), run(), runUntil(), shutdown(), getState(). */
 export class Worker {
   private constructor(readonly inner: DurableWorker) {}
 
   static async create(options: WorkerOptions): Promise<Worker> {
-    checkNamespace(options.namespace, 'Worker.create');
     let workflowsPath = options.workflowsPath;
     const bundle = options.workflowBundle;
     if (bundle) {

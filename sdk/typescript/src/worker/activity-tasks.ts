@@ -74,8 +74,9 @@ export class ActivityTasks {
       workflowExecution: { workflowId: task.workflow_id, runId: task.run_id },
       workflowType: task.workflow_type,
       taskQueue: task.task_queue,
-      namespace: 'default',
-      activityNamespace: 'default',
+      namespace: host.namespace,
+      activityNamespace: host.namespace,
+      workflowNamespace: host.namespace,
       isLocal: false,
       attempt: task.attempt,
       heartbeatDetails,
@@ -127,7 +128,7 @@ export class ActivityTasks {
       hb.pending = true;
       send();
     }, withMetadata(host.logger, {
-      isLocal: false, attempt: info.attempt, namespace: 'default', taskToken: token, workflowId: info.workflowId,
+      isLocal: false, attempt: info.attempt, namespace: info.namespace, taskToken: token, workflowId: info.workflowId,
       workflowRunId: info.runId, workflowType: info.workflowType, activityId: info.activityId, activityType,
       taskQueue: info.taskQueue, sdkComponent: 'activity',
     }));

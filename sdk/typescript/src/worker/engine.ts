@@ -28,7 +28,26 @@ export type Statement = { name: string; text: string; result: 'json' | 'bool' | 
  * the server parses and plans each only once per connection.
  */
 export const SQL = {
-  poll: { name: 'durable_poll', text: 'SELECT to_json(t) FROM durable.poll_task($1, $2, $3::text[], $4::interval) t', result: 'json' },
+  poll: {
+    name: 'durable_poll',
+    text: `SELECT to_json(t)
+             FROM durable.poll_task(task_queue => $1, worker_id => $2, kinds => $3::text[], wait => $4::interval, namespace => $5) t`,
+    result: 'json',
+  },
+  /** An engine without namespaces (durable < 0.3): the default namespace only. */
+  pollNoNamespaces: { name: 'durable_poll_02', text: 'SELECT to_json(t) FROM durable.poll_task($1, $2, $3::text[], $4::interval) t', result: 'json' },
+  /**
+   * Whether the role may work in a namespace: a poll that does not wait, on
+   * a queue no worker uses (it claims nothing and registers no waiter),
+   * needs the worker capability there: 42501 without it, DU009 when a
+   * superuser names an unknown namespace.
+   */
+  probeNamespace: {
+    name: 'durable_probe_namespace',
+    text: `SELECT 1 FROM durable.poll_task(task_queue => '__durable_sdk_namespace_probe__', worker_id => $1, kinds => '{activity}',
+             wait => '0', namespace => $2)`,
+    result: 'none',
+  },
   completeWft: { name: 'durable_complete_wft', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, $3)', result: 'json' },
   completeWft01: { name: 'durable_complete_wft_01', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb)', result: 'json' },
   failWft: { name: 'durable_fail_wft', text: 'SELECT durable.fail_workflow_task($1, $2::jsonb)', result: 'none' },
@@ -46,7 +65,8 @@ export const SQL = {
     text: `SELECT json_build_object('ok', to_regproc('durable.poll_task') IS NOT NULL,
       'eager', to_regprocedure('durable.complete_activity(text,jsonb,boolean)') IS NOT NULL,
       'sticky', to_regprocedure('durable.workflow_task_history(text)') IS NOT NULL,
-      'session', to_regprocedure('durable.open_worker_session(text)') IS NOT NULL)`,
+      'session', to_regprocedure('durable.open_worker_session(text)') IS NOT NULL,
+      'namespaces', to_regproc('durable.create_namespace') IS NOT NULL)`,
     result: 'json',
   },
 } satisfies Record<string, Statement>;
@@ -351,6 +371,8 @@ export class Engine {
    * fields.
    */
   temporalFields = false;
+  /** The engine has namespaces (durable 0.3): poll_task takes one. */
+  namespaces = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.conns = new Connections(opts);
@@ -364,6 +386,7 @@ export class Engine {
     this.sticky = f.sticky;
     this.session = !!f.session;
     this.temporalFields = this.session;
+    this.namespaces = !!f.namespaces;
   }
 
   /**

@@ -37,6 +37,8 @@ export interface WorkerStats {
 export interface TaskHost {
   readonly engine: Engine;
   readonly identity: string;
+  /** The namespace the worker polls: every task it gets is of a run there. */
+  readonly namespace: string;
   readonly stats: WorkerStats;
   /** The worker's logger (WorkerOptions.logger, else the Runtime's): activities' and workflows' `log` write here. */
   readonly logger: Logger;

@@ -15,7 +15,7 @@
  */
 import type pg from 'pg';
 import { isConnectionError } from '../errors';
-import { SQL, runOn } from './engine';
+import { Statement, runOn } from './engine';
 
 export class Semaphore {
   /** Waiting to take a slot (tasks claimed by polls), first come first served. */
@@ -78,8 +78,8 @@ const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What a poller needs from its worker. */
 export interface PollerHost {
-  readonly taskQueue: string;
-  readonly identity: string;
+  /** The poll statement and its parameters for these kinds and wait (the worker's queue, identity and namespace). */
+  pollCall(kinds: string[], wait: string): { stmt: Statement; params: unknown[] };
   /** Polling goes on while this is true. */
   running(): boolean;
   /** A new connection for polls (retried until it works or the worker stops). */
@@ -103,7 +103,7 @@ export class Poller {
 
   private async loop(wait: string): Promise<void> {
     const host = this.host;
-    const params = [host.taskQueue, host.identity, this.kinds, wait];
+    const { stmt, params } = host.pollCall(this.kinds, wait);
     try {
       while (host.running()) {
         if (!this.client) {
@@ -118,15 +118,18 @@ export class Poller {
         let task: unknown;
         try {
           this.polling = true;
-          task = await runOn(this.client, SQL.poll, params);
+          task = await runOn(this.client, stmt, params);
         } catch (e) {
           this.polling = false;
           if (!host.running()) break;
-          if ((e as any).code === '57014') continue; // cancelled
-          host.log(isConnectionError(e) ? 'debug' : 'warn', `poll failed: ${(e as Error).message}`);
+          const code = (e as any).code;
+          if (code === '57014') continue; // cancelled
+          // no worker capability in the namespace (or it is gone): said loudly, retried slowly, as a grant may come
+          const denied = code === '42501' || code === 'DU009';
+          host.log(denied ? 'error' : isConnectionError(e) ? 'debug' : 'warn', `poll failed: ${(e as Error).message}`);
           await this.client.end().catch(() => undefined);
           this.client = undefined;
-          await delay(200);
+          for (let t = 0; t < (denied ? 5000 : 200) && host.running(); t += 100) await delay(100);
           continue;
         } finally {
           this.polling = false;

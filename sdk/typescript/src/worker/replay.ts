@@ -136,6 +136,8 @@ export interface WorkflowRunOptions {
   workflowId: string;
   runId: string;
   workflowType: string;
+  /** The run's namespace, workflowInfo().namespace (default "default": the replayer's). */
+  namespace?: string;
   entry: WorkflowEntry | undefined;
   /** Where the workflow's `log` writes (default: the Runtime's logger). */
   logger?: Logger;
@@ -289,6 +291,7 @@ export class WorkflowRun {
       workflowId: this.opts.workflowId,
       runId: this.opts.runId,
       workflowType: a.workflow_type ?? this.opts.workflowType,
+      namespace: this.opts.namespace ?? 'default',
       taskQueue: a.task_queue,
       attempt: a.attempt ?? 1,
       firstExecutionRunId: a.first_execution_run_id ?? this.opts.runId,

@@ -22,7 +22,7 @@ import type { DataConverter } from '../common/payload';
 import { LoadedDataConverter } from '../converter';
 import type { SinkCall } from '../workflow/sinks';
 import { ActivityFunction, ActivityTasks } from './activity-tasks';
-import { Engine, SQL } from './engine';
+import { Engine, SQL, Statement } from './engine';
 import type { LogLevel, TaskHost, WorkerStats } from './host';
 import { Poller, PollerHost, Semaphore } from './polling';
 import { answerQuery } from './query-tasks';
@@ -39,6 +39,14 @@ export { Task, toTask } from './task';
 export interface WorkerOptions {
   connectionString: string;
   taskQueue: string;
+  /**
+   * The namespace the worker polls (default "default"), as Temporal's
+   * WorkerOptions.namespace: it gets only that namespace's tasks, even from
+   * a task queue of the same name in another.  The role needs the `worker`
+   * capability there (durable.grant_namespace); create() fails with
+   * NamespaceNotFoundError or PermissionDeniedError otherwise.
+   */
+  namespace?: string;
   /** Workflow functions (an object, e.g. `import * as workflows`), or the path of the module that exports them. */
   workflows?: Record<string, unknown> | string;
   /** Path of the module exporting the workflow functions (alternative to `workflows`). */
@@ -164,6 +172,8 @@ export class Worker implements TaskHost, PollerHost {
   private resolveRun?: () => void;
   private signalHandler?: () => void;
   readonly identity: string;
+  /** The namespace this worker polls (WorkerOptions.namespace, default "default"). */
+  readonly namespace: string;
   private closeSession?: () => Promise<void>;
   readonly logger: Logger;
   readonly options: Required<Pick<WorkerOptions, 'taskQueue' | 'maxConcurrentWorkflowTasks' | 'maxConcurrentActivities' | 'maxCachedWorkflows'>> & WorkerOptions;
@@ -180,6 +190,7 @@ export class Worker implements TaskHost, PollerHost {
       ...options,
     };
     this.identity = options.identity ?? `${process.pid}@${os.hostname()}`;
+    this.namespace = options.namespace ?? 'default';
     this.logger = options.logger ?? (options.log ? legacyLogger(options.log) : Runtime.instance().logger);
     this.entries = resolveEntries(options);
     this.dataConverter = new LoadedDataConverter(options.dataConverter);
@@ -199,12 +210,17 @@ export class Worker implements TaskHost, PollerHost {
     installRejectionHandler();
   }
 
-  /** Create a worker; checks that the database has the durable extension. */
+  /**
+   * Create a worker; checks that the database has the durable extension
+   * and, as Temporal's worker validation does for an unknown namespace,
+   * that the role may work in the namespace.
+   */
   static async create(options: WorkerOptions): Promise<Worker> {
     if (!options.taskQueue) throw new TypeError('Worker.create: taskQueue is required');
     const w = new Worker(options);
     try {
       await w.engine.detect();
+      await w.checkNamespace();
       w.eager = options.eagerDispatch !== false && w.engine.eager;
       if (options.eagerDispatch !== false && !w.engine.eager) w.log('info', 'the engine has no eager dispatch (durable < 0.2): polling only');
       if (w.sticky && !w.engine.sticky) w.log('info', 'the engine has no sticky execution (durable < 0.3): whole histories');
@@ -217,6 +233,27 @@ export class Worker implements TaskHost, PollerHost {
 
   get taskQueue(): string {
     return this.options.taskQueue;
+  }
+
+  /**
+   * Fail now rather than at every poll when the namespace is unknown or the
+   * role has no capability in it (NamespaceNotFoundError, PermissionDeniedError).
+   */
+  private async checkNamespace(): Promise<void> {
+    if (!this.engine.namespaces) {
+      if (this.namespace !== 'default') {
+        throw new Error(`Worker.create: namespace "${this.namespace}": this engine has no namespaces (durable < 0.3); use "default" or leave it out`);
+      }
+      return;
+    }
+    await this.engine.callOnce(SQL.probeNamespace, [this.identity, this.namespace]);
+  }
+
+  /** The poll statement for PollerHost: with the namespace where the engine has them. */
+  pollCall(kinds: string[], wait: string): { stmt: Statement; params: unknown[] } {
+    const params = [this.options.taskQueue, this.identity, kinds, wait];
+    if (!this.engine.namespaces) return { stmt: SQL.pollNoNamespaces, params };
+    return { stmt: SQL.poll, params: [...params, this.namespace] };
   }
 
   getState(): WorkerState {

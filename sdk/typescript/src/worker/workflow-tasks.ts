@@ -78,7 +78,7 @@ export class WorkflowTasks {
 
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
-      workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type,
+      workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type, namespace: this.host.namespace,
       entry: this.host.entryFor(task.workflow_type), logger: this.host.logger, ...this.host.runOptions,
     });
   }

@@ -55,7 +55,7 @@ export interface WorkflowInfo {
    * so (a `suggest_continue_as_new` attribute of WorkflowTaskStarted).
    */
   continueAsNewSuggested: boolean;
-  /** Always "default": durable has no namespaces. */
+  /** The namespace of the run (the worker's, WorkerOptions.namespace). */
   namespace: string;
   /** `now()` is the real clock (not the workflow task's time, which Date.now() gives). */
   unsafe: { isReplaying: boolean; now(): number };
@@ -628,7 +628,7 @@ export interface ActivationInput {
 
 export interface InitInput {
   info: Omit<WorkflowInfo, 'startTime' | 'runStartTime' | 'unsafe' | 'historySize' | 'continueAsNewSuggested' | 'namespace' |
-    'typedSearchAttributes'> & { startTime: number; runStartTime: number };
+    'typedSearchAttributes'> & { startTime: number; runStartTime: number; namespace?: string };
   now: number;
   seed: string;
 }
@@ -677,7 +677,7 @@ export const bridge = {
       runStartTime: new Date(input.info.runStartTime),
       historySize: 0,
       continueAsNewSuggested: input.info.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS,
-      namespace: 'default',
+      namespace: input.info.namespace ?? 'default',
       unsafe: {
         get isReplaying() {
           return a.isReplaying;

@@ -277,15 +277,25 @@ describe('what cannot run the same way says so at load time', () => {
     }
   });
 
-  it('an unsupported export throws UnsupportedTemporalFeatureError when called; so do Client.schedule and a namespace', async () => {
+  it('an unsupported export throws UnsupportedTemporalFeatureError when called; so does Client.schedule', async () => {
     // bracket access: this test module must not itself trip the load-time check
     const shim: Record<string, any> = require('@temporalio/workflow');
     assert.throws(() => shim['startChild']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /child workflows/.test(e.message));
     assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
     assert.throws(() => client.workflow['list' as 'start'](undefined as any, undefined as any), /Client\.workflow\.list is not supported by durable: durable has no visibility query language/);
-    assert.throws(() => new Client({ connection, namespace: 'payments' }), /namespace "payments" is not supported: durable has no namespaces/);
-    await assert.rejects(Worker.create({ taskQueue: 'x', namespace: 'payments' }), /namespace "payments" is not supported/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);
+  });
+
+  it('the namespace option of Client and Worker.create reaches durable\'s (client/src/client.ts, worker/src/worker-options.ts)', async () => {
+    // the namespace does not exist: the engine says so (DU009, the test runs as a superuser) for the client's calls and the worker
+    const c = new Client({ connection, namespace: 'payments' });
+    assert.equal(c.options.namespace, 'payments');
+    assert.equal(c.namespace, 'payments');
+    const err = await c.workflow.getHandle('x').describe().then(() => undefined, (e) => e);
+    assert.equal(err?.name, 'NamespaceNotFoundError', String(err));
+    assert.equal(err.namespace, 'payments');
+    assert.equal(client.options.namespace, 'default');
+    await assert.rejects(Worker.create({ taskQueue: 'x', namespace: 'payments' }), (e: any) => e?.name === 'NamespaceNotFoundError' && e.code === 'DU009');
   });
 
   it('activity and client modules too: a process that loaded a module using CompleteAsyncError cannot connect', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure, WorkflowCanceledError, WorkflowFailedError,
-  WorkflowNotFoundError, decodeFailure, encodeFailure, isCancellation, mapError, msToNumber, toInterval,
+  NamespaceNotFoundError, PermissionDeniedError, WorkflowNotFoundError, decodeFailure, encodeFailure, isCancellation, mapError, msToNumber, toInterval,
 } from '../../src';
 import { retryPolicy } from '../../src/workflow/internals';
 import { parsePgInterval } from '../../src/common/duration';
@@ -73,6 +73,20 @@ describe('failures', () => {
     const c = mapError({ code: 'DU011', message: 'canceled', detail: '{"message": "workflow canceled"}' });
     assert.ok(c instanceof WorkflowCanceledError && c instanceof WorkflowFailedError);
     assert.ok((c as WorkflowCanceledError).cause instanceof CancelledFailure);
+  });
+  it('maps 42501 and DU009 to PermissionDeniedError and NamespaceNotFoundError, with the namespace the message names (docs/namespaces.md)', () => {
+    const p = mapError({ code: '42501', message: 'permission denied for namespace "ns-b"', hint: 'Grant the client capability.' });
+    assert.ok(p instanceof PermissionDeniedError);
+    assert.equal(p.namespace, 'ns-b');
+    assert.equal(p.hint, 'Grant the client capability.');
+    // a 42501 that names no namespace (EXECUTE refused) is one too, without a namespace
+    const f = mapError({ code: '42501', message: 'permission denied for function create_namespace' }) as PermissionDeniedError;
+    assert.ok(f instanceof PermissionDeniedError);
+    assert.equal(f.namespace, undefined);
+    const n = mapError({ code: 'DU009', message: 'namespace "nope" not found' });
+    assert.ok(n instanceof NamespaceNotFoundError);
+    assert.equal(n.namespace, 'nope');
+    assert.equal(n.name, 'NamespaceNotFoundError');
   });
 });
 

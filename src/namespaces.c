@@ -329,16 +329,17 @@ dur_ns_changed(DurRel rel)
 void
 dur_namespace_require(const char *name, int cap)
 {
-	DurNsEntry *e;
+	DurNsEntry	ns;
 
 	dur_check_namespace_name(name);
-	e = dur_ns_lookup(name);
-	if (!e->exists && superuser())
+	/* a copy: what follows may process invalidations, which drop the cache */
+	ns = *dur_ns_lookup(name);
+	if (!ns.exists && superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_NAMESPACE_NOT_FOUND),
 				 errmsg("namespace \"%s\" does not exist", name),
 				 errhint("durable.create_namespace makes one; durable.namespaces lists them.")));
-	if ((e->caps & cap) == 0)
+	if ((ns.caps & cap) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for namespace \"%s\"", name),
@@ -347,7 +348,7 @@ dur_namespace_require(const char *name, int cap)
 						   cap == DUR_CAP_CLIENT ? "client" : "client or worker",
 						   GetUserNameFromId(GetUserId(), false)),
 				 errhint("An admin of the namespace grants it with durable.grant_namespace.")));
-	dur_call_payload_limit = e->max_payload_size;
+	dur_call_payload_limit = ns.max_payload_size;
 }
 
 /* The namespace argument n of a call: 'default' if absent. */
@@ -398,8 +399,9 @@ _namespace_grant_visible(PG_FUNCTION_ARGS)
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			role = PG_GETARG_OID(1);
 	DurNsEntry *e = dur_ns_lookup(name);
+	bool		admin = e != NULL && (e->caps & DUR_CAP_ADMIN) != 0;
 
-	PG_RETURN_BOOL((e != NULL && (e->caps & DUR_CAP_ADMIN)) || has_privs_of_role(GetUserId(), role));
+	PG_RETURN_BOOL(admin || has_privs_of_role(GetUserId(), role));
 }
 
 /* The namespaces row of a name, if there is one. */

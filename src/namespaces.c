@@ -503,6 +503,21 @@ dur_ns_settings(Jsonb *settings, Datum *v, bool *n)
 	}
 }
 
+/* A new namespaces row of a name, with settings applied. */
+static void
+dur_ns_new_row(const char *name, Jsonb *settings, Datum *v, bool *n)
+{
+	int			i;
+
+	for (i = 0; i < NS_NCOLS; i++)
+		n[i] = true;
+	v[NS_NAME] = CStringGetTextDatum(name);
+	n[NS_NAME] = false;
+	v[NS_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	n[NS_CREATED_AT] = false;
+	dur_ns_settings(settings, v, n);
+}
+
 /* Insert a grant unless it is there. */
 static void
 dur_ns_grant(DurCall *call, const char *name, Oid role, const char *cap)
@@ -539,16 +554,9 @@ create_namespace(PG_FUNCTION_ARGS)
 	DurRow		row;
 	Datum		v[NS_NCOLS];
 	bool		n[NS_NCOLS];
-	int			i;
 
 	dur_check_namespace_name(name);
-	for (i = 0; i < NS_NCOLS; i++)
-		n[i] = true;
-	v[NS_NAME] = CStringGetTextDatum(name);
-	n[NS_NAME] = false;
-	v[NS_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	n[NS_CREATED_AT] = false;
-	dur_ns_settings(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1), v, n);
+	dur_ns_new_row(name, PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1), v, n);
 
 	dur_lock_namespace(name);
 	call = dur_call_begin();
@@ -578,7 +586,6 @@ alter_namespace(PG_FUNCTION_ARGS)
 	DurRow		row;
 	Datum		v[NS_NCOLS];
 	bool		n[NS_NCOLS];
-	int			i;
 
 	dur_namespace_require(name, DUR_CAP_ADMIN);
 	dur_lock_namespace(name);
@@ -594,13 +601,7 @@ alter_namespace(PG_FUNCTION_ARGS)
 	else
 	{
 		/* namespace default, which exists without a row */
-		for (i = 0; i < NS_NCOLS; i++)
-			n[i] = true;
-		v[NS_NAME] = CStringGetTextDatum(name);
-		n[NS_NAME] = false;
-		v[NS_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-		n[NS_CREATED_AT] = false;
-		dur_ns_settings(PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1), v, n);
+		dur_ns_new_row(name, PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1), v, n);
 		dur_insert(call, DUR_NAMESPACES, v, n, NULL);
 	}
 	dur_call_end(call);
@@ -714,41 +715,19 @@ dur_role_arg(FunctionCallInfo fcinfo, int n)
 }
 
 /*
- * grant_namespace(namespace text, role regrole, capability text): let a
- * role and its members act in a namespace.
+ * grant_namespace and revoke_namespace: the arguments, the caller's admin
+ * capability, then the change.
  */
-Datum
-grant_namespace(PG_FUNCTION_ARGS)
+static void
+dur_ns_change_grant(FunctionCallInfo fcinfo, bool grant)
 {
 	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Oid			role = dur_role_arg(fcinfo, 1);
-	char	   *cap = dur_cap_arg(fcinfo, 2, false);
+	char	   *cap = dur_cap_arg(fcinfo, 2, !grant);
 	DurCall    *call;
 
 	dur_namespace_require(name, DUR_CAP_ADMIN);
-	call = dur_call_begin();
-	dur_call_snapshot(call);
-	dur_ns_grant(call, name, role, cap);
-	dur_call_end(call);
-	dur_ns_changed(DUR_NAMESPACE_GRANTS);
-	PG_RETURN_VOID();
-}
-
-/*
- * revoke_namespace(namespace text, role regrole, capability text): take
- * a capability (NULL: every one) a role holds in a namespace away.  The
- * built-in grants of namespace default go with role membership instead.
- */
-Datum
-revoke_namespace(PG_FUNCTION_ARGS)
-{
-	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
-	Oid			role = dur_role_arg(fcinfo, 1);
-	char	   *cap = dur_cap_arg(fcinfo, 2, true);
-	DurCall    *call;
-
-	dur_namespace_require(name, DUR_CAP_ADMIN);
-	if (strcmp(name, "default") == 0)
+	if (!grant && strcmp(name, "default") == 0)
 	{
 		char	   *rolname = GetUserNameFromId(role, false);
 
@@ -761,8 +740,33 @@ revoke_namespace(PG_FUNCTION_ARGS)
 	}
 	call = dur_call_begin();
 	dur_call_snapshot(call);
-	(void) dur_ns_revoke(call, name, role, cap);
+	if (grant)
+		dur_ns_grant(call, name, role, cap);
+	else
+		(void) dur_ns_revoke(call, name, role, cap);
 	dur_call_end(call);
 	dur_ns_changed(DUR_NAMESPACE_GRANTS);
+}
+
+/*
+ * grant_namespace(namespace text, role regrole, capability text): let a
+ * role and its members act in a namespace.
+ */
+Datum
+grant_namespace(PG_FUNCTION_ARGS)
+{
+	dur_ns_change_grant(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/*
+ * revoke_namespace(namespace text, role regrole, capability text): take
+ * a capability (NULL: every one) a role holds in a namespace away.  The
+ * built-in grants of namespace default go with role membership instead.
+ */
+Datum
+revoke_namespace(PG_FUNCTION_ARGS)
+{
+	dur_ns_change_grant(fcinfo, false);
 	PG_RETURN_VOID();
 }

@@ -181,30 +181,4 @@ CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, priority
 DROP INDEX durable.tasks_sticky;
 CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, ready_time)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
-
-CREATE TABLE durable.namespaces (
-	name text PRIMARY KEY,
-	description text,
-	retention interval,
-	max_payload_size integer,
-	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
-);
-COMMENT ON TABLE durable.namespaces IS 'Namespaces: units of isolation with their own workflow ids, task queues, retention and limits. Namespace default always exists; it has a row here once its settings are changed.';
-COMMENT ON COLUMN durable.namespaces.name IS 'Name: 1 to 63 bytes of letters, digits, ".", "_" and "-".';
-COMMENT ON COLUMN durable.namespaces.description IS 'Free text.';
-COMMENT ON COLUMN durable.namespaces.retention IS 'How long closed runs are kept: purge_closed_workflows without older_than uses it; NULL keeps them.';
-COMMENT ON COLUMN durable.namespaces.max_payload_size IS 'Largest payload in bytes for runs of this namespace; NULL for durable.max_payload_size.';
-COMMENT ON COLUMN durable.namespaces.created_at IS 'When it was created.';
-
-CREATE TABLE durable.namespace_grants (
-	namespace text NOT NULL,
-	role regrole NOT NULL,
-	capability text NOT NULL CHECK (capability IN ('client', 'worker', 'admin')),
-	PRIMARY KEY (namespace, role, capability)
-);
-COMMENT ON TABLE durable.namespace_grants IS 'Who may do what in a namespace: a role (and its members) holds a capability there.';
-COMMENT ON COLUMN durable.namespace_grants.namespace IS 'The namespace.';
-COMMENT ON COLUMN durable.namespace_grants.role IS 'The role granted; members inherit it as they inherit privileges.';
-COMMENT ON COLUMN durable.namespace_grants.capability IS 'client (start, signal, query, cancel, terminate, read), worker (poll and complete tasks, read) or admin (both, plus retention, grants and purges).';
-SELECT pg_catalog.pg_extension_config_dump('durable.namespaces', '');
-SELECT pg_catalog.pg_extension_config_dump('durable.namespace_grants', '');
+-- the namespaces tables follow (src/sql/namespace_tables.sql)

@@ -47,7 +47,7 @@ SQL_SCHEMA = src/sql/tables.sql src/sql/types.sql
 # tables new in this version: created by the install script, and by the
 # update from PREV_VERSION after its migration (the next version moves
 # them into SQL_SCHEMA)
-SQL_NEW_TABLES = src/sql/namespace_tables.sql
+SQL_NEW_TABLES = src/sql/new_tables.sql
 # objects: created or replaced by the install script and by every update script
 SQL_OBJECTS = src/sql/history_view.sql src/sql/client.sql src/sql/worker.sql \
 	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql

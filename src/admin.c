@@ -8,8 +8,11 @@
  * unless told otherwise.  Namespaces themselves are namespaces.c's.
  *
  * Invariants: only closed runs are deleted, each with all its history
- * batches in the same transaction; a closed run has no other rows left
- * (history.c), so nothing else refers to it.
+ * batches in the same transaction.  A closed run has no other rows left
+ * (history.c) but the timers that carry what it sent to other workflows
+ * (a child's close to its parent, a parent close policy to its children,
+ * signals and cancels), which the timer service fires at once: a run that
+ * still has one is passed over until it has fired.
  *
  * Lock order: the run's lock, taken without waiting (two purges running
  * at once pass over each other's runs instead of failing), then its rows.
@@ -76,6 +79,12 @@ purge_closed_workflows(PG_FUNCTION_ARGS)
 		memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
 		if (!dur_try_lock_run(&run_id))
 			continue;
+		if (dur_run_has_rows(call, DUR_TIMERS_PKEY, &run_id))
+		{
+			/* what it sends to other workflows is still on its way (timers.c) */
+			dur_unlock_run(&run_id);
+			continue;
+		}
 		dur_scan_begin(&h, call, DUR_HISTORY_PKEY);
 		dur_key_uuid(&h, 1, &run_id);
 		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))

@@ -93,35 +93,14 @@ wid_msg(const char *wid)
 	return pnstrdup(wid, pg_mbcharcliplen(wid, strlen(wid), 200));
 }
 
-/* What a start asks for. */
-typedef struct DurStartRequest
-{
-	const char *namespace;
-	const char *workflow_type;
-	Datum		input;
-	const char *workflow_id;
-	const char *task_queue;
-	Interval   *execution_timeout;
-	Interval   *run_timeout;
-	Interval   *task_timeout;
-	const char *reuse;
-	const char *conflict;
-	Jsonb	   *retry_policy;
-	Interval   *delay;
-	const char *request_id;
-	Datum		search_attributes;
-	Datum		memo;
-	int32		priority;
-	DurEvent   *signal;
-} DurStartRequest;
-
 /*
- * The start logic shared by start_workflow and signal_with_start_workflow:
- * request id deduplication, id conflict and reuse policies, then the new
- * run.  Returns the run id; *existing when it is a run that was there (a
- * repeated request id, or use_existing).
+ * The start logic shared by start_workflow, signal_with_start_workflow and
+ * a child's start: request id deduplication, id conflict and reuse
+ * policies, then the new run.  Returns the run id; *existing when it is a
+ * run that was there (a repeated request id, or use_existing); NULL when
+ * the id is in use and r->quiet_conflict asks for no error.
  */
-static pg_uuid_t *
+pg_uuid_t *
 dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 {
 	static const char *const reuse_choices[] = {
@@ -204,6 +183,8 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	dur_scan_end(&s);
 	if (run_id != NULL)
 	{
+		if (r->quiet_conflict)
+			return NULL;
 		cur = dur_run_lock(call, run_id);
 		if (strcmp(r->conflict, "use_existing") == 0)
 		{
@@ -230,6 +211,14 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 		{
 			char	   *status = TextDatumGetCString(row.values[W_STATUS]);
 
+			if ((strcmp(r->reuse, "reject_duplicate") == 0 ||
+				 (strcmp(status, "failed") != 0 && strcmp(status, "canceled") != 0 &&
+				  strcmp(status, "terminated") != 0 && strcmp(status, "timed_out") != 0)) &&
+				r->quiet_conflict)
+			{
+				dur_scan_end(&s);
+				return NULL;
+			}
 			if (strcmp(r->reuse, "reject_duplicate") == 0 ||
 				(strcmp(status, "failed") != 0 && strcmp(status, "canceled") != 0 &&
 				 strcmp(status, "terminated") != 0 && strcmp(status, "timed_out") != 0))
@@ -261,8 +250,11 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	p.search_attributes = r->search_attributes;
 	p.memo = r->memo;
 	p.priority = r->priority;
-	p.identity = dur_session_user();
+	p.identity = r->identity ? r->identity : dur_session_user();
 	p.signal = r->signal;
+	p.parent_workflow_id = r->parent_workflow_id;
+	p.parent_run_id = r->parent_run_id;
+	p.parent_initiated_event_id = r->parent_initiated_event_id;
 	run = dur_start_run(call, run_id, &p);
 	dur_run_write(call, run);
 	return run_id;
@@ -337,7 +329,7 @@ dur_signal_event(const char *name, Datum payload, const char *request_id)
  * Remember a signal's request id for the run; false when it was delivered
  * before (the caller then does nothing).
  */
-static bool
+bool
 dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id)
 {
 	DurScan		s;
@@ -636,6 +628,40 @@ dur_describe_timers(DurCall *call, DurRun *run)
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data));
 }
 
+/* A JSON array (as jsonb) of a run's children not closed yet, by initiated event id. */
+static Datum
+dur_describe_children(DurCall *call, DurRun *run)
+{
+	DurScan		s;
+	DurRow		row;
+	StringInfoData out;
+	bool		first = true;
+
+	initStringInfo(&out);
+	appendStringInfoChar(&out, '[');
+	dur_scan_begin(&s, call, DUR_CHILDREN_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		DurJsonObj	o;
+
+		dj_init(&o);
+		dj_str(&o, "workflow_id", TextDatumGetCString(row.values[CH_WORKFLOW_ID]));
+		dj_uuid(&o, "run_id", DatumGetUUIDP(row.values[CH_RUN_ID]));
+		dj_str(&o, "workflow_type", TextDatumGetCString(row.values[CH_WORKFLOW_TYPE]));
+		dj_int(&o, "initiated_event_id", DatumGetInt64(row.values[CH_INITIATED_EVENT_ID]));
+		dj_int(&o, "started_event_id", DatumGetInt64(row.values[CH_STARTED_EVENT_ID]));
+		dj_str(&o, "parent_close_policy", TextDatumGetCString(row.values[CH_PARENT_CLOSE_POLICY]));
+		if (!first)
+			appendStringInfoString(&out, ", ");
+		dj_end(&o, &out);
+		first = false;
+	}
+	dur_scan_end(&s);
+	appendStringInfoChar(&out, ']');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(out.data));
+}
+
 /*
  * describe_workflow(workflow_id, run_id) returns
  * durable.workflow_description: status, payloads and pending work of a run
@@ -651,8 +677,8 @@ describe_workflow(PG_FUNCTION_ARGS)
 	Datum	   *w = run->row.values;
 	bool	   *wn = run->row.nulls;
 	TupleDesc	desc;
-	Datum		v[21];
-	bool		n[21];
+	Datum		v[22];
+	bool		n[22];
 	static const int cols[] = {
 		W_WORKFLOW_ID, W_RUN_ID, W_WORKFLOW_TYPE, W_TASK_QUEUE, W_STATUS, W_START_TIME,
 		W_CLOSE_TIME, W_HISTORY_LENGTH, W_INPUT, W_RESULT, W_FAILURE, W_ATTEMPT,
@@ -675,6 +701,8 @@ describe_workflow(PG_FUNCTION_ARGS)
 	n[19] = false;
 	v[20] = dur_describe_timers(call, run);
 	n[20] = false;
+	v[21] = dur_describe_children(call, run);
+	n[21] = false;
 	tup = heap_form_tuple(BlessTupleDesc(desc), v, n);
 	dur_call_end(call);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tup));

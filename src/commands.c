@@ -72,6 +72,9 @@ static void dur_cmd_complete_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_fail_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_cancel_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_signal_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 
 /* The commands: Temporal's, by the names of docs/protocol.md. */
 static const struct
@@ -87,6 +90,9 @@ static const struct
 	{"cancel_timer", dur_cmd_cancel_timer, false},
 	{"record_marker", dur_cmd_record_marker, false},
 	{"upsert_search_attributes", dur_cmd_upsert_search_attributes, false},
+	{"start_child_workflow", dur_cmd_start_child_workflow, false},
+	{"signal_external_workflow", dur_cmd_signal_external_workflow, false},
+	{"request_cancel_external_workflow", dur_cmd_request_cancel_external_workflow, false},
 	{"complete_workflow", dur_cmd_complete_workflow, true},
 	{"fail_workflow", dur_cmd_fail_workflow, true},
 	{"cancel_workflow", dur_cmd_cancel_workflow, true},
@@ -845,6 +851,313 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 	p.delay = backoff;
 	p.priority = run->priority;
 	p.identity = cx->worker;
+	dur_start_params_inherit(&p, run);
 	next = dur_start_run(cx->call, next_run, &p);
 	dur_run_write(cx->call, next);
+}
+
+/* A command's boolean field; false when absent or null. */
+static bool
+dur_cmd_bool(Jsonb *cmd, const char *field, int index)
+{
+	Jsonb	   *v = dur_jsonb_get(cmd, field);
+	const char *t = v ? dur_jsonb_typeof(v) : "null";
+
+	if (strcmp(t, "null") == 0)
+		return false;
+	if (strcmp(t, "boolean") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"%s\" of command %d (%s) must be a boolean, not %s",
+						field, index, dur_cmd_type(cmd), t),
+				 errdetail("%s", dur_cmd_excerpt(cmd))));
+	return strcmp(dur_jsonb_get_text(cmd, field), "true") == 0;
+}
+
+/* A command's optional choice field, checked; dflt when absent. */
+static const char *
+dur_cmd_choice(Jsonb *cmd, const char *field, int index, const char *const *choices, const char *dflt)
+{
+	char	   *v = dur_cmd_text(cmd, field, index, false);
+	StringInfoData list;
+	int			i;
+
+	if (v == NULL)
+		return dflt;
+	initStringInfo(&list);
+	for (i = 0; choices[i] != NULL; i++)
+	{
+		if (strcmp(v, choices[i]) == 0)
+			return choices[i];
+		appendStringInfo(&list, "%s%s", i > 0 ? ", " : "", choices[i]);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_DUR_BAD_COMMAND),
+			 errmsg("field \"%s\" of command %d (%s) must be one of %s, not \"%s\"",
+					field, index, dur_cmd_type(cmd), list.data, v),
+			 errdetail("%s", dur_cmd_excerpt(cmd))));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * start_child_workflow: StartChildWorkflowExecutionInitiated, then, in the
+ * same transaction, the child's run and ChildWorkflowExecutionStarted, or
+ * StartChildWorkflowExecutionFailed when its id is in use.  The child's
+ * close reaches the parent through the timer service (timers.c).
+ */
+static void
+dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {
+		"workflow_id", "workflow_type", "input", "task_queue", "execution_timeout", "run_timeout",
+		"task_timeout", "retry_policy", "id_reuse_policy", "parent_close_policy",
+		"search_attributes", "memo", NULL
+	};
+	static const char *const reuse_choices[] = {
+		"allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate", NULL
+	};
+	static const char *const close_choices[] = {"terminate", "abandon", "request_cancel", NULL};
+	DurRun	   *run = cx->run;
+	const char *what = psprintf("command %d (start_child_workflow)", index);
+	DurStartRequest r;
+	Jsonb	   *input;
+	Jsonb	   *policy;
+	Jsonb	   *sa;
+	Jsonb	   *memo;
+	const char *close_policy;
+	DurEvent   *ev;
+	int64		initiated;
+	pg_uuid_t  *child;
+	bool		existing;
+	Interval	ten_seconds = {10 * USECS_PER_SEC, 0, 0};
+
+	dur_cmd_fields(cmd, index, "start_child_workflow", fields);
+	memset(&r, 0, sizeof(r));
+	r.namespace = run->namespace;
+	r.workflow_id = dur_cmd_text(cmd, "workflow_id", index, true);
+	dur_check_id(r.workflow_id, psprintf("workflow_id of %s", what));
+	r.workflow_type = dur_cmd_text(cmd, "workflow_type", index, true);
+	dur_check_id(r.workflow_type, psprintf("workflow_type of %s", what));
+	r.task_queue = dur_cmd_text(cmd, "task_queue", index, false);
+	dur_check_id(r.task_queue, psprintf("task_queue of %s", what));
+	if (r.task_queue == NULL)
+		r.task_queue = run->task_queue;
+	input = dur_cmd_payload(cmd, "input", psprintf("input of %s", what));
+	r.input = input ? JsonbPGetDatum(input) : 0;
+	r.execution_timeout = dur_cmd_interval(cmd, "execution_timeout", index);
+	r.run_timeout = dur_cmd_interval(cmd, "run_timeout", index);
+	r.task_timeout = dur_cmd_interval(cmd, "task_timeout", index);
+	dur_check_interval(r.execution_timeout, psprintf("execution_timeout of %s", what), false);
+	dur_check_interval(r.run_timeout, psprintf("run_timeout of %s", what), false);
+	dur_check_interval(r.task_timeout, psprintf("task_timeout of %s", what), true);
+	if (r.execution_timeout != NULL && dur_interval_is_zero(r.execution_timeout))
+		r.execution_timeout = NULL;
+	if (r.run_timeout != NULL && dur_interval_is_zero(r.run_timeout))
+		r.run_timeout = NULL;
+	if (r.task_timeout == NULL)
+		r.task_timeout = &ten_seconds;
+	policy = dur_jsonb_get(cmd, "retry_policy");
+	if (policy != NULL && strcmp(dur_jsonb_typeof(policy), "null") == 0)
+		policy = NULL;
+	r.retry_policy = policy;
+	r.reuse = dur_cmd_choice(cmd, "id_reuse_policy", index, reuse_choices, "allow_duplicate");
+	r.conflict = "fail";
+	close_policy = dur_cmd_choice(cmd, "parent_close_policy", index, close_choices, "terminate");
+	sa = dur_cmd_payload(cmd, "search_attributes", psprintf("search_attributes of %s", what));
+	if (sa != NULL && strcmp(dur_jsonb_typeof(sa), "null") == 0)
+		sa = NULL;
+	if (sa != NULL && !JB_ROOT_IS_OBJECT(sa))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"search_attributes\" of %s must be a JSON object", what)));
+	r.search_attributes = sa ? JsonbPGetDatum(sa) : 0;
+	memo = dur_cmd_payload(cmd, "memo", psprintf("memo of %s", what));
+	if (memo != NULL && strcmp(dur_jsonb_typeof(memo), "null") == 0)
+		memo = NULL;
+	r.memo = memo ? JsonbPGetDatum(memo) : 0;
+	r.priority = run->priority;
+	r.quiet_conflict = true;
+
+	ev = dur_event("StartChildWorkflowExecutionInitiated");
+	dj_str(&ev->attrs, "namespace", run->namespace);
+	dj_str(&ev->attrs, "workflow_id", r.workflow_id);
+	dj_str(&ev->attrs, "workflow_type", r.workflow_type);
+	dj_str(&ev->attrs, "task_queue", r.task_queue);
+	dj_jsonb(&ev->attrs, "input", input);
+	dj_duration(&ev->attrs, "workflow_execution_timeout", r.execution_timeout);
+	dj_duration(&ev->attrs, "workflow_run_timeout", r.run_timeout);
+	dj_duration(&ev->attrs, "workflow_task_timeout", r.task_timeout);
+	dj_str(&ev->attrs, "parent_close_policy", close_policy);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	dj_str(&ev->attrs, "workflow_id_reuse_policy", r.reuse);
+	if (policy != NULL)
+		dj_jsonb(&ev->attrs, "retry_policy", dur_retry_policy(policy, psprintf("retry_policy of %s", what)));
+	else
+		dj_null(&ev->attrs, "retry_policy");
+	dj_jsonb(&ev->attrs, "search_attributes", sa);
+	dj_jsonb(&ev->attrs, "memo", memo);
+	initiated = dur_record(run, ev);
+
+	r.parent_workflow_id = run->workflow_id;
+	r.parent_run_id = &run->run_id;
+	r.parent_initiated_event_id = initiated;
+	r.identity = cx->worker;
+	child = dur_start(cx->call, &r, &existing);
+	if (child == NULL)
+	{
+		ev = dur_event("StartChildWorkflowExecutionFailed");
+		dj_str(&ev->attrs, "namespace", run->namespace);
+		dj_str(&ev->attrs, "workflow_id", r.workflow_id);
+		dj_str(&ev->attrs, "workflow_type", r.workflow_type);
+		dj_str(&ev->attrs, "cause", "WORKFLOW_ALREADY_EXISTS");
+		dj_int(&ev->attrs, "initiated_event_id", initiated);
+		dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+		(void) dur_record(run, ev);
+	}
+	else
+	{
+		DurJsonObj	exec;
+		Datum		v[CH_NCOLS];
+		bool		n[CH_NCOLS] = {false, false, false, false, false, false, false, false, false};
+
+		ev = dur_event("ChildWorkflowExecutionStarted");
+		dj_str(&ev->attrs, "namespace", run->namespace);
+		dj_int(&ev->attrs, "initiated_event_id", initiated);
+		dj_init(&exec);
+		dj_str(&exec, "workflow_id", r.workflow_id);
+		dj_uuid(&exec, "run_id", child);
+		dj_obj(&ev->attrs, "workflow_execution", &exec);
+		dj_str(&ev->attrs, "workflow_type", r.workflow_type);
+		v[CH_PARENT_RUN_ID] = UUIDPGetDatum(&run->run_id);
+		v[CH_INITIATED_EVENT_ID] = Int64GetDatum(initiated);
+		v[CH_WORKFLOW_ID] = CStringGetTextDatum(r.workflow_id);
+		v[CH_RUN_ID] = UUIDPGetDatum(child);
+		v[CH_WORKFLOW_TYPE] = CStringGetTextDatum(r.workflow_type);
+		v[CH_STARTED_EVENT_ID] = Int64GetDatum(dur_record(run, ev));
+		v[CH_PARENT_CLOSE_POLICY] = CStringGetTextDatum(close_policy);
+		v[CH_PARENT_WORKFLOW_ID] = CStringGetTextDatum(run->workflow_id);
+		v[CH_NAMESPACE] = CStringGetTextDatum(run->namespace);
+		dur_insert(cx->call, DUR_CHILDREN, v, n, NULL);
+	}
+	cx->needs_task = true;
+}
+
+/*
+ * The target of an external command: {"workflow_id", "run_id"} as the
+ * Initiated event and the timer that delivers it have it.
+ */
+static void
+dur_cmd_external_target(Jsonb *cmd, int index, DurJsonObj *exec, const char **wid)
+{
+	char	   *run_id = dur_cmd_text(cmd, "run_id", index, false);
+
+	*wid = dur_cmd_text(cmd, "workflow_id", index, true);
+	dur_check_id(*wid, psprintf("workflow_id of command %d", index));
+	if (run_id != NULL)
+	{
+		int			hex = 0;
+		const char *p;
+
+		/* what uuid_in takes: 32 hex digits, with hyphens or braces */
+		for (p = run_id; *p; p++)
+		{
+			if (isxdigit((unsigned char) *p))
+				hex++;
+			else if (*p != '-' && *p != '{' && *p != '}')
+				break;
+		}
+		if (*p != '\0' || hex != 32)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"run_id\" of command %d (%s) must be a uuid", index, dur_cmd_type(cmd)),
+					 errdetail("%s", dur_cmd_excerpt(cmd))));
+		run_id = dur_uuid_text(DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(run_id))));
+	}
+	dj_init(exec);
+	dj_str(exec, "workflow_id", *wid);
+	dj_str(exec, "run_id", run_id);
+}
+
+/*
+ * signal_external_workflow: SignalExternalWorkflowExecutionInitiated; the
+ * timer service delivers the signal and records its outcome.
+ */
+static void
+dur_cmd_signal_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {
+		"workflow_id", "run_id", "signal_name", "input", "child_workflow_only", NULL
+	};
+	DurRun	   *run = cx->run;
+	DurJsonObj	exec;
+	DurJsonObj	t;
+	const char *wid;
+	char	   *name;
+	Jsonb	   *input;
+	bool		child_only;
+	DurEvent   *ev;
+	int64		initiated;
+
+	dur_cmd_fields(cmd, index, "signal_external_workflow", fields);
+	dur_cmd_external_target(cmd, index, &exec, &wid);
+	name = dur_cmd_text(cmd, "signal_name", index, true);
+	dur_check_id(name, psprintf("signal_name of command %d", index));
+	input = dur_cmd_payload(cmd, "input", psprintf("input of command %d", index));
+	child_only = dur_cmd_bool(cmd, "child_workflow_only", index);
+
+	ev = dur_event("SignalExternalWorkflowExecutionInitiated");
+	dj_str(&ev->attrs, "namespace", run->namespace);
+	dj_obj(&ev->attrs, "workflow_execution", &exec);
+	dj_str(&ev->attrs, "signal_name", name);
+	dj_jsonb(&ev->attrs, "input", input);
+	dj_bool(&ev->attrs, "child_workflow_only", child_only);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	initiated = dur_record(run, ev);
+
+	dj_init(&t);
+	dj_obj(&t, "workflow_execution", &exec);
+	dj_str(&t, "signal_name", name);
+	dj_jsonb(&t, "input", input);
+	dj_bool(&t, "child_workflow_only", child_only);
+	dur_set_timer_with(cx->call, run, "signal_external", psprintf(INT64_FORMAT, initiated),
+					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
+}
+
+/*
+ * request_cancel_external_workflow:
+ * RequestCancelExternalWorkflowExecutionInitiated; the timer service asks
+ * the target to cancel and records the outcome.
+ */
+static void
+dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"workflow_id", "run_id", "child_workflow_only", "reason", NULL};
+	DurRun	   *run = cx->run;
+	DurJsonObj	exec;
+	DurJsonObj	t;
+	const char *wid;
+	char	   *reason;
+	bool		child_only;
+	DurEvent   *ev;
+	int64		initiated;
+
+	dur_cmd_fields(cmd, index, "request_cancel_external_workflow", fields);
+	dur_cmd_external_target(cmd, index, &exec, &wid);
+	reason = dur_cmd_text(cmd, "reason", index, false);
+	child_only = dur_cmd_bool(cmd, "child_workflow_only", index);
+
+	ev = dur_event("RequestCancelExternalWorkflowExecutionInitiated");
+	dj_str(&ev->attrs, "namespace", run->namespace);
+	dj_obj(&ev->attrs, "workflow_execution", &exec);
+	dj_bool(&ev->attrs, "child_workflow_only", child_only);
+	dj_str(&ev->attrs, "reason", reason);
+	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
+	initiated = dur_record(run, ev);
+
+	dj_init(&t);
+	dj_obj(&t, "workflow_execution", &exec);
+	dj_bool(&t, "child_workflow_only", child_only);
+	dj_str(&t, "reason", reason);
+	dur_set_timer_with(cx->call, run, "cancel_external", psprintf(INT64_FORMAT, initiated),
+					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
 }

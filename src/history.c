@@ -564,6 +564,12 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	SETCOL(W_WFT_STATE, CStringGetTextDatum("none"));
 	SETCOL(W_WFT_SEQ, Int64GetDatum(0));
 	SETCOL(W_WFT_ATTEMPT, Int32GetDatum(0));
+	if (p->parent_run_id != NULL)
+	{
+		SETCOL(W_PARENT_WORKFLOW_ID, CStringGetTextDatum(p->parent_workflow_id));
+		SETCOL(W_PARENT_RUN_ID, UUIDPGetDatum(p->parent_run_id));
+		SETCOL(W_PARENT_INITIATED_EVENT_ID, Int64GetDatum(p->parent_initiated_event_id));
+	}
 #undef SETCOL
 	run->row.values = v;
 	run->row.nulls = n;
@@ -584,6 +590,17 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	dj_int(&ev->attrs, "priority", p->priority);
 	dj_str(&ev->attrs, "identity", p->identity);
 	dj_str(&ev->attrs, "request_id", p->request_id);
+	if (p->parent_run_id != NULL)
+	{
+		DurJsonObj	parent;
+
+		dj_str(&ev->attrs, "parent_workflow_namespace", p->namespace);
+		dj_init(&parent);
+		dj_str(&parent, "workflow_id", p->parent_workflow_id);
+		dj_uuid(&parent, "run_id", p->parent_run_id);
+		dj_obj(&ev->attrs, "parent_workflow_execution", &parent);
+		dj_int(&ev->attrs, "parent_initiated_event_id", p->parent_initiated_event_id);
+	}
 	events = list_make1(ev);
 	if (p->signal != NULL)
 		events = lappend(events, p->signal);
@@ -608,6 +625,52 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	return run;
 }
 
+/*
+ * What a run that continues (continue-as-new, a retry) hands its next run
+ * besides its parameters: its parent, so that a child's chain stays the
+ * child.
+ */
+void
+dur_start_params_inherit(DurStartParams *p, DurRun *run)
+{
+	Datum	   *v = run->row.values;
+	bool	   *n = run->row.nulls;
+
+	if (n[W_PARENT_RUN_ID])
+		return;
+	p->parent_workflow_id = TextDatumGetCString(v[W_PARENT_WORKFLOW_ID]);
+	p->parent_run_id = DatumGetUUIDP(v[W_PARENT_RUN_ID]);
+	p->parent_initiated_event_id = n[W_PARENT_INITIATED_EVENT_ID] ? 0 :
+		DatumGetInt64(v[W_PARENT_INITIATED_EVENT_ID]);
+}
+
+/*
+ * The children a closing run leaves: an abandoned one is forgotten; for
+ * the others a parent_close timer, fired at once, has the timer service
+ * apply the policy (it locks the child without waiting, so the closing
+ * call takes no second run lock).  The children rows go when it has.
+ */
+static void
+dur_close_children(DurCall *call, DurRun *run)
+{
+	DurScan		s;
+	DurRow		row;
+	TimestampTz now = GetCurrentTimestamp();
+
+	dur_scan_begin(&s, call, DUR_CHILDREN_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		if (strcmp(TextDatumGetCString(row.values[CH_PARENT_CLOSE_POLICY]), "abandon") == 0)
+			dur_delete(call, DUR_CHILDREN, &row.tid);
+		else
+			dur_set_timer(call, run, "parent_close",
+						  psprintf(INT64_FORMAT, DatumGetInt64(row.values[CH_INITIATED_EVENT_ID])),
+						  now, 0);
+	}
+	dur_scan_end(&s);
+}
+
 /* Delete every row of a run in one table (by its primary key's first column). */
 static void
 dur_delete_run_rows(DurCall *call, DurRel rel, DurIdx pkey, const pg_uuid_t *run_id)
@@ -619,6 +682,29 @@ dur_delete_run_rows(DurCall *call, DurRel rel, DurIdx pkey, const pg_uuid_t *run
 	dur_key_uuid(&s, 1, run_id);
 	while (dur_scan_next(&s, ForwardScanDirection, &row))
 		dur_delete(call, rel, &row.tid);
+	dur_scan_end(&s);
+}
+
+/*
+ * Delete a closing run's timers, but those that deliver what it sent to
+ * other workflows: a signal or cancel it asked for reaches its target even
+ * when the same workflow task closed the run, as in Temporal.
+ */
+static void
+dur_delete_run_timers(DurCall *call, DurRun *run)
+{
+	DurScan		s;
+	DurRow		row;
+
+	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
+	dur_key_uuid(&s, 1, &run->run_id);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		char	   *kind = TextDatumGetCString(row.values[TM_KIND]);
+
+		if (strcmp(kind, "signal_external") != 0 && strcmp(kind, "cancel_external") != 0)
+			dur_delete(call, DUR_TIMERS, &row.tid);
+	}
 	dur_scan_end(&s);
 }
 
@@ -645,10 +731,15 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 	run->sticky_worker = NULL;
 
 	dur_delete_run_rows(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &run->run_id);
-	dur_delete_run_rows(call, DUR_TIMERS, DUR_TIMERS_PKEY, &run->run_id);
+	dur_delete_run_timers(call, run);
 	dur_delete_run_rows(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id);
 	dur_delete_run_rows(call, DUR_BUFFERED, DUR_BUFFERED_PKEY, &run->run_id);
 	dur_delete_run_rows(call, DUR_SIGNAL_REQUESTS, DUR_SIGNAL_REQUESTS_PKEY, &run->run_id);
+
+	/* what reaches other workflows goes on after the close (timers.c) */
+	dur_close_children(call, run);
+	if (!run->row.nulls[W_PARENT_RUN_ID] && next_run == NULL)
+		dur_set_timer(call, run, "child_closed", "", GetCurrentTimestamp(), 0);
 
 	/*
 	 * Any role may LISTEN on a channel, and NOTIFY on it: the payload says
@@ -714,6 +805,7 @@ dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_eve
 		p.search_attributes = v[W_SEARCH_ATTRIBUTES];
 		p.memo = n[W_MEMO] ? 0 : v[W_MEMO];
 		p.priority = run->priority;
+		dur_start_params_inherit(&p, run);
 		next = dur_start_run(call, next_run, &p);
 		dur_run_write(call, next);
 	}
@@ -926,4 +1018,28 @@ dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc d
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	dur_events_end(&es);
+}
+
+/*
+ * The attributes of a run's last event (its closing event, for a closed
+ * run), as jsonb; NULL when it has none.
+ */
+Jsonb *
+dur_last_event_attributes(DurCall *call, DurRun *run)
+{
+	DurEventScan es;
+	DurStoredEvent ev;
+	StringInfoData a;
+	Jsonb	   *result = NULL;
+
+	initStringInfo(&a);
+	dur_events_begin(&es, call, run, run->history_length - 1, false);
+	while (dur_events_next(&es, &ev))
+	{
+		resetStringInfo(&a);
+		dur_stored_attributes(&a, &ev);
+		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data)));
+	}
+	dur_events_end(&es);
+	return result;
 }

@@ -114,7 +114,38 @@ typedef struct DurStartParams
 	int32		priority;
 	const char *identity;
 	DurEvent   *signal;			/* signal-with-start: the first signal */
+	/* a child workflow: its parent (NULL parent_run_id for none) */
+	const char *parent_workflow_id;
+	const pg_uuid_t *parent_run_id;
+	int64		parent_initiated_event_id;
 } DurStartParams;
+
+/* What a start asks for (start_workflow, signal-with-start, a child's start). */
+typedef struct DurStartRequest
+{
+	const char *namespace;
+	const char *workflow_type;
+	Datum		input;
+	const char *workflow_id;
+	const char *task_queue;
+	Interval   *execution_timeout;
+	Interval   *run_timeout;
+	Interval   *task_timeout;
+	const char *reuse;
+	const char *conflict;
+	Jsonb	   *retry_policy;
+	Interval   *delay;
+	const char *request_id;
+	Datum		search_attributes;
+	Datum		memo;
+	int32		priority;
+	DurEvent   *signal;
+	bool		quiet_conflict; /* an id in use returns NULL instead of raising DU002 */
+	const char *identity;		/* for WorkflowExecutionStarted; NULL: the session user */
+	const char *parent_workflow_id;
+	const pg_uuid_t *parent_run_id;
+	int64		parent_initiated_event_id;
+} DurStartRequest;
 
 extern DurRun *dur_run_read(DurCall *call, const pg_uuid_t *run_id);
 extern DurRun *dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
@@ -135,6 +166,9 @@ extern DurTask *dur_schedule_wft(DurCall *call, DurRun *run, int32 attempt, bool
 								 List *events, const char *worker);
 extern List *dur_take_buffer(DurCall *call, DurRun *run);
 extern DurRun *dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p);
+extern void dur_start_params_inherit(DurStartParams *p, DurRun *run);
+extern pg_uuid_t *dur_start(DurCall *call, DurStartRequest *r, bool *existing);
+extern bool dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id);
 extern void dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 						  Jsonb *failure, const pg_uuid_t *next_run);
 extern pg_uuid_t *dur_fail_run(DurCall *call, DurRun *run, const char *status,
@@ -146,6 +180,7 @@ extern void dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo
 extern int64 dur_find_scheduled_activity(DurCall *call, DurRun *run, const char *aid);
 extern bool dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid,
 										  int64 *started_event_id);
+extern Jsonb *dur_last_event_attributes(DurCall *call, DurRun *run);
 extern void dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc);
 
 #endif							/* DURABLE_HISTORY_H */

@@ -80,7 +80,8 @@
 
 static const char *const rel_names[DUR_NRELS] = {
 	"workflows", "history_batches", "buffered_events", "activities",
-	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants"
+	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants",
+	"children"
 };
 
 static const char *const idx_names[DUR_NIDXS] = {
@@ -88,14 +89,15 @@ static const char *const idx_names[DUR_NIDXS] = {
 	"workflows_by_close_time", "history_batches_pkey", "buffered_events_pkey", "activities_pkey",
 	"timers_pkey", "timers_by_fire_time",
 	"signal_requests_pkey", "tasks_pkey", "tasks_ready", "tasks_sticky",
-	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey"
+	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey",
+	"children_pkey"
 };
 
 static const DurRel idx_rel[DUR_NIDXS] = {
 	DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_HISTORY, DUR_BUFFERED,
 	DUR_ACTIVITIES, DUR_TIMERS, DUR_TIMERS,
 	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS,
-	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS
+	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN
 };
 
 static const char *const workflows_cols[W_NCOLS] = {
@@ -106,7 +108,8 @@ static const char *const workflows_cols[W_NCOLS] = {
 	"attempt", "retry_policy", "search_attributes", "memo", "priority",
 	"request_id", "history_length", "cancel_requested", "wft_state",
 	"wft_seq", "wft_attempt", "wft_scheduled_event_id", "wft_scheduled_time",
-	"sticky_worker", "sticky_event_id", "namespace"
+	"sticky_worker", "sticky_event_id", "namespace",
+	"parent_initiated_event_id"
 };
 static const char *const history_cols[H_NCOLS] = {
 	"run_id", "last_event_id", "events", "workflow_id", "namespace"
@@ -125,7 +128,7 @@ static const char *const activities_cols[A_NCOLS] = {
 };
 static const char *const timers_cols[TM_NCOLS] = {
 	"run_id", "kind", "timer_id", "fire_time", "started_event_id", "workflow_id",
-	"namespace"
+	"namespace", "attributes"
 };
 static const char *const signal_requests_cols[SR_NCOLS] = {
 	"run_id", "request_id", "workflow_id", "namespace"
@@ -141,13 +144,18 @@ static const char *const namespaces_cols[NS_NCOLS] = {
 static const char *const namespace_grants_cols[NG_NCOLS] = {
 	"namespace", "role", "capability"
 };
+static const char *const children_cols[CH_NCOLS] = {
+	"parent_run_id", "initiated_event_id", "workflow_id", "run_id", "workflow_type",
+	"started_event_id", "parent_close_policy", "parent_workflow_id", "namespace"
+};
 
 static const char *const *const rel_cols[DUR_NRELS] = {
 	workflows_cols, history_cols, buffered_cols, activities_cols,
-	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols
+	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols,
+	children_cols
 };
 static const int rel_ncols[DUR_NRELS] = {
-	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS
+	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS
 };
 
 /* The OIDs, looked up once per backend; see dur_lookup_oids. */

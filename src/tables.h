@@ -31,6 +31,7 @@ typedef enum DurRel
 	DUR_TASKS,
 	DUR_NAMESPACES,
 	DUR_NAMESPACE_GRANTS,
+	DUR_CHILDREN,
 	DUR_NRELS
 } DurRel;
 
@@ -54,6 +55,7 @@ typedef enum DurIdx
 	DUR_TASKS_EXPIRE,			/* (expire_time) ready */
 	DUR_NAMESPACES_PKEY,		/* (name) */
 	DUR_NAMESPACE_GRANTS_PKEY,	/* (namespace, role, capability) */
+	DUR_CHILDREN_PKEY,			/* (parent_run_id, initiated_event_id) */
 	DUR_NIDXS
 } DurIdx;
 
@@ -72,6 +74,7 @@ typedef enum
 	W_PRIORITY, W_REQUEST_ID, W_HISTORY_LENGTH, W_CANCEL_REQUESTED,
 	W_WFT_STATE, W_WFT_SEQ, W_WFT_ATTEMPT, W_WFT_SCHEDULED_EVENT_ID,
 	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID, W_NAMESPACE,
+	W_PARENT_INITIATED_EVENT_ID,
 	W_NCOLS
 } DurWorkflowsCol;
 
@@ -102,7 +105,7 @@ typedef enum
 typedef enum
 {
 	TM_RUN_ID = 0, TM_KIND, TM_TIMER_ID, TM_FIRE_TIME, TM_STARTED_EVENT_ID,
-	TM_WORKFLOW_ID, TM_NAMESPACE,
+	TM_WORKFLOW_ID, TM_NAMESPACE, TM_ATTRIBUTES,
 	TM_NCOLS
 } DurTimersCol;
 
@@ -131,6 +134,13 @@ typedef enum
 	NG_NAMESPACE = 0, NG_ROLE, NG_CAPABILITY,
 	NG_NCOLS
 } DurNamespaceGrantsCol;
+
+typedef enum
+{
+	CH_PARENT_RUN_ID = 0, CH_INITIATED_EVENT_ID, CH_WORKFLOW_ID, CH_RUN_ID, CH_WORKFLOW_TYPE,
+	CH_STARTED_EVENT_ID, CH_PARENT_CLOSE_POLICY, CH_PARENT_WORKFLOW_ID, CH_NAMESPACE,
+	CH_NCOLS
+} DurChildrenCol;
 
 /* A row read from a table: its values, and where it is. */
 typedef struct DurRow

@@ -67,10 +67,18 @@ void
 dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
 			  TimestampTz at, int64 started_event_id)
 {
+	dur_set_timer_with(call, run, kind, timer_id, at, started_event_id, NULL);
+}
+
+/* dur_set_timer, with the attributes a timer acting on another workflow needs. */
+void
+dur_set_timer_with(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
+				   TimestampTz at, int64 started_event_id, Jsonb *attributes)
+{
 	DurScan		s;
 	DurRow		row;
 	Datum		v[TM_NCOLS];
-	bool		n[TM_NCOLS] = {false, false, false, false, false, false, false};
+	bool		n[TM_NCOLS] = {false, false, false, false, false, false, false, false};
 	bool		found;
 
 	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
@@ -86,6 +94,8 @@ dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id
 	n[TM_STARTED_EVENT_ID] = started_event_id == 0;
 	v[TM_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
 	v[TM_NAMESPACE] = run->row.values[W_NAMESPACE];
+	v[TM_ATTRIBUTES] = PointerGetDatum(attributes);
+	n[TM_ATTRIBUTES] = attributes == NULL;
 	if (found)
 	{
 		ItemPointerData tid = row.tid;
@@ -174,8 +184,251 @@ typedef struct DurDue
 	TimestampTz due;
 } DurDue;
 
-/* Fire one due timer of a run whose lock the caller holds. */
+/*
+ * Lock a second run without waiting (false when its lock is busy) and read
+ * it: *out is NULL when it does not exist.  The timer's own run is locked
+ * already.
+ */
+static bool
+dur_lock_other(DurCall *call, DurRun *mine, const pg_uuid_t *id, DurRun **out)
+{
+	if (mine != NULL && memcmp(&mine->run_id, id, sizeof(pg_uuid_t)) == 0)
+	{
+		*out = mine;
+		return true;
+	}
+	if (!dur_try_lock_run(id))
+		return false;
+	dur_call_snapshot(call);
+	*out = dur_run_read(call, id);
+	return true;
+}
+
+/* The JSON object {"workflow_id", "run_id"} of a run. */
 static void
+dur_execution(DurJsonObj *o, DurRun *run)
+{
+	dj_init(o);
+	dj_str(o, "workflow_id", run->workflow_id);
+	dj_uuid(o, "run_id", &run->run_id);
+}
+
+/*
+ * child_closed: a child's chain closed (run is its last run); its parent,
+ * if it still waits for it, gets the Child* closing event, built from the
+ * child's closing event.
+ */
+static bool
+dur_report_child_closed(DurCall *call, DurRun *run)
+{
+	pg_uuid_t	parent_id;
+	int64		initiated;
+	DurRun	   *parent;
+	DurRow		ch;
+
+	memcpy(&parent_id, DatumGetUUIDP(run->row.values[W_PARENT_RUN_ID]), sizeof(pg_uuid_t));
+	initiated = run->row.nulls[W_PARENT_INITIATED_EVENT_ID] ? 0 :
+		DatumGetInt64(run->row.values[W_PARENT_INITIATED_EVENT_ID]);
+	if (!dur_lock_other(call, run, &parent_id, &parent))
+		return false;
+	if (parent != NULL && dur_run_running(parent) &&
+		dur_fetch(call, DUR_CHILDREN, DUR_CHILDREN_PKEY, &parent_id, initiated, &ch))
+	{
+		Jsonb	   *closing = dur_last_event_attributes(call, run);
+		const char *status = run->status;
+		DurEvent   *ev;
+		DurJsonObj	exec;
+
+		if (strcmp(status, "completed") == 0)
+		{
+			ev = dur_event("ChildWorkflowExecutionCompleted");
+			dj_jsonb_datum(&ev->attrs, "result", run->row.values[W_RESULT], run->row.nulls[W_RESULT]);
+		}
+		else if (strcmp(status, "failed") == 0)
+		{
+			ev = dur_event("ChildWorkflowExecutionFailed");
+			dj_jsonb_datum(&ev->attrs, "failure", run->row.values[W_FAILURE], run->row.nulls[W_FAILURE]);
+			dj_str(&ev->attrs, "retry_state", closing ? dur_jsonb_get_text(closing, "retry_state") : NULL);
+		}
+		else if (strcmp(status, "canceled") == 0)
+		{
+			ev = dur_event("ChildWorkflowExecutionCanceled");
+			dj_jsonb(&ev->attrs, "details", closing ? dur_jsonb_get(closing, "details") : NULL);
+		}
+		else if (strcmp(status, "timed_out") == 0)
+		{
+			ev = dur_event("ChildWorkflowExecutionTimedOut");
+			dj_str(&ev->attrs, "retry_state", closing ? dur_jsonb_get_text(closing, "retry_state") : NULL);
+		}
+		else
+			ev = dur_event("ChildWorkflowExecutionTerminated");
+		dj_str(&ev->attrs, "namespace", run->namespace);
+		dur_execution(&exec, run);
+		dj_obj(&ev->attrs, "workflow_execution", &exec);
+		dj_str(&ev->attrs, "workflow_type", run->workflow_type);
+		dj_int(&ev->attrs, "initiated_event_id", initiated);
+		dj_int(&ev->attrs, "started_event_id", DatumGetInt64(ch.values[CH_STARTED_EVENT_ID]));
+		dur_delete(call, DUR_CHILDREN, &ch.tid);
+		(void) dur_deliver(call, parent, list_make1(ev), NULL);
+		dur_run_write(call, parent);
+	}
+	return true;
+}
+
+/*
+ * parent_close: run (closed) left the child its children row at
+ * initiated names; terminate it or ask it to cancel, as its parent close
+ * policy says, if its chain is still running.
+ */
+static bool
+dur_apply_parent_close(DurCall *call, DurRun *run, int64 initiated)
+{
+	DurRow		ch;
+	DurScan		s;
+	DurRow		row;
+	pg_uuid_t	child_id;
+	bool		found;
+	DurRun	   *child = NULL;
+
+	if (!dur_fetch(call, DUR_CHILDREN, DUR_CHILDREN_PKEY, &run->run_id, initiated, &ch))
+		return true;
+	/* the chain's running run: the one that names this parent */
+	dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
+	dur_key_text(&s, 1, run->namespace);
+	dur_key_text(&s, 2, TextDatumGetCString(ch.values[CH_WORKFLOW_ID]));
+	found = dur_scan_next(&s, ForwardScanDirection, &row) && !row.nulls[W_PARENT_RUN_ID] &&
+		memcmp(DatumGetUUIDP(row.values[W_PARENT_RUN_ID]), &run->run_id, sizeof(pg_uuid_t)) == 0;
+	if (found)
+		memcpy(&child_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+	dur_scan_end(&s);
+	if (found)
+	{
+		if (!dur_lock_other(call, run, &child_id, &child))
+			return false;
+		if (child != NULL && dur_run_running(child))
+		{
+			if (strcmp(TextDatumGetCString(ch.values[CH_PARENT_CLOSE_POLICY]), "terminate") == 0)
+				dur_terminate(call, child, "by parent close policy", "durable");
+			else if (!DatumGetBool(child->row.values[W_CANCEL_REQUESTED]))
+			{
+				DurEvent   *ev = dur_event("WorkflowExecutionCancelRequested");
+
+				dur_run_set(child, W_CANCEL_REQUESTED, BoolGetDatum(true), false);
+				dj_str(&ev->attrs, "cause", "by parent close policy");
+				dj_str(&ev->attrs, "identity", "durable");
+				(void) dur_deliver(call, child, list_make1(ev), NULL);
+			}
+			dur_run_write(call, child);
+		}
+	}
+	dur_delete(call, DUR_CHILDREN, &ch.tid);
+	return true;
+}
+
+/*
+ * signal_external and cancel_external: deliver what run (running or
+ * closed since) asked for to the target, and record the outcome in run
+ * while it runs.
+ */
+static bool
+dur_deliver_external(DurCall *call, DurRun *run, const char *kind, int64 initiated, Jsonb *t)
+{
+	bool		is_signal = strcmp(kind, "signal_external") == 0;
+	Jsonb	   *exec = dur_jsonb_get(t, "workflow_execution");
+	char	   *wid = dur_jsonb_get_text(exec, "workflow_id");
+	char	   *rid = dur_jsonb_get_text(exec, "run_id");
+	bool		child_only = strcmp(dur_jsonb_get_text(t, "child_workflow_only"), "true") == 0;
+	pg_uuid_t	target_id;
+	bool		found = false;
+	DurRun	   *target = NULL;
+	DurEvent   *ev;
+
+	if (rid != NULL)
+	{
+		memcpy(&target_id, DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(rid))),
+			   sizeof(pg_uuid_t));
+		found = true;
+	}
+	else
+	{
+		DurScan		s;
+		DurRow		row;
+
+		dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);
+		dur_key_text(&s, 1, run->namespace);
+		dur_key_text(&s, 2, wid);
+		found = dur_scan_next(&s, ForwardScanDirection, &row);
+		if (found)
+			memcpy(&target_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+		dur_scan_end(&s);
+	}
+	if (found && !dur_lock_other(call, run, &target_id, &target))
+		return false;
+	if (target != NULL &&
+		(!dur_run_running(target) || strcmp(target->workflow_id, wid) != 0 ||
+		 strcmp(target->namespace, run->namespace) != 0 ||
+		 (child_only && (target->row.nulls[W_PARENT_RUN_ID] ||
+						 memcmp(DatumGetUUIDP(target->row.values[W_PARENT_RUN_ID]), &run->run_id,
+								sizeof(pg_uuid_t)) != 0))))
+		target = NULL;
+
+	if (target != NULL)
+	{
+		char	   *request_id = psprintf("%s:" INT64_FORMAT, dur_uuid_text(&run->run_id), initiated);
+		DurJsonObj	src;
+
+		if (is_signal)
+		{
+			if (dur_signal_request_new(call, target, request_id))
+			{
+				ev = dur_event("WorkflowExecutionSignaled");
+				dj_str(&ev->attrs, "signal_name", dur_jsonb_get_text(t, "signal_name"));
+				dj_jsonb(&ev->attrs, "input", dur_jsonb_get(t, "input"));
+				dj_str(&ev->attrs, "identity", "durable");
+				dj_str(&ev->attrs, "request_id", request_id);
+				(void) dur_deliver(call, target, list_make1(ev), NULL);
+			}
+		}
+		else if (!DatumGetBool(target->row.values[W_CANCEL_REQUESTED]))
+		{
+			ev = dur_event("WorkflowExecutionCancelRequested");
+			dur_run_set(target, W_CANCEL_REQUESTED, BoolGetDatum(true), false);
+			dj_str(&ev->attrs, "cause", dur_jsonb_get_text(t, "reason"));
+			dj_str(&ev->attrs, "identity", "durable");
+			dj_int(&ev->attrs, "external_initiated_event_id", initiated);
+			dur_execution(&src, run);
+			dj_obj(&ev->attrs, "external_workflow_execution", &src);
+			(void) dur_deliver(call, target, list_make1(ev), NULL);
+		}
+		if (target != run)
+			dur_run_write(call, target);
+	}
+
+	if (!dur_run_running(run))
+		return true;
+	if (target != NULL)
+		ev = dur_event(is_signal ? "ExternalWorkflowExecutionSignaled" :
+					   "ExternalWorkflowExecutionCancelRequested");
+	else
+	{
+		ev = dur_event(is_signal ? "SignalExternalWorkflowExecutionFailed" :
+					   "RequestCancelExternalWorkflowExecutionFailed");
+		dj_str(&ev->attrs, "cause", "EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND");
+	}
+	dj_int(&ev->attrs, "initiated_event_id", initiated);
+	dj_str(&ev->attrs, "namespace", run->namespace);
+	dj_jsonb(&ev->attrs, "workflow_execution", exec);
+	(void) dur_deliver(call, run, list_make1(ev), NULL);
+	dur_run_write(call, run);
+	return true;
+}
+
+/*
+ * Fire one due timer of a run whose lock the caller holds.  False when it
+ * acts on another run whose lock is busy: nothing is done, and the timer
+ * stays for another try.
+ */
+static bool
 dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 {
 	DurScan		s;
@@ -190,6 +443,27 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 	dur_key_text(&s, 3, d->timer_id);
 	found = dur_scan_next(&s, ForwardScanDirection, &row) &&
 		DatumGetTimestampTz(row.values[TM_FIRE_TIME]) <= GetCurrentTimestamp();
+	if (found && run != NULL &&
+		(strcmp(d->kind, "child_closed") == 0 || strcmp(d->kind, "parent_close") == 0 ||
+		 strcmp(d->kind, "signal_external") == 0 || strcmp(d->kind, "cancel_external") == 0))
+	{
+		/* what reaches another workflow: the timer's run may be closed */
+		ItemPointerData tid = row.tid;
+		Jsonb	   *attrs = row.nulls[TM_ATTRIBUTES] ? NULL : DatumGetJsonbP(row.values[TM_ATTRIBUTES]);
+		int64		initiated = strtoi64(d->timer_id, NULL, 10);
+		bool		done;
+
+		dur_scan_end(&s);
+		if (strcmp(d->kind, "child_closed") == 0)
+			done = dur_report_child_closed(call, run);
+		else if (strcmp(d->kind, "parent_close") == 0)
+			done = dur_apply_parent_close(call, run, initiated);
+		else
+			done = dur_deliver_external(call, run, d->kind, initiated, attrs);
+		if (done)
+			dur_delete(call, DUR_TIMERS, &tid);
+		return done;
+	}
 	if (found)
 	{
 		ItemPointerData tid = row.tid;
@@ -202,7 +476,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 	else
 		dur_scan_end(&s);
 	if (!found || run == NULL || !dur_run_running(run))
-		return;
+		return true;
 
 	if (strcmp(d->kind, "user") == 0)
 	{
@@ -276,9 +550,10 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 		dj_str(&ev->attrs, "timeout_type", tt);
 		dur_timeout_failure(&f, "workflow timed out", false, NULL, tt);
 		(void) dur_fail_run(call, run, "timed_out", ev, &f, 0);
-		return;					/* dur_fail_run wrote the run */
+		return true;			/* dur_fail_run wrote the run */
 	}
 	dur_run_write(call, run);
+	return true;
 }
 
 /* A running task's lease ran out: time the attempt out. */
@@ -379,7 +654,13 @@ dur_handle_due(DurDue *d)
 	switch (d->what)
 	{
 		case DUR_DUE_TIMER:
-			dur_fire_timer(call, run, d);
+			if (!dur_fire_timer(call, run, d))
+			{
+				/* it acts on a busy run: nothing was written */
+				dur_call_end(call);
+				dur_unlock_run(&d->run_id);
+				return false;
+			}
 			break;
 		case DUR_DUE_LEASE:
 			dur_expire_lease(call, run, d);

@@ -13,6 +13,8 @@
 
 #include "history.h"
 
+extern void dur_set_timer_with(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
+							   TimestampTz at, int64 started_event_id, Jsonb *attributes);
 extern void dur_set_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id,
 						  TimestampTz at, int64 started_event_id);
 extern bool dur_delete_timer(DurCall *call, DurRun *run, const char *kind, const char *timer_id);

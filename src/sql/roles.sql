@@ -94,5 +94,5 @@ GRANT SELECT ON durable.engine_workers TO durable_admin;
 -- row-level security shows each role its namespaces' rows (namespaces.sql)
 GRANT SELECT ON durable.workflows, durable.history, durable.history_batches, durable.buffered_events,
 	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.namespaces,
-	durable.namespace_grants
+	durable.namespace_grants, durable.children
 	TO PUBLIC;

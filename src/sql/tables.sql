@@ -47,7 +47,8 @@ CREATE TABLE durable.workflows (
 	wft_scheduled_time timestamptz,
 	sticky_worker text,
 	sticky_event_id bigint,
-	namespace text NOT NULL DEFAULT 'default'
+	namespace text NOT NULL DEFAULT 'default',
+	parent_initiated_event_id bigint
 );
 COMMENT ON TABLE durable.workflows IS 'One row per workflow run: its identity, status, payloads and mutable state.';
 COMMENT ON COLUMN durable.workflows.run_id IS 'Unique id of this run.';
@@ -67,8 +68,8 @@ COMMENT ON COLUMN durable.workflows.execution_deadline IS 'When the chain times 
 COMMENT ON COLUMN durable.workflows.first_run_id IS 'Run id of the first run of the chain.';
 COMMENT ON COLUMN durable.workflows.previous_run_id IS 'Run this one continues (continue-as-new or retry).';
 COMMENT ON COLUMN durable.workflows.next_run_id IS 'Run that continues this one.';
-COMMENT ON COLUMN durable.workflows.parent_workflow_id IS 'Parent workflow id (child workflows; reserved).';
-COMMENT ON COLUMN durable.workflows.parent_run_id IS 'Parent run id (child workflows; reserved).';
+COMMENT ON COLUMN durable.workflows.parent_workflow_id IS 'A child workflow: its parent''s workflow id.';
+COMMENT ON COLUMN durable.workflows.parent_run_id IS 'A child workflow: the parent run that started it (the chain''s runs keep it).';
 COMMENT ON COLUMN durable.workflows.attempt IS 'Workflow retry attempt, from 1.';
 COMMENT ON COLUMN durable.workflows.retry_policy IS 'Workflow retry policy (normalised), NULL for none.';
 COMMENT ON COLUMN durable.workflows.search_attributes IS 'Indexed attributes for finding workflows (GIN index).';
@@ -84,6 +85,7 @@ COMMENT ON COLUMN durable.workflows.wft_scheduled_event_id IS 'Event id of its W
 COMMENT ON COLUMN durable.workflows.wft_scheduled_time IS 'When the current workflow task was scheduled.';
 COMMENT ON COLUMN durable.workflows.sticky_worker IS 'Worker that caches the run (durable.sticky_execution): its next workflow task goes to it first, with only the events after sticky_event_id.';
 COMMENT ON COLUMN durable.workflows.sticky_event_id IS 'The WorkflowTaskStarted event of the last workflow task the sticky worker completed.';
+COMMENT ON COLUMN durable.workflows.parent_initiated_event_id IS 'A child workflow: the StartChildWorkflowExecutionInitiated event of its parent run that started it.';
 COMMENT ON COLUMN durable.workflows.namespace IS 'The namespace the run belongs to (durable.namespaces); workflow ids are unique within it.';
 
 CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workflow_id) WHERE status = 'running';
@@ -188,22 +190,25 @@ CREATE TABLE durable.timers (
 	run_id uuid NOT NULL,
 	kind text NOT NULL CHECK (kind IN ('user', 'activity_retry', 'activity_schedule_to_close',
 									   'wft_retry', 'workflow_start', 'workflow_run_timeout',
-									   'workflow_execution_timeout')),
+									   'workflow_execution_timeout', 'child_closed', 'parent_close',
+									   'signal_external', 'cancel_external')),
 	timer_id text NOT NULL DEFAULT '',
 	fire_time timestamptz NOT NULL,
 	started_event_id bigint,
 	workflow_id text NOT NULL,
 	namespace text NOT NULL DEFAULT 'default',
+	attributes jsonb,
 	PRIMARY KEY (run_id, kind, timer_id)
 );
 COMMENT ON TABLE durable.timers IS 'Durable deadlines the engine worker fires: user timers, retries, delayed starts and workflow timeouts.';
 COMMENT ON COLUMN durable.timers.run_id IS 'The run.';
-COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout or workflow_execution_timeout.';
+COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external.';
 COMMENT ON COLUMN durable.timers.timer_id IS 'User timer id, or the activity''s scheduled event id; empty for workflow-level kinds.';
 COMMENT ON COLUMN durable.timers.fire_time IS 'When it fires.';
 COMMENT ON COLUMN durable.timers.started_event_id IS 'For user timers: the TimerStarted event id.';
 COMMENT ON COLUMN durable.timers.workflow_id IS 'The run''s workflow id.';
 COMMENT ON COLUMN durable.timers.namespace IS 'The run''s namespace.';
+COMMENT ON COLUMN durable.timers.attributes IS 'What a timer that acts on another workflow needs (parent_close, signal_external, cancel_external); NULL for the others.';
 CREATE INDEX timers_by_fire_time ON durable.timers (fire_time);
 
 CREATE TABLE durable.signal_requests (

@@ -47,6 +47,7 @@ CREATE TYPE durable.workflow_description AS (
 	next_run_id uuid,
 	pending_workflow_task jsonb,
 	pending_activities jsonb,
-	pending_timers jsonb
+	pending_timers jsonb,
+	pending_children jsonb
 );
 COMMENT ON TYPE durable.workflow_description IS 'What durable.describe_workflow returns.';

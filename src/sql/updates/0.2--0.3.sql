@@ -181,4 +181,21 @@ CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, priority
 DROP INDEX durable.tasks_sticky;
 CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, ready_time)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
--- the namespaces tables follow (src/sql/namespace_tables.sql)
+
+-- 8. Child workflows and external signals and cancels (issue 11).
+ALTER TABLE durable.workflows ADD COLUMN parent_initiated_event_id bigint;
+COMMENT ON COLUMN durable.workflows.parent_initiated_event_id IS 'A child workflow: the StartChildWorkflowExecutionInitiated event of its parent run that started it.';
+COMMENT ON COLUMN durable.workflows.parent_workflow_id IS 'A child workflow: its parent''s workflow id.';
+COMMENT ON COLUMN durable.workflows.parent_run_id IS 'A child workflow: the parent run that started it (the chain''s runs keep it).';
+ALTER TABLE durable.timers ADD COLUMN attributes jsonb;
+COMMENT ON COLUMN durable.timers.attributes IS 'What a timer that acts on another workflow needs (parent_close, signal_external, cancel_external); NULL for the others.';
+ALTER TABLE durable.timers DROP CONSTRAINT timers_kind_check;
+ALTER TABLE durable.timers ADD CONSTRAINT timers_kind_check
+	CHECK (kind IN ('user', 'activity_retry', 'activity_schedule_to_close',
+					'wft_retry', 'workflow_start', 'workflow_run_timeout',
+					'workflow_execution_timeout', 'child_closed', 'parent_close',
+					'signal_external', 'cancel_external'));
+COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external.';
+ALTER TYPE durable.workflow_description ADD ATTRIBUTE pending_children jsonb;
+
+-- the new tables follow (src/sql/new_tables.sql)

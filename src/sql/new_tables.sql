@@ -1,7 +1,8 @@
 /*
  * namespace_tables.sql
- *	  The namespaces and their grants (new in 0.3): created by the install
- *	  script and by the update from 0.2, after its migration.
+ *	  Tables new in 0.3: the namespaces and their grants, and the children
+ *	  of running workflows.  Created by the install script and by the
+ *	  update from 0.2, after its migration.
  */
 
 /*
@@ -39,3 +40,33 @@ COMMENT ON COLUMN durable.namespace_grants.role IS 'The role granted; members in
 COMMENT ON COLUMN durable.namespace_grants.capability IS 'client (start, signal, query, cancel, terminate, read), worker (poll and complete tasks, read) or admin (both, plus retention, grants and purges).';
 SELECT pg_catalog.pg_extension_config_dump('durable.namespaces', '');
 SELECT pg_catalog.pg_extension_config_dump('durable.namespace_grants', '');
+
+/*
+ * The children a run started that have not reported their close: rows of
+ * the parent run (written under its lock).  A child's close, and the
+ * parent's, reach the other run through the timer service (timers of kind
+ * child_closed and parent_close), which never waits for a lock.
+ */
+CREATE TABLE durable.children (
+	parent_run_id uuid NOT NULL,
+	initiated_event_id bigint NOT NULL,
+	workflow_id text NOT NULL,
+	run_id uuid NOT NULL,
+	workflow_type text NOT NULL,
+	started_event_id bigint NOT NULL,
+	parent_close_policy text NOT NULL CHECK (parent_close_policy IN ('terminate', 'abandon', 'request_cancel')),
+	parent_workflow_id text NOT NULL,
+	namespace text NOT NULL,
+	PRIMARY KEY (parent_run_id, initiated_event_id)
+);
+COMMENT ON TABLE durable.children IS 'Child workflows a run started that have not closed yet (or whose parent close policy the engine has yet to apply).';
+COMMENT ON COLUMN durable.children.parent_run_id IS 'The parent run.';
+COMMENT ON COLUMN durable.children.initiated_event_id IS 'The parent''s StartChildWorkflowExecutionInitiated event.';
+COMMENT ON COLUMN durable.children.workflow_id IS 'The child''s workflow id.';
+COMMENT ON COLUMN durable.children.run_id IS 'The child''s first run (continue-as-new and retries keep the child).';
+COMMENT ON COLUMN durable.children.workflow_type IS 'The child''s workflow type.';
+COMMENT ON COLUMN durable.children.started_event_id IS 'The parent''s ChildWorkflowExecutionStarted event.';
+COMMENT ON COLUMN durable.children.parent_close_policy IS 'What the parent''s close does to the child: terminate, abandon or request_cancel.';
+COMMENT ON COLUMN durable.children.parent_workflow_id IS 'The parent''s workflow id.';
+COMMENT ON COLUMN durable.children.namespace IS 'The namespace of both.';
+SELECT pg_catalog.pg_extension_config_dump('durable.children', '');

@@ -28,6 +28,7 @@ OBJS = \
 	src/engine.o \
 	src/wakeup.o \
 	src/query.o \
+	src/updates.o \
 	src/sessions.o \
 	src/namespaces.o \
 	src/util.o \

@@ -52,7 +52,11 @@ SELECT t_done('t13-p', '[]') AS parent_task;
 SELECT t_done('t13-c', '[{"type": "complete_workflow", "result": "one"}]') AS c1;
 SELECT t_done('t13-c', '[{"type": "fail_workflow", "failure": {"message": "two failed", "type": "Boom"}}]') AS c2;
 SELECT t_wait($$(SELECT count(*) FROM durable.get_history('t13-p') WHERE event_type LIKE 'ChildWorkflowExecution%ed' AND event_type <> 'ChildWorkflowExecutionStarted') = 2$$) AS heard;
-SELECT * FROM t_hist('t13-p') WHERE event_id > 12;
+-- (two children's closes reach the parent in either order, as in Temporal)
+SELECT event_type, attributes FROM t_hist('t13-p')
+WHERE event_type IN ('ChildWorkflowExecutionCompleted', 'ChildWorkflowExecutionFailed')
+ORDER BY attributes::jsonb->>'initiated_event_id';
+SELECT t_events('t13-p', 12) ~ '^13 WorkflowTaskCompleted, 14 ChildWorkflowExecution(Completed|Failed), 15 WorkflowTaskScheduled, 16 ChildWorkflowExecution(Completed|Failed)$' AS in_order;
 SELECT pending_children FROM durable.describe_workflow('t13-p');
 
 --

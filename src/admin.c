@@ -90,6 +90,11 @@ purge_closed_workflows(PG_FUNCTION_ARGS)
 		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))
 			dur_delete(call, DUR_HISTORY, &batch_row.tid);
 		dur_scan_end(&h);
+		dur_scan_begin(&h, call, DUR_UPDATES_PKEY);
+		dur_key_uuid(&h, 1, &run_id);
+		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))
+			dur_delete(call, DUR_UPDATES, &batch_row.tid);
+		dur_scan_end(&h);
 		dur_delete(call, DUR_WORKFLOWS, &tid);
 		n++;
 	}

@@ -42,6 +42,7 @@
 #include "history.h"
 #include "matching.h"
 #include "timers.h"
+#include "updates.h"
 
 PG_FUNCTION_INFO_V1(complete_workflow_task);
 PG_FUNCTION_INFO_V1(fail_workflow_task);
@@ -75,6 +76,9 @@ static void dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_signal_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
 static void dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_accept_update(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_complete_update(DurCmdContext *cx, Jsonb *cmd, int index);
+static void dur_cmd_reject_update(DurCmdContext *cx, Jsonb *cmd, int index);
 
 /* The commands: Temporal's, by the names of docs/protocol.md. */
 static const struct
@@ -93,6 +97,9 @@ static const struct
 	{"start_child_workflow", dur_cmd_start_child_workflow, false},
 	{"signal_external_workflow", dur_cmd_signal_external_workflow, false},
 	{"request_cancel_external_workflow", dur_cmd_request_cancel_external_workflow, false},
+	{"accept_update", dur_cmd_accept_update, false},
+	{"complete_update", dur_cmd_complete_update, false},
+	{"reject_update", dur_cmd_reject_update, false},
 	{"complete_workflow", dur_cmd_complete_workflow, true},
 	{"fail_workflow", dur_cmd_fail_workflow, true},
 	{"cancel_workflow", dur_cmd_cancel_workflow, true},
@@ -340,6 +347,22 @@ dur_check_commands(Jsonb *cmds, int n)
 	return closing;
 }
 
+/* Are all the commands reject_update (or none at all)? */
+static bool
+dur_only_rejections(Jsonb *cmds, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i));
+
+		if (strcmp(dur_cmd_type(cmd), "reject_update") != 0)
+			return false;
+	}
+	return true;
+}
+
 /*
  * complete_workflow_task(task_token text, commands jsonb,
  * return_workflow_task boolean) returns json: complete a workflow task
@@ -362,6 +385,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	int			n = 0;
 	int			i;
 	int64		started;
+	int64		seq;
 	DurEvent   *ev;
 	StringInfoData out;
 
@@ -401,6 +425,29 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 
 	if (lk.has_task)
 		dur_delete(lk.call, DUR_TASKS, &lk.task.tid);
+	seq = run->wft_seq;
+
+	/*
+	 * A speculative task (made for updates: attempt 1, no Scheduled event)
+	 * that only rejected updates, while nothing else happened, leaves no
+	 * trace in the history, as in Temporal.
+	 */
+	if (run->wft_scheduled_event_id == 0 && run->wft_attempt == 1 &&
+		dur_only_rejections(cmds, n) && !dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
+	{
+		memset(&cx, 0, sizeof(cx));
+		cx.call = lk.call;
+		cx.run = run;
+		cx.worker = lk.worker;
+		for (i = 1; i <= n; i++)
+			dur_cmd_reject_update(&cx, JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i - 1)), i);
+		run->wft_state = DUR_WFT_NONE;
+		if (dur_update_waiting(&run->run_id, seq))
+			(void) dur_schedule_wft(lk.call, run, 1, false, NIL, NULL);
+		dur_run_write(lk.call, run);
+		dur_call_end(lk.call);
+		PG_RETURN_TEXT_P(cstring_to_text("{\"outcome\": \"completed\"}"));
+	}
 	if (run->wft_scheduled_event_id == 0)
 	{
 		/* a transient attempt: its WorkflowTaskScheduled is written only now */
@@ -456,6 +503,15 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 		if (buffered != NIL || cx.needs_task)
 		{
 			DurTask    *t = dur_schedule_wft(lk.call, run, 1, true, buffered,
+											 return_wft ? lk.worker : NULL);
+
+			if (t != NULL)
+				cx.tasks = lappend(cx.tasks, t);
+		}
+		else if (dur_update_waiting(&run->run_id, seq))
+		{
+			/* updates admitted while the task ran: a speculative task for them */
+			DurTask    *t = dur_schedule_wft(lk.call, run, 1, false, NIL,
 											 return_wft ? lk.worker : NULL);
 
 			if (t != NULL)
@@ -1160,4 +1216,195 @@ dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int inde
 	dj_str(&t, "reason", reason);
 	dur_set_timer_with(cx->call, run, "cancel_external", psprintf(INT64_FORMAT, initiated),
 					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
+}
+
+/* The durable.updates row of an update of the run, if there is one. */
+static bool
+dur_cmd_update_row(DurCmdContext *cx, const char *update_id, DurRow *row)
+{
+	DurScan		s;
+	bool		found;
+
+	dur_scan_begin(&s, cx->call, DUR_UPDATES_PKEY);
+	dur_key_uuid(&s, 1, &cx->run->run_id);
+	dur_key_text(&s, 2, update_id);
+	found = dur_scan_next(&s, ForwardScanDirection, row);
+	dur_scan_end(&s);
+	return found;
+}
+
+/* The update id of an update command, checked. */
+static char *
+dur_cmd_update_id(Jsonb *cmd, int index)
+{
+	char	   *id = dur_cmd_text(cmd, "update_id", index, true);
+
+	dur_check_id(id, psprintf("update_id of command %d", index));
+	return id;
+}
+
+/* Refuse an update command that does not fit the update's state. */
+static void
+dur_cmd_update_state(Jsonb *cmd, int index, const char *id, const char *problem)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DUR_BAD_COMMAND),
+			 errmsg("command %d (%s): update \"%s\" %s", index, dur_cmd_type(cmd), id, problem),
+			 errdetail("%s", dur_cmd_excerpt(cmd)),
+			 errhint("Accept an update once, then complete it; reject only an update not accepted.")));
+}
+
+/*
+ * accept_update: the validator passed.  WorkflowExecutionUpdateAccepted,
+ * and the update is durable (durable.updates); its caller learns at commit.
+ */
+static void
+dur_cmd_accept_update(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"update_id", "name", "args", NULL};
+	DurRun	   *run = cx->run;
+	char	   *id;
+	char	   *name;
+	Jsonb	   *args;
+	DurRow		row;
+	DurEvent   *ev;
+	DurJsonObj	req;
+	DurJsonObj	meta;
+	DurJsonObj	input;
+	int64		accepted;
+	Datum		v[U_NCOLS];
+	bool		n[U_NCOLS] = {false, false, false, false, false, true, false, false};
+
+	dur_cmd_fields(cmd, index, "accept_update", fields);
+	id = dur_cmd_update_id(cmd, index);
+	name = dur_cmd_text(cmd, "name", index, true);
+	dur_check_id(name, psprintf("name of command %d", index));
+	args = dur_cmd_payload(cmd, "args", psprintf("args of command %d", index));
+	if (dur_cmd_update_row(cx, id, &row))
+		dur_cmd_update_state(cmd, index, id, "was accepted already");
+
+	ev = dur_event("WorkflowExecutionUpdateAccepted");
+	dj_str(&ev->attrs, "protocol_instance_id", id);
+	dj_str(&ev->attrs, "accepted_request_message_id", psprintf("%s/request", id));
+	dj_int(&ev->attrs, "accepted_request_sequencing_event_id", cx->completed - 1);
+	dj_init(&meta);
+	dj_str(&meta, "update_id", id);
+	dj_init(&input);
+	dj_str(&input, "name", name);
+	dj_jsonb(&input, "args", args);
+	dj_init(&req);
+	dj_obj(&req, "meta", &meta);
+	dj_obj(&req, "input", &input);
+	dj_obj(&ev->attrs, "accepted_request", &req);
+	accepted = dur_record(run, ev);
+
+	v[U_RUN_ID] = UUIDPGetDatum(&run->run_id);
+	v[U_UPDATE_ID] = CStringGetTextDatum(id);
+	v[U_NAME] = CStringGetTextDatum(name);
+	v[U_STATE] = CStringGetTextDatum("accepted");
+	v[U_ACCEPTED_EVENT_ID] = Int64GetDatum(accepted);
+	v[U_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
+	v[U_NAMESPACE] = run->row.values[W_NAMESPACE];
+	dur_insert(cx->call, DUR_UPDATES, v, n, NULL);
+	dur_update_accepted(&run->run_id, id);
+}
+
+/*
+ * complete_update: the handler returned or failed.
+ * WorkflowExecutionUpdateCompleted; the caller gets the outcome at commit.
+ */
+static void
+dur_cmd_complete_update(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"update_id", "result", "failure", NULL};
+	DurRun	   *run = cx->run;
+	char	   *id;
+	Jsonb	   *result;
+	Jsonb	   *fail;
+	DurRow		row;
+	DurEvent   *ev;
+	DurJsonObj	meta;
+	DurJsonObj	outcome;
+	StringInfoData outcome_text;
+
+	dur_cmd_fields(cmd, index, "complete_update", fields);
+	id = dur_cmd_update_id(cmd, index);
+	result = dur_cmd_payload(cmd, "result", psprintf("result of command %d", index));
+	fail = dur_jsonb_get(cmd, "failure");
+	if (fail != NULL && strcmp(dur_jsonb_typeof(fail), "null") == 0)
+		fail = NULL;
+	if (!dur_cmd_update_row(cx, id, &row))
+		dur_cmd_update_state(cmd, index, id, "was not accepted");
+	if (strcmp(TextDatumGetCString(row.values[U_STATE]), "accepted") != 0)
+		dur_cmd_update_state(cmd, index, id, "was completed already");
+
+	initStringInfo(&outcome_text);
+	dj_init(&outcome);
+	if (fail != NULL)
+	{
+		DurFailure	f;
+		DurJsonObj	fo;
+
+		dur_failure(fail, psprintf("failure of command %d", index), &f);
+		dj_init(&fo);
+		dur_failure_fields(&f, &fo);
+		dj_obj(&outcome, "failure", &fo);
+		dj_init(&fo);
+		dur_failure_fields(&f, &fo);
+		dj_end(&fo, &outcome_text);
+	}
+	else
+	{
+		dj_jsonb(&outcome, "success", result);
+		if (result == NULL)
+			appendStringInfoString(&outcome_text, "null");
+		else
+			dj_append_jsonb(&outcome_text, result);
+	}
+	ev = dur_event("WorkflowExecutionUpdateCompleted");
+	dj_init(&meta);
+	dj_str(&meta, "update_id", id);
+	dj_obj(&ev->attrs, "meta", &meta);
+	dj_int(&ev->attrs, "accepted_event_id", DatumGetInt64(row.values[U_ACCEPTED_EVENT_ID]));
+	dj_obj(&ev->attrs, "outcome", &outcome);
+	(void) dur_record(run, ev);
+
+	row.values[U_STATE] = CStringGetTextDatum("completed");
+	row.values[U_OUTCOME] = JsonbPGetDatum(dj_to_jsonb(&outcome));
+	row.nulls[U_OUTCOME] = false;
+	dur_update(cx->call, DUR_UPDATES, &row.tid, row.values, row.nulls, NULL);
+	dur_update_finished(&run->run_id, id, false, outcome_text.data, fail != NULL);
+}
+
+/*
+ * reject_update: the validator refused.  Nothing is written; the caller
+ * gets the failure at commit.
+ */
+static void
+dur_cmd_reject_update(DurCmdContext *cx, Jsonb *cmd, int index)
+{
+	static const char *const fields[] = {"update_id", "failure", NULL};
+	char	   *id;
+	DurRow		row;
+	DurFailure	f;
+	DurJsonObj	fo;
+	StringInfoData outcome_text;
+
+	dur_cmd_fields(cmd, index, "reject_update", fields);
+	id = dur_cmd_update_id(cmd, index);
+	if (dur_cmd_update_row(cx, id, &row))
+		dur_cmd_update_state(cmd, index, id, "was accepted: complete it with a failure instead");
+	if (dur_jsonb_get(cmd, "failure") == NULL ||
+		strcmp(dur_jsonb_typeof(dur_jsonb_get(cmd, "failure")), "null") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("command %d (reject_update) is missing field \"failure\"", index),
+				 errdetail("%s", dur_cmd_excerpt(cmd)),
+				 errhint("A rejection carries the validator's failure: {\"message\": ...}.")));
+	dur_failure(dur_jsonb_get(cmd, "failure"), psprintf("failure of command %d", index), &f);
+	dj_init(&fo);
+	dur_failure_fields(&f, &fo);
+	initStringInfo(&outcome_text);
+	dj_end(&fo, &outcome_text);
+	dur_update_finished(&cx->run->run_id, id, true, outcome_text.data, true);
 }

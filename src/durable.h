@@ -108,6 +108,8 @@ typedef struct DurShared
 	uint32		wake_cursor;	/* rotates which waiter is woken first */
 	uint64		next_query_id;	/* last query id handed out */
 	Size		query_offset;	/* where the query slots start */
+	Size		update_offset;	/* where the update slots start */
+	int			nupdates;		/* update slots in use (read unlocked as a hint) */
 	DurEngineSlot engines[DUR_MAX_DATABASES];
 	int64		next_owner;		/* last owner id handed out */
 	int			nsessions;		/* worker sessions open */
@@ -168,6 +170,7 @@ extern void dur_notify_task(const char *queue, int mask, const char *sticky_work
 extern void dur_notify_task_on_abort(const char *queue, int mask);
 extern void dur_notify_close(const char *workflow_id, const char *payload);
 extern void dur_notify_timer(TimestampTz at);
+extern void dur_poke_engine(void);
 extern TimestampTz dur_take_committed_deadline(void);
 extern void dur_wait_register(DurWaitKind kind, const char *key, int mask, const char *worker);
 extern bool dur_wait_until(TimestampTz until);

@@ -49,6 +49,7 @@
 #include "history.h"
 #include "matching.h"
 #include "timers.h"
+#include "updates.h"
 
 static const char *const wft_state_names[] = {"none", "scheduled", "backoff", "delayed"};
 
@@ -735,6 +736,9 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 	dur_delete_run_rows(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id);
 	dur_delete_run_rows(call, DUR_BUFFERED, DUR_BUFFERED_PKEY, &run->run_id);
 	dur_delete_run_rows(call, DUR_SIGNAL_REQUESTS, DUR_SIGNAL_REQUESTS_PKEY, &run->run_id);
+
+	/* updates still on their way fail (updates.c) */
+	dur_update_run_closed(&run->run_id);
 
 	/* what reaches other workflows goes on after the close (timers.c) */
 	dur_close_children(call, run);

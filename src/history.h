@@ -89,6 +89,7 @@ typedef struct DurTask
 	Interval   *heartbeat_timeout;
 	int32		priority;
 	char	   *query_name;
+	StringInfo	messages;		/* a workflow task's admitted updates, NULL for none */
 } DurTask;
 
 /* Parameters of a new run. */

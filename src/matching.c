@@ -68,6 +68,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "updates.h"
 #include "events.h"
 #include "history.h"
 #include "matching.h"
@@ -326,6 +327,7 @@ dur_wft_task(DurCall *call, DurRun *run, const char *worker, TimestampTz started
 	t->started_time = started;
 	t->deadline = lease;
 	t->priority = run->priority;
+	t->messages = dur_update_messages(&run->run_id, run->wft_seq);
 	return t;
 }
 
@@ -432,6 +434,11 @@ dur_task_json(DurTask *t, StringInfo out)
 	appendStringInfo(out, ",\"priority\":%d", t->priority);
 	appendStringInfoString(out, ",\"query_name\":");
 	dur_json_text(out, t->query_name);
+	if (t->messages != NULL)
+	{
+		appendStringInfoString(out, ",\"messages\":");
+		appendBinaryStringInfo(out, t->messages->data, t->messages->len);
+	}
 	appendStringInfoChar(out, '}');
 }
 
@@ -472,11 +479,11 @@ dur_tasks_result(List *tasks, const char *outcome, bool asked, StringInfo out)
 static HeapTuple
 dur_task_tuple(DurTask *t, TupleDesc desc)
 {
-	Datum		v[18];
-	bool		n[18];
+	Datum		v[19];
+	bool		n[19];
 	int			i;
 
-	for (i = 0; i < 18; i++)
+	for (i = 0; i < 19; i++)
 		n[i] = true;
 #define SETV(i, d) (v[i] = (d), n[i] = false)
 	SETV(0, CStringGetTextDatum(t->token));
@@ -507,6 +514,8 @@ dur_task_tuple(DurTask *t, TupleDesc desc)
 	SETV(16, Int32GetDatum(t->priority));
 	if (t->query_name)
 		SETV(17, CStringGetTextDatum(t->query_name));
+	if (t->messages != NULL)
+		SETV(18, DirectFunctionCall1(jsonb_in, CStringGetDatum(t->messages->data)));
 #undef SETV
 	return heap_form_tuple(desc, v, n);
 }

@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 
 #include "durable.h"
+#include "updates.h"
 
 DurShared  *dur_shared = NULL;
 
@@ -27,11 +28,12 @@ dur_shmem_waiters_size(void)
 							 mul_size(DUR_BACKEND_SLOTS(), sizeof(DurWaiter))));
 }
 
-/* Size of DurShared with one waiter per backend, then the query slots. */
+/* Size of DurShared with one waiter per backend, then the query and update slots. */
 static Size
 dur_shmem_size(void)
 {
-	return add_size(dur_shmem_waiters_size(), dur_query_shmem_size());
+	return add_size(add_size(dur_shmem_waiters_size(), dur_query_shmem_size()),
+					dur_update_shmem_size());
 }
 
 /* Called from shmem_request_hook. */
@@ -56,6 +58,7 @@ dur_shmem_startup(void)
 		dur_shared->lock = &(GetNamedLWLockTranche("durable"))->lock;
 		dur_shared->nwaiters = DUR_BACKEND_SLOTS();
 		dur_shared->query_offset = dur_shmem_waiters_size();
+		dur_shared->update_offset = dur_shared->query_offset + dur_query_shmem_size();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

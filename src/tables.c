@@ -81,7 +81,7 @@
 static const char *const rel_names[DUR_NRELS] = {
 	"workflows", "history_batches", "buffered_events", "activities",
 	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants",
-	"children"
+	"children", "updates"
 };
 
 static const char *const idx_names[DUR_NIDXS] = {
@@ -90,14 +90,14 @@ static const char *const idx_names[DUR_NIDXS] = {
 	"timers_pkey", "timers_by_fire_time",
 	"signal_requests_pkey", "tasks_pkey", "tasks_ready", "tasks_sticky",
 	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey",
-	"children_pkey"
+	"children_pkey", "updates_pkey"
 };
 
 static const DurRel idx_rel[DUR_NIDXS] = {
 	DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_HISTORY, DUR_BUFFERED,
 	DUR_ACTIVITIES, DUR_TIMERS, DUR_TIMERS,
 	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS,
-	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN
+	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN, DUR_UPDATES
 };
 
 static const char *const workflows_cols[W_NCOLS] = {
@@ -148,14 +148,18 @@ static const char *const children_cols[CH_NCOLS] = {
 	"parent_run_id", "initiated_event_id", "workflow_id", "run_id", "workflow_type",
 	"started_event_id", "parent_close_policy", "parent_workflow_id", "namespace"
 };
+static const char *const updates_cols[U_NCOLS] = {
+	"run_id", "update_id", "name", "state", "accepted_event_id", "outcome", "workflow_id",
+	"namespace"
+};
 
 static const char *const *const rel_cols[DUR_NRELS] = {
 	workflows_cols, history_cols, buffered_cols, activities_cols,
 	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols,
-	children_cols
+	children_cols, updates_cols
 };
 static const int rel_ncols[DUR_NRELS] = {
-	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS
+	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS, U_NCOLS
 };
 
 /* The OIDs, looked up once per backend; see dur_lookup_oids. */

@@ -32,6 +32,7 @@ typedef enum DurRel
 	DUR_NAMESPACES,
 	DUR_NAMESPACE_GRANTS,
 	DUR_CHILDREN,
+	DUR_UPDATES,
 	DUR_NRELS
 } DurRel;
 
@@ -56,6 +57,7 @@ typedef enum DurIdx
 	DUR_NAMESPACES_PKEY,		/* (name) */
 	DUR_NAMESPACE_GRANTS_PKEY,	/* (namespace, role, capability) */
 	DUR_CHILDREN_PKEY,			/* (parent_run_id, initiated_event_id) */
+	DUR_UPDATES_PKEY,			/* (run_id, update_id) */
 	DUR_NIDXS
 } DurIdx;
 
@@ -141,6 +143,13 @@ typedef enum
 	CH_STARTED_EVENT_ID, CH_PARENT_CLOSE_POLICY, CH_PARENT_WORKFLOW_ID, CH_NAMESPACE,
 	CH_NCOLS
 } DurChildrenCol;
+
+typedef enum
+{
+	U_RUN_ID = 0, U_UPDATE_ID, U_NAME, U_STATE, U_ACCEPTED_EVENT_ID, U_OUTCOME, U_WORKFLOW_ID,
+	U_NAMESPACE,
+	U_NCOLS
+} DurUpdatesCol;
 
 /* A row read from a table: its values, and where it is. */
 typedef struct DurRow

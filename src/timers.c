@@ -49,6 +49,7 @@
 #include "history.h"
 #include "matching.h"
 #include "timers.h"
+#include "updates.h"
 
 PG_FUNCTION_INFO_V1(_engine_tick);
 PG_FUNCTION_INFO_V1(_engine_startup);
@@ -1011,6 +1012,9 @@ _engine_tick(PG_FUNCTION_ARGS)
 	ResourceOwner owner = CurrentResourceOwner;
 
 	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
+	/* admitted updates whose runs have no workflow task get one (updates.c) */
+	if (dur_updates_schedule())
+		busy = true;
 	/* only the engine keeps watermarks: a tick by hand must not take its news */
 	committed = dur_is_engine ? dur_take_committed_deadline() : 0;
 	/* called by hand, or the first tick, or a while since the last full scan */

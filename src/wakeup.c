@@ -464,6 +464,26 @@ dur_wake_engine(TimestampTz at)
 }
 
 /*
+ * Wake this database's engine worker now, outside any transaction's commit:
+ * an update was admitted (updates.c) and may need a workflow task.
+ */
+void
+dur_poke_engine(void)
+{
+	DurEngineSlot *slot;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	slot = dur_find_engine(MyDatabaseId);
+	if (slot != NULL)
+	{
+		slot->pending_wakeup = GetCurrentTimestamp();
+		if (slot->latch != NULL)
+			SetLatch(slot->latch);
+	}
+	LWLockRelease(dur_shared->lock);
+}
+
+/*
  * The earliest deadline committed in this database since the last call
  * (0: none), for the timer service's scans (timers.c).
  */

@@ -111,3 +111,15 @@ COMMENT ON FUNCTION durable.subscribe_workflow_closes() IS 'LISTEN on channel du
 CREATE OR REPLACE FUNCTION durable.unsubscribe_workflow_closes() RETURNS void
 	AS 'MODULE_PATHNAME', 'unsubscribe_workflow_closes' LANGUAGE C;
 COMMENT ON FUNCTION durable.unsubscribe_workflow_closes() IS 'UNLISTEN durable_workflow_closed and stop asking for announcements.';
+
+CREATE OR REPLACE FUNCTION durable.update_workflow(
+	workflow_id text,
+	update_name text,
+	args jsonb DEFAULT NULL,
+	update_id text DEFAULT NULL,
+	wait_for_stage text DEFAULT 'completed',
+	wait interval DEFAULT '1 minute',
+	run_id uuid DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS durable.update_result
+	AS 'MODULE_PATHNAME', 'update_workflow' LANGUAGE C;
+COMMENT ON FUNCTION durable.update_workflow IS 'Send an update to a running workflow and wait up to "wait" for it to be admitted, accepted or completed; returns the stage reached and the result or failure.';

@@ -1,7 +1,7 @@
 /*
  * namespace_tables.sql
- *	  Tables new in 0.3: the namespaces and their grants, and the children
- *	  of running workflows.  Created by the install script and by the
+ *	  Tables new in 0.3: the namespaces and their grants, the children of
+ *	  running workflows, and accepted workflow updates.  Created by the install script and by the
  *	  update from 0.2, after its migration.
  */
 
@@ -70,3 +70,31 @@ COMMENT ON COLUMN durable.children.parent_close_policy IS 'What the parent''s cl
 COMMENT ON COLUMN durable.children.parent_workflow_id IS 'The parent''s workflow id.';
 COMMENT ON COLUMN durable.children.namespace IS 'The namespace of both.';
 SELECT pg_catalog.pg_extension_config_dump('durable.children', '');
+
+/*
+ * Accepted updates (src/updates.c): rows of the run, written by the
+ * workflow task completion that accepted or completed the update, and kept
+ * with the run so that an update id is applied once.  Admitted and
+ * rejected updates are not durable, as in Temporal.
+ */
+CREATE TABLE durable.updates (
+	run_id uuid NOT NULL,
+	update_id text NOT NULL,
+	name text NOT NULL,
+	state text NOT NULL CHECK (state IN ('accepted', 'completed')),
+	accepted_event_id bigint NOT NULL,
+	outcome jsonb,
+	workflow_id text NOT NULL,
+	namespace text NOT NULL,
+	PRIMARY KEY (run_id, update_id)
+);
+COMMENT ON TABLE durable.updates IS 'Workflow updates a run accepted, with their outcome once completed.';
+COMMENT ON COLUMN durable.updates.run_id IS 'The run.';
+COMMENT ON COLUMN durable.updates.update_id IS 'The update id: an update is applied once per run.';
+COMMENT ON COLUMN durable.updates.name IS 'The update''s name (its handler).';
+COMMENT ON COLUMN durable.updates.state IS 'accepted (the handler runs) or completed.';
+COMMENT ON COLUMN durable.updates.accepted_event_id IS 'Its WorkflowExecutionUpdateAccepted event.';
+COMMENT ON COLUMN durable.updates.outcome IS 'A completed update''s outcome: {"success": result} or {"failure": failure}.';
+COMMENT ON COLUMN durable.updates.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.updates.namespace IS 'The run''s namespace.';
+SELECT pg_catalog.pg_extension_config_dump('durable.updates', '');

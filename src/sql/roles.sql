@@ -53,6 +53,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.get_history(text, uuid, text),
 	durable.workflow_result(text, uuid, interval, text),
 	durable.query_workflow(text, text, jsonb, interval, uuid, text),
+	durable.update_workflow(text, text, jsonb, text, text, interval, uuid, text),
 	durable.subscribe_workflow_closes(),
 	durable.unsubscribe_workflow_closes(),
 	durable.poll_task(text, text, text[], interval, text),
@@ -94,5 +95,5 @@ GRANT SELECT ON durable.engine_workers TO durable_admin;
 -- row-level security shows each role its namespaces' rows (namespaces.sql)
 GRANT SELECT ON durable.workflows, durable.history, durable.history_batches, durable.buffered_events,
 	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.namespaces,
-	durable.namespace_grants, durable.children
+	durable.namespace_grants, durable.children, durable.updates
 	TO PUBLIC;

@@ -21,7 +21,8 @@ CREATE TYPE durable.task AS (
 	deadline timestamptz,
 	heartbeat_timeout interval,
 	priority integer,
-	query_name text
+	query_name text,
+	messages jsonb
 );
 COMMENT ON TYPE durable.task IS 'A task handed to a worker by durable.poll_task.';
 
@@ -51,3 +52,11 @@ CREATE TYPE durable.workflow_description AS (
 	pending_children jsonb
 );
 COMMENT ON TYPE durable.workflow_description IS 'What durable.describe_workflow returns.';
+
+CREATE TYPE durable.update_result AS (
+	update_id text,
+	stage text,
+	result jsonb,
+	failure jsonb
+);
+COMMENT ON TYPE durable.update_result IS 'What durable.update_workflow returns: the stage the update reached (admitted, accepted, completed or rejected) and its result or failure.';

@@ -8,7 +8,7 @@ SELECT plan(75);
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
-								   'namespace_grants', 'children']);
+								   'namespace_grants', 'children', 'updates']);
 SELECT views_are('durable', ARRAY['engine_workers', 'history']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event

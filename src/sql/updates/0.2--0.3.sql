@@ -198,4 +198,15 @@ ALTER TABLE durable.timers ADD CONSTRAINT timers_kind_check
 COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external.';
 ALTER TYPE durable.workflow_description ADD ATTRIBUTE pending_children jsonb;
 
+-- 9. Workflow updates (issue 11): the messages a workflow task carries,
+-- and what update_workflow returns.
+ALTER TYPE durable.task ADD ATTRIBUTE messages jsonb;
+CREATE TYPE durable.update_result AS (
+	update_id text,
+	stage text,
+	result jsonb,
+	failure jsonb
+);
+COMMENT ON TYPE durable.update_result IS 'What durable.update_workflow returns: the stage the update reached (admitted, accepted, completed or rejected) and its result or failure.';
+
 -- the new tables follow (src/sql/new_tables.sql)

@@ -690,6 +690,8 @@ dur_claim(const char *namespace, const char *queue, const char *key, const char 
 	if (kinds & DUR_KIND_WORKFLOW)
 	{
 		t = dur_claim_query_task(key, queue);
+		if (t == NULL)
+			t = dur_claim_update_task(namespace, queue, key, worker);
 		if (t != NULL)
 			return t;
 	}

@@ -77,7 +77,8 @@ typedef struct DurUpdateSlot
 	DurUpdState state;
 	Oid			dboid;
 	pg_uuid_t	run_id;
-	bool		wft_requested;	/* the engine saw to a task that carries it */
+	bool		wft_requested;	/* a poller or the engine saw to a task for it */
+	uint32		queue_hash;		/* hash of its run's queue key (dur_queue_key) */
 	int64		handed_seq;		/* wft_seq of the last task that carried it */
 	Latch	   *asker_latch;
 	pid_t		asker_pid;
@@ -368,61 +369,135 @@ dur_update_waiting(const pg_uuid_t *run, int64 seq)
 }
 
 /*
- * The engine's part: for each admitted update no task is seen to yet, make
- * sure its run has a workflow task (a speculative one, which writes no
- * event unless it must), locking the run without waiting.  Returns true
- * when a run was busy (the caller comes back soon).
+ * See to a workflow task for a run's admitted updates, locking the run
+ * without waiting (false when busy: nothing done).  A run without a task
+ * gets a speculative one, which writes no event unless it must, started for
+ * worker if it polls the run's queue (ns, queue), else ready; a closed
+ * run's updates abort.  Returns the task started for worker, if any.
+ */
+static bool
+dur_update_give_task(const pg_uuid_t *run_id, const char *ns, const char *queue,
+					 const char *worker, DurTask **started)
+{
+	DurUpdateSlot *slots = dur_update_slots();
+	DurCall    *call;
+	DurRun	   *run;
+	bool		closed;
+	int			j;
+
+	*started = NULL;
+	if (!dur_try_lock_run(run_id))
+		return false;
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	run = dur_run_read(call, run_id);
+	closed = run == NULL || !dur_run_running(run);
+	if (!closed && run->wft_state == DUR_WFT_NONE)
+	{
+		bool		mine = worker != NULL && strcmp(run->namespace, ns) == 0 &&
+			strcmp(run->task_queue, queue) == 0;
+
+		*started = dur_schedule_wft(call, run, 1, false, NIL, mine ? worker : NULL);
+		dur_run_write(call, run);
+	}
+	dur_call_end(call);
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (j = 0; j < DUR_MAX_UPDATES; j++)
+		if (slots[j].state == DUR_UPD_ADMITTED && dur_slot_is(&slots[j], run_id, NULL))
+		{
+			slots[j].wft_requested = true;
+			if (closed)
+				dur_slot_set(&slots[j], DUR_UPD_ABORTED);
+		}
+	LWLockRelease(dur_shared->lock);
+	return true;
+}
+
+/*
+ * An admitted update no task is seen to yet, of a run on the queue with key
+ * hash queue_hash (0: any queue): its run id, and the slot marked taken.
+ */
+static bool
+dur_update_take(uint32 queue_hash, pg_uuid_t *run_id)
+{
+	DurUpdateSlot *slots = dur_update_slots();
+	bool		found = false;
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_UPDATES && !found; i++)
+		if (slots[i].state == DUR_UPD_ADMITTED && !slots[i].wft_requested &&
+			slots[i].dboid == MyDatabaseId && (queue_hash == 0 || slots[i].queue_hash == queue_hash))
+		{
+			slots[i].wft_requested = true;
+			memcpy(run_id, &slots[i].run_id, sizeof(pg_uuid_t));
+			found = true;
+		}
+	LWLockRelease(dur_shared->lock);
+	return found;
+}
+
+/* Give an update taken by dur_update_take back (its run was busy). */
+static void
+dur_update_untake(const pg_uuid_t *run_id)
+{
+	DurUpdateSlot *slots = dur_update_slots();
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_UPDATES; i++)
+		if (slots[i].state == DUR_UPD_ADMITTED && dur_slot_is(&slots[i], run_id, NULL))
+			slots[i].wft_requested = false;
+	LWLockRelease(dur_shared->lock);
+}
+
+/*
+ * A poller's part: the update of a run on its queue that waits for a task
+ * gets one, started for the poller at once (the client woke it).  NULL when
+ * there is none, or its run already has a task (handed out as usual).
+ */
+DurTask *
+dur_claim_update_task(const char *ns, const char *queue, const char *key, const char *worker)
+{
+	pg_uuid_t	run_id;
+	DurTask    *t = NULL;
+
+	if (dur_shared == NULL || dur_shared->nupdates == 0 ||
+		!dur_update_take(dur_hash_key(key, strlen(key)), &run_id))
+		return NULL;
+	if (!dur_update_give_task(&run_id, ns, queue, worker, &t))
+	{
+		dur_update_untake(&run_id);
+		dur_poke_engine();
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * The engine's part: every admitted update that no poller took up gets a
+ * task (ready, for whoever polls).  Returns true when a run was busy (the
+ * caller comes back soon).
  */
 bool
 dur_updates_schedule(void)
 {
-	DurUpdateSlot *slots;
-	pg_uuid_t	runs[DUR_MAX_UPDATES];
-	int			nruns = 0;
+	pg_uuid_t	run_id;
 	bool		busy = false;
-	int			i;
+	int			n = 0;
 
 	if (dur_shared == NULL || dur_shared->nupdates == 0)
 		return false;
-	slots = dur_update_slots();
-	LWLockAcquire(dur_shared->lock, LW_SHARED);
-	for (i = 0; i < DUR_MAX_UPDATES; i++)
-		if (slots[i].state == DUR_UPD_ADMITTED && !slots[i].wft_requested &&
-			slots[i].dboid == MyDatabaseId)
-			memcpy(&runs[nruns++], &slots[i].run_id, sizeof(pg_uuid_t));
-	LWLockRelease(dur_shared->lock);
-
-	for (i = 0; i < nruns; i++)
+	while (n++ < DUR_MAX_UPDATES && dur_update_take(0, &run_id))
 	{
-		DurCall    *call;
-		DurRun	   *run;
-		bool		closed;
-		int			j;
+		DurTask    *t;
 
-		if (!dur_try_lock_run(&runs[i]))
+		if (!dur_update_give_task(&run_id, "", "", NULL, &t))
 		{
+			dur_update_untake(&run_id);
 			busy = true;
-			continue;
+			break;
 		}
-		call = dur_call_begin();
-		dur_call_snapshot(call);
-		run = dur_run_read(call, &runs[i]);
-		closed = run == NULL || !dur_run_running(run);
-		if (!closed && run->wft_state == DUR_WFT_NONE)
-		{
-			(void) dur_schedule_wft(call, run, 1, false, NIL, NULL);
-			dur_run_write(call, run);
-		}
-		dur_call_end(call);
-		LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
-		for (j = 0; j < DUR_MAX_UPDATES; j++)
-			if (slots[j].state == DUR_UPD_ADMITTED && dur_slot_is(&slots[j], &runs[i], NULL))
-			{
-				slots[j].wft_requested = true;
-				if (closed)
-					dur_slot_set(&slots[j], DUR_UPD_ABORTED);
-			}
-		LWLockRelease(dur_shared->lock);
 	}
 	return busy;
 }
@@ -494,6 +569,7 @@ update_workflow(PG_FUNCTION_ARGS)
 	DurRun	   *run;
 	DurRow		row;
 	pg_uuid_t	run_id;
+	char	   *queue_key;
 	DurUpdateSlot *slots;
 	DurUpdateSlot *slot = NULL;
 	uint64		slot_id;
@@ -502,6 +578,7 @@ update_workflow(PG_FUNCTION_ARGS)
 	Datum		outcome = (Datum) 0;
 	bool		failed = false;
 	int			need;
+	int			woken;
 	int			i;
 
 	dur_namespace_require(ns, DUR_CAP_CLIENT);
@@ -532,6 +609,7 @@ update_workflow(PG_FUNCTION_ARGS)
 	call = dur_call_begin();
 	run = dur_run_find(call, ns, wid, PG_ARGISNULL(6) ? NULL : PG_GETARG_UUID_P(6), false, false);
 	run_id = run->run_id;
+	queue_key = dur_queue_key(run->namespace, run->task_queue);
 	if (dur_update_row(call, &run_id, update_id, &row))
 	{
 		/* accepted before: its outcome, or a wait for it */
@@ -592,6 +670,7 @@ update_workflow(PG_FUNCTION_ARGS)
 	slot->asker_latch = MyLatch;
 	slot->asker_pid = MyProcPid;
 	slot->slot_id = slot_id = ++dur_shared->next_query_id;
+	slot->queue_hash = dur_hash_key(queue_key, strlen(queue_key));
 	slot->id_len = strlen(update_id);
 	memcpy(slot->buf, update_id, slot->id_len + 1);
 	memcpy(slot->buf + slot->id_len + 1, name, strlen(name) + 1);
@@ -599,8 +678,11 @@ update_workflow(PG_FUNCTION_ARGS)
 		memcpy(slot->buf + slot->id_len + strlen(name) + 2, args_text, strlen(args_text) + 1);
 	else
 		slot->buf[slot->id_len + strlen(name) + 2] = '\0';
+	/* a poller of the run's queue starts a task for it at once, else the engine makes one */
+	woken = dur_wake_task_waiters(slot->queue_hash, DUR_KIND_WORKFLOW, 1, false, 0);
 	LWLockRelease(dur_shared->lock);
-	dur_poke_engine();
+	if (woken == 0)
+		dur_poke_engine();
 
 	deadline = wait ? dur_time_plus(GetCurrentTimestamp(), wait) : GetCurrentTimestamp();
 	PG_TRY();

@@ -21,6 +21,9 @@ extern Size dur_update_shmem_size(void);
 extern StringInfo dur_update_messages(const pg_uuid_t *run, int64 seq);
 extern bool dur_update_waiting(const pg_uuid_t *run, int64 seq);
 extern bool dur_updates_schedule(void);
+struct DurTask;
+extern struct DurTask *dur_claim_update_task(const char *ns, const char *queue, const char *key,
+											 const char *worker);
 extern void dur_update_accepted(const pg_uuid_t *run, const char *update_id);
 extern void dur_update_finished(const pg_uuid_t *run, const char *update_id, bool rejected,
 								const char *outcome, bool failed);

@@ -91,3 +91,18 @@ SELECT durable.terminate_workflow('t14-u');
 SELECT t_try($$SELECT durable.update_workflow('t14-u', 'x')$$) AS closed_workflow;
 -- a completed update of a closed run still answers
 SELECT update_id, stage, result FROM durable.update_workflow('t14-u', 'add', update_id => 'u-1', wait => '0');
+
+--
+-- force_new_task: a worker running local activities keeps its workflow task
+-- alive (Temporal's force_create_new_workflow_task): the completion
+-- schedules a new task with nothing new, started for the same worker
+--
+SELECT t_start_with('t14-la', 't14-la', '[]') AS outcome;
+SELECT durable.signal_workflow('t14-la', 'work');
+SELECT task_token AS tok FROM durable.poll_task('t14-la', 'worker-1', '{workflow}') \gset
+SELECT (r->>'outcome') AS outcome, jsonb_array_length(r->'tasks') AS tasks_back,
+	   r->'tasks'->0->>'kind' AS kind, r->'tasks'->0->'history'->-1->>'event_type' AS last_event
+FROM (SELECT durable.complete_workflow_task(:'tok', '[{"type": "record_marker", "marker_name": "LocalActivity", "details": {"result": 1}}]',
+										   return_workflow_task => true, force_new_task => true)::jsonb AS r) x;
+SELECT event_id, event_type FROM durable.get_history('t14-la') WHERE event_id > 4 ORDER BY event_id;
+SELECT durable.terminate_workflow('t14-la');

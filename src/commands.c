@@ -365,12 +365,15 @@ dur_only_rejections(Jsonb *cmds, int n)
 
 /*
  * complete_workflow_task(task_token text, commands jsonb,
- * return_workflow_task boolean) returns json: complete a workflow task
- * with a list of commands.  With return_workflow_task the task the
- * completion schedules (events arrived while it ran) is started for the
- * same worker, as are activities scheduled with request_eager_execution on
- * the workflow's queue (unless the task closes the run); they are returned
- * in "tasks".
+ * return_workflow_task boolean, force_new_task boolean) returns json:
+ * complete a workflow task with a list of commands.  With
+ * return_workflow_task the task the completion schedules (events arrived
+ * while it ran) is started for the same worker, as are activities
+ * scheduled with request_eager_execution on the workflow's queue (unless
+ * the task closes the run); they are returned in "tasks".  With
+ * force_new_task a new task is scheduled even with nothing new (Temporal's
+ * force_create_new_workflow_task: a worker running local activities keeps
+ * its workflow task alive past the task timeout).
  */
 Datum
 complete_workflow_task(PG_FUNCTION_ARGS)
@@ -378,6 +381,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	char	   *token = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	Jsonb	   *cmds = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	bool		return_wft = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	bool		force_new = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 	DurWftLock	lk;
 	DurCmdContext cx;
 	DurRun	   *run;
@@ -432,7 +436,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	 * that only rejected updates, while nothing else happened, leaves no
 	 * trace in the history, as in Temporal.
 	 */
-	if (run->wft_scheduled_event_id == 0 && run->wft_attempt == 1 &&
+	if (run->wft_scheduled_event_id == 0 && run->wft_attempt == 1 && !force_new &&
 		dur_only_rejections(cmds, n) && !dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
 	{
 		memset(&cx, 0, sizeof(cx));
@@ -500,7 +504,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	{
 		List	   *buffered = dur_take_buffer(lk.call, run);
 
-		if (buffered != NIL || cx.needs_task)
+		if (buffered != NIL || cx.needs_task || force_new)
 		{
 			DurTask    *t = dur_schedule_wft(lk.call, run, 1, true, buffered,
 											 return_wft ? lk.worker : NULL);

@@ -58,7 +58,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.unsubscribe_workflow_closes(),
 	durable.poll_task(text, text, text[], interval, text),
 	durable.workflow_task_history(text),
-	durable.complete_workflow_task(text, jsonb, boolean),
+	durable.complete_workflow_task(text, jsonb, boolean, boolean),
 	durable.fail_workflow_task(text, jsonb),
 	durable.complete_activity(text, jsonb, boolean),
 	durable.fail_activity(text, jsonb, boolean),

@@ -22,7 +22,8 @@ COMMENT ON FUNCTION durable.workflow_task_history IS 'The whole history of an ou
 CREATE OR REPLACE FUNCTION durable.complete_workflow_task(
 	task_token text,
 	commands jsonb DEFAULT '[]',
-	return_workflow_task boolean DEFAULT false) RETURNS json
+	return_workflow_task boolean DEFAULT false,
+	force_new_task boolean DEFAULT false) RETURNS json
 	AS 'MODULE_PATHNAME', 'complete_workflow_task' LANGUAGE C;
 COMMENT ON FUNCTION durable.complete_workflow_task IS 'Complete a workflow task with a JSON array of commands (docs/protocol.md); returns {"outcome": ...} and, in "tasks", any tasks handed out eagerly.';
 

@@ -154,6 +154,8 @@ DROP FUNCTION durable.fail_activity_by_id(text, text, jsonb, uuid);
 DROP FUNCTION durable.heartbeat_activity_by_id(text, text, jsonb, uuid);
 DROP FUNCTION durable.report_activity_canceled_by_id(text, text, jsonb, uuid);
 DROP FUNCTION durable.purge_closed_workflows(interval, integer);
+-- (force_new_task: issue 11's local activities keep their workflow task alive)
+DROP FUNCTION durable.complete_workflow_task(text, jsonb, boolean);
 
 ALTER TABLE durable.workflows ADD COLUMN namespace text NOT NULL DEFAULT 'default';
 COMMENT ON COLUMN durable.workflows.namespace IS 'The namespace the run belongs to (durable.namespaces); workflow ids are unique within it.';

@@ -44,6 +44,9 @@ import { run as sinksWorker } from '../../examples/temporal/sinks/worker';
 import { sinkWorkflow } from '../../examples/temporal/sinks/workflows';
 import { run as sagaWorker } from '../../examples/temporal/saga/worker';
 import { openAccount } from '../../examples/temporal/saga/workflows';
+import { run as childrenClient } from '../../examples/temporal/child-workflows/client';
+import { run as childrenWorker } from '../../examples/temporal/child-workflows/worker';
+import { parentWorkflow } from '../../examples/temporal/child-workflows/workflows';
 import { run as encryptionClient } from '../../examples/temporal/encryption/client';
 import { run as encryptionWorker } from '../../examples/temporal/encryption/worker';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -83,7 +86,7 @@ before(async () => {
   for (const run of [helloWorker, diWorker, timersWorker, progressWorker, signalsWorker, stateWorker, canWorker, heartbeatWorker,
     () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker,
     () => sinksWorker((runId, message) => void alerts.push([runId, message])), () => sagaWorker(sagaCalls, sagaLog), encryptionWorker,
-    () => otelWorker(spans)]) {
+    () => otelWorker(spans), childrenWorker]) {
     workers.push(run().catch((e) => void workerErrors.push(e)));
   }
   connection = await Connection.connect({ address: 'localhost:7233' });
@@ -258,6 +261,18 @@ describe('Temporal samples, imports unchanged', () => {
     }, 'the spans of the run'))!;
     const names = new Set(mine.map((x) => x.name));
     for (const n of ['StartWorkflow:example', 'RunWorkflow:example', 'StartActivity:greet', 'RunActivity:greet']) assert.ok(names.has(n), [...names].join());
+  });
+});
+
+describe('Temporal samples with child workflows', () => {
+  it('child-workflows: the parent runs one child per name at once (executeChild) and joins their answers', async () => {
+    // samples-typescript child-workflows; https://docs.temporal.io/develop/typescript/child-workflows
+    assert.equal(await childrenClient(), 'I am a child named Alice\nI am a child named Bob\nI am a child named Charlie');
+    const workflowId = id('children');
+    await client.workflow.execute(parentWorkflow, { args: ['Dora', 'Eve'], taskQueue: 'child-workflows', workflowId });
+    const hist = await client.workflow.getHandle(workflowId).fetchHistory();
+    const children = hist.filter((e) => e.event_type === 'ChildWorkflowExecutionCompleted').map((e) => e.attributes.result);
+    assert.deepEqual(children.sort(), ['I am a child named Dora', 'I am a child named Eve']);
   });
 });
 

@@ -141,3 +141,21 @@ describe('options and failures of child workflows', () => {
     assert.equal(f().message, 'Child Workflow execution failed');
   });
 });
+
+describe('the Temporal shims', () => {
+  it('@temporalio/workflow and @temporalio/common export the child workflow API, and the load-time check passes it', () => {
+    // packages/workflow/src/index.ts and packages/common/src/index.ts export these names
+    const wf: Record<string, unknown> = require('@temporalio/workflow');
+    const common: Record<string, unknown> = require('@temporalio/common');
+    const { UNSUPPORTED } = require('../../src/temporal/unsupported');
+    for (const name of ['startChild', 'executeChild', 'getExternalWorkflowHandle']) {
+      assert.equal(typeof wf[name], 'function', name);
+      assert.equal(UNSUPPORTED['@temporalio/workflow']?.[name], undefined, name);
+    }
+    for (const name of ['ChildWorkflowCancellationType', 'ParentClosePolicy', 'WorkflowIdReusePolicy', 'ChildWorkflowFailure', 'WorkflowExecutionAlreadyStartedError']) {
+      assert.ok(wf[name], `@temporalio/workflow ${name}`);
+      assert.ok(common[name], `@temporalio/common ${name}`);
+    }
+    assert.equal(wf.WorkflowExecutionAlreadyStartedError, common.WorkflowExecutionAlreadyStartedError, 'one class');
+  });
+});

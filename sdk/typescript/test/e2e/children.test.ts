@@ -10,10 +10,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Worker, WorkflowCanceledError } from '../../src';
+import { makeWorkflowExporter } from '../../src/interceptors-opentelemetry';
 import { Env, startEnv, waitFor } from '../helpers/env';
 
 const CHILDREN = require.resolve('../workflows/children');
+const INTERCEPTORS = require.resolve('../workflows/children-interceptors');
+const OTEL_WORKFLOW = require.resolve('../../src/interceptors-opentelemetry/workflow');
+const spans = new InMemorySpanExporter();
 const QUEUE = 'children';
 
 let env: Env;
@@ -21,6 +26,11 @@ let env: Env;
 before(async () => {
   env = await startEnv();
   await env.startWorker({ taskQueue: QUEUE, workflowsPath: CHILDREN });
+  await env.startWorker({ taskQueue: 'children-intercepted', workflowsPath: CHILDREN, interceptors: { workflowModules: [INTERCEPTORS] } });
+  await env.startWorker({
+    taskQueue: 'children-otel', workflowsPath: CHILDREN, interceptors: { workflowModules: [OTEL_WORKFLOW] },
+    sinks: { exporter: makeWorkflowExporter(spans) },
+  });
 });
 
 after(async () => {
@@ -236,5 +246,43 @@ describe('signals and cancels to other workflows', () => {
     assert.ok(sender.includes('ExternalWorkflowExecutionCancelRequested'));
     assert.ok(sender.includes('RequestCancelExternalWorkflowExecutionFailed'));
     await replays('cancel-sender');
+  });
+});
+
+describe('outbound interceptors of child workflows and signals', () => {
+  it('startChildWorkflowExecution and signalWorkflow see the call and pass headers to the child', async () => {
+    // workflow/src/interceptors.ts WorkflowOutboundCallsInterceptor.startChildWorkflowExecution / signalWorkflow
+    const r = await env.client.workflow.execute('parentSignalsChild', { taskQueue: 'children-intercepted', workflowId: 'icpt' }) as any;
+    assert.deepEqual(r.outbound, [
+      'start childSignalled icpt-child seq=1 cancellationType=WAIT_CANCELLATION_COMPLETED',
+      'signal go to child icpt-child seq=1',
+    ]);
+    // the child ran on the parent's task queue, with the same interceptors
+    assert.deepEqual(r.result, { result: { from: 'parent' }, startHeader: 'icpt', signalHeaders: ['icpt'] });
+  });
+
+  it('OpenTelemetry: the child\'s RunWorkflow span is a child of the parent\'s StartChildWorkflow span', async () => {
+    // @temporalio/interceptors-opentelemetry workflow interceptor: SpanName.CHILD_WORKFLOW_START = 'StartChildWorkflow'
+    await env.client.workflow.execute('parentSignalsChild', { taskQueue: 'children-otel', workflowId: 'otel-parent' });
+    const all = await waitFor(async () => {
+      const s = spans.getFinishedSpans();
+      return s.some((x) => x.name === 'RunWorkflow:childSignalled') && s.some((x) => x.name === 'HandleSignal:go') ? s : undefined;
+    }, 'the spans') as ReadableSpan[];
+    const one = (n: string) => {
+      const found = all.filter((x) => x.name === n);
+      assert.equal(found.length, 1, `${n}: ${all.map((x) => x.name).join(', ')}`);
+      return found[0];
+    };
+    const parentOf = (x: any) => x.parentSpanId ?? x.parentSpanContext?.spanId;
+    const run = one('RunWorkflow:parentSignalsChild');
+    const start = one('StartChildWorkflow:childSignalled');
+    const childRun = one('RunWorkflow:childSignalled');
+    const signal = one('SignalWorkflow:go');
+    const handle = one('HandleSignal:go');
+    for (const x of [start, childRun, signal, handle]) assert.equal(x.spanContext().traceId, run.spanContext().traceId, x.name);
+    assert.equal(parentOf(start), run.spanContext().spanId);
+    assert.equal(parentOf(childRun), start.spanContext().spanId);
+    assert.equal(parentOf(signal), run.spanContext().spanId);
+    assert.equal(parentOf(handle), signal.spanContext().spanId);
   });
 });

@@ -11,14 +11,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { Worker, WorkflowCanceledError } from '../../src';
+import { Client, Worker, WorkflowCanceledError } from '../../src';
 import { makeWorkflowExporter } from '../../src/interceptors-opentelemetry';
+import { AesGcmCodec } from '../helpers/aes-codec';
 import { Env, startEnv, waitFor } from '../helpers/env';
 
 const CHILDREN = require.resolve('../workflows/children');
 const INTERCEPTORS = require.resolve('../workflows/children-interceptors');
 const OTEL_WORKFLOW = require.resolve('../../src/interceptors-opentelemetry/workflow');
 const spans = new InMemorySpanExporter();
+const codec = new AesGcmCodec('key-1', Buffer.alloc(32, 9));
 const QUEUE = 'children';
 
 let env: Env;
@@ -31,6 +33,7 @@ before(async () => {
     taskQueue: 'children-otel', workflowsPath: CHILDREN, interceptors: { workflowModules: [OTEL_WORKFLOW] },
     sinks: { exporter: makeWorkflowExporter(spans) },
   });
+  await env.startWorker({ taskQueue: 'children-crypt', workflowsPath: CHILDREN, dataConverter: { payloadCodecs: [codec] } });
 });
 
 after(async () => {
@@ -190,9 +193,16 @@ describe('child workflows', () => {
     const h = await start('parentWaitsForChild', 'parent-cancelled', ['parent-cancelled-child']);
     const child = env.client.workflow.getHandle('parent-cancelled-child');
     await waitFor(async () => (await child.describe().catch(() => null))?.status === 'running', 'the child');
+    // describe: the parent's open children (Temporal's DescribeWorkflowExecutionResponse.pending_children)
+    const pending = (await h.describe()).pendingChildren;
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0].workflow_id, 'parent-cancelled-child');
+    assert.equal(pending[0].workflow_type, 'childCancellable');
+    assert.equal(pending[0].run_id, (await child.describe()).runId);
     await h.cancel('enough');
     await assert.rejects(h.result(), WorkflowCanceledError);
     assert.equal((await child.describe()).status, 'canceled');
+    assert.deepEqual((await h.describe()).pendingChildren, []);
     await replays('parent-cancelled');
   });
 
@@ -202,6 +212,37 @@ describe('child workflows', () => {
     const runId = (await env.client.workflow.getHandle('reporter').describe()).runId;
     assert.deepEqual(r, { child: { workflowId: 'reporter', runId, namespace: 'default' }, self: null });
     assert.equal(await run('reportParent', 'top-level'), null);
+  });
+});
+
+describe('child workflow options and payloads', () => {
+  it('every ChildWorkflowOptions field reaches the engine; arguments, results, memo and failures go through the codecs', async () => {
+    // workflow/src/workflow.ts startChildWorkflowExecutionNextHandler: the options of the StartChildWorkflowExecution command
+    const client = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
+    try {
+      const r = await client.workflow.execute('parentWithOptions', { taskQueue: 'children-crypt', workflowId: 'opts' }) as any;
+      assert.deepEqual(r, {
+        arg: { secret: 'arg' }, memo: { note: { secret: 'memo' } }, searchAttributes: { CustomKeywordField: ['child-kw'] },
+        taskQueue: 'children-crypt', parent: 'opts',
+      });
+      const hist = await client.workflow.getHandle('opts').fetchHistory();
+      const init = hist.find((e) => e.event_type === 'StartChildWorkflowExecutionInitiated')!.attributes;
+      assert.equal(init.workflow_id_reuse_policy, 'reject_duplicate');
+      assert.equal(init.parent_close_policy, 'abandon');
+      assert.equal(init.retry_policy.maximum_attempts, 2);
+      for (const k of ['workflow_execution_timeout', 'workflow_run_timeout', 'workflow_task_timeout']) assert.ok(init[k], k);
+      // the stored input and result are encrypted payloads (the codec ran outside the sandbox)
+      assert.equal(JSON.stringify(init.input).includes('secret'), false, JSON.stringify(init.input));
+      const done = hist.find((e) => e.event_type === 'ChildWorkflowExecutionCompleted')!.attributes;
+      assert.equal(JSON.stringify(done.result).includes('secret'), false);
+      const child = await client.workflow.getHandle('opts-child').describe();
+      assert.deepEqual(child.memo, { note: { secret: 'memo' } });
+      const failed = await client.workflow.execute('parentOfFailingChild', { taskQueue: 'children-crypt', workflowId: 'opts-fail' }) as any;
+      assert.deepEqual(failed.cause, { name: 'ApplicationFailure', message: 'boom', type: 'ChildBroke' });
+      await Worker.runReplayHistory({ workflowsPath: CHILDREN, workflowId: 'opts', dataConverter: { payloadCodecs: [codec] } }, hist);
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -245,3 +245,25 @@ export async function compositionTour(targetId: string): Promise<unknown> {
   out.cancelMissing = await getExternalWorkflowHandle(`${id}-missing`).cancel().catch(errorInfo);
   return out;
 }
+
+/** A child with every option set; returns its result and workflowInfo() as the child saw it. */
+export async function parentWithOptions(): Promise<unknown> {
+  const h = await startChild(reportInfo, {
+    workflowId: `${workflowInfo().workflowId}-child`,
+    args: [{ secret: 'arg' }],
+    memo: { note: { secret: 'memo' } },
+    searchAttributes: { CustomKeywordField: ['child-kw'] },
+    retry: { maximumAttempts: 2, initialInterval: '1s' },
+    workflowExecutionTimeout: '1 hour',
+    workflowRunTimeout: '30 minutes',
+    workflowTaskTimeout: '5s',
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
+    parentClosePolicy: 'ABANDON',
+  });
+  return await h.result();
+}
+
+export async function reportInfo(arg: unknown): Promise<unknown> {
+  const i = workflowInfo();
+  return { arg, memo: i.memo, searchAttributes: i.searchAttributes, taskQueue: i.taskQueue, parent: i.parent?.workflowId };
+}

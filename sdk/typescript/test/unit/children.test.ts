@@ -113,6 +113,24 @@ describe('replay of child workflow and external workflow events', () => {
 });
 
 describe('options and failures of child workflows', () => {
+  it('ChildWorkflowOptions become the fields of the start_child_workflow command (docs/protocol.md, the contract)', () => {
+    // workflow/src/workflow.ts startChildWorkflowExecutionNextHandler: one StartChildWorkflowExecution command per option set
+    const at = (ms: number) => new Date(Date.UTC(2026, 11, 1) + ms).toISOString();
+    const first: HistoryEvent[] = [
+      { event_id: 1, event_type: 'WorkflowExecutionStarted', event_time: at(0), run_id: 'r1', attributes: { workflow_type: 'parentWithOptions', task_queue: 'tq', input: [] } } as HistoryEvent,
+      { event_id: 2, event_type: 'WorkflowTaskScheduled', event_time: at(1), attributes: {} },
+      { event_id: 3, event_type: 'WorkflowTaskStarted', event_time: at(2), attributes: { scheduled_event_id: 2 } },
+    ];
+    const run = new WorkflowRun({ workflowId: 'p', runId: 'r1', workflowType: 'parentWithOptions', entry: { file: CHILDREN, exportName: 'parentWithOptions' } });
+    assert.deepEqual(run.advance(first), [{
+      type: 'start_child_workflow', workflow_id: 'p-child', workflow_type: 'reportInfo', input: [{ secret: 'arg' }], task_queue: 'tq',
+      execution_timeout: '3600s', run_timeout: '1800s', task_timeout: '5s',
+      retry_policy: { initial_interval: '1s', maximum_attempts: 2 }, id_reuse_policy: 'reject_duplicate', parent_close_policy: 'abandon',
+      search_attributes: { CustomKeywordField: ['child-kw'] }, memo: { note: { secret: 'memo' } },
+    }]);
+    run.dispose();
+  });
+
   it('ParentClosePolicy, ChildWorkflowCancellationType and WorkflowIdReusePolicy have Temporal\'s names and values', () => {
     // workflow/src/interfaces.ts ChildWorkflowCancellationType; common/src/workflow-options.ts WorkflowIdReusePolicy
     assert.deepEqual(Object.keys(ChildWorkflowCancellationType).sort(),

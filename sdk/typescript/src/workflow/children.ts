@@ -131,6 +131,8 @@ export interface PendingChild {
   readonly namespace: string;
   readonly cancellationType: ChildWorkflowCancellationType;
   readonly cmd: Command;
+  /** Its index (see Job), once its start was sent. */
+  index?: number;
   runId?: string;
   started: boolean;
   /** The handle settled: later events of the child are ignored. */
@@ -192,7 +194,9 @@ function startChildCommand(a: Activator, workflowType: string, o: ChildWorkflowO
   return cmd;
 }
 
+/** The cancellation type (an explicit undefined is the default, WAIT_CANCELLATION_COMPLETED). */
 function checkCancellationType(t: unknown): ChildWorkflowCancellationType {
+  if (t === undefined) return ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED;
   if (typeof t === 'string' && Object.prototype.hasOwnProperty.call(ChildWorkflowCancellationType, t)) return t as ChildWorkflowCancellationType;
   throw new TypeError(`cancellationType "${String(t)}" is not one of ${Object.keys(ChildWorkflowCancellationType).join(', ')}`);
 }
@@ -223,7 +227,10 @@ function startChildNext(input: StartChildWorkflowExecutionInput): Promise<[Promi
     rejectWhenCancelled(scope, child.rejectStart);
     rejectWhenCancelled(scope, child.rejectResult);
   } else {
-    a.pushIndexedCommand(cmd as Command & { type: 'start_child_workflow' }, (index) => a.children.set(index, child));
+    a.pushIndexedCommand(cmd as Command & { type: 'start_child_workflow' }, (index) => {
+      child.index = index;
+      a.children.set(index, child);
+    });
     whenCancelled(scope, () => cancelChild(a, child));
   }
   return Promise.resolve([started, completed]);
@@ -277,9 +284,7 @@ function childFailure(child: PendingChild, retryState: RetryState | undefined, c
 function finish(a: Activator, child: PendingChild): boolean {
   if (child.done) return false;
   child.done = true;
-  for (const [index, c] of a.children) {
-    if (c === child) a.children.delete(index);
-  }
+  if (child.index !== undefined) a.children.delete(child.index);
   return true;
 }
 

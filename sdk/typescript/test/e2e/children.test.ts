@@ -75,6 +75,20 @@ describe('child workflows', () => {
     await replays('many');
   });
 
+  it('a child that returns null gives null; one that returns nothing gives null too, unlike Temporal (without a data converter)', async () => {
+    // Temporal's executeChild resolves to the child's return value (undefined for none). durable's engine writes
+    // ChildWorkflowExecutionCompleted {result: null} for both (as its WorkflowExecutionCompleted), so without a
+    // data converter "nothing" arrives as null; with one, undefined is a payload of its own and comes back as undefined
+    assert.deepEqual(await run('parentOfQuietChildren', 'quiet'), { nothing: 'null', nul: 'null' });
+    const client = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
+    try {
+      const r = await client.workflow.execute('parentOfQuietChildren', { taskQueue: 'children-crypt', workflowId: 'quiet-crypt' });
+      assert.deepEqual(r, { nothing: 'undefined', nul: 'null' });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('the default workflow id is a uuid4() of the parent\'s seeded random, the same on replay', async () => {
     // packages/workflow/src/workflow.ts addDefaultWorkflowOptions: workflowId ?? uuid4()
     const results = await run('parentOfManyDefaultIds', 'default-ids', [2]);

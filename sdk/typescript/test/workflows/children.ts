@@ -267,3 +267,19 @@ export async function reportInfo(arg: unknown): Promise<unknown> {
   const i = workflowInfo();
   return { arg, memo: i.memo, searchAttributes: i.searchAttributes, taskQueue: i.taskQueue, parent: i.parent?.workflowId };
 }
+
+export async function childReturnsNothing(): Promise<void> {
+  return undefined;
+}
+
+export async function childReturnsNull(): Promise<null> {
+  return null;
+}
+
+/** What executeChild gives for children that return nothing, and null. */
+export async function parentOfQuietChildren(): Promise<unknown> {
+  const id = workflowInfo().workflowId;
+  const nothing = await executeChild(childReturnsNothing, { workflowId: `${id}-nothing` });
+  const nul = await executeChild(childReturnsNull, { workflowId: `${id}-null` });
+  return { nothing: nothing === undefined ? 'undefined' : JSON.stringify(nothing), nul: nul === undefined ? 'undefined' : JSON.stringify(nul) };
+}

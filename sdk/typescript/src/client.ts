@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Duration, msToNumber, toOptionalInterval } from './common/duration';
+import { WorkflowIdReusePolicy, encodeWorkflowIdReusePolicy } from './common/enums';
 import { Next, composeInterceptors } from './common/interceptors';
 import { DataConverter, Headers, headersToJSON } from './common/payload';
 import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './common/search-attributes';
@@ -119,7 +120,8 @@ export interface WorkflowStartOptions<A extends unknown[] = unknown[]> {
   workflowExecutionTimeout?: Duration;
   workflowRunTimeout?: Duration;
   workflowTaskTimeout?: Duration;
-  workflowIdReusePolicy?: 'allow_duplicate' | 'allow_duplicate_failed_only' | 'reject_duplicate';
+  /** The engine's names, or Temporal's WorkflowIdReusePolicy values (ALLOW_DUPLICATE, …). */
+  workflowIdReusePolicy?: 'allow_duplicate' | 'allow_duplicate_failed_only' | 'reject_duplicate' | WorkflowIdReusePolicy;
   workflowIdConflictPolicy?: 'fail' | 'use_existing' | 'terminate_existing';
   retry?: RetryPolicy;
   startDelay?: Duration;
@@ -169,6 +171,12 @@ export interface WorkflowDescription {
   pendingWorkflowTask: unknown;
   pendingActivities: any[];
   pendingTimers: any[];
+  /**
+   * The run's children still open: {workflow_id, run_id, workflow_type,
+   * initiated_event_id, started_event_id, parent_close_policy} (Temporal's
+   * pendingChildren); [] on an engine without child workflows.
+   */
+  pendingChildren: any[];
 }
 
 function typeName(w: WorkflowRef): string {
@@ -354,7 +362,7 @@ export class WorkflowHandle<F = unknown> {
       searchAttributes: d.search_attributes, typedSearchAttributes: TypedSearchAttributes.fromStored(d.search_attributes),
       memo: await this.client.dataConverter.memoFromStored(d.memo), firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
       nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
-      pendingTimers: d.pending_timers ?? [],
+      pendingTimers: d.pending_timers ?? [], pendingChildren: d.pending_children ?? [],
     };
   }
 
@@ -393,7 +401,7 @@ export class WorkflowClient {
       [
         input.workflowType, JSON.stringify(args), workflowId, options.taskQueue,
         toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
-        toOptionalInterval(options.workflowTaskTimeout) ?? null, options.workflowIdReusePolicy ?? null,
+        toOptionalInterval(options.workflowTaskTimeout) ?? null, encodeWorkflowIdReusePolicy(options.workflowIdReusePolicy) ?? null,
         options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
         json(memo), options.priority ?? null,
@@ -454,7 +462,7 @@ export class WorkflowClient {
         options.workflowId, input.signalName, JSON.stringify(signalPayload), input.workflowType,
         JSON.stringify(args), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
         toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
-        options.workflowIdReusePolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
+        encodeWorkflowIdReusePolicy(options.workflowIdReusePolicy) ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
         json(memo), options.priority ?? null,
       ]);

@@ -176,7 +176,14 @@ export class LoadedDataConverter {
           break;
         case 'ActivityTaskFailed':
         case 'ActivityTaskTimedOut':
+        case 'ChildWorkflowExecutionFailed':
           out.push({ ...e, attributes: { ...a, failure: await this.codecFailure(a.failure, false) } });
+          break;
+        case 'ChildWorkflowExecutionCompleted':
+          out.push({ ...e, attributes: { ...a, result: await this.codecStored(a.result, false) } });
+          break;
+        case 'ChildWorkflowExecutionCanceled':
+          out.push({ ...e, attributes: { ...a, details: await this.codecStored(a.details, false) } });
           break;
         default:
           out.push(e);
@@ -192,9 +199,11 @@ export class LoadedDataConverter {
     for (const c of commands) {
       switch (c.type) {
         case 'schedule_activity':
+        case 'signal_external_workflow':
           out.push({ ...c, input: await this.codecInput(c.input, true) });
           break;
-        case 'continue_as_new': {
+        case 'continue_as_new':
+        case 'start_child_workflow': {
           const coded: Cmd = { ...c, input: await this.codecInput(c.input, true) };
           if (c.memo !== undefined) coded.memo = await this.codecMemo(c.memo, true);
           out.push(coded);

@@ -3,29 +3,13 @@
  * (DUxxx, and 42501 for a namespace the role may not use; see
  * docs/sql-api.md).
  */
+import { DurableError, WorkflowExecutionAlreadyStartedError } from './common/errors';
 import { DurableFailure, FailureJSON, decodeFailure } from './common/failure';
 
-/** Any error the engine raised with a SQLSTATE. */
-export class DurableError extends Error {
-  constructor(message: string, public readonly code?: string, public readonly detail?: string, public readonly hint?: string) {
-    super(message);
-  }
-  override get name(): string {
-    return this.constructor.name;
-  }
-}
+export { DurableError, WorkflowExecutionAlreadyStartedError };
 
 /** DU001 */
 export class WorkflowNotFoundError extends DurableError {}
-/**
- * DU002: the workflow id is running (conflict policy "fail") or its reuse
- * policy rejects a new start.  As Temporal's, it names the workflow id and
- * type (set by Client.workflow.start and signalWithStart).
- */
-export class WorkflowExecutionAlreadyStartedError extends DurableError {
-  workflowId = '';
-  workflowType = '';
-}
 /** DU003 */
 export class WorkflowNotRunningError extends DurableError {}
 /** DU004 */
@@ -95,7 +79,6 @@ export class WorkflowTimedOutError extends WorkflowFailedError {}
 
 const CLASSES: Record<string, new (m: string, c?: string, d?: string, h?: string) => DurableError> = {
   DU001: WorkflowNotFoundError,
-  DU002: WorkflowExecutionAlreadyStartedError,
   DU003: WorkflowNotRunningError,
   DU004: StaleTaskTokenError,
   DU005: InvalidCommandError,
@@ -130,6 +113,8 @@ export function mapError(err: unknown): unknown {
       : code === 'DU012' ? WorkflowTerminatedError : WorkflowTimedOutError;
     return new Cls(e.message ?? 'workflow did not complete', code, cause, failure, status);
   }
+  // DU002: the workflow id and type are set by the caller (Client.workflow.start, signalWithStart)
+  if (code === 'DU002') return new WorkflowExecutionAlreadyStartedError(e.message ?? code, '', '', code, e.detail, e.hint);
   const Cls = CLASSES[code];
   if (Cls) return new Cls(e.message ?? code, code, e.detail, e.hint);
   if (code.startsWith('DU')) return new DurableError(e.message ?? code, code, e.detail, e.hint);

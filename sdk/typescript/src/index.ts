@@ -17,7 +17,9 @@ export type { ActivityInfo } from './activity';
 export { Runtime, DefaultLogger, withMetadata } from './worker/runtime';
 export type { RuntimeOptions, LogEntry } from './worker/runtime';
 export type { Logger, LogLevel, LogMetadata } from './common/logger';
-export { ActivityCancellationType, ParentClosePolicy, RetryState, TimeoutType } from './common/enums';
+export {
+  ActivityCancellationType, ChildWorkflowCancellationType, ParentClosePolicy, RetryState, TimeoutType, WorkflowIdReusePolicy,
+} from './common/enums';
 export * from './errors';
 export {
   ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, DurableFailure, TemporalFailure,

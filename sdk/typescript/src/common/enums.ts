@@ -98,9 +98,9 @@ export const ActivityCancellationType = {
 export type ActivityCancellationType = (typeof ActivityCancellationType)[keyof typeof ActivityCancellationType];
 
 /**
- * What happens to a child workflow when its parent closes.  durable has no
- * child workflows yet (the engine has no start_child command): the values
- * exist so that Temporal code naming them loads; startChild is not offered.
+ * What happens to a child workflow when its parent closes
+ * (ChildWorkflowOptions.parentClosePolicy; Temporal's default TERMINATE):
+ * the engine terminates it, asks it to cancel, or leaves it running.
  */
 export const ParentClosePolicy = {
   TERMINATE: 'TERMINATE',
@@ -117,3 +117,69 @@ export const ParentClosePolicy = {
   PARENT_CLOSE_POLICY_REQUEST_CANCEL: 'REQUEST_CANCEL',
 } as const;
 export type ParentClosePolicy = (typeof ParentClosePolicy)[keyof typeof ParentClosePolicy];
+
+/**
+ * What cancelling a child workflow's scope does (Temporal's
+ * ChildWorkflowCancellationType; the workflow SDK's default is
+ * WAIT_CANCELLATION_COMPLETED).  Everything but ABANDON asks the child to
+ * cancel (a request_cancel_external_workflow command).
+ */
+export const ChildWorkflowCancellationType = {
+  /** Do not ask the child to cancel; the parent's handle rejects at once. */
+  ABANDON: 'ABANDON',
+  /** Ask the child to cancel; the handle rejects at once. */
+  TRY_CANCEL: 'TRY_CANCEL',
+  /** Ask the child to cancel; the handle settles when the child closes (as it closes). */
+  WAIT_CANCELLATION_COMPLETED: 'WAIT_CANCELLATION_COMPLETED',
+  /** Ask the child to cancel; the handle rejects once the child has received the request. */
+  WAIT_CANCELLATION_REQUESTED: 'WAIT_CANCELLATION_REQUESTED',
+} as const;
+export type ChildWorkflowCancellationType = (typeof ChildWorkflowCancellationType)[keyof typeof ChildWorkflowCancellationType];
+
+/**
+ * Whether a workflow id may be used again after its runs closed (Temporal's
+ * WorkflowIdReusePolicy).  TERMINATE_IF_RUNNING is Temporal's deprecated
+ * value: durable's start_workflow has id_conflict_policy "terminate_existing"
+ * for it, and child workflows have no equivalent.
+ */
+export const WorkflowIdReusePolicy = {
+  ALLOW_DUPLICATE: 'ALLOW_DUPLICATE',
+  ALLOW_DUPLICATE_FAILED_ONLY: 'ALLOW_DUPLICATE_FAILED_ONLY',
+  REJECT_DUPLICATE: 'REJECT_DUPLICATE',
+  /** @deprecated Use WorkflowIdConflictPolicy "terminate_existing" (a client start). */
+  TERMINATE_IF_RUNNING: 'TERMINATE_IF_RUNNING',
+
+  /** @deprecated Use {@link WorkflowIdReusePolicy.ALLOW_DUPLICATE}. */
+  WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE: 'ALLOW_DUPLICATE',
+  /** @deprecated Use {@link WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY}. */
+  WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY: 'ALLOW_DUPLICATE_FAILED_ONLY',
+  /** @deprecated Use {@link WorkflowIdReusePolicy.REJECT_DUPLICATE}. */
+  WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE: 'REJECT_DUPLICATE',
+  /** @deprecated Use `undefined`. */
+  WORKFLOW_ID_REUSE_POLICY_UNSPECIFIED: undefined,
+} as const;
+export type WorkflowIdReusePolicy = (typeof WorkflowIdReusePolicy)[keyof typeof WorkflowIdReusePolicy];
+
+/** The engine's name (lower case) of an enum value in Temporal's form or the engine's own; undefined for undefined. */
+function engineName(what: string, value: unknown, prefix: string, allowed: readonly string[]): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new TypeError(`${what} must be a string, not ${typeof value}`);
+  const name = (value.startsWith(prefix) ? value.slice(prefix.length) : value).toLowerCase();
+  if (!allowed.includes(name)) {
+    throw new TypeError(`${what} "${value}" is not one of ${allowed.map((v) => v.toUpperCase()).join(', ')}`);
+  }
+  return name;
+}
+
+/** A ParentClosePolicy as the engine's parent_close_policy ("terminate", "abandon", "request_cancel"). */
+export function encodeParentClosePolicy(p: unknown): string | undefined {
+  return engineName('parentClosePolicy', p, 'PARENT_CLOSE_POLICY_', ['terminate', 'abandon', 'request_cancel']);
+}
+
+/**
+ * A WorkflowIdReusePolicy (Temporal's upper-case names or the engine's
+ * lower-case ones) as the engine's id_reuse_policy.
+ */
+export function encodeWorkflowIdReusePolicy(p: unknown): string | undefined {
+  return engineName('workflowIdReusePolicy', p, 'WORKFLOW_ID_REUSE_POLICY_', ['allow_duplicate', 'allow_duplicate_failed_only', 'reject_duplicate']);
+}

@@ -139,10 +139,12 @@ export class ActivityFailure extends DurableFailure {
 }
 
 /**
- * A child workflow failed (Temporal's shape).  durable has no child
- * workflows yet, so the engine never reports one; the class exists for
- * code that tests `instanceof ChildWorkflowFailure` and for failures other
- * SDKs wrote.
+ * A child workflow did not complete: what its parent's startChild handle's
+ * result() and executeChild() reject with.  `cause` says how it closed: the
+ * child's own failure (it failed), a CancelledFailure (it was cancelled, or
+ * the parent's scope cancelled it), a TimeoutFailure (it timed out) or a
+ * TerminatedFailure (it was terminated).  Temporal's constructor and
+ * message ("Child Workflow execution failed", whatever the cause).
  */
 export class ChildWorkflowFailure extends DurableFailure {
   constructor(
@@ -189,12 +191,12 @@ export class IllegalStateError extends Error {
   }
 }
 
-/** True for a cancellation, or an activity failure caused by one. */
+/** True for a cancellation, or an activity or child workflow failure caused by one (Temporal's isCancellation). */
 export function isCancellation(err: unknown): boolean {
   if (err == null || typeof err !== 'object') return false;
   const e = err as { name?: string; cause?: unknown };
   if (e.name === 'CancelledFailure') return true;
-  if (e.name === 'ActivityFailure') return isCancellation(e.cause);
+  if (e.name === 'ActivityFailure' || e.name === 'ChildWorkflowFailure') return isCancellation(e.cause);
   return false;
 }
 

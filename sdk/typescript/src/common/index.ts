@@ -9,5 +9,8 @@ export * from './duration';
 export * from './payload';
 export * from './search-attributes';
 export * from './interceptors';
-export { ActivityCancellationType, ParentClosePolicy } from './enums';
+export {
+  ActivityCancellationType, ChildWorkflowCancellationType, ParentClosePolicy, WorkflowIdReusePolicy,
+} from './enums';
+export { WorkflowExecutionAlreadyStartedError } from './errors';
 export type { Logger, LogLevel, LogMetadata } from './logger';

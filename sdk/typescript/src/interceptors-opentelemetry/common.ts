@@ -19,6 +19,7 @@ export const SpanName = {
   WORKFLOW_EXECUTE: 'RunWorkflow',
   WORKFLOW_HANDLE_SIGNAL: 'HandleSignal',
   ACTIVITY_START: 'StartActivity',
+  CHILD_WORKFLOW_START: 'StartChildWorkflow',
   ACTIVITY_EXECUTE: 'RunActivity',
   CONTINUE_AS_NEW: 'ContinueAsNew',
 } as const;

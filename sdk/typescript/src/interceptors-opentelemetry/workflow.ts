@@ -11,6 +11,10 @@
  *   - StartActivity:<type>, child of RunWorkflow, whose context goes to the
  *     activity in its `_tracer-data` header (the activity's RunActivity is
  *     its child);
+ *   - StartChildWorkflow:<type>, child of RunWorkflow, whose context goes to
+ *     the child in its start's header (the child's RunWorkflow is its child);
+ *   - SignalWorkflow:<name>, a signal to another workflow or a child, whose
+ *     context goes with the signal;
  *   - HandleSignal:<name>, child of the signal's SignalWorkflow span;
  *   - ContinueAsNew, child of RunWorkflow, whose context goes to the new run.
  *
@@ -21,8 +25,8 @@
  */
 import { proxySinks, workflowInfo } from '../workflow';
 import type {
-  ActivityInput, ContinueAsNewInput, Next, SignalInput, WorkflowExecuteInput, WorkflowInboundCallsInterceptor,
-  WorkflowInterceptors, WorkflowOutboundCallsInterceptor,
+  ActivityInput, ContinueAsNewInput, Next, SignalInput, SignalWorkflowInput, StartChildWorkflowExecutionInput,
+  WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor,
 } from '../workflow';
 import {
   OpenTelemetryWorkflowExporter, SPAN_DELIMITER, SPAN_KIND, STATUS_CODE, SerializedSpan, SpanName, TRACE_HEADER, TraceParent,
@@ -112,6 +116,19 @@ export class OpenTelemetryInboundInterceptor implements WorkflowInboundCallsInte
 export class OpenTelemetryOutboundInterceptor implements WorkflowOutboundCallsInterceptor {
   async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
     const span = new WorkflowSpan(`${SpanName.ACTIVITY_START}${SPAN_DELIMITER}${input.activityType}`, SPAN_KIND.CLIENT, runSpan?.context);
+    const headers = { ...input.headers, [TRACE_HEADER]: traceHeader(span.context) };
+    return inSpan(span, () => next({ ...input, headers }));
+  }
+
+  async startChildWorkflowExecution(input: StartChildWorkflowExecutionInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>): Promise<[Promise<string>, Promise<unknown>]> {
+    const span = new WorkflowSpan(`${SpanName.CHILD_WORKFLOW_START}${SPAN_DELIMITER}${input.workflowType}`, SPAN_KIND.CLIENT, runSpan?.context);
+    const headers = { ...input.headers, [TRACE_HEADER]: traceHeader(span.context) };
+    return inSpan(span, () => next({ ...input, headers }));
+  }
+
+  async signalWorkflow(input: SignalWorkflowInput, next: Next<WorkflowOutboundCallsInterceptor, 'signalWorkflow'>): Promise<void> {
+    const span = new WorkflowSpan(`${SpanName.WORKFLOW_SIGNAL}${SPAN_DELIMITER}${input.signalName}`, SPAN_KIND.CLIENT, runSpan?.context);
     const headers = { ...input.headers, [TRACE_HEADER]: traceHeader(span.context) };
     return inSpan(span, () => next({ ...input, headers }));
   }

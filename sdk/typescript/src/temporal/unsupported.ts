@@ -30,7 +30,7 @@ export const UNSUPPORTED: Record<string, Record<string, string>> = {};
 
 /**
  * The value of an unsupported export of `moduleName`: a function that throws
- * when called or constructed (e.g. `startChild(...)`, `new ScheduleClient()`).
+ * when called or constructed (e.g. `defineUpdate(...)`, `new ScheduleClient()`).
  */
 export function unsupported<R extends string>(moduleName: string, exportName: string, reason: R): Unsupported<R> {
   (UNSUPPORTED[moduleName] ??= {})[exportName] = reason;

@@ -55,20 +55,6 @@ export function proxyLocalActivities<A = Record<string, (...args: any[]) => any>
   return proxyActivities<A>(rest);
 }
 
-/** Temporal's enum of child workflow cancellation types (values only: durable has no child workflows). */
-export const ChildWorkflowCancellationType = {
-  ABANDON: 'ABANDON',
-  TRY_CANCEL: 'TRY_CANCEL',
-  WAIT_CANCELLATION_COMPLETED: 'WAIT_CANCELLATION_COMPLETED',
-  WAIT_CANCELLATION_REQUESTED: 'WAIT_CANCELLATION_REQUESTED',
-} as const;
-export type ChildWorkflowCancellationType = (typeof ChildWorkflowCancellationType)[keyof typeof ChildWorkflowCancellationType];
-
-const NO_CHILDREN = 'durable has no child workflows (the engine has no start_child command); start the workflow from a client or an activity';
-export const startChild = unsupported(M, 'startChild', NO_CHILDREN);
-export const executeChild = unsupported(M, 'executeChild', NO_CHILDREN);
-export const getExternalWorkflowHandle = unsupported(M, 'getExternalWorkflowHandle',
-  'workflows cannot signal or cancel other workflows (the engine has no signal_external / request_cancel_external command); do it from an activity with a client');
 const NO_UPDATES = 'durable has no workflow updates (the engine has no update protocol); use a signal and a query';
 export const defineUpdate = unsupported(M, 'defineUpdate', NO_UPDATES);
 export const currentUpdateInfo = unsupported(M, 'currentUpdateInfo', NO_UPDATES);

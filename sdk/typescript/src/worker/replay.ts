@@ -9,7 +9,7 @@
 import { FailureJSON, NonDeterminismError } from '../common/failure';
 import type { Logger } from '../common/logger';
 import { unwrapInput } from '../common/payload';
-import type { ActivationInput, Command, Job } from '../workflow/internals';
+import type { ActivationInput, Command, IndexedCommandType, Job } from '../workflow/internals';
 import type { SinkCall } from '../workflow/sinks';
 import { Sandbox, SandboxExtras, WorkflowEntry } from './sandbox';
 
@@ -29,6 +29,9 @@ const COMMAND_EVENTS: Record<string, string> = {
   TimerCanceled: 'cancel_timer',
   MarkerRecorded: 'record_marker',
   UpsertWorkflowSearchAttributes: 'upsert_search_attributes',
+  StartChildWorkflowExecutionInitiated: 'start_child_workflow',
+  SignalExternalWorkflowExecutionInitiated: 'signal_external_workflow',
+  RequestCancelExternalWorkflowExecutionInitiated: 'request_cancel_external_workflow',
   WorkflowExecutionCompleted: 'complete_workflow',
   WorkflowExecutionFailed: 'fail_workflow',
   WorkflowExecutionCanceled: 'cancel_workflow',
@@ -73,6 +76,12 @@ function describeEvent(e: HistoryEvent): string {
       return `MarkerRecorded(marker_name=${a.marker_name}${a.details?.patch_id ? `, patch_id=${a.details.patch_id}` : ''})`;
     case 'ActivityTaskCancelRequested':
       return `ActivityTaskCancelRequested(scheduled_event_id=${a.scheduled_event_id})`;
+    case 'StartChildWorkflowExecutionInitiated':
+      return `StartChildWorkflowExecutionInitiated(workflow_id=${a.workflow_id}, workflow_type=${a.workflow_type})`;
+    case 'SignalExternalWorkflowExecutionInitiated':
+      return `SignalExternalWorkflowExecutionInitiated(workflow_id=${a.workflow_execution?.workflow_id}, signal_name=${a.signal_name})`;
+    case 'RequestCancelExternalWorkflowExecutionInitiated':
+      return `RequestCancelExternalWorkflowExecutionInitiated(workflow_id=${a.workflow_execution?.workflow_id})`;
     default:
       return e.event_type;
   }
@@ -89,6 +98,12 @@ function describeCommand(c: Command): string {
       return `record_marker(marker_name=${c.marker_name}${(c.details as any)?.patch_id ? `, patch_id=${(c.details as any).patch_id}` : ''})`;
     case 'request_cancel_activity':
       return `request_cancel_activity(activity_id=${c.activity_id})`;
+    case 'start_child_workflow':
+      return `start_child_workflow(workflow_id=${c.workflow_id}, workflow_type=${c.workflow_type})`;
+    case 'signal_external_workflow':
+      return `signal_external_workflow(workflow_id=${c.workflow_id}, signal_name=${c.signal_name})`;
+    case 'request_cancel_external_workflow':
+      return `request_cancel_external_workflow(workflow_id=${c.workflow_id})`;
     default:
       return c.type;
   }
@@ -167,6 +182,15 @@ export class WorkflowRun {
   pending: Command[] | null = null;
   /** ActivityTaskScheduled event id -> activity id. */
   private activityIds = new Map<number, string>();
+  /**
+   * Initiated event id -> index of its command among the run's commands of
+   * its type (see workflow/children.ts), for the events that refer back to
+   * it; and how many of each type were matched so far.
+   */
+  private indexes = new Map<number, number>();
+  private indexed: Record<IndexedCommandType, number> = {
+    start_child_workflow: 0, signal_external_workflow: 0, request_cancel_external_workflow: 0,
+  };
   /** Whether the last activation closed the workflow. */
   closed = false;
   /** The sandbox went back to the pool: the run cannot continue. */
@@ -298,6 +322,11 @@ export class WorkflowRun {
       continuedFromExecutionRunId: a.continued_execution_run_id ?? undefined,
       searchAttributes: a.search_attributes ?? {},
       memo: a.memo ?? undefined,
+      parent: a.parent_workflow_execution ? {
+        workflowId: a.parent_workflow_execution.workflow_id,
+        runId: a.parent_workflow_execution.run_id,
+        namespace: a.parent_workflow_namespace ?? this.opts.namespace ?? 'default',
+      } : undefined,
       startTime: ms(started.event_time),
       runStartTime: ms(started.event_time),
       historyLength: boundary.event_id,
@@ -342,11 +371,50 @@ export class WorkflowRun {
         case 'WorkflowExecutionCancelRequested':
           jobs.push({ type: 'cancel', reason: a.cause ?? null });
           break;
-        default:
-          break;
+        default: {
+          const job = this.childJob(e);
+          if (job) jobs.push(job);
+        }
       }
     }
     return jobs;
+  }
+
+  /**
+   * The job of an event about a child workflow, or about a signal or
+   * cancel sent to another workflow: it names its command by index
+   * (workflow/children.ts), through the event's initiated_event_id.
+   */
+  private childJob(e: HistoryEvent): Job | undefined {
+    const a = e.attributes ?? {};
+    const index = this.indexes.get(a.initiated_event_id);
+    const runId = a.workflow_execution?.run_id;
+    switch (e.event_type) {
+      case 'ChildWorkflowExecutionStarted':
+        return { type: 'childStarted', index, runId };
+      case 'StartChildWorkflowExecutionFailed':
+        return { type: 'childStartFailed', index, cause: a.cause };
+      case 'ChildWorkflowExecutionCompleted':
+        return { type: 'childCompleted', index, result: a.result };
+      case 'ChildWorkflowExecutionFailed':
+        return { type: 'childFailed', index, failure: a.failure, retryState: a.retry_state, runId };
+      case 'ChildWorkflowExecutionCanceled':
+        return { type: 'childCancelled', index, details: a.details, runId };
+      case 'ChildWorkflowExecutionTimedOut':
+        return { type: 'childTimedOut', index, retryState: a.retry_state, runId };
+      case 'ChildWorkflowExecutionTerminated':
+        return { type: 'childTerminated', index, runId };
+      case 'ExternalWorkflowExecutionSignaled':
+        return { type: 'externalSignaled', index };
+      case 'SignalExternalWorkflowExecutionFailed':
+        return { type: 'externalSignalFailed', index, cause: a.cause };
+      case 'ExternalWorkflowExecutionCancelRequested':
+        return { type: 'externalCancelRequested', index };
+      case 'RequestCancelExternalWorkflowExecutionFailed':
+        return { type: 'externalCancelFailed', index, cause: a.cause };
+      default:
+        return undefined;
+    }
   }
 
   /**
@@ -398,6 +466,7 @@ export class WorkflowRun {
             `but the workflow code produced ${describeCommand(c)}`, e.event_id);
       }
       if (e.event_type === 'ActivityTaskScheduled') this.activityIds.set(e.event_id, e.attributes.activity_id);
+      else if (c.type in this.indexed) this.indexes.set(e.event_id, ++this.indexed[c.type as IndexedCommandType]);
       ci++;
       ei = nextCommandEvent(events, ei + 1, end);
     }
@@ -418,6 +487,12 @@ export class WorkflowRun {
         return true;
       case 'request_cancel_activity':
         return this.activityIds.get(a.scheduled_event_id) === c.activity_id;
+      case 'start_child_workflow':
+        return a.workflow_id === c.workflow_id && a.workflow_type === c.workflow_type;
+      case 'signal_external_workflow':
+        return a.workflow_execution?.workflow_id === c.workflow_id && a.signal_name === c.signal_name;
+      case 'request_cancel_external_workflow':
+        return a.workflow_execution?.workflow_id === c.workflow_id;
       default:
         return true;
     }

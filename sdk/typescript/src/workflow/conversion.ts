@@ -9,6 +9,7 @@
 import {
   Headers, PayloadConverter, PayloadJSON, headersFromJSON, headersToJSON, valueFromStored, valueToStored, wrapInput,
 } from '../common/payload';
+import { SearchAttributePair, SearchAttributes, TypedSearchAttributes, pairsToStored } from '../common/search-attributes';
 
 /** JSON copy with undefined as null (how arguments were always stored). */
 export function jsonClone(v: unknown): unknown {
@@ -37,4 +38,24 @@ export function valueFromStoredW(converter: PayloadConverter | undefined, v: unk
 
 export function headersOf(h: Record<string, PayloadJSON> | undefined): Headers {
   return headersFromJSON(h);
+}
+
+/**
+ * A new run's search attributes (a continue-as-new's, a child's): the
+ * untyped ones, with the typed ones over them where both name a key (as in
+ * Temporal); unset values (null, undefined, an empty list) left out.
+ */
+export function searchAttributesToStored(untyped: SearchAttributes | undefined,
+  typed: SearchAttributePair[] | TypedSearchAttributes | undefined): Record<string, unknown> {
+  const t = !typed ? {} : typed instanceof TypedSearchAttributes ? typed.toStored() : pairsToStored(typed);
+  const all: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries({ ...untyped, ...t })) {
+    if (v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0)) all[k] = jsonClone(v);
+  }
+  return all;
+}
+
+/** A memo's values as stored (through the payload converter when there is one). */
+export function memoToStored(converter: PayloadConverter | undefined, memo: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(memo).map(([k, v]) => [k, valueToStoredW(converter, v)]));
 }

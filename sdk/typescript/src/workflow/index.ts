@@ -8,7 +8,7 @@
  */
 import {
   CancellationScope, ContinueAsNew, RetryPolicy, WorkflowInfo, assertInWorkflowContext, condition, getActivator,
-  retryPolicy, scheduleActivity, sleep, toInterval,
+  retryPolicy, scheduleActivity, sleep, toInterval, uuid4Of,
 } from './internals';
 import { Duration } from '../common/duration';
 import { ActivityCancellationType } from '../common/enums';
@@ -17,7 +17,7 @@ import { composeInterceptors } from '../common/interceptors';
 import {
   SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes, TypedSearchAttributes, pairsToStored,
 } from '../common/search-attributes';
-import { argsToStored, jsonClone, valueToStoredW } from './conversion';
+import { argsToStored, memoToStored, searchAttributesToStored } from './conversion';
 export { msToNumber } from '../common/duration';
 export { Trigger } from './trigger';
 export { proxySinks } from './sinks';
@@ -40,13 +40,21 @@ export {
   DeterminismViolationError, TemporalFailure, TerminatedFailure, TimeoutFailure, isCancellation,
 } from '../common/failure';
 export type { ApplicationFailureOptions } from '../common/failure';
-export { ActivityCancellationType, ParentClosePolicy, RetryState, TimeoutType } from '../common/enums';
+export {
+  ActivityCancellationType, ChildWorkflowCancellationType, ParentClosePolicy, RetryState, TimeoutType, WorkflowIdReusePolicy,
+} from '../common/enums';
+export { WorkflowExecutionAlreadyStartedError } from '../common/errors';
+export { executeChild, getExternalWorkflowHandle, startChild } from './children';
+export type {
+  ChildWorkflowHandle, ChildWorkflowOptions, ChildWorkflowOptionsWithDefaults, ExternalWorkflowHandle, WithWorkflowArgs, Workflow,
+  WorkflowResultType,
+} from './children';
 export { CONTINUE_AS_NEW_SUGGESTED_EVENTS } from './internals';
 export { log } from './logs';
 export type { WorkflowLogger } from './logs';
 export { CancellationScope, ContinueAsNew, condition, sleep };
 export type { RetryPolicy, WorkflowInfo, Duration };
-export type { CancellationScopeOptions } from './internals';
+export type { CancellationScopeOptions, ParentWorkflowInfo } from './internals';
 
 export interface ActivityOptions {
   startToCloseTimeout?: Duration;
@@ -238,18 +246,9 @@ function continueAsNewCommand(args: unknown[], options: ContinueAsNewOptions | u
   if (options?.taskQueue) cmd.task_queue = options.taskQueue;
   if (options?.workflowRunTimeout !== undefined) cmd.run_timeout = toInterval(options.workflowRunTimeout);
   if (options?.workflowTaskTimeout !== undefined) cmd.task_timeout = toInterval(options.workflowTaskTimeout);
-  if (options?.memo) {
-    cmd.memo = Object.fromEntries(Object.entries(options.memo).map(([k, v]) => [k, valueToStoredW(converter, v)]));
-  }
+  if (options?.memo) cmd.memo = memoToStored(converter, options.memo);
   if (options?.searchAttributes || options?.typedSearchAttributes) {
-    const t = options.typedSearchAttributes;
-    const typed = !t ? {} : t instanceof TypedSearchAttributes ? t.toStored() : pairsToStored(t);
-    const all: Record<string, unknown> = {};
-    // a fresh set: an unset value (null, undefined, an empty list) is left out
-    for (const [k, v] of Object.entries({ ...options.searchAttributes, ...typed })) {
-      if (v !== null && v !== undefined && !(Array.isArray(v) && v.length === 0)) all[k] = jsonClone(v);
-    }
-    cmd.search_attributes = all;
+    cmd.search_attributes = searchAttributesToStored(options.searchAttributes, options.typedSearchAttributes);
   }
   if (options?.retryPolicy) cmd.retry_policy = retryPolicy(options.retryPolicy);
   if (options?.backoffStartInterval !== undefined) cmd.backoff_start_interval = toInterval(options.backoffStartInterval);
@@ -262,16 +261,7 @@ export function workflowInfo(): WorkflowInfo {
 
 /** A random (deterministic on replay) RFC 4122 version 4 UUID. */
 export function uuid4(): string {
-  const a = getActivator();
-  const h = '0123456789abcdef';
-  let s = '';
-  for (let i = 0; i < 36; i++) {
-    if (i === 8 || i === 13 || i === 18 || i === 23) s += '-';
-    else if (i === 14) s += '4';
-    else if (i === 19) s += h[(Math.floor(a.random() * 16) & 0x3) | 0x8];
-    else s += h[Math.floor(a.random() * 16)];
-  }
-  return s;
+  return uuid4Of(getActivator());
 }
 
 /**

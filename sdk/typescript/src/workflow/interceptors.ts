@@ -5,7 +5,8 @@
  * once for each workflow run (in the run's sandbox) that returns
  * `{ inbound, outbound }`.  Inbound interceptors wrap what reaches the
  * workflow (its execution, signals, queries), outbound ones what the
- * workflow asks of the engine (activities, timers, continue-as-new).  In
+ * workflow asks of the engine (activities, timers, child workflows, signals
+ * to other workflows, continue-as-new).  In
  * each list the first interceptor is the outermost.
  */
 import type { Headers } from '../common/payload';
@@ -60,9 +61,34 @@ export interface ContinueAsNewInput {
   readonly options: Record<string, any>;
 }
 
+/** A child workflow's start: its options with the defaults (workflowId, cancellationType) filled in. */
+export interface StartChildWorkflowExecutionInput {
+  readonly workflowType: string;
+  readonly options: Record<string, any> & { workflowId: string };
+  readonly headers: Headers;
+  readonly seq: number;
+}
+
+/** A signal to another workflow: an external one (getExternalWorkflowHandle) or a child (its handle's signal()). */
+export interface SignalWorkflowInput {
+  readonly seq: number;
+  readonly signalName: string;
+  readonly args: unknown[];
+  readonly headers: Headers;
+  readonly target:
+    | { readonly type: 'external'; readonly workflowExecution: { workflowId: string; runId?: string } }
+    | { readonly type: 'child'; readonly childWorkflowId: string };
+}
+
 export interface WorkflowOutboundCallsInterceptor {
   scheduleActivity?(input: ActivityInput, next: (input: ActivityInput) => Promise<unknown>): Promise<unknown>;
   startTimer?(input: TimerInput, next: (input: TimerInput) => Promise<void>): Promise<void>;
+  /** Resolves to [the start (resolves to the child's first run id), the child's result]. */
+  startChildWorkflowExecution?(
+    input: StartChildWorkflowExecutionInput,
+    next: (input: StartChildWorkflowExecutionInput) => Promise<[Promise<string>, Promise<unknown>]>,
+  ): Promise<[Promise<string>, Promise<unknown>]>;
+  signalWorkflow?(input: SignalWorkflowInput, next: (input: SignalWorkflowInput) => Promise<void>): Promise<void>;
   continueAsNew?(input: ContinueAsNewInput, next: (input: ContinueAsNewInput) => Promise<never>): Promise<never>;
 }
 

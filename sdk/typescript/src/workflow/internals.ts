@@ -19,6 +19,7 @@ import { composeInterceptors } from '../common/interceptors';
 import { PayloadConverter, mapFailureDetails, valueFromStored, valueToStored } from '../common/payload';
 import { TypedSearchAttributes } from '../common/search-attributes';
 import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
+import { ExternalCancel, ExternalSignal, PendingChild, applyChildJob, convertChildJob } from './children';
 import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
 import type { SinkCall } from './sinks';
 
@@ -57,6 +58,12 @@ export interface WorkflowInfo {
   continueAsNewSuggested: boolean;
   /** The namespace of the run (the worker's, WorkerOptions.namespace). */
   namespace: string;
+  /**
+   * The parent of a child workflow (from its WorkflowExecutionStarted:
+   * parent_workflow_execution, parent_workflow_namespace); undefined for a
+   * workflow started by a client.
+   */
+  parent?: ParentWorkflowInfo;
   /** `now()` is the real clock (not the workflow task's time, which Date.now() gives). */
   unsafe: { isReplaying: boolean; now(): number };
 }
@@ -72,10 +79,28 @@ export interface WorkflowInfo {
  */
 export const CONTINUE_AS_NEW_SUGGESTED_EVENTS = 4096;
 
+/** Temporal's ParentWorkflowInfo: the run that started this child workflow. */
+export interface ParentWorkflowInfo {
+  workflowId: string;
+  runId: string;
+  namespace: string;
+}
+
+/**
+ * What the worker derived from one history event (replay.ts jobs()).  Child
+ * workflow and external workflow jobs (children.ts) name their command by
+ * `index`: the n-th start_child_workflow (signal_external_workflow,
+ * request_cancel_external_workflow) command the run sent.
+ */
 export interface Job {
-  type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel';
+  type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel' |
+    'childStarted' | 'childStartFailed' | 'childCompleted' | 'childFailed' | 'childCancelled' | 'childTimedOut' |
+    'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed';
   [k: string]: any;
 }
+
+/** Commands whose events the history refers back to by their initiated event (counted per type in sending order). */
+export type IndexedCommandType = 'start_child_workflow' | 'signal_external_workflow' | 'request_cancel_external_workflow';
 
 interface PendingActivity {
   activityType: string;
@@ -131,6 +156,19 @@ function sfc32(seed: number[]): () => number {
   };
 }
 
+/** A random (deterministic on replay) RFC 4122 version 4 UUID from the run's generator (uuid4()). */
+export function uuid4Of(a: Activator): string {
+  const h = '0123456789abcdef';
+  let s = '';
+  for (let i = 0; i < 36; i++) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) s += '-';
+    else if (i === 14) s += '4';
+    else if (i === 19) s += h[(Math.floor(a.random() * 16) & 0x3) | 0x8];
+    else s += h[Math.floor(a.random() * 16)];
+  }
+  return s;
+}
+
 /* ------------------------------------------------------------ the state */
 
 export class Activator {
@@ -143,7 +181,15 @@ export class Activator {
   cancelRequested = false;
   inQuery = false;
   taskFailure: unknown = undefined;
-  seq = { activity: 0, timer: 0, condition: 0 };
+  seq = { activity: 0, timer: 0, condition: 0, child: 0, signal: 0 };
+  /** Child workflows, external signals and cancels by index (see Job), until they settle. */
+  children = new Map<number, PendingChild>();
+  externalSignals = new Map<number, ExternalSignal>();
+  externalCancels = new Map<number, ExternalCancel>();
+  /** Commands of this activation that get an index when sent (collect()), with what to do with it. */
+  onSent = new Map<Command, (index: number) => void>();
+  /** How many commands of each indexed type were sent so far. */
+  sent: Record<IndexedCommandType, number> = { start_child_workflow: 0, signal_external_workflow: 0, request_cancel_external_workflow: 0 };
   activities = new Map<string, PendingActivity>();
   timers = new Map<string, { resolve(): void; reject(e: unknown): void }>();
   conditions = new Map<number, { fn: () => boolean; resolve(): void }>();
@@ -181,8 +227,31 @@ export class Activator {
   removeCommand(pred: (c: Command) => boolean): boolean {
     const i = this.commands.findIndex(pred);
     if (i < 0) return false;
+    this.onSent.delete(this.commands[i]);
     this.commands.splice(i, 1);
     return true;
+  }
+
+  /**
+   * Push a command the history will refer back to (a child start, an
+   * external signal or cancel); `sent` gets its index (its place among the
+   * commands of its type this run sent) when the activation's commands are
+   * collected, if it is still among them.
+   */
+  pushIndexedCommand(cmd: Command & { type: IndexedCommandType }, sent: (index: number) => void): void {
+    const before = this.commands.length;
+    this.pushCommand(cmd);
+    if (this.commands.length > before) this.onSent.set(cmd, sent);
+  }
+
+  /** Give the indexed commands being sent their index (in sending order, as replay.ts counts their events). */
+  assignIndexes(): void {
+    if (this.onSent.size === 0) return;
+    for (const cmd of this.commands) {
+      const sent = this.onSent.get(cmd);
+      if (sent) sent(++this.sent[cmd.type as IndexedCommandType]);
+    }
+    this.onSent.clear();
   }
 
   completeWorkflow(result: unknown): void {
@@ -238,7 +307,8 @@ export class Activator {
       this.completed = true;
       return;
     }
-    if (err instanceof DurableFailure) {
+    // a failure, or a child's start that failed (Temporal's WorkflowExecutionAlreadyStartedError is a failure)
+    if (err instanceof DurableFailure || (err as any)?.name === 'WorkflowExecutionAlreadyStartedError') {
       this.pushCommand({ type: 'fail_workflow', failure: encodeFailure(err) });
       this.completed = true;
       return;
@@ -252,7 +322,7 @@ function isCancellationLike(err: unknown): boolean {
   const e = err as any;
   if (!e) return false;
   if (e.name === 'CancelledFailure') return true;
-  if (e.name === 'ActivityFailure') return isCancellationLike(e.cause);
+  if (e.name === 'ActivityFailure' || e.name === 'ChildWorkflowFailure') return isCancellationLike(e.cause);
   return false;
 }
 
@@ -376,7 +446,7 @@ export class CancellationScope {
 }
 
 /** Rejects with the scope's cancellation once it is requested. */
-function rejectWhenCancelled(scope: CancellationScope, reject: (e: unknown) => void): void {
+export function rejectWhenCancelled(scope: CancellationScope, reject: (e: unknown) => void): void {
   scope.cancelRequested.catch(reject);
 }
 
@@ -388,7 +458,7 @@ const msToNumberLocal = msToNumber;
 export { toInterval };
 
 /** Call `onCancel` when the scope is cancelled, unless it is non-cancellable (then never). */
-function whenCancelled(scope: CancellationScope, onCancel: (err: unknown) => void): void {
+export function whenCancelled(scope: CancellationScope, onCancel: (err: unknown) => void): void {
   if (scope.cancellable) scope.cancelRequested.catch(onCancel);
 }
 
@@ -610,6 +680,8 @@ function applyJob(a: Activator, job: Job): void {
       a.rootScope.cancelWith(new CancelledFailure(job.reason ? `Workflow cancelled: ${job.reason}` : 'Workflow cancelled'));
       return;
     }
+    default:
+      applyChildJob(a, job);
   }
 }
 
@@ -787,6 +859,7 @@ export const bridge = {
 
   collect(): string {
     const a = getActivator();
+    a.assignIndexes();
     const c = a.payloadConverter;
     const commands = c ? a.commands.map((cmd) => (cmd.type === 'fail_workflow'
       ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
@@ -861,7 +934,7 @@ function convertJob(c: PayloadConverter, job: Job): Job {
     case 'activityCancelled':
       return { ...job, details: argsFromStored(c, toArgs(job.details)) };
     default:
-      return job;
+      return convertChildJob(c, job);
   }
 }
 

@@ -44,6 +44,9 @@ import { run as sinksWorker } from '../../examples/temporal/sinks/worker';
 import { sinkWorkflow } from '../../examples/temporal/sinks/workflows';
 import { run as sagaWorker } from '../../examples/temporal/saga/worker';
 import { openAccount } from '../../examples/temporal/saga/workflows';
+import { run as childrenClient } from '../../examples/temporal/child-workflows/client';
+import { run as childrenWorker } from '../../examples/temporal/child-workflows/worker';
+import { parentWorkflow } from '../../examples/temporal/child-workflows/workflows';
 import { run as encryptionClient } from '../../examples/temporal/encryption/client';
 import { run as encryptionWorker } from '../../examples/temporal/encryption/worker';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -83,7 +86,7 @@ before(async () => {
   for (const run of [helloWorker, diWorker, timersWorker, progressWorker, signalsWorker, stateWorker, canWorker, heartbeatWorker,
     () => patchingWorker('v1'), () => patchingWorker('v2'), searchAttributesWorker,
     () => sinksWorker((runId, message) => void alerts.push([runId, message])), () => sagaWorker(sagaCalls, sagaLog), encryptionWorker,
-    () => otelWorker(spans)]) {
+    () => otelWorker(spans), childrenWorker]) {
     workers.push(run().catch((e) => void workerErrors.push(e)));
   }
   connection = await Connection.connect({ address: 'localhost:7233' });
@@ -261,6 +264,18 @@ describe('Temporal samples, imports unchanged', () => {
   });
 });
 
+describe('Temporal samples with child workflows', () => {
+  it('child-workflows: the parent runs one child per name at once (executeChild) and joins their answers', async () => {
+    // samples-typescript child-workflows; https://docs.temporal.io/develop/typescript/child-workflows
+    assert.equal(await childrenClient(), 'I am a child named Alice\nI am a child named Bob\nI am a child named Charlie');
+    const workflowId = id('children');
+    await client.workflow.execute(parentWorkflow, { args: ['Dora', 'Eve'], taskQueue: 'child-workflows', workflowId });
+    const hist = await client.workflow.getHandle(workflowId).fetchHistory();
+    const children = hist.filter((e) => e.event_type === 'ChildWorkflowExecutionCompleted').map((e) => e.attributes.result);
+    assert.deepEqual(children.sort(), ['I am a child named Dora', 'I am a child named Eve']);
+  });
+});
+
 describe('what cannot run the same way says so at load time', () => {
   it('Worker.create and bundleWorkflowCode refuse workflow modules that use unsupported or missing exports, naming file, line and reason', async () => {
     for (const attempt of [
@@ -270,9 +285,9 @@ describe('what cannot run the same way says so at load time', () => {
       const err = await attempt().then(() => undefined, (e) => e);
       assert.ok(err instanceof TemporalCompatibilityError, String(err));
       assert.deepEqual(err.problems.map((p) => [p.module, p.name]).sort(), [
-        ['@temporalio/workflow', 'executeChild'], ['@temporalio/workflow', 'workflowMetadataQuery'],
+        ['@temporalio/workflow', 'defineUpdate'], ['@temporalio/workflow', 'workflowMetadataQuery'],
       ]);
-      assert.match(err.message, /temporal-unsupported\.js:\d+: executeChild from @temporalio\/workflow: durable has no child workflows/);
+      assert.match(err.message, /temporal-unsupported\.js:\d+: defineUpdate from @temporalio\/workflow: durable has no workflow updates/);
       assert.match(err.message, /workflowMetadataQuery from @temporalio\/workflow: durable's @temporalio\/workflow has no export "workflowMetadataQuery"/);
     }
   });
@@ -280,7 +295,7 @@ describe('what cannot run the same way says so at load time', () => {
   it('an unsupported export throws UnsupportedTemporalFeatureError when called; so does Client.schedule', async () => {
     // bracket access: this test module must not itself trip the load-time check
     const shim: Record<string, any> = require('@temporalio/workflow');
-    assert.throws(() => shim['startChild']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /child workflows/.test(e.message));
+    assert.throws(() => shim['defineUpdate']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /workflow updates/.test(e.message));
     assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
     assert.throws(() => client.workflow['list' as 'start'](undefined as any, undefined as any), /Client\.workflow\.list is not supported by durable: durable has no visibility query language/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);

@@ -1,26 +1,53 @@
 /**
  * Regenerates test/fixtures/*.json from real runs (needs initdb and the
- * installed extension):  node dist/test/tools/capture-fixtures.js
+ * installed extension):  node dist/test/tools/capture-fixtures.js [name ...]
+ * (with names, only those: "composition", or "others" for the rest).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SCHEMA, createActivities } from '../../examples/subscription/activities';
 import { TEST_SCHEMA, createTestActivities } from '../workflows/activities';
-import { startEnv, waitFor } from '../helpers/env';
+import { Env, startEnv, waitFor } from '../helpers/env';
 
 const OUT = path.resolve(__dirname, '../../../test/fixtures');
 
 async function main(): Promise<void> {
+  const only = process.argv.slice(2);
   const env = await startEnv([SCHEMA, TEST_SCHEMA]);
   try {
+    if (!only.length || only.includes('composition')) await captureComposition(env);
+    if (!only.length || only.includes('others')) await captureOthers(env);
+  } finally {
+    await env.stop();
+  }
+}
+
+async function saveHistory(env: Env, name: string, workflowId: string): Promise<void> {
+  const h = await env.client.workflow.getHandle(workflowId).fetchHistory();
+  fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(h, null, 1) + '\n');
+}
+
+/** composition-tour: every child workflow and external workflow event (test/workflows/children.ts compositionTour). */
+async function captureComposition(env: Env): Promise<void> {
+  await env.startWorker({ taskQueue: 'children', workflowsPath: require.resolve('../workflows/children') });
+  const c = env.client.workflow;
+  const target = await c.start('childSignalled', { taskQueue: 'children', workflowId: 'fx-target' });
+  const h = await c.start('compositionTour', { args: ['fx-target'], taskQueue: 'children', workflowId: 'fx-tour' });
+  const term = c.getHandle('fx-tour-term');
+  await waitFor(async () => (await term.describe().catch(() => null))?.status === 'running', 'the child to terminate');
+  await term.terminate('by capture-fixtures');
+  await h.result();
+  await target.result();
+  await saveHistory(env, 'composition-tour', 'fx-tour');
+}
+
+async function captureOthers(env: Env): Promise<void> {
+  {
     const acts = { ...createActivities(env.pool), ...createTestActivities(env.pool) };
     await env.startWorker({ taskQueue: 'v1', workflowsPath: require.resolve('../workflows/lifecycle-v1'), activities: acts });
     await env.startWorker({ taskQueue: 'ex', workflowsPath: require.resolve('../../examples/subscription/workflows'), activities: acts });
     await env.startWorker({ taskQueue: 'basic', workflowsPath: require.resolve('../workflows/basic'), activities: acts });
-    const save = async (name: string, workflowId: string) => {
-      const h = await env.client.workflow.getHandle(workflowId).fetchHistory();
-      fs.writeFileSync(path.join(OUT, `${name}.json`), JSON.stringify(h, null, 1) + '\n');
-    };
+    const save = (name: string, workflowId: string) => saveHistory(env, name, workflowId);
     const c = env.client.workflow;
     await c.execute('subscriptionRenewal', { args: ['alice'], taskQueue: 'ex', workflowId: 'fx-renewal' });
     await save('renewal-completed', 'fx-renewal');
@@ -41,8 +68,6 @@ async function main(): Promise<void> {
     await save('timer-vs-signal', 'fx-race');
     await c.execute('cancelHeartbeating', { args: ['fx'], taskQueue: 'basic', workflowId: 'fx-hb' });
     await save('activity-cancelled', 'fx-hb');
-  } finally {
-    await env.stop();
   }
 }
 

@@ -14,6 +14,11 @@
  *            activity, or complete the workflow after --activities of them
  *   fanout   first task: schedule --fanout activities at once; later tasks:
  *            complete the workflow once all completed, else no commands
+ *   children a parent's first task starts --children child workflows at
+ *            once (ids <parent id>/c<i>, on the same queue); its later tasks
+ *            complete it once a ChildWorkflowExecutionCompleted arrived for
+ *            each, else no commands.  A child (an id with a '/') completes
+ *            at once, or (--child-activities 1) runs one activity first
  *   timer    first task: start a timer that fires at input.fire_at_ms
  *            (epoch ms); after TimerFired: complete the workflow
  *   latency  chain, but one workflow at a time: the starter starts one,
@@ -60,7 +65,7 @@
 
 #include <libpq-fe.h>
 
-enum mode { M_CHAIN, M_FANOUT, M_TIMER, M_LATENCY, M_START, M_WATCH };
+enum mode { M_CHAIN, M_FANOUT, M_TIMER, M_LATENCY, M_START, M_WATCH, M_CHILDREN };
 
 static struct {
 	const char *dsn;
@@ -75,6 +80,8 @@ static struct {
 	long		expect;			/* closes to wait for when not starting (-s 0) */
 	int			activities;
 	int			fanout;
+	int			children;		/* children mode: children per parent */
+	int			child_activities;	/* children mode: activities each child runs (0 or 1) */
 	double		rate;			/* starts per second, 0 = unbounded */
 	long		inflight;		/* max started-not-closed, 0 = unbounded */
 	double		duration;		/* start for this many seconds (soak), 0 = use n */
@@ -93,7 +100,7 @@ static struct {
 } o = {
 	.dsn = "", .mode = M_CHAIN, .queue = "default", .type = "chain3", .prefix = "w",
 	.input = NULL, .workers = 8, .starters = 2, .n = 2000, .expect = 0, .activities = 3,
-	.fanout = 1000, .rate = 0, .inflight = 0, .duration = 0, .timeout = 600, .interval = 1.0,
+	.fanout = 1000, .children = 100, .child_activities = 0, .rate = 0, .inflight = 0, .duration = 0, .timeout = 600, .interval = 1.0,
 	.poll_wait = "5 seconds", .eager = 1, .sticky = 1, .step_events = 6, .watch_every = 0.002,
 };
 
@@ -408,6 +415,8 @@ typedef struct
 	long		scheduled;		/* ActivityTaskScheduled */
 	long		completed;		/* ActivityTaskCompleted */
 	long		fired;			/* TimerFired */
+	long		children_started;	/* StartChildWorkflowExecutionInitiated */
+	long		children_done;	/* ChildWorkflowExecutionCompleted */
 } Counts;
 
 /* one pass over the text: the event types are the only strings with these values */
@@ -428,6 +437,10 @@ history_counts(const char *h, Counts *c)
 		}
 		else if (p[1] == 'T' && strncmp(p + 1, "TimerFired\"", 11) == 0)
 			c->fired++;
+		else if (p[1] == 'C' && strncmp(p + 1, "ChildWorkflowExecutionCompleted\"", 32) == 0)
+			c->children_done++;
+		else if (p[1] == 'S' && strncmp(p + 1, "StartChildWorkflowExecutionInitiated\"", 37) == 0)
+			c->children_started++;
 	}
 }
 
@@ -556,9 +569,13 @@ exec_tasks(PGconn *c, const char *stmt, int n, const char *const *vals, const ch
 	return 1;
 }
 
-/* Build the workflow task's commands; returns 1 when they close the workflow. */
+/*
+ * Build the workflow task's commands (wid: the workflow id); returns 1 when
+ * they close a workflow the main loop counts (one started by the starters),
+ * 2 when they close another (a child), else 0.
+ */
 static int
-decide(const Counts *cnt, const char *input, char **cmds, size_t *cap)
+decide(const Counts *cnt, const char *input, const char *wid, char **cmds, size_t *cap)
 {
 	char	   *b = *cmds;
 
@@ -603,6 +620,49 @@ decide(const Counts *cnt, const char *input, char **cmds, size_t *cap)
 			if (cnt->completed >= o.fanout)
 			{
 				snprintf(b, *cap, "[{\"type\": \"complete_workflow\", \"result\": %d}]", o.fanout);
+				return 1;
+			}
+			snprintf(b, *cap, "[]");
+			return 0;
+		case M_CHILDREN:
+			if (strchr(wid, '/') != NULL)
+			{
+				/* a child: complete at once, or after its one activity */
+				if (cnt->completed < o.child_activities)
+				{
+					if (cnt->scheduled == 0)
+						snprintf(b, *cap, "[{\"type\": \"schedule_activity\", \"activity_id\": \"1\", "
+								 "\"activity_type\": \"step\", \"input\": 1, "
+								 "\"start_to_close_timeout\": \"30 seconds\"%s}]",
+								 o.eager ? ", \"request_eager_execution\": true" : "");
+					else
+						snprintf(b, *cap, "[]");
+					return 0;
+				}
+				snprintf(b, *cap, "[{\"type\": \"complete_workflow\", \"result\": %ld}]", cnt->completed);
+				return 2;
+			}
+			if (cnt->children_started == 0)
+			{
+				size_t		need = (size_t) o.children * (strlen(wid) + 160) + 16, len;
+				int			i;
+
+				if (need > *cap)
+				{
+					*cap = need;
+					*cmds = b = realloc(b, need);
+				}
+				len = snprintf(b, *cap, "[");
+				for (i = 1; i <= o.children; i++)
+					len += snprintf(b + len, *cap - len,
+									"%s{\"type\": \"start_child_workflow\", \"workflow_id\": \"%s/c%d\", "
+									"\"workflow_type\": \"child\", \"input\": %d}", i > 1 ? ", " : "", wid, i, i);
+				snprintf(b + len, *cap - len, "]");
+				return 0;
+			}
+			if (cnt->children_done >= o.children)
+			{
+				snprintf(b, *cap, "[{\"type\": \"complete_workflow\", \"result\": %ld}]", cnt->children_done);
 				return 1;
 			}
 			snprintf(b, *cap, "[]");
@@ -843,6 +903,8 @@ worker_main(void *arg)
 					cnt.scheduled += (*e)->c.scheduled;
 					cnt.completed += (*e)->c.completed;
 					cnt.fired += (*e)->c.fired;
+					cnt.children_started += (*e)->c.children_started;
+					cnt.children_done += (*e)->c.children_done;
 				}
 				else
 				{
@@ -872,10 +934,10 @@ worker_main(void *arg)
 			}
 			if (o.nmarks > 0)
 				mark_hit(cnt.completed);
-			closes = decide(&cnt, task->input, &cmds, &cap);
+			closes = decide(&cnt, task->input, task->wid, &cmds, &cap);
 			v[1] = cmds;
 			ok = exec_tasks(c, "cwt", 2, v, "complete_workflow_task", &head, &tail);
-			if (ok && closes)
+			if (ok && closes == 1)
 				atomic_fetch_add(&closed, 1);
 			if (sticky_on && task->run)
 			{
@@ -1107,13 +1169,15 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: worker --dsn DSN [options]\n"
-			"  --mode chain|fanout|timer|latency|start|watch  (chain)\n"
+			"  --mode chain|fanout|children|timer|latency|start|watch  (chain)\n"
 			"  -c, --workers K      worker connections (8)\n"
 			"  -s, --starters S     starter connections (2; latency: 1)\n"
 			"  -n N                 workflows to start (2000)\n"
 			"  --expect N           closes to wait for when -s 0 (workflows started elsewhere)\n"
 			"  --activities A       chain length (3)\n"
 			"  --fanout F           activities of the fan-out workflow (1000)\n"
+			"  --children N         children mode: child workflows per parent (100)\n"
+			"  --child-activities A children mode: activities each child runs, 0 or 1 (0)\n"
 			"  --rate R             starts per second (0: as fast as possible)\n"
 			"  --inflight M         max workflows started and not closed (0: unbounded)\n"
 			"  --duration SECS      start workflows for SECS seconds instead of N\n"
@@ -1138,7 +1202,7 @@ main(int argc, char **argv)
 	static struct option lo[] = {
 		{"dsn", 1, 0, 'd'}, {"mode", 1, 0, 'm'}, {"workers", 1, 0, 'c'}, {"starters", 1, 0, 's'},
 		{"queue", 1, 0, 'q'}, {"type", 1, 0, 't'}, {"prefix", 1, 0, 'p'}, {"input", 1, 0, 'i'},
-		{"activities", 1, 0, 'a'}, {"fanout", 1, 0, 'f'}, {"rate", 1, 0, 'r'}, {"inflight", 1, 0, 'I'},
+		{"activities", 1, 0, 'a'}, {"fanout", 1, 0, 'f'}, {"children", 1, 0, 'H'}, {"child-activities", 1, 0, 'A'}, {"rate", 1, 0, 'r'}, {"inflight", 1, 0, 'I'},
 		{"duration", 1, 0, 'D'}, {"timeout", 1, 0, 'T'}, {"interval", 1, 0, 'v'}, {"expect", 1, 0, 'e'},
 		{"poll-wait", 1, 0, 'w'}, {"no-eager", 0, 0, 'E'}, {"no-sticky", 0, 0, 'S'}, {"marks", 1, 0, 'M'},
 		{"watch-id", 1, 0, 'W'}, {"step-events", 1, 0, 'x'}, {"watch-every", 1, 0, 'y'},
@@ -1164,6 +1228,7 @@ main(int argc, char **argv)
 			case 'm':
 				if (!strcmp(optarg, "chain")) o.mode = M_CHAIN;
 				else if (!strcmp(optarg, "fanout")) o.mode = M_FANOUT;
+				else if (!strcmp(optarg, "children")) o.mode = M_CHILDREN;
 				else if (!strcmp(optarg, "timer")) o.mode = M_TIMER;
 				else if (!strcmp(optarg, "latency")) o.mode = M_LATENCY;
 				else if (!strcmp(optarg, "start")) o.mode = M_START;
@@ -1180,6 +1245,8 @@ main(int argc, char **argv)
 			case 'i': o.input = optarg; break;
 			case 'a': o.activities = atoi(optarg); break;
 			case 'f': o.fanout = atoi(optarg); break;
+			case 'H': o.children = atoi(optarg); break;
+			case 'A': o.child_activities = atoi(optarg) > 0 ? 1 : 0; break;
 			case 'r': o.rate = atof(optarg); break;
 			case 'I': o.inflight = atol(optarg); break;
 			case 'D': o.duration = atof(optarg); break;
@@ -1391,7 +1458,8 @@ main(int argc, char **argv)
 		   "\"errors\": %ld, \"late_timer_setups\": %ld, \"backend_cpu_s\": %.2f, \"client_cpu_s\": %.2f, "
 		   "\"server_cpu_s\": %.4f, \"monitor_queries\": %ld, \"monitor_cpu_s\": %.4f, \"sticky\": %s, \"histories_whole\": %ld, \"histories_partial\": %ld, "
 		   "\"cache_misses\": %ld, \"cache_peak_runs\": %ld, \"max_open\": %ld, \"starts_done_s\": %.3f, ",
-		   argv[0] ? (o.mode == M_CHAIN ? "chain" : o.mode == M_FANOUT ? "fanout" : o.mode == M_TIMER ? "timer" :
+		   argv[0] ? (o.mode == M_CHAIN ? "chain" : o.mode == M_FANOUT ? "fanout" :
+					  o.mode == M_CHILDREN ? "children" : o.mode == M_TIMER ? "timer" :
 					  o.mode == M_LATENCY ? "latency" : "start") : "",
 		   o.workers, o.starters, atomic_load(&started), atomic_load(&closed), t_end - t_begin,
 		   atomic_load(&n_wft), atomic_load(&n_act), atomic_load(&n_eager), atomic_load(&n_empty), atomic_load(&n_errors),

@@ -347,6 +347,51 @@ dur_check_commands(Jsonb *cmds, int n)
 	return closing;
 }
 
+static int
+dur_uint32_cmp(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * Take the workflow id locks of the children the commands start, in key
+ * order, before any is started: two completions starting overlapping
+ * children in different orders would otherwise deadlock.  (The parent's
+ * own id is not locked: a child of that id cannot start, it is running.)
+ */
+static void
+dur_lock_child_ids(DurRun *run, Jsonb *cmds, int n)
+{
+	uint32	   *keys = NULL;
+	int			nkeys = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i));
+		Jsonb	   *wid;
+
+		if (strcmp(dur_cmd_type(cmd), "start_child_workflow") != 0)
+			continue;
+		wid = dur_jsonb_get(cmd, "workflow_id");
+		if (wid == NULL || strcmp(dur_jsonb_typeof(wid), "string") != 0 ||
+			strcmp(dur_jsonb_get_text(cmd, "workflow_id"), run->workflow_id) == 0)
+			continue;			/* refused or failed by its handler */
+		if (keys == NULL)
+			keys = palloc(n * sizeof(uint32));
+		keys[nkeys++] = dur_workflow_id_key(run->namespace, dur_jsonb_get_text(cmd, "workflow_id"));
+	}
+	if (nkeys == 0)
+		return;
+	qsort(keys, nkeys, sizeof(uint32), dur_uint32_cmp);
+	for (i = 0; i < nkeys; i++)
+		if (i == 0 || keys[i] != keys[i - 1])
+			dur_lock_workflow_id_key(keys[i]);
+}
+
 /* Are all the commands reject_update (or none at all)? */
 static bool
 dur_only_rejections(Jsonb *cmds, int n)
@@ -489,6 +534,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	else
 		run->sticky_worker = NULL;
 
+	dur_lock_child_ids(run, cmds, n);
 	for (i = 1; i <= n; i++)
 	{
 		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i - 1));
@@ -1062,7 +1108,8 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	r.parent_run_id = &run->run_id;
 	r.parent_initiated_event_id = initiated;
 	r.identity = cx->worker;
-	child = dur_start(cx->call, &r, &existing);
+	/* the parent's own id is running: failed, without its lock (see dur_lock_child_ids) */
+	child = strcmp(r.workflow_id, run->workflow_id) == 0 ? NULL : dur_start(cx->call, &r, &existing);
 	if (child == NULL)
 	{
 		ev = dur_event("StartChildWorkflowExecutionFailed");

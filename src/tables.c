@@ -714,14 +714,32 @@ dur_unlock_run(const pg_uuid_t *run)
 void
 dur_lock_workflow_id(const char *namespace, const char *workflow_id)
 {
-	LOCKTAG		tag;
+	dur_lock_workflow_id_key(dur_workflow_id_key(namespace, workflow_id));
+}
+
+/* The key of a workflow id's lock (its lock tag's third field). */
+uint32
+dur_workflow_id_key(const char *namespace, const char *workflow_id)
+{
 	uint32		h;
 
 	h = DatumGetUInt32(hash_any((const unsigned char *) workflow_id, strlen(workflow_id)));
 	if (strcmp(namespace, "default") != 0)
 		h = hash_combine(h, DatumGetUInt32(hash_any((const unsigned char *) namespace,
 													strlen(namespace))));
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, h, DUR_LOCK_WORKFLOW_ID);
+	return h;
+}
+
+/*
+ * Take a workflow id's lock by its key.  A call that needs several takes
+ * them in key order (commands.c), so two such calls cannot deadlock.
+ */
+void
+dur_lock_workflow_id_key(uint32 key)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, key, DUR_LOCK_WORKFLOW_ID);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

@@ -224,6 +224,8 @@ extern void dur_lock_run(const pg_uuid_t *run);
 extern bool dur_try_lock_run(const pg_uuid_t *run);
 extern void dur_unlock_run(const pg_uuid_t *run);
 extern void dur_lock_workflow_id(const char *namespace, const char *workflow_id);
+extern uint32 dur_workflow_id_key(const char *namespace, const char *workflow_id);
+extern void dur_lock_workflow_id_key(uint32 key);
 extern void dur_lock_namespace(const char *name);
 
 /* Values in rows */

@@ -1226,6 +1226,7 @@ dur_cmd_signal_external_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	dj_str(&t, "signal_name", name);
 	dj_jsonb(&t, "input", input);
 	dj_bool(&t, "child_workflow_only", child_only);
+	dj_int(&t, "workflow_task_completed_event_id", cx->completed);
 	dur_set_timer_with(cx->call, run, "signal_external", psprintf(INT64_FORMAT, initiated),
 					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
 }
@@ -1265,6 +1266,7 @@ dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int inde
 	dj_obj(&t, "workflow_execution", &exec);
 	dj_bool(&t, "child_workflow_only", child_only);
 	dj_str(&t, "reason", reason);
+	dj_int(&t, "workflow_task_completed_event_id", cx->completed);
 	dur_set_timer_with(cx->call, run, "cancel_external", psprintf(INT64_FORMAT, initiated),
 					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
 }

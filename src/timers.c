@@ -419,6 +419,9 @@ dur_deliver_external(DurCall *call, DurRun *run, const char *kind, int64 initiat
 	dj_int(&ev->attrs, "initiated_event_id", initiated);
 	dj_str(&ev->attrs, "namespace", run->namespace);
 	dj_jsonb(&ev->attrs, "workflow_execution", exec);
+	if (target == NULL)
+		dj_jsonb(&ev->attrs, "workflow_task_completed_event_id",
+				 dur_jsonb_get(t, "workflow_task_completed_event_id"));
 	(void) dur_deliver(call, run, list_make1(ev), NULL);
 	dur_run_write(call, run);
 	return true;

@@ -41,6 +41,7 @@ OBJS = \
 	src/activities.o \
 	src/timers.o \
 	src/api.o \
+	src/reset.o \
 	src/admin.o
 
 # schema: created by the install script only (updates change it in their migration)

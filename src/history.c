@@ -1047,3 +1047,49 @@ dur_last_event_attributes(DurCall *call, DurRun *run)
 	dur_events_end(&es);
 	return result;
 }
+
+/*
+ * A new run from a whole row (reset_workflow builds it from the run it
+ * resets): inserted by dur_run_write.
+ */
+DurRun *
+dur_run_new_from_row(Datum *values, bool *nulls)
+{
+	DurRow		row;
+	DurRun	   *run;
+
+	memset(&row, 0, sizeof(row));
+	row.values = values;
+	row.nulls = nulls;
+	run = dur_run_unpack(&row);
+	run->is_new = true;
+	run->written = false;
+	return run;
+}
+
+/* Every stored event of a run, in order, as DurOldEvents. */
+List *
+dur_run_events(DurCall *call, DurRun *run)
+{
+	DurEventScan es;
+	DurStoredEvent ev;
+	StringInfoData a;
+	List	   *events = NIL;
+
+	initStringInfo(&a);
+	dur_events_begin(&es, call, run, 0, false);
+	while (dur_events_next(&es, &ev))
+	{
+		DurOldEvent *e = palloc(sizeof(DurOldEvent));
+
+		resetStringInfo(&a);
+		dur_stored_attributes(&a, &ev);
+		e->id = ev.event_id;
+		e->type = pnstrdup(ev.type, ev.type_len);
+		e->time = ev.time;
+		e->attrs = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(a.data)));
+		events = lappend(events, e);
+	}
+	dur_events_end(&es);
+	return events;
+}

@@ -182,6 +182,18 @@ extern int64 dur_find_scheduled_activity(DurCall *call, DurRun *run, const char 
 extern bool dur_take_buffered_timer_fired(DurCall *call, DurRun *run, const char *tid,
 										  int64 *started_event_id);
 extern Jsonb *dur_last_event_attributes(DurCall *call, DurRun *run);
+
+/* An event of a run's stored history, as read back. */
+typedef struct DurOldEvent
+{
+	int64		id;
+	char	   *type;
+	TimestampTz time;
+	Jsonb	   *attrs;
+} DurOldEvent;
+
+extern List *dur_run_events(DurCall *call, DurRun *run);
+extern DurRun *dur_run_new_from_row(Datum *values, bool *nulls);
 extern void dur_history_rows(DurCall *call, DurRun *run, Tuplestorestate *store, TupleDesc desc);
 
 #endif							/* DURABLE_HISTORY_H */

@@ -41,3 +41,45 @@ CREATE OR REPLACE FUNCTION durable.revoke_namespace(
 	capability text DEFAULT NULL) RETURNS void
 	AS 'MODULE_PATHNAME', 'revoke_namespace' LANGUAGE C;
 COMMENT ON FUNCTION durable.revoke_namespace IS 'Revoke a capability (all of them for NULL) a role holds in a namespace.';
+
+/*
+ * Resetting every running workflow of a type that recorded a bad event: a
+ * cold admin path, so PL/pgSQL (docs/sql-api.md).  Each run goes back to
+ * the last workflow task that completed before its first bad event;
+ * reset_workflow checks the caller's capability and does the work.
+ */
+CREATE OR REPLACE FUNCTION durable.reset_workflows_with_bad_event(
+	workflow_type text,
+	bad_event_type text,
+	bad_attributes jsonb DEFAULT '{}',
+	reason text DEFAULT 'bad event',
+	namespace text DEFAULT 'default')
+	RETURNS TABLE (workflow_id text, old_run_id uuid, new_run_id uuid)
+	LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN
+		SELECT w.workflow_id AS wid, w.run_id AS rid,
+			   (SELECT pg_catalog.max(h.event_id) FROM durable.history h
+				WHERE h.run_id = w.run_id AND h.event_type = 'WorkflowTaskCompleted'
+				  AND h.event_id < bad.first_bad) AS point
+		FROM durable.workflows w,
+			 LATERAL (SELECT pg_catalog.min(h.event_id) AS first_bad FROM durable.history h
+					  WHERE h.run_id = w.run_id AND h.event_type = bad_event_type
+						AND h.attributes @> bad_attributes) bad
+		WHERE w.namespace = reset_workflows_with_bad_event.namespace
+		  AND w.workflow_type = reset_workflows_with_bad_event.workflow_type
+		  AND w.status = 'running' AND bad.first_bad IS NOT NULL
+		ORDER BY w.workflow_id
+	LOOP
+		CONTINUE WHEN r.point IS NULL;
+		workflow_id := r.wid;
+		old_run_id := r.rid;
+		new_run_id := durable.reset_workflow(r.wid, r.rid, r.point, reason,
+											 namespace => reset_workflows_with_bad_event.namespace);
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION durable.reset_workflows_with_bad_event IS 'Reset every running workflow of a type whose history has a bad event (of bad_event_type, with attributes containing bad_attributes) to the last workflow task completed before it; returns the runs reset.';

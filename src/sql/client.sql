@@ -123,3 +123,13 @@ CREATE OR REPLACE FUNCTION durable.update_workflow(
 	namespace text DEFAULT 'default') RETURNS durable.update_result
 	AS 'MODULE_PATHNAME', 'update_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.update_workflow IS 'Send an update to a running workflow and wait up to "wait" for it to be admitted, accepted or completed; returns the stage reached and the result or failure.';
+
+CREATE OR REPLACE FUNCTION durable.reset_workflow(
+	workflow_id text,
+	run_id uuid DEFAULT NULL,
+	to_event_id bigint DEFAULT NULL,
+	reason text DEFAULT NULL,
+	request_id text DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS uuid
+	AS 'MODULE_PATHNAME', 'reset_workflow' LANGUAGE C;
+COMMENT ON FUNCTION durable.reset_workflow IS 'Start a new run from a run''s history up to a workflow task (to_event_id: its WorkflowTaskCompleted, Failed or TimedOut), failing that task with the reason and re-applying later signals; the running run is terminated. Returns the new run id.';

@@ -54,6 +54,8 @@ GRANT EXECUTE ON FUNCTION
 	durable.workflow_result(text, uuid, interval, text),
 	durable.query_workflow(text, text, jsonb, interval, uuid, text),
 	durable.update_workflow(text, text, jsonb, text, text, interval, uuid, text),
+	durable.reset_workflow(text, uuid, bigint, text, text, text),
+	durable.reset_workflows_with_bad_event(text, text, jsonb, text, text),
 	durable.subscribe_workflow_closes(),
 	durable.unsubscribe_workflow_closes(),
 	durable.poll_task(text, text, text[], interval, text),

@@ -173,11 +173,14 @@ dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
 	DurRun	   *run = NULL;
 	DurScan		s;
 	DurRow		row;
+	int			tries = 0;
 
 	if (workflow_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("workflow_id must not be NULL")));
+again:
+	run = NULL;
 	dur_call_snapshot(call);
 	if (run_id != NULL)
 	{
@@ -247,6 +250,16 @@ dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
 					(errcode(ERRCODE_DUR_NOT_FOUND),
 					 errmsg("workflow \"%s\" not found", dur_wid_for_message(workflow_id)),
 					 errhint("Check the workflow id; durable.workflows lists every run.")));
+
+		/*
+		 * The run closed while we waited for its lock (continue-as-new, a
+		 * reset): the workflow id names its running run now, if it has one.
+		 */
+		if (run_id == NULL && !dur_run_running(run) && tries++ < 3)
+		{
+			dur_unlock_run(&id);
+			goto again;
+		}
 	}
 	if (running && !dur_run_running(run))
 		ereport(ERROR,

@@ -106,3 +106,22 @@ FROM (SELECT durable.complete_workflow_task(:'tok', '[{"type": "record_marker", 
 										   return_workflow_task => true, force_new_task => true)::jsonb AS r) x;
 SELECT event_id, event_type FROM durable.get_history('t14-la') WHERE event_id > 4 ORDER BY event_id;
 SELECT durable.terminate_workflow('t14-la');
+
+--
+-- update-with-start: the workflow starts, and its first task carries the update
+--
+SELECT update_id, stage FROM durable.update_with_start_workflow('t14-uws', 'init', '{"n": 1}', 'uws-1',
+	workflow_type => 'Flow', task_queue => 't14-uws');
+SELECT task_token AS tok, messages, jsonb_array_length(history) AS events
+FROM durable.poll_task('t14-uws', 'worker-1', '{workflow}') \gset
+SELECT :'messages' AS messages, :events AS events;
+SELECT durable.complete_workflow_task(:'tok', '[
+	{"type": "accept_update", "update_id": "uws-1", "name": "init", "args": {"n": 1}},
+	{"type": "complete_update", "update_id": "uws-1", "result": "ready"}]')->>'outcome' AS outcome;
+SELECT update_id, stage, result FROM durable.update_workflow('t14-uws', 'init', update_id => 'uws-1', wait => '0');
+-- the workflow runs: the same call updates it, and an accepted id is not sent again
+SELECT update_id, stage, result FROM durable.update_with_start_workflow('t14-uws', 'init', '{"n": 1}', 'uws-1',
+	workflow_type => 'Flow', task_queue => 't14-uws');
+SELECT count(*) AS runs FROM durable.workflows WHERE workflow_id = 't14-uws';
+SELECT t_try($$SELECT durable.update_with_start_workflow('t14-x', 'u')$$) AS no_type;
+SELECT durable.terminate_workflow('t14-uws');

@@ -68,7 +68,7 @@ SELECT t_done15('t15-p', '[]') AS parent_task2;
 SELECT t_try($$SELECT durable.reset_workflow('t15-p', to_event_id => 10)$$) AS child_under_way;
 SELECT count(*) AS parent_runs FROM durable.workflows WHERE workflow_id = 't15-p';
 SELECT durable.terminate_workflow('t15-p');
-SELECT durable.terminate_workflow('t15-c');
+SELECT t_wait($$(SELECT status FROM durable.workflows WHERE workflow_id = 't15-c') = 'terminated'$$) AS child_terminated_by_policy;
 
 --
 -- every running workflow of a type that recorded a bad event goes back

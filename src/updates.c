@@ -57,6 +57,7 @@
 #include "updates.h"
 
 PG_FUNCTION_INFO_V1(update_workflow);
+PG_FUNCTION_INFO_V1(update_with_start_workflow);
 
 typedef enum DurUpdState
 {
@@ -79,6 +80,7 @@ typedef struct DurUpdateSlot
 	pg_uuid_t	run_id;
 	bool		wft_requested;	/* a poller or the engine saw to a task for it */
 	uint32		queue_hash;		/* hash of its run's queue key (dur_queue_key) */
+	TimestampTz admitted_at;
 	int64		handed_seq;		/* wft_seq of the last task that carried it */
 	Latch	   *asker_latch;
 	pid_t		asker_pid;
@@ -369,6 +371,26 @@ dur_update_waiting(const pg_uuid_t *run, int64 seq)
 }
 
 /*
+ * Was an update of the run admitted less than a minute ago?  A run not
+ * found may be one whose start has not committed yet.
+ */
+static bool
+dur_update_young(const pg_uuid_t *run_id)
+{
+	DurUpdateSlot *slots = dur_update_slots();
+	TimestampTz limit = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), -60 * 1000);
+	bool		young = false;
+	int			i;
+
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	for (i = 0; i < DUR_MAX_UPDATES && !young; i++)
+		young = slots[i].state == DUR_UPD_ADMITTED && dur_slot_is(&slots[i], run_id, NULL) &&
+			slots[i].admitted_at > limit;
+	LWLockRelease(dur_shared->lock);
+	return young;
+}
+
+/*
  * See to a workflow task for a run's admitted updates, locking the run
  * without waiting (false when busy: nothing done).  A run without a task
  * gets a speculative one, which writes no event unless it must, started for
@@ -391,6 +413,13 @@ dur_update_give_task(const pg_uuid_t *run_id, const char *ns, const char *queue,
 	call = dur_call_begin();
 	dur_call_snapshot(call);
 	run = dur_run_read(call, run_id);
+	if (run == NULL && dur_update_young(run_id))
+	{
+		/* started by update_with_start_workflow, not committed yet */
+		dur_call_end(call);
+		dur_unlock_run(run_id);
+		return false;
+	}
 	closed = run == NULL || !dur_run_running(run);
 	if (!closed && run->wft_state == DUR_WFT_NONE)
 	{
@@ -502,6 +531,70 @@ dur_updates_schedule(void)
 	return busy;
 }
 
+/*
+ * Fill a slot for an update of a run (its queue's key, its id, name and
+ * args) in state, asked by this backend, and wake a poller of the queue or
+ * else the engine.  Its id in *slot_id.
+ */
+static DurUpdateSlot *
+dur_update_admit(const pg_uuid_t *run_id, const char *queue_key, const char *update_id,
+				 const char *name, const char *args_text, DurUpdState state, uint64 *slot_id)
+{
+	DurUpdateSlot *slots;
+	DurUpdateSlot *slot = NULL;
+	int			woken;
+	int			i;
+
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(dur_update_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	slots = dur_update_slots();
+	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < DUR_MAX_UPDATES && slot == NULL; i++)
+		if (slots[i].state == DUR_UPD_FREE)
+			slot = &slots[i];
+	/* none free: the oldest update nobody waits for gives its slot up */
+	if (slot == NULL)
+		for (i = 0; i < DUR_MAX_UPDATES; i++)
+			if (slots[i].asker_pid == 0 && (slot == NULL || slots[i].slot_id < slot->slot_id))
+				slot = &slots[i];
+	if (slot == NULL)
+	{
+		LWLockRelease(dur_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many workflow updates in progress"),
+				 errdetail("At most %d updates can wait at once.", DUR_MAX_UPDATES),
+				 errhint("Try again shortly.")));
+	}
+	if (slot->state == DUR_UPD_FREE)
+		dur_shared->nupdates++;
+	memset(slot, 0, offsetof(DurUpdateSlot, buf));
+	slot->state = state;
+	slot->dboid = MyDatabaseId;
+	slot->run_id = *run_id;
+	slot->asker_latch = MyLatch;
+	slot->asker_pid = MyProcPid;
+	slot->slot_id = *slot_id = ++dur_shared->next_query_id;
+	slot->admitted_at = GetCurrentTimestamp();
+	slot->queue_hash = dur_hash_key(queue_key, strlen(queue_key));
+	slot->id_len = strlen(update_id);
+	memcpy(slot->buf, update_id, slot->id_len + 1);
+	memcpy(slot->buf + slot->id_len + 1, name, strlen(name) + 1);
+	if (args_text != NULL)
+		memcpy(slot->buf + slot->id_len + strlen(name) + 2, args_text, strlen(args_text) + 1);
+	else
+		slot->buf[slot->id_len + strlen(name) + 2] = '\0';
+	/* a poller of the run's queue starts a task for it at once, else the engine makes one */
+	woken = dur_wake_task_waiters(slot->queue_hash, DUR_KIND_WORKFLOW, 1, false, 0);
+	LWLockRelease(dur_shared->lock);
+	if (woken == 0)
+		dur_poke_engine();
+	return slot;
+}
+
 /* Build the durable.update_result row. */
 static Datum
 dur_update_result(FunctionCallInfo fcinfo, const char *update_id, const char *stage,
@@ -570,16 +663,13 @@ update_workflow(PG_FUNCTION_ARGS)
 	DurRow		row;
 	pg_uuid_t	run_id;
 	char	   *queue_key;
-	DurUpdateSlot *slots;
-	DurUpdateSlot *slot = NULL;
+	DurUpdateSlot *slot;
 	uint64		slot_id;
 	TimestampTz deadline;
 	const char *stage = "admitted";
 	Datum		outcome = (Datum) 0;
 	bool		failed = false;
 	int			need;
-	int			woken;
-	int			i;
 
 	dur_namespace_require(ns, DUR_CAP_CLIENT);
 	dur_require_not_null(PG_ARGISNULL(0), "workflow_id");
@@ -637,52 +727,8 @@ update_workflow(PG_FUNCTION_ARGS)
 				 errhint("Updates go to running workflows only.")));
 	dur_call_end(call);
 
-	if (!exit_callback_registered)
-	{
-		before_shmem_exit(dur_update_exit, (Datum) 0);
-		exit_callback_registered = true;
-	}
-	slots = dur_update_slots();
-	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
-	for (i = 0; i < DUR_MAX_UPDATES && slot == NULL; i++)
-		if (slots[i].state == DUR_UPD_FREE)
-			slot = &slots[i];
-	/* none free: the oldest update nobody waits for gives its slot up */
-	if (slot == NULL)
-		for (i = 0; i < DUR_MAX_UPDATES; i++)
-			if (slots[i].asker_pid == 0 && (slot == NULL || slots[i].slot_id < slot->slot_id))
-				slot = &slots[i];
-	if (slot == NULL)
-	{
-		LWLockRelease(dur_shared->lock);
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("too many workflow updates in progress"),
-				 errdetail("At most %d updates can wait at once.", DUR_MAX_UPDATES),
-				 errhint("Try again shortly.")));
-	}
-	if (slot->state == DUR_UPD_FREE)
-		dur_shared->nupdates++;
-	memset(slot, 0, offsetof(DurUpdateSlot, buf));
-	slot->state = strcmp(stage, "accepted") == 0 ? DUR_UPD_ACCEPTED : DUR_UPD_ADMITTED;
-	slot->dboid = MyDatabaseId;
-	slot->run_id = run_id;
-	slot->asker_latch = MyLatch;
-	slot->asker_pid = MyProcPid;
-	slot->slot_id = slot_id = ++dur_shared->next_query_id;
-	slot->queue_hash = dur_hash_key(queue_key, strlen(queue_key));
-	slot->id_len = strlen(update_id);
-	memcpy(slot->buf, update_id, slot->id_len + 1);
-	memcpy(slot->buf + slot->id_len + 1, name, strlen(name) + 1);
-	if (args_text != NULL)
-		memcpy(slot->buf + slot->id_len + strlen(name) + 2, args_text, strlen(args_text) + 1);
-	else
-		slot->buf[slot->id_len + strlen(name) + 2] = '\0';
-	/* a poller of the run's queue starts a task for it at once, else the engine makes one */
-	woken = dur_wake_task_waiters(slot->queue_hash, DUR_KIND_WORKFLOW, 1, false, 0);
-	LWLockRelease(dur_shared->lock);
-	if (woken == 0)
-		dur_poke_engine();
+	slot = dur_update_admit(&run_id, queue_key, update_id, name, args_text,
+							strcmp(stage, "accepted") == 0 ? DUR_UPD_ACCEPTED : DUR_UPD_ADMITTED, &slot_id);
 
 	deadline = wait ? dur_time_plus(GetCurrentTimestamp(), wait) : GetCurrentTimestamp();
 	PG_TRY();
@@ -723,4 +769,102 @@ update_workflow(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return dur_update_result(fcinfo, update_id, stage, outcome, failed);
+}
+
+/*
+ * update_with_start_workflow(workflow_id, update_name, update_args,
+ * update_id, workflow_type, input, task_queue, execution_timeout,
+ * run_timeout, task_timeout, id_reuse_policy, retry_policy,
+ * search_attributes, memo, namespace) returns durable.update_result:
+ * Temporal's update-with-start.  Starts the workflow unless it runs (as
+ * signal_with_start_workflow does) and admits the update for its run: the
+ * new run's first workflow task carries it once the caller's transaction
+ * commits.  It does not wait (a run it starts is not visible before the
+ * commit): update_workflow with the same update id waits for the outcome.
+ * An update id the run accepted already returns its stage and outcome.
+ */
+Datum
+update_with_start_workflow(PG_FUNCTION_ARGS)
+{
+	char	   *ns = dur_namespace_arg(fcinfo, 14);
+	DurStartRequest r;
+	DurCall    *call;
+	DurRun	   *run;
+	DurRow		row;
+	pg_uuid_t  *run_id;
+	bool		existing;
+	char	   *name;
+	char	   *update_id;
+	char	   *args_text = NULL;
+	char	   *queue_key;
+	uint64		slot_id;
+
+	dur_namespace_require(ns, DUR_CAP_CLIENT);
+	dur_require_not_null(PG_ARGISNULL(0), "workflow_id");
+	dur_require_not_null(PG_ARGISNULL(1), "update_name");
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("workflow_type must not be NULL"),
+				 errhint("update_with_start_workflow needs the workflow_type to start the workflow if it is not running.")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	dur_check_id(name, "update_name");
+	update_id = PG_ARGISNULL(3) ? dur_uuid_text(dur_new_uuid()) : text_to_cstring(PG_GETARG_TEXT_PP(3));
+	dur_check_id(update_id, "update_id");
+	if (!PG_ARGISNULL(2))
+	{
+		Jsonb	   *args = PG_GETARG_JSONB_P(2);
+
+		dur_check_payload(PG_GETARG_DATUM(2), "update args");
+		args_text = JsonbToCString(NULL, &args->root, VARSIZE(args));
+	}
+	if ((int) (strlen(update_id) + strlen(name) + (args_text ? strlen(args_text) : 0) + 3) > DUR_UPDATE_BUFSIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("update is too large"),
+				 errhint("An update's id, name and args must fit in %d bytes.", DUR_UPDATE_BUFSIZE)));
+	dur_require_engine();
+
+	memset(&r, 0, sizeof(r));
+	r.namespace = ns;
+	r.workflow_id = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	r.workflow_type = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	r.input = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	r.task_queue = PG_ARGISNULL(6) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(6));
+	r.execution_timeout = PG_ARGISNULL(7) ? NULL : PG_GETARG_INTERVAL_P(7);
+	r.run_timeout = PG_ARGISNULL(8) ? NULL : PG_GETARG_INTERVAL_P(8);
+	r.task_timeout = PG_ARGISNULL(9) ? NULL : PG_GETARG_INTERVAL_P(9);
+	r.reuse = PG_ARGISNULL(10) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(10));
+	r.conflict = "use_existing";
+	r.retry_policy = PG_ARGISNULL(11) ? NULL : PG_GETARG_JSONB_P(11);
+	r.search_attributes = PG_ARGISNULL(12) ? (Datum) 0 : PG_GETARG_DATUM(12);
+	r.memo = PG_ARGISNULL(13) ? (Datum) 0 : PG_GETARG_DATUM(13);
+
+	call = dur_call_begin();
+	run_id = dur_start(call, &r, &existing);
+	run = existing ? dur_run_lock(call, run_id) : dur_run_read(call, run_id);
+	queue_key = dur_queue_key(ns, run->task_queue);
+	if (existing && dur_update_row(call, run_id, update_id, &row))
+	{
+		/* accepted before: its stage and outcome */
+		const char *stage = TextDatumGetCString(row.values[U_STATE]);
+		Datum		outcome = (Datum) 0;
+		bool		failed = false;
+
+		if (!row.nulls[U_OUTCOME])
+		{
+			Jsonb	   *o = DatumGetJsonbP(row.values[U_OUTCOME]);
+			Jsonb	   *f = dur_jsonb_get(o, "failure");
+
+			failed = f != NULL;
+			outcome = JsonbPGetDatum(failed ? f : dur_jsonb_get(o, "success"));
+		}
+		dur_call_end(call);
+		return dur_update_result(fcinfo, update_id, stage, outcome, failed);
+	}
+	dur_call_end(call);
+	(void) dur_update_admit(run_id, queue_key, update_id, name, args_text, DUR_UPD_ADMITTED, &slot_id);
+	/* nobody waits here: the update stays admitted for the run's next task */
+	dur_update_release(slot_id);
+	return dur_update_result(fcinfo, update_id, "admitted", (Datum) 0, false);
 }

@@ -133,3 +133,22 @@ CREATE OR REPLACE FUNCTION durable.reset_workflow(
 	namespace text DEFAULT 'default') RETURNS uuid
 	AS 'MODULE_PATHNAME', 'reset_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.reset_workflow IS 'Start a new run from a run''s history up to a workflow task (to_event_id: its WorkflowTaskCompleted, Failed or TimedOut), failing that task with the reason and re-applying later signals; the running run is terminated. Returns the new run id.';
+
+CREATE OR REPLACE FUNCTION durable.update_with_start_workflow(
+	workflow_id text,
+	update_name text,
+	update_args jsonb DEFAULT NULL,
+	update_id text DEFAULT NULL,
+	workflow_type text DEFAULT NULL,
+	input jsonb DEFAULT NULL,
+	task_queue text DEFAULT 'default',
+	execution_timeout interval DEFAULT NULL,
+	run_timeout interval DEFAULT NULL,
+	task_timeout interval DEFAULT '10 seconds',
+	id_reuse_policy text DEFAULT 'allow_duplicate',
+	retry_policy jsonb DEFAULT NULL,
+	search_attributes jsonb DEFAULT NULL,
+	memo jsonb DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS durable.update_result
+	AS 'MODULE_PATHNAME', 'update_with_start_workflow' LANGUAGE C;
+COMMENT ON FUNCTION durable.update_with_start_workflow IS 'Start a workflow unless it runs and admit an update for it (Temporal''s update-with-start); does not wait: update_workflow with the update id waits for the outcome.';

@@ -55,6 +55,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.query_workflow(text, text, jsonb, interval, uuid, text),
 	durable.update_workflow(text, text, jsonb, text, text, interval, uuid, text),
 	durable.reset_workflow(text, uuid, bigint, text, text, text),
+	durable.update_with_start_workflow(text, text, jsonb, text, text, jsonb, text, interval, interval, interval, text, jsonb, jsonb, jsonb, text),
 	durable.reset_workflows_with_bad_event(text, text, jsonb, text, text),
 	durable.subscribe_workflow_closes(),
 	durable.unsubscribe_workflow_closes(),

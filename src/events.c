@@ -109,6 +109,39 @@ static DurEventSchema dur_schemas[] = {
 	{28, "WorkflowExecutionContinuedAsNew", {"new_execution_run_id", "workflow_type", "task_queue",
 	"input", "workflow_run_timeout", "workflow_task_timeout", "workflow_task_completed_event_id"}},
 	{40, "UpsertWorkflowSearchAttributes", {"search_attributes", "workflow_task_completed_event_id"}},
+	/* other workflows (issue 11) */
+	{22, "RequestCancelExternalWorkflowExecutionInitiated", {"namespace", "workflow_execution",
+	"child_workflow_only", "reason", "workflow_task_completed_event_id"}},
+	{23, "RequestCancelExternalWorkflowExecutionFailed", {"cause", "initiated_event_id", "namespace",
+	"workflow_execution", "workflow_task_completed_event_id"}},
+	{24, "ExternalWorkflowExecutionCancelRequested", {"initiated_event_id", "namespace", "workflow_execution"}},
+	{29, "StartChildWorkflowExecutionInitiated", {"namespace", "workflow_id", "workflow_type", "task_queue",
+	"input", "workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout",
+	"parent_close_policy", "workflow_task_completed_event_id", "workflow_id_reuse_policy", "retry_policy",
+	"search_attributes", "memo"}},
+	{30, "StartChildWorkflowExecutionFailed", {"namespace", "workflow_id", "workflow_type", "cause",
+	"initiated_event_id", "workflow_task_completed_event_id"}},
+	{31, "ChildWorkflowExecutionStarted", {"namespace", "initiated_event_id", "workflow_execution",
+	"workflow_type"}},
+	{32, "ChildWorkflowExecutionCompleted", {"result", "namespace", "workflow_execution", "workflow_type",
+	"initiated_event_id", "started_event_id"}},
+	{33, "ChildWorkflowExecutionFailed", {"failure", "retry_state", "namespace", "workflow_execution",
+	"workflow_type", "initiated_event_id", "started_event_id"}},
+	{34, "ChildWorkflowExecutionCanceled", {"details", "namespace", "workflow_execution", "workflow_type",
+	"initiated_event_id", "started_event_id"}},
+	{35, "ChildWorkflowExecutionTimedOut", {"retry_state", "namespace", "workflow_execution",
+	"workflow_type", "initiated_event_id", "started_event_id"}},
+	{36, "ChildWorkflowExecutionTerminated", {"namespace", "workflow_execution", "workflow_type",
+	"initiated_event_id", "started_event_id"}},
+	{37, "SignalExternalWorkflowExecutionInitiated", {"namespace", "workflow_execution", "signal_name",
+	"input", "child_workflow_only", "workflow_task_completed_event_id"}},
+	{38, "SignalExternalWorkflowExecutionFailed", {"cause", "initiated_event_id", "namespace",
+	"workflow_execution", "workflow_task_completed_event_id"}},
+	{39, "ExternalWorkflowExecutionSignaled", {"initiated_event_id", "namespace", "workflow_execution"}},
+	/* updates */
+	{41, "WorkflowExecutionUpdateAccepted", {"protocol_instance_id", "accepted_request_message_id",
+	"accepted_request_sequencing_event_id", "accepted_request"}},
+	{43, "WorkflowExecutionUpdateCompleted", {"meta", "accepted_event_id", "outcome"}},
 };
 
 #define DUR_MAX_CODE 64
@@ -128,6 +161,10 @@ static const char *const dur_well_known[] = {
 	"true",
 	"false",
 	"\"default\"",
+	/* a child's start (issue 11) */
+	"\"terminate\"",
+	"\"allow_duplicate\"",
+	"\"10s\"",
 };
 
 /* jsonb's key order: shorter keys first, then bytewise. */

@@ -39,7 +39,11 @@
  *
  * Lock order: workflow id lock (start and signal-with-start only), then
  * run lock, then table locks (RowExclusiveLock, taken in DurRel order as
- * the call first touches each table).
+ * the call first touches each table).  Callers that take run locks only
+ * without waiting (the timer service; a poller seeing to an update) take
+ * all their table locks first (dur_call_open_all): one that waited for a
+ * table lock while holding a run lock could deadlock with a session that
+ * holds a strong table lock and waits for that run.
  *
  *-------------------------------------------------------------------------
  */
@@ -337,6 +341,25 @@ dur_rel(DurCall *call, DurRel rel)
 	if (call->rels[rel] == NULL)
 		call->rels[rel] = table_open(rel_oids[rel], RowExclusiveLock);
 	return call->rels[rel];
+}
+
+/*
+ * Open every table of a run's rows at once, in DurRel order: a caller that
+ * takes run locks without waiting (the timer service, a poller seeing to an
+ * update) holds its table locks first, so it never waits for a table lock
+ * while it holds a run lock (a session holding a table lock could wait for
+ * that run).
+ */
+void
+dur_call_open_all(DurCall *call)
+{
+	int			i;
+
+	dur_lookup_oids();
+	for (i = 0; i < DUR_NAMESPACES; i++)
+		(void) dur_rel(call, (DurRel) i);
+	(void) dur_rel(call, DUR_CHILDREN);
+	(void) dur_rel(call, DUR_UPDATES);
 }
 
 TupleDesc

@@ -193,6 +193,7 @@ extern void dur_call_end(DurCall *call);
 extern void dur_call_snapshot(DurCall *call);
 extern void dur_call_cci(DurCall *call);
 extern Relation dur_rel(DurCall *call, DurRel rel);
+extern void dur_call_open_all(DurCall *call);
 extern TupleDesc dur_tupdesc(DurCall *call, DurRel rel);
 extern Oid	dur_relid(DurRel rel);
 extern Oid	dur_idxid(DurIdx idx);

@@ -1015,9 +1015,6 @@ _engine_tick(PG_FUNCTION_ARGS)
 	ResourceOwner owner = CurrentResourceOwner;
 
 	batch = Max(1, Min(batch, DUR_MAX_PER_TICK));
-	/* admitted updates whose runs have no workflow task get one (updates.c) */
-	if (dur_updates_schedule())
-		busy = true;
 	/* only the engine keeps watermarks: a tick by hand must not take its news */
 	committed = dur_is_engine ? dur_take_committed_deadline() : 0;
 	/* called by hand, or the first tick, or a while since the last full scan */
@@ -1036,7 +1033,12 @@ _engine_tick(PG_FUNCTION_ARGS)
 	ndead = dur_take_dead_owners(MyDatabaseId, dead, lengthof(dead));
 	due = dur_take_busy(now, due, &next);
 	call = dur_call_begin();
+	/* every table lock before any run lock (tables.c) */
+	dur_call_open_all(call);
 	dur_call_snapshot(call);
+	/* admitted updates whose runs have no workflow task get one (updates.c) */
+	if (dur_updates_schedule())
+		busy = true;
 	if (ndead > 0)
 		due = dur_collect_dead(call, dead, ndead, now, due);
 	due = dur_collect_due(call, DUR_TIMERS_BY_FIRE_TIME, DUR_DUE_TIMER, now, batch, due, &next);

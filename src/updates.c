@@ -408,9 +408,14 @@ dur_update_give_task(const pg_uuid_t *run_id, const char *ns, const char *queue,
 	int			j;
 
 	*started = NULL;
-	if (!dur_try_lock_run(run_id))
-		return false;
 	call = dur_call_begin();
+	/* every table lock before the run lock (tables.c) */
+	dur_call_open_all(call);
+	if (!dur_try_lock_run(run_id))
+	{
+		dur_call_end(call);
+		return false;
+	}
 	dur_call_snapshot(call);
 	run = dur_run_read(call, run_id);
 	if (run == NULL && dur_update_young(run_id))

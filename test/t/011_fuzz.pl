@@ -468,6 +468,8 @@ sub may_wait
 		return 1 unless $args->{$k} =~ /^('0'|'-1 second'|'-1000000 years'|'1 microsecond'|'50 milliseconds')$/;
 	}
 	return 1 if $fn eq 'query_workflow' && !exists $args->{timeout};
+	# update_workflow waits a minute by default for a worker to answer
+	return 1 if $fn eq 'update_workflow' && !exists $args->{wait};
 	return 0;
 }
 

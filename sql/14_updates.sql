@@ -79,6 +79,12 @@ SELECT t_try(format($$SELECT durable.complete_workflow_task(%L, '[{"type": "acce
 SELECT t_try(format($$SELECT durable.complete_workflow_task(%L, '[{"type": "reject_update", "update_id": "z"}]')$$, :'tok')) AS no_failure;
 SELECT durable.complete_workflow_task(:'tok', '[]')->>'outcome' AS still_completes;
 
+-- accepted, never completed: once the workflow closes, a wait for completion is DU003
+SELECT stage FROM durable.update_workflow('t14-u', 'late', NULL, update_id => 'u-9', wait => '0');
+SELECT t_wait($$EXISTS (SELECT 1 FROM durable.tasks t JOIN durable.workflows w USING (run_id) WHERE w.workflow_id = 't14-u')$$) AS task_made;
+SELECT task_token AS tok FROM durable.poll_task('t14-u', 'worker-1', '{workflow}') \gset
+SELECT durable.complete_workflow_task(:'tok', '[{"type": "accept_update", "update_id": "u-9", "name": "late"}]')->>'outcome' AS outcome;
+
 --
 -- bad calls
 --
@@ -89,6 +95,8 @@ SELECT t_try($$SELECT durable.update_workflow('t14-u', 'x', wait => '-1 second')
 SELECT t_try($$SELECT durable.update_workflow('t14-u', 'x', namespace => 'nope')$$) AS unknown_namespace;
 SELECT durable.terminate_workflow('t14-u');
 SELECT t_try($$SELECT durable.update_workflow('t14-u', 'x')$$) AS closed_workflow;
+SELECT t_try($$SELECT durable.update_workflow('t14-u', 'late', update_id => 'u-9', wait => '0')$$) AS accepted_then_closed;
+SELECT update_id, stage FROM durable.update_workflow('t14-u', 'late', update_id => 'u-9', wait_for_stage => 'accepted', wait => '0');
 -- a completed update of a closed run still answers
 SELECT update_id, stage, result FROM durable.update_workflow('t14-u', 'add', update_id => 'u-1', wait => '0');
 

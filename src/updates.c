@@ -426,13 +426,26 @@ dur_update_give_task(const pg_uuid_t *run_id, const char *ns, const char *queue,
 		return false;
 	}
 	closed = run == NULL || !dur_run_running(run);
+	if (!closed && worker != NULL &&
+		(strcmp(run->namespace, ns) != 0 || strcmp(run->task_queue, queue) != 0))
+	{
+		/* not this poller's queue (a hash collision): the engine sees to it */
+		dur_call_end(call);
+		dur_unlock_run(run_id);
+		return false;
+	}
 	if (!closed && run->wft_state == DUR_WFT_NONE)
 	{
-		bool		mine = worker != NULL && strcmp(run->namespace, ns) == 0 &&
-			strcmp(run->task_queue, queue) == 0;
-
-		*started = dur_schedule_wft(call, run, 1, false, NIL, mine ? worker : NULL);
+		*started = dur_schedule_wft(call, run, 1, false, NIL, worker);
 		dur_run_write(call, run);
+	}
+	else
+	{
+		/*
+		 * Nothing written: let the run go, or a poller would hold it while
+		 * it waits on (its task's completion would wait for the poll).
+		 */
+		dur_unlock_run(run_id);
 	}
 	dur_call_end(call);
 	LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
@@ -717,12 +730,17 @@ update_workflow(PG_FUNCTION_ARGS)
 			failed = f != NULL;
 			outcome = JsonbPGetDatum(failed ? f : dur_jsonb_get(o, "success"));
 		}
-		if (strcmp(stage, "completed") == 0 || dur_stage_rank(stage) >= dur_stage_rank(want) ||
-			!dur_run_running(run))
+		if (strcmp(stage, "completed") == 0 || dur_stage_rank(stage) >= dur_stage_rank(want))
 		{
 			dur_call_end(call);
 			return dur_update_result(fcinfo, update_id, stage, outcome, failed);
 		}
+		if (!dur_run_running(run))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_NOT_RUNNING),
+					 errmsg("workflow \"%s\" closed before update \"%s\" completed", wid, update_id),
+					 errdetail("Run %s is %s; the update was accepted.", dur_uuid_text(&run_id), run->status),
+					 errhint("durable.describe_workflow shows how it closed.")));
 	}
 	else if (!dur_run_running(run))
 		ereport(ERROR,

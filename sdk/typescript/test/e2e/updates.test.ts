@@ -1,0 +1,263 @@
+/**
+ * Workflow updates against a real cluster: test/workflows/updates.ts on a
+ * worker, the client's executeUpdate / startUpdate / executeUpdateWithStart.
+ * Each workflow's history is replayed (Worker.runReplayHistory) to check
+ * that accept_update / complete_update match their events.  Temporal's
+ * behaviour asserted is cited at each test:
+ *   https://docs.temporal.io/develop/typescript/message-passing#updates
+ *   https://docs.temporal.io/encyclopedia/workflow-message-passing#updates
+ *   temporalio/sdk-typescript packages/workflow/src/internals.ts (doUpdate)
+ *   temporalio/sdk-typescript packages/client/src/workflow-client.ts (startUpdate, executeUpdate, WorkflowUpdateFailedError)
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  ApplicationFailure, WithStartWorkflowOperation, Worker, WorkflowNotRunningError, WorkflowUpdateFailedError, WorkflowUpdateStage,
+} from '../../src';
+import { AesGcmCodec } from '../helpers/aes-codec';
+import { Env, startEnv, waitFor } from '../helpers/env';
+import { add, addDoubled, addLater, crash, fail, info, nothing, waitForRelease } from '../workflows/updates';
+
+const UPDATES = require.resolve('../workflows/updates');
+const QUEUE = 'updates';
+const activities = { double: async (x: number) => x * 2 };
+const codec = new AesGcmCodec('key-u', Buffer.alloc(32, 7));
+
+let env: Env;
+
+before(async () => {
+  env = await startEnv();
+  // a short poll wait: an update admitted while a workflow task of its run is running can hold up that task's
+  // completion until a waiting poll of the queue returns (an engine issue, reported); 1 s bounds the delay
+  await env.startWorker({ taskQueue: QUEUE, workflowsPath: UPDATES, activities, pollWait: '1s' });
+  await env.startWorker({ taskQueue: 'updates-crypt', workflowsPath: UPDATES, activities, dataConverter: { payloadCodecs: [codec] }, pollWait: '1s' });
+});
+
+after(async () => {
+  await env?.stop();
+});
+
+const start = (workflowId: string, type = 'counter', args: unknown[] = []) =>
+  env.client.workflow.start(type, { taskQueue: QUEUE, workflowId, args });
+
+async function events(workflowId: string): Promise<{ event_type: string; attributes: any }[]> {
+  return env.client.workflow.getHandle(workflowId).fetchHistory();
+}
+
+async function replays(workflowId: string): Promise<void> {
+  await Worker.runReplayHistory({ workflowsPath: UPDATES, workflowId }, await env.client.workflow.getHandle(workflowId).fetchHistory());
+}
+
+describe('updates', () => {
+  it('a sync handler: executeUpdate returns its result; the history has UpdateAccepted then UpdateCompleted', async () => {
+    // message-passing#updates: "executeUpdate ... waits for the Update to complete and returns its result"
+    const h = await start('u-sync');
+    assert.equal(await h.executeUpdate(add, { args: [5] }), 5);
+    assert.equal(await h.executeUpdate(add, { args: [2], updateId: 'sync-2' }), 7);
+    assert.equal(await h.query('total'), 7);
+    const ev = (await events('u-sync')).filter((e) => e.event_type.startsWith('WorkflowExecutionUpdate'));
+    assert.deepEqual(ev.map((e) => e.event_type), [
+      'WorkflowExecutionUpdateAccepted', 'WorkflowExecutionUpdateCompleted', 'WorkflowExecutionUpdateAccepted', 'WorkflowExecutionUpdateCompleted',
+    ]);
+    assert.equal(ev[2].attributes.protocol_instance_id, 'sync-2');
+    assert.deepEqual(ev[2].attributes.accepted_request.input, { name: 'add', args: [2] });
+    assert.deepEqual(ev[3].attributes.outcome, { success: 7 });
+    await h.signal('finish');
+    assert.deepEqual(await h.result(), { total: 7, runs: 2 });
+    await replays('u-sync');
+  });
+
+  it('async handlers that await a timer and an activity complete in a later workflow task', async () => {
+    // message-passing#updates: update handlers may be async and "can execute activities, child workflows, durable timers"
+    const h = await start('u-async');
+    const [a, b] = await Promise.all([h.executeUpdate(addLater, { args: [3] }), h.executeUpdate(addDoubled, { args: [10] })]);
+    assert.equal(Math.max(a, b), 23, 'the last one to finish sees both additions');
+    assert.ok([3, 20].includes(Math.min(a, b)), `${a} ${b}`);
+    const types = (await events('u-async')).map((e) => e.event_type);
+    assert.ok(types.includes('TimerStarted') && types.includes('ActivityTaskScheduled'));
+    // an accepted update is completed by a later workflow task than the one that accepted it
+    const accepted = types.indexOf('WorkflowExecutionUpdateAccepted');
+    const completed = types.indexOf('WorkflowExecutionUpdateCompleted');
+    assert.ok(types.slice(accepted, completed).includes('WorkflowTaskCompleted'), types.join(' '));
+    await h.signal('finish');
+    assert.deepEqual(await h.result(), { total: 23, runs: 2 });
+    await replays('u-async');
+  });
+
+  it('a validator that throws rejects the update: WorkflowUpdateFailedError, and no trace in the history', async () => {
+    // internals.ts doUpdate: "During validation, any error must fail the Update"; encyclopedia: "a rejected Update ... is not
+    // written to the Event History"
+    const h = await start('u-reject');
+    await h.executeUpdate(add, { args: [1] });
+    const before = await events('u-reject');
+    const err = await h.executeUpdate(add, { args: [-4], updateId: 'neg' }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    assert.match(err.cause.message, /only positive numbers, not -4/);
+    const afterEvents = await events('u-reject');
+    assert.deepEqual(afterEvents.map((e) => e.event_type), before.map((e) => e.event_type), 'the speculative task left nothing');
+    assert.equal(await h.query('runs'), 1, 'the handler did not run');
+    // the run continues normally (the worker's cached run went back to before the dropped task)
+    assert.equal(await h.executeUpdate(add, { args: [2] }), 3);
+    await h.signal('finish');
+    assert.deepEqual(await h.result(), { total: 3, runs: 2 });
+    await replays('u-reject');
+  });
+
+  it('a handler that throws an ApplicationFailure completes the update with that failure; a plain Error fails the workflow task', async () => {
+    // internals.ts doUpdate: "during the Update itself, Temporal errors fail the Update whereas other errors fail the activation"
+    const h = await start('u-fail');
+    const err = await h.executeUpdate(fail, { args: ['no'] }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    assert.ok(err.cause instanceof ApplicationFailure);
+    assert.equal(err.cause.message, 'refused: no');
+    assert.equal((err.cause as ApplicationFailure).type, 'Refused');
+    assert.deepEqual((err.cause as ApplicationFailure).details, ['no']);
+    const done = (await events('u-fail')).find((e) => e.event_type === 'WorkflowExecutionUpdateCompleted');
+    assert.equal(done?.attributes.outcome.failure.message, 'refused: no');
+    // a bug: the workflow task fails (and is retried), so the update is never accepted; the call waits until
+    // the workflow closes, then fails with WorkflowNotRunningError (DU003)
+    const bug = h.startUpdate(crash, { waitForStage: WorkflowUpdateStage.ACCEPTED, updateId: 'bug' }).then(() => 'accepted', (e) => e);
+    // (a speculative task that fails writes no WorkflowTaskFailed: the retries show in describe())
+    await waitFor(async () => ((await h.describe()).pendingWorkflowTask as any)?.attempt >= 2, 'the failed workflow task');
+    assert.equal((await events('u-fail')).filter((e) => e.event_type === 'WorkflowExecutionUpdateAccepted').length, 1, 'only the first');
+    await h.terminate('done');
+    assert.ok((await bug) instanceof WorkflowNotRunningError, String(await bug));
+  });
+
+  it('the same updateId twice runs the handler once and gives the same result', async () => {
+    // encyclopedia (workflow-message-passing): "Update IDs ... the server deduplicates Updates by ID"
+    const h = await start('u-dedupe');
+    const first = await h.executeUpdate(add, { args: [4], updateId: 'once' });
+    const second = await h.executeUpdate(add, { args: [4], updateId: 'once' });
+    assert.equal(first, 4);
+    assert.equal(second, 4);
+    assert.equal(await h.query('runs'), 1);
+    const accepted = (await events('u-dedupe')).filter((e) => e.event_type === 'WorkflowExecutionUpdateAccepted');
+    assert.equal(accepted.length, 1);
+    await h.signal('finish');
+    assert.deepEqual(await h.result(), { total: 4, runs: 1 });
+  });
+
+  it('an update on a closed workflow is WorkflowNotRunningError; a completed update still answers', async () => {
+    // message-passing: updates are sent to running workflows (Temporal: "workflow execution already completed")
+    const h = await start('u-closed');
+    await h.executeUpdate(add, { args: [1], updateId: 'before-close' });
+    await h.signal('finish');
+    await h.result();
+    await assert.rejects(h.executeUpdate(add, { args: [1] }), (e: any) => e instanceof WorkflowNotRunningError);
+    assert.equal(await h.executeUpdate(add, { args: [1], updateId: 'before-close' }), 1, 'its outcome is kept');
+    const q = await start('u-closed-2', 'quick');
+    await q.result();
+    await assert.rejects(q.executeUpdate(add, { args: [1] }), (e: any) => e instanceof WorkflowNotRunningError);
+  });
+
+  it('startUpdate with waitForStage ACCEPTED returns a handle before the handler finishes; result() waits for it', async () => {
+    // workflow-client.ts startUpdate: "waitForStage ... ACCEPTED" returns a WorkflowUpdateHandle; result() polls for the outcome
+    const h = await start('u-stage');
+    const u = await h.startUpdate(waitForRelease, { waitForStage: WorkflowUpdateStage.ACCEPTED, updateId: 'stage-1' });
+    assert.equal(u.updateId, 'stage-1');
+    assert.equal(u.workflowId, 'u-stage');
+    const types = (await events('u-stage')).map((e) => e.event_type);
+    assert.ok(types.includes('WorkflowExecutionUpdateAccepted') && !types.includes('WorkflowExecutionUpdateCompleted'));
+    await assert.rejects(h.startUpdate(add, { waitForStage: 'COMPLETED' as any }), /waitForStage must be WorkflowUpdateStage.ACCEPTED/);
+    let settled = false;
+    const result = u.result().then((r) => ((settled = true), r));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false);
+    await h.signal('release');
+    assert.equal(await result, 'released with total 0');
+    await h.signal('finish');
+    await h.result();
+    await replays('u-stage');
+  });
+
+  it('allHandlersFinished: the workflow waits for a running update handler before it completes', async () => {
+    // message-passing#wait-for-message-handlers: "await condition(allHandlersFinished)" before returning
+    const h = await start('u-all');
+    const u = await h.startUpdate(waitForRelease, { waitForStage: WorkflowUpdateStage.ACCEPTED });
+    await h.signal('finish');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await h.describe()).status, 'running', 'still waiting for the update handler');
+    await h.signal('release');
+    assert.equal(await u.result(), 'released with total 0', 'the update completed rather than being abandoned');
+    assert.deepEqual(await h.result(), { total: 0, runs: 1 });
+    const types = (await events('u-all')).map((e) => e.event_type);
+    assert.ok(types.indexOf('WorkflowExecutionUpdateCompleted') < types.indexOf('WorkflowExecutionCompleted'));
+    await replays('u-all');
+  });
+
+  it('currentUpdateInfo() and workflowInfo().currentUpdateInfo inside a handler, also after an await', async () => {
+    // workflow.ts currentUpdateInfo: "the UpdateInfo of the current update handler"
+    const h = await start('u-info');
+    const r = await h.executeUpdate(info, { updateId: 'info-1' });
+    assert.deepEqual(r, { fromInfo: { id: 'info-1', name: 'info' }, before: { id: 'info-1', name: 'info' }, after: { id: 'info-1', name: 'info' } });
+    // Temporal gives undefined; without a data converter the engine keeps no difference between no result and null
+    // (complete_update without result stores {"success": null}), as for a child's result (children.test.ts)
+    assert.equal(await h.executeUpdate(nothing), null, 'a handler returning nothing gives null (without a data converter)');
+    await h.signal('finish');
+    await h.result();
+    await replays('u-info');
+  });
+
+  it('an update with no handler yet is rejected; setDefaultUpdateHandler takes updates with no handler of their own', async () => {
+    // internals.ts rejectBufferedUpdates: "No registered handler for update"; setDefaultUpdateHandler (workflow.ts)
+    const h = await start('u-late', 'lateHandler', [false]);
+    const err = await h.executeUpdate(add, { args: [1] }).then(() => undefined, (e) => e);
+    assert.ok(err instanceof WorkflowUpdateFailedError, String(err));
+    assert.match(err.cause.message, /No registered handler for update: add/);
+    const d = await start('u-default', 'lateHandler', [true]);
+    assert.equal(await d.executeUpdate('other', { args: [1, 2] }), null);
+    assert.equal(await d.executeUpdate(add, { args: [7] }), 2);
+    assert.deepEqual(await d.result(), ['other(1,2)', 'add(7)']);
+    await replays('u-default');
+    await h.terminate();
+  });
+
+  it('executeUpdateWithStart starts the workflow and updates it (start_workflow then update_workflow: not atomic)', async () => {
+    // workflow-client.ts executeUpdateWithStart, WithStartWorkflowOperation.create(..., { workflowIdConflictPolicy })
+    const op = WithStartWorkflowOperation.create('startedForUpdate', { workflowId: 'u-with-start', taskQueue: QUEUE, workflowIdConflictPolicy: 'USE_EXISTING' });
+    assert.equal(await env.client.workflow.executeUpdateWithStart(add, { args: [6], startWorkflowOperation: op }), 6);
+    const handle = await op.workflowHandle();
+    assert.equal(await handle.result(), 6);
+    const types = (await events('u-with-start')).map((e) => e.event_type);
+    assert.equal(types.indexOf('WorkflowExecutionUpdateAccepted') > 0, true);
+    await replays('u-with-start');
+  });
+
+  it('update args, results and failures go through the payload codecs', async () => {
+    // data-conversion: payload codecs apply to update inputs and outcomes as to every payload
+    const { Client } = await import('../../src');
+    const c = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
+    try {
+      const h = await c.workflow.start('counter', { taskQueue: 'updates-crypt', workflowId: 'u-crypt' });
+      assert.equal(await h.executeUpdate(add, { args: [8] }), 8);
+      const err = await h.executeUpdate(fail, { args: ['secret'] }).then(() => undefined, (e) => e);
+      assert.deepEqual(err?.cause?.details, ['secret']);
+      const accepted = (await events('u-crypt')).find((e) => e.event_type === 'WorkflowExecutionUpdateAccepted');
+      const stored = accepted?.attributes.accepted_request.input.args[0];
+      assert.equal(Buffer.from(stored.metadata.encoding, 'base64').toString(), 'binary/encrypted', JSON.stringify(stored));
+      const completed = (await events('u-crypt')).find((e) => e.event_type === 'WorkflowExecutionUpdateCompleted');
+      assert.equal(Buffer.from(completed?.attributes.outcome.success.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+      await h.signal('finish');
+      assert.deepEqual(await h.result(), { total: 8, runs: 2 });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('round trip of executeUpdate on an idle worker (p50 over 200)', async () => {
+    const h = await start('u-bench');
+    await h.executeUpdate(add, { args: [0] }); // the run is cached, its first workflow task done
+    const times: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = process.hrtime.bigint();
+      await h.executeUpdate(add, { args: [1] });
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    times.sort((a, b) => a - b);
+    const p = (q: number) => times[Math.floor(q * (times.length - 1))].toFixed(2);
+    console.log(`executeUpdate round trip: p50 ${p(0.5)} ms, p90 ${p(0.9)} ms, p99 ${p(0.99)} ms (n=${times.length})`);
+    await h.signal('finish');
+    assert.equal((await h.result() as any).total, 200);
+  });
+});

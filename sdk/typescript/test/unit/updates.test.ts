@@ -105,3 +105,24 @@ describe('updates on replay', () => {
     assert.equal(run.rewindSpeculative(cmds), false);
   });
 });
+
+describe('the Temporal shims export the update API', () => {
+  it('@temporalio/workflow and @temporalio/client have the update names, none of them stubs', () => {
+    // packages/workflow/src/index.ts (defineUpdate, setDefaultUpdateHandler, currentUpdateInfo, allHandlersFinished,
+    // HandlerUnfinishedPolicy) and packages/client/src/index.ts (WorkflowUpdateStage, WorkflowUpdateFailedError,
+    // WithStartWorkflowOperation) export these names
+    const wf: Record<string, any> = require('@temporalio/workflow');
+    const client: Record<string, any> = require('@temporalio/client');
+    const { UNSUPPORTED } = require('../../src/temporal/unsupported');
+    for (const name of ['defineUpdate', 'setDefaultUpdateHandler', 'currentUpdateInfo', 'allHandlersFinished']) {
+      assert.equal(typeof wf[name], 'function', name);
+      assert.equal(UNSUPPORTED['@temporalio/workflow']?.[name], undefined, name);
+    }
+    assert.deepEqual(wf.defineUpdate('approve'), { type: 'update', name: 'approve' });
+    assert.equal(wf.HandlerUnfinishedPolicy.ABANDON, 2);
+    assert.deepEqual({ ...client.WorkflowUpdateStage }, { ADMITTED: 'ADMITTED', ACCEPTED: 'ACCEPTED', COMPLETED: 'COMPLETED' });
+    assert.equal(typeof client.WorkflowUpdateFailedError, 'function');
+    assert.equal(typeof client.WithStartWorkflowOperation.create, 'function');
+    assert.throws(() => client.WithStartWorkflowOperation.create('w', { workflowId: 'x', taskQueue: 'q' }), /workflowIdConflictPolicy/);
+  });
+});

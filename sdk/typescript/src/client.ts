@@ -17,7 +17,7 @@ import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './com
 import { LoadedDataConverter } from './converter';
 import {
   isConnectionError, mapError, NamespaceNotFoundError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
-  WorkflowStillRunningError, WorkflowUpdateFailedError,
+  WorkflowNotRunningError, WorkflowStillRunningError, WorkflowUpdateFailedError,
 } from './errors';
 import { FailureJSON, decodeFailure } from './common/failure';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
@@ -753,7 +753,18 @@ export class Client {
         return { stage: u.stage, outcome: u.failure ? { failure: u.failure } : { success: u.none ? undefined : u.result } };
       }
       if (u.stage === stage) return { stage: u.stage };
+      // the engine answers an accepted update of a closed run (the run closed before completing it) at once with
+      // stage "accepted", where its docs promise DU003: say so rather than ask again forever
+      if (!(await this.runIsOpen(r))) {
+        throw new WorkflowNotRunningError(`workflow "${r.workflowId}" closed before update "${r.updateId}" completed`, 'DU003');
+      }
     }
+  }
+
+  private async runIsOpen(r: UpdateRequest): Promise<boolean> {
+    const rows = await this.query(`SELECT status FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS})`,
+      [r.workflowId, r.runId ?? null]);
+    return rows[0]?.status === 'running';
   }
 
   /** @internal The handle of an update; `outcome` when already known. */

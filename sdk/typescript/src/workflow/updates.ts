@@ -24,7 +24,7 @@
 import { DurableFailure, IllegalStateError, encodeFailure } from '../common/failure';
 import { composeInterceptors } from '../common/interceptors';
 import { argsFromStored, headersOf, jsonClone, valueToStoredW } from './conversion';
-import { Activator, CancellationScope, Command, Job, assertInWorkflowContext, condition, getActivator } from './internals';
+import { Activator, CancellationScope, Command, Job, assertInWorkflowContext } from './internals';
 import type { UpdateInput } from './interceptors';
 
 /** An update's name and types (Temporal's UpdateDefinition): from defineUpdate, for setHandler and the client. */
@@ -250,13 +250,14 @@ export function currentUpdateInfoOf(): UpdateInfo | undefined {
 }
 
 /**
- * Resolves once no signal or update handler is running (Temporal's
- * allHandlersFinished): await it before the workflow returns, so that
- * updates are completed rather than abandoned.
+ * True when no signal or update handler is running (Temporal's
+ * allHandlersFinished): `await condition(allHandlersFinished)` before the
+ * workflow returns or continues as new, so that updates complete rather
+ * than fail for their callers.
  */
-export function allHandlersFinished(): Promise<void> {
-  const a = getActivator();
-  return condition(() => a.updates.running.size === 0 && a.updates.signals.size === 0);
+export function allHandlersFinished(): boolean {
+  const a = assertInWorkflowContext('allHandlersFinished() may only be used from a Workflow Execution.');
+  return a.updates.running.size === 0 && a.updates.signals.size === 0;
 }
 
 /**
@@ -274,5 +275,5 @@ export function unfinishedHandlersWarning(a: Activator): string | undefined {
   if (signals.length) parts.push(`signal handlers still running: ${[...new Set(signals.map((h) => h.name))].join(', ')}`);
   if (!parts.length) return undefined;
   return `Workflow finished while ${parts.join('; ')}. Their callers get an error (updates) or their work is lost. ` +
-    'Await allHandlersFinished() before the workflow returns, or set unfinishedPolicy: HandlerUnfinishedPolicy.ABANDON.';
+    'Await condition(allHandlersFinished) before the workflow returns, or set unfinishedPolicy: HandlerUnfinishedPolicy.ABANDON.';
 }

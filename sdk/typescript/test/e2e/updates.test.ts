@@ -15,13 +15,15 @@ import {
   ApplicationFailure, WithStartWorkflowOperation, Worker, WorkflowNotRunningError, WorkflowUpdateFailedError, WorkflowUpdateStage,
 } from '../../src';
 import { AesGcmCodec } from '../helpers/aes-codec';
+import { LogRecord, captureLogger } from '../helpers/sim';
 import { Env, startEnv, waitFor } from '../helpers/env';
-import { add, addDoubled, addLater, crash, fail, info, nothing, waitForRelease } from '../workflows/updates';
+import { add, addDoubled, addLater, crash, fail, hang, info, nothing, waitForRelease } from '../workflows/updates';
 
 const UPDATES = require.resolve('../workflows/updates');
 const QUEUE = 'updates';
 const activities = { double: async (x: number) => x * 2 };
 const codec = new AesGcmCodec('key-u', Buffer.alloc(32, 7));
+const logged: LogRecord[] = [];
 
 let env: Env;
 
@@ -31,6 +33,9 @@ before(async () => {
   // completion until a waiting poll of the queue returns (an engine issue, reported); 1 s bounds the delay
   await env.startWorker({ taskQueue: QUEUE, workflowsPath: UPDATES, activities, pollWait: '1s' });
   await env.startWorker({ taskQueue: 'updates-crypt', workflowsPath: UPDATES, activities, dataConverter: { payloadCodecs: [codec] }, pollWait: '1s' });
+  await env.startWorker({ taskQueue: 'updates-nocache', workflowsPath: UPDATES, activities, maxCachedWorkflows: 0, pollWait: '1s' });
+  await env.startWorker({ taskQueue: 'updates-nosticky', workflowsPath: UPDATES, activities, stickyExecution: false, pollWait: '1s' });
+  await env.startWorker({ taskQueue: 'updates-logged', workflowsPath: UPDATES, pollWait: '1s', logger: captureLogger(logged) });
 });
 
 after(async () => {
@@ -95,9 +100,11 @@ describe('updates', () => {
     assert.match(err.cause.message, /only positive numbers, not -4/);
     const afterEvents = await events('u-reject');
     assert.deepEqual(afterEvents.map((e) => e.event_type), before.map((e) => e.event_type), 'the speculative task left nothing');
-    assert.equal(await h.query('runs'), 1, 'the handler did not run');
-    // the run continues normally (the worker's cached run went back to before the dropped task)
+    // the run continues from the worker's cache (it went back to before the dropped task): no replay from scratch
+    const replaysBefore = env.workers[0].stats.fullReplays;
     assert.equal(await h.executeUpdate(add, { args: [2] }), 3);
+    assert.equal(env.workers[0].stats.fullReplays, replaysBefore, 'the cached run continued');
+    assert.equal(await h.query('runs'), 2, 'the rejected update\'s handler did not run');
     await h.signal('finish');
     assert.deepEqual(await h.result(), { total: 3, runs: 2 });
     await replays('u-reject');
@@ -186,6 +193,20 @@ describe('updates', () => {
     await replays('u-all');
   });
 
+  it('a workflow that completes with an update handler running: the update fails for its caller, the worker logs a warning', async () => {
+    // internals.ts warnIfUnfinishedHandlers (HandlerUnfinishedPolicy.WARN_AND_ABANDON, the default); the caller's update
+    // fails as the workflow closed (the engine's DU003)
+    const h = await env.client.workflow.start('impatient', { taskQueue: 'updates-logged', workflowId: 'u-impatient' });
+    const u = await h.startUpdate(hang, { waitForStage: WorkflowUpdateStage.ACCEPTED, updateId: 'hang-1' });
+    await h.signal('finish');
+    assert.equal(await h.result(), 'done');
+    await assert.rejects(u.result(), (e: any) => e instanceof WorkflowNotRunningError);
+    const warn = logged.find((r) => r.level === 'WARN' && /update handlers still running/.test(r.message));
+    assert.ok(warn, JSON.stringify(logged.map((r) => r.message)));
+    assert.match(warn.message, /hang \(id hang-1\)/);
+    assert.equal(warn.meta?.workflowId, 'u-impatient');
+  });
+
   it('currentUpdateInfo() and workflowInfo().currentUpdateInfo inside a handler, also after an await', async () => {
     // workflow.ts currentUpdateInfo: "the UpdateInfo of the current update handler"
     const h = await start('u-info');
@@ -242,6 +263,20 @@ describe('updates', () => {
       assert.deepEqual(await h.result(), { total: 8, runs: 2 });
     } finally {
       await c.close();
+    }
+  });
+
+  it('a worker without a cache (whole history each task) and one without sticky execution give the same outcomes', async () => {
+    // the same updates, each workflow task replaying the whole history (Temporal: maxCachedWorkflows 0) or a cached
+    // run receiving whole histories
+    for (const taskQueue of ['updates-nocache', 'updates-nosticky']) {
+      const h = await env.client.workflow.start('counter', { taskQueue, workflowId: `u-${taskQueue}` });
+      assert.equal(await h.executeUpdate(add, { args: [1] }), 1);
+      await assert.rejects(h.executeUpdate(add, { args: [-1] }), WorkflowUpdateFailedError);
+      assert.equal(await h.executeUpdate(addLater, { args: [2] }), 3);
+      assert.equal(await h.executeUpdate(add, { args: [3] }), 6);
+      await h.signal('finish');
+      assert.deepEqual(await h.result(), { total: 6, runs: 3 }, taskQueue);
     }
   });
 

@@ -79,7 +79,7 @@ export async function counter(start = 0): Promise<{ total: number; runs: number 
   setHandler(total, () => sum);
   setHandler(runs, () => handlerRuns);
   await condition(() => finished);
-  await allHandlersFinished();
+  await condition(allHandlersFinished);
   return { total: sum, runs: handlerRuns };
 }
 
@@ -118,11 +118,24 @@ export async function startedForUpdate(): Promise<number> {
     return sum;
   });
   await condition(() => done);
-  await allHandlersFinished();
+  await condition(allHandlersFinished);
   return sum;
 }
 
 /** The update-tour fixture: accepted/completed in one task and across tasks, a handler failure, a rejection. */
 export async function updateTour(): Promise<{ total: number; runs: number }> {
   return counter(100);
+}
+
+export const hang = defineUpdate<void, []>('hang');
+
+/** Returns on the signal finish without waiting for its update handlers (hang never finishes). */
+export async function impatient(): Promise<string> {
+  let finished = false;
+  setHandler(hang, async () => {
+    await condition(() => false);
+  });
+  setHandler(finish, () => void (finished = true));
+  await condition(() => finished);
+  return 'done';
 }

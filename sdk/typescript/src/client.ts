@@ -4,7 +4,7 @@
  * client API.
  * Every call acts in the client's namespace (the engine's trailing
  * `namespace` argument, passed by name).  Each call goes through the client's interceptors (Temporal's
- * WorkflowClientInterceptor: start, signal, signalWithStart, query, cancel,
+ * WorkflowClientInterceptor: start, signal, signalWithStart, query, startUpdate, cancel,
  * terminate, describe) and its values through its data converter.
  */
 import { randomUUID } from 'node:crypto';

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
-  ApplicationFailure, WithStartWorkflowOperation, Worker, WorkflowNotRunningError, WorkflowUpdateFailedError, WorkflowUpdateStage,
+  ApplicationFailure, Client, WithStartWorkflowOperation, defaultPayloadConverter, Worker, WorkflowNotRunningError, WorkflowUpdateFailedError, WorkflowUpdateStage,
 } from '../../src';
 import { AesGcmCodec } from '../helpers/aes-codec';
 import { LogRecord, captureLogger } from '../helpers/sim';
@@ -20,6 +20,7 @@ import { Env, startEnv, waitFor } from '../helpers/env';
 import { add, addDoubled, addLater, crash, fail, hang, info, nothing, waitForRelease } from '../workflows/updates';
 
 const UPDATES = require.resolve('../workflows/updates');
+const INTERCEPTORS = require.resolve('../workflows/update-interceptors');
 const QUEUE = 'updates';
 const activities = { double: async (x: number) => x * 2 };
 const codec = new AesGcmCodec('key-u', Buffer.alloc(32, 7));
@@ -36,6 +37,7 @@ before(async () => {
   await env.startWorker({ taskQueue: 'updates-nocache', workflowsPath: UPDATES, activities, maxCachedWorkflows: 0, pollWait: '1s' });
   await env.startWorker({ taskQueue: 'updates-nosticky', workflowsPath: UPDATES, activities, stickyExecution: false, pollWait: '1s' });
   await env.startWorker({ taskQueue: 'updates-logged', workflowsPath: UPDATES, pollWait: '1s', logger: captureLogger(logged) });
+  await env.startWorker({ taskQueue: 'updates-intercepted', workflowsPath: UPDATES, pollWait: '1s', interceptors: { workflowModules: [INTERCEPTORS] } });
 });
 
 after(async () => {
@@ -247,7 +249,6 @@ describe('updates', () => {
 
   it('update args, results and failures go through the payload codecs', async () => {
     // data-conversion: payload codecs apply to update inputs and outcomes as to every payload
-    const { Client } = await import('../../src');
     const c = new Client({ connectionString: env.cluster.connectionString, dataConverter: { payloadCodecs: [codec] } });
     try {
       const h = await c.workflow.start('counter', { taskQueue: 'updates-crypt', workflowId: 'u-crypt' });
@@ -277,6 +278,39 @@ describe('updates', () => {
       assert.equal(await h.executeUpdate(add, { args: [3] }), 6);
       await h.signal('finish');
       assert.deepEqual(await h.result(), { total: 6, runs: 3 }, taskQueue);
+    }
+  });
+
+  it('interceptors: the client\'s startUpdate sets a header, the workflow\'s validateUpdate and handleUpdate wrap the validator and handler', async () => {
+    // packages/client/src/interceptors.ts WorkflowClientInterceptor.startUpdate; packages/workflow/src/interceptors.ts
+    // WorkflowInboundCallsInterceptor.validateUpdate / handleUpdate
+    const seen: string[] = [];
+    const c = new Client({
+      connectionString: env.cluster.connectionString,
+      interceptors: {
+        workflow: [{
+          async startUpdate(input, next) {
+            seen.push(`${input.updateName} ${input.options.waitForStage}`);
+            return next({ ...input, headers: { ...input.headers, caller: defaultPayloadConverter.toPayload('the client') } });
+          },
+        }],
+      },
+    });
+    try {
+      const h = await c.workflow.start('counter', { taskQueue: 'updates-intercepted', workflowId: 'u-intercepted' });
+      assert.equal(await h.executeUpdate(add, { args: [2], updateId: 'i-1' }), '2 for the client (i-1)');
+      const refused = await h.executeUpdate(add, { args: [13] }).then(() => undefined, (e) => e);
+      assert.ok(refused instanceof WorkflowUpdateFailedError && /13 is refused by the interceptor/.test(refused.cause.message), String(refused));
+      const own = await h.executeUpdate(add, { args: [-1] }).then(() => undefined, (e) => e);
+      assert.match(own?.cause?.message ?? '', /only positive numbers/, 'the update\'s own validator still runs');
+      const u = await h.startUpdate(add, { args: [1], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      assert.equal(await u.result(), `3 for the client (${u.updateId})`);
+      assert.deepEqual(seen, ['add COMPLETED', 'add COMPLETED', 'add COMPLETED', 'add ACCEPTED']);
+      await h.signal('finish');
+      await h.result();
+      await Worker.runReplayHistory({ workflowsPath: UPDATES, interceptors: { workflowModules: [INTERCEPTORS] } }, await h.fetchHistory());
+    } finally {
+      await c.close();
     }
   });
 

@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import {
   ApplicationFailure, Client, WithStartWorkflowOperation, defaultPayloadConverter, Worker, WorkflowNotRunningError, WorkflowUpdateFailedError, WorkflowUpdateStage,
 } from '../../src';
+import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OpenTelemetryWorkflowClientInterceptor, makeWorkflowExporter } from '../../src/interceptors-opentelemetry';
 import { AesGcmCodec } from '../helpers/aes-codec';
 import { LogRecord, captureLogger } from '../helpers/sim';
 import { Env, startEnv, waitFor } from '../helpers/env';
@@ -21,6 +23,8 @@ import { add, addDoubled, addLater, crash, fail, hang, info, nothing, waitForRel
 
 const UPDATES = require.resolve('../workflows/updates');
 const INTERCEPTORS = require.resolve('../workflows/update-interceptors');
+const OTEL_WORKFLOW = require.resolve('../../src/interceptors-opentelemetry/workflow');
+const spans = new InMemorySpanExporter();
 const QUEUE = 'updates';
 const activities = { double: async (x: number) => x * 2 };
 const codec = new AesGcmCodec('key-u', Buffer.alloc(32, 7));
@@ -38,6 +42,10 @@ before(async () => {
   await env.startWorker({ taskQueue: 'updates-nosticky', workflowsPath: UPDATES, activities, stickyExecution: false, pollWait: '1s' });
   await env.startWorker({ taskQueue: 'updates-logged', workflowsPath: UPDATES, pollWait: '1s', logger: captureLogger(logged) });
   await env.startWorker({ taskQueue: 'updates-intercepted', workflowsPath: UPDATES, pollWait: '1s', interceptors: { workflowModules: [INTERCEPTORS] } });
+  await env.startWorker({
+    taskQueue: 'updates-otel', workflowsPath: UPDATES, pollWait: '1s', interceptors: { workflowModules: [OTEL_WORKFLOW] },
+    sinks: { exporter: makeWorkflowExporter(spans) },
+  });
 });
 
 after(async () => {
@@ -309,6 +317,39 @@ describe('updates', () => {
       await h.signal('finish');
       await h.result();
       await Worker.runReplayHistory({ workflowsPath: UPDATES, interceptors: { workflowModules: [INTERCEPTORS] } }, await h.fetchHistory());
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('OpenTelemetry: the workflow\'s HandleUpdate span is a child of the client\'s StartWorkflowUpdate span', async () => {
+    // @temporalio/interceptors-opentelemetry: SpanName.WORKFLOW_START_UPDATE = 'StartWorkflowUpdate',
+    // WORKFLOW_HANDLE_UPDATE = 'HandleUpdate' (workflow/definitions.ts), update_id attribute
+    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+    const c = new Client({
+      connectionString: env.cluster.connectionString,
+      interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor({ tracer: provider.getTracer('test') })] },
+    });
+    try {
+      const h = await c.workflow.start('counter', { taskQueue: 'updates-otel', workflowId: 'u-otel' });
+      assert.equal(await h.executeUpdate(add, { args: [4], updateId: 'otel-1' }), 4);
+      const all = await waitFor(async () => {
+        const s = spans.getFinishedSpans();
+        return s.some((x) => x.name === 'HandleUpdate:add') ? s : undefined;
+      }, 'the spans') as ReadableSpan[];
+      const one = (n: string) => {
+        const found = all.filter((x) => x.name === n);
+        assert.equal(found.length, 1, `${n}: ${all.map((x) => x.name).join(', ')}`);
+        return found[0];
+      };
+      const start = one('StartWorkflowUpdate:add');
+      const handle = one('HandleUpdate:add');
+      assert.equal(handle.spanContext().traceId, start.spanContext().traceId);
+      assert.equal((handle as any).parentSpanId ?? (handle as any).parentSpanContext?.spanId, start.spanContext().spanId);
+      assert.equal(handle.attributes.update_id, 'otel-1');
+      assert.equal(start.attributes.update_id, 'otel-1');
+      await h.signal('finish');
+      await h.result();
     } finally {
       await c.close();
     }

@@ -1,9 +1,10 @@
 /**
- * The client: start workflows, signal, query, cancel, terminate, describe,
- * and wait for results — thin wrappers over the engine's SQL client API.
+ * The client: start workflows, signal, query, update, cancel, terminate,
+ * describe, and wait for results — thin wrappers over the engine's SQL
+ * client API.
  * Every call acts in the client's namespace (the engine's trailing
  * `namespace` argument, passed by name).  Each call goes through the client's interceptors (Temporal's
- * WorkflowClientInterceptor: start, signal, signalWithStart, query, cancel,
+ * WorkflowClientInterceptor: start, signal, signalWithStart, query, startUpdate, cancel,
  * terminate, describe) and its values through its data converter.
  */
 import { randomUUID } from 'node:crypto';
@@ -16,8 +17,9 @@ import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './com
 import { LoadedDataConverter } from './converter';
 import {
   isConnectionError, mapError, NamespaceNotFoundError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
-  WorkflowStillRunningError,
+  WorkflowNotRunningError, WorkflowStillRunningError, WorkflowUpdateFailedError,
 } from './errors';
+import { FailureJSON, decodeFailure } from './common/failure';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
 import type { HistoryEvent } from './worker/replay';
 
@@ -92,6 +94,59 @@ export interface WorkflowDescribeInput {
   readonly workflowExecution: WorkflowExecution;
 }
 
+/**
+ * The stages of an update (Temporal's WorkflowUpdateStage): ADMITTED (the
+ * engine holds it, not yet durably), ACCEPTED (the validator passed, the
+ * history has WorkflowExecutionUpdateAccepted), COMPLETED (the handler
+ * returned or threw).
+ */
+export const WorkflowUpdateStage = {
+  ADMITTED: 'ADMITTED',
+  ACCEPTED: 'ACCEPTED',
+  COMPLETED: 'COMPLETED',
+} as const;
+export type WorkflowUpdateStage = (typeof WorkflowUpdateStage)[keyof typeof WorkflowUpdateStage];
+
+/** Options of an update call (Temporal's WorkflowUpdateOptions). */
+export interface WorkflowUpdateOptions {
+  /** The update's id (default: a random uuid); the engine applies an update id once per run. */
+  readonly updateId?: string;
+}
+
+/** An update's outcome as the engine stores it: the handler's result, or a failure. */
+export interface WorkflowUpdateOutcome {
+  readonly success?: unknown;
+  readonly failure?: FailureJSON;
+}
+
+/** An update sent to a workflow (Temporal's WorkflowStartUpdateInput). */
+export interface WorkflowStartUpdateInput {
+  readonly updateName: string;
+  readonly args: unknown[];
+  readonly workflowExecution: WorkflowExecution;
+  readonly headers: Headers;
+  readonly options: WorkflowUpdateOptions & { waitForStage: WorkflowUpdateStage };
+}
+
+/** What an update call learnt (Temporal's WorkflowStartUpdateOutput): the outcome when it was already known. */
+export interface WorkflowStartUpdateOutput {
+  readonly updateId: string;
+  readonly workflowRunId?: string;
+  readonly outcome?: WorkflowUpdateOutcome;
+}
+
+/** An update that reached (at least) the stage asked for (Temporal's WorkflowUpdateHandle). */
+export interface WorkflowUpdateHandle<Ret> {
+  readonly updateId: string;
+  readonly workflowId: string;
+  readonly workflowRunId?: string;
+  /** The handler's result; WorkflowUpdateFailedError if it was rejected or its handler failed. */
+  result(): Promise<Ret>;
+}
+
+/** An update definition (defineUpdate of durable-sdk/workflow) or its name. */
+export type UpdateRef<Ret, Args extends unknown[]> = string | { name: string; __ret?: Ret; __args?: Args };
+
 /** Temporal's WorkflowClientInterceptor: each method wraps one client call. */
 export interface WorkflowClientInterceptor {
   /** Resolves to the run id. */
@@ -103,6 +158,8 @@ export interface WorkflowClientInterceptor {
   cancel?(input: WorkflowCancelInput, next: (input: WorkflowCancelInput) => Promise<void>): Promise<void>;
   terminate?(input: WorkflowTerminateInput, next: (input: WorkflowTerminateInput) => Promise<void>): Promise<void>;
   describe?(input: WorkflowDescribeInput, next: (input: WorkflowDescribeInput) => Promise<WorkflowDescription>): Promise<WorkflowDescription>;
+  /** An update: startUpdate, executeUpdate (and the update of executeUpdateWithStart). */
+  startUpdate?(input: WorkflowStartUpdateInput, next: (input: WorkflowStartUpdateInput) => Promise<WorkflowStartUpdateOutput>): Promise<WorkflowStartUpdateOutput>;
 }
 
 export interface ClientInterceptors {
@@ -331,6 +388,56 @@ export class WorkflowHandle<F = unknown> {
     }
   }
 
+  /**
+   * Send an update and wait for its result (Temporal's executeUpdate).
+   * WorkflowUpdateFailedError when the validator rejected it or the handler
+   * threw a failure; WorkflowNotRunningError (DU003) when the workflow is
+   * closed or closes before the update completes.
+   */
+  async executeUpdate<Ret, Args extends unknown[] = []>(def: UpdateRef<Ret, Args>, options?: WorkflowUpdateOptions & { args?: Args }): Promise<Ret> {
+    const handle = await this.sendUpdate<Ret, Args>(def, WorkflowUpdateStage.COMPLETED, options);
+    return handle.result();
+  }
+
+  /**
+   * Send an update and wait until it is accepted (or rejected): a handle
+   * whose result() waits for its completion (Temporal's startUpdate; as
+   * there, waitForStage must be ACCEPTED).
+   */
+  async startUpdate<Ret, Args extends unknown[] = []>(def: UpdateRef<Ret, Args>,
+    options: WorkflowUpdateOptions & { args?: Args; waitForStage: typeof WorkflowUpdateStage.ACCEPTED }): Promise<WorkflowUpdateHandle<Ret>> {
+    if (options?.waitForStage !== WorkflowUpdateStage.ACCEPTED) {
+      throw new TypeError(`startUpdate: waitForStage must be WorkflowUpdateStage.ACCEPTED, not ${String(options?.waitForStage)}`);
+    }
+    return this.sendUpdate<Ret, Args>(def, WorkflowUpdateStage.ACCEPTED, options);
+  }
+
+  /** @internal An update through the interceptors, waited for until `stage`; its handle. */
+  async sendUpdate<Ret, Args extends unknown[]>(def: UpdateRef<Ret, Args>, stage: WorkflowUpdateStage,
+    options?: WorkflowUpdateOptions & { args?: Args }): Promise<WorkflowUpdateHandle<Ret>> {
+    const name = nameOf(def);
+    const next = this.client.intercept('startUpdate', async (input) => {
+      const payload = await this.client.dataConverter.argsToInput(input.args, headersToJSON(input.headers));
+      const request: UpdateRequest = {
+        workflowId: input.workflowExecution.workflowId, runId: input.workflowExecution.runId, name: input.updateName,
+        input: payload, updateId: input.options.updateId ?? randomUUID(),
+      };
+      const stageWanted = input.options.waitForStage === WorkflowUpdateStage.COMPLETED ? 'completed' : 'accepted';
+      const r = await this.client.updateUntil(request, stageWanted);
+      return { updateId: request.updateId, workflowRunId: input.workflowExecution.runId, outcome: r.outcome, request } as WorkflowStartUpdateOutput;
+    });
+    const out = await next({
+      updateName: name, args: options?.args ?? [], workflowExecution: this.execution, headers: {},
+      options: { updateId: options?.updateId, waitForStage: stage },
+    });
+    // the request the final handler sent (an interceptor may have changed it), for result()'s polls
+    const request: UpdateRequest = (out as any).request ?? {
+      workflowId: this.workflowId, runId: this.runId, name, updateId: out.updateId,
+      input: await this.client.dataConverter.argsToInput(options?.args ?? [], undefined),
+    };
+    return this.client.updateHandle<Ret>(request, out.outcome);
+  }
+
   async cancel(reason?: string): Promise<void> {
     const next = this.client.intercept('cancel', async (input) => {
       await this.client.query(`SELECT durable.cancel_workflow(workflow_id => $1, reason => $2, run_id => $3::uuid${NS})`,
@@ -377,8 +484,101 @@ export class WorkflowHandle<F = unknown> {
   }
 }
 
+/** What update_workflow is called with, again for each poll of the same update. */
+interface UpdateRequest {
+  workflowId: string;
+  runId?: string;
+  name: string;
+  input: unknown;
+  updateId: string;
+}
+
+/** The start options of WithStartWorkflowOperation: workflowId and workflowIdConflictPolicy are required, as in Temporal. */
+export type WithStartOptions<F extends WorkflowRef> = Omit<WorkflowStartOptions<Args<F>>, 'workflowIdConflictPolicy'> & {
+  workflowId: string;
+  workflowIdConflictPolicy: 'fail' | 'use_existing' | 'FAIL' | 'USE_EXISTING';
+};
+
+/**
+ * The start of executeUpdateWithStart / startUpdateWithStart (Temporal's
+ * WithStartWorkflowOperation): the workflow to start unless it runs, and,
+ * once the call returned, its handle.
+ */
+export class WithStartWorkflowOperation<F extends WorkflowRef = WorkflowRef> {
+  private handle?: WorkflowHandle<F>;
+  private failed?: unknown;
+  private readonly settled: Promise<void>;
+  private settle!: () => void;
+
+  private constructor(readonly workflow: F, readonly options: WithStartOptions<F>) {
+    this.settled = new Promise((r) => (this.settle = r));
+  }
+
+  /**
+   * As Temporal's: workflowIdConflictPolicy is required ('USE_EXISTING' to
+   * update a running workflow, 'FAIL' to insist on a new one).
+   */
+  static create<F extends WorkflowRef>(workflow: F, options: WithStartOptions<F>): WithStartWorkflowOperation<F> {
+    if (!options?.workflowId || !options.workflowIdConflictPolicy) {
+      throw new TypeError('WithStartWorkflowOperation.create needs workflowId and workflowIdConflictPolicy');
+    }
+    return new WithStartWorkflowOperation(workflow, options);
+  }
+
+  /** The started (or running) workflow's handle, once the update-with-start call got that far; its error otherwise. */
+  async workflowHandle(): Promise<WorkflowHandle<F>> {
+    await this.settled;
+    if (this.handle) return this.handle;
+    throw this.failed;
+  }
+
+  /** @internal */
+  done(handle: WorkflowHandle<F> | undefined, err?: unknown): void {
+    if (this.handle || this.failed !== undefined) return;
+    this.handle = handle;
+    this.failed = err;
+    this.settle();
+  }
+}
+
 export class WorkflowClient {
   constructor(private readonly client: Client) {}
+
+  /**
+   * Start a workflow unless it runs (options.startWorkflowOperation), then
+   * send it an update and wait for the result (Temporal's
+   * executeUpdateWithStart).  Not atomic, unlike Temporal's: the engine has
+   * no single call, so this is start_workflow then update_workflow; if the
+   * update fails to be admitted the workflow has started all the same.
+   */
+  async executeUpdateWithStart<Ret, Args extends unknown[] = [], F extends WorkflowRef = WorkflowRef>(def: UpdateRef<Ret, Args>,
+    options: WorkflowUpdateOptions & { args?: Args; startWorkflowOperation: WithStartWorkflowOperation<F> }): Promise<Ret> {
+    const h = await this.updateWithStart<Ret, Args, F>(def, WorkflowUpdateStage.COMPLETED, options);
+    return h.result();
+  }
+
+  /** As executeUpdateWithStart, returning when the update is accepted (Temporal's startUpdateWithStart). */
+  async startUpdateWithStart<Ret, Args extends unknown[] = [], F extends WorkflowRef = WorkflowRef>(def: UpdateRef<Ret, Args>,
+    options: WorkflowUpdateOptions & { args?: Args; waitForStage: typeof WorkflowUpdateStage.ACCEPTED; startWorkflowOperation: WithStartWorkflowOperation<F> }): Promise<WorkflowUpdateHandle<Ret>> {
+    return this.updateWithStart<Ret, Args, F>(def, WorkflowUpdateStage.ACCEPTED, options);
+  }
+
+  private async updateWithStart<Ret, Args extends unknown[], F extends WorkflowRef>(def: UpdateRef<Ret, Args>, stage: WorkflowUpdateStage,
+    options: WorkflowUpdateOptions & { args?: Args; startWorkflowOperation: WithStartWorkflowOperation<F> }): Promise<WorkflowUpdateHandle<Ret>> {
+    const op = options.startWorkflowOperation;
+    let handle: WorkflowHandle<F>;
+    try {
+      const policy = op.options.workflowIdConflictPolicy.toLowerCase() as 'fail' | 'use_existing';
+      const started = await this.start(op.workflow, { ...op.options, workflowIdConflictPolicy: policy });
+      // the update goes to the latest run of the id (the one started, or the one that was running)
+      handle = this.getHandle<F>(op.options.workflowId);
+      op.done(new WorkflowHandle<F>(this.client, started.workflowId, undefined, started.firstExecutionRunId));
+    } catch (e) {
+      op.done(undefined, e);
+      throw e;
+    }
+    return handle.sendUpdate<Ret, Args>(def, stage, options);
+  }
 
   async start<F extends WorkflowRef>(workflow: F, options: WorkflowStartOptions<Args<F>>): Promise<WorkflowHandle<F>> {
     const workflowId = options.workflowId ?? randomUUID();
@@ -532,6 +732,58 @@ export class Client {
       if (err instanceof NamespaceNotFoundError) err.namespace ??= this.namespace;
       throw err;
     }
+  }
+
+  /**
+   * @internal Call durable.update_workflow for the request until it reaches
+   * `stage` (or is rejected, or completed): each call waits up to 30 s; the
+   * engine applies the update id once, so calling again is safe, and
+   * admits the update again if the engine lost it (a restart before
+   * acceptance).  The outcome, when completed or rejected.
+   */
+  async updateUntil(r: UpdateRequest, stage: 'accepted' | 'completed'): Promise<{ stage: string; outcome?: WorkflowUpdateOutcome }> {
+    for (;;) {
+      const rows = await this.query(
+        `SELECT u.stage, u.result, u.result IS NULL AS none, u.failure
+           FROM durable.update_workflow(workflow_id => $1, update_name => $2, args => $3::jsonb, update_id => $4,
+                wait_for_stage => $5, wait => $6::interval, run_id => $7::uuid${NS}) u`,
+        [r.workflowId, r.name, JSON.stringify(r.input ?? null), r.updateId, stage, '30 seconds', r.runId ?? null]);
+      const u = rows[0];
+      if (u.stage === 'rejected' || u.stage === 'completed') {
+        return { stage: u.stage, outcome: u.failure ? { failure: u.failure } : { success: u.none ? undefined : u.result } };
+      }
+      if (u.stage === stage) return { stage: u.stage };
+      // the engine answers an accepted update of a closed run (the run closed before completing it) at once with
+      // stage "accepted", where its docs promise DU003: say so rather than ask again forever
+      if (!(await this.runIsOpen(r))) {
+        throw new WorkflowNotRunningError(`workflow "${r.workflowId}" closed before update "${r.updateId}" completed`, 'DU003');
+      }
+    }
+  }
+
+  private async runIsOpen(r: UpdateRequest): Promise<boolean> {
+    const rows = await this.query(`SELECT status FROM durable.describe_workflow(workflow_id => $1, run_id => $2::uuid${NS})`,
+      [r.workflowId, r.runId ?? null]);
+    return rows[0]?.status === 'running';
+  }
+
+  /** @internal The handle of an update; `outcome` when already known. */
+  updateHandle<Ret>(r: UpdateRequest, outcome?: WorkflowUpdateOutcome): WorkflowUpdateHandle<Ret> {
+    let known = outcome;
+    return {
+      updateId: r.updateId,
+      workflowId: r.workflowId,
+      workflowRunId: r.runId,
+      result: async () => {
+        known ??= (await this.updateUntil(r, 'completed')).outcome!;
+        if (known.failure) {
+          const cause = decodeFailure(known.failure);
+          await this.dataConverter.decodeErrorDetails(cause);
+          throw new WorkflowUpdateFailedError('Workflow Update failed', cause);
+        }
+        return (known.success === undefined ? undefined : await this.dataConverter.fromStored(known.success)) as Ret;
+      },
+    };
   }
 
   async close(): Promise<void> {

@@ -185,6 +185,12 @@ export class LoadedDataConverter {
         case 'ChildWorkflowExecutionCanceled':
           out.push({ ...e, attributes: { ...a, details: await this.codecStored(a.details, false) } });
           break;
+        case 'WorkflowExecutionUpdateAccepted': {
+          const req = a.accepted_request ?? {};
+          const input = { ...req.input, args: await this.codecInput(req.input?.args ?? null, false) };
+          out.push({ ...e, attributes: { ...a, accepted_request: { ...req, input } } });
+          break;
+        }
         default:
           out.push(e);
       }
@@ -213,12 +219,26 @@ export class LoadedDataConverter {
           out.push({ ...c, result: await this.codecStored(c.result, true) });
           break;
         case 'fail_workflow':
+        case 'reject_update':
           out.push({ ...c, failure: await this.codecFailure(c.failure, true) });
+          break;
+        case 'complete_update':
+          out.push(c.failure !== undefined
+            ? { ...c, failure: await this.codecFailure(c.failure, true) }
+            : { ...c, result: await this.codecStored(c.result, true) });
           break;
         default:
           out.push(c);
       }
     }
+    return out;
+  }
+
+  /** A workflow task's update messages with their args decoded by the codecs (the sandbox converts them). */
+  async decodeMessages<M extends { args: unknown }>(messages: M[]): Promise<M[]> {
+    if (!this.codecs.length) return messages;
+    const out: M[] = [];
+    for (const m of messages) out.push({ ...m, args: await this.codecInput(m.args, false) });
     return out;
   }
 

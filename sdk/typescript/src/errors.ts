@@ -62,6 +62,19 @@ export class QueryTimeoutError extends DurableError {}
 /** The engine has no durable.query_workflow (older engine). */
 export class QueryNotSupportedError extends DurableError {}
 
+/**
+ * An update failed (Temporal's WorkflowUpdateFailedError): the workflow's
+ * validator rejected it, or its handler threw a failure.  `cause` is that
+ * failure (an ApplicationFailure, ...).
+ */
+export class WorkflowUpdateFailedError extends DurableError {
+  public override readonly cause: DurableFailure;
+  constructor(message: string, cause: DurableFailure) {
+    super(message);
+    this.cause = cause;
+  }
+}
+
 /** DU010 (and the base class of DU011-DU013): the workflow did not complete. `cause` says why. */
 export class WorkflowFailedError extends DurableError {
   public override readonly cause: DurableFailure;

@@ -6,11 +6,12 @@ export type {
 } from './worker/interceptors';
 export type { WorkerStats } from './worker/host';
 export type { HistoryEvent } from './worker/replay';
-export { Client, WorkflowClient, WorkflowHandle } from './client';
+export { Client, WithStartWorkflowOperation, WorkflowClient, WorkflowHandle, WorkflowUpdateStage } from './client';
 export type {
   ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription, ClientInterceptors, WorkflowClientInterceptor,
   WorkflowStartInput, WorkflowSignalInput, WorkflowSignalWithStartInput, WorkflowQueryInput, WorkflowCancelInput,
-  WorkflowTerminateInput, WorkflowDescribeInput, WorkflowExecution,
+  WorkflowTerminateInput, WorkflowDescribeInput, WorkflowExecution, WorkflowUpdateHandle, WorkflowUpdateOptions, WorkflowUpdateOutcome,
+  WorkflowStartUpdateInput, WorkflowStartUpdateOutput, UpdateRef,
 } from './client';
 export { Context } from './activity';
 export type { ActivityInfo } from './activity';

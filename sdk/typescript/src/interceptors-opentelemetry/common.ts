@@ -18,6 +18,8 @@ export const SpanName = {
   WORKFLOW_SIGNAL_WITH_START: 'SignalWithStartWorkflow',
   WORKFLOW_EXECUTE: 'RunWorkflow',
   WORKFLOW_HANDLE_SIGNAL: 'HandleSignal',
+  WORKFLOW_START_UPDATE: 'StartWorkflowUpdate',
+  WORKFLOW_HANDLE_UPDATE: 'HandleUpdate',
   ACTIVITY_START: 'StartActivity',
   CHILD_WORKFLOW_START: 'StartChildWorkflow',
   ACTIVITY_EXECUTE: 'RunActivity',

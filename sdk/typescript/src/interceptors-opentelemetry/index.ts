@@ -1,7 +1,7 @@
 /**
  * OpenTelemetry tracing of durable calls, with the shape of Temporal's
  * @temporalio/interceptors-opentelemetry: a client interceptor
- * (StartWorkflow, SignalWorkflow, SignalWithStartWorkflow spans), an
+ * (StartWorkflow, SignalWorkflow, SignalWithStartWorkflow, StartWorkflowUpdate spans), an
  * activity inbound interceptor (RunActivity), and makeWorkflowExporter, the
  * sink through which workflow code (interceptors in
  * `durable-sdk/interceptors-opentelemetry/workflow`) exports its spans.
@@ -17,7 +17,8 @@ import type { Context } from '../activity';
 import type { Headers } from '../common/payload';
 import type { Next } from '../common/interceptors';
 import type {
-  WorkflowClientInterceptor, WorkflowSignalInput, WorkflowSignalWithStartInput, WorkflowStartInput,
+  WorkflowClientInterceptor, WorkflowSignalInput, WorkflowSignalWithStartInput, WorkflowStartInput, WorkflowStartUpdateInput,
+  WorkflowStartUpdateOutput,
 } from '../client';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, InjectedSink } from '../worker/interceptors';
 import {
@@ -65,7 +66,7 @@ async function instrument<T>(tracer: Tracer, name: string, kind: SpanKind, paren
   }
 }
 
-/** Client calls: StartWorkflow:<type>, SignalWorkflow:<name>, SignalWithStartWorkflow:<type>. */
+/** Client calls: StartWorkflow:<type>, SignalWorkflow:<name>, SignalWithStartWorkflow:<type>, StartWorkflowUpdate:<name>. */
 export class OpenTelemetryWorkflowClientInterceptor implements WorkflowClientInterceptor {
   private readonly tracer: Tracer;
 
@@ -89,6 +90,15 @@ export class OpenTelemetryWorkflowClientInterceptor implements WorkflowClientInt
   async signalWithStart(input: WorkflowSignalWithStartInput, next: Next<WorkflowClientInterceptor, 'signalWithStart'>): Promise<string> {
     return instrument(this.tracer, `${SpanName.WORKFLOW_SIGNAL_WITH_START}${SPAN_DELIMITER}${input.workflowType}`, SpanKind.CLIENT,
       context.active(), (span) => next({ ...input, headers: inject(input.headers, span) }));
+  }
+
+  async startUpdate(input: WorkflowStartUpdateInput, next: Next<WorkflowClientInterceptor, 'startUpdate'>): Promise<WorkflowStartUpdateOutput> {
+    return instrument(this.tracer, `${SpanName.WORKFLOW_START_UPDATE}${SPAN_DELIMITER}${input.updateName}`, SpanKind.CLIENT,
+      context.active(), (span) => {
+        span.setAttribute('workflow_id', input.workflowExecution.workflowId);
+        if (input.options.updateId) span.setAttribute('update_id', input.options.updateId);
+        return next({ ...input, headers: inject(input.headers, span) });
+      });
   }
 }
 

@@ -16,6 +16,10 @@
  *   - SignalWorkflow:<name>, a signal to another workflow or a child, whose
  *     context goes with the signal;
  *   - HandleSignal:<name>, child of the signal's SignalWorkflow span;
+ *   - HandleUpdate:<name> (attribute update_id), child of the client's
+ *     StartWorkflowUpdate span; validators get no span (Temporal's
+ *     ValidateUpdate): they do not run on replay, and a span made only in
+ *     the first execution would shift the ids of the spans after it;
  *   - ContinueAsNew, child of RunWorkflow, whose context goes to the new run.
  *
  * Span ids are derived from the run id and a counter, so a replay makes the
@@ -25,7 +29,7 @@
  */
 import { proxySinks, workflowInfo } from '../workflow';
 import type {
-  ActivityInput, ContinueAsNewInput, Next, SignalInput, SignalWorkflowInput, StartChildWorkflowExecutionInput,
+  ActivityInput, ContinueAsNewInput, Next, SignalInput, SignalWorkflowInput, StartChildWorkflowExecutionInput, UpdateInput,
   WorkflowExecuteInput, WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor,
 } from '../workflow';
 import {
@@ -109,6 +113,13 @@ export class OpenTelemetryInboundInterceptor implements WorkflowInboundCallsInte
   async handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
     const parent = traceFromHeaders(input.headers) ?? runSpan?.context;
     const span = new WorkflowSpan(`${SpanName.WORKFLOW_HANDLE_SIGNAL}${SPAN_DELIMITER}${input.signalName}`, SPAN_KIND.SERVER, parent);
+    return inSpan(span, () => next(input));
+  }
+
+  async handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+    const parent = traceFromHeaders(input.headers) ?? runSpan?.context;
+    const span = new WorkflowSpan(`${SpanName.WORKFLOW_HANDLE_UPDATE}${SPAN_DELIMITER}${input.name}`, SPAN_KIND.SERVER, parent);
+    span.attributes.update_id = input.updateId;
     return inSpan(span, () => next(input));
   }
 }

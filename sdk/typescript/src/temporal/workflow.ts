@@ -55,10 +55,5 @@ export function proxyLocalActivities<A = Record<string, (...args: any[]) => any>
   return proxyActivities<A>(rest);
 }
 
-const NO_UPDATES = 'durable has no workflow updates (the engine has no update protocol); use a signal and a query';
-export const defineUpdate = unsupported(M, 'defineUpdate', NO_UPDATES);
-export const currentUpdateInfo = unsupported(M, 'currentUpdateInfo', NO_UPDATES);
-export const setDefaultUpdateHandler = unsupported(M, 'setDefaultUpdateHandler', NO_UPDATES);
 export const setDefaultQueryHandler = unsupported(M, 'setDefaultQueryHandler', 'queries are answered only by handlers set with setHandler');
-export const allHandlersFinished = unsupported(M, 'allHandlersFinished', 'durable does not track running signal handlers; keep a counter in the workflow');
 export const upsertMemo = unsupported(M, 'upsertMemo', 'the engine has no upsert_memo command; the memo is set when the workflow starts');

@@ -5,6 +5,16 @@
  * events between two such boundaries are applied in order, the workflow runs
  * until it blocks, and the commands it produced are matched against the
  * command events written when that task completed.
+ *
+ * Updates (docs/protocol.md "Updates").  The updates a workflow task
+ * carries as messages are applied after the task's events, in order, with
+ * their validators (update jobs, workflow/updates.ts).  On replay, the
+ * updates a task accepted are read from the WorkflowExecutionUpdateAccepted
+ * events among its command events, and applied at the same place, without
+ * the validator, as Temporal's core SDK does; accept_update and
+ * complete_update commands are matched with those events and with
+ * WorkflowExecutionUpdateCompleted.  A rejection writes no event: its
+ * reject_update command is not matched.
  */
 import { FailureJSON, NonDeterminismError } from '../common/failure';
 import type { Logger } from '../common/logger';
@@ -36,7 +46,16 @@ const COMMAND_EVENTS: Record<string, string> = {
   WorkflowExecutionFailed: 'fail_workflow',
   WorkflowExecutionCanceled: 'cancel_workflow',
   WorkflowExecutionContinuedAsNew: 'continue_as_new',
+  WorkflowExecutionUpdateAccepted: 'accept_update',
+  WorkflowExecutionUpdateCompleted: 'complete_update',
 };
+
+/** An update a workflow task carries (the task's `messages`). */
+export interface UpdateMessage {
+  update_id: string;
+  name: string;
+  args: unknown;
+}
 
 const CLOSE_COMMANDS = new Set(['complete_workflow', 'fail_workflow', 'cancel_workflow', 'continue_as_new']);
 
@@ -82,6 +101,10 @@ function describeEvent(e: HistoryEvent): string {
       return `SignalExternalWorkflowExecutionInitiated(workflow_id=${a.workflow_execution?.workflow_id}, signal_name=${a.signal_name})`;
     case 'RequestCancelExternalWorkflowExecutionInitiated':
       return `RequestCancelExternalWorkflowExecutionInitiated(workflow_id=${a.workflow_execution?.workflow_id})`;
+    case 'WorkflowExecutionUpdateAccepted':
+      return `WorkflowExecutionUpdateAccepted(update_id=${a.protocol_instance_id}, name=${a.accepted_request?.input?.name})`;
+    case 'WorkflowExecutionUpdateCompleted':
+      return `WorkflowExecutionUpdateCompleted(update_id=${a.meta?.update_id})`;
     default:
       return e.event_type;
   }
@@ -104,6 +127,10 @@ function describeCommand(c: Command): string {
       return `signal_external_workflow(workflow_id=${c.workflow_id}, signal_name=${c.signal_name})`;
     case 'request_cancel_external_workflow':
       return `request_cancel_external_workflow(workflow_id=${c.workflow_id})`;
+    case 'accept_update':
+      return `accept_update(update_id=${c.update_id}, name=${c.name})`;
+    case 'complete_update':
+      return `complete_update(update_id=${c.update_id})`;
     default:
       return c.type;
   }
@@ -138,6 +165,19 @@ function findBoundary(events: HistoryEvent[], from: number, stored: boolean): nu
     }
   }
   return -1;
+}
+
+/** An update job (workflow/updates.ts): the request's args (a stored input, maybe with headers). */
+function updateJob(id: string, name: string, input: unknown, runValidator: boolean): Job {
+  const { args, headers } = unwrapInput(input);
+  return { type: 'update', id, name, args, headers, input, runValidator };
+}
+
+/** The update job of a WorkflowExecutionUpdateAccepted event on replay: its accepted request, no validator. */
+function acceptedUpdateJob(e: HistoryEvent): Job {
+  const a = e.attributes ?? {};
+  const req = a.accepted_request ?? {};
+  return updateJob(a.protocol_instance_id ?? req.meta?.update_id, req.input?.name, req.input?.args ?? null, false);
 }
 
 /** Index of the first command event of events[from, end), or end. */
@@ -193,6 +233,12 @@ export class WorkflowRun {
   };
   /** Whether the last activation closed the workflow. */
   closed = false;
+  /**
+   * Where the run stood before its last activation, when that activation
+   * had no event to apply (only update messages): rewindSpeculative() goes
+   * back there.
+   */
+  private beforeLast?: { lastBoundary: HistoryEvent | undefined; nextEventId: number };
   /** The sandbox went back to the pool: the run cannot continue. */
   private disposed = false;
 
@@ -212,7 +258,8 @@ export class WorkflowRun {
    * does not continue this run (PartialHistory for a new run given only the
    * tail of a history).
    */
-  advance(events: HistoryEvent[], stored = false, applyTrailing = false): Command[] | null {
+  advance(events: HistoryEvent[], stored = false, applyTrailing = false, messages: UpdateMessage[] | null = null): Command[] | null {
+    this.beforeLast = undefined;
     if (this.disposed) throw new CacheMismatch('the run was disposed of');
     let start = this.lastBoundary ? this.continuation(events) : 0;
     if (!this.lastBoundary && events.length > 0 && events[0].event_id !== 1) {
@@ -247,11 +294,19 @@ export class WorkflowRun {
       const boundary = events[b];
       const replaying = b + 1 < events.length && events[b + 1].event_type === 'WorkflowTaskCompleted';
       const jobs = this.jobs(events, start, end);
-      // patches this activation's commands recorded (Temporal's NotifyHasPatch)
+      const eventJobs = jobs.length;
+      // patches this activation's commands recorded (Temporal's NotifyHasPatch), and the updates it accepted
       let patches = NO_PATCHES;
       for (let k = b + 1; k < events.length && events[k].event_type !== 'WorkflowTaskStarted'; k++) {
         const pid = isPatchMarkerEvent(events[k]) ? events[k].attributes.details?.patch_id : undefined;
         if (pid) (patches === NO_PATCHES ? (patches = []) : patches).push(pid);
+        if (events[k].event_type === 'WorkflowExecutionUpdateAccepted') jobs.push(acceptedUpdateJob(events[k]));
+      }
+      if (!replaying && !stored && messages) {
+        for (const m of messages) jobs.push(updateJob(m.update_id, m.name, m.args, true));
+      }
+      if (!replaying) {
+        this.beforeLast = eventJobs === 0 ? { lastBoundary: this.lastBoundary, nextEventId: this.nextEventId } : undefined;
       }
       if (!this.sandbox) this.createSandbox(events, boundary);
       const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary);
@@ -294,6 +349,27 @@ export class WorkflowRun {
       if (events[j].event_id !== this.nextEventId + (j - k)) throw new CacheMismatch('history event ids are not contiguous');
     }
     return k;
+  }
+
+  /**
+   * After a completion whose commands were only update rejections, for an
+   * activation that had no event to apply: go back to where the run stood
+   * before it.  Such a task may be a speculative one the engine dropped
+   * (its WorkflowTaskScheduled and WorkflowTaskStarted are not written, and
+   * their ids are given again to the next task); the activation changed
+   * nothing (validators must not change the workflow's state), so the
+   * run continues from the previous task either way.  If the engine did
+   * write the task, the next history does not continue the rewound run and
+   * the worker replays (CacheMismatch).  True if it rewound.
+   */
+  rewindSpeculative(sent: Command[]): boolean {
+    const before = this.beforeLast;
+    if (!before || this.closed || sent.some((c) => c.type !== 'reject_update')) return false;
+    this.lastBoundary = before.lastBoundary;
+    this.nextEventId = before.nextEventId;
+    this.pending = null;
+    this.beforeLast = undefined;
+    return true;
   }
 
   /** Let the run's sandbox go; the run cannot be used afterwards. */
@@ -436,6 +512,8 @@ export class WorkflowRun {
 
   /** Match the commands of the activation at boundary with the command events of events[start, end). */
   private match(commands: Command[], events: HistoryEvent[], start: number, end: number, boundary: HistoryEvent): void {
+    // rejected updates leave no event
+    if (commands.some((c) => c.type === 'reject_update')) commands = commands.filter((c) => c.type !== 'reject_update');
     let ci = 0;
     let ei = nextCommandEvent(events, start, end);
     while (ci < commands.length || ei < end) {
@@ -493,6 +571,10 @@ export class WorkflowRun {
         return a.workflow_execution?.workflow_id === c.workflow_id && a.signal_name === c.signal_name;
       case 'request_cancel_external_workflow':
         return a.workflow_execution?.workflow_id === c.workflow_id;
+      case 'accept_update':
+        return a.protocol_instance_id === c.update_id && a.accepted_request?.input?.name === c.name;
+      case 'complete_update':
+        return a.meta?.update_id === c.update_id;
       default:
         return true;
     }

@@ -5,7 +5,7 @@
  * Timestamps and the interval are read when used (only activities use them).
  */
 import { parsePgInterval } from '../common/duration';
-import type { HistoryEvent } from './replay';
+import type { HistoryEvent, UpdateMessage } from './replay';
 
 function toDate(v: unknown): Date | null {
   if (v === null || v === undefined) return null;
@@ -32,6 +32,8 @@ export class Task {
   readonly heartbeat_details: unknown;
   readonly priority: number | null;
   readonly query_name: string | null;
+  /** Workflow tasks: the run's admitted updates, each to be accepted or rejected by the completion (docs/protocol.md "Updates"). */
+  readonly messages: UpdateMessage[] | null;
 
   constructor(private readonly raw: any) {
     this.task_token = raw.task_token;
@@ -48,6 +50,7 @@ export class Task {
     this.heartbeat_details = raw.heartbeat_details ?? null;
     this.priority = raw.priority ?? null;
     this.query_name = raw.query_name ?? null;
+    this.messages = Array.isArray(raw.messages) && raw.messages.length ? raw.messages : null;
   }
 
   get scheduled_time(): Date | null {

@@ -20,7 +20,7 @@ import { StaleTaskTokenError } from '../errors';
 import type { Command } from '../workflow/internals';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
-import { CacheMismatch, HistoryEvent, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
+import { CacheMismatch, HistoryEvent, UpdateMessage, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
 import type { Task } from './task';
 
 /** Temporal's cap on the activities one workflow task asks to run eagerly. */
@@ -73,6 +73,16 @@ export class RunCache {
   }
 }
 
+/** The commands with each accept_update's args replaced by the args of its request in `messages`. */
+function withRequestArgs(commands: Command[], messages: UpdateMessage[]): Command[] {
+  if (!commands.some((c) => c.type === 'accept_update')) return commands;
+  const byId = new Map(messages.map((m) => [m.update_id, m]));
+  return commands.map((c) => {
+    const m = c.type === 'accept_update' ? byId.get(c.update_id as string) : undefined;
+    return m ? { ...c, args: m.args ?? null } : c;
+  });
+}
+
 export class WorkflowTasks {
   constructor(private readonly host: TaskHost, readonly cache: RunCache) {}
 
@@ -93,12 +103,14 @@ export class WorkflowTasks {
     let run = this.cache.take(task.run_id);
     let commands: Command[] | null = null;
     const dc = host.dataConverter;
+    let messages = task.messages;
     try {
       // payload codecs run here, outside the sandbox (it converts the decoded payloads)
       if (dc.codecs.length) history = await dc.decodeHistory(history);
+      if (dc.codecs.length && messages) messages = await dc.decodeMessages(messages);
       if (run) {
         try {
-          commands = run.advance(history);
+          commands = run.advance(history, false, false, messages);
           host.stats.cacheHits++;
         } catch (e) {
           if (!(e instanceof CacheMismatch || e instanceof NonDeterminismError)) throw e;
@@ -111,7 +123,7 @@ export class WorkflowTasks {
         if (partial) history = await dc.decodeHistory(await this.wholeHistory(task));
         host.stats.fullReplays++;
         run = this.newRun(task);
-        commands = run.advance(history);
+        commands = run.advance(history, false, false, messages);
       }
     } catch (e) {
       run?.dispose();
@@ -123,6 +135,8 @@ export class WorkflowTasks {
       return [];
     }
     let send = commands ?? [];
+    // accept_update echoes the request's args as the engine sent them (not decoded by the codecs)
+    if (task.messages) send = withRequestArgs(send, task.messages);
     if (dc.codecs.length) {
       try {
         send = await dc.encodeCommands(send);
@@ -156,8 +170,13 @@ export class WorkflowTasks {
       return [];
     }
     // cache first: a workflow task handed back continues from this run
-    if (result?.outcome === 'completed' && !run.closed) this.cache.put(run);
-    else run.dispose();
+    if (result?.outcome === 'completed' && !run.closed) {
+      // a task that only rejected updates may have been dropped by the engine (speculative): continue from before it
+      if (task.messages && run.rewindSpeculative(send)) host.log('debug', `${task.workflow_id}: update rejections only, run rewound`);
+      this.cache.put(run);
+    } else {
+      run.dispose();
+    }
     return host.handedOut(result?.tasks, reservedActivities, false);
   }
 

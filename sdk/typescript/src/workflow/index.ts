@@ -18,6 +18,7 @@ import {
   SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes, TypedSearchAttributes, pairsToStored,
 } from '../common/search-attributes';
 import { argsToStored, memoToStored, searchAttributesToStored } from './conversion';
+import { HandlerUnfinishedPolicy, UpdateDefinition, UpdateHandlerOptions, setUpdateHandler } from './updates';
 export { msToNumber } from '../common/duration';
 export { Trigger } from './trigger';
 export { proxySinks } from './sinks';
@@ -45,6 +46,8 @@ export {
 } from '../common/enums';
 export { WorkflowExecutionAlreadyStartedError } from '../common/errors';
 export { executeChild, getExternalWorkflowHandle, startChild } from './children';
+export { HandlerUnfinishedPolicy, allHandlersFinished, currentUpdateInfo, defineUpdate, setDefaultUpdateHandler } from './updates';
+export type { UpdateDefinition, UpdateHandlerOptions, UpdateInfo } from './updates';
 export type {
   ChildWorkflowHandle, ChildWorkflowOptions, ChildWorkflowOptionsWithDefaults, ExternalWorkflowHandle, WithWorkflowArgs, Workflow,
   WorkflowResultType,
@@ -112,16 +115,42 @@ export function defineQuery<Ret, Args extends any[] = []>(name: string): QueryDe
   return { type: 'query', name };
 }
 
-export function setHandler<Args extends any[]>(def: SignalDefinition<Args>, handler: ((...args: NoInfer<Args>) => void | Promise<void>) | undefined): void;
-export function setHandler<Ret, Args extends any[]>(def: QueryDefinition<Ret, Args>, handler: ((...args: NoInfer<Args>) => NoInfer<Ret>) | undefined): void;
-export function setHandler(def: { type: string; name: string }, handler: ((...args: any[]) => any) | undefined): void {
+/** setHandler's options for a signal handler (Temporal's SignalHandlerOptions). */
+export interface SignalHandlerOptions {
+  description?: string;
+  /** Whether a handler still running when the workflow completes is logged (default WARN_AND_ABANDON). */
+  unfinishedPolicy?: HandlerUnfinishedPolicy;
+}
+
+/** setHandler's options for a query handler. */
+export interface QueryHandlerOptions {
+  description?: string;
+}
+
+/**
+ * Register (or with undefined remove) the handler of a signal, a query or
+ * an update.  An update handler may be async, and may have a validator
+ * (options.validator): see updates.ts and README "Updates".
+ */
+export function setHandler<Args extends any[]>(def: SignalDefinition<Args>, handler: ((...args: NoInfer<Args>) => void | Promise<void>) | undefined,
+  options?: SignalHandlerOptions): void;
+export function setHandler<Ret, Args extends any[]>(def: QueryDefinition<Ret, Args>, handler: ((...args: NoInfer<Args>) => NoInfer<Ret>) | undefined,
+  options?: QueryHandlerOptions): void;
+export function setHandler<Ret, Args extends any[]>(def: UpdateDefinition<Ret, Args>,
+  handler: ((...args: NoInfer<Args>) => NoInfer<Ret> | Promise<NoInfer<Ret>>) | undefined, options?: UpdateHandlerOptions<NoInfer<Args>>): void;
+export function setHandler(def: { type: string; name: string }, handler: ((...args: any[]) => any) | undefined, options?: any): void {
   const a = getActivator();
-  if (def.type === 'signal') {
+  if (def.type === 'update') {
+    setUpdateHandler(a, def.name, handler, options);
+  } else if (def.type === 'signal') {
     if (!handler) {
       a.signalHandlers.delete(def.name);
+      a.updates.signalPolicies.delete(def.name);
       return;
     }
     a.signalHandlers.set(def.name, handler);
+    if (options?.unfinishedPolicy !== undefined) a.updates.signalPolicies.set(def.name, options.unfinishedPolicy);
+    else a.updates.signalPolicies.delete(def.name);
     // signals that arrived before the handler was set: one at a time, in order
     a.dispatchBufferedSignals();
   } else if (def.type === 'query') {

@@ -4,7 +4,7 @@
  * `interceptors.workflowModules` exports `interceptors`, a factory called
  * once for each workflow run (in the run's sandbox) that returns
  * `{ inbound, outbound }`.  Inbound interceptors wrap what reaches the
- * workflow (its execution, signals, queries), outbound ones what the
+ * workflow (its execution, signals, queries, updates), outbound ones what the
  * workflow asks of the engine (activities, timers, child workflows, signals
  * to other workflows, continue-as-new).  In
  * each list the first interceptor is the outermost.
@@ -32,6 +32,14 @@ export interface QueryInput {
   readonly headers: Headers;
 }
 
+/** An update reaching the workflow (Temporal's UpdateInput). */
+export interface UpdateInput {
+  readonly updateId: string;
+  readonly name: string;
+  readonly args: unknown[];
+  readonly headers: Headers;
+}
+
 export interface WorkflowInboundCallsInterceptor {
   execute?(input: WorkflowExecuteInput, next: (input: WorkflowExecuteInput) => Promise<unknown>): Promise<unknown>;
   handleSignal?(input: SignalInput, next: (input: SignalInput) => Promise<void>): Promise<void>;
@@ -40,6 +48,10 @@ export interface WorkflowInboundCallsInterceptor {
    * that settle at once (a query runs to completion in one call).
    */
   handleQuery?(input: QueryInput, next: (input: QueryInput) => unknown): unknown;
+  /** Wraps an update's validator (synchronous; throwing rejects the update). Not called on replay, nor without a validator. */
+  validateUpdate?(input: UpdateInput, next: (input: UpdateInput) => void): void;
+  /** Wraps an accepted update's handler. */
+  handleUpdate?(input: UpdateInput, next: (input: UpdateInput) => Promise<unknown>): Promise<unknown>;
 }
 
 export interface ActivityInput {

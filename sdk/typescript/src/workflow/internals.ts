@@ -20,6 +20,8 @@ import { PayloadConverter, mapFailureDetails, valueFromStored, valueToStored } f
 import { TypedSearchAttributes } from '../common/search-attributes';
 import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
 import { ExternalCancel, ExternalSignal, PendingChild, applyChildJob, convertChildJob } from './children';
+import { HandlerUnfinishedPolicy, UpdateInfo, UpdateJob, UpdateState, currentUpdateInfoOf, doUpdate, rejectBufferedUpdates, unfinishedHandlersWarning } from './updates';
+import { log } from './logs';
 import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
 import type { SinkCall } from './sinks';
 
@@ -64,6 +66,12 @@ export interface WorkflowInfo {
    * workflow started by a client.
    */
   parent?: ParentWorkflowInfo;
+  /**
+   * The update whose handler the calling code runs for (Temporal's
+   * WorkflowInfo.currentUpdateInfo), else undefined; the same as
+   * currentUpdateInfo().
+   */
+  readonly currentUpdateInfo?: UpdateInfo;
   /** `now()` is the real clock (not the workflow task's time, which Date.now() gives). */
   unsafe: { isReplaying: boolean; now(): number };
 }
@@ -95,7 +103,8 @@ export interface ParentWorkflowInfo {
 export interface Job {
   type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel' |
     'childStarted' | 'childStartFailed' | 'childCompleted' | 'childFailed' | 'childCancelled' | 'childTimedOut' |
-    'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed';
+    'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed' |
+    'update';
   [k: string]: any;
 }
 
@@ -197,6 +206,8 @@ export class Activator {
   /** setDefaultSignalHandler: receives (name, ...args) of signals with no handler of their own. */
   defaultSignalHandler?: (signalName: string, ...args: any[]) => unknown;
   queryHandlers = new Map<string, (...args: any[]) => unknown>();
+  /** Update handlers, buffered updates, and the update and signal handlers running (updates.ts). */
+  updates = new UpdateState();
   /** Signals that arrived while no handler took them, in arrival order. */
   bufferedSignals: { name: string; args: unknown[]; headers?: Record<string, any> }[] = [];
   /** The workflow function has been called (patched() is refused before). */
@@ -611,13 +622,22 @@ function activityFailure(a: Activator, job: Job, p: PendingActivity): ActivityFa
 
 /** Run a signal handler (through the inbound interceptors); its failure fails the workflow (or its task). */
 export function callSignal(a: Activator, fn: (...args: any[]) => unknown, args: unknown[], signalName = '', headers: Record<string, any> = {}): void {
+  // running until it settles, for allHandlersFinished (updates.ts)
+  const seq = ++a.updates.signalSeq;
+  const unfinishedPolicy = a.updates.signalPolicies.get(signalName) ?? HandlerUnfinishedPolicy.WARN_AND_ABANDON;
+  a.updates.signals.set(seq, { name: signalName, unfinishedPolicy });
   try {
     const next = composeInterceptors(a.inbound, 'handleSignal', async (input) => {
       await fn(...input.args);
     });
     const r = next({ signalName, args, headers: headersOf(headers) }) as any;
-    if (r && typeof r.then === 'function') r.then(undefined, (e: unknown) => a.failWorkflow(e));
+    if (r && typeof r.then === 'function') {
+      r.then(undefined, (e: unknown) => a.failWorkflow(e)).finally(() => a.updates.signals.delete(seq));
+    } else {
+      a.updates.signals.delete(seq);
+    }
   } catch (e) {
+    a.updates.signals.delete(seq);
     a.failWorkflow(e);
   }
 }
@@ -680,6 +700,9 @@ function applyJob(a: Activator, job: Job): void {
       a.rootScope.cancelWith(new CancelledFailure(job.reason ? `Workflow cancelled: ${job.reason}` : 'Workflow cancelled'));
       return;
     }
+    case 'update':
+      doUpdate(a, job as UpdateJob);
+      return;
     default:
       applyChildJob(a, job);
   }
@@ -760,6 +783,7 @@ export const bridge = {
     Object.defineProperty(a.info, 'typedSearchAttributes', {
       get: () => TypedSearchAttributes.fromStored(a.info.searchAttributes), enumerable: true, configurable: true,
     });
+    Object.defineProperty(a.info, 'currentUpdateInfo', { get: () => currentUpdateInfoOf(), enumerable: false, configurable: true });
     a.rootScope = new CancellationScope({ cancellable: true, parent: null });
     return a;
   },
@@ -859,9 +883,15 @@ export const bridge = {
 
   collect(): string {
     const a = getActivator();
+    // every update message must be answered: those no handler took are rejected now
+    if (a.updates.buffered.length && a.taskFailure === undefined) rejectBufferedUpdates(a);
+    if (a.commands.some((cmd) => cmd.type === 'complete_workflow')) {
+      const warning = unfinishedHandlersWarning(a);
+      if (warning) log.warn(warning);
+    }
     a.assignIndexes();
     const c = a.payloadConverter;
-    const commands = c ? a.commands.map((cmd) => (cmd.type === 'fail_workflow'
+    const commands = c ? a.commands.map((cmd) => (cmd.failure && FAILURE_COMMANDS.has(cmd.type)
       ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
     const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
@@ -921,6 +951,9 @@ export const bridge = {
   },
 };
 
+/** Commands whose failure's details are values (stored through the payload converter). */
+const FAILURE_COMMANDS = new Set(['fail_workflow', 'complete_update', 'reject_update']);
+
 /** A job's stored values as values, through the payload converter. */
 function convertJob(c: PayloadConverter, job: Job): Job {
   switch (job.type) {
@@ -933,6 +966,8 @@ function convertJob(c: PayloadConverter, job: Job): Job {
       return { ...job, failure: mapFailureDetails(job.failure, (v) => valueFromStored(c, v)) };
     case 'activityCancelled':
       return { ...job, details: argsFromStored(c, toArgs(job.details)) };
+    case 'update':
+      return job; // decoded by doUpdate (a decoding error rejects the update)
     default:
       return convertChildJob(c, job);
   }

@@ -285,9 +285,9 @@ describe('what cannot run the same way says so at load time', () => {
       const err = await attempt().then(() => undefined, (e) => e);
       assert.ok(err instanceof TemporalCompatibilityError, String(err));
       assert.deepEqual(err.problems.map((p) => [p.module, p.name]).sort(), [
-        ['@temporalio/workflow', 'defineUpdate'], ['@temporalio/workflow', 'workflowMetadataQuery'],
+        ['@temporalio/workflow', 'upsertMemo'], ['@temporalio/workflow', 'workflowMetadataQuery'],
       ]);
-      assert.match(err.message, /temporal-unsupported\.js:\d+: defineUpdate from @temporalio\/workflow: durable has no workflow updates/);
+      assert.match(err.message, /temporal-unsupported\.js:\d+: upsertMemo from @temporalio\/workflow: the engine has no upsert_memo command/);
       assert.match(err.message, /workflowMetadataQuery from @temporalio\/workflow: durable's @temporalio\/workflow has no export "workflowMetadataQuery"/);
     }
   });
@@ -295,7 +295,7 @@ describe('what cannot run the same way says so at load time', () => {
   it('an unsupported export throws UnsupportedTemporalFeatureError when called; so does Client.schedule', async () => {
     // bracket access: this test module must not itself trip the load-time check
     const shim: Record<string, any> = require('@temporalio/workflow');
-    assert.throws(() => shim['defineUpdate']('x'), (e: any) => e instanceof UnsupportedTemporalFeatureError && /workflow updates/.test(e.message));
+    assert.throws(() => shim['upsertMemo']({}), (e: any) => e instanceof UnsupportedTemporalFeatureError && /upsert_memo/.test(e.message));
     assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
     assert.throws(() => client.workflow['list' as 'start'](undefined as any, undefined as any), /Client\.workflow\.list is not supported by durable: durable has no visibility query language/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);

@@ -1,7 +1,7 @@
 /**
  * Regenerates test/fixtures/*.json from real runs (needs initdb and the
  * installed extension):  node dist/test/tools/capture-fixtures.js [name ...]
- * (with names, only those: "composition", or "others" for the rest).
+ * (with names, only those: "composition", "updates", or "others" for the rest).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const env = await startEnv([SCHEMA, TEST_SCHEMA]);
   try {
     if (!only.length || only.includes('composition')) await captureComposition(env);
+    if (!only.length || only.includes('updates')) await captureUpdates(env);
     if (!only.length || only.includes('others')) await captureOthers(env);
   } finally {
     await env.stop();
@@ -39,6 +40,29 @@ async function captureComposition(env: Env): Promise<void> {
   await h.result();
   await target.result();
   await saveHistory(env, 'composition-tour', 'fx-tour');
+}
+
+/**
+ * update-tour: updates accepted and completed in one workflow task and
+ * across tasks (a timer, an activity, a signal), a handler failure, a
+ * rejection (no event), allHandlersFinished (test/workflows/updates.ts updateTour).
+ */
+async function captureUpdates(env: Env): Promise<void> {
+  await env.startWorker({ taskQueue: 'updates', workflowsPath: require.resolve('../workflows/updates'), activities: { double: async (x: number) => x * 2 } });
+  const h = await env.client.workflow.start('updateTour', { taskQueue: 'updates', workflowId: 'fx-updates' });
+  await h.executeUpdate('add', { args: [1], updateId: 'fx-add' });
+  await Promise.all([
+    h.executeUpdate('addLater', { args: [2], updateId: 'fx-later' }),
+    h.executeUpdate('addDoubled', { args: [3], updateId: 'fx-doubled' }),
+  ]);
+  await h.executeUpdate('fail', { args: ['no'], updateId: 'fx-fail' }).catch(() => undefined);
+  await h.executeUpdate('add', { args: [-1], updateId: 'fx-rejected' }).catch(() => undefined);
+  const waiting = await h.startUpdate('waitForRelease', { waitForStage: 'ACCEPTED', updateId: 'fx-wait' });
+  await h.signal('finish');
+  await h.signal('release');
+  await waiting.result();
+  await h.result();
+  await saveHistory(env, 'update-tour', 'fx-updates');
 }
 
 async function captureOthers(env: Env): Promise<void> {

@@ -38,32 +38,32 @@ function problems(entry: string): string[] {
 
 describe('load-time check of Temporal imports', () => {
   it('registers each stub with its reason', () => {
-    assert.match(UNSUPPORTED['@temporalio/workflow'].defineUpdate, /no workflow updates/);
+    assert.match(UNSUPPORTED['@temporalio/workflow'].upsertMemo, /no upsert_memo command/);
   });
 
   it('tsc CommonJS: module bindings, __importStar and destructuring, through relative requires', () => {
-    write('helper.js', '"use strict";\nconst wf = __importStar(require("@temporalio/workflow"));\nexports.h = () => wf.setDefaultUpdateHandler(undefined);\n');
+    write('helper.js', '"use strict";\nconst wf = __importStar(require("@temporalio/workflow"));\nexports.h = () => wf.setDefaultQueryHandler(undefined);\n');
     const entry = write('cjs.js', [
       '"use strict";',
       'const workflow_1 = require("@temporalio/workflow");',
-      'const { defineUpdate, sleep: pause } = require("@temporalio/workflow");',
+      'const { upsertMemo, sleep: pause } = require("@temporalio/workflow");',
       'const helper_1 = require("./helper");',
-      'async function w() { await (0, workflow_1.sleep)(1); (0, workflow_1.currentUpdateInfo)(); return workflow_1.noSuchExport; }',
+      'async function w() { await (0, workflow_1.sleep)(1); (0, workflow_1.setDefaultQueryHandler)(); return workflow_1.noSuchExport; }',
     ].join('\n'));
     assert.deepEqual(problems(entry).sort(), [
-      'cjs.js:3 defineUpdate', 'cjs.js:5 currentUpdateInfo', 'cjs.js:5 noSuchExport', 'helper.js:3 setDefaultUpdateHandler',
+      'cjs.js:3 upsertMemo', 'cjs.js:5 noSuchExport', 'cjs.js:5 setDefaultQueryHandler', 'helper.js:3 setDefaultQueryHandler',
     ]);
   });
 
   it('TypeScript/ESM source: named imports (aliases too), namespace imports; `import type` is skipped', () => {
-    write('types.ts', 'import { defineUpdate } from "@temporalio/workflow";\nexport type X = 1;\n');
+    write('types.ts', 'import { upsertMemo } from "@temporalio/workflow";\nexport type X = 1;\n');
     const entry = write('esm.ts', [
       'import type { X } from "./types";',
       'import { proxyActivities, upsertMemo as memo, type WorkflowInfo } from "@temporalio/workflow";',
       'import * as wf from "@temporalio/workflow";',
-      'export async function w() { wf.condition(() => true); wf.allHandlersFinished(); }',
+      'export async function w() { wf.condition(() => true); wf.setDefaultQueryHandler(undefined); }',
     ].join('\n'));
-    assert.deepEqual(problems(entry).sort(), ['esm.ts:2 upsertMemo', 'esm.ts:4 allHandlersFinished']);
+    assert.deepEqual(problems(entry).sort(), ['esm.ts:2 upsertMemo', 'esm.ts:4 setDefaultQueryHandler']);
   });
 
   it('a module using only what durable has passes', () => {

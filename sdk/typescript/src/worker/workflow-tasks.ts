@@ -21,6 +21,7 @@ import type { Command } from '../workflow/internals';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
 import { CacheMismatch, HistoryEvent, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
+import { LocalActivities, LocalActivitiesLost, RestartWorkflowTask, WorkflowTaskState } from './local-activities';
 import type { Task } from './task';
 
 /** Temporal's cap on the activities one workflow task asks to run eagerly. */
@@ -74,7 +75,7 @@ export class RunCache {
 }
 
 export class WorkflowTasks {
-  constructor(private readonly host: TaskHost, readonly cache: RunCache) {}
+  constructor(private readonly host: TaskHost, readonly cache: RunCache, readonly local?: LocalActivities) {}
 
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
@@ -86,6 +87,7 @@ export class WorkflowTasks {
   /** Run one workflow task; resolves to the tasks its completion handed back. */
   async handle(task: Task): Promise<Task[]> {
     const host = this.host;
+    const receivedAt = Date.now();
     host.stats.workflowTasks++;
     let history = task.history ?? [];
     const partial = history.length > 0 && history[0].event_id !== 1;
@@ -121,6 +123,24 @@ export class WorkflowTasks {
       }
       await this.fail(task, e);
       return [];
+    }
+    if (this.local && run.local.waiting) {
+      // local activities: run them while holding the task (local-activities.ts)
+      const state: WorkflowTaskState = { task, commands: commands ?? [], receivedAt };
+      try {
+        await this.local.drive(state, run);
+      } catch (e) {
+        run.dispose();
+        if (e instanceof RestartWorkflowTask) return this.handle(e.task);
+        if (e instanceof StaleTaskTokenError || e instanceof LocalActivitiesLost) {
+          host.log('debug', `workflow task of ${task.workflow_id}: ${(e as Error).message}`);
+          return [];
+        }
+        await this.fail(state.task, e);
+        return [];
+      }
+      task = state.task;
+      commands = state.commands;
     }
     let send = commands ?? [];
     if (dc.codecs.length) {

@@ -45,6 +45,8 @@ export {
 } from '../common/enums';
 export { WorkflowExecutionAlreadyStartedError } from '../common/errors';
 export { executeChild, getExternalWorkflowHandle, startChild } from './children';
+export { LOCAL_ACTIVITY_MARKER, proxyLocalActivities } from './local-activities';
+export type { LocalActivityOptions } from './local-activities';
 export type {
   ChildWorkflowHandle, ChildWorkflowOptions, ChildWorkflowOptionsWithDefaults, ExternalWorkflowHandle, WithWorkflowArgs, Workflow,
   WorkflowResultType,

@@ -22,6 +22,7 @@ import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStore
 import { ExternalCancel, ExternalSignal, PendingChild, applyChildJob, convertChildJob } from './children';
 import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
 import type { SinkCall } from './sinks';
+import { LocalActivityMarker, applyLocalJob, beginLocalActivation, collectLocal, resolveNextFromMarker } from './local-activities';
 
 export type Command = { type: string; [k: string]: unknown };
 
@@ -95,7 +96,8 @@ export interface ParentWorkflowInfo {
 export interface Job {
   type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel' |
     'childStarted' | 'childStartFailed' | 'childCompleted' | 'childFailed' | 'childCancelled' | 'childTimedOut' |
-    'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed';
+    'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed' |
+    'localActivityResolved';
   [k: string]: any;
 }
 
@@ -680,6 +682,9 @@ function applyJob(a: Activator, job: Job): void {
       a.rootScope.cancelWith(new CancelledFailure(job.reason ? `Workflow cancelled: ${job.reason}` : 'Workflow cancelled'));
       return;
     }
+    case 'localActivityResolved':
+      applyLocalJob(a, job);
+      return;
     default:
       applyChildJob(a, job);
   }
@@ -696,6 +701,10 @@ export interface ActivationInput {
   historySize?: number;
   /** suggest_continue_as_new of the WorkflowTaskStarted, when the engine writes it. */
   suggestContinueAsNew?: boolean;
+  /** Replay: the local activity markers of the workflow task replayed (local-activities.ts). */
+  localActivityMarkers?: LocalActivityMarker[];
+  /** A local activity's outcome (local-activities.ts): the workflow's clock does not go back to `now`. */
+  keepNow?: boolean;
 }
 
 export interface InitInput {
@@ -810,12 +819,13 @@ export const bridge = {
   activate(): void {
     const a = getActivator();
     const act = JSON.parse(bridge.input!) as ActivationInput;
-    a.now = act.now;
+    a.now = act.keepNow ? Math.max(a.now, act.now) : act.now;
     a.isReplaying = act.isReplaying;
     a.info.historyLength = act.historyLength;
     a.info.historySize = act.historySize ?? 0;
     a.info.continueAsNewSuggested = act.suggestContinueAsNew ?? act.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS;
     a.commands = [];
+    beginLocalActivation(a, act.localActivityMarkers);
     for (const p of act.patches) a.knownPatches.add(p);
     const c = a.payloadConverter;
     let start: Job | undefined;
@@ -854,7 +864,7 @@ export const bridge = {
    * activation's outcome (collect()).
    */
   settle(): string | null {
-    return bridge.unblock() ? null : bridge.collect();
+    return bridge.unblock() || resolveNextFromMarker(getActivator()) ? null : bridge.collect();
   },
 
   collect(): string {
@@ -863,7 +873,7 @@ export const bridge = {
     const c = a.payloadConverter;
     const commands = c ? a.commands.map((cmd) => (cmd.type === 'fail_workflow'
       ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
-    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands };
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands, ...collectLocal(a) };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
     if (a.sinkCalls.length) {
       out.sinkCalls = a.sinkCalls;

@@ -93,3 +93,11 @@ export async function localChainChanged(name: string): Promise<string> {
   const b = await quick.shout(a);
   return quick.greet(b, 3);
 }
+
+/** localChain with ordinary activities (the transaction count's comparison, test/tools/count-local-transactions.ts). */
+export async function remoteChain(name: string): Promise<string> {
+  const { greet } = proxyActivities<LocalActivities>({ startToCloseTimeout: '5s' });
+  const a = await greet(name, 1);
+  const b = await greet(a, 2);
+  return greet(b, 3);
+}

@@ -152,6 +152,15 @@ describe('local activities', () => {
     assert.deepEqual(markers(await history('la-atonce')), []);
   });
 
+  it('the @temporalio/workflow shim exports proxyLocalActivities: a marker, not an activity', async () => {
+    await env.startWorker({ taskQueue: 'local-temporal', workflowsPath: require.resolve('../workflows/local-temporal'), activities });
+    const result = await env.client.workflow.execute('temporalLocal', { args: ['t'], taskQueue: 'local-temporal', workflowId: 'la-temporal' });
+    assert.equal(result, 't7');
+    const h = await history('la-temporal');
+    assert.ok(!types(h).includes('ActivityTaskScheduled'));
+    assert.deepEqual(markers(h).map((d) => [d.activity_type, d.result]), [['greet', 't7']]);
+  });
+
   it('mixes with activities and timers; concurrent local activities each get a marker', async () => {
     const result = await env.client.workflow.execute('localMixed', { args: ['m'], taskQueue: 'local', workflowId: 'la-mixed' });
     assert.equal(result, 'm123|m124');

@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Worker } from '../../src';
+import { Client, Worker } from '../../src';
+import { AesGcmCodec } from '../helpers/aes-codec';
 import type { HistoryEvent } from '../../src';
 import { createLocalActivities } from '../workflows/local-activities';
 import { Env, startEnv } from '../helpers/env';
@@ -159,6 +160,23 @@ describe('local activities', () => {
     const h = await history('la-temporal');
     assert.ok(!types(h).includes('ActivityTaskScheduled'));
     assert.deepEqual(markers(h).map((d) => [d.activity_type, d.result]), [['greet', 't7']]);
+  });
+
+  it('with payload codecs, a marker holds the encoded result, and replays through the codecs', async () => {
+    const codec = new AesGcmCodec('key-1', Buffer.alloc(32, 7));
+    const dataConverter = { payloadCodecs: [codec] };
+    await env.startWorker({ taskQueue: 'local-crypt', workflowsPath: LOCAL, activities, dataConverter });
+    const client = new Client({ connectionString: env.cluster.connectionString, dataConverter });
+    try {
+      assert.equal(await client.workflow.execute('localChain', { args: ['c'], taskQueue: 'local-crypt', workflowId: 'la-crypt' }), 'c123');
+      const h = await history('la-crypt');
+      const m = markers(h);
+      assert.equal(m.length, 3);
+      for (const d of m) assert.equal(Buffer.from(d.result.metadata.encoding, 'base64').toString(), 'binary/encrypted');
+      await Worker.runReplayHistory({ workflowsPath: LOCAL, dataConverter }, h);
+    } finally {
+      await client.close();
+    }
   });
 
   it('mixes with activities and timers; concurrent local activities each get a marker', async () => {

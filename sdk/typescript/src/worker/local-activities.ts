@@ -112,8 +112,13 @@ export class RestartWorkflowTask extends Error {
   }
 }
 
-/** A heartbeat completion did not hand the next task back: the local activities are given up (the next task runs them again). */
-export class LocalActivitiesLost extends Error {}
+/**
+ * A heartbeat completion did not hand the next task back (the engine queues
+ * it while an ordinary activity of the run is outstanding): the local
+ * activities keep running, parked, and the run goes back to the cache; the
+ * task that continues it on this worker takes them up again.
+ */
+export class LocalActivitiesParked extends Error {}
 
 interface Execution {
   seq: number;
@@ -128,6 +133,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class LocalActivities {
   private hasForce?: boolean;
+  /** Local activities of runs whose next task was queued, not handed back (see LocalActivitiesParked). */
+  private readonly parked = new Map<string, { execs: Map<number, Execution>; timer: NodeJS.Timeout }>();
   /** Workflow task heartbeats made (completions with force_new_task). */
   heartbeats = 0;
 
@@ -141,7 +148,13 @@ export class LocalActivities {
    * heartbeat that cannot go on, and what WorkflowRun throws.
    */
   async drive(state: WorkflowTaskState, run: WorkflowRun): Promise<void> {
-    const execs = new Map<number, Execution>();
+    const held = this.parked.get(run.runId);
+    if (held) {
+      this.parked.delete(run.runId);
+      clearTimeout(held.timer);
+    }
+    const execs = held?.execs ?? new Map<number, Execution>();
+    let parking = false;
     const takeNew = (): void => {
       const { requests, cancels } = run.local.take();
       for (const r of requests) execs.set(r.seq, this.start(r, state.task));
@@ -161,7 +174,12 @@ export class LocalActivities {
         const first = await Promise.race([wake, ...[...execs.values()].map((x) => x.done)]);
         clearTimeout(timer);
         if (first === TIMEOUT) {
-          await this.heartbeat(state, run);
+          if (!(await this.heartbeat(state, run))) {
+            parking = true;
+            this.park(run.runId, execs, state);
+            throw new LocalActivitiesParked(`the heartbeat of ${state.task.workflow_id}'s workflow task handed no task back: ` +
+              'its local activities wait for the task that continues the run');
+          }
           takeNew();
           deadline = this.heartbeatAt(state);
           continue;
@@ -173,8 +191,31 @@ export class LocalActivities {
       }
     } finally {
       // the workflow closed, or the task is given up: nothing waits for them any more
-      for (const x of execs.values()) x.cancel();
+      if (!parking) for (const x of execs.values()) x.cancel();
     }
+  }
+
+  /** Whether a run has parked local activities (its next task must go through drive()). */
+  hasParked(runId: string): boolean {
+    return this.parked.has(runId);
+  }
+
+  /** Cancel a run's parked local activities (the run is replayed from scratch, or nobody took them up in time). */
+  dropParked(runId: string): void {
+    const p = this.parked.get(runId);
+    if (!p) return;
+    this.parked.delete(runId);
+    clearTimeout(p.timer);
+    for (const x of p.execs.values()) x.cancel();
+  }
+
+  /** Keep the executions for the run's next task on this worker, for at most twice the workflow task timeout (10 s or more). */
+  private park(runId: string, execs: Map<number, Execution>, state: WorkflowTaskState): void {
+    const t = state.task;
+    const timeout = t.deadline && t.started_time ? t.deadline.getTime() - t.started_time.getTime() : 10_000;
+    const timer = setTimeout(() => this.dropParked(runId), Math.max(10_000, 2 * timeout));
+    timer.unref();
+    this.parked.set(runId, { execs, timer });
   }
 
   /** When to complete the task to keep it alive: 80 % of its timeout after it was received. */
@@ -188,9 +229,10 @@ export class LocalActivities {
 
   /**
    * Complete the task with the commands so far and force_new_task, and go
-   * on with the task the completion hands back (the run advanced to it).
+   * on with the task the completion hands back (the run advanced to it);
+   * false when none was handed back.
    */
-  private async heartbeat(state: WorkflowTaskState, run: WorkflowRun): Promise<void> {
+  private async heartbeat(state: WorkflowTaskState, run: WorkflowRun): Promise<boolean> {
     const host = this.host;
     this.hasForce ??= !!(await host.engine.call(SQL_HAS_FORCE, []));
     if (!this.hasForce || !host.engine.eager) {
@@ -198,7 +240,7 @@ export class LocalActivities {
       state.receivedAt = Number.POSITIVE_INFINITY;
       host.log('warn', `local activities of ${state.task.workflow_id} outlive 80 % of the workflow task timeout, ` +
         'and this engine has no force_new_task (durable < 0.4): the workflow task may time out');
-      return;
+      return true;
     }
     const dc = host.dataConverter;
     const send = dc.codecs.length ? await dc.encodeCommands(state.commands) : state.commands;
@@ -208,8 +250,8 @@ export class LocalActivities {
     const mine = raw.find((t) => t.kind === 'workflow' && t.run_id === run.runId);
     const others = raw.filter((t) => t !== mine);
     if (others.length) host.handedOut(others, 0, false);
-    const next = mine ? toTask(mine) : undefined;
-    if (!next) throw new LocalActivitiesLost(`the heartbeat of ${state.task.workflow_id}'s workflow task handed no task back`);
+    if (!mine) return false;
+    const next = toTask(mine);
     host.stats.workflowTasks++;
     host.stats.eagerWorkflowTasks++;
     state.task = next;
@@ -224,6 +266,7 @@ export class LocalActivities {
       throw new RestartWorkflowTask(next);
     }
     state.commands = commands ?? [];
+    return true;
   }
 
   /** Start running a local activity (from its request's attempt on). */

@@ -21,7 +21,7 @@ import type { Command } from '../workflow/internals';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
 import { CacheMismatch, HistoryEvent, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
-import { LocalActivities, LocalActivitiesLost, RestartWorkflowTask, WorkflowTaskState } from './local-activities';
+import { LocalActivities, LocalActivitiesParked, RestartWorkflowTask, WorkflowTaskState } from './local-activities';
 import type { Task } from './task';
 
 /** Temporal's cap on the activities one workflow task asks to run eagerly. */
@@ -110,6 +110,7 @@ export class WorkflowTasks {
         }
       }
       if (!run) {
+        this.local?.dropParked(task.run_id); // replayed from scratch: it asks for its local activities again
         if (partial) history = await dc.decodeHistory(await this.wholeHistory(task));
         host.stats.fullReplays++;
         run = this.newRun(task);
@@ -124,15 +125,20 @@ export class WorkflowTasks {
       await this.fail(task, e);
       return [];
     }
-    if (this.local && run.local.waiting) {
+    if (this.local && (run.local.waiting || this.local.hasParked(run.runId))) {
       // local activities: run them while holding the task (local-activities.ts)
       const state: WorkflowTaskState = { task, commands: commands ?? [], receivedAt };
       try {
         await this.local.drive(state, run);
       } catch (e) {
+        if (e instanceof LocalActivitiesParked) {
+          host.log('debug', e.message);
+          this.cache.put(run);
+          return [];
+        }
         run.dispose();
         if (e instanceof RestartWorkflowTask) return this.handle(e.task);
-        if (e instanceof StaleTaskTokenError || e instanceof LocalActivitiesLost) {
+        if (e instanceof StaleTaskTokenError) {
           host.log('debug', `workflow task of ${task.workflow_id}: ${(e as Error).message}`);
           return [];
         }

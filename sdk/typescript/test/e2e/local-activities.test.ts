@@ -129,6 +129,18 @@ describe('local activities', () => {
     await Worker.runReplayHistory({ workflowsPath: LOCAL }, h);
   });
 
+  it('beside an outstanding activity, where the engine queues the forced task, the local activity still runs once', async () => {
+    const before = calls.length;
+    const result = await env.client.workflow.execute('localBesideActivity', {
+      args: [2500], taskQueue: 'local', workflowId: 'la-beside', workflowTaskTimeout: '2s',
+    });
+    assert.equal(result, 'slept 2500|slept 3000');
+    assert.deepEqual(calls.slice(before).sort(), ['slow:2500', 'slow:3000'], 'each ran once');
+    const h = await history('la-beside');
+    assert.ok(!types(h).includes('WorkflowTaskTimedOut'), types(h).join());
+    await Worker.runReplayHistory({ workflowsPath: LOCAL }, h);
+  });
+
   for (const [type, activitySeesCancel] of [['TRY_CANCEL', true], ['WAIT_CANCELLATION_COMPLETED', true], ['ABANDON', false]] as const) {
     it(`cancellation ${type}: the call rejects with a cancelled ActivityFailure, recorded on a marker`, async () => {
       const key = `cancel-${type}`;

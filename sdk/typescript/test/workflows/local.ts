@@ -101,3 +101,17 @@ export async function remoteChain(name: string): Promise<string> {
   const b = await greet(a, 2);
   return greet(b, 3);
 }
+
+/**
+ * A long local activity while an ordinary activity is outstanding: the
+ * engine does not hand the forced workflow task back then (eager dispatch's
+ * rule), so the worker keeps the local activity running and takes it up
+ * again when it polls that task.
+ */
+export async function localBesideActivity(ms: number): Promise<string> {
+  const { slow: remoteSlow } = proxyActivities<LocalActivities>({ startToCloseTimeout: '30s' });
+  const { slow } = proxyLocalActivities<LocalActivities>({ startToCloseTimeout: '60s' });
+  const remote = remoteSlow(ms);
+  const local = await slow(ms + 500);
+  return `${await remote}|${local}`;
+}

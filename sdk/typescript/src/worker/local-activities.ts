@@ -6,8 +6,8 @@
  * then the task completes with every marker in one completion.
  *
  * As Temporal's core SDK (temporalio/sdk-core, core/src/worker/activities/
- * local_activities.rs and the workflow task "heartbeat" of
- * core/src/worker/workflow/mod.rs):
+ * local_activities.rs, and the workflow task "heartbeat" at
+ * WFT_HEARTBEAT_TIMEOUT_FRACTION of core/src/worker/workflow/mod.rs):
  *   - an attempt that fails is retried here while the backoff is at most the
  *     local retry threshold; a longer backoff is recorded on the marker and
  *     the workflow waits on a durable timer, then schedules the next attempt;

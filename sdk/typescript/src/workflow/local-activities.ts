@@ -60,6 +60,7 @@ export interface LocalActivityOptions {
   localRetryThreshold?: Duration;
   /** TRY_CANCEL (default), WAIT_CANCELLATION_COMPLETED or ABANDON, as for activities. */
   cancellationType?: ActivityCancellationType;
+  /** durable's: the marker's activity id (default the seq, which Temporal's TypeScript SDK always uses). */
   activityId?: string;
 }
 

@@ -33,7 +33,7 @@ export interface ActivityInfo {
   activityNamespace: string;
   /** @deprecated Temporal's: the namespace of the workflow that scheduled the activity (always namespace here). */
   workflowNamespace: string;
-  /** Always false: durable has no local activities. */
+  /** True in a local activity (proxyLocalActivities), run by the worker that holds its workflow task. */
   isLocal: boolean;
   attempt: number;
   /** Details of the last heartbeat of this or an earlier attempt (`any`, as Temporal declares it). */

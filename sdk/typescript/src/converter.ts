@@ -21,6 +21,9 @@ import {
   mapFailureDetails, payloadFromJSON, payloadToJSON, unwrapInput, wrapInput, HEADERS_KEY,
 } from './common/payload';
 
+/** Marker name of local activities (workflow/local-activities.ts; the client must not import workflow code). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
 type Event = { event_type: string; attributes: Record<string, any> };
 type Cmd = { type: string; [k: string]: unknown };
 
@@ -131,6 +134,15 @@ export class LoadedDataConverter {
     await this.decodeErrorDetails(e.cause, depth + 1);
   }
 
+  /** A local activity marker's result or failure through the codecs (workflow/local-activities.ts). */
+  private async codecMarker(details: any, encode: boolean): Promise<unknown> {
+    if (!details || typeof details !== 'object') return details;
+    const out = { ...details };
+    if (out.result !== undefined) out.result = await this.codecStored(out.result, encode);
+    if (out.failure) out.failure = await this.codecFailure(out.failure, encode);
+    return out;
+  }
+
   /** A memo's values (each a stored value) through the codecs. */
   private async codecMemo(memo: unknown, encode: boolean): Promise<unknown> {
     if (!memo || typeof memo !== 'object' || Array.isArray(memo)) return memo;
@@ -191,6 +203,9 @@ export class LoadedDataConverter {
           out.push({ ...e, attributes: { ...a, accepted_request: { ...req, input } } });
           break;
         }
+        case 'MarkerRecorded':
+          out.push(a.marker_name === LOCAL_ACTIVITY_MARKER ? { ...e, attributes: { ...a, details: await this.codecMarker(a.details, false) } } : e);
+          break;
         default:
           out.push(e);
       }
@@ -226,6 +241,9 @@ export class LoadedDataConverter {
           out.push(c.failure !== undefined
             ? { ...c, failure: await this.codecFailure(c.failure, true) }
             : { ...c, result: await this.codecStored(c.result, true) });
+          break;
+        case 'record_marker':
+          out.push(c.marker_name === LOCAL_ACTIVITY_MARKER ? { ...c, details: await this.codecMarker(c.details, true) } : c);
           break;
         default:
           out.push(c);

@@ -7,8 +7,8 @@
  * workflow sandbox: no Node APIs.
  */
 import { getActivator } from '../workflow/internals';
-import { proxyActivities, setHandler, workflowInfo as durableWorkflowInfo } from '../workflow';
-import type { ActivityInterfaceFor, ActivityOptions, WorkflowInfo as DurableWorkflowInfo } from '../workflow';
+import { setHandler, workflowInfo as durableWorkflowInfo } from '../workflow';
+import type { WorkflowInfo as DurableWorkflowInfo } from '../workflow';
 import { unsupported } from './unsupported';
 
 export * from '../workflow';
@@ -41,19 +41,7 @@ export function inWorkflowContext(): boolean {
   }
 }
 
-/** Temporal's LocalActivityOptions: the ActivityOptions a local activity takes. */
-export type LocalActivityOptions = ActivityOptions & { localRetryThreshold?: unknown };
-
-/**
- * Local activities run as ordinary activities: durable has no local
- * activities, so each call is scheduled through the engine
- * (ActivityTaskScheduled in the history) on the workflow's task queue.  Same
- * results, retries and timeouts; one more round trip than Temporal's.
- */
-export function proxyLocalActivities<A = Record<string, (...args: any[]) => any>>(options: LocalActivityOptions): ActivityInterfaceFor<A> {
-  const { localRetryThreshold: _ignored, ...rest } = options;
-  return proxyActivities<A>(rest);
-}
+// proxyLocalActivities and LocalActivityOptions: durable's own (workflow/local-activities.ts), through export * above
 
 export const setDefaultQueryHandler = unsupported(M, 'setDefaultQueryHandler', 'queries are answered only by handlers set with setHandler');
 export const upsertMemo = unsupported(M, 'upsertMemo', 'the engine has no upsert_memo command; the memo is set when the workflow starts');

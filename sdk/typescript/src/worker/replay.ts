@@ -20,6 +20,8 @@ import { FailureJSON, NonDeterminismError } from '../common/failure';
 import type { Logger } from '../common/logger';
 import { unwrapInput } from '../common/payload';
 import type { ActivationInput, Command, IndexedCommandType, Job } from '../workflow/internals';
+import type { LocalActivityCancel, LocalActivityMarker, LocalActivityRequest } from '../workflow/local-activities';
+import { LocalActivityRun, isLocalMarkerCommand, isLocalMarkerEvent, localMarkersOf } from './local-activities';
 import type { SinkCall } from '../workflow/sinks';
 import { Sandbox, SandboxExtras, WorkflowEntry } from './sandbox';
 
@@ -239,6 +241,8 @@ export class WorkflowRun {
    * back there.
    */
   private beforeLast?: { lastBoundary: HistoryEvent | undefined; nextEventId: number };
+  /** Local activities the workflow asked for and the worker has not taken yet (local-activities.ts). */
+  readonly local = new LocalActivityRun();
   /** The sandbox went back to the pool: the run cannot continue. */
   private disposed = false;
 
@@ -309,7 +313,8 @@ export class WorkflowRun {
         this.beforeLast = eventJobs === 0 ? { lastBoundary: this.lastBoundary, nextEventId: this.nextEventId } : undefined;
       }
       if (!this.sandbox) this.createSandbox(events, boundary);
-      const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary);
+      const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary,
+        replaying ? localMarkersOf(events, b + 1) : undefined);
       this.pending = commands;
       this.lastBoundary = boundary;
       this.nextEventId = boundary.event_id + 1;
@@ -499,15 +504,34 @@ export class WorkflowRun {
    * event id; history_size_bytes and suggest_continue_as_new are read from
    * it when the engine writes them (Temporal's WorkflowTaskStarted has both).
    */
-  private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], at: HistoryEvent): Command[] {
+  private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], at: HistoryEvent,
+    localActivityMarkers?: LocalActivityMarker[], keepNow?: boolean): Command[] {
     const input: ActivationInput = { jobs, now, isReplaying: replaying, patches, historyLength: at.event_id };
+    if (localActivityMarkers?.length) input.localActivityMarkers = localActivityMarkers;
+    if (keepNow) input.keepNow = true;
     const attrs = at.attributes;
     if (attrs && typeof attrs.history_size_bytes === 'number') input.historySize = attrs.history_size_bytes;
     if (attrs && typeof attrs.suggest_continue_as_new === 'boolean') input.suggestContinueAsNew = attrs.suggest_continue_as_new;
     const out = this.sandbox!.activate(JSON.stringify(input), replaying);
     if (out.sinkCalls && this.opts.onSinkCalls) this.opts.onSinkCalls(out.sinkCalls);
+    if (out.nonDeterminism) throw new NonDeterminismError(`Non-determinism in workflow task ${at.event_id}: ${out.nonDeterminism}`, at.event_id);
     if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
+    if (out.localActivities || out.localCancels) this.local.add(out.localActivities, out.localCancels);
     return out.commands;
+  }
+
+  /**
+   * A local activity's outcome, as an activation of its own at the current
+   * workflow task (local-activities.ts): its commands (the marker first)
+   * are added to those the task will send.
+   */
+  resolveLocal(job: Job): Command[] {
+    if (this.disposed || !this.lastBoundary || this.pending === null) throw new CacheMismatch('the run has no workflow task to resolve a local activity in');
+    const b = this.lastBoundary;
+    const commands = this.activate([job], ms(b.event_time), false, NO_PATCHES, b, undefined, true);
+    this.pending = [...this.pending, ...commands]; // a new array: the caller holds the old one
+    if (closesWorkflow(commands)) this.closed = true;
+    return commands;
   }
 
   /** Match the commands of the activation at boundary with the command events of events[start, end). */
@@ -519,6 +543,15 @@ export class WorkflowRun {
     while (ci < commands.length || ei < end) {
       const c = commands[ci];
       const e = ei < end ? events[ei] : undefined;
+      // local activity markers are matched by seq in the sandbox, not by position (as sdk-core does)
+      if (isLocalMarkerCommand(c)) {
+        ci++;
+        continue;
+      }
+      if (isLocalMarkerEvent(e)) {
+        ei = nextCommandEvent(events, ei + 1, end);
+        continue;
+      }
       const ok = c && e && this.matches(c, e);
       if (!ok && isPatchMarkerCommand(c) && (c.details as any)?.deprecated) {
         ci++; // a deprecated patch the history predates

@@ -36,6 +36,7 @@ import { FailureJSON, IllegalStateError } from '../common/failure';
 import type { LogLevel, Logger } from '../common/logger';
 import type { Command } from '../workflow/internals';
 import type { SinkCall } from '../workflow/sinks';
+import type { LocalActivityOutput } from './local-activities';
 import { Runtime } from './runtime';
 
 const INTERNALS = require.resolve('../workflow/internals');
@@ -403,7 +404,7 @@ export class Sandbox {
    * One activation (the input of the runtime's activate(), as JSON): apply
    * its jobs, run the workflow until it blocks, collect its commands.
    */
-  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } {
+  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } & LocalActivityOutput {
     this.replaying = replaying;
     return this.call(() => {
       this.run(ACTIVATE, input);

@@ -32,6 +32,7 @@ import { HistoryEvent, WorkflowRun, WorkflowRunOptions, WorkflowTaskFailure } fr
 import { WorkflowEntry, locateWorkflows } from './sandbox';
 import { Task, toTask } from './task';
 import { RunCache, WorkflowTasks } from './workflow-tasks';
+import { LocalActivities } from './local-activities';
 
 export type { ActivityFunction } from './activity-tasks';
 export { Task, toTask } from './task';
@@ -205,7 +206,7 @@ export class Worker implements TaskHost, PollerHost {
       sticky: this.sticky,
     });
     this.cache = new RunCache(this.options.maxCachedWorkflows);
-    this.workflowTasks = new WorkflowTasks(this, this.cache);
+    this.workflowTasks = new WorkflowTasks(this, this.cache, new LocalActivities(this, options.activities ?? {}, options.interceptors));
     this.activityTasks = new ActivityTasks(this, options.activities ?? {}, options.interceptors);
     installRejectionHandler();
   }

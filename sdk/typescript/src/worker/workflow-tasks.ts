@@ -21,6 +21,7 @@ import type { Command } from '../workflow/internals';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
 import { CacheMismatch, HistoryEvent, UpdateMessage, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
+import { LocalActivities, LocalActivitiesParked, RestartWorkflowTask, WorkflowTaskState } from './local-activities';
 import type { Task } from './task';
 
 /** Temporal's cap on the activities one workflow task asks to run eagerly. */
@@ -84,7 +85,7 @@ function withRequestArgs(commands: Command[], messages: UpdateMessage[]): Comman
 }
 
 export class WorkflowTasks {
-  constructor(private readonly host: TaskHost, readonly cache: RunCache) {}
+  constructor(private readonly host: TaskHost, readonly cache: RunCache, readonly local?: LocalActivities) {}
 
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
@@ -96,6 +97,7 @@ export class WorkflowTasks {
   /** Run one workflow task; resolves to the tasks its completion handed back. */
   async handle(task: Task): Promise<Task[]> {
     const host = this.host;
+    const receivedAt = Date.now();
     host.stats.workflowTasks++;
     let history = task.history ?? [];
     const partial = history.length > 0 && history[0].event_id !== 1;
@@ -120,6 +122,7 @@ export class WorkflowTasks {
         }
       }
       if (!run) {
+        this.local?.dropParked(task.run_id); // replayed from scratch: it asks for its local activities again
         if (partial) history = await dc.decodeHistory(await this.wholeHistory(task));
         host.stats.fullReplays++;
         run = this.newRun(task);
@@ -133,6 +136,29 @@ export class WorkflowTasks {
       }
       await this.fail(task, e);
       return [];
+    }
+    if (this.local && (run.local.waiting || this.local.hasParked(run.runId))) {
+      // local activities: run them while holding the task (local-activities.ts)
+      const state: WorkflowTaskState = { task, commands: commands ?? [], receivedAt };
+      try {
+        await this.local.drive(state, run);
+      } catch (e) {
+        if (e instanceof LocalActivitiesParked) {
+          host.log('debug', e.message);
+          this.cache.put(run);
+          return [];
+        }
+        run.dispose();
+        if (e instanceof RestartWorkflowTask) return this.handle(e.task);
+        if (e instanceof StaleTaskTokenError) {
+          host.log('debug', `workflow task of ${task.workflow_id}: ${(e as Error).message}`);
+          return [];
+        }
+        await this.fail(state.task, e);
+        return [];
+      }
+      task = state.task;
+      commands = state.commands;
     }
     let send = commands ?? [];
     // accept_update echoes the request's args as the engine sent them (not decoded by the codecs)

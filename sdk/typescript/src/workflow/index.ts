@@ -48,6 +48,8 @@ export { WorkflowExecutionAlreadyStartedError } from '../common/errors';
 export { executeChild, getExternalWorkflowHandle, startChild } from './children';
 export { HandlerUnfinishedPolicy, allHandlersFinished, currentUpdateInfo, defineUpdate, setDefaultUpdateHandler } from './updates';
 export type { UpdateDefinition, UpdateHandlerOptions, UpdateInfo } from './updates';
+export { LOCAL_ACTIVITY_MARKER, proxyLocalActivities } from './local-activities';
+export type { LocalActivityOptions } from './local-activities';
 export type {
   ChildWorkflowHandle, ChildWorkflowOptions, ChildWorkflowOptionsWithDefaults, ExternalWorkflowHandle, WithWorkflowArgs, Workflow,
   WorkflowResultType,

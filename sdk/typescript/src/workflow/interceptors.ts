@@ -11,6 +11,8 @@
  */
 import type { Headers } from '../common/payload';
 import type { Next } from '../common/interceptors';
+import type { LocalActivityInput } from './local-activities';
+export type { LocalActivityInput };
 
 export type { Headers, Next };
 
@@ -94,6 +96,8 @@ export interface SignalWorkflowInput {
 
 export interface WorkflowOutboundCallsInterceptor {
   scheduleActivity?(input: ActivityInput, next: (input: ActivityInput) => Promise<unknown>): Promise<unknown>;
+  /** A local activity's attempt (each attempt after a timer backoff is a call of its own, as in Temporal). */
+  scheduleLocalActivity?(input: LocalActivityInput, next: (input: LocalActivityInput) => Promise<unknown>): Promise<unknown>;
   startTimer?(input: TimerInput, next: (input: TimerInput) => Promise<void>): Promise<void>;
   /** Resolves to [the start (resolves to the child's first run id), the child's result]. */
   startChildWorkflowExecution?(

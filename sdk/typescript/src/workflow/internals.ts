@@ -24,6 +24,7 @@ import { HandlerUnfinishedPolicy, UpdateInfo, UpdateJob, UpdateState, currentUpd
 import { log } from './logs';
 import type { WorkflowInboundCallsInterceptor, WorkflowInterceptors, WorkflowOutboundCallsInterceptor } from './interceptors';
 import type { SinkCall } from './sinks';
+import { LocalActivityMarker, applyLocalJob, beginLocalActivation, collectLocal, resolveNextFromMarker } from './local-activities';
 
 export type Command = { type: string; [k: string]: unknown };
 
@@ -104,7 +105,7 @@ export interface Job {
   type: 'start' | 'activityCompleted' | 'activityFailed' | 'activityCancelled' | 'timerFired' | 'signal' | 'cancel' |
     'childStarted' | 'childStartFailed' | 'childCompleted' | 'childFailed' | 'childCancelled' | 'childTimedOut' |
     'childTerminated' | 'externalSignaled' | 'externalSignalFailed' | 'externalCancelRequested' | 'externalCancelFailed' |
-    'update';
+    'update' | 'localActivityResolved';
   [k: string]: any;
 }
 
@@ -703,6 +704,9 @@ function applyJob(a: Activator, job: Job): void {
     case 'update':
       doUpdate(a, job as UpdateJob);
       return;
+    case 'localActivityResolved':
+      applyLocalJob(a, job);
+      return;
     default:
       applyChildJob(a, job);
   }
@@ -719,6 +723,10 @@ export interface ActivationInput {
   historySize?: number;
   /** suggest_continue_as_new of the WorkflowTaskStarted, when the engine writes it. */
   suggestContinueAsNew?: boolean;
+  /** Replay: the local activity markers of the workflow task replayed (local-activities.ts). */
+  localActivityMarkers?: LocalActivityMarker[];
+  /** A local activity's outcome (local-activities.ts): the workflow's clock does not go back to `now`. */
+  keepNow?: boolean;
 }
 
 export interface InitInput {
@@ -834,12 +842,13 @@ export const bridge = {
   activate(): void {
     const a = getActivator();
     const act = JSON.parse(bridge.input!) as ActivationInput;
-    a.now = act.now;
+    a.now = act.keepNow ? Math.max(a.now, act.now) : act.now;
     a.isReplaying = act.isReplaying;
     a.info.historyLength = act.historyLength;
     a.info.historySize = act.historySize ?? 0;
     a.info.continueAsNewSuggested = act.suggestContinueAsNew ?? act.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS;
     a.commands = [];
+    beginLocalActivation(a, act.localActivityMarkers);
     for (const p of act.patches) a.knownPatches.add(p);
     const c = a.payloadConverter;
     let start: Job | undefined;
@@ -878,7 +887,7 @@ export const bridge = {
    * activation's outcome (collect()).
    */
   settle(): string | null {
-    return bridge.unblock() ? null : bridge.collect();
+    return bridge.unblock() || resolveNextFromMarker(getActivator()) ? null : bridge.collect();
   },
 
   collect(): string {
@@ -893,7 +902,7 @@ export const bridge = {
     const c = a.payloadConverter;
     const commands = c ? a.commands.map((cmd) => (cmd.failure && FAILURE_COMMANDS.has(cmd.type)
       ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
-    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands };
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands, ...collectLocal(a) };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
     if (a.sinkCalls.length) {
       out.sinkCalls = a.sinkCalls;

@@ -133,3 +133,28 @@ SELECT update_id, stage, result FROM durable.update_with_start_workflow('t14-uws
 SELECT count(*) AS runs FROM durable.workflows WHERE workflow_id = 't14-uws';
 SELECT t_try($$SELECT durable.update_with_start_workflow('t14-x', 'u')$$) AS no_type;
 SELECT durable.terminate_workflow('t14-uws');
+
+--
+-- a task the same completion hands back does not carry the update it
+-- answered (its slot learns only at commit)
+--
+SELECT t_start_with('t14-hb', 't14-hb', '[]') AS outcome;
+SELECT stage FROM durable.update_workflow('t14-hb', 'go', NULL, update_id => 'hb-1', wait => '0');
+SELECT t_wait($$EXISTS (SELECT 1 FROM durable.tasks t JOIN durable.workflows w USING (run_id) WHERE w.workflow_id = 't14-hb')$$) AS task_made;
+SELECT task_token AS tok FROM durable.poll_task('t14-hb', 'worker-1', '{workflow}') \gset
+SELECT jsonb_array_length(r->'tasks') AS tasks_back, r->'tasks'->0->'messages' AS messages_again
+FROM (SELECT durable.complete_workflow_task(:'tok', '[
+	{"type": "accept_update", "update_id": "hb-1", "name": "go"},
+	{"type": "complete_update", "update_id": "hb-1", "result": 1},
+	{"type": "start_child_workflow", "workflow_id": "t14-hb-c", "workflow_type": "C", "task_queue": "t14-hb-c"}]',
+	return_workflow_task => true)::jsonb AS r) x;
+-- force_new_task hands the task back even while an activity is out
+SELECT durable.terminate_workflow('t14-hb-c');
+SELECT t_start_with('t14-fa', 't14-fa', '[]') AS outcome;
+SELECT durable.signal_workflow('t14-fa', 'go');
+SELECT task_token AS tok FROM durable.poll_task('t14-fa', 'worker-1', '{workflow}') \gset
+SELECT jsonb_array_length(r->'tasks') AS tasks_back
+FROM (SELECT durable.complete_workflow_task(:'tok', '[{"type": "schedule_activity", "activity_id": "a1", "activity_type": "X", "start_to_close_timeout": "30 seconds"}]',
+	return_workflow_task => true, force_new_task => true)::jsonb AS r) x;
+SELECT durable.terminate_workflow('t14-hb');
+SELECT durable.terminate_workflow('t14-fa');

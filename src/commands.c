@@ -552,8 +552,11 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 
 		if (buffered != NIL || cx.needs_task || force_new)
 		{
-			DurTask    *t = dur_schedule_wft(lk.call, run, 1, true, buffered,
-											 return_wft ? lk.worker : NULL);
+			DurTask    *t;
+
+			/* a forced task goes back to the worker even with activities out (Temporal does) */
+			run->hand_back = force_new;
+			t = dur_schedule_wft(lk.call, run, 1, true, buffered, return_wft ? lk.worker : NULL);
 
 			if (t != NULL)
 				cx.tasks = lappend(cx.tasks, t);

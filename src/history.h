@@ -64,6 +64,8 @@ typedef struct DurRun
 	TimestampTz wft_scheduled_time; /* 0: none */
 	char	   *sticky_worker;	/* NULL: no worker caches the run */
 	int64		sticky_event_id;
+	bool		hand_back;		/* this call's completion asked for its next task back
+								 * whatever is outstanding (force_new_task) */
 	/* events recorded by this call, as a stored batch (events.c) */
 	DurBatchWriter events;
 } DurRun;

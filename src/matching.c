@@ -178,7 +178,7 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 
 	if (maybe_exists)
 		exists = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &existing);
-	if (worker == NULL || dur_run_has_rows(call, DUR_ACTIVITIES_PKEY, &run->run_id))
+	if (worker == NULL || (!run->hand_back && dur_run_has_rows(call, DUR_ACTIVITIES_PKEY, &run->run_id)))
 	{
 		if (exists && existing.nulls[T_STARTED_TIME] &&
 			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)))

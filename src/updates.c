@@ -290,6 +290,27 @@ dur_update_run_closed(const pg_uuid_t *run)
 }
 
 /*
+ * Has this transaction answered the update already (accepted, completed or
+ * rejected it, or closed its run)?  Its slots learn so only at commit, and
+ * a task the same completion hands back must not carry it again.
+ */
+static bool
+dur_answered_here(const pg_uuid_t *run, const char *update_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_changes)
+	{
+		DurUpdateChange *c = lfirst(lc);
+
+		if (memcmp(&c->run_id, run, sizeof(pg_uuid_t)) == 0 &&
+			(c->update_id == NULL || strcmp(c->update_id, update_id) == 0))
+			return true;
+	}
+	return false;
+}
+
+/*
  * The admitted updates of a run, as the "messages" of the workflow task
  * with sequence number seq: a JSON array of {"update_id", "name", "args"},
  * or NULL when there are none.  Each is marked as carried by that task.
@@ -315,7 +336,8 @@ dur_update_messages(const pg_uuid_t *run, int64 seq)
 		ListCell   *lc;
 		bool		dup = false;
 
-		if (s->state != DUR_UPD_ADMITTED || !dur_slot_is(s, run, NULL))
+		if (s->state != DUR_UPD_ADMITTED || !dur_slot_is(s, run, NULL) ||
+			dur_answered_here(run, s->buf))
 			continue;
 		s->handed_seq = seq;
 		foreach(lc, seen)
@@ -365,7 +387,7 @@ dur_update_waiting(const pg_uuid_t *run, int64 seq)
 	LWLockAcquire(dur_shared->lock, LW_SHARED);
 	for (i = 0; i < DUR_MAX_UPDATES && !waiting; i++)
 		waiting = slots[i].state == DUR_UPD_ADMITTED && dur_slot_is(&slots[i], run, NULL) &&
-			slots[i].handed_seq != seq;
+			slots[i].handed_seq != seq && !dur_answered_here(run, slots[i].buf);
 	LWLockRelease(dur_shared->lock);
 	return waiting;
 }

@@ -109,7 +109,7 @@ WORKER_JS=$SDK/dist/examples/orders/worker.js
 # ---------------------------------------------------------------------------
 header "database: CREATE EXTENSION durable, the example's tables"
 
-psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS durable' || exit 1
+psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'CREATE EXTENSION IF NOT EXISTS durable' || exit 1
 info "durable $(psql -X -Atc "SELECT extversion FROM pg_extension WHERE extname = 'durable'") in database ${PGDATABASE:-?} (socket ${PGHOST:-?}, port ${PGPORT:-?})"
 
 urlencode() { node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$1"; }

@@ -1,7 +1,10 @@
 /**
  * The orders example (issue 11): an `order` workflow filled by updates, whose
  * checkout starts one `shipment` child workflow per warehouse.
- * Workflow code: deterministic, no I/O; activities do the work.
+ * Workflow code: deterministic, no I/O; activities do the work.  Written as
+ * Temporal's documentation shows updates and children:
+ *   https://docs.temporal.io/develop/typescript/message-passing#updates
+ *   https://docs.temporal.io/develop/typescript/child-workflows
  */
 import {
   ApplicationFailure, ParentClosePolicy, allHandlersFinished, condition, defineQuery, defineUpdate, proxyActivities,

@@ -53,7 +53,7 @@ SELECT function_returns('durable', 'start_workflow',
 		  'interval', 'text', 'jsonb', 'jsonb', 'integer', 'text'], 'uuid');
 SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
 -- 0.2: completions return the tasks they hand out (eager dispatch)
-SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean'], 'json');
+SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean', 'boolean'], 'json');
 SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 

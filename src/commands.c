@@ -298,13 +298,29 @@ dur_lock_wft(const char *token, DurWftLock *lk)
 	lk->started = (TimestampTz) tok.n3 - DUR_UNIX_EPOCH_USECS;
 }
 
-/* Check the shape of a command list; returns whether its last command closes the run. */
-static bool
-dur_check_commands(Jsonb *cmds, int n)
+/* What the shape check learns of a command list, for the completion. */
+typedef struct DurCmdShape
 {
-	bool		closing = false;
+	bool		closing;		/* its last command closes the run */
+	bool		only_rejections;	/* every command is reject_update (or none) */
+	uint32	   *child_keys;		/* the lock keys of the children it starts */
+	int			nchildren;
+} DurCmdShape;
+
+/*
+ * Check the shape of a command list, and note what the completion needs
+ * before it applies any: whether it closes the run, whether it only rejects
+ * updates, and the workflow id lock keys of the children it starts (the
+ * parent's own id is left out: a child of that id cannot start, it runs).
+ */
+static void
+dur_check_commands(DurRun *run, Jsonb *cmds, int n, DurCmdShape *shape)
+{
 	int			i,
 				c;
+
+	memset(shape, 0, sizeof(*shape));
+	shape->only_rejections = true;
 
 	for (i = 1; i <= n; i++)
 	{
@@ -329,11 +345,18 @@ dur_check_commands(Jsonb *cmds, int n)
 			if (strcmp(type, dur_commands[c].type) == 0)
 				break;
 		if (c == lengthof(dur_commands))
+		{
+			StringInfoData types;
+
+			initStringInfo(&types);
+			for (c = 0; c < lengthof(dur_commands); c++)
+				appendStringInfo(&types, "%s%s", c == 0 ? "" : ", ", dur_commands[c].type);
 			ereport(ERROR,
 					(errcode(ERRCODE_DUR_BAD_COMMAND),
 					 errmsg("command %d has unknown type \"%s\"", i,
 							pnstrdup(type, pg_mbcharcliplen(type, strlen(type), 100))),
-					 errhint("Command types are schedule_activity, request_cancel_activity, start_timer, cancel_timer, record_marker, upsert_search_attributes, complete_workflow, fail_workflow, cancel_workflow and continue_as_new.")));
+					 errhint("Command types are %s.", types.data)));
+		}
 		if (dur_commands[c].closes)
 		{
 			if (i != n)
@@ -341,10 +364,24 @@ dur_check_commands(Jsonb *cmds, int n)
 						(errcode(ERRCODE_DUR_BAD_COMMAND),
 						 errmsg("command %d (%s) closes the workflow but is not the last command", i, type),
 						 errhint("A close command must be the last command.")));
-			closing = true;
+			shape->closing = true;
+		}
+		if (strcmp(type, "reject_update") != 0)
+			shape->only_rejections = false;
+		if (strcmp(type, "start_child_workflow") == 0)
+		{
+			Jsonb	   *wid = dur_jsonb_get(cmd, "workflow_id");
+
+			/* a malformed id is refused by the handler */
+			if (wid == NULL || strcmp(dur_jsonb_typeof(wid), "string") != 0 ||
+				strcmp(dur_jsonb_get_text(cmd, "workflow_id"), run->workflow_id) == 0)
+				continue;
+			if (shape->child_keys == NULL)
+				shape->child_keys = palloc(n * sizeof(uint32));
+			shape->child_keys[shape->nchildren++] =
+				dur_workflow_id_key(run->namespace, dur_jsonb_get_text(cmd, "workflow_id"));
 		}
 	}
-	return closing;
 }
 
 static int
@@ -359,53 +396,17 @@ dur_uint32_cmp(const void *a, const void *b)
 /*
  * Take the workflow id locks of the children the commands start, in key
  * order, before any is started: two completions starting overlapping
- * children in different orders would otherwise deadlock.  (The parent's
- * own id is not locked: a child of that id cannot start, it is running.)
+ * children in different orders would otherwise deadlock.
  */
 static void
-dur_lock_child_ids(DurRun *run, Jsonb *cmds, int n)
-{
-	uint32	   *keys = NULL;
-	int			nkeys = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-	{
-		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i));
-		Jsonb	   *wid;
-
-		if (strcmp(dur_cmd_type(cmd), "start_child_workflow") != 0)
-			continue;
-		wid = dur_jsonb_get(cmd, "workflow_id");
-		if (wid == NULL || strcmp(dur_jsonb_typeof(wid), "string") != 0 ||
-			strcmp(dur_jsonb_get_text(cmd, "workflow_id"), run->workflow_id) == 0)
-			continue;			/* refused or failed by its handler */
-		if (keys == NULL)
-			keys = palloc(n * sizeof(uint32));
-		keys[nkeys++] = dur_workflow_id_key(run->namespace, dur_jsonb_get_text(cmd, "workflow_id"));
-	}
-	if (nkeys == 0)
-		return;
-	qsort(keys, nkeys, sizeof(uint32), dur_uint32_cmp);
-	for (i = 0; i < nkeys; i++)
-		if (i == 0 || keys[i] != keys[i - 1])
-			dur_lock_workflow_id_key(keys[i]);
-}
-
-/* Are all the commands reject_update (or none at all)? */
-static bool
-dur_only_rejections(Jsonb *cmds, int n)
+dur_lock_child_ids(DurCmdShape *shape)
 {
 	int			i;
 
-	for (i = 0; i < n; i++)
-	{
-		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i));
-
-		if (strcmp(dur_cmd_type(cmd), "reject_update") != 0)
-			return false;
-	}
-	return true;
+	qsort(shape->child_keys, shape->nchildren, sizeof(uint32), dur_uint32_cmp);
+	for (i = 0; i < shape->nchildren; i++)
+		if (i == 0 || shape->child_keys[i] != shape->child_keys[i - 1])
+			dur_lock_workflow_id_key(shape->child_keys[i]);
 }
 
 /*
@@ -430,6 +431,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	DurWftLock	lk;
 	DurCmdContext cx;
 	DurRun	   *run;
+	DurCmdShape shape;
 	bool		closing;
 	int			n = 0;
 	int			i;
@@ -449,7 +451,8 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 				 errhint("Pass an array of command objects, e.g. '[{\"type\": \"complete_workflow\", \"result\": 1}]'.")));
 	if (cmds != NULL)
 		n = JB_ROOT_COUNT(cmds);
-	closing = dur_check_commands(cmds, n);
+	dur_check_commands(run, cmds, n, &shape);
+	closing = shape.closing;
 
 	/* a close while new events wait: Temporal's UnhandledCommand */
 	if (closing && dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
@@ -482,7 +485,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	 * trace in the history, as in Temporal.
 	 */
 	if (run->wft_scheduled_event_id == 0 && run->wft_attempt == 1 && !force_new &&
-		dur_only_rejections(cmds, n) && !dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
+		shape.only_rejections && !dur_run_has_rows(lk.call, DUR_BUFFERED_PKEY, &run->run_id))
 	{
 		memset(&cx, 0, sizeof(cx));
 		cx.call = lk.call;
@@ -534,7 +537,8 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	else
 		run->sticky_worker = NULL;
 
-	dur_lock_child_ids(run, cmds, n);
+	if (shape.nchildren > 0)
+		dur_lock_child_ids(&shape);
 	for (i = 1; i <= n; i++)
 	{
 		Jsonb	   *cmd = JsonbValueToJsonb(getIthJsonbValueFromContainer(&cmds->root, i - 1));
@@ -1111,7 +1115,7 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	r.parent_run_id = &run->run_id;
 	r.parent_initiated_event_id = initiated;
 	r.identity = cx->worker;
-	/* the parent's own id is running: failed, without its lock (see dur_lock_child_ids) */
+	/* the parent's own id is running: failed, without its lock (see dur_check_commands) */
 	child = strcmp(r.workflow_id, run->workflow_id) == 0 ? NULL : dur_start(cx->call, &r, &existing);
 	if (child == NULL)
 	{
@@ -1274,21 +1278,6 @@ dur_cmd_request_cancel_external_workflow(DurCmdContext *cx, Jsonb *cmd, int inde
 					   GetCurrentTimestamp(), 0, dj_to_jsonb(&t));
 }
 
-/* The durable.updates row of an update of the run, if there is one. */
-static bool
-dur_cmd_update_row(DurCmdContext *cx, const char *update_id, DurRow *row)
-{
-	DurScan		s;
-	bool		found;
-
-	dur_scan_begin(&s, cx->call, DUR_UPDATES_PKEY);
-	dur_key_uuid(&s, 1, &cx->run->run_id);
-	dur_key_text(&s, 2, update_id);
-	found = dur_scan_next(&s, ForwardScanDirection, row);
-	dur_scan_end(&s);
-	return found;
-}
-
 /* The update id of an update command, checked. */
 static char *
 dur_cmd_update_id(Jsonb *cmd, int index)
@@ -1336,7 +1325,7 @@ dur_cmd_accept_update(DurCmdContext *cx, Jsonb *cmd, int index)
 	name = dur_cmd_text(cmd, "name", index, true);
 	dur_check_id(name, psprintf("name of command %d", index));
 	args = dur_cmd_payload(cmd, "args", psprintf("args of command %d", index));
-	if (dur_cmd_update_row(cx, id, &row))
+	if (dur_update_row(cx->call, &cx->run->run_id, id, &row))
 		dur_cmd_update_state(cmd, index, id, "was accepted already");
 
 	ev = dur_event("WorkflowExecutionUpdateAccepted");
@@ -1389,7 +1378,7 @@ dur_cmd_complete_update(DurCmdContext *cx, Jsonb *cmd, int index)
 	fail = dur_jsonb_get(cmd, "failure");
 	if (fail != NULL && strcmp(dur_jsonb_typeof(fail), "null") == 0)
 		fail = NULL;
-	if (!dur_cmd_update_row(cx, id, &row))
+	if (!dur_update_row(cx->call, &cx->run->run_id, id, &row))
 		dur_cmd_update_state(cmd, index, id, "was not accepted");
 	if (strcmp(TextDatumGetCString(row.values[U_STATE]), "accepted") != 0)
 		dur_cmd_update_state(cmd, index, id, "was completed already");
@@ -1448,7 +1437,7 @@ dur_cmd_reject_update(DurCmdContext *cx, Jsonb *cmd, int index)
 
 	dur_cmd_fields(cmd, index, "reject_update", fields);
 	id = dur_cmd_update_id(cmd, index);
-	if (dur_cmd_update_row(cx, id, &row))
+	if (dur_update_row(cx->call, &cx->run->run_id, id, &row))
 		dur_cmd_update_state(cmd, index, id, "was accepted: complete it with a failure instead");
 	if (dur_jsonb_get(cmd, "failure") == NULL ||
 		strcmp(dur_jsonb_typeof(dur_jsonb_get(cmd, "failure")), "null") == 0)

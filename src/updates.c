@@ -657,7 +657,7 @@ dur_update_result(FunctionCallInfo fcinfo, const char *update_id, const char *st
 }
 
 /* The durable.updates row of (run, update_id), if there is one. */
-static bool
+bool
 dur_update_row(DurCall *call, const pg_uuid_t *run, const char *update_id, DurRow *row)
 {
 	DurScan		s;
@@ -669,6 +669,22 @@ dur_update_row(DurCall *call, const pg_uuid_t *run, const char *update_id, DurRo
 	found = dur_scan_next(&s, ForwardScanDirection, row);
 	dur_scan_end(&s);
 	return found;
+}
+
+/* A durable.updates row's outcome: the result, or (*failed) the failure; 0 before completion. */
+static Datum
+dur_update_row_outcome(DurRow *row, bool *failed)
+{
+	Jsonb	   *o;
+	Jsonb	   *f;
+
+	*failed = false;
+	if (row->nulls[U_OUTCOME])
+		return (Datum) 0;
+	o = DatumGetJsonbP(row->values[U_OUTCOME]);
+	f = dur_jsonb_get(o, "failure");
+	*failed = f != NULL;
+	return JsonbPGetDatum(*failed ? f : dur_jsonb_get(o, "success"));
 }
 
 static int
@@ -744,14 +760,7 @@ update_workflow(PG_FUNCTION_ARGS)
 	{
 		/* accepted before: its outcome, or a wait for it */
 		stage = TextDatumGetCString(row.values[U_STATE]);
-		if (!row.nulls[U_OUTCOME])
-		{
-			Jsonb	   *o = DatumGetJsonbP(row.values[U_OUTCOME]);
-			Jsonb	   *f = dur_jsonb_get(o, "failure");
-
-			failed = f != NULL;
-			outcome = JsonbPGetDatum(failed ? f : dur_jsonb_get(o, "success"));
-		}
+		outcome = dur_update_row_outcome(&row, &failed);
 		if (strcmp(stage, "completed") == 0 || dur_stage_rank(stage) >= dur_stage_rank(want))
 		{
 			dur_call_end(call);
@@ -892,20 +901,12 @@ update_with_start_workflow(PG_FUNCTION_ARGS)
 	if (existing && dur_update_row(call, run_id, update_id, &row))
 	{
 		/* accepted before: its stage and outcome */
-		const char *stage = TextDatumGetCString(row.values[U_STATE]);
-		Datum		outcome = (Datum) 0;
-		bool		failed = false;
+		bool		failed;
+		Datum		outcome = dur_update_row_outcome(&row, &failed);
 
-		if (!row.nulls[U_OUTCOME])
-		{
-			Jsonb	   *o = DatumGetJsonbP(row.values[U_OUTCOME]);
-			Jsonb	   *f = dur_jsonb_get(o, "failure");
-
-			failed = f != NULL;
-			outcome = JsonbPGetDatum(failed ? f : dur_jsonb_get(o, "success"));
-		}
 		dur_call_end(call);
-		return dur_update_result(fcinfo, update_id, stage, outcome, failed);
+		return dur_update_result(fcinfo, update_id, TextDatumGetCString(row.values[U_STATE]),
+								 outcome, failed);
 	}
 	dur_call_end(call);
 	(void) dur_update_admit(run_id, queue_key, update_id, name, args_text, DUR_UPD_ADMITTED, &slot_id);

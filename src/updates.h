@@ -13,6 +13,8 @@
 #include "lib/stringinfo.h"
 #include "utils/uuid.h"
 
+#include "tables.h"
+
 /* Updates waiting at once, and the size of each one's buffer. */
 #define DUR_MAX_UPDATES		32
 #define DUR_UPDATE_BUFSIZE	(64 * 1024)
@@ -28,5 +30,6 @@ extern void dur_update_accepted(const pg_uuid_t *run, const char *update_id);
 extern void dur_update_finished(const pg_uuid_t *run, const char *update_id, bool rejected,
 								const char *outcome, bool failed);
 extern void dur_update_run_closed(const pg_uuid_t *run);
+extern bool dur_update_row(DurCall *call, const pg_uuid_t *run, const char *update_id, DurRow *row);
 
 #endif							/* DURABLE_UPDATES_H */

@@ -149,27 +149,11 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	dur_call_snapshot(call);
 	*existing = false;
 
-	if (r->request_id != NULL)
+	if (r->request_id != NULL &&
+		(run_id = dur_run_by_request_id(call, r->namespace, r->workflow_id, r->request_id)) != NULL)
 	{
-		dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
-		dur_key_text(&s, 1, r->namespace);
-		dur_key_text(&s, 2, r->workflow_id);
-		while (dur_scan_next(&s, ForwardScanDirection, &row))
-		{
-			if (!row.nulls[W_REQUEST_ID] &&
-				strcmp(TextDatumGetCString(row.values[W_REQUEST_ID]), r->request_id) == 0)
-			{
-				run_id = palloc(sizeof(pg_uuid_t));
-				memcpy(run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
-				break;
-			}
-		}
-		dur_scan_end(&s);
-		if (run_id != NULL)
-		{
-			*existing = true;
-			return run_id;
-		}
+		*existing = true;
+		return run_id;
 	}
 
 	dur_scan_begin(&s, call, DUR_WORKFLOWS_RUNNING);

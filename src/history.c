@@ -270,6 +270,32 @@ again:
 	return run;
 }
 
+/*
+ * The run of a workflow id that a call with this request id made (a start,
+ * a reset), or NULL: a repeated request returns it.
+ */
+pg_uuid_t *
+dur_run_by_request_id(DurCall *call, const char *namespace, const char *workflow_id,
+					  const char *request_id)
+{
+	DurScan		s;
+	DurRow		row;
+	pg_uuid_t  *run_id = NULL;
+
+	dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
+	dur_key_text(&s, 1, namespace);
+	dur_key_text(&s, 2, workflow_id);
+	while (run_id == NULL && dur_scan_next(&s, ForwardScanDirection, &row))
+		if (!row.nulls[W_REQUEST_ID] &&
+			strcmp(TextDatumGetCString(row.values[W_REQUEST_ID]), request_id) == 0)
+		{
+			run_id = palloc(sizeof(pg_uuid_t));
+			memcpy(run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
+		}
+	dur_scan_end(&s);
+	return run_id;
+}
+
 /* A new event of the given type, with empty attributes. */
 DurEvent *
 dur_event(const char *type)

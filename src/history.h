@@ -154,6 +154,8 @@ extern DurRun *dur_run_read(DurCall *call, const pg_uuid_t *run_id);
 extern DurRun *dur_run_find(DurCall *call, const char *namespace, const char *workflow_id,
 							const pg_uuid_t *run_id, bool running, bool lock);
 extern DurRun *dur_run_lock(DurCall *call, const pg_uuid_t *run_id);
+extern pg_uuid_t *dur_run_by_request_id(DurCall *call, const char *namespace,
+										const char *workflow_id, const char *request_id);
 extern DurRun *dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok);
 extern void dur_run_set(DurRun *run, int col, Datum value, bool isnull);
 extern bool dur_run_running(DurRun *run);

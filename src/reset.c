@@ -243,19 +243,8 @@ reset_workflow(PG_FUNCTION_ARGS)
 	/* a repeated request: the run it made */
 	if (request_id != NULL)
 	{
-		pg_uuid_t  *made = NULL;
+		pg_uuid_t  *made = dur_run_by_request_id(call, ns, wid, request_id);
 
-		dur_scan_begin(&s, call, DUR_WORKFLOWS_BY_ID);
-		dur_key_text(&s, 1, ns);
-		dur_key_text(&s, 2, wid);
-		while (made == NULL && dur_scan_next(&s, ForwardScanDirection, &row))
-			if (!row.nulls[W_REQUEST_ID] &&
-				strcmp(TextDatumGetCString(row.values[W_REQUEST_ID]), request_id) == 0)
-			{
-				made = palloc(sizeof(pg_uuid_t));
-				memcpy(made, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
-			}
-		dur_scan_end(&s);
 		if (made != NULL)
 		{
 			dur_call_end(call);

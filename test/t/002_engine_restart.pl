@@ -18,11 +18,6 @@ my $node = durable_node('restart', conf => "restart_after_crash = on\n");
 
 sub sql { return $node->safe_psql('postgres', shift); }
 
-sub engine_pid
-{
-	return sql("SELECT pid FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active'");
-}
-
 # Start a workflow whose first task sets a timer of $duration; returns nothing.
 sub start_timer_workflow
 {
@@ -40,10 +35,8 @@ sub timer_fired
 }
 
 sql("CREATE EXTENSION durable");
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL"),
-	'engine worker active');
-my $pid1 = engine_pid();
+ok(engine_active($node), 'engine worker active');
+my $pid1 = engine_pid($node);
 like($pid1, qr/^\d+$/, "engine pid $pid1");
 is(sql("SELECT backend_type FROM pg_stat_activity WHERE pid = $pid1"), 'durable engine',
 	'pg_stat_activity shows it as a durable engine');
@@ -55,10 +48,8 @@ ok(timer_fired('before_term'), 'a timer fires');
 
 start_timer_workflow('across_term', '3 seconds');
 kill 'TERM', $pid1;
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL AND pid <> $pid1"),
-	'after SIGTERM the engine comes back');
-my $pid2 = engine_pid();
+ok(engine_active($node, $pid1), 'after SIGTERM the engine comes back');
+my $pid2 = engine_pid($node);
 isnt($pid2, $pid1, "with a new pid $pid2");
 is(sql("SELECT count(*) FROM pg_stat_activity WHERE pid = $pid1"), '0', 'the old engine is gone');
 ok(timer_fired('across_term'), 'a timer set before the SIGTERM fires');
@@ -74,12 +65,10 @@ start_timer_workflow('across_kill', '3 seconds');
 kill 'KILL', $pid2;
 
 # the postmaster notices the dead worker, resets shared memory and restarts
-ok($node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL AND pid <> $pid2"),
-	'after SIGKILL the engine comes back');
+ok(engine_active($node, $pid2), 'after SIGKILL the engine comes back');
 ok($node->log_contains(qr/all server processes terminated; reinitializing/, $log_offset),
 	'the postmaster crash-restarted the cluster');
-my $pid3 = engine_pid();
+my $pid3 = engine_pid($node);
 isnt($pid3, $pid2, "new engine pid $pid3");
 my $launcher2 = sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'durable launcher'");
 like($launcher2, qr/^\d+$/, 'the launcher runs again');

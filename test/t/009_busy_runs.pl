@@ -20,12 +20,6 @@ my $node = durable_node('busy');
 
 sub sql { return $node->safe_psql('postgres', shift); }
 
-sub engine_active
-{
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL");
-}
-
 # start a workflow and complete its first task with the given commands
 sub start_with
 {
@@ -42,7 +36,7 @@ sub fired
 }
 
 sql('CREATE EXTENSION durable');
-ok(engine_active(), 'engine worker active');
+ok(engine_active($node), 'engine worker active');
 
 # --- timers: a busy run does not hold back the others -----------------------
 

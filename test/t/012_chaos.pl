@@ -43,21 +43,8 @@ CONF
 
 sub sql { return $node->safe_psql('postgres', shift); }
 
-sub engine_pid
-{
-	return sql("SELECT pid FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active'");
-}
-
-sub engine_active
-{
-	my $not = shift;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL"
-		  . (defined $not ? " AND pid <> $not" : ''));
-}
-
 sql('CREATE EXTENSION durable');
-ok(engine_active(), 'engine worker active');
+ok(engine_active($node), 'engine worker active');
 app_setup($node);
 
 my $dir = PostgreSQL::Test::Utils::tempdir('chaos');
@@ -81,7 +68,7 @@ sub closed_count { return sql("SELECT count(*) FROM durable.workflows WHERE stat
 sub recovered
 {
 	my $old_engine = shift;
-	return engine_active($old_engine);
+	return engine_active($node, $old_engine);
 }
 
 my @kinds = ('immediate', 'kill9 postmaster', 'kill9 engine', 'kill9 backend', 'kill9 launcher');
@@ -96,7 +83,7 @@ foreach my $cycle (1 .. 15)
 	usleep(2_500_000 + 100_000 * rnd(21));
 	my $kind = $kinds[ ($cycle - 1) % @kinds ];
 	my $before = closed_count();
-	my $engine = engine_pid();
+	my $engine = engine_pid($node);
 	my $t = time();
 	if ($kind eq 'immediate')
 	{
@@ -142,9 +129,9 @@ foreach my $cycle (1 .. 15)
 	# faults that do not restart the server
 	if ($cycle == 3 || $cycle == 9)
 	{
-		my $e = engine_pid();
+		my $e = engine_pid($node);
 		kill 'TERM', $e;
-		ok(engine_active($e), "cycle $cycle: SIGTERM of the engine: the launcher starts a new one");
+		ok(engine_active($node, $e), "cycle $cycle: SIGTERM of the engine: the launcher starts a new one");
 	}
 	if ($cycle == 6 || $cycle == 10)
 	{

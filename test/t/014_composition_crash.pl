@@ -65,21 +65,8 @@ CONF
 
 sub sql { return $node->safe_psql('postgres', shift); }
 
-sub engine_pid
-{
-	return sql("SELECT pid FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active'");
-}
-
-sub engine_active
-{
-	my $not = shift;
-	return $node->poll_query_until('postgres',
-		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL"
-		  . (defined $not ? " AND pid <> $not" : ''));
-}
-
 sql('CREATE EXTENSION durable');
-ok(engine_active(), 'engine worker active');
+ok(engine_active($node), 'engine worker active');
 
 # The application: app.decide is the workflow code of both types (the
 # worker script of DurableLoad calls it for every workflow task).
@@ -169,7 +156,7 @@ foreach my $cycle (1 .. 8)
 	my $kind = $kinds[ ($cycle - 1) % @kinds ];
 	my $composing = sql("SELECT count(*) FROM durable.timers WHERE kind IN ('child_closed', 'parent_close', 'signal_external')")
 	  . ' deliveries pending, ' . sql("SELECT count(*) FROM durable.children") . ' open children';
-	my $engine = engine_pid();
+	my $engine = engine_pid($node);
 	my $t = time();
 	if ($kind eq 'immediate')
 	{
@@ -199,7 +186,7 @@ foreach my $cycle (1 .. 8)
 		$pid = $engine if $pid eq '';    # no worker connected at this instant
 		kill 'KILL', $pid;
 	}
-	ok(engine_active($engine), "kill $cycle ($kind): the server and the engine are back");
+	ok(engine_active($node, $engine), "kill $cycle ($kind): the server and the engine are back");
 	push @log, sprintf('kill %d %-16s (%s), back in %.1f s', $cycle, $kind, $composing, time() - $t);
 }
 note($_) foreach @log;

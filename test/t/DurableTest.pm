@@ -12,7 +12,7 @@ use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 
-our @EXPORT = qw(durable_node durable_conf);
+our @EXPORT = qw(durable_node durable_conf engine_pid engine_active);
 
 # What every durable test node runs with: the library preloaded, room for
 # engine workers, and a launcher that rescans quickly.
@@ -37,6 +37,24 @@ sub durable_node
 	$node->append_conf('postgresql.conf', $durable_conf . ($opts{conf} // ''));
 	$node->start;
 	return $node;
+}
+
+# The pid of the active engine worker of database postgres on $node.
+sub engine_pid
+{
+	my $node = shift;
+	return $node->safe_psql('postgres',
+		"SELECT pid FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active'");
+}
+
+# Wait until database postgres on $node has one active engine worker (one
+# whose pid is not $not, if given); true once it has, false on timeout.
+sub engine_active
+{
+	my ($node, $not) = @_;
+	return $node->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = 'postgres' AND state = 'active' AND pid IS NOT NULL"
+		  . (defined $not ? " AND pid <> $not" : ''));
 }
 
 1;

@@ -31,6 +31,7 @@ OBJS = \
 	src/updates.o \
 	src/sessions.o \
 	src/namespaces.o \
+	src/queues.o \
 	src/util.o \
 	src/jsonw.o \
 	src/events.o \

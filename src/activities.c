@@ -112,7 +112,8 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	static const char *const fields[] = {
 		"activity_id", "activity_type", "input", "task_queue", "schedule_to_close_timeout",
 		"schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout",
-		"retry_policy", "priority", "request_eager_execution", NULL
+		"retry_policy", "priority", "request_eager_execution", "fairness_key",
+		"fairness_weight", "required_capabilities", "pinned_worker", NULL
 	};
 	char	   *what = psprintf("command %d (schedule_activity)", index);
 	char	   *aid;
@@ -124,7 +125,7 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	Interval   *s2c;
 	Interval   *hb;
 	Interval   *run_left;
-	int32		priority;
+	DurCmdRouting routing;
 	Jsonb	   *policy;
 	Jsonb	   *eager;
 	const char *t;
@@ -163,21 +164,7 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 		s2c = NULL;
 	if (hb && dur_interval_is_zero(hb))
 		hb = NULL;
-	t = dur_jsonb_get(cmd, "priority") ? dur_jsonb_typeof(dur_jsonb_get(cmd, "priority")) : NULL;
-	if (t != NULL && strcmp(t, "null") != 0)
-	{
-		double		p = t != NULL && strcmp(t, "number") == 0 ?
-			strtod(dur_jsonb_get_text(cmd, "priority"), NULL) : 0.5;
-
-		/* a whole number in integer range, as start_workflow's priority */
-		if (p != floor(p) || p < PG_INT32_MIN || p > PG_INT32_MAX)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUR_BAD_COMMAND),
-					 errmsg("field \"priority\" of %s must be a whole number in integer range", what)));
-		priority = (int32) p;
-	}
-	else
-		priority = run->priority;
+	dur_cmd_routing(cmd, index, run, &routing);
 	eager = dur_jsonb_get(cmd, "request_eager_execution");
 	if (eager != NULL)
 	{
@@ -253,7 +240,7 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	SETA(A_TASK_QUEUE, CStringGetTextDatum(queue));
 	if (input != NULL)
 		SETA(A_INPUT, JsonbPGetDatum(input));
-	SETA(A_PRIORITY, Int32GetDatum(priority));
+	SETA(A_PRIORITY, Int32GetDatum(routing.priority));
 	if (s2close)
 		SETA(A_SCHEDULE_TO_CLOSE_TIMEOUT, IntervalPGetDatum(s2close));
 	if (s2start)
@@ -271,6 +258,14 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 	SETA(A_READY_TIME, TimestampTzGetDatum(now));
 	SETA(A_WORKFLOW_ID, run->row.values[W_WORKFLOW_ID]);
 	SETA(A_NAMESPACE, run->row.values[W_NAMESPACE]);
+	if (routing.fairness_key != NULL)
+		SETA(A_FAIRNESS_KEY, CStringGetTextDatum(routing.fairness_key));
+	if (routing.fairness_weight > 0)
+		SETA(A_FAIRNESS_WEIGHT, Float4GetDatum(routing.fairness_weight));
+	if (routing.required_capabilities != NULL)
+		SETA(A_REQUIRED_CAPABILITIES, JsonbPGetDatum(routing.required_capabilities));
+	if (routing.pinned_worker != NULL)
+		SETA(A_PINNED_WORKER, CStringGetTextDatum(routing.pinned_worker));
 #undef SETA
 	dur_insert(call, DUR_ACTIVITIES, v, n, &a.tid);
 	a.values = v;

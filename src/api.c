@@ -38,6 +38,7 @@
 
 #include "durable.h"
 #include "history.h"
+#include "queues.h"
 #include "matching.h"
 #include "timers.h"
 
@@ -133,6 +134,10 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	dur_check_interval(r->execution_timeout, "execution_timeout", true);
 	dur_check_interval(r->run_timeout, "run_timeout", true);
 	dur_check_interval(r->task_timeout, "task_timeout", true);
+	dur_check_priority(r->priority, "priority");
+	dur_check_fairness(r->fairness_key, false, 0, "the start");
+	if (dur_affinity_of(r->required_capabilities, "required_capabilities") == NULL)
+		r->required_capabilities = NULL;
 	dur_check_interval(r->delay, "start_delay", false);
 	if (r->task_timeout == NULL || r->task_queue == NULL)
 		ereport(ERROR,
@@ -233,7 +238,19 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	p.request_id = r->request_id;
 	p.search_attributes = r->search_attributes;
 	p.memo = r->memo;
-	p.priority = r->priority;
+	p.priority = r->priority != 0 ? r->priority : DUR_PRIORITY_DEFAULT;
+	p.fairness_key = r->fairness_key;
+	p.fairness_weight = r->fairness_weight;
+	p.required_capabilities = r->required_capabilities ? JsonbPGetDatum(r->required_capabilities) : 0;
+	if (r->build_id != NULL)
+		p.build_id = r->build_id;
+	else
+	{
+		DurQueueSettings qs;
+
+		dur_queue_settings(r->namespace, r->task_queue, &qs);
+		p.build_id = dur_queue_target_build(&qs, r->workflow_id);
+	}
 	p.identity = r->identity ? r->identity : dur_session_user();
 	p.signal = r->signal;
 	p.parent_workflow_id = r->parent_workflow_id;
@@ -242,6 +259,22 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 	run = dur_start_run(call, run_id, &p);
 	dur_run_write(call, run);
 	return run_id;
+}
+
+/*
+ * The fairness_key, fairness_weight and required_capabilities arguments of
+ * a start function, from argument n on.
+ */
+static void
+dur_start_routing_args(FunctionCallInfo fcinfo, int n, DurStartRequest *r)
+{
+	if (PG_NARGS() <= n + 2)
+		return;
+	r->fairness_key = arg_text(fcinfo, n);
+	r->fairness_weight = PG_ARGISNULL(n + 1) ? 0 : PG_GETARG_FLOAT4(n + 1);
+	if (!PG_ARGISNULL(n + 1))
+		dur_check_fairness(NULL, true, r->fairness_weight, "the start");
+	r->required_capabilities = PG_ARGISNULL(n + 2) ? NULL : PG_GETARG_JSONB_P(n + 2);
 }
 
 /*
@@ -280,6 +313,7 @@ start_workflow(PG_FUNCTION_ARGS)
 	r.search_attributes = arg_jsonb(fcinfo, 12);
 	r.memo = arg_jsonb(fcinfo, 13);
 	r.priority = PG_ARGISNULL(14) ? 0 : PG_GETARG_INT32(14);
+	dur_start_routing_args(fcinfo, 16, &r);
 
 	call = dur_call_begin();
 	run_id = dur_start(call, &r, &existing);
@@ -406,6 +440,7 @@ signal_with_start_workflow(PG_FUNCTION_ARGS)
 	r.search_attributes = arg_jsonb(fcinfo, 13);
 	r.memo = arg_jsonb(fcinfo, 14);
 	r.priority = PG_ARGISNULL(15) ? 0 : PG_GETARG_INT32(15);
+	dur_start_routing_args(fcinfo, 17, &r);
 	r.signal = ev;
 
 	call = dur_call_begin();
@@ -661,8 +696,8 @@ describe_workflow(PG_FUNCTION_ARGS)
 	Datum	   *w = run->row.values;
 	bool	   *wn = run->row.nulls;
 	TupleDesc	desc;
-	Datum		v[22];
-	bool		n[22];
+	Datum		v[26];
+	bool		n[26];
 	static const int cols[] = {
 		W_WORKFLOW_ID, W_RUN_ID, W_WORKFLOW_TYPE, W_TASK_QUEUE, W_STATUS, W_START_TIME,
 		W_CLOSE_TIME, W_HISTORY_LENGTH, W_INPUT, W_RESULT, W_FAILURE, W_ATTEMPT,
@@ -687,6 +722,15 @@ describe_workflow(PG_FUNCTION_ARGS)
 	n[20] = false;
 	v[21] = dur_describe_children(call, run);
 	n[21] = false;
+	v[22] = w[W_BUILD_ID];
+	n[22] = wn[W_BUILD_ID];
+	v[23] = wn[W_VERSIONING_BEHAVIOR] && !wn[W_BUILD_ID] ? CStringGetTextDatum("pinned") :
+		w[W_VERSIONING_BEHAVIOR];
+	n[23] = wn[W_VERSIONING_BEHAVIOR] && wn[W_BUILD_ID];
+	v[24] = w[W_PRIORITY];
+	n[24] = false;
+	v[25] = w[W_FAIRNESS_KEY];
+	n[25] = wn[W_FAIRNESS_KEY];
 	tup = heap_form_tuple(BlessTupleDesc(desc), v, n);
 	dur_call_end(call);
 	PG_RETURN_DATUM(HeapTupleGetDatum(tup));

@@ -30,6 +30,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -192,6 +194,86 @@ dur_cmd_interval(Jsonb *cmd, const char *field, int index)
 	return dur_parse_interval(dur_cmd_text(cmd, field, index, false),
 							  psprintf("field \"%s\" of command %d (%s)", field, index,
 									   dur_cmd_type(cmd)));
+}
+
+/* A command's number field (absent or null: false), checked to be a number. */
+static bool
+dur_cmd_number(Jsonb *cmd, const char *field, int index, double *out)
+{
+	Jsonb	   *v = dur_jsonb_get(cmd, field);
+	const char *t = v ? dur_jsonb_typeof(v) : NULL;
+
+	if (v == NULL || strcmp(t, "null") == 0)
+		return false;
+	if (strcmp(t, "number") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("field \"%s\" of command %d (%s) must be a number, not %s",
+						field, index, dur_cmd_type(cmd), t),
+				 errdetail("%s", dur_cmd_excerpt(cmd))));
+	*out = strtod(dur_jsonb_get_text(cmd, field), NULL);
+	return true;
+}
+
+/*
+ * The routing fields of a command that schedules work (schedule_activity,
+ * start_child_workflow): priority (1 to 5), fairness_key, fairness_weight
+ * and required_capabilities, and for an activity pinned_worker.  The
+ * priority, key and weight left out are the run's, as in Temporal.
+ */
+void
+dur_cmd_routing(Jsonb *cmd, int index, DurRun *run, DurCmdRouting *out)
+{
+	double		d;
+	Jsonb	   *caps;
+
+	memset(out, 0, sizeof(*out));
+	out->priority = run->priority;
+	if (dur_cmd_number(cmd, "priority", index, &d))
+	{
+		if (d != floor(d) || d < DUR_PRIORITY_HIGHEST - 1 || d > DUR_PRIORITY_LOWEST)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"priority\" of command %d (%s) must be a priority key from %d to %d, not %g",
+							index, dur_cmd_type(cmd), DUR_PRIORITY_HIGHEST, DUR_PRIORITY_LOWEST, d),
+					 errdetail("%s", dur_cmd_excerpt(cmd)),
+					 errhint("1 is served first, 5 last; leave it out (or 0) to inherit the workflow's.")));
+		if (d != 0)
+			out->priority = (int32) d;
+	}
+	out->fairness_key = dur_cmd_text(cmd, "fairness_key", index, false);
+	if (out->fairness_key != NULL)
+		dur_check_id(out->fairness_key, psprintf("fairness_key of command %d", index));
+	else
+		out->fairness_key = dur_text(&run->row, W_FAIRNESS_KEY);
+	if (dur_cmd_number(cmd, "fairness_weight", index, &d))
+	{
+		if (isnan(d) || d < 0.001 || d > 1000)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"fairness_weight\" of command %d (%s) must be between 0.001 and 1000, not %g",
+							index, dur_cmd_type(cmd), d),
+					 errdetail("%s", dur_cmd_excerpt(cmd))));
+		out->fairness_weight = (float4) d;
+	}
+	else if (!run->row.nulls[W_FAIRNESS_WEIGHT])
+		out->fairness_weight = DatumGetFloat4(run->row.values[W_FAIRNESS_WEIGHT]);
+	caps = dur_jsonb_get(cmd, "required_capabilities");
+	if (caps != NULL && strcmp(dur_jsonb_typeof(caps), "null") != 0)
+	{
+		if (strcmp(dur_jsonb_typeof(caps), "object") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_BAD_COMMAND),
+					 errmsg("field \"required_capabilities\" of command %d (%s) must be a JSON object, not %s",
+							index, dur_cmd_type(cmd), dur_jsonb_typeof(caps)),
+					 errdetail("%s", dur_cmd_excerpt(cmd)),
+					 errhint("Name capabilities as keys with their values, e.g. {\"gpu\": true}.")));
+		if (dur_affinity_of(caps, "required_capabilities") != NULL)
+			out->required_capabilities = caps;
+	}
+	out->pinned_worker = dur_cmd_text(cmd, "pinned_worker", index, false);
+	if (out->pinned_worker != NULL)
+		dur_check_id(out->pinned_worker, psprintf("pinned_worker of command %d", index));
 }
 
 /* A command's value field as jsonb (NULL when absent), its size checked. */
@@ -410,6 +492,25 @@ dur_lock_child_ids(DurCmdShape *shape)
 }
 
 /*
+ * What the worker said of its workflow type's versioning behaviour, kept on
+ * the run; an auto-upgrade run is now on the build its task was sent to.
+ */
+static void
+dur_wft_versioning(DurRun *run, DurWftLock *lk, const char *behavior)
+{
+	if (behavior != NULL)
+		dur_run_set(run, W_VERSIONING_BEHAVIOR, CStringGetTextDatum(behavior), false);
+	if (lk->has_task && !run->row.nulls[W_VERSIONING_BEHAVIOR] &&
+		strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0)
+	{
+		char	   *build = TextDatumGetCString(lk->task.values[T_BUILD_ID]);
+
+		if (build[0] != '\0')
+			dur_run_set(run, W_BUILD_ID, CStringGetTextDatum(build), false);
+	}
+}
+
+/*
  * complete_workflow_task(task_token text, commands jsonb,
  * return_workflow_task boolean, force_new_task boolean) returns json:
  * complete a workflow task with a list of commands.  With
@@ -428,6 +529,10 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 	Jsonb	   *cmds = PG_ARGISNULL(1) ? NULL : PG_GETARG_JSONB_P(1);
 	bool		return_wft = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	bool		force_new = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+	static const char *const behavior_choices[] = {"pinned", "auto_upgrade", NULL};
+	const char *behavior = PG_NARGS() > 4 && !PG_ARGISNULL(4) ?
+		dur_check_choice(text_to_cstring(PG_GETARG_TEXT_PP(4)), "versioning_behavior",
+						 behavior_choices) : NULL;
 	DurWftLock	lk;
 	DurCmdContext cx;
 	DurRun	   *run;
@@ -442,6 +547,7 @@ complete_workflow_task(PG_FUNCTION_ARGS)
 
 	dur_lock_wft(token, &lk);
 	run = lk.run;
+	dur_wft_versioning(run, &lk, behavior);
 
 	/* the shape of the command list, before anything is written */
 	if (cmds != NULL && (JB_ROOT_IS_SCALAR(cmds) || !JB_ROOT_IS_ARRAY(cmds)))
@@ -964,6 +1070,7 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 	p.delay = backoff;
 	p.priority = run->priority;
 	p.identity = cx->worker;
+	dur_start_params_routing(&p, run);
 	dur_start_params_inherit(&p, run);
 	next = dur_start_run(cx->call, next_run, &p);
 	dur_run_write(cx->call, next);
@@ -1024,7 +1131,8 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	static const char *const fields[] = {
 		"workflow_id", "workflow_type", "input", "task_queue", "execution_timeout", "run_timeout",
 		"task_timeout", "retry_policy", "id_reuse_policy", "parent_close_policy",
-		"search_attributes", "memo", NULL
+		"search_attributes", "memo", "priority", "fairness_key", "fairness_weight",
+		"required_capabilities", NULL
 	};
 	static const char *const reuse_choices[] = {
 		"allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate", NULL
@@ -1043,6 +1151,7 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	pg_uuid_t  *child;
 	bool		existing;
 	Interval	ten_seconds = {10 * USECS_PER_SEC, 0, 0};
+	DurCmdRouting routing;
 
 	dur_cmd_fields(cmd, index, "start_child_workflow", fields);
 	memset(&r, 0, sizeof(r));
@@ -1088,7 +1197,16 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	if (memo != NULL && strcmp(dur_jsonb_typeof(memo), "null") == 0)
 		memo = NULL;
 	r.memo = memo ? JsonbPGetDatum(memo) : 0;
-	r.priority = run->priority;
+	dur_cmd_routing(cmd, index, run, &routing);
+	r.priority = routing.priority;
+	r.fairness_key = routing.fairness_key;
+	r.fairness_weight = routing.fairness_weight;
+	r.required_capabilities = routing.required_capabilities;
+	/* a child on its pinned parent's queue runs on the parent's build */
+	if (strcmp(r.task_queue, run->task_queue) == 0 && !run->row.nulls[W_BUILD_ID] &&
+		(run->row.nulls[W_VERSIONING_BEHAVIOR] ||
+		 strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "pinned") == 0))
+		r.build_id = TextDatumGetCString(run->row.values[W_BUILD_ID]);
 	r.quiet_conflict = true;
 
 	ev = dur_event("StartChildWorkflowExecutionInitiated");

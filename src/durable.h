@@ -168,6 +168,7 @@ extern int	dur_wait_latch(long timeout_ms);
 extern char *dur_queue_key(const char *namespace, const char *queue);
 extern void dur_notify_task(const char *queue, int mask, const char *sticky_worker);
 extern void dur_notify_task_on_abort(const char *queue, int mask);
+extern void dur_notify_task_all(const char *queue, int mask);
 extern void dur_notify_close(const char *workflow_id, const char *payload);
 extern void dur_notify_timer(TimestampTz at);
 extern void dur_poke_engine(void);

@@ -47,6 +47,7 @@
 #include "durable.h"
 #include "events.h"
 #include "history.h"
+#include "queues.h"
 #include "matching.h"
 #include "timers.h"
 #include "updates.h"
@@ -610,6 +611,16 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 		SETCOL(W_PARENT_RUN_ID, UUIDPGetDatum(p->parent_run_id));
 		SETCOL(W_PARENT_INITIATED_EVENT_ID, Int64GetDatum(p->parent_initiated_event_id));
 	}
+	if (p->fairness_key != NULL)
+		SETCOL(W_FAIRNESS_KEY, CStringGetTextDatum(p->fairness_key));
+	if (p->fairness_weight > 0)
+		SETCOL(W_FAIRNESS_WEIGHT, Float4GetDatum(p->fairness_weight));
+	if (p->required_capabilities != 0)
+		SETCOL(W_REQUIRED_CAPABILITIES, p->required_capabilities);
+	if (p->build_id != NULL)
+		SETCOL(W_BUILD_ID, CStringGetTextDatum(p->build_id));
+	if (p->versioning_behavior != NULL)
+		SETCOL(W_VERSIONING_BEHAVIOR, CStringGetTextDatum(p->versioning_behavior));
 #undef SETCOL
 	run->row.values = v;
 	run->row.nulls = n;
@@ -682,6 +693,34 @@ dur_start_params_inherit(DurStartParams *p, DurRun *run)
 	p->parent_run_id = DatumGetUUIDP(v[W_PARENT_RUN_ID]);
 	p->parent_initiated_event_id = n[W_PARENT_INITIATED_EVENT_ID] ? 0 :
 		DatumGetInt64(v[W_PARENT_INITIATED_EVENT_ID]);
+}
+
+/*
+ * What a run's next run (continue-as-new, a retry) keeps of it: its
+ * fairness key and weight, required capabilities and versioning
+ * behaviour; its build if it is pinned, while an auto-upgrade run's next
+ * run starts on the build its queue chooses.
+ */
+void
+dur_start_params_routing(DurStartParams *p, DurRun *run)
+{
+	DurRow	   *row = &run->row;
+	bool		auto_upgrade = !row->nulls[W_VERSIONING_BEHAVIOR] &&
+		strcmp(TextDatumGetCString(row->values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0;
+
+	p->fairness_key = dur_text(row, W_FAIRNESS_KEY);
+	p->fairness_weight = row->nulls[W_FAIRNESS_WEIGHT] ? 0 : DatumGetFloat4(row->values[W_FAIRNESS_WEIGHT]);
+	p->required_capabilities = row->nulls[W_REQUIRED_CAPABILITIES] ? 0 : row->values[W_REQUIRED_CAPABILITIES];
+	p->versioning_behavior = dur_text(row, W_VERSIONING_BEHAVIOR);
+	if (auto_upgrade || strcmp(p->task_queue, run->task_queue) != 0)
+	{
+		DurQueueSettings qs;
+
+		dur_queue_settings(p->namespace, p->task_queue, &qs);
+		p->build_id = dur_queue_target_build(&qs, p->workflow_id);
+	}
+	else
+		p->build_id = dur_text(row, W_BUILD_ID);
 }
 
 /*
@@ -848,6 +887,7 @@ dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_eve
 		p.search_attributes = v[W_SEARCH_ATTRIBUTES];
 		p.memo = n[W_MEMO] ? 0 : v[W_MEMO];
 		p.priority = run->priority;
+		dur_start_params_routing(&p, run);
 		dur_start_params_inherit(&p, run);
 		next = dur_start_run(call, next_run, &p);
 		dur_run_write(call, next);

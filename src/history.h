@@ -114,7 +114,12 @@ typedef struct DurStartParams
 	const char *request_id;
 	Datum		search_attributes;	/* jsonb, 0 for {} */
 	Datum		memo;			/* jsonb, 0 for NULL */
-	int32		priority;
+	int32		priority;		/* 1..5 */
+	const char *fairness_key;	/* NULL: the default key */
+	float4		fairness_weight;	/* 0: 1 */
+	Datum		required_capabilities;	/* jsonb, 0 for none */
+	const char *build_id;		/* NULL: unversioned */
+	const char *versioning_behavior;	/* NULL: pinned */
 	const char *identity;
 	DurEvent   *signal;			/* signal-with-start: the first signal */
 	/* a child workflow: its parent (NULL parent_run_id for none) */
@@ -141,7 +146,11 @@ typedef struct DurStartRequest
 	const char *request_id;
 	Datum		search_attributes;
 	Datum		memo;
-	int32		priority;
+	int32		priority;		/* 0: the default */
+	const char *fairness_key;
+	float4		fairness_weight;	/* 0: 1 */
+	Jsonb	   *required_capabilities;
+	const char *build_id;		/* NULL: as the queue chooses */
 	DurEvent   *signal;
 	bool		quiet_conflict; /* an id in use returns NULL instead of raising DU002 */
 	const char *identity;		/* for WorkflowExecutionStarted; NULL: the session user */
@@ -171,6 +180,7 @@ extern DurTask *dur_schedule_wft(DurCall *call, DurRun *run, int32 attempt, bool
 								 List *events, const char *worker);
 extern List *dur_take_buffer(DurCall *call, DurRun *run);
 extern DurRun *dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p);
+extern void dur_start_params_routing(DurStartParams *p, DurRun *run);
 extern void dur_start_params_inherit(DurStartParams *p, DurRun *run);
 extern pg_uuid_t *dur_start(DurCall *call, DurStartRequest *r, bool *existing);
 extern bool dur_signal_request_new(DurCall *call, DurRun *run, const char *request_id);

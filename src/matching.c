@@ -14,16 +14,22 @@
  * A task reaches a worker in one of two ways, which share the code that
  * builds what the worker receives (dur_wft_task, dur_activity_task):
  *
- *	- Claim.  poll_task looks for a ready row of its queue in three index
- *	  ranges: the workflow tasks that are sticky to this worker
- *	  (tasks_sticky), the oldest ready workflow task and the oldest ready
- *	  activity of the queue (tasks_ready, keyed by queue and kind, so a
- *	  backlog of other kinds or queues costs nothing).  A sticky workflow
- *	  task goes before any other workflow task; it and the activity go by
- *	  priority, then ready time.  For a candidate it takes the run's
- *	  lock without waiting, reads the row again with a new snapshot, and
- *	  starts it; a run whose lock is busy is passed over, like a row locked
- *	  FOR UPDATE SKIP LOCKED.
+ *	- Claim.  poll_task looks for a ready row of its queue in a few index
+ *	  ranges: the tasks sticky to or pinned on this worker (tasks_sticky),
+ *	  and the ready tasks of each kind it asked for (tasks_ready, keyed by
+ *	  queue, kind, build and requirement, so a backlog of other kinds,
+ *	  queues, builds or requirements costs nothing): those for any build,
+ *	  those for the worker's build if it declared one, and, for a worker
+ *	  that declared capabilities, those of every requirement it meets (the
+ *	  requirements are found by skipping through the index).  A sticky
+ *	  workflow task goes before any other workflow task; it and the first
+ *	  activity go by priority, then pass (queues.c: FIFO for one fairness
+ *	  key, shared by weight between keys).  For a candidate it takes the
+ *	  run's lock without waiting, reads the row again with a new snapshot,
+ *	  and starts it; a run whose lock is busy is passed over, like a row
+ *	  locked FOR UPDATE SKIP LOCKED.  An activity needs a token of the
+ *	  queue's rate limits first (queues.c); a poller without one sleeps
+ *	  until the next.
  *	- Eager dispatch.  A completion that makes a task ready for a worker
  *	  that asked for it inserts the row already started for that worker and
  *	  returns the task; nobody is woken and no poller can see it.
@@ -45,7 +51,12 @@
  *	  at commit (wakeup.c); every transaction that starts a ready row, or
  *	  passes over a busy run, makes sure a poller looks again: at abort for
  *	  the first, before sleeping for the second;
- *	- a task row is written only under its run's lock.
+ *	- a task row is written only under its run's lock;
+ *	- a ready row's build_id and affinity say who may take it: a poller
+ *	  of that build (empty: any), with capabilities containing the
+ *	  requirement (empty: none), or, for @pinned, sticky_worker only;
+ *	  a ready row that only some pollers can take wakes every poller of
+ *	  its queue at commit.
  *
  * Lock order: pollers take no lock but runs' locks, conditionally, so
  * they never wait and never deadlock; see tables.c.
@@ -72,6 +83,7 @@
 #include "events.h"
 #include "history.h"
 #include "matching.h"
+#include "queues.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(poll_task);
@@ -80,23 +92,96 @@ PG_FUNCTION_INFO_V1(workflow_task_history);
 /* How long a poller that passed over busy runs sleeps before it looks again. */
 #define DUR_BUSY_RETRY_MS 20
 
+/* A float4 column as a weight (NULL: 1). */
+static double
+dur_weight(DurRow *row, int col)
+{
+	return row->nulls[col] ? 1.0 : DatumGetFloat4(row->values[col]);
+}
+
+/* The affinity of a jsonb column of required capabilities ("" for none). */
+static const char *
+dur_affinity_col(DurRow *row, int col)
+{
+	char	   *a;
+
+	if (row->nulls[col])
+		return "";
+	a = dur_affinity_of(DatumGetJsonbP(row->values[col]), "required_capabilities");
+	return a ? a : "";
+}
+
+/*
+ * Where the run's workflow tasks go: its priority, fairness key and
+ * required capabilities, and its build: the one it is pinned to, or for an
+ * auto-upgrade run the one its queue chooses now.
+ */
+void
+dur_run_routing(DurRun *run, DurRouting *r)
+{
+	DurRow	   *row = &run->row;
+
+	memset(r, 0, sizeof(*r));
+	r->priority = run->priority;
+	r->fairness_key = dur_text(row, W_FAIRNESS_KEY);
+	r->fairness_weight = dur_weight(row, W_FAIRNESS_WEIGHT);
+	r->affinity = dur_affinity_col(row, W_REQUIRED_CAPABILITIES);
+	r->build_id = row->nulls[W_BUILD_ID] ? "" : TextDatumGetCString(row->values[W_BUILD_ID]);
+	if (!row->nulls[W_VERSIONING_BEHAVIOR] &&
+		strcmp(TextDatumGetCString(row->values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0)
+	{
+		DurQueueSettings qs;
+		const char *target;
+
+		dur_queue_settings(run->namespace, run->task_queue, &qs);
+		target = dur_queue_target_build(&qs, run->workflow_id);
+		if (target != NULL)
+			r->build_id = target;
+	}
+}
+
+/*
+ * Where an activity's tasks go: its own priority and fairness key, its
+ * required capabilities or pinned worker, and the run's build when it runs
+ * on the run's queue (a pinned workflow's activities run on its build).
+ */
+static void
+dur_activity_routing(DurRun *run, DurRow *a, const char *queue, DurRouting *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->priority = DatumGetInt32(a->values[A_PRIORITY]);
+	r->fairness_key = dur_text(a, A_FAIRNESS_KEY);
+	r->fairness_weight = dur_weight(a, A_FAIRNESS_WEIGHT);
+	r->pinned_worker = dur_text(a, A_PINNED_WORKER);
+	r->affinity = r->pinned_worker ? DUR_AFFINITY_PINNED : dur_affinity_col(a, A_REQUIRED_CAPABILITIES);
+	r->build_id = "";
+	if (!run->row.nulls[W_BUILD_ID] && strcmp(queue, run->task_queue) == 0)
+		r->build_id = TextDatumGetCString(run->row.values[W_BUILD_ID]);
+}
+
 /*
  * Write the task row of (run, seid): ready (worker NULL) or started for
  * worker until lease.  An existing row (existing) is replaced; a ready one
- * keeps its place in the queue, a new one is ready from "ready" (0: now).  Wakes pollers at commit for a ready row,
+ * keeps its place in the queue (its pass), a new one gets the next pass of
+ * its fairness key and is ready from "ready" (0: now).  Wakes pollers at
+ * commit for a ready row (all of the queue's when only some can take it),
  * and the engine for a lease or schedule-to-start deadline.
  */
 static void
 dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const char *queue,
-			 int32 priority, TimestampTz expire, const char *worker, TimestampTz started,
+			 const DurRouting *r, TimestampTz expire, const char *worker, TimestampTz started,
 			 TimestampTz lease, const char *sticky, DurRow *existing, TimestampTz ready)
 {
 	Datum		v[T_NCOLS];
 	bool		n[T_NCOLS];
 	TimestampTz now = GetCurrentTimestamp();
 	int			mask = strcmp(kind, "workflow") == 0 ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY;
+	char	   *key = dur_queue_key(run->namespace, queue);
+	bool		keep_place = existing != NULL && existing->nulls[T_STARTED_TIME];
 	int			i;
 
+	if (r->pinned_worker != NULL)
+		sticky = r->pinned_worker;
 	for (i = 0; i < T_NCOLS; i++)
 		n[i] = true;
 	v[T_RUN_ID] = UUIDPGetDatum(&run->run_id);
@@ -107,9 +192,9 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 	n[T_KIND] = false;
 	v[T_TASK_QUEUE] = CStringGetTextDatum(queue);
 	n[T_TASK_QUEUE] = false;
-	v[T_PRIORITY] = Int32GetDatum(priority);
+	v[T_PRIORITY] = Int32GetDatum(r->priority);
 	n[T_PRIORITY] = false;
-	if (existing != NULL && existing->nulls[T_STARTED_TIME])
+	if (keep_place)
 		v[T_READY_TIME] = existing->values[T_READY_TIME];
 	else
 		v[T_READY_TIME] = TimestampTzGetDatum(ready != 0 ? ready : now);
@@ -127,16 +212,31 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 		v[T_OWNER] = Int64GetDatum(dur_claim_owner(worker));
 		n[T_WORKER_ID] = n[T_STARTED_TIME] = n[T_LEASE_DEADLINE] = false;
 		n[T_OWNER] = DatumGetInt64(v[T_OWNER]) == 0;
+		v[T_PASS] = Int64GetDatum(0);
 	}
-	else if (sticky != NULL)
+	else
 	{
-		v[T_STICKY_WORKER] = CStringGetTextDatum(sticky);
-		n[T_STICKY_WORKER] = false;
+		if (sticky != NULL)
+		{
+			v[T_STICKY_WORKER] = CStringGetTextDatum(sticky);
+			n[T_STICKY_WORKER] = false;
+		}
+		v[T_PASS] = keep_place ? existing->values[T_PASS] :
+			Int64GetDatum(dur_queue_pass(call, run->namespace, queue, r));
 	}
+	n[T_PASS] = false;
 	v[T_WORKFLOW_ID] = run->row.values[W_WORKFLOW_ID];
 	n[T_WORKFLOW_ID] = false;
 	v[T_NAMESPACE] = run->row.values[W_NAMESPACE];
 	n[T_NAMESPACE] = false;
+	if (r->fairness_key != NULL)
+	{
+		v[T_FAIRNESS_KEY] = CStringGetTextDatum(r->fairness_key);
+		n[T_FAIRNESS_KEY] = false;
+	}
+	v[T_BUILD_ID] = CStringGetTextDatum(r->build_id);
+	v[T_AFFINITY] = CStringGetTextDatum(r->affinity);
+	n[T_BUILD_ID] = n[T_AFFINITY] = false;
 
 	if (existing == NULL)
 		dur_insert(call, DUR_TASKS, v, n, NULL);
@@ -145,14 +245,18 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 
 	if (worker == NULL)
 	{
-		dur_notify_task(dur_queue_key(run->namespace, queue), mask, sticky);
+		if (r->build_id[0] != '\0' || r->affinity[0] != '\0')
+			dur_notify_task_all(key, mask);
+		else
+			dur_notify_task(key, mask, sticky);
 		if (expire != 0)
 			dur_notify_timer(expire);
 	}
 	else
 	{
+		dur_queue_dispatched(run->namespace, queue, mask == DUR_KIND_ACTIVITY, r->priority, 0);
 		dur_notify_timer(lease);
-		dur_notify_task_on_abort(dur_queue_key(run->namespace, queue), mask);
+		dur_notify_task_on_abort(key, mask);
 	}
 }
 
@@ -166,7 +270,8 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
  * queued, it is claimed after the activities already ready (the queue
  * serves the oldest first), by when their results wait in the buffer.
  * Handed out at once, a fan-in of N activities would take a workflow task,
- * and a read of the history, for nearly every result.
+ * and a read of the history, for nearly every result.  Nor does it go to
+ * worker when the run moves to another build (auto-upgrade).
  */
 DurTask *
 dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exists)
@@ -175,26 +280,36 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 	bool		exists = false;
 	TimestampTz now;
 	TimestampTz lease;
+	DurRouting	r;
 
+	dur_run_routing(run, &r);
+	if (worker != NULL && r.build_id[0] != '\0' &&
+		(run->row.nulls[W_BUILD_ID] ||
+		 strcmp(TextDatumGetCString(run->row.values[W_BUILD_ID]), r.build_id) != 0))
+		worker = NULL;
 	if (maybe_exists)
 		exists = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &existing);
 	if (worker == NULL || (!run->hand_back && dur_run_has_rows(call, DUR_ACTIVITIES_PKEY, &run->run_id)))
 	{
 		if (exists && existing.nulls[T_STARTED_TIME] &&
-			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)))
+			(existing.nulls[T_STICKY_WORKER] == (run->sticky_worker == NULL)) &&
+			strcmp(TextDatumGetCString(existing.values[T_BUILD_ID]), r.build_id) == 0)
 		{
 			/* ready already, routed as it should be: announce it again */
-			dur_notify_task(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW,
-							run->sticky_worker);
+			if (r.build_id[0] != '\0' || r.affinity[0] != '\0')
+				dur_notify_task_all(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW);
+			else
+				dur_notify_task(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW,
+								run->sticky_worker);
 			return NULL;
 		}
-		dur_task_put(call, run, 0, "workflow", run->task_queue, run->priority, 0, NULL, 0, 0,
+		dur_task_put(call, run, 0, "workflow", run->task_queue, &r, 0, NULL, 0, 0,
 					 run->sticky_worker, exists ? &existing : NULL, 0);
 		return NULL;
 	}
 	now = GetCurrentTimestamp();
 	lease = dur_time_plus(now, run->task_timeout);
-	dur_task_put(call, run, 0, "workflow", run->task_queue, run->priority, 0, worker, now,
+	dur_task_put(call, run, 0, "workflow", run->task_queue, &r, 0, worker, now,
 				 lease, NULL, exists ? &existing : NULL, 0);
 	return dur_wft_task(call, run, worker, now, lease);
 }
@@ -206,7 +321,10 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 void
 dur_requeue_wft(DurCall *call, DurRun *run)
 {
-	dur_task_put(call, run, 0, "workflow", run->task_queue, run->priority, 0, NULL, 0, 0,
+	DurRouting	r;
+
+	dur_run_routing(run, &r);
+	dur_task_put(call, run, 0, "workflow", run->task_queue, &r, 0, NULL, 0, 0,
 				 run->sticky_worker, NULL, run->wft_scheduled_time);
 }
 
@@ -217,10 +335,12 @@ dur_requeue_activity(DurCall *call, DurRun *run, DurRow *a)
 	TimestampTz ready = DatumGetTimestampTz(a->values[A_READY_TIME]);
 	TimestampTz expire = a->nulls[A_SCHEDULE_TO_START_TIMEOUT] ? 0 :
 		dur_time_plus(ready, DatumGetIntervalP(a->values[A_SCHEDULE_TO_START_TIMEOUT]));
+	char	   *queue = TextDatumGetCString(a->values[A_TASK_QUEUE]);
+	DurRouting	r;
 
+	dur_activity_routing(run, a, queue, &r);
 	dur_task_put(call, run, DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]), "activity",
-				 TextDatumGetCString(a->values[A_TASK_QUEUE]), DatumGetInt32(a->values[A_PRIORITY]),
-				 expire, NULL, 0, 0, NULL, NULL, ready);
+				 queue, &r, expire, NULL, 0, 0, NULL, NULL, ready);
 }
 
 /* The lease of an activity attempt started at "started". */
@@ -248,15 +368,34 @@ dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *a, const char *worker, 
 {
 	char	   *queue = TextDatumGetCString(a->values[A_TASK_QUEUE]);
 	int64		seid = DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]);
-	int32		priority = DatumGetInt32(a->values[A_PRIORITY]);
 	TimestampTz now = GetCurrentTimestamp();
+	DurRouting	r;
 
+	dur_activity_routing(run, a, queue, &r);
+
+	/*
+	 * Eager dispatch only to a worker that may take it: not past a rate
+	 * limit, nor to a worker that may lack the capabilities it needs.
+	 */
+	if (worker != NULL)
+	{
+		if (r.pinned_worker != NULL ? strcmp(r.pinned_worker, worker) != 0 : r.affinity[0] != '\0')
+			worker = NULL;
+		else
+		{
+			DurQueueSettings qs;
+
+			dur_queue_settings(run->namespace, queue, &qs);
+			if (qs.tasks_per_second > 0 || qs.worker_tasks_per_second > 0)
+				worker = NULL;
+		}
+	}
 	if (worker == NULL)
 	{
 		TimestampTz expire = a->nulls[A_SCHEDULE_TO_START_TIMEOUT] ? 0 :
 			dur_time_plus(now, DatumGetIntervalP(a->values[A_SCHEDULE_TO_START_TIMEOUT]));
 
-		dur_task_put(call, run, seid, "activity", queue, priority, expire, NULL, 0, 0, NULL,
+		dur_task_put(call, run, seid, "activity", queue, &r, expire, NULL, 0, 0, NULL,
 					 existing, 0);
 		return NULL;
 	}
@@ -264,7 +403,7 @@ dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *a, const char *worker, 
 	{
 		TimestampTz lease = dur_activity_lease(a, now);
 
-		dur_task_put(call, run, seid, "activity", queue, priority, 0, worker, now, lease, NULL,
+		dur_task_put(call, run, seid, "activity", queue, &r, 0, worker, now, lease, NULL,
 					 existing, 0);
 		return dur_activity_task(run, a, now, lease);
 	}
@@ -573,22 +712,32 @@ typedef struct DurCands
 	DurScan		scan;
 	bool		open;
 	bool		have;			/* row holds the current candidate */
+	bool		sticky;			/* the range of rows sticky to (or pinned on) the worker */
+	bool		activity;		/* its rows are activity tasks */
 	DurRow		row;
 } DurCands;
 
-/* The current candidate of a source, advancing it if needed; false when done. */
+/*
+ * The current candidate of a source, advancing it if needed; false when
+ * done.  A sticky row of a build other than the poller's is passed over.
+ */
 static bool
-dur_cands_head(DurCands *c)
+dur_cands_head(DurCands *c, const DurPoller *p)
 {
-	if (!c->open)
-		return false;
-	if (!c->have)
+	while (c->open && !c->have)
 	{
 		c->have = dur_scan_next(&c->scan, ForwardScanDirection, &c->row);
 		if (!c->have)
 		{
 			dur_scan_end(&c->scan);
 			c->open = false;
+		}
+		else if (c->sticky)
+		{
+			char	   *build = TextDatumGetCString(c->row.values[T_BUILD_ID]);
+
+			if (build[0] != '\0' && strcmp(build, p->build_id) != 0)
+				c->have = false;
 		}
 	}
 	return c->have;
@@ -600,6 +749,93 @@ dur_cands_close(DurCands *c)
 	if (c->open)
 		dur_scan_end(&c->scan);
 	c->open = false;
+}
+
+/* Does a's candidate go before b's: by priority, then pass? */
+static bool
+dur_cands_before(DurCands *a, DurCands *b)
+{
+	int32		p1 = DatumGetInt32(a->row.values[T_PRIORITY]);
+	int32		p2 = DatumGetInt32(b->row.values[T_PRIORITY]);
+
+	if (p1 != p2)
+		return p1 < p2;
+	return DatumGetInt64(a->row.values[T_PASS]) <= DatumGetInt64(b->row.values[T_PASS]);
+}
+
+/* Add the source of the rows sticky to, or pinned on, the worker. */
+static List *
+dur_cands_sticky(List *srcs, DurCall *call, Snapshot snap, const char *namespace,
+				 const char *queue, const char *kind, const char *worker)
+{
+	DurCands   *c = palloc0(sizeof(DurCands));
+
+	dur_scan_begin_snap(&c->scan, call, DUR_TASKS_STICKY, snap);
+	dur_key_text(&c->scan, 1, worker);
+	dur_key_text(&c->scan, 2, namespace);
+	dur_key_text(&c->scan, 3, queue);
+	dur_key_text(&c->scan, 4, kind);
+	c->open = true;
+	c->sticky = true;
+	c->activity = strcmp(kind, "activity") == 0;
+	return lappend(srcs, c);
+}
+
+/* Add the source of the ready rows of a kind, build and affinity. */
+static List *
+dur_cands_ready(List *srcs, DurCall *call, Snapshot snap, const char *namespace,
+				const char *queue, const char *kind, const char *build, const char *affinity)
+{
+	DurCands   *c = palloc0(sizeof(DurCands));
+
+	dur_scan_begin_snap(&c->scan, call, DUR_TASKS_READY, snap);
+	dur_key_text(&c->scan, 1, namespace);
+	dur_key_text(&c->scan, 2, queue);
+	dur_key_text(&c->scan, 3, kind);
+	dur_key_text(&c->scan, 4, build);
+	dur_key_text(&c->scan, 5, affinity);
+	c->open = true;
+	c->activity = strcmp(kind, "activity") == 0;
+	return lappend(srcs, c);
+}
+
+/*
+ * Add the sources a poller can take of a kind and build: the rows that
+ * need nothing, and, for a poller with capabilities, those of each
+ * requirement it meets (found by skipping from one requirement to the next
+ * in the index).
+ */
+static List *
+dur_cands_build(List *srcs, DurCall *call, Snapshot snap, const char *namespace,
+				const char *queue, const char *kind, const char *build, const DurPoller *p)
+{
+	char	   *last = "";
+
+	srcs = dur_cands_ready(srcs, call, snap, namespace, queue, kind, build, "");
+	if (p->capabilities == NULL)
+		return srcs;
+	for (;;)
+	{
+		DurScan		s;
+		DurRow		row;
+		bool		found;
+
+		dur_scan_begin_snap(&s, call, DUR_TASKS_READY, snap);
+		dur_key_text(&s, 1, namespace);
+		dur_key_text(&s, 2, queue);
+		dur_key_text(&s, 3, kind);
+		dur_key_text(&s, 4, build);
+		dur_key_text_op(&s, 5, BTGreaterStrategyNumber, last);
+		found = dur_scan_next(&s, ForwardScanDirection, &row);
+		if (found)
+			last = TextDatumGetCString(row.values[T_AFFINITY]);
+		dur_scan_end(&s);
+		if (!found)
+			break;
+		if (dur_capabilities_match(p->capabilities, last))
+			srcs = dur_cands_ready(srcs, call, snap, namespace, queue, kind, build, last);
+	}
+	return srcs;
 }
 
 /*
@@ -671,96 +907,131 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
 }
 
 /*
- * Claim one ready task of the queue for worker: a waiting query first,
- * then, of the kinds asked for, the first by priority and ready time of the
- * oldest activity and a workflow task: one sticky to the worker if there is
- * one, else the oldest.  NULL when there is
- * none; *busy when a candidate was passed over because its run was busy.
+ * Claim one ready task of the queue for poller p: a waiting query first,
+ * then, of the kinds asked for and the tasks p can take (its build or none,
+ * requirements its capabilities meet), the first by priority and pass of
+ * the activities and of the workflow tasks: one sticky to the worker if
+ * there is one, else the first.  NULL when there is none; *busy when a
+ * candidate was passed over because its run was busy; *retry_at when
+ * activities were not looked at because a rate limit had no token, and
+ * when the next one comes.
  */
 static DurTask *
-dur_claim(const char *namespace, const char *queue, const char *key, const char *worker, int kinds,
-		  bool *busy)
+dur_claim(const char *namespace, const char *queue, const char *key, const DurPoller *p,
+		  bool *busy, TimestampTz *retry_at)
 {
 	DurCall    *call;
 	Snapshot	scan_snap;
-	DurCands	c[3];
+	List	   *srcs = NIL;
+	ListCell   *lc;
 	DurTask    *t = NULL;
-	int			i;
+	int			kinds = p->kinds;
+	bool		took_token = false;
+	int32		priority = 0;
+	int64		pass = 0;
 
 	if (kinds & DUR_KIND_WORKFLOW)
 	{
 		t = dur_claim_query_task(key, queue);
 		if (t == NULL)
-			t = dur_claim_update_task(namespace, queue, key, worker);
+			t = dur_claim_update_task(namespace, queue, key, p->worker);
 		if (t != NULL)
 			return t;
 	}
+	if (kinds & DUR_KIND_ACTIVITY)
+	{
+		TimestampTz next = dur_queue_take_token(namespace, queue, p->worker);
+
+		if (next != 0)
+		{
+			kinds &= ~DUR_KIND_ACTIVITY;
+			*retry_at = next;
+		}
+		else
+			took_token = true;
+	}
+	if (kinds == 0)
+		return NULL;
 
 	call = dur_call_begin();
 	scan_snap = RegisterSnapshot(GetLatestSnapshot());
-	memset(c, 0, sizeof(c));
 	if (kinds & DUR_KIND_WORKFLOW)
 	{
-		dur_scan_begin_snap(&c[0].scan, call, DUR_TASKS_STICKY, scan_snap);
-		dur_key_text(&c[0].scan, 1, worker);
-		dur_key_text(&c[0].scan, 2, namespace);
-		dur_key_text(&c[0].scan, 3, queue);
-		c[0].open = true;
-		dur_scan_begin_snap(&c[1].scan, call, DUR_TASKS_READY, scan_snap);
-		dur_key_text(&c[1].scan, 1, namespace);
-		dur_key_text(&c[1].scan, 2, queue);
-		dur_key_text(&c[1].scan, 3, "workflow");
-		c[1].open = true;
+		srcs = dur_cands_sticky(srcs, call, scan_snap, namespace, queue, "workflow", p->worker);
+		srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "workflow", "", p);
+		if (p->build_id[0] != '\0')
+			srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "workflow",
+								   p->build_id, p);
 	}
 	if (kinds & DUR_KIND_ACTIVITY)
 	{
-		dur_scan_begin_snap(&c[2].scan, call, DUR_TASKS_READY, scan_snap);
-		dur_key_text(&c[2].scan, 1, namespace);
-		dur_key_text(&c[2].scan, 2, queue);
-		dur_key_text(&c[2].scan, 3, "activity");
-		c[2].open = true;
+		srcs = dur_cands_sticky(srcs, call, scan_snap, namespace, queue, "activity", p->worker);
+		srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "activity", "", p);
+		if (p->build_id[0] != '\0')
+			srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "activity",
+								   p->build_id, p);
 	}
 
 	/*
 	 * The workflow task to offer is a sticky one while there is one, else
-	 * the oldest; it and the oldest activity go by priority, then ready
-	 * time.  So a sticky task passes every new workflow's first task, but
-	 * not the activities that were ready before it (a fan-in still gathers
-	 * the results of the activities queued ahead of its workflow task).
+	 * the first; it and the first activity go by priority, then pass.  So a
+	 * sticky task passes every new workflow's first task, but not the
+	 * activities that were ready before it (a fan-in still gathers the
+	 * results of the activities queued ahead of its workflow task).
 	 */
 	while (t == NULL)
 	{
-		DurCands   *wf = dur_cands_head(&c[0]) ? &c[0] : dur_cands_head(&c[1]) ? &c[1] : NULL;
-		DurCands   *act = dur_cands_head(&c[2]) ? &c[2] : NULL;
+		DurCands   *sticky_wf = NULL;
+		DurCands   *wf = NULL;
+		DurCands   *act = NULL;
 		DurCands   *best;
 
+		foreach(lc, srcs)
+		{
+			DurCands   *c = lfirst(lc);
+
+			if (!dur_cands_head(c, p))
+				continue;
+			if (c->activity)
+			{
+				if (act == NULL || dur_cands_before(c, act))
+					act = c;
+			}
+			else if (c->sticky)
+				sticky_wf = c;
+			else if (wf == NULL || dur_cands_before(c, wf))
+				wf = c;
+		}
+		if (sticky_wf != NULL)
+			wf = sticky_wf;
 		if (wf == NULL && act == NULL)
 			break;
 		if (wf != NULL && act != NULL)
-		{
-			int32		p1 = DatumGetInt32(wf->row.values[T_PRIORITY]);
-			int32		p2 = DatumGetInt32(act->row.values[T_PRIORITY]);
-			TimestampTz r1 = DatumGetTimestampTz(wf->row.values[T_READY_TIME]);
-			TimestampTz r2 = DatumGetTimestampTz(act->row.values[T_READY_TIME]);
-
-			best = (p1 < p2 || (p1 == p2 && r1 <= r2)) ? wf : act;
-		}
+			best = dur_cands_before(wf, act) ? wf : act;
 		else
 			best = wf != NULL ? wf : act;
-		t = dur_try_start(call, &best->row, worker, busy);
+		priority = DatumGetInt32(best->row.values[T_PRIORITY]);
+		pass = DatumGetInt64(best->row.values[T_PASS]);
+		t = dur_try_start(call, &best->row, p->worker, busy);
 		best->have = false;
 	}
-	for (i = 0; i < 3; i++)
-		dur_cands_close(&c[i]);
+	foreach(lc, srcs)
+		dur_cands_close(lfirst(lc));
 	UnregisterSnapshot(scan_snap);
 	dur_call_end(call);
+
+	if (took_token && (t == NULL || strcmp(t->kind, "activity") != 0))
+		dur_queue_return_token(namespace, queue, p->worker);
+	if (t != NULL)
+		dur_queue_dispatched(namespace, queue, strcmp(t->kind, "activity") == 0, priority, pass);
 	return t;
 }
 
 /*
  * poll_task(task_queue text, worker_id text, kinds text[], wait interval,
- * namespace text) returns SETOF durable.task: claim one ready task of the
- * namespace's queue, waiting up to "wait" for one to commit.  No row when
+ * namespace text, build_id text, capabilities jsonb) returns SETOF
+ * durable.task: claim one ready task of the namespace's queue that this
+ * worker can take, waiting up to "wait" for one to commit.  No row when
  * none.
  */
 Datum
@@ -771,9 +1042,8 @@ poll_task(PG_FUNCTION_ARGS)
 	char	   *namespace = dur_namespace_arg(fcinfo, 4);
 	char	   *queue;
 	char	   *key;
-	char	   *worker;
 	Interval   *wait = PG_ARGISNULL(3) ? NULL : PG_GETARG_INTERVAL_P(3);
-	int			kinds = 0;
+	DurPoller	p;
 	TimestampTz deadline;
 	bool		waiting;
 	DurTask    *t = NULL;
@@ -783,11 +1053,12 @@ poll_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("task_queue and worker_id must not be NULL")));
 	dur_namespace_require(namespace, DUR_CAP_WORKER);
+	memset(&p, 0, sizeof(p));
 	queue = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	worker = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	p.worker = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	dur_check_id(queue, "task_queue");
 	key = dur_queue_key(namespace, queue);
-	dur_check_id(worker, "worker_id");
+	dur_check_id(p.worker, "worker_id");
 	dur_check_interval(wait, "wait", false);
 	if (!PG_ARGISNULL(2))
 	{
@@ -803,14 +1074,27 @@ poll_task(PG_FUNCTION_ARGS)
 			const char *k = dur_check_choice(nulls[i] ? NULL : TextDatumGetCString(elems[i]),
 											 "task kind", kind_choices);
 
-			kinds |= strcmp(k, "workflow") == 0 ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY;
+			p.kinds |= strcmp(k, "workflow") == 0 ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY;
 		}
 	}
-	if (kinds == 0)
+	if (p.kinds == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("kinds must name at least one task kind"),
 				 errhint("Use '{workflow}', '{activity}' or '{workflow,activity}'.")));
+	p.build_id = "";
+	if (PG_NARGS() > 5 && !PG_ARGISNULL(5))
+	{
+		p.build_id = text_to_cstring(PG_GETARG_TEXT_PP(5));
+		dur_check_build_id(p.build_id, "build_id");
+	}
+	if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
+	{
+		p.capabilities = PG_GETARG_JSONB_P(6);
+		if (dur_affinity_of(p.capabilities, "capabilities") == NULL)
+			p.capabilities = NULL;
+	}
+	dur_queue_poller_seen(namespace, queue, &p);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	waiting = wait != NULL && !dur_interval_is_zero(wait);
@@ -818,16 +1102,19 @@ poll_task(PG_FUNCTION_ARGS)
 	for (;;)
 	{
 		bool		busy = false;
+		TimestampTz retry_at = 0;
 		TimestampTz until;
 
 		if (waiting)
-			dur_wait_register(DUR_WAIT_TASK, key, kinds, worker);
-		t = dur_claim(namespace, queue, key, worker, kinds, &busy);
+			dur_wait_register(DUR_WAIT_TASK, key, p.kinds, p.worker);
+		t = dur_claim(namespace, queue, key, &p, &busy, &retry_at);
 		if (t != NULL || !waiting || GetCurrentTimestamp() >= deadline)
 			break;
 		until = deadline;
 		if (busy)
 			until = Min(until, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_BUSY_RETRY_MS));
+		if (retry_at != 0)
+			until = Min(until, retry_at);
 		(void) dur_wait_until(until);
 	}
 	if (waiting)

@@ -12,6 +12,7 @@
 #define DURABLE_MATCHING_H
 
 #include "history.h"
+#include "queues.h"
 
 extern DurTask *dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exists);
 extern DurTask *dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *activity,
@@ -21,6 +22,7 @@ extern DurTask *dur_wft_task(DurCall *call, DurRun *run, const char *worker,
 extern DurTask *dur_activity_task(DurRun *run, DurRow *activity, TimestampTz started,
 								  TimestampTz lease);
 extern TimestampTz dur_activity_lease(DurRow *activity, TimestampTz started);
+extern void dur_run_routing(DurRun *run, DurRouting *r);
 extern void dur_requeue_wft(DurCall *call, DurRun *run);
 extern void dur_requeue_activity(DurCall *call, DurRun *run, DurRow *activity);
 extern void dur_task_json(DurTask *t, StringInfo out);

@@ -17,6 +17,7 @@
 #include "storage/shmem.h"
 
 #include "durable.h"
+#include "queues.h"
 #include "updates.h"
 
 DurShared  *dur_shared = NULL;
@@ -42,6 +43,7 @@ dur_shmem_request(void)
 {
 	RequestAddinShmemSpace(dur_shmem_size());
 	RequestNamedLWLockTranche("durable", 1);
+	dur_queues_shmem_request();
 }
 
 /* Called from shmem_startup_hook: create or attach. */
@@ -61,6 +63,7 @@ dur_shmem_startup(void)
 		dur_shared->update_offset = dur_shared->query_offset + dur_query_shmem_size();
 	}
 	LWLockRelease(AddinShmemInitLock);
+	dur_queues_shmem_startup();
 }
 
 /*

@@ -79,13 +79,14 @@
 #define DUR_LOCK_RUN		100
 #define DUR_LOCK_WORKFLOW_ID 2
 #define DUR_LOCK_NAMESPACE	3
+#define DUR_LOCK_TASK_QUEUE	4
 /* the key the 0.1 SQL used for workflow id locks (pg_advisory_xact_lock) */
 #define DUR_WORKFLOW_ID_LOCK_KEY 1685418604
 
 static const char *const rel_names[DUR_NRELS] = {
 	"workflows", "history_batches", "buffered_events", "activities",
 	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants",
-	"children", "updates"
+	"children", "updates", "task_queues"
 };
 
 static const char *const idx_names[DUR_NIDXS] = {
@@ -94,14 +95,14 @@ static const char *const idx_names[DUR_NIDXS] = {
 	"timers_pkey", "timers_by_fire_time",
 	"signal_requests_pkey", "tasks_pkey", "tasks_ready", "tasks_sticky",
 	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey",
-	"children_pkey", "updates_pkey"
+	"children_pkey", "updates_pkey", "task_queues_pkey"
 };
 
 static const DurRel idx_rel[DUR_NIDXS] = {
 	DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_HISTORY, DUR_BUFFERED,
 	DUR_ACTIVITIES, DUR_TIMERS, DUR_TIMERS,
 	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS,
-	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN, DUR_UPDATES
+	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN, DUR_UPDATES, DUR_TASK_QUEUES
 };
 
 static const char *const workflows_cols[W_NCOLS] = {
@@ -113,7 +114,8 @@ static const char *const workflows_cols[W_NCOLS] = {
 	"request_id", "history_length", "cancel_requested", "wft_state",
 	"wft_seq", "wft_attempt", "wft_scheduled_event_id", "wft_scheduled_time",
 	"sticky_worker", "sticky_event_id", "namespace",
-	"parent_initiated_event_id"
+	"parent_initiated_event_id", "fairness_key", "fairness_weight",
+	"required_capabilities", "build_id", "versioning_behavior"
 };
 static const char *const history_cols[H_NCOLS] = {
 	"run_id", "last_event_id", "events", "workflow_id", "namespace"
@@ -128,7 +130,8 @@ static const char *const activities_cols[A_NCOLS] = {
 	"schedule_to_start_timeout", "start_to_close_timeout",
 	"heartbeat_timeout", "retry_policy", "scheduled_time", "expiration_time",
 	"attempt", "state", "ready_time", "heartbeat_details", "last_failure",
-	"last_worker_id", "cancel_requested_event_id", "workflow_id", "namespace"
+	"last_worker_id", "cancel_requested_event_id", "workflow_id", "namespace",
+	"fairness_key", "fairness_weight", "required_capabilities", "pinned_worker"
 };
 static const char *const timers_cols[TM_NCOLS] = {
 	"run_id", "kind", "timer_id", "fire_time", "started_event_id", "workflow_id",
@@ -140,7 +143,8 @@ static const char *const signal_requests_cols[SR_NCOLS] = {
 static const char *const tasks_cols[T_NCOLS] = {
 	"run_id", "scheduled_event_id", "kind", "task_queue", "priority",
 	"ready_time", "expire_time", "worker_id", "started_time",
-	"lease_deadline", "sticky_worker", "workflow_id", "owner", "namespace"
+	"lease_deadline", "sticky_worker", "workflow_id", "owner", "namespace",
+	"pass", "fairness_key", "build_id", "affinity"
 };
 static const char *const namespaces_cols[NS_NCOLS] = {
 	"name", "description", "retention", "max_payload_size", "created_at"
@@ -157,13 +161,19 @@ static const char *const updates_cols[U_NCOLS] = {
 	"namespace"
 };
 
+static const char *const task_queues_cols[TQ_NCOLS] = {
+	"namespace", "task_queue", "tasks_per_second", "worker_tasks_per_second",
+	"current_build_id", "ramping_build_id", "ramping_percentage", "updated_at"
+};
+
 static const char *const *const rel_cols[DUR_NRELS] = {
 	workflows_cols, history_cols, buffered_cols, activities_cols,
 	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols,
-	children_cols, updates_cols
+	children_cols, updates_cols, task_queues_cols
 };
 static const int rel_ncols[DUR_NRELS] = {
-	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS, U_NCOLS
+	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS, U_NCOLS,
+	TQ_NCOLS
 };
 
 /* The OIDs, looked up once per backend; see dur_lookup_oids. */
@@ -775,6 +785,18 @@ dur_lock_namespace(const char *name)
 
 	h = DatumGetUInt32(hash_any((const unsigned char *) name, strlen(name)));
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, h, DUR_LOCK_NAMESPACE);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/* Take the lock of a task queue's settings: changes to them wait for each other. */
+void
+dur_lock_task_queue(const char *queue_key)
+{
+	LOCKTAG		tag;
+	uint32		h;
+
+	h = DatumGetUInt32(hash_any((const unsigned char *) queue_key, strlen(queue_key)));
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, DUR_WORKFLOW_ID_LOCK_KEY, h, DUR_LOCK_TASK_QUEUE);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 

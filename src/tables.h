@@ -33,6 +33,7 @@ typedef enum DurRel
 	DUR_NAMESPACE_GRANTS,
 	DUR_CHILDREN,
 	DUR_UPDATES,
+	DUR_TASK_QUEUES,
 	DUR_NRELS
 } DurRel;
 
@@ -50,14 +51,16 @@ typedef enum DurIdx
 	DUR_TIMERS_BY_FIRE_TIME,	/* (fire_time) */
 	DUR_SIGNAL_REQUESTS_PKEY,	/* (run_id, request_id) */
 	DUR_TASKS_PKEY,				/* (run_id, scheduled_event_id) */
-	DUR_TASKS_READY,			/* (namespace, task_queue, kind, priority, ready_time) ready */
-	DUR_TASKS_STICKY,			/* (sticky_worker, namespace, task_queue, priority, ready_time) */
+	DUR_TASKS_READY,			/* (namespace, task_queue, kind, build_id, affinity, priority,
+								 * pass) ready */
+	DUR_TASKS_STICKY,			/* (sticky_worker, namespace, task_queue, kind, priority, pass) */
 	DUR_TASKS_LEASE,			/* (lease_deadline) started */
 	DUR_TASKS_EXPIRE,			/* (expire_time) ready */
 	DUR_NAMESPACES_PKEY,		/* (name) */
 	DUR_NAMESPACE_GRANTS_PKEY,	/* (namespace, role, capability) */
 	DUR_CHILDREN_PKEY,			/* (parent_run_id, initiated_event_id) */
 	DUR_UPDATES_PKEY,			/* (run_id, update_id) */
+	DUR_TASK_QUEUES_PKEY,		/* (namespace, task_queue) */
 	DUR_NIDXS
 } DurIdx;
 
@@ -76,7 +79,8 @@ typedef enum
 	W_PRIORITY, W_REQUEST_ID, W_HISTORY_LENGTH, W_CANCEL_REQUESTED,
 	W_WFT_STATE, W_WFT_SEQ, W_WFT_ATTEMPT, W_WFT_SCHEDULED_EVENT_ID,
 	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID, W_NAMESPACE,
-	W_PARENT_INITIATED_EVENT_ID,
+	W_PARENT_INITIATED_EVENT_ID, W_FAIRNESS_KEY, W_FAIRNESS_WEIGHT,
+	W_REQUIRED_CAPABILITIES, W_BUILD_ID, W_VERSIONING_BEHAVIOR,
 	W_NCOLS
 } DurWorkflowsCol;
 
@@ -100,7 +104,8 @@ typedef enum
 	A_SCHEDULE_TO_START_TIMEOUT, A_START_TO_CLOSE_TIMEOUT, A_HEARTBEAT_TIMEOUT,
 	A_RETRY_POLICY, A_SCHEDULED_TIME, A_EXPIRATION_TIME, A_ATTEMPT, A_STATE,
 	A_READY_TIME, A_HEARTBEAT_DETAILS, A_LAST_FAILURE, A_LAST_WORKER_ID,
-	A_CANCEL_REQUESTED_EVENT_ID, A_WORKFLOW_ID, A_NAMESPACE,
+	A_CANCEL_REQUESTED_EVENT_ID, A_WORKFLOW_ID, A_NAMESPACE, A_FAIRNESS_KEY,
+	A_FAIRNESS_WEIGHT, A_REQUIRED_CAPABILITIES, A_PINNED_WORKER,
 	A_NCOLS
 } DurActivitiesCol;
 
@@ -122,6 +127,7 @@ typedef enum
 	T_RUN_ID = 0, T_SCHEDULED_EVENT_ID, T_KIND, T_TASK_QUEUE, T_PRIORITY,
 	T_READY_TIME, T_EXPIRE_TIME, T_WORKER_ID, T_STARTED_TIME,
 	T_LEASE_DEADLINE, T_STICKY_WORKER, T_WORKFLOW_ID, T_OWNER, T_NAMESPACE,
+	T_PASS, T_FAIRNESS_KEY, T_BUILD_ID, T_AFFINITY,
 	T_NCOLS
 } DurTasksCol;
 
@@ -143,6 +149,13 @@ typedef enum
 	CH_STARTED_EVENT_ID, CH_PARENT_CLOSE_POLICY, CH_PARENT_WORKFLOW_ID, CH_NAMESPACE,
 	CH_NCOLS
 } DurChildrenCol;
+
+typedef enum
+{
+	TQ_NAMESPACE = 0, TQ_TASK_QUEUE, TQ_TASKS_PER_SECOND, TQ_WORKER_TASKS_PER_SECOND,
+	TQ_CURRENT_BUILD_ID, TQ_RAMPING_BUILD_ID, TQ_RAMPING_PERCENTAGE, TQ_UPDATED_AT,
+	TQ_NCOLS
+} DurTaskQueuesCol;
 
 typedef enum
 {
@@ -184,7 +197,7 @@ typedef struct DurScan
 	Relation	irel;
 	Snapshot	snap;
 	IndexScanDesc scan;			/* NULL until the first row is asked for */
-	ScanKeyData keys[4];
+	ScanKeyData keys[8];
 	int			nkeys;
 } DurScan;
 
@@ -228,6 +241,7 @@ extern void dur_lock_workflow_id(const char *namespace, const char *workflow_id)
 extern uint32 dur_workflow_id_key(const char *namespace, const char *workflow_id);
 extern void dur_lock_workflow_id_key(uint32 key);
 extern void dur_lock_namespace(const char *name);
+extern void dur_lock_task_queue(const char *queue_key);
 
 /* Values in rows */
 extern char *dur_text(DurRow *row, int col);

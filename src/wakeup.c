@@ -167,7 +167,8 @@ dur_pending_add(DurPendingTasks *p, const char *queue, int mask, const char *wor
 	{
 		if (p->items[i].key == key && p->items[i].mask == mask && p->items[i].worker == wkey)
 		{
-			p->items[i].count++;
+			if (p->items[i].count < INT_MAX / 2)
+				p->items[i].count++;
 			return;
 		}
 	}
@@ -201,6 +202,23 @@ void
 dur_notify_task(const char *queue, int mask, const char *sticky_worker)
 {
 	dur_pending_add(&tasks_at_commit, queue, mask, sticky_worker);
+}
+
+/*
+ * At commit, wake every poller of this queue and kind: for a task that only
+ * some pollers can take (a build, a capability or a worker it needs), so
+ * that the one chosen is never only a poller that cannot.
+ */
+void
+dur_notify_task_all(const char *queue, int mask)
+{
+	int			i;
+
+	dur_pending_add(&tasks_at_commit, queue, mask, NULL);
+	for (i = 0; i < tasks_at_commit.n; i++)
+		if (tasks_at_commit.items[i].key == dur_hash_key(queue, strlen(queue)) &&
+			tasks_at_commit.items[i].mask == mask && tasks_at_commit.items[i].worker == 0)
+			tasks_at_commit.items[i].count = INT_MAX / 2;
 }
 
 /*

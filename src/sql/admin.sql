@@ -83,3 +83,49 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION durable.reset_workflows_with_bad_event IS 'Reset every running workflow of a type whose history has a bad event (of bad_event_type, with attributes containing bad_attributes) to the last workflow task completed before it; returns the runs reset.';
+
+CREATE OR REPLACE FUNCTION durable.set_task_queue_rate_limit(
+	task_queue text,
+	tasks_per_second double precision,
+	worker_tasks_per_second double precision DEFAULT NULL,
+	namespace text DEFAULT 'default') RETURNS void
+	AS 'MODULE_PATHNAME', 'set_task_queue_rate_limit' LANGUAGE C;
+COMMENT ON FUNCTION durable.set_task_queue_rate_limit IS 'Limit the activity tasks a queue dispatches per second, all workers together and per worker (NULL: no limit); takes effect at commit.';
+
+CREATE OR REPLACE FUNCTION durable.set_current_build(
+	task_queue text,
+	build_id text,
+	namespace text DEFAULT 'default') RETURNS void
+	AS 'MODULE_PATHNAME', 'set_current_build' LANGUAGE C;
+COMMENT ON FUNCTION durable.set_current_build IS 'Make build_id the queue''s current build: new runs are pinned to it and auto-upgrade runs move to it (NULL: new runs are unversioned).';
+
+CREATE OR REPLACE FUNCTION durable.set_ramping_build(
+	task_queue text,
+	build_id text,
+	percentage real,
+	namespace text DEFAULT 'default') RETURNS void
+	AS 'MODULE_PATHNAME', 'set_ramping_build' LANGUAGE C;
+COMMENT ON FUNCTION durable.set_ramping_build IS 'Send percentage (0 to 100) of new runs, chosen by workflow id, to build_id instead of the current build (NULL build_id: no ramp).';
+
+CREATE OR REPLACE FUNCTION durable.describe_task_queue(
+	task_queue text,
+	namespace text DEFAULT 'default') RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'describe_task_queue' LANGUAGE C;
+COMMENT ON FUNCTION durable.describe_task_queue IS 'A queue''s settings, current dispatch rate, recent pollers (with build and capabilities), and backlog by kind, priority, build and requirement, with the backlog no live poller can take.';
+
+CREATE OR REPLACE FUNCTION durable.task_queue_backlog(
+	OUT namespace text,
+	OUT task_queue text,
+	OUT kind text,
+	OUT priority integer,
+	OUT build_id text,
+	OUT requirement text,
+	OUT tasks bigint,
+	OUT oldest_ready_time timestamptz,
+	OUT matched boolean) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'task_queue_backlog' LANGUAGE C;
+COMMENT ON FUNCTION durable.task_queue_backlog IS 'Ready tasks of every queue the caller can see, by kind, priority, build and requirement; matched is false where no poller seen in the last minute can take them.';
+
+CREATE OR REPLACE VIEW durable.task_queue_backlog AS
+	SELECT * FROM durable.task_queue_backlog();
+COMMENT ON VIEW durable.task_queue_backlog IS 'Ready tasks by queue, kind, priority, build and requirement, with matched = false for work no live poller can take (a metric source).';

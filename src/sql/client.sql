@@ -21,7 +21,10 @@ CREATE OR REPLACE FUNCTION durable.start_workflow(
 	search_attributes jsonb DEFAULT NULL,
 	memo jsonb DEFAULT NULL,
 	priority integer DEFAULT 0,
-	namespace text DEFAULT 'default') RETURNS uuid
+	namespace text DEFAULT 'default',
+	fairness_key text DEFAULT NULL,
+	fairness_weight real DEFAULT NULL,
+	required_capabilities jsonb DEFAULT NULL) RETURNS uuid
 	AS 'MODULE_PATHNAME', 'start_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.start_workflow IS 'Start a workflow run; returns its run id. Transactional: a rollback leaves no trace.';
 
@@ -52,7 +55,10 @@ CREATE OR REPLACE FUNCTION durable.signal_with_start_workflow(
 	search_attributes jsonb DEFAULT NULL,
 	memo jsonb DEFAULT NULL,
 	priority integer DEFAULT 0,
-	namespace text DEFAULT 'default') RETURNS uuid
+	namespace text DEFAULT 'default',
+	fairness_key text DEFAULT NULL,
+	fairness_weight real DEFAULT NULL,
+	required_capabilities jsonb DEFAULT NULL) RETURNS uuid
 	AS 'MODULE_PATHNAME', 'signal_with_start_workflow' LANGUAGE C;
 COMMENT ON FUNCTION durable.signal_with_start_workflow IS 'Signal a workflow, starting it first if it is not running; atomic.';
 

@@ -19,7 +19,7 @@ DECLARE
 	t text;
 BEGIN
 	FOREACH t IN ARRAY ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
-							 'signal_requests', 'tasks', 'children', 'updates']
+							 'signal_requests', 'tasks', 'children', 'updates', 'task_queues']
 	LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS namespace_rows ON durable.%I', t);

@@ -98,3 +98,31 @@ COMMENT ON COLUMN durable.updates.outcome IS 'A completed update''s outcome: {"s
 COMMENT ON COLUMN durable.updates.workflow_id IS 'The run''s workflow id.';
 COMMENT ON COLUMN durable.updates.namespace IS 'The run''s namespace.';
 SELECT pg_catalog.pg_extension_config_dump('durable.updates', '');
+
+/*
+ * Task-queue settings (src/queues.c, docs/task-queues.md): rate limits and
+ * the builds new work goes to.  A queue needs no row until one of its
+ * settings is changed; the engine caches the rows in shared memory and
+ * every change takes effect at its commit.
+ */
+CREATE TABLE durable.task_queues (
+	namespace text NOT NULL,
+	task_queue text NOT NULL,
+	tasks_per_second double precision CHECK (tasks_per_second > 0),
+	worker_tasks_per_second double precision CHECK (worker_tasks_per_second > 0),
+	current_build_id text,
+	ramping_build_id text,
+	ramping_percentage real NOT NULL DEFAULT 0 CHECK (ramping_percentage BETWEEN 0 AND 100),
+	updated_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (namespace, task_queue)
+);
+COMMENT ON TABLE durable.task_queues IS 'Settings of task queues: activity dispatch rate limits and build-id versioning (set with durable.set_task_queue_rate_limit, set_current_build and set_ramping_build).';
+COMMENT ON COLUMN durable.task_queues.namespace IS 'The namespace.';
+COMMENT ON COLUMN durable.task_queues.task_queue IS 'The queue.';
+COMMENT ON COLUMN durable.task_queues.tasks_per_second IS 'Most activity tasks dispatched per second on the queue, all workers together; NULL: no limit.';
+COMMENT ON COLUMN durable.task_queues.worker_tasks_per_second IS 'Most activity tasks dispatched per second to each worker (worker_id) of the queue; NULL: no limit.';
+COMMENT ON COLUMN durable.task_queues.current_build_id IS 'The build new runs are pinned to, and auto-upgrade runs move to; NULL: new runs are unversioned.';
+COMMENT ON COLUMN durable.task_queues.ramping_build_id IS 'A build that takes ramping_percentage of new runs (by workflow id) instead of the current one; NULL: none.';
+COMMENT ON COLUMN durable.task_queues.ramping_percentage IS 'Share of new runs, 0 to 100, that go to the ramping build.';
+COMMENT ON COLUMN durable.task_queues.updated_at IS 'When a setting last changed.';
+SELECT pg_catalog.pg_extension_config_dump('durable.task_queues', '');

@@ -44,9 +44,9 @@ GRANT USAGE ON SCHEMA durable TO PUBLIC;
 
 -- checked by the engine against the namespace's grants
 GRANT EXECUTE ON FUNCTION
-	durable.start_workflow(text, jsonb, text, text, interval, interval, interval, text, text, jsonb, interval, text, jsonb, jsonb, integer, text),
+	durable.start_workflow(text, jsonb, text, text, interval, interval, interval, text, text, jsonb, interval, text, jsonb, jsonb, integer, text, text, real, jsonb),
 	durable.signal_workflow(text, text, jsonb, uuid, text, text),
-	durable.signal_with_start_workflow(text, text, jsonb, text, jsonb, text, interval, interval, interval, text, jsonb, interval, text, jsonb, jsonb, integer, text),
+	durable.signal_with_start_workflow(text, text, jsonb, text, jsonb, text, interval, interval, interval, text, jsonb, interval, text, jsonb, jsonb, integer, text, text, real, jsonb),
 	durable.cancel_workflow(text, text, uuid, text),
 	durable.terminate_workflow(text, text, uuid, text),
 	durable.describe_workflow(text, uuid, text),
@@ -59,9 +59,9 @@ GRANT EXECUTE ON FUNCTION
 	durable.reset_workflows_with_bad_event(text, text, jsonb, text, text),
 	durable.subscribe_workflow_closes(),
 	durable.unsubscribe_workflow_closes(),
-	durable.poll_task(text, text, text[], interval, text),
+	durable.poll_task(text, text, text[], interval, text, text, jsonb),
 	durable.workflow_task_history(text),
-	durable.complete_workflow_task(text, jsonb, boolean, boolean),
+	durable.complete_workflow_task(text, jsonb, boolean, boolean, text),
 	durable.fail_workflow_task(text, jsonb),
 	durable.complete_activity(text, jsonb, boolean),
 	durable.fail_activity(text, jsonb, boolean),
@@ -76,7 +76,12 @@ GRANT EXECUTE ON FUNCTION
 	durable.revoke_namespace(text, regrole, text),
 	durable._namespace_visible(text),
 	durable._namespace_grant_visible(text, regrole),
-	durable._batch_events(bigint, bytea)
+	durable._batch_events(bigint, bytea),
+	durable.set_task_queue_rate_limit(text, double precision, double precision, text),
+	durable.set_current_build(text, text, text),
+	durable.set_ramping_build(text, text, real, text),
+	durable.describe_task_queue(text, text),
+	durable.task_queue_backlog()
 	TO PUBLIC;
 
 -- Completing an activity by its ids needs no claim, so it is not a
@@ -98,5 +103,6 @@ GRANT SELECT ON durable.engine_workers TO durable_admin;
 -- row-level security shows each role its namespaces' rows (namespaces.sql)
 GRANT SELECT ON durable.workflows, durable.history, durable.history_batches, durable.buffered_events,
 	durable.activities, durable.timers, durable.tasks, durable.signal_requests, durable.namespaces,
-	durable.namespace_grants, durable.children, durable.updates
+	durable.namespace_grants, durable.children, durable.updates, durable.task_queues,
+	durable.task_queue_backlog
 	TO PUBLIC;

@@ -35,7 +35,7 @@ CREATE TABLE durable.workflows (
 	retry_policy jsonb,
 	search_attributes jsonb NOT NULL DEFAULT '{}',
 	memo jsonb,
-	priority integer NOT NULL DEFAULT 0,
+	priority integer NOT NULL DEFAULT 3 CHECK (priority BETWEEN 1 AND 5),
 	request_id text,
 	history_length bigint NOT NULL DEFAULT 0,
 	cancel_requested boolean NOT NULL DEFAULT false,
@@ -48,7 +48,12 @@ CREATE TABLE durable.workflows (
 	sticky_worker text,
 	sticky_event_id bigint,
 	namespace text NOT NULL DEFAULT 'default',
-	parent_initiated_event_id bigint
+	parent_initiated_event_id bigint,
+	fairness_key text,
+	fairness_weight real,
+	required_capabilities jsonb,
+	build_id text,
+	versioning_behavior text CHECK (versioning_behavior IN ('pinned', 'auto_upgrade'))
 );
 COMMENT ON TABLE durable.workflows IS 'One row per workflow run: its identity, status, payloads and mutable state.';
 COMMENT ON COLUMN durable.workflows.run_id IS 'Unique id of this run.';
@@ -74,7 +79,7 @@ COMMENT ON COLUMN durable.workflows.attempt IS 'Workflow retry attempt, from 1.'
 COMMENT ON COLUMN durable.workflows.retry_policy IS 'Workflow retry policy (normalised), NULL for none.';
 COMMENT ON COLUMN durable.workflows.search_attributes IS 'Indexed attributes for finding workflows (GIN index).';
 COMMENT ON COLUMN durable.workflows.memo IS 'Unindexed data attached at start.';
-COMMENT ON COLUMN durable.workflows.priority IS 'Task priority: lower values are served first.';
+COMMENT ON COLUMN durable.workflows.priority IS 'Priority key of its tasks: 1 (highest) to 5 (lowest), 3 by default (docs/task-queues.md).';
 COMMENT ON COLUMN durable.workflows.request_id IS 'Request id of the start call, for idempotent retries of start.';
 COMMENT ON COLUMN durable.workflows.history_length IS 'Number of events in durable.history for this run (the last event id).';
 COMMENT ON COLUMN durable.workflows.cancel_requested IS 'A cancellation was requested.';
@@ -87,6 +92,11 @@ COMMENT ON COLUMN durable.workflows.sticky_worker IS 'Worker that caches the run
 COMMENT ON COLUMN durable.workflows.sticky_event_id IS 'The WorkflowTaskStarted event of the last workflow task the sticky worker completed.';
 COMMENT ON COLUMN durable.workflows.parent_initiated_event_id IS 'A child workflow: the StartChildWorkflowExecutionInitiated event of its parent run that started it.';
 COMMENT ON COLUMN durable.workflows.namespace IS 'The namespace the run belongs to (durable.namespaces); workflow ids are unique within it.';
+COMMENT ON COLUMN durable.workflows.fairness_key IS 'Fairness key of its tasks (a tenant, say): within a priority, keys share dispatch by weight. NULL: the default key.';
+COMMENT ON COLUMN durable.workflows.fairness_weight IS 'Weight of its fairness key (NULL: 1).';
+COMMENT ON COLUMN durable.workflows.required_capabilities IS 'Capabilities a worker must declare to take its workflow tasks (a JSON object, matched with @>); NULL: none.';
+COMMENT ON COLUMN durable.workflows.build_id IS 'The worker build the run is pinned to (its workflow tasks go only to pollers of this build); NULL: unversioned, any worker.';
+COMMENT ON COLUMN durable.workflows.versioning_behavior IS 'pinned (stay on build_id) or auto_upgrade (move to the queue''s current build at the next workflow task), as the worker reported for the workflow type; NULL: pinned.';
 
 CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workflow_id) WHERE status = 'running';
 CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id, start_time DESC);
@@ -142,7 +152,7 @@ CREATE TABLE durable.activities (
 	activity_type text NOT NULL,
 	task_queue text NOT NULL,
 	input jsonb,
-	priority integer NOT NULL DEFAULT 0,
+	priority integer NOT NULL DEFAULT 3 CHECK (priority BETWEEN 1 AND 5),
 	schedule_to_close_timeout interval,
 	schedule_to_start_timeout interval,
 	start_to_close_timeout interval NOT NULL,
@@ -159,6 +169,10 @@ CREATE TABLE durable.activities (
 	cancel_requested_event_id bigint,
 	workflow_id text NOT NULL,
 	namespace text NOT NULL DEFAULT 'default',
+	fairness_key text,
+	fairness_weight real,
+	required_capabilities jsonb,
+	pinned_worker text,
 	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.activities IS 'Pending activities of running workflows; a row is deleted when the activity closes.';
@@ -168,7 +182,7 @@ COMMENT ON COLUMN durable.activities.activity_id IS 'Activity id, unique among t
 COMMENT ON COLUMN durable.activities.activity_type IS 'Name of the activity function.';
 COMMENT ON COLUMN durable.activities.task_queue IS 'Queue its tasks go to.';
 COMMENT ON COLUMN durable.activities.input IS 'Activity input.';
-COMMENT ON COLUMN durable.activities.priority IS 'Task priority: lower values are served first.';
+COMMENT ON COLUMN durable.activities.priority IS 'Priority key of its tasks: 1 (highest) to 5 (lowest); inherited from the workflow unless set.';
 COMMENT ON COLUMN durable.activities.schedule_to_close_timeout IS 'Bound on all attempts together (normalised; NULL for none).';
 COMMENT ON COLUMN durable.activities.schedule_to_start_timeout IS 'Bound on waiting in the queue, per attempt (NULL for none).';
 COMMENT ON COLUMN durable.activities.start_to_close_timeout IS 'Bound on one attempt once started.';
@@ -185,6 +199,10 @@ COMMENT ON COLUMN durable.activities.last_worker_id IS 'Worker that ran the last
 COMMENT ON COLUMN durable.activities.cancel_requested_event_id IS 'Event id of ActivityTaskCancelRequested, if cancellation was requested.';
 COMMENT ON COLUMN durable.activities.workflow_id IS 'The run''s workflow id.';
 COMMENT ON COLUMN durable.activities.namespace IS 'The run''s namespace.';
+COMMENT ON COLUMN durable.activities.fairness_key IS 'Fairness key of its tasks; inherited from the workflow unless set.';
+COMMENT ON COLUMN durable.activities.fairness_weight IS 'Weight of its fairness key (NULL: 1).';
+COMMENT ON COLUMN durable.activities.required_capabilities IS 'Capabilities a worker must declare to take it (a JSON object, matched with @>); NULL: none.';
+COMMENT ON COLUMN durable.activities.pinned_worker IS 'The only worker that may take it (Temporal''s sessions pattern); NULL: any.';
 
 CREATE TABLE durable.timers (
 	run_id uuid NOT NULL,
@@ -245,6 +263,10 @@ CREATE UNLOGGED TABLE durable.tasks (
 	workflow_id text NOT NULL,
 	owner bigint,
 	namespace text NOT NULL DEFAULT 'default',
+	pass bigint NOT NULL DEFAULT 0,
+	fairness_key text,
+	build_id text NOT NULL DEFAULT '',
+	affinity text NOT NULL DEFAULT '',
 	PRIMARY KEY (run_id, scheduled_event_id)
 );
 COMMENT ON TABLE durable.tasks IS 'Unlogged task queue: ready and running workflow tasks and activity attempts, with their leases. Rebuilt after a crash.';
@@ -252,18 +274,22 @@ COMMENT ON COLUMN durable.tasks.run_id IS 'The run.';
 COMMENT ON COLUMN durable.tasks.scheduled_event_id IS '0 for the workflow task, else the activity''s scheduled event id.';
 COMMENT ON COLUMN durable.tasks.kind IS 'workflow or activity.';
 COMMENT ON COLUMN durable.tasks.task_queue IS 'Queue.';
-COMMENT ON COLUMN durable.tasks.priority IS 'Lower values are served first.';
-COMMENT ON COLUMN durable.tasks.ready_time IS 'When the task became ready; ties within a priority go to the oldest.';
+COMMENT ON COLUMN durable.tasks.priority IS 'Priority key, 1 (served first) to 5.';
+COMMENT ON COLUMN durable.tasks.ready_time IS 'When the task became ready.';
 COMMENT ON COLUMN durable.tasks.expire_time IS 'Schedule-to-start deadline of an activity attempt.';
 COMMENT ON COLUMN durable.tasks.worker_id IS 'Worker holding the task.';
 COMMENT ON COLUMN durable.tasks.started_time IS 'When the task was handed to a worker; NULL while it waits.';
 COMMENT ON COLUMN durable.tasks.lease_deadline IS 'When the running task times out (start-to-close or heartbeat).';
-COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first.';
+COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first; an activity pinned to a worker: that worker.';
 COMMENT ON COLUMN durable.tasks.workflow_id IS 'The run''s workflow id.';
 COMMENT ON COLUMN durable.tasks.owner IS 'A started task: the worker session or connection that holds it (its end times the task out at once).';
 COMMENT ON COLUMN durable.tasks.namespace IS 'The run''s namespace: task queues are per namespace.';
-CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, priority, ready_time) WHERE started_time IS NULL;
-CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, ready_time)
+COMMENT ON COLUMN durable.tasks.pass IS 'Virtual dispatch time (fairness): within a priority, ready tasks go in pass order, which is ready order for one fairness key and shares dispatch between keys by weight.';
+COMMENT ON COLUMN durable.tasks.fairness_key IS 'Fairness key; NULL: the default key.';
+COMMENT ON COLUMN durable.tasks.build_id IS 'The worker build it must go to; empty: any.';
+COMMENT ON COLUMN durable.tasks.affinity IS 'The capabilities it requires (canonical JSON text), or @pinned for a task pinned to sticky_worker; empty: none.';
+CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, build_id, affinity, priority, pass) WHERE started_time IS NULL;
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, kind, priority, pass)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
 CREATE INDEX tasks_lease ON durable.tasks (lease_deadline) WHERE started_time IS NOT NULL;
 CREATE INDEX tasks_expire ON durable.tasks (expire_time) WHERE started_time IS NULL AND expire_time IS NOT NULL;

@@ -49,7 +49,11 @@ CREATE TYPE durable.workflow_description AS (
 	pending_workflow_task jsonb,
 	pending_activities jsonb,
 	pending_timers jsonb,
-	pending_children jsonb
+	pending_children jsonb,
+	build_id text,
+	versioning_behavior text,
+	priority integer,
+	fairness_key text
 );
 COMMENT ON TYPE durable.workflow_description IS 'What durable.describe_workflow returns.';
 

@@ -10,9 +10,11 @@ CREATE OR REPLACE FUNCTION durable.poll_task(
 	worker_id text,
 	kinds text[] DEFAULT '{workflow,activity}',
 	wait interval DEFAULT '0',
-	namespace text DEFAULT 'default') RETURNS SETOF durable.task
+	namespace text DEFAULT 'default',
+	build_id text DEFAULT NULL,
+	capabilities jsonb DEFAULT NULL) RETURNS SETOF durable.task
 	AS 'MODULE_PATHNAME', 'poll_task' LANGUAGE C;
-COMMENT ON FUNCTION durable.poll_task IS 'Claim one ready task of a queue, waiting up to "wait" for one to commit. No row when none.';
+COMMENT ON FUNCTION durable.poll_task IS 'Claim one ready task of a queue, waiting up to "wait" for one to commit; build_id and capabilities say which tasks this worker can run (docs/task-queues.md). No row when none.';
 
 CREATE OR REPLACE FUNCTION durable.workflow_task_history(
 	task_token text) RETURNS jsonb
@@ -23,7 +25,8 @@ CREATE OR REPLACE FUNCTION durable.complete_workflow_task(
 	task_token text,
 	commands jsonb DEFAULT '[]',
 	return_workflow_task boolean DEFAULT false,
-	force_new_task boolean DEFAULT false) RETURNS json
+	force_new_task boolean DEFAULT false,
+	versioning_behavior text DEFAULT NULL) RETURNS json
 	AS 'MODULE_PATHNAME', 'complete_workflow_task' LANGUAGE C;
 COMMENT ON FUNCTION durable.complete_workflow_task IS 'Complete a workflow task with a JSON array of commands (docs/protocol.md); returns {"outcome": ...} and, in "tasks", any tasks handed out eagerly.';
 

@@ -211,4 +211,49 @@ CREATE TYPE durable.update_result AS (
 );
 COMMENT ON TYPE durable.update_result IS 'What durable.update_workflow returns: the stage the update reached (admitted, accepted, completed or rejected) and its result or failure.';
 
+-- 10. Task queues (issue 12): Temporal's priority keys (1 highest .. 5
+-- lowest, 3 default; 0.2's "lower first" integers keep their order
+-- relative to the default: negative -> 2, 0 -> 3, positive -> 4), fairness
+-- keys, required capabilities, pinned activities and build ids.
+ALTER TABLE durable.workflows ALTER COLUMN priority SET DEFAULT 3;
+UPDATE durable.workflows SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority = 0 THEN 3 ELSE 4 END;
+ALTER TABLE durable.workflows ADD CONSTRAINT workflows_priority_check CHECK (priority BETWEEN 1 AND 5);
+COMMENT ON COLUMN durable.workflows.priority IS 'Priority key of its tasks: 1 (highest) to 5 (lowest), 3 by default (docs/task-queues.md).';
+ALTER TABLE durable.workflows ADD COLUMN fairness_key text, ADD COLUMN fairness_weight real,
+	ADD COLUMN required_capabilities jsonb, ADD COLUMN build_id text,
+	ADD COLUMN versioning_behavior text CHECK (versioning_behavior IN ('pinned', 'auto_upgrade'));
+COMMENT ON COLUMN durable.workflows.fairness_key IS 'Fairness key of its tasks (a tenant, say): within a priority, keys share dispatch by weight. NULL: the default key.';
+COMMENT ON COLUMN durable.workflows.fairness_weight IS 'Weight of its fairness key (NULL: 1).';
+COMMENT ON COLUMN durable.workflows.required_capabilities IS 'Capabilities a worker must declare to take its workflow tasks (a JSON object, matched with @>); NULL: none.';
+COMMENT ON COLUMN durable.workflows.build_id IS 'The worker build the run is pinned to (its workflow tasks go only to pollers of this build); NULL: unversioned, any worker.';
+COMMENT ON COLUMN durable.workflows.versioning_behavior IS 'pinned (stay on build_id) or auto_upgrade (move to the queue''s current build at the next workflow task), as the worker reported for the workflow type; NULL: pinned.';
+ALTER TABLE durable.activities ALTER COLUMN priority SET DEFAULT 3;
+UPDATE durable.activities SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority = 0 THEN 3 ELSE 4 END;
+ALTER TABLE durable.activities ADD CONSTRAINT activities_priority_check CHECK (priority BETWEEN 1 AND 5);
+COMMENT ON COLUMN durable.activities.priority IS 'Priority key of its tasks: 1 (highest) to 5 (lowest); inherited from the workflow unless set.';
+ALTER TABLE durable.activities ADD COLUMN fairness_key text, ADD COLUMN fairness_weight real,
+	ADD COLUMN required_capabilities jsonb, ADD COLUMN pinned_worker text;
+COMMENT ON COLUMN durable.activities.fairness_key IS 'Fairness key of its tasks; inherited from the workflow unless set.';
+COMMENT ON COLUMN durable.activities.fairness_weight IS 'Weight of its fairness key (NULL: 1).';
+COMMENT ON COLUMN durable.activities.required_capabilities IS 'Capabilities a worker must declare to take it (a JSON object, matched with @>); NULL: none.';
+COMMENT ON COLUMN durable.activities.pinned_worker IS 'The only worker that may take it (Temporal''s sessions pattern); NULL: any.';
+-- task rows keep their leases; ready ones go first (pass 0), to any worker
+ALTER TABLE durable.tasks ADD COLUMN pass bigint NOT NULL DEFAULT 0, ADD COLUMN fairness_key text,
+	ADD COLUMN build_id text NOT NULL DEFAULT '', ADD COLUMN affinity text NOT NULL DEFAULT '';
+COMMENT ON COLUMN durable.tasks.priority IS 'Priority key, 1 (served first) to 5.';
+COMMENT ON COLUMN durable.tasks.ready_time IS 'When the task became ready.';
+COMMENT ON COLUMN durable.tasks.sticky_worker IS 'A ready workflow task of a sticky run: the worker it goes to first; an activity pinned to a worker: that worker.';
+COMMENT ON COLUMN durable.tasks.pass IS 'Virtual dispatch time (fairness): within a priority, ready tasks go in pass order, which is ready order for one fairness key and shares dispatch between keys by weight.';
+COMMENT ON COLUMN durable.tasks.fairness_key IS 'Fairness key; NULL: the default key.';
+COMMENT ON COLUMN durable.tasks.build_id IS 'The worker build it must go to; empty: any.';
+COMMENT ON COLUMN durable.tasks.affinity IS 'The capabilities it requires (canonical JSON text), or @pinned for a task pinned to sticky_worker; empty: none.';
+DROP INDEX durable.tasks_ready;
+CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, build_id, affinity, priority, pass) WHERE started_time IS NULL;
+DROP INDEX durable.tasks_sticky;
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, kind, priority, pass)
+	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
+ALTER TYPE durable.workflow_description ADD ATTRIBUTE build_id text, ADD ATTRIBUTE versioning_behavior text,
+	ADD ATTRIBUTE priority integer, ADD ATTRIBUTE fairness_key text;
+UPDATE durable.tasks SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority = 0 THEN 3 ELSE 4 END;
+
 -- the new tables follow (src/sql/new_tables.sql)

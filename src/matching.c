@@ -59,7 +59,8 @@
  *	  its queue at commit.
  *
  * Lock order: pollers take no lock but runs' locks, conditionally, so
- * they never wait and never deadlock; see tables.c.
+ * they never wait and never deadlock (and, briefly, the LWLock of the
+ * queues' shared state, never while waiting for anything); see tables.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -287,6 +288,10 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 		(run->row.nulls[W_BUILD_ID] ||
 		 strcmp(TextDatumGetCString(run->row.values[W_BUILD_ID]), r.build_id) != 0))
 		worker = NULL;
+	/* a completing activity worker may lack what the workflow requires */
+	if (worker != NULL && !dur_queue_worker_capable(run->namespace, run->task_queue, worker,
+													r.affinity))
+		worker = NULL;
 	if (maybe_exists)
 		exists = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &existing);
 	if (worker == NULL || (!run->hand_back && dur_run_has_rows(call, DUR_ACTIVITIES_PKEY, &run->run_id)))
@@ -379,7 +384,8 @@ dur_enqueue_activity(DurCall *call, DurRun *run, DurRow *a, const char *worker, 
 	 */
 	if (worker != NULL)
 	{
-		if (r.pinned_worker != NULL ? strcmp(r.pinned_worker, worker) != 0 : r.affinity[0] != '\0')
+		if (r.pinned_worker != NULL ? strcmp(r.pinned_worker, worker) != 0 :
+			!dur_queue_worker_capable(run->namespace, queue, worker, r.affinity))
 			worker = NULL;
 		else
 		{

@@ -838,6 +838,34 @@ dur_queue_poller_seen(const char *namespace, const char *queue, const DurPoller 
 }
 
 /*
+ * Did worker, when it last polled the queue, declare capabilities that meet
+ * the affinity?  (For eager dispatch: the worker is not polling.)
+ */
+bool
+dur_queue_worker_capable(const char *namespace, const char *queue, const char *worker,
+						 const char *affinity)
+{
+	DurQueueTag qt;
+	DurPollerEntry *e;
+	char	   *caps = NULL;
+
+	if (affinity[0] == '\0')
+		return true;
+	if (affinity[0] == '@')
+		return false;
+	dur_queue_tag(&qt, namespace, queue);
+	LWLockAcquire(dq->lock, LW_SHARED);
+	e = dur_poller_entry(&qt, worker, false);
+	if (e != NULL && e->capabilities[0] != '\0')
+		caps = pstrdup(e->capabilities);
+	LWLockRelease(dq->lock);
+	if (caps == NULL)
+		return false;
+	return dur_capabilities_match(DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(caps))),
+								  affinity);
+}
+
+/*
  * At commit of a transaction that changed settings, make every backend
  * read them again.
  */

@@ -82,5 +82,7 @@ extern TimestampTz dur_queue_take_token(const char *namespace, const char *queue
 extern void dur_queue_return_token(const char *namespace, const char *queue, const char *worker);
 extern void dur_queue_poller_seen(const char *namespace, const char *queue, const DurPoller *p);
 extern bool dur_capabilities_match(Jsonb *capabilities, const char *affinity);
+extern bool dur_queue_worker_capable(const char *namespace, const char *queue, const char *worker,
+									 const char *affinity);
 
 #endif							/* DURABLE_QUEUES_H */

@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { CancelledFailure } from './common/failure';
 import { Duration, msToNumber } from './common/duration';
 import type { LogLevel, LogMetadata, Logger } from './common/logger';
+import type { Priority } from './common/routing';
 
 export { ApplicationFailure, CancelledFailure } from './common/failure';
 export type { ApplicationFailureOptions } from './common/failure';
@@ -46,6 +47,12 @@ export interface ActivityInfo {
   currentAttemptScheduledTimestampMs: number;
   /** When the engine times this attempt out (start-to-close or next heartbeat). */
   deadline?: Date;
+  /**
+   * The activity's priority (Temporal's ActivityInfo.priority): its
+   * priorityKey as the engine dispatched it (its own, else its workflow's);
+   * undefined in a local activity.
+   */
+  priority?: Priority;
 }
 
 /** Temporal's name of ActivityInfo. */

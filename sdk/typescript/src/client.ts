@@ -14,6 +14,7 @@ import { WorkflowIdReusePolicy, encodeWorkflowIdReusePolicy } from './common/enu
 import { Next, composeInterceptors } from './common/interceptors';
 import { DataConverter, Headers, headersToJSON } from './common/payload';
 import { SearchAttributePair, TypedSearchAttributes, pairsToStored } from './common/search-attributes';
+import { Priority, PriorityOption, checkCapabilities, priorityOf } from './common/routing';
 import { LoadedDataConverter } from './converter';
 import {
   isConnectionError, mapError, NamespaceNotFoundError, QueryNotSupportedError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError,
@@ -29,6 +30,8 @@ export {
   ActivityFailure, ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure,
 } from './common/failure';
 export { RetryState, TimeoutType } from './common/enums';
+export { VersioningBehavior } from './common/routing';
+export type { Priority } from './common/routing';
 
 export interface ClientOptions {
   connectionString?: string;
@@ -187,7 +190,19 @@ export interface WorkflowStartOptions<A extends unknown[] = unknown[]> {
   /** Temporal's typed search attributes (merged over searchAttributes). */
   typedSearchAttributes?: SearchAttributePair[] | TypedSearchAttributes;
   memo?: Record<string, unknown>;
-  priority?: number;
+  /**
+   * Temporal's Priority: { priorityKey 1 (first) .. 5 (last), fairnessKey,
+   * fairnessWeight }; a bare number is the priority key.  The run's tasks
+   * are dispatched in this order; its activities and children inherit what
+   * they do not set.
+   */
+  priority?: PriorityOption;
+  /**
+   * The run's workflow tasks go only to workers whose capabilities
+   * (WorkerOptions.capabilities) contain this object, e.g. { gpu: true }
+   * (a durable extension; not inherited by activities or children).
+   */
+  requiredCapabilities?: Record<string, unknown>;
 }
 
 /** searchAttributes and typedSearchAttributes as the engine's jsonb object. */
@@ -234,6 +249,15 @@ export interface WorkflowDescription {
    * pendingChildren); [] on an engine without child workflows.
    */
   pendingChildren: any[];
+  /**
+   * The build id the run is pinned to (durable.workflows.build_id: the
+   * queue's current or ramping build when it started, or the build an
+   * AUTO_UPGRADE run moved to); null for an unversioned run or an engine
+   * without versioning.
+   */
+  buildId: string | null;
+  /** What the run's workers declared: 'pinned', 'auto_upgrade', or null (not yet, or unversioned). */
+  versioningBehavior: string | null;
 }
 
 function typeName(w: WorkflowRef): string {
@@ -247,6 +271,28 @@ function nameOf(def: string | { name: string }): string {
 }
 
 const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+
+/**
+ * A start's priority key, and its other routing arguments (fairness_key,
+ * fairness_weight, required_capabilities: durable 0.3's trailing arguments
+ * of start_workflow and signal_with_start_workflow, after namespace) as
+ * named arguments from parameter $first on, only those that are set (an
+ * older engine has none of them).
+ */
+function routingArgs(o: WorkflowStartOptions, first: number): { priorityKey: number | null; sql: string; params: unknown[] } {
+  const p: Priority | undefined = priorityOf(o.priority);
+  const caps = checkCapabilities(o.requiredCapabilities, 'requiredCapabilities');
+  let sql = '';
+  const params: unknown[] = [];
+  const add = (name: string, cast: string, v: unknown) => {
+    params.push(v);
+    sql += `, ${name} => $${first + params.length - 1}${cast}`;
+  };
+  if (p?.fairnessKey !== undefined && p.fairnessKey !== null && p.fairnessKey !== '') add('fairness_key', '::text', p.fairnessKey);
+  if (p?.fairnessWeight !== undefined && p.fairnessWeight !== null) add('fairness_weight', '::real', p.fairnessWeight);
+  if (caps) add('required_capabilities', '::jsonb', JSON.stringify(caps));
+  return { priorityKey: p?.priorityKey ?? null, sql, params };
+}
 
 /**
  * Where a statement of the client takes its namespace, after the last
@@ -470,6 +516,7 @@ export class WorkflowHandle<F = unknown> {
       memo: await this.client.dataConverter.memoFromStored(d.memo), firstRunId: d.first_run_id, previousRunId: d.previous_run_id,
       nextRunId: d.next_run_id, pendingWorkflowTask: d.pending_workflow_task, pendingActivities: d.pending_activities ?? [],
       pendingTimers: d.pending_timers ?? [], pendingChildren: d.pending_children ?? [],
+      buildId: d.build_id ?? null, versioningBehavior: d.versioning_behavior ?? null,
     };
   }
 
@@ -592,19 +639,20 @@ export class WorkflowClient {
     const workflowId = options.workflowId;
     const args = await this.client.dataConverter.argsToInput(options.args ?? [], headersToJSON(input.headers));
     const memo = await this.client.dataConverter.memoToStored(options.memo);
+    const routing = routingArgs(options, 16);
     const rows = await this.startQuery(workflowId, input.workflowType,
       `SELECT durable.start_workflow(workflow_type => $1, input => $2::jsonb, workflow_id => $3, task_queue => $4,
               execution_timeout => $5::interval, run_timeout => $6::interval, task_timeout => coalesce($7::interval, '10 seconds'),
               id_reuse_policy => coalesce($8, 'allow_duplicate'), id_conflict_policy => coalesce($9, 'fail'),
               retry_policy => $10::jsonb, start_delay => $11::interval, request_id => $12,
-              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)${NS}) AS run_id`,
+              search_attributes => $13::jsonb, memo => $14::jsonb, priority => coalesce($15::int, 0)${routing.sql}${NS}) AS run_id`,
       [
         input.workflowType, JSON.stringify(args), workflowId, options.taskQueue,
         toOptionalInterval(options.workflowExecutionTimeout) ?? null, toOptionalInterval(options.workflowRunTimeout) ?? null,
         toOptionalInterval(options.workflowTaskTimeout) ?? null, encodeWorkflowIdReusePolicy(options.workflowIdReusePolicy) ?? null,
         options.workflowIdConflictPolicy ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(memo), options.priority ?? null,
+        json(memo), routing.priorityKey, ...routing.params,
       ]);
     return rows[0].run_id;
   }
@@ -652,21 +700,134 @@ export class WorkflowClient {
     const signalPayload = await dc.argsToInput(input.signalArgs, headers);
     const args = await dc.argsToInput(options.args ?? [], headers);
     const memo = await dc.memoToStored(options.memo);
+    const routing = routingArgs(options, 17);
     const rows = await this.startQuery(options.workflowId, input.workflowType,
       `SELECT durable.signal_with_start_workflow(workflow_id => $1, signal_name => $2, signal_payload => $3::jsonb,
               workflow_type => $4, input => $5::jsonb, task_queue => $6, execution_timeout => $7::interval,
               run_timeout => $8::interval, task_timeout => coalesce($9::interval, '10 seconds'),
               id_reuse_policy => coalesce($10, 'allow_duplicate'), retry_policy => $11::jsonb, start_delay => $12::interval,
-              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)${NS}) AS run_id`,
+              request_id => $13, search_attributes => $14::jsonb, memo => $15::jsonb, priority => coalesce($16::int, 0)${routing.sql}${NS}) AS run_id`,
       [
         options.workflowId, input.signalName, JSON.stringify(signalPayload), input.workflowType,
         JSON.stringify(args), options.taskQueue, toOptionalInterval(options.workflowExecutionTimeout) ?? null,
         toOptionalInterval(options.workflowRunTimeout) ?? null, toOptionalInterval(options.workflowTaskTimeout) ?? null,
         encodeWorkflowIdReusePolicy(options.workflowIdReusePolicy) ?? null, options.retry ? JSON.stringify(retryPolicy(options.retry)) : null,
         toOptionalInterval(options.startDelay) ?? null, options.requestId ?? null, json(searchAttributesOf(options)),
-        json(memo), options.priority ?? null,
+        json(memo), routing.priorityKey, ...routing.params,
       ]);
     return rows[0].run_id;
+  }
+}
+
+/** A worker polling a task queue, as durable.describe_task_queue lists it. */
+export interface TaskQueuePoller {
+  workerId: string;
+  buildId: string | null;
+  kinds: string[];
+  capabilities: Record<string, unknown> | null;
+  lastSeen: Date | null;
+  /** Seen within the last minute: its backlog counts as matched. */
+  live: boolean;
+}
+
+/** Ready tasks of a task queue with the same routing, as durable.describe_task_queue counts them. */
+export interface TaskQueueBacklog {
+  kind: string;
+  priority: number;
+  buildId: string | null;
+  requiredCapabilities: Record<string, unknown> | null;
+  pinnedWorker: string | null;
+  count: number;
+  oldestReadyTime: Date | null;
+  /** Some poller seen lately could take these tasks. */
+  matched: boolean;
+}
+
+/** durable.describe_task_queue's answer (Temporal's DescribeTaskQueue, durable's shape). */
+export interface TaskQueueDescription {
+  namespace: string;
+  taskQueue: string;
+  rateLimit: { tasksPerSecond: number | null; workerTasksPerSecond: number | null; currentRate: number | null };
+  versioning: { currentBuildId: string | null; rampingBuildId: string | null; rampingPercentage: number | null };
+  pollers: TaskQueuePoller[];
+  backlog: TaskQueueBacklog[];
+  /** The backlog no poller seen lately can take (wrong build, missing capabilities, pinned to a worker gone). */
+  unmatched: TaskQueueBacklog[];
+}
+
+const toDate = (v: unknown): Date | null => (v === null || v === undefined ? null : new Date(v as string));
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function backlogOf(b: any): TaskQueueBacklog {
+  return {
+    kind: b.kind, priority: Number(b.priority), buildId: b.build_id ?? null, requiredCapabilities: b.required_capabilities ?? null,
+    pinnedWorker: b.pinned_worker ?? null, count: Number(b.count), oldestReadyTime: toDate(b.oldest_ready_time), matched: !!b.matched,
+  };
+}
+
+/**
+ * Task queues of the client's namespace: their rate limits, build ids and
+ * what waits in them (durable's admin functions; Temporal's TaskQueueClient
+ * manages build ids through its server instead).  Changing a queue needs
+ * the admin capability in the namespace.
+ */
+export class TaskQueueClient {
+  constructor(private readonly client: Client) {}
+
+  /** Rate limit, builds, pollers seen lately and the backlog of a task queue (durable.describe_task_queue). */
+  async describe(taskQueue: string): Promise<TaskQueueDescription> {
+    const rows = await this.client.query(`SELECT durable.describe_task_queue(task_queue => $1${NS}) AS d`, [taskQueue]);
+    const d = rows[0].d ?? {};
+    const rl = d.rate_limit ?? {};
+    const v = d.versioning ?? {};
+    return {
+      namespace: d.namespace, taskQueue: d.task_queue,
+      rateLimit: {
+        tasksPerSecond: numOrNull(rl.tasks_per_second), workerTasksPerSecond: numOrNull(rl.worker_tasks_per_second),
+        currentRate: numOrNull(rl.current_rate ?? rl.current_dispatch_rate),
+      },
+      versioning: {
+        currentBuildId: v.current_build_id ?? null, rampingBuildId: v.ramping_build_id ?? null,
+        rampingPercentage: numOrNull(v.ramping_percentage),
+      },
+      pollers: (d.pollers ?? []).map((p: any): TaskQueuePoller => ({
+        workerId: p.worker_id, buildId: p.build_id ?? null, kinds: p.kinds ?? [], capabilities: p.capabilities ?? null,
+        lastSeen: toDate(p.last_seen), live: p.live !== false,
+      })),
+      backlog: (d.backlog ?? []).map(backlogOf),
+      unmatched: (d.unmatched ?? []).map(backlogOf),
+    };
+  }
+
+  /**
+   * Limit how fast the queue's activity tasks are handed out (Temporal's
+   * maxTaskQueueActivitiesPerSecond and maxActivitiesPerSecond, set on the
+   * queue rather than by a worker): tasksPerSecond for the whole queue,
+   * workerTasksPerSecond for each worker; undefined or null for no limit.
+   */
+  async setRateLimit(taskQueue: string, limits: { tasksPerSecond?: number | null; workerTasksPerSecond?: number | null }): Promise<void> {
+    await this.client.query(
+      `SELECT durable.set_task_queue_rate_limit(task_queue => $1, tasks_per_second => $2::float8, worker_tasks_per_second => $3::float8${NS})`,
+      [taskQueue, limits.tasksPerSecond ?? null, limits.workerTasksPerSecond ?? null]);
+  }
+
+  /**
+   * Make buildId the queue's current build (Temporal's
+   * setCurrentVersion): runs started from now on are pinned to it, and
+   * AUTO_UPGRADE runs move to it at their next workflow task.
+   */
+  async setCurrentBuild(taskQueue: string, buildId: string): Promise<void> {
+    await this.client.query(`SELECT durable.set_current_build(task_queue => $1, build_id => $2${NS})`, [taskQueue, buildId]);
+  }
+
+  /**
+   * Send `percentage` (0..100) of the new runs (by a hash of the workflow
+   * id) to buildId instead of the current build (Temporal's
+   * setRampingVersion); buildId null removes the ramp.
+   */
+  async setRampingBuild(taskQueue: string, buildId: string | null, percentage = 0): Promise<void> {
+    await this.client.query(`SELECT durable.set_ramping_build(task_queue => $1, build_id => $2, percentage => $3::real${NS})`,
+      [taskQueue, buildId, percentage]);
   }
 }
 
@@ -676,6 +837,8 @@ export class Client {
   readonly namespace: string;
   private readonly ownPool: boolean;
   readonly workflow: WorkflowClient;
+  /** Task queue administration: describe, rate limits, current and ramping builds. */
+  readonly taskQueue: TaskQueueClient;
   /** @internal */
   readonly dataConverter: LoadedDataConverter;
   private readonly interceptors: WorkflowClientInterceptor[];
@@ -693,6 +856,7 @@ export class Client {
       this.ownPool = true;
     }
     this.workflow = new WorkflowClient(this);
+    this.taskQueue = new TaskQueueClient(this);
   }
 
   /** @internal A client call through the interceptors. */

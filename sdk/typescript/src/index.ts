@@ -1,18 +1,20 @@
 export { Worker } from './worker/worker';
-export type { WorkerOptions, WorkerState, ActivityFunction } from './worker/worker';
+export type { WorkerOptions, WorkerState, ActivityFunction, WorkerDeploymentOptions } from './worker/worker';
 export type {
   ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInboundCallsInterceptorFactory, ActivityInterceptors,
   ActivityInterceptorsFactory, InjectedSink, InjectedSinkFunction, InjectedSinks, WorkerInterceptors,
 } from './worker/interceptors';
 export type { WorkerStats } from './worker/host';
 export type { HistoryEvent } from './worker/replay';
-export { Client, WithStartWorkflowOperation, WorkflowClient, WorkflowHandle, WorkflowUpdateStage } from './client';
+export { Client, TaskQueueClient, WithStartWorkflowOperation, WorkflowClient, WorkflowHandle, WorkflowUpdateStage } from './client';
 export type {
   ClientOptions, WorkflowStartOptions, SignalWithStartOptions, WorkflowDescription, ClientInterceptors, WorkflowClientInterceptor,
   WorkflowStartInput, WorkflowSignalInput, WorkflowSignalWithStartInput, WorkflowQueryInput, WorkflowCancelInput,
   WorkflowTerminateInput, WorkflowDescribeInput, WorkflowExecution, WorkflowUpdateHandle, WorkflowUpdateOptions, WorkflowUpdateOutcome,
-  WorkflowStartUpdateInput, WorkflowStartUpdateOutput, UpdateRef,
+  WorkflowStartUpdateInput, WorkflowStartUpdateOutput, UpdateRef, TaskQueueDescription, TaskQueuePoller, TaskQueueBacklog,
 } from './client';
+export { VersioningBehavior } from './common/routing';
+export type { Priority, WorkerDeploymentVersion, WorkflowDefinitionOptions } from './common/routing';
 export { Context } from './activity';
 export type { ActivityInfo } from './activity';
 export { Runtime, DefaultLogger, withMetadata } from './worker/runtime';

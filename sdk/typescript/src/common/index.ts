@@ -9,6 +9,10 @@ export * from './duration';
 export * from './payload';
 export * from './search-attributes';
 export * from './interceptors';
+export { VersioningBehavior } from './routing';
+export type {
+  Priority, WorkerDeploymentVersion, WorkflowDefinitionOptions, WorkflowDefinitionOptionsOrGetter,
+} from './routing';
 export {
   ActivityCancellationType, ChildWorkflowCancellationType, ParentClosePolicy, WorkflowIdReusePolicy,
 } from './enums';

@@ -117,4 +117,5 @@ const ASYNC_COMPLETION = 'durable has no asynchronous activity completion: an ac
 export const ScheduleClient = unsupported(M, 'ScheduleClient', SCHEDULES);
 export const ScheduleOverlapPolicy = unsupported(M, 'ScheduleOverlapPolicy', SCHEDULES);
 export const AsyncCompletionClient = unsupported(M, 'AsyncCompletionClient', ASYNC_COMPLETION);
-export const TaskQueueClient = unsupported(M, 'TaskQueueClient', 'durable has no worker versioning (build ids)');
+export const TaskQueueClient = unsupported(M, 'TaskQueueClient',
+  'durable has no build-id compatibility sets: make a build current with client.taskQueue.setCurrentBuild (or ramp it with setRampingBuild)');

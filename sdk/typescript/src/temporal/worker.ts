@@ -80,12 +80,22 @@ export interface WorkerOptions {
   interceptors?: WorkerInterceptors;
   sinks?: InjectedSinks<any>;
   dataConverter?: DataConverter;
+  /** Temporal's worker versioning: the worker polls with version.buildId when useWorkerVersioning is true. */
+  workerDeploymentOptions?: DurableWorkerOptions['workerDeploymentOptions'];
+  /** The worker's build id; it routes tasks only with useVersioning (Temporal's deprecated build-id versioning). */
+  buildId?: string;
+  useVersioning?: boolean;
+  /** durable's: what the worker offers to activities' requiredCapabilities. */
+  capabilities?: Record<string, unknown>;
   /** Accepted and ignored: how Temporal runs its sandbox or talks to its server; durable's worker has its own. */
   [ignored: string]: unknown;
 }
 
 /** Options that durable's worker takes under the same name (after the ones mapped above). */
-const PASSED = ['namespace', 'interceptors', 'sinks', 'dataConverter', 'identity', 'maxCachedWorkflows', 'shutdownGraceTime', 'logger'] as const;
+const PASSED = [
+  'namespace', 'interceptors', 'sinks', 'dataConverter', 'identity', 'maxCachedWorkflows', 'shutdownGraceTime', 'logger',
+  'workerDeploymentOptions', 'capabilities',
+] as const;
 
 /** Temporal's Worker: create(), run(), runUntil(), shutdown(), getState(). */
 export class Worker {
@@ -116,6 +126,7 @@ export class Worker {
     if (options.maxConcurrentWorkflowTaskExecutions !== undefined) opts.maxConcurrentWorkflowTasks = options.maxConcurrentWorkflowTaskExecutions;
     if (options.maxConcurrentActivityTaskExecutions !== undefined) opts.maxConcurrentActivities = options.maxConcurrentActivityTaskExecutions;
     for (const k of PASSED) if (options[k] !== undefined) (opts as any)[k] = options[k];
+    if (options.useVersioning && options.buildId) opts.buildId = options.buildId;
     const creating = DurableWorker.create(opts);
     pending.add(creating);
     try {

@@ -86,6 +86,7 @@ export class ActivityTasks {
       scheduledTimestampMs: scheduledMs,
       currentAttemptScheduledTimestampMs: scheduledMs,
       deadline: task.deadline ?? undefined,
+      priority: task.priority ? { priorityKey: task.priority } : undefined,
     };
     let cancelKind: 'workflow' | 'gone' | 'shutdown' | undefined;
     let done = false;

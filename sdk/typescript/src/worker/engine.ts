@@ -34,6 +34,17 @@ export const SQL = {
              FROM durable.poll_task(task_queue => $1, worker_id => $2, kinds => $3::text[], wait => $4::interval, namespace => $5) t`,
     result: 'json',
   },
+  /**
+   * A worker with a build id or capabilities (durable 0.3's trailing
+   * arguments of poll_task, after namespace).
+   */
+  pollRouted: {
+    name: 'durable_poll_routed',
+    text: `SELECT to_json(t)
+             FROM durable.poll_task(task_queue => $1, worker_id => $2, kinds => $3::text[], wait => $4::interval, namespace => $5,
+                                    build_id => $6, capabilities => $7::jsonb) t`,
+    result: 'json',
+  },
   /** An engine without namespaces (durable < 0.3): the default namespace only. */
   pollNoNamespaces: { name: 'durable_poll_02', text: 'SELECT to_json(t) FROM durable.poll_task($1, $2, $3::text[], $4::interval) t', result: 'json' },
   /**
@@ -50,6 +61,12 @@ export const SQL = {
   },
   completeWft: { name: 'durable_complete_wft', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, $3)', result: 'json' },
   completeWft01: { name: 'durable_complete_wft_01', text: 'SELECT durable.complete_workflow_task($1, $2::jsonb)', result: 'json' },
+  /** A versioned worker's completion: the run's versioning behaviour, 'pinned' or 'auto_upgrade' (durable 0.3). */
+  completeWftVersioned: {
+    name: 'durable_complete_wft_versioned',
+    text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, $3, versioning_behavior => $4)',
+    result: 'json',
+  },
   failWft: { name: 'durable_fail_wft', text: 'SELECT durable.fail_workflow_task($1, $2::jsonb)', result: 'none' },
   wftHistory: { name: 'durable_wft_history', text: 'SELECT durable.workflow_task_history($1)', result: 'json' },
   completeActivity: { name: 'durable_complete_activity', text: 'SELECT durable.complete_activity($1, $2::jsonb, $3)', result: 'json' },
@@ -66,7 +83,8 @@ export const SQL = {
       'eager', to_regprocedure('durable.complete_activity(text,jsonb,boolean)') IS NOT NULL,
       'sticky', to_regprocedure('durable.workflow_task_history(text)') IS NOT NULL,
       'session', to_regprocedure('durable.open_worker_session(text)') IS NOT NULL,
-      'namespaces', to_regproc('durable.create_namespace') IS NOT NULL)`,
+      'namespaces', to_regproc('durable.create_namespace') IS NOT NULL,
+      'routing', to_regproc('durable.set_current_build') IS NOT NULL)`,
     result: 'json',
   },
 } satisfies Record<string, Statement>;
@@ -373,6 +391,12 @@ export class Engine {
   temporalFields = false;
   /** The engine has namespaces (durable 0.3): poll_task takes one. */
   namespaces = false;
+  /**
+   * The engine routes by build id and capabilities (durable 0.3):
+   * poll_task takes build_id and capabilities, complete_workflow_task
+   * versioning_behavior.
+   */
+  routing = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.conns = new Connections(opts);
@@ -387,6 +411,7 @@ export class Engine {
     this.session = !!f.session;
     this.temporalFields = this.session;
     this.namespaces = !!f.namespaces;
+    this.routing = !!f.routing;
   }
 
   /**

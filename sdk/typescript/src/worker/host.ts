@@ -7,7 +7,7 @@
 import type { Logger } from '../common/logger';
 import type { LoadedDataConverter } from '../converter';
 import type { Engine } from './engine';
-import type { WorkflowRunOptions } from './replay';
+import type { WorkflowRun, WorkflowRunOptions } from './replay';
 import type { WorkflowEntry } from './sandbox';
 import type { Task } from './task';
 
@@ -42,6 +42,16 @@ export interface TaskHost {
   readonly stats: WorkerStats;
   /** The worker's logger (WorkerOptions.logger, else the Runtime's): activities' and workflows' `log` write here. */
   readonly logger: Logger;
+  /** The worker's build id (WorkerOptions.buildId or workerDeploymentOptions); undefined: unversioned. */
+  readonly buildId?: string;
+  /** The worker's capabilities (WorkerOptions.capabilities). */
+  readonly capabilities?: Record<string, unknown>;
+  /**
+   * What a versioned worker tells the engine about the run on each
+   * completion of its workflow tasks: 'pinned' or 'auto_upgrade';
+   * undefined for an unversioned worker (the argument is left out).
+   */
+  versioningBehaviorOf(run: WorkflowRun): 'pinned' | 'auto_upgrade' | undefined;
   /** The worker's data converter (payload converter and codecs). */
   readonly dataConverter: LoadedDataConverter;
   /** What every workflow run of this worker gets: interceptor modules, payload converter, sinks. */

@@ -1,5 +1,7 @@
 export { Worker } from './worker';
-export type { WorkerOptions, WorkerState, ActivityFunction } from './worker';
+export type { WorkerOptions, WorkerState, ActivityFunction, WorkerDeploymentOptions } from './worker';
+export { VersioningBehavior } from '../common/routing';
+export type { WorkerDeploymentVersion } from '../common/routing';
 export type {
   ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInboundCallsInterceptorFactory, ActivityInterceptors,
   ActivityInterceptorsFactory, InjectedSink, InjectedSinkFunction, InjectedSinks, WorkerInterceptors,

@@ -52,9 +52,16 @@ const SQL_COMPLETE_FORCED: Statement = {
   text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, true, true)',
   result: 'json',
 };
+const SQL_COMPLETE_FORCED_VERSIONED: Statement = {
+  name: 'durable_complete_wft_forced_versioned',
+  text: 'SELECT durable.complete_workflow_task($1, $2::jsonb, true, true, versioning_behavior => $3)',
+  result: 'json',
+};
 const SQL_HAS_FORCE: Statement = {
   name: 'durable_has_force_new_task',
-  text: "SELECT to_regprocedure('durable.complete_workflow_task(text,jsonb,boolean,boolean)') IS NOT NULL",
+  // with force_new_task last, or (task routing) versioning_behavior after it
+  text: "SELECT to_regprocedure('durable.complete_workflow_task(text,jsonb,boolean,boolean)') IS NOT NULL " +
+    "OR to_regprocedure('durable.complete_workflow_task(text,jsonb,boolean,boolean,text)') IS NOT NULL",
   result: 'bool',
 };
 
@@ -244,7 +251,10 @@ export class LocalActivities {
     }
     const dc = host.dataConverter;
     const send = dc.codecs.length ? await dc.encodeCommands(state.commands) : state.commands;
-    const r = await host.engine.call(SQL_COMPLETE_FORCED, [state.task.task_token, JSON.stringify(send)]);
+    const behavior = host.versioningBehaviorOf(run);
+    const r = behavior !== undefined
+      ? await host.engine.call(SQL_COMPLETE_FORCED_VERSIONED, [state.task.task_token, JSON.stringify(send), behavior])
+      : await host.engine.call(SQL_COMPLETE_FORCED, [state.task.task_token, JSON.stringify(send)]);
     this.heartbeats++;
     const raw = (r?.tasks ?? []) as any[];
     const mine = raw.find((t) => t.kind === 'workflow' && t.run_id === run.runId);

@@ -202,6 +202,8 @@ export interface WorkflowRunOptions {
   extras?: SandboxExtras;
   /** The sink calls of each activation (the worker decides which to make). */
   onSinkCalls?: (calls: SinkCall[]) => void;
+  /** The worker's build id (workflowInfo().currentBuildId of new workflow tasks); undefined: unversioned. */
+  buildId?: string;
 }
 
 /**
@@ -245,6 +247,10 @@ export class WorkflowRun {
   readonly local = new LocalActivityRun();
   /** The sandbox went back to the pool: the run cannot continue. */
   private disposed = false;
+  /** Identity of the latest ActivityTaskStarted applied (pinToPreviousWorker, see workflow/internals.ts). */
+  private lastActivityWorker?: string;
+  /** The workflow definition's versioning behaviour (setWorkflowOptions), known once its function started. */
+  versioningBehavior?: string;
 
   constructor(private readonly opts: WorkflowRunOptions) {}
 
@@ -314,7 +320,7 @@ export class WorkflowRun {
       }
       if (!this.sandbox) this.createSandbox(events, boundary);
       const commands = this.activate(jobs, ms(boundary.event_time), replaying, patches, boundary,
-        replaying ? localMarkersOf(events, b + 1) : undefined);
+        replaying ? localMarkersOf(events, b + 1) : undefined, undefined, replaying ? events[b + 1] : undefined);
       this.pending = commands;
       this.lastBoundary = boundary;
       this.nextEventId = boundary.event_id + 1;
@@ -411,6 +417,11 @@ export class WorkflowRun {
       startTime: ms(started.event_time),
       runStartTime: ms(started.event_time),
       historyLength: boundary.event_id,
+      priority: {
+        priorityKey: a.priority || undefined,
+        fairnessKey: a.fairness_key || undefined,
+        fairnessWeight: a.fairness_weight || undefined,
+      },
     };
     this.sandbox = new Sandbox(JSON.stringify({ info, now: ms(boundary.event_time), seed: this.opts.runId }), this.opts.entry,
       { ...this.opts.extras, logger: this.opts.logger });
@@ -451,6 +462,9 @@ export class WorkflowRun {
         }
         case 'WorkflowExecutionCancelRequested':
           jobs.push({ type: 'cancel', reason: a.cause ?? null });
+          break;
+        case 'ActivityTaskStarted':
+          if (a.identity) this.lastActivityWorker = a.identity;
           break;
         default: {
           const job = this.childJob(e);
@@ -505,10 +519,14 @@ export class WorkflowRun {
    * it when the engine writes them (Temporal's WorkflowTaskStarted has both).
    */
   private activate(jobs: Job[], now: number, replaying: boolean, patches: string[], at: HistoryEvent,
-    localActivityMarkers?: LocalActivityMarker[], keepNow?: boolean): Command[] {
+    localActivityMarkers?: LocalActivityMarker[], keepNow?: boolean, completed?: HistoryEvent): Command[] {
     const input: ActivationInput = { jobs, now, isReplaying: replaying, patches, historyLength: at.event_id };
     if (localActivityMarkers?.length) input.localActivityMarkers = localActivityMarkers;
     if (keepNow) input.keepNow = true;
+    if (this.lastActivityWorker !== undefined) input.lastActivityWorker = this.lastActivityWorker;
+    // replaying a completed task: the build that completed it, when the engine recorded one; else this worker's
+    const buildId = completed?.attributes?.build_id ?? completed?.attributes?.worker_version?.build_id ?? this.opts.buildId;
+    if (buildId) input.currentBuildId = buildId;
     const attrs = at.attributes;
     if (attrs && typeof attrs.history_size_bytes === 'number') input.historySize = attrs.history_size_bytes;
     if (attrs && typeof attrs.suggest_continue_as_new === 'boolean') input.suggestContinueAsNew = attrs.suggest_continue_as_new;
@@ -517,6 +535,7 @@ export class WorkflowRun {
     if (out.nonDeterminism) throw new NonDeterminismError(`Non-determinism in workflow task ${at.event_id}: ${out.nonDeterminism}`, at.event_id);
     if (out.taskFailure) throw new WorkflowTaskFailure(out.taskFailure);
     if (out.localActivities || out.localCancels) this.local.add(out.localActivities, out.localCancels);
+    if (out.versioningBehavior !== undefined) this.versioningBehavior = out.versioningBehavior;
     return out.commands;
   }
 

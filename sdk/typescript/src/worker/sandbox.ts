@@ -404,7 +404,8 @@ export class Sandbox {
    * One activation (the input of the runtime's activate(), as JSON): apply
    * its jobs, run the workflow until it blocks, collect its commands.
    */
-  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } & LocalActivityOutput {
+  activate(input: string, replaying: boolean): { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[]; versioningBehavior?: string } &
+    LocalActivityOutput {
     this.replaying = replaying;
     return this.call(() => {
       this.run(ACTIVATE, input);

@@ -33,6 +33,7 @@ import { WorkflowEntry, locateWorkflows } from './sandbox';
 import { Task, toTask } from './task';
 import { RunCache, WorkflowTasks } from './workflow-tasks';
 import { LocalActivities } from './local-activities';
+import { VersioningBehavior, WorkerDeploymentVersion, checkCapabilities, encodeVersioningBehavior } from '../common/routing';
 
 export type { ActivityFunction } from './activity-tasks';
 export { Task, toTask } from './task';
@@ -138,6 +139,34 @@ export interface WorkerOptions {
    * polled one.  Needs durable 0.2; with an older engine the worker polls.
    */
   eagerDispatch?: boolean;
+  /**
+   * The worker's build id (durable 0.3; Temporal's WorkerOptions.buildId):
+   * it takes only the tasks of runs of this build (a run is pinned to the
+   * task queue's current build when it starts, see
+   * client.taskQueue.setCurrentBuild) and of unversioned runs.  A
+   * versioned worker tells the engine each workflow type's
+   * versioningBehavior (setWorkflowOptions, else PINNED) on every
+   * completion.  workerDeploymentOptions.version.buildId, when versioning
+   * is on there, takes precedence.
+   */
+  buildId?: string;
+  /** Temporal's build-id versioning options; with useWorkerVersioning, the worker's buildId is version.buildId. */
+  workerDeploymentOptions?: WorkerDeploymentOptions;
+  /**
+   * What this worker offers, a JSON object, e.g. { gpu: true, region: 'eu' }
+   * (durable 0.3, a durable extension): it takes a task whose
+   * requiredCapabilities (activity or start option) it contains (jsonb @>).
+   */
+  capabilities?: Record<string, unknown>;
+}
+
+/** Temporal's WorkerDeploymentOptions: build-id versioning of the workflows this worker runs. */
+export interface WorkerDeploymentOptions {
+  /** The worker takes only the tasks of runs of its build id (false: the version is only a label). */
+  useWorkerVersioning: boolean;
+  version: WorkerDeploymentVersion;
+  /** The versioning behaviour of workflow types that do not set one with setWorkflowOptions (default PINNED). */
+  defaultVersioningBehavior?: VersioningBehavior;
 }
 
 export type WorkerState = 'INITIALIZED' | 'RUNNING' | 'STOPPING' | 'STOPPED';
@@ -182,6 +211,12 @@ export class Worker implements TaskHost, PollerHost {
   readonly sticky: boolean;
   readonly dataConverter: LoadedDataConverter;
   readonly runOptions: Pick<WorkflowRunOptions, 'extras' | 'onSinkCalls'>;
+  /** The build id the worker polls with (WorkerOptions.buildId, or workerDeploymentOptions'); undefined: unversioned. */
+  readonly buildId?: string;
+  /** WorkerOptions.capabilities. */
+  readonly capabilities?: Record<string, unknown>;
+  /** The versioning behaviour of workflow types without their own (engine spelling). */
+  private readonly defaultVersioningBehavior: 'pinned' | 'auto_upgrade';
 
   private constructor(options: WorkerOptions) {
     this.options = {
@@ -192,6 +227,16 @@ export class Worker implements TaskHost, PollerHost {
     };
     this.identity = options.identity ?? `${process.pid}@${os.hostname()}`;
     this.namespace = options.namespace ?? 'default';
+    const d = options.workerDeploymentOptions;
+    if (d?.useWorkerVersioning && !d.version?.buildId) {
+      throw new TypeError('Worker.create: workerDeploymentOptions.useWorkerVersioning needs version.buildId');
+    }
+    this.buildId = d?.useWorkerVersioning ? d.version.buildId : options.buildId;
+    if (this.buildId !== undefined && (typeof this.buildId !== 'string' || this.buildId === '')) {
+      throw new TypeError('Worker.create: buildId must be a non-empty string');
+    }
+    this.defaultVersioningBehavior = encodeVersioningBehavior(d?.defaultVersioningBehavior) ?? 'pinned';
+    this.capabilities = checkCapabilities(options.capabilities, 'Worker.create: capabilities');
     this.logger = options.logger ?? (options.log ? legacyLogger(options.log) : Runtime.instance().logger);
     this.entries = resolveEntries(options);
     this.dataConverter = new LoadedDataConverter(options.dataConverter);
@@ -222,6 +267,9 @@ export class Worker implements TaskHost, PollerHost {
     try {
       await w.engine.detect();
       await w.checkNamespace();
+      if ((w.buildId !== undefined || w.capabilities !== undefined) && !w.engine.routing) {
+        throw new Error('Worker.create: buildId, workerDeploymentOptions and capabilities need an engine with task routing (durable.set_current_build, durable 0.3)');
+      }
       w.eager = options.eagerDispatch !== false && w.engine.eager;
       if (options.eagerDispatch !== false && !w.engine.eager) w.log('info', 'the engine has no eager dispatch (durable < 0.2): polling only');
       if (w.sticky && !w.engine.sticky) w.log('info', 'the engine has no sticky execution (durable < 0.3): whole histories');
@@ -254,7 +302,16 @@ export class Worker implements TaskHost, PollerHost {
   pollCall(kinds: string[], wait: string): { stmt: Statement; params: unknown[] } {
     const params = [this.options.taskQueue, this.identity, kinds, wait];
     if (!this.engine.namespaces) return { stmt: SQL.pollNoNamespaces, params };
+    if (this.buildId !== undefined || this.capabilities !== undefined) {
+      return { stmt: SQL.pollRouted, params: [...params, this.namespace, this.buildId ?? null, this.capabilities ? JSON.stringify(this.capabilities) : null] };
+    }
     return { stmt: SQL.poll, params: [...params, this.namespace] };
+  }
+
+  /** A versioned worker's behaviour for the run: its workflow type's (setWorkflowOptions), else the default. */
+  versioningBehaviorOf(run: WorkflowRun): 'pinned' | 'auto_upgrade' | undefined {
+    if (this.buildId === undefined) return undefined;
+    return encodeVersioningBehavior(run.versioningBehavior) ?? this.defaultVersioningBehavior;
   }
 
   getState(): WorkerState {

@@ -18,6 +18,7 @@
 import { FailureJSON, NonDeterminismError, encodeFailure } from '../common/failure';
 import { StaleTaskTokenError } from '../errors';
 import type { Command } from '../workflow/internals';
+import { jsonContains } from '../common/routing';
 import { SQL } from './engine';
 import type { TaskHost } from './host';
 import { CacheMismatch, HistoryEvent, UpdateMessage, WorkflowRun, WorkflowTaskFailure, closesWorkflow } from './replay';
@@ -90,7 +91,7 @@ export class WorkflowTasks {
   newRun(task: Task): WorkflowRun {
     return new WorkflowRun({
       workflowId: task.workflow_id, runId: task.run_id, workflowType: task.workflow_type, namespace: this.host.namespace,
-      entry: this.host.entryFor(task.workflow_type), logger: this.host.logger, ...this.host.runOptions,
+      entry: this.host.entryFor(task.workflow_type), logger: this.host.logger, buildId: this.host.buildId, ...this.host.runOptions,
     });
   }
 
@@ -182,9 +183,12 @@ export class WorkflowTasks {
     let result: { outcome?: string; tasks?: unknown[] } | null;
     try {
       const payload = JSON.stringify(send);
-      result = host.engine.eager
-        ? await host.engine.call(SQL.completeWft, [task.task_token, payload, returnWorkflowTask])
-        : await host.engine.call(SQL.completeWft01, [task.task_token, payload]);
+      const behavior = host.versioningBehaviorOf(run);
+      result = behavior !== undefined
+        ? await host.engine.call(SQL.completeWftVersioned, [task.task_token, payload, returnWorkflowTask, behavior])
+        : host.engine.eager
+          ? await host.engine.call(SQL.completeWft, [task.task_token, payload, returnWorkflowTask])
+          : await host.engine.call(SQL.completeWft01, [task.task_token, payload]);
     } catch (e) {
       host.releaseReserved(reservedActivities, false);
       run.dispose();
@@ -216,7 +220,9 @@ export class WorkflowTasks {
    * Ask for the activities of these commands to be started for this worker
    * in the completion's transaction (request_eager_execution), as many as
    * there are free activity slots (reserved here), at most 3: activities on
-   * the workflow's own task queue whose type this worker has.
+   * the workflow's own task queue whose type this worker has, and that
+   * this worker may take (not pinned to another worker, no capability it
+   * lacks).
    */
   private requestEagerActivities(task: Task, commands: Command[]): { commands: Command[]; reserved: number } {
     let reserved = 0;
@@ -224,6 +230,8 @@ export class WorkflowTasks {
     for (let i = 0; i < commands.length && reserved < MAX_EAGER_ACTIVITIES_PER_WORKFLOW_TASK; i++) {
       const c = commands[i];
       if (c.type !== 'schedule_activity') continue;
+      if (c.pinned_worker !== undefined && c.pinned_worker !== this.host.identity) continue;
+      if (c.required_capabilities !== undefined && !jsonContains(this.host.capabilities ?? {}, c.required_capabilities)) continue;
       if (!this.host.reserveEagerActivity(task, c.activity_type as string, c.task_queue as string | undefined)) continue;
       if (out === commands) out = commands.slice();
       out[i] = { ...c, request_eager_execution: true };

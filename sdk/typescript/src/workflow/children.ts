@@ -40,6 +40,7 @@ import {
   Activator, CancellationScope, Command, Job, RetryPolicy, assertInWorkflowContext, getActivator, rejectWhenCancelled,
   retryPolicy, uuid4Of, whenCancelled,
 } from './internals';
+import { PriorityOption, checkCapabilities, priorityFields } from '../common/routing';
 import type { SignalWorkflowInput, StartChildWorkflowExecutionInput } from './interceptors';
 
 /** A workflow function. */
@@ -82,14 +83,22 @@ export interface ChildWorkflowOptions {
   memo?: Record<string, unknown>;
   /** Not offered: the engine has no cron schedules (a non-empty value throws). */
   cronSchedule?: string;
-  /** Ignored (durable has no worker versioning). */
+  /** Ignored: a child on its parent's task queue runs on a pinned parent's build (the engine decides). */
   versioningIntent?: string;
   /** Ignored (durable has no user metadata). */
   staticSummary?: string;
   /** Ignored (durable has no user metadata). */
   staticDetails?: string;
-  /** Ignored (child workflows have no priority in the engine's start_child_workflow). */
-  priority?: unknown;
+  /**
+   * Temporal's Priority { priorityKey 1..5, fairnessKey, fairnessWeight }
+   * (a bare number is the priority key); what is unset is the parent's.
+   */
+  priority?: PriorityOption;
+  /**
+   * The child's workflow tasks go only to workers whose capabilities
+   * contain this object (a durable extension; not inherited).
+   */
+  requiredCapabilities?: Record<string, unknown>;
 }
 
 /** ChildWorkflowOptions with Temporal's defaults filled in (what interceptors see). */
@@ -191,6 +200,9 @@ function startChildCommand(a: Activator, workflowType: string, o: ChildWorkflowO
   if (close) cmd.parent_close_policy = close;
   if (o.searchAttributes || o.typedSearchAttributes) cmd.search_attributes = searchAttributesToStored(o.searchAttributes, o.typedSearchAttributes);
   if (o.memo) cmd.memo = memoToStored(a.payloadConverter, o.memo);
+  Object.assign(cmd, priorityFields(o.priority));
+  const caps = checkCapabilities(o.requiredCapabilities, 'requiredCapabilities');
+  if (caps) cmd.required_capabilities = caps;
   return cmd;
 }
 

@@ -18,6 +18,7 @@ import {
   SearchAttributePair, SearchAttributeUpdatePair, SearchAttributes, TypedSearchAttributes, pairsToStored,
 } from '../common/search-attributes';
 import { argsToStored, memoToStored, searchAttributesToStored } from './conversion';
+import { PriorityOption, WorkflowDefinitionOptionsOrGetter } from '../common/routing';
 import { HandlerUnfinishedPolicy, UpdateDefinition, UpdateHandlerOptions, setUpdateHandler } from './updates';
 export { msToNumber } from '../common/duration';
 export { Trigger } from './trigger';
@@ -55,6 +56,10 @@ export type {
   WorkflowResultType,
 } from './children';
 export { CONTINUE_AS_NEW_SUGGESTED_EVENTS } from './internals';
+export { VersioningBehavior } from '../common/routing';
+export type {
+  Priority, WorkerDeploymentVersion, WorkflowDefinitionOptions, WorkflowDefinitionOptionsOrGetter,
+} from '../common/routing';
 export { log } from './logs';
 export type { WorkflowLogger } from './logs';
 export { CancellationScope, ContinueAsNew, condition, sleep };
@@ -71,7 +76,31 @@ export interface ActivityOptions {
   /** TRY_CANCEL (default): cancelling rejects at once; WAIT_CANCELLATION_COMPLETED waits for the activity to acknowledge. */
   cancellationType?: ActivityCancellationType;
   activityId?: string;
-  priority?: number;
+  /**
+   * Temporal's Priority { priorityKey 1..5, fairnessKey, fairnessWeight }
+   * (a bare number is the priority key); what is unset is the workflow's.
+   */
+  priority?: PriorityOption;
+  /**
+   * Only workers whose capabilities (WorkerOptions.capabilities) contain
+   * this object take the activity, e.g. { gpu: true } (a durable
+   * extension, as Temporal's worker-specific task queues are used for).
+   */
+  requiredCapabilities?: Record<string, unknown>;
+  /**
+   * Only the worker of this identity (WorkerOptions.identity) takes the
+   * activity; if it is gone the activity waits for it, until its
+   * schedule-to-start or schedule-to-close timeout (a durable extension,
+   * the sessions pattern).
+   */
+  pinnedWorker?: string;
+  /**
+   * Pin the activity to the worker that ran the previous activity of this
+   * workflow: the identity of the latest ActivityTaskStarted in the
+   * history so far (deterministic on replay).  Not pinned when no
+   * activity has run yet.  pinnedWorker wins when both are set.
+   */
+  pinToPreviousWorker?: boolean;
 }
 
 type AnyFunction = (...args: any[]) => any;
@@ -247,7 +276,7 @@ export interface ContinueAsNewOptions {
    * (ContinueAsNewErrorOptions.BackoffStartInterval).
    */
   backoffStartInterval?: Duration;
-  /** Ignored: durable has no worker versioning. */
+  /** Ignored: the new run of a pinned run keeps its build (the engine decides). */
   versioningIntent?: string;
 }
 
@@ -319,6 +348,18 @@ export function upsertSearchAttributes(updates: Record<string, unknown> | Search
     if (v === null) delete a.info.searchAttributes[k];
     else a.info.searchAttributes[k] = v;
   }
+}
+
+/**
+ * Options of a workflow definition (Temporal's setWorkflowOptions): its
+ * versioningBehavior, PINNED (its runs stay on the build they started on)
+ * or AUTO_UPGRADE (they move to the task queue's current build at their
+ * next workflow task); over WorkerDeploymentOptions.defaultVersioningBehavior.
+ * Call it at module level, next to the function.  A getter is called once
+ * per run, before the workflow function first runs.
+ */
+export function setWorkflowOptions<A extends any[], R>(options: WorkflowDefinitionOptionsOrGetter, fn: (...args: A) => Promise<R>): void {
+  Object.assign(fn, { workflowDefinitionOptions: options });
 }
 
 /** True while the worker replays history (e.g. to skip logging). */

@@ -18,6 +18,7 @@ import { RetryState, decodeRetryState } from '../common/enums';
 import { composeInterceptors } from '../common/interceptors';
 import { PayloadConverter, mapFailureDetails, valueFromStored, valueToStored } from '../common/payload';
 import { TypedSearchAttributes } from '../common/search-attributes';
+import { Priority, VersioningBehavior, WorkflowDefinitionOptions, checkCapabilities, encodeVersioningBehavior, priorityFields } from '../common/routing';
 import { argsFromStored, argsToStored, headersOf, valueFromStoredW, valueToStoredW } from './conversion';
 import { ExternalCancel, ExternalSignal, PendingChild, applyChildJob, convertChildJob } from './children';
 import { HandlerUnfinishedPolicy, UpdateInfo, UpdateJob, UpdateState, currentUpdateInfoOf, doUpdate, rejectBufferedUpdates, unfinishedHandlersWarning } from './updates';
@@ -75,6 +76,20 @@ export interface WorkflowInfo {
   readonly currentUpdateInfo?: UpdateInfo;
   /** `now()` is the real clock (not the workflow task's time, which Date.now() gives). */
   unsafe: { isReplaying: boolean; now(): number };
+  /**
+   * The build id of the worker running the current workflow task (Temporal's
+   * currentBuildId): WorkerOptions.buildId (or workerDeploymentOptions'),
+   * undefined for an unversioned worker.  On replay, the build that
+   * completed the task replayed, when the engine recorded it (a `build_id`
+   * attribute of WorkflowTaskCompleted), so branching on it is deterministic.
+   */
+  currentBuildId?: string;
+  /**
+   * The run's priority (Temporal's WorkflowInfo.priority), from its
+   * WorkflowExecutionStarted: priorityKey 1..5 (3 when the start set none),
+   * fairnessKey and fairnessWeight when set.
+   */
+  priority?: Priority;
 }
 
 /**
@@ -228,6 +243,14 @@ export class Activator {
   payloadConverter?: PayloadConverter;
   // the worker's sandbox provides one AsyncLocalStorage shared by all sandboxes (see sandbox.ts)
   storage: any = (globalThis as any).__durable_storage ?? new AsyncLocalStorage();
+  /**
+   * The identity of the worker of the latest ActivityTaskStarted in the
+   * history up to this activation (pinToPreviousWorker), undefined before
+   * any activity ran.
+   */
+  lastActivityWorker?: string;
+  /** The workflow definition's versioning behaviour (setWorkflowOptions), once the workflow function started. */
+  versioningBehavior?: VersioningBehavior;
 
   pushCommand(cmd: Command): void {
     if (this.inQuery) throw new IllegalStateError('query handlers must not change workflow state');
@@ -500,7 +523,11 @@ function scheduleActivityCommand(a: Activator, activityType: string, args: unkno
   if (options.scheduleToStartTimeout !== undefined) cmd.schedule_to_start_timeout = toInterval(options.scheduleToStartTimeout);
   if (options.heartbeatTimeout !== undefined) cmd.heartbeat_timeout = toInterval(options.heartbeatTimeout);
   if (options.retry) cmd.retry_policy = retryPolicy(options.retry);
-  if (options.priority !== undefined) cmd.priority = options.priority;
+  Object.assign(cmd, priorityFields(options.priority));
+  const caps = checkCapabilities(options.requiredCapabilities, 'requiredCapabilities');
+  if (caps) cmd.required_capabilities = caps;
+  const pinned: string | undefined = options.pinnedWorker ?? (options.pinToPreviousWorker ? a.lastActivityWorker : undefined);
+  if (pinned) cmd.pinned_worker = pinned;
   return new Promise((resolve, reject) => {
     a.pushCommand(cmd);
     const pending: PendingActivity = { activityType, resolve, reject, cancellationType, cancelRequested: false };
@@ -652,6 +679,7 @@ function applyJob(a: Activator, job: Job): void {
         return;
       }
       a.started = true;
+      a.versioningBehavior = definitionOptionsOf(a, fn)?.versioningBehavior;
       a.storage.run(a.rootScope, () => {
         let p: Promise<unknown>;
         try {
@@ -712,6 +740,25 @@ function applyJob(a: Activator, job: Job): void {
   }
 }
 
+/**
+ * The options setWorkflowOptions attached to a workflow function (its
+ * getter called now, once, before the function first runs); a bad value
+ * fails the workflow task.
+ */
+function definitionOptionsOf(a: Activator, fn: unknown): WorkflowDefinitionOptions | undefined {
+  let o = (fn as { workflowDefinitionOptions?: unknown }).workflowDefinitionOptions;
+  if (o === undefined) return undefined;
+  try {
+    if (typeof o === 'function') o = o();
+    const b = (o as WorkflowDefinitionOptions | undefined)?.versioningBehavior;
+    encodeVersioningBehavior(b); // throws on a value that is neither
+    return o as WorkflowDefinitionOptions;
+  } catch (e) {
+    a.taskFailure = e;
+    return undefined;
+  }
+}
+
 /** The input of bridge.activate() (replay.ts builds it). */
 export interface ActivationInput {
   jobs: Job[];
@@ -727,6 +774,10 @@ export interface ActivationInput {
   localActivityMarkers?: LocalActivityMarker[];
   /** A local activity's outcome (local-activities.ts): the workflow's clock does not go back to `now`. */
   keepNow?: boolean;
+  /** Identity of the latest ActivityTaskStarted up to this activation (pinToPreviousWorker). */
+  lastActivityWorker?: string;
+  /** workflowInfo().currentBuildId for this activation. */
+  currentBuildId?: string;
 }
 
 export interface InitInput {
@@ -847,6 +898,8 @@ export const bridge = {
     a.info.historyLength = act.historyLength;
     a.info.historySize = act.historySize ?? 0;
     a.info.continueAsNewSuggested = act.suggestContinueAsNew ?? act.historyLength >= CONTINUE_AS_NEW_SUGGESTED_EVENTS;
+    a.info.currentBuildId = act.currentBuildId;
+    a.lastActivityWorker = act.lastActivityWorker;
     a.commands = [];
     beginLocalActivation(a, act.localActivityMarkers);
     for (const p of act.patches) a.knownPatches.add(p);
@@ -902,8 +955,9 @@ export const bridge = {
     const c = a.payloadConverter;
     const commands = c ? a.commands.map((cmd) => (cmd.failure && FAILURE_COMMANDS.has(cmd.type)
       ? { ...cmd, failure: mapFailureDetails(cmd.failure as FailureJSON, (v) => valueToStored(c, v)) } : cmd)) : a.commands;
-    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[] } = { commands, ...collectLocal(a) };
+    const out: { commands: Command[]; taskFailure?: FailureJSON; sinkCalls?: SinkCall[]; versioningBehavior?: string } = { commands, ...collectLocal(a) };
     if (a.taskFailure !== undefined) out.taskFailure = encodeFailure(a.taskFailure);
+    if (a.versioningBehavior !== undefined) out.versioningBehavior = a.versioningBehavior;
     if (a.sinkCalls.length) {
       out.sinkCalls = a.sinkCalls;
       a.sinkCalls = [];

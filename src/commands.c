@@ -493,19 +493,22 @@ dur_lock_child_ids(DurCmdShape *shape)
 
 /*
  * What the worker said of its workflow type's versioning behaviour, kept on
- * the run; an auto-upgrade run is now on the build its task was sent to.
+ * the run; and the build the task ran on, which is the run's build from now
+ * on (it differs only when an auto-upgrade run moved to a new build, and
+ * stays if the worker now says pinned).
  */
 static void
 dur_wft_versioning(DurRun *run, DurWftLock *lk, const char *behavior)
 {
 	if (behavior != NULL)
 		dur_run_set(run, W_VERSIONING_BEHAVIOR, CStringGetTextDatum(behavior), false);
-	if (lk->has_task && !run->row.nulls[W_VERSIONING_BEHAVIOR] &&
-		strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0)
+	if (lk->has_task)
 	{
 		char	   *build = TextDatumGetCString(lk->task.values[T_BUILD_ID]);
 
-		if (build[0] != '\0')
+		if (build[0] != '\0' &&
+			(run->row.nulls[W_BUILD_ID] ||
+			 strcmp(TextDatumGetCString(run->row.values[W_BUILD_ID]), build) != 0))
 			dur_run_set(run, W_BUILD_ID, CStringGetTextDatum(build), false);
 	}
 }

@@ -725,10 +725,12 @@ typedef struct DurCands
 
 /*
  * The current candidate of a source, advancing it if needed; false when
- * done.  A sticky row of a build other than the poller's is passed over.
+ * done.  Of the rows sticky to or pinned on the worker, those of a kind it
+ * did not ask for, or of a build other than its own, are passed over; the
+ * source's kind is its current row's.
  */
 static bool
-dur_cands_head(DurCands *c, const DurPoller *p)
+dur_cands_head(DurCands *c, const char *build_id, int kinds)
 {
 	while (c->open && !c->have)
 	{
@@ -742,7 +744,9 @@ dur_cands_head(DurCands *c, const DurPoller *p)
 		{
 			char	   *build = TextDatumGetCString(c->row.values[T_BUILD_ID]);
 
-			if (build[0] != '\0' && strcmp(build, p->build_id) != 0)
+			c->activity = c->row.values[T_SCHEDULED_EVENT_ID] != Int64GetDatum(0);
+			if ((kinds & (c->activity ? DUR_KIND_ACTIVITY : DUR_KIND_WORKFLOW)) == 0 ||
+				(build[0] != '\0' && strcmp(build, build_id) != 0))
 				c->have = false;
 		}
 	}
@@ -769,10 +773,13 @@ dur_cands_before(DurCands *a, DurCands *b)
 	return DatumGetInt64(a->row.values[T_PASS]) <= DatumGetInt64(b->row.values[T_PASS]);
 }
 
-/* Add the source of the rows sticky to, or pinned on, the worker. */
+/*
+ * Add the source of the rows sticky to, or pinned on, the worker: workflow
+ * tasks of its sticky runs, activities pinned on it.
+ */
 static List *
 dur_cands_sticky(List *srcs, DurCall *call, Snapshot snap, const char *namespace,
-				 const char *queue, const char *kind, const char *worker)
+				 const char *queue, const char *worker)
 {
 	DurCands   *c = palloc0(sizeof(DurCands));
 
@@ -780,10 +787,8 @@ dur_cands_sticky(List *srcs, DurCall *call, Snapshot snap, const char *namespace
 	dur_key_text(&c->scan, 1, worker);
 	dur_key_text(&c->scan, 2, namespace);
 	dur_key_text(&c->scan, 3, queue);
-	dur_key_text(&c->scan, 4, kind);
 	c->open = true;
 	c->sticky = true;
-	c->activity = strcmp(kind, "activity") == 0;
 	return lappend(srcs, c);
 }
 
@@ -961,9 +966,9 @@ dur_claim(const char *namespace, const char *queue, const char *key, const DurPo
 
 	call = dur_call_begin();
 	scan_snap = RegisterSnapshot(GetLatestSnapshot());
+	srcs = dur_cands_sticky(srcs, call, scan_snap, namespace, queue, p->worker);
 	if (kinds & DUR_KIND_WORKFLOW)
 	{
-		srcs = dur_cands_sticky(srcs, call, scan_snap, namespace, queue, "workflow", p->worker);
 		srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "workflow", "", p);
 		if (p->build_id[0] != '\0')
 			srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "workflow",
@@ -971,7 +976,6 @@ dur_claim(const char *namespace, const char *queue, const char *key, const DurPo
 	}
 	if (kinds & DUR_KIND_ACTIVITY)
 	{
-		srcs = dur_cands_sticky(srcs, call, scan_snap, namespace, queue, "activity", p->worker);
 		srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "activity", "", p);
 		if (p->build_id[0] != '\0')
 			srcs = dur_cands_build(srcs, call, scan_snap, namespace, queue, "activity",
@@ -996,7 +1000,7 @@ dur_claim(const char *namespace, const char *queue, const char *key, const DurPo
 		{
 			DurCands   *c = lfirst(lc);
 
-			if (!dur_cands_head(c, p))
+			if (!dur_cands_head(c, p->build_id, kinds))
 				continue;
 			if (c->activity)
 			{

@@ -54,7 +54,11 @@
  *
  * Locking: one LWLock (tranche durable_queues) guards the three hash
  * tables and every entry; each critical section is a few loads and stores,
- * never I/O.  The settings read and the clock rebuild happen outside it,
+ * never I/O.  A dispatch, the most frequent, updates its queue's clock and
+ * counts under the lock held shared and the entry's spinlock; everything
+ * else takes the lock exclusively.  A backend keeps its own copy of the
+ * settings it used, checked against settings_gen (an atomic) without the
+ * lock.  The settings read and the clock rebuild happen outside it,
  * and their results are stored only if nothing newer was meanwhile.
  *
  *-------------------------------------------------------------------------
@@ -70,9 +74,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
@@ -124,6 +130,7 @@ typedef struct DurQueueState
 {
 	DurQueueTag tag;
 	TimestampTz last_used;
+	slock_t		mutex;			/* guards vtime and the counts under a shared lock */
 	/* fairness */
 	bool		fair_ready;		/* vtime (and the keys) rebuilt since startup */
 	int64		vtime[DUR_NPRIO];
@@ -180,8 +187,32 @@ typedef struct DurPollerEntry
 typedef struct DurQueuesShared
 {
 	LWLock	   *lock;
-	uint64		settings_gen;	/* bumped by every committed settings change */
+	pg_atomic_uint64 settings_gen;	/* bumped by every committed settings change */
 } DurQueuesShared;
+
+/*
+ * This backend's copy of the settings it used, valid while settings_gen
+ * has not moved: the hot paths (a start, a poll, an eager activity) read
+ * them without the lock.
+ */
+typedef struct DurLocalSettings
+{
+	DurQueueTag tag;
+	uint64		gen;
+	DurQueueSettings qs;
+} DurLocalSettings;
+
+static HTAB *local_settings = NULL;
+
+/* The last poll this backend recorded, to record a worker's polls once a second. */
+static struct
+{
+	uint64		qhash;
+	uint64		whash;
+	uint64		bhash;			/* of build id and capabilities */
+	int			kinds;
+	TimestampTz at;
+}			last_seen;
 
 static DurQueuesShared *dq = NULL;
 static HTAB *queue_htab = NULL;
@@ -222,7 +253,7 @@ dur_queues_shmem_startup(void)
 	if (!found)
 	{
 		dq->lock = &(GetNamedLWLockTranche("durable_queues"))->lock;
-		dq->settings_gen = 1;
+		pg_atomic_init_u64(&dq->settings_gen, 1);
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(DurQueueTag);
@@ -246,12 +277,29 @@ dur_hash64(const char *s)
 	return hash_bytes_extended((const unsigned char *) s, strlen(s), 0);
 }
 
+/* The tag of a namespace's queue (the last one asked for is remembered). */
 static void
 dur_queue_tag(DurQueueTag *tag, const char *namespace, const char *queue)
 {
+	static char last_namespace[NAMEDATALEN + 1];
+	static char last_queue[DUR_MAX_ID_BYTES + 1];
+	static DurQueueTag last_tag;
+
+	if (last_tag.dboid == MyDatabaseId && strcmp(queue, last_queue) == 0 &&
+		strcmp(namespace, last_namespace) == 0)
+	{
+		*tag = last_tag;
+		return;
+	}
 	memset(tag, 0, sizeof(*tag));
 	tag->dboid = MyDatabaseId;
 	tag->qhash = dur_hash64(dur_queue_key(namespace, queue));
+	if (strlen(namespace) <= NAMEDATALEN && strlen(queue) <= DUR_MAX_ID_BYTES)
+	{
+		strcpy(last_namespace, namespace);
+		strcpy(last_queue, queue);
+		last_tag = *tag;
+	}
 }
 
 /*
@@ -289,6 +337,7 @@ dur_qstate(const DurQueueTag *tag)
 	if (!found)
 	{
 		memset(((char *) st) + sizeof(DurQueueTag), 0, sizeof(DurQueueState) - sizeof(DurQueueTag));
+		SpinLockInit(&st->mutex);
 	}
 	st->last_used = GetCurrentTimestamp();
 	return st;
@@ -425,19 +474,18 @@ dur_settings_copy(DurQueueState *st, DurQueueSettings *out)
  * A queue's settings, from the cache, or read from durable.task_queues
  * when a committed change (or a restart) made the cache stale.
  */
-void
-dur_queue_settings(const char *namespace, const char *queue, DurQueueSettings *out)
+static void
+dur_queue_settings_shared(const char *namespace, const char *queue, DurQueueSettings *out)
 {
 	DurQueueTag tag;
 	DurQueueState *st;
 	uint64		gen;
 	DurQueueSettings read;
 
-	dur_require_engine();
 	dur_queue_tag(&tag, namespace, queue);
 	LWLockAcquire(dq->lock, LW_EXCLUSIVE);
 	st = dur_qstate(&tag);
-	gen = dq->settings_gen;
+	gen = pg_atomic_read_u64(&dq->settings_gen);
 	if (st->settings_gen == gen)
 	{
 		dur_settings_copy(st, out);
@@ -458,6 +506,58 @@ dur_queue_settings(const char *namespace, const char *queue, DurQueueSettings *o
 	st->settings_gen = gen;
 	dur_settings_copy(st, out);
 	LWLockRelease(dq->lock);
+}
+
+/*
+ * A queue's settings: this backend's copy while no change has committed
+ * since it was made, else the shared cache's.
+ */
+void
+dur_queue_settings(const char *namespace, const char *queue, DurQueueSettings *out)
+{
+	DurQueueTag tag;
+	DurLocalSettings *e;
+	bool		found;
+	uint64		gen;
+	MemoryContext old;
+
+	dur_require_engine();
+	if (local_settings == NULL)
+	{
+		HASHCTL		info;
+
+		memset(&info, 0, sizeof(info));
+		info.keysize = sizeof(DurQueueTag);
+		info.entrysize = sizeof(DurLocalSettings);
+		info.hcxt = TopMemoryContext;
+		local_settings = hash_create("durable queue settings", 64, &info,
+									 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	dur_queue_tag(&tag, namespace, queue);
+	gen = pg_atomic_read_u64(&dq->settings_gen);
+	e = hash_search(local_settings, &tag, HASH_ENTER, &found);
+	if (!found || e->gen != gen)
+	{
+		DurQueueSettings qs;
+
+		if (found)
+		{
+			if (e->qs.current_build)
+				pfree(e->qs.current_build);
+			if (e->qs.ramping_build)
+				pfree(e->qs.ramping_build);
+		}
+		memset(&e->qs, 0, sizeof(e->qs));
+		e->gen = 0;
+		dur_queue_settings_shared(namespace, queue, &qs);
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		e->qs = qs;
+		e->qs.current_build = qs.current_build ? pstrdup(qs.current_build) : NULL;
+		e->qs.ramping_build = qs.ramping_build ? pstrdup(qs.ramping_build) : NULL;
+		MemoryContextSwitchTo(old);
+		e->gen = gen;
+	}
+	*out = e->qs;
 }
 
 /*
@@ -643,7 +743,10 @@ dur_queue_pass(DurCall *call, const char *namespace, const char *queue, const Du
 	return pass;
 }
 
-/* Count a dispatch in the current second's slot.  Caller holds dq->lock. */
+/*
+ * Count a dispatch in the current second's slot.  Caller holds dq->lock,
+ * and st->mutex unless the lock is exclusive.
+ */
 static void
 dur_count_dispatch(DurQueueState *st, bool activity, TimestampTz now)
 {
@@ -673,13 +776,21 @@ dur_queue_dispatched(const char *namespace, const char *queue, bool activity, in
 	DurQueueTag qt;
 	DurQueueState *st;
 
+	TimestampTz now = GetCurrentTimestamp();
+
 	dur_queue_tag(&qt, namespace, queue);
-	LWLockAcquire(dq->lock, LW_EXCLUSIVE);
-	st = dur_qstate(&qt);
-	if (pass > 0 && st->fair_ready && priority >= DUR_PRIORITY_HIGHEST &&
-		priority <= DUR_PRIORITY_LOWEST && pass > st->vtime[priority - 1])
-		st->vtime[priority - 1] = pass;
-	dur_count_dispatch(st, activity, GetCurrentTimestamp());
+	LWLockAcquire(dq->lock, LW_SHARED);
+	st = hash_search(queue_htab, &qt, HASH_FIND, NULL);
+	if (st != NULL)
+	{
+		SpinLockAcquire(&st->mutex);
+		if (pass > 0 && st->fair_ready && priority >= DUR_PRIORITY_HIGHEST &&
+			priority <= DUR_PRIORITY_LOWEST && pass > st->vtime[priority - 1])
+			st->vtime[priority - 1] = pass;
+		dur_count_dispatch(st, activity, now);
+		st->last_used = now;
+		SpinLockRelease(&st->mutex);
+	}
 	LWLockRelease(dq->lock);
 }
 
@@ -824,8 +935,19 @@ dur_queue_poller_seen(const char *namespace, const char *queue, const DurPoller 
 	TimestampTz now = GetCurrentTimestamp();
 	char	   *caps = p->capabilities ? dur_affinity_of(p->capabilities, "capabilities") : NULL;
 
+	uint64		whash = dur_hash64(p->worker);
+	uint64		bhash = dur_hash64(p->build_id) ^ (caps ? dur_hash64(caps) : 0);
+
 	dur_require_engine();
 	dur_queue_tag(&qt, namespace, queue);
+	if (last_seen.qhash == qt.qhash && last_seen.whash == whash && last_seen.bhash == bhash &&
+		last_seen.kinds == p->kinds && now - last_seen.at < USECS_PER_SEC)
+		return;
+	last_seen.qhash = qt.qhash;
+	last_seen.whash = whash;
+	last_seen.bhash = bhash;
+	last_seen.kinds = p->kinds;
+	last_seen.at = now;
 	LWLockAcquire(dq->lock, LW_EXCLUSIVE);
 	e = dur_poller_entry(&qt, p->worker, true);
 	strlcpy(e->build, p->build_id, sizeof(e->build));
@@ -876,9 +998,7 @@ dur_queues_xact_callback(XactEvent event, void *arg)
 	{
 		if (settings_changed && dq != NULL)
 		{
-			LWLockAcquire(dq->lock, LW_EXCLUSIVE);
-			dq->settings_gen++;
-			LWLockRelease(dq->lock);
+			pg_atomic_fetch_add_u64(&dq->settings_gen, 1);
 		}
 		settings_changed = false;
 	}

@@ -53,7 +53,7 @@ typedef enum DurIdx
 	DUR_TASKS_PKEY,				/* (run_id, scheduled_event_id) */
 	DUR_TASKS_READY,			/* (namespace, task_queue, kind, build_id, affinity, priority,
 								 * pass) ready */
-	DUR_TASKS_STICKY,			/* (sticky_worker, namespace, task_queue, kind, priority, pass) */
+	DUR_TASKS_STICKY,			/* (sticky_worker, namespace, task_queue, priority, pass) */
 	DUR_TASKS_LEASE,			/* (lease_deadline) started */
 	DUR_TASKS_EXPIRE,			/* (expire_time) ready */
 	DUR_NAMESPACES_PKEY,		/* (name) */

@@ -289,7 +289,7 @@ COMMENT ON COLUMN durable.tasks.fairness_key IS 'Fairness key; NULL: the default
 COMMENT ON COLUMN durable.tasks.build_id IS 'The worker build it must go to; empty: any.';
 COMMENT ON COLUMN durable.tasks.affinity IS 'The capabilities it requires (canonical JSON text), or @pinned for a task pinned to sticky_worker; empty: none.';
 CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, build_id, affinity, priority, pass) WHERE started_time IS NULL;
-CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, kind, priority, pass)
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, pass)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
 CREATE INDEX tasks_lease ON durable.tasks (lease_deadline) WHERE started_time IS NOT NULL;
 CREATE INDEX tasks_expire ON durable.tasks (expire_time) WHERE started_time IS NULL AND expire_time IS NOT NULL;

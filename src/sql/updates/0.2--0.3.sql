@@ -250,7 +250,7 @@ COMMENT ON COLUMN durable.tasks.affinity IS 'The capabilities it requires (canon
 DROP INDEX durable.tasks_ready;
 CREATE INDEX tasks_ready ON durable.tasks (namespace, task_queue, kind, build_id, affinity, priority, pass) WHERE started_time IS NULL;
 DROP INDEX durable.tasks_sticky;
-CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, kind, priority, pass)
+CREATE INDEX tasks_sticky ON durable.tasks (sticky_worker, namespace, task_queue, priority, pass)
 	WHERE started_time IS NULL AND sticky_worker IS NOT NULL;
 ALTER TYPE durable.workflow_description ADD ATTRIBUTE build_id text, ADD ATTRIBUTE versioning_behavior text,
 	ADD ATTRIBUTE priority integer, ADD ATTRIBUTE fairness_key text;

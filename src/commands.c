@@ -274,6 +274,13 @@ dur_cmd_routing(Jsonb *cmd, int index, DurRun *run, DurCmdRouting *out)
 	out->pinned_worker = dur_cmd_text(cmd, "pinned_worker", index, false);
 	if (out->pinned_worker != NULL)
 		dur_check_id(out->pinned_worker, psprintf("pinned_worker of command %d", index));
+	if (out->pinned_worker != NULL && out->required_capabilities != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_BAD_COMMAND),
+				 errmsg("command %d (%s) has both \"pinned_worker\" and \"required_capabilities\"",
+						index, dur_cmd_type(cmd)),
+				 errdetail("%s", dur_cmd_excerpt(cmd)),
+				 errhint("A pinned activity goes to that worker whatever it declared; give one of the two.")));
 }
 
 /* A command's value field as jsonb (NULL when absent), its size checked. */

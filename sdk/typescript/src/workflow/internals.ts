@@ -525,9 +525,10 @@ function scheduleActivityCommand(a: Activator, activityType: string, args: unkno
   if (options.retry) cmd.retry_policy = retryPolicy(options.retry);
   Object.assign(cmd, priorityFields(options.priority));
   const caps = checkCapabilities(options.requiredCapabilities, 'requiredCapabilities');
-  if (caps) cmd.required_capabilities = caps;
   const pinned: string | undefined = options.pinnedWorker ?? (options.pinToPreviousWorker ? a.lastActivityWorker : undefined);
+  // a pinned activity goes to that worker whatever it declared (the engine refuses both)
   if (pinned) cmd.pinned_worker = pinned;
+  else if (caps) cmd.required_capabilities = caps;
   return new Promise((resolve, reject) => {
     a.pushCommand(cmd);
     const pending: PendingActivity = { activityType, resolve, reject, cancellationType, cancelRequested: false };

@@ -3,13 +3,13 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(75);
+SELECT plan(79);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
-								   'namespace_grants', 'children', 'updates']);
-SELECT views_are('durable', ARRAY['engine_workers', 'history']);
+								   'namespace_grants', 'children', 'updates', 'task_queues']);
+SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
 SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes',
@@ -47,13 +47,14 @@ SELECT has_function('durable'::name, f::name) FROM unnest(ARRAY['start_workflow'
 	'workflow_result', 'query_workflow', 'poll_task', 'complete_workflow_task', 'fail_workflow_task',
 	'complete_activity', 'fail_activity', 'heartbeat_activity', 'report_activity_canceled',
 	'complete_activity_by_id', 'fail_activity_by_id', 'heartbeat_activity_by_id', 'answer_query',
-	'purge_closed_workflows', 'open_worker_session', 'close_worker_session']) AS f;
+	'purge_closed_workflows', 'open_worker_session', 'close_worker_session', 'set_task_queue_rate_limit',
+	'set_current_build', 'set_ramping_build', 'describe_task_queue']) AS f;
 SELECT function_returns('durable', 'start_workflow',
 	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
-		  'interval', 'text', 'jsonb', 'jsonb', 'integer', 'text'], 'uuid');
+		  'interval', 'text', 'jsonb', 'jsonb', 'integer', 'text', 'text', 'real', 'jsonb'], 'uuid');
 SELECT function_returns('durable', 'heartbeat_activity', ARRAY['text', 'jsonb'], 'boolean');
 -- 0.2: completions return the tasks they hand out (eager dispatch)
-SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean', 'boolean'], 'json');
+SELECT function_returns('durable', 'complete_workflow_task', ARRAY['text', 'jsonb', 'boolean', 'boolean', 'text'], 'json');
 SELECT function_returns('durable', 'complete_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 SELECT function_returns('durable', 'fail_activity', ARRAY['text', 'jsonb', 'boolean'], 'json');
 
@@ -80,7 +81,7 @@ SELECT is((SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.prona
 		   WHERE n.nspname = 'durable' AND p.prosecdef
 			 AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
 		  0::bigint, 'every SECURITY DEFINER function pins search_path');
-SELECT ok(has_function_privilege('public', 'durable.start_workflow(text,jsonb,text,text,interval,interval,interval,text,text,jsonb,interval,text,jsonb,jsonb,integer,text)', 'EXECUTE'),
+SELECT ok(has_function_privilege('public', 'durable.start_workflow(text,jsonb,text,text,interval,interval,interval,text,text,jsonb,interval,text,jsonb,jsonb,integer,text,text,real,jsonb)', 'EXECUTE'),
 		  'anyone may call start_workflow (the engine checks the namespace)');
 SELECT ok(NOT has_function_privilege('public', 'durable.create_namespace(text,jsonb)', 'EXECUTE') AND
 		  has_function_privilege('durable_admin', 'durable.create_namespace(text,jsonb)', 'EXECUTE'),

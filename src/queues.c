@@ -999,6 +999,10 @@ dur_queues_xact_callback(XactEvent event, void *arg)
 		if (settings_changed && dq != NULL)
 		{
 			pg_atomic_fetch_add_u64(&dq->settings_gen, 1);
+			/* a poller asleep until a token under the old limit looks again */
+			LWLockAcquire(dur_shared->lock, LW_EXCLUSIVE);
+			(void) dur_wake_task_waiters(0, 0, INT_MAX, true, 0);
+			LWLockRelease(dur_shared->lock);
 		}
 		settings_changed = false;
 	}

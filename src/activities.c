@@ -16,6 +16,23 @@
  * retry decision is Temporal's (util.c).  The last heartbeat's details are
  * kept on the row and handed to the next attempt.
  *
+ * Heartbeats.  heartbeat_activity takes no lock and writes no table: it
+ * checks its token against the rows as a snapshot shows them and records
+ * the time and details in a slot of shared memory, at once and outside the
+ * caller's transaction (a heartbeat is progress, not a change to commit or
+ * roll back).  So a worker can heartbeat from inside the transaction in
+ * which it will complete the activity with its own writes (exactly once),
+ * without holding the run's lock (signals and the timer service go on) and
+ * without the engine missing the heartbeat.  The engine makes a heartbeat
+ * durable when it matters: when the attempt's lease runs out, the timer
+ * service (timers.c, dur_heartbeat_extend) finds the recent heartbeat,
+ * extends the lease to it plus the heartbeat timeout and writes its
+ * details to the row; when an attempt ends, its slot's details go to the
+ * row first (dur_heartbeat_settle).  A server crash loses at most one
+ * heartbeat timeout's worth of details; a worker crash loses nothing.
+ * Details larger than a slot, or a full table of slots, fall back to the
+ * locked, transactional write of 0.2 (as does heartbeat_activity_by_id).
+ *
  * Invariants:
  *	- an activity token names an attempt (run, scheduled event id,
  *	  attempt), not a lease: a worker that ran an attempt across a crash can
@@ -26,6 +43,7 @@
  *	  is canceled at once (commands.c).
  *
  * Lock order: the run's lock first (dur_lock_activity), then its rows.
+ * The heartbeat slots' LWLock is taken alone, for a few loads and stores.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +52,12 @@
 #include <math.h>
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/hsearch.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
@@ -309,6 +333,7 @@ dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const ch
 	int64		seid = DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]);
 	List	   *events = NIL;
 
+	dur_heartbeat_settle(a);
 	dur_delete(call, DUR_ACTIVITIES, &a->tid);
 	if (task != NULL)
 		dur_delete(call, DUR_TASKS, &task->tid);
@@ -354,6 +379,7 @@ dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 	const char *state;
 	DurJsonObj	fo;
 
+	dur_heartbeat_settle(a);
 	state = dur_retry_backoff(a->nulls[A_RETRY_POLICY] ? dur_default_retry_policy() :
 							  DatumGetJsonbP(a->values[A_RETRY_POLICY]),
 							  DatumGetInt32(a->values[A_ATTEMPT]), failure,
@@ -400,6 +426,202 @@ typedef struct DurActivityLock
 	bool		has_task;
 	char	   *worker;			/* the lease's worker, or NULL */
 } DurActivityLock;
+
+/* Heartbeat slots in shared memory (see the file header). */
+#define DUR_HEARTBEAT_SLOTS			4096
+#define DUR_HEARTBEAT_DETAILS_MAX	2048
+/* a slot not written for this long may be taken for another attempt */
+#define DUR_HEARTBEAT_STALE_SECS	600
+
+typedef struct DurBeatTag
+{
+	Oid			dboid;
+	int32		attempt;
+	pg_uuid_t	run_id;
+	int64		seid;
+} DurBeatTag;
+
+typedef struct DurBeat
+{
+	DurBeatTag	tag;
+	TimestampTz at;				/* the last heartbeat */
+	int32		len;			/* of details, a jsonb; -1: none */
+	char		details[DUR_HEARTBEAT_DETAILS_MAX];
+} DurBeat;
+
+static LWLock *beats_lock = NULL;
+static HTAB *beats = NULL;
+
+Size
+dur_heartbeats_shmem_size(void)
+{
+	return hash_estimate_size(DUR_HEARTBEAT_SLOTS, sizeof(DurBeat));
+}
+
+/* Called from shmem_request_hook (through dur_shmem_request). */
+void
+dur_heartbeats_shmem_request(void)
+{
+	RequestAddinShmemSpace(dur_heartbeats_shmem_size());
+	RequestNamedLWLockTranche("durable_heartbeats", 1);
+}
+
+/* Called from shmem_startup_hook: create or attach. */
+void
+dur_heartbeats_shmem_startup(void)
+{
+	HASHCTL		info;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	beats_lock = &(GetNamedLWLockTranche("durable_heartbeats"))->lock;
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(DurBeatTag);
+	info.entrysize = sizeof(DurBeat);
+	beats = ShmemInitHash("durable heartbeats", DUR_HEARTBEAT_SLOTS, DUR_HEARTBEAT_SLOTS,
+						  &info, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+static void
+dur_beat_tag(DurBeatTag *tag, const pg_uuid_t *run_id, int64 seid, int32 attempt)
+{
+	memset(tag, 0, sizeof(*tag));
+	tag->dboid = MyDatabaseId;
+	tag->attempt = attempt;
+	memcpy(&tag->run_id, run_id, sizeof(pg_uuid_t));
+	tag->seid = seid;
+}
+
+/*
+ * Record a heartbeat of an attempt; false when it does not fit (details
+ * too large, or every slot recently written), and the caller writes it
+ * the locked way.
+ */
+static bool
+dur_beat_record(const pg_uuid_t *run_id, int64 seid, int32 attempt, Jsonb *details)
+{
+	DurBeatTag	tag;
+	DurBeat    *b;
+	bool		found;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (beats == NULL || (details != NULL && VARSIZE(details) > DUR_HEARTBEAT_DETAILS_MAX))
+		return false;
+	dur_beat_tag(&tag, run_id, seid, attempt);
+	LWLockAcquire(beats_lock, LW_EXCLUSIVE);
+	b = hash_search(beats, &tag, HASH_ENTER_NULL, &found);
+	if (b == NULL)
+	{
+		HASH_SEQ_STATUS seq;
+		DurBeat    *e;
+		DurBeat    *oldest = NULL;
+
+		hash_seq_init(&seq, beats);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (oldest == NULL || e->at < oldest->at)
+				oldest = e;
+		if (oldest == NULL || oldest->at > now - DUR_HEARTBEAT_STALE_SECS * USECS_PER_SEC)
+		{
+			LWLockRelease(beats_lock);
+			return false;
+		}
+		tag = oldest->tag;
+		(void) hash_search(beats, &tag, HASH_REMOVE, NULL);
+		dur_beat_tag(&tag, run_id, seid, attempt);
+		b = hash_search(beats, &tag, HASH_ENTER, &found);
+	}
+	b->at = now;
+	b->len = details == NULL ? -1 : VARSIZE(details);
+	if (details != NULL)
+		memcpy(b->details, details, VARSIZE(details));
+	LWLockRelease(beats_lock);
+	return true;
+}
+
+/*
+ * The last heartbeat recorded in shared memory for the attempt of row a:
+ * its time (0: none) and, into a, its details.  With forget, the slot is
+ * freed (the attempt ends).
+ */
+static TimestampTz
+dur_beat_take(DurRow *a, bool forget)
+{
+	DurBeatTag	tag;
+	DurBeat    *b;
+	TimestampTz at = 0;
+	Jsonb	   *details = NULL;
+	bool		has = false;
+
+	if (beats == NULL)
+		return 0;
+	dur_beat_tag(&tag, DatumGetUUIDP(a->values[A_RUN_ID]), DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]),
+				 DatumGetInt32(a->values[A_ATTEMPT]));
+	LWLockAcquire(beats_lock, forget ? LW_EXCLUSIVE : LW_SHARED);
+	b = hash_search(beats, &tag, HASH_FIND, NULL);
+	if (b != NULL)
+	{
+		at = b->at;
+		has = b->len >= 0;
+		if (has)
+		{
+			details = palloc(b->len);
+			memcpy(details, b->details, b->len);
+		}
+		if (forget)
+			(void) hash_search(beats, &tag, HASH_REMOVE, NULL);
+	}
+	LWLockRelease(beats_lock);
+	if (at != 0)
+	{
+		a->values[A_HEARTBEAT_DETAILS] = has ? JsonbPGetDatum(details) : (Datum) 0;
+		a->nulls[A_HEARTBEAT_DETAILS] = !has;
+	}
+	return at;
+}
+
+/*
+ * An attempt ends: the details of its last heartbeat, if it was recorded
+ * in shared memory, go to row a (written by the caller), and the slot is
+ * freed.
+ */
+void
+dur_heartbeat_settle(DurRow *a)
+{
+	(void) dur_beat_take(a, true);
+}
+
+/*
+ * The lease of a started attempt ran out (timers.c): if a heartbeat came
+ * within its heartbeat timeout, extend the lease to it plus the timeout
+ * (never past the start-to-close deadline) and write its details to the
+ * row, and return true; else false, the details on a, and the attempt
+ * times out.  The caller holds the run's lock.
+ */
+bool
+dur_heartbeat_extend(DurCall *call, DurRow *a, DurRow *task)
+{
+	TimestampTz at;
+	TimestampTz lease;
+	TimestampTz limit;
+
+	if (a->nulls[A_HEARTBEAT_TIMEOUT] || task->nulls[T_STARTED_TIME])
+		return false;
+	at = dur_beat_take(a, false);
+	if (at == 0)
+		return false;
+	lease = dur_time_plus(at, DatumGetIntervalP(a->values[A_HEARTBEAT_TIMEOUT]));
+	limit = dur_time_plus(DatumGetTimestampTz(task->values[T_STARTED_TIME]),
+						  DatumGetIntervalP(a->values[A_START_TO_CLOSE_TIMEOUT]));
+	if (lease > limit)
+		lease = limit;
+	if (lease <= GetCurrentTimestamp())
+		return false;
+	dur_update(call, DUR_ACTIVITIES, &a->tid, a->values, a->nulls, NULL);
+	task->values[T_LEASE_DEADLINE] = TimestampTzGetDatum(lease);
+	dur_update(call, DUR_TASKS, &task->tid, task->values, task->nulls, NULL);
+	dur_notify_timer(lease);
+	return true;
+}
 
 /*
  * Lock the run and activity an activity token names, or raise
@@ -531,9 +753,13 @@ fail_activity(PG_FUNCTION_ARGS)
 	return dur_activity_result(fcinfo, asked, t);
 }
 
-/* heartbeat_activity's work, for a token. */
+/*
+ * A heartbeat written under the run's lock, in the caller's transaction:
+ * for heartbeat_activity_by_id, and for a heartbeat that does not fit in
+ * a slot.
+ */
 static bool
-dur_heartbeat_activity(const char *token, Datum details, bool has_details)
+dur_heartbeat_locked(const char *token, Datum details, bool has_details)
 {
 	DurActivityLock lk;
 	bool		cancel;
@@ -562,9 +788,49 @@ dur_heartbeat_activity(const char *token, Datum details, bool has_details)
 }
 
 /*
+ * heartbeat_activity's work: check the token against the rows as a new
+ * snapshot shows them, without locking, and record the heartbeat in shared
+ * memory.  Returns whether cancellation was requested.
+ */
+static bool
+dur_heartbeat_activity(const char *token, Datum details, bool has_details)
+{
+	DurToken	tok;
+	DurCall    *call;
+	DurRun	   *run;
+	DurRow		a;
+	DurRow		task;
+	bool		has_task;
+	bool		cancel;
+
+	dur_parse_token(token, 'a', &tok);
+	call = dur_call_begin();
+	dur_call_snapshot(call);
+	run = dur_run_read(call, &tok.run_id);
+	if (run == NULL)
+		dur_stale(token, "The run does not exist.");
+	dur_namespace_require(run->namespace, DUR_CAP_WORKER);
+	if (!dur_run_running(run))
+		dur_stale(token, psprintf("The run is %s.", run->status));
+	if (!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &tok.run_id, tok.n1, &a) ||
+		DatumGetInt32(a.values[A_ATTEMPT]) != tok.n2 ||
+		strcmp(TextDatumGetCString(a.values[A_STATE]), "scheduled") != 0)
+		dur_stale(token, "The activity attempt is no longer outstanding.");
+	has_task = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, tok.n1, &task);
+	dur_check_legacy_token(token, &tok, has_task ? &task : NULL);
+	if (has_details)
+		dur_check_payload(details, "details");
+	cancel = !a.nulls[A_CANCEL_REQUESTED_EVENT_ID];
+	dur_call_end(call);
+	if (!dur_beat_record(&tok.run_id, tok.n1, tok.n2, has_details ? DatumGetJsonbP(details) : NULL))
+		return dur_heartbeat_locked(token, details, has_details);
+	return cancel;
+}
+
+/*
  * heartbeat_activity(task_token text, details jsonb) returns boolean:
- * record progress of a running activity; true when its cancellation was
- * requested.
+ * record progress of a running activity, at once and outside the caller's
+ * transaction, taking no lock; true when its cancellation was requested.
  */
 Datum
 heartbeat_activity(PG_FUNCTION_ARGS)
@@ -674,7 +940,7 @@ fail_activity_by_id(PG_FUNCTION_ARGS)
 Datum
 heartbeat_activity_by_id(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(dur_heartbeat_activity(dur_activity_token_by_id(fcinfo),
+	PG_RETURN_BOOL(dur_heartbeat_locked(dur_activity_token_by_id(fcinfo),
 										  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
 										  !PG_ARGISNULL(2)));
 }

@@ -29,6 +29,8 @@ extern DurTask *dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow
 extern DurTask *dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 											const DurFailure *failure, const char *identity,
 											bool timeout, const char *worker);
+extern void dur_heartbeat_settle(DurRow *a);
+extern bool dur_heartbeat_extend(DurCall *call, DurRow *a, DurRow *task);
 extern void dur_timeout_failure(DurFailure *f, const char *message, bool non_retryable,
 								Jsonb *details, const char *timeout_type);
 

@@ -144,6 +144,11 @@ extern bool dur_claim_query(const char *queue, uint64 *query_id, pg_uuid_t *run_
 extern bool dur_answer_query(uint64 query_id, const pg_uuid_t *run_id, const char *answer,
 							 int len, bool failed);
 
+/* activities.c: heartbeat slots */
+extern Size dur_heartbeats_shmem_size(void);
+extern void dur_heartbeats_shmem_request(void);
+extern void dur_heartbeats_shmem_startup(void);
+
 /* sessions.c */
 extern int64 dur_claim_owner(const char *worker);
 extern int	dur_take_dead_owners(Oid dboid, int64 *owners, int max);

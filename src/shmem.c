@@ -44,6 +44,7 @@ dur_shmem_request(void)
 	RequestAddinShmemSpace(dur_shmem_size());
 	RequestNamedLWLockTranche("durable", 1);
 	dur_queues_shmem_request();
+	dur_heartbeats_shmem_request();
 }
 
 /* Called from shmem_startup_hook: create or attach. */
@@ -64,6 +65,7 @@ dur_shmem_startup(void)
 	}
 	LWLockRelease(AddinShmemInitLock);
 	dur_queues_shmem_startup();
+	dur_heartbeats_shmem_startup();
 }
 
 /*

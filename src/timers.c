@@ -592,6 +592,9 @@ dur_expire_lease(DurCall *call, DurRun *run, DurDue *d)
 		dur_delete(call, DUR_TASKS, &task.tid);
 		return;
 	}
+	/* a heartbeat recorded in shared memory since the lease was set */
+	if (d->owner == 0 && dur_heartbeat_extend(call, &a, &task))
+		return;
 	if (d->owner == 0 && !a.nulls[A_HEARTBEAT_TIMEOUT] &&
 		DatumGetTimestampTz(task.values[T_LEASE_DEADLINE]) <
 		dur_time_plus(started, DatumGetIntervalP(a.values[A_START_TO_CLOSE_TIMEOUT])))

@@ -33,7 +33,14 @@
  *	- the list is bounded: when it is full the owner is dropped and its
  *	  tasks wait for their leases, as before this mechanism.
  *
+ * A worker that stops on purpose need not die to let go: release_tasks
+ * gives back the tasks a worker id holds, which become ready again at
+ * once, in their old place, for any worker, without counting as failed
+ * attempts.
+ *
  * Locking: dur_shared->lock protects the per-backend fields and the list.
+ * release_tasks opens every table first, then takes each run's lock,
+ * waiting, as every writer of a task row does.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,10 +53,13 @@
 #include "utils/builtins.h"
 
 #include "durable.h"
+#include "namespaces.h"
+#include "tables.h"
 #include "util.h"
 
 PG_FUNCTION_INFO_V1(open_worker_session);
 PG_FUNCTION_INFO_V1(close_worker_session);
+PG_FUNCTION_INFO_V1(release_tasks);
 
 static bool exit_callback_registered = false;
 
@@ -281,4 +291,78 @@ close_worker_session(PG_FUNCTION_ARGS)
 	had = dur_end_session(me);
 	LWLockRelease(dur_shared->lock);
 	PG_RETURN_BOOL(had);
+}
+
+/* A started task a worker holds. */
+typedef struct DurHeld
+{
+	pg_uuid_t	run_id;
+	int64		seid;
+} DurHeld;
+
+/*
+ * release_tasks(worker_id text, namespace text) returns integer: give back
+ * the started tasks worker_id holds in the namespace, as a worker does when
+ * it shuts down.  Each becomes ready again, in its old place in its queue,
+ * for any worker, and the pollers of its queue are woken: the attempt is
+ * not counted as failed and nothing is written to the history.  A token of
+ * a given-back task stays valid until another completion of the task (the
+ * first completion counts).  Returns the number of tasks given back.
+ */
+Datum
+release_tasks(PG_FUNCTION_ARGS)
+{
+	char	   *namespace = dur_namespace_arg(fcinfo, 1);
+	char	   *worker;
+	DurCall    *call;
+	DurScan		s;
+	DurRow		row;
+	List	   *held = NIL;
+	ListCell   *lc;
+	DurHeld    *h;
+	int			n = 0;
+
+	dur_require_not_null(PG_ARGISNULL(0), "worker_id");
+	dur_namespace_require(namespace, DUR_CAP_WORKER);
+	worker = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	dur_check_id(worker, "worker_id");
+
+	call = dur_call_begin();
+	dur_call_open_all(call);
+	dur_call_snapshot(call);
+	/* the started tasks, by lease deadline; a worker holds few */
+	dur_scan_begin(&s, call, DUR_TASKS_LEASE);
+	while (dur_scan_next(&s, ForwardScanDirection, &row))
+	{
+		if (row.nulls[T_WORKER_ID] ||
+			strcmp(TextDatumGetCString(row.values[T_WORKER_ID]), worker) != 0 ||
+			strcmp(TextDatumGetCString(row.values[T_NAMESPACE]), namespace) != 0)
+			continue;
+		h = palloc(sizeof(DurHeld));
+		memcpy(&h->run_id, DatumGetUUIDP(row.values[T_RUN_ID]), sizeof(pg_uuid_t));
+		h->seid = DatumGetInt64(row.values[T_SCHEDULED_EVENT_ID]);
+		held = lappend(held, h);
+	}
+	dur_scan_end(&s);
+
+	foreach(lc, held)
+	{
+		DurHeld    *t = lfirst(lc);
+		DurRow		task;
+
+		dur_lock_run(&t->run_id);
+		dur_call_snapshot(call);
+		if (!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &t->run_id, t->seid, &task) ||
+			task.nulls[T_STARTED_TIME] || task.nulls[T_WORKER_ID] ||
+			strcmp(TextDatumGetCString(task.values[T_WORKER_ID]), worker) != 0)
+			continue;
+		task.nulls[T_STARTED_TIME] = task.nulls[T_WORKER_ID] = true;
+		task.nulls[T_LEASE_DEADLINE] = task.nulls[T_OWNER] = true;
+		dur_update(call, DUR_TASKS, &task.tid, task.values, task.nulls, NULL);
+		dur_notify_task_all(dur_queue_key(namespace, TextDatumGetCString(task.values[T_TASK_QUEUE])),
+							t->seid == 0 ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY);
+		n++;
+	}
+	dur_call_end(call);
+	PG_RETURN_INT32(n);
 }

@@ -112,3 +112,9 @@ COMMENT ON FUNCTION durable.open_worker_session IS 'Make this connection the ses
 CREATE OR REPLACE FUNCTION durable.close_worker_session() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'close_worker_session' LANGUAGE C;
 COMMENT ON FUNCTION durable.close_worker_session IS 'End this connection''s worker session; the tasks it holds time out at once.  False when it held none.';
+
+CREATE OR REPLACE FUNCTION durable.release_tasks(
+	worker_id text,
+	namespace text DEFAULT 'default') RETURNS integer
+	AS 'MODULE_PATHNAME', 'release_tasks' LANGUAGE C;
+COMMENT ON FUNCTION durable.release_tasks IS 'Give back the started tasks a worker holds, at shutdown: they are ready again at once, for any worker, without counting as failed attempts. Returns how many.';

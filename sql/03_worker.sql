@@ -282,7 +282,7 @@ INSERT INTO bad_commands (what, cmds) VALUES
 	('missing search_attributes', '[{"type": "upsert_search_attributes"}]'),
 	('missing failure', '[{"type": "fail_workflow"}]'),
 	('timer_id a number', '[{"type": "start_timer", "timer_id": 7, "duration": "1s"}]'),
-	('duration a number', '[{"type": "start_timer", "timer_id": "t", "duration": 10}]'),
+	('duration a boolean', '[{"type": "start_timer", "timer_id": "t", "duration": true}]'),
 	('empty timer_id', '[{"type": "start_timer", "timer_id": "", "duration": "1s"}]'),
 	('activity_type an object', '[{"type": "schedule_activity", "activity_id": "a", "activity_type": {}, "start_to_close_timeout": "1s"}]'),
 	('priority a string', '[{"type": "schedule_activity", "activity_id": "a", "activity_type": "A", "start_to_close_timeout": "1s", "priority": "high"}]'),

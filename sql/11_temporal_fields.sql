@@ -27,7 +27,7 @@ FROM durable.activities a JOIN durable.workflows w USING (run_id) WHERE w.workfl
 SELECT t_try($$SELECT durable.start_workflow('T', NULL, 't11-x', 't11x', retry_policy => '{}')$$) AS start_ok;
 SELECT * FROM t_poll('t11x', '{workflow}');
 SELECT token AS wtok FROM t_last \gset
-SELECT t_try(format($$SELECT durable.fail_workflow_task(%L, '{"message": "x", "next_retry_delay": 5}')$$, :'wtok')) AS number;
+SELECT t_try(format($$SELECT durable.fail_workflow_task(%L, '{"message": "x", "next_retry_delay": true}')$$, :'wtok')) AS not_a_duration;
 SELECT t_try(format($$SELECT durable.fail_workflow_task(%L, '{"message": "x", "next_retry_delay": "-1 second"}')$$, :'wtok')) AS negative;
 SELECT t_try(format($$SELECT durable.fail_workflow_task(%L, '{"message": "x", "next_retry_delay": "1000 years"}')$$, :'wtok')) AS too_long;
 SELECT durable.terminate_workflow('t11-nrd');

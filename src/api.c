@@ -853,10 +853,12 @@ workflow_result(PG_FUNCTION_ARGS)
 		char	   *message = failure ? dur_jsonb_get_text(failure, "message") : NULL;
 		char	   *continued = strcmp(run->status, "continued_as_new") == 0 ? "continued as new" : NULL;
 
+		/* the failure's message, when it has one ("failed: boom", else "terminated") */
 		ereport(ERROR,
 				(errcode(code),
-				 errmsg("workflow \"%s\" %s: %s", wid_msg(run->workflow_id),
-						continued ? continued : code_name, message ? message : ""),
+				 errmsg("workflow \"%s\" %s%s%s", wid_msg(run->workflow_id),
+						continued ? continued : code_name,
+						message && message[0] ? ": " : "", message && message[0] ? message : ""),
 				 failure ? errdetail("%s", JsonbToCString(NULL, &failure->root, VARSIZE(failure))) : 0,
 				 errhint("Run %s; durable.get_history shows why.", dur_uuid_text(&run->run_id))));
 	}
@@ -907,7 +909,8 @@ query_workflow(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUR_QUERY_TIMEOUT),
 				 errmsg("query \"%s\" of workflow \"%s\" timed out", name, wid_msg(run->workflow_id)),
 				 errdetail("No worker of task queue \"%s\" answered within %s.", run->task_queue,
-						   timeout ? DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(timeout))) : ""),
+						   timeout ? DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(timeout))) :
+						   "10 seconds"),
 				 errhint("Make sure a worker polls the workflow's task queue.")));
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(answer));
 	if (failed)
@@ -916,7 +919,8 @@ query_workflow(PG_FUNCTION_ARGS)
 
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_QUERY_FAILED),
-				 errmsg("query \"%s\" failed: %s", name, message ? message : ""),
+				 errmsg("query \"%s\" failed%s%s", name, message && message[0] ? ": " : "",
+						message && message[0] ? message : ""),
 				 errdetail("%s", answer),
 				 errhint("The workflow's query handler raised an error.")));
 	}

@@ -108,13 +108,18 @@ static const struct
 	{"continue_as_new", dur_cmd_continue_as_new, true},
 };
 
-/* The first 200 characters of a command's JSON, for error details. */
+/*
+ * An error detail showing the command: "The command is {...}.", with the
+ * first 200 characters of its JSON.
+ */
 char *
 dur_cmd_excerpt(Jsonb *cmd)
 {
 	char	   *s = JsonbToCString(NULL, &cmd->root, VARSIZE(cmd));
+	int			len = strlen(s);
+	int			clip = pg_mbcharcliplen(s, len, 200);
 
-	return pnstrdup(s, pg_mbcharcliplen(s, strlen(s), 200));
+	return psprintf("The command is %s%s.", pnstrdup(s, clip), clip < len ? " ..." : "");
 }
 
 /* The type of a command (it has one: checked before any handler runs). */
@@ -187,13 +192,29 @@ dur_cmd_text(Jsonb *cmd, const char *field, int index, bool required)
 	return dur_jsonb_get_text(cmd, field);
 }
 
-/* A command's interval field; NULL when absent. */
+/*
+ * A command's duration field: interval text or a number of seconds, read
+ * as every JSON duration is (dur_json_duration); NULL when absent or null,
+ * unless required.  A value of another JSON type is DU005.
+ */
+static Interval *
+dur_cmd_duration(Jsonb *cmd, const char *field, int index, bool required)
+{
+	Interval   *iv;
+
+	iv = dur_json_duration(cmd, field,
+						   psprintf("field \"%s\" of command %d (%s)", field, index, dur_cmd_type(cmd)),
+						   ERRCODE_DUR_BAD_COMMAND, dur_cmd_excerpt(cmd));
+	if (iv == NULL && required)
+		(void) dur_cmd_text(cmd, field, index, true);	/* raises "missing field" */
+	return iv;
+}
+
+/* A command's duration field; NULL when absent. */
 Interval *
 dur_cmd_interval(Jsonb *cmd, const char *field, int index)
 {
-	return dur_parse_interval(dur_cmd_text(cmd, field, index, false),
-							  psprintf("field \"%s\" of command %d (%s)", field, index,
-									   dur_cmd_type(cmd)));
+	return dur_cmd_duration(cmd, field, index, false);
 }
 
 /* A command's number field (absent or null: false), checked to be a number. */
@@ -824,12 +845,13 @@ dur_cmd_start_timer(DurCmdContext *cx, Jsonb *cmd, int index)
 	dur_cmd_fields(cmd, index, "start_timer", fields);
 	tid = dur_cmd_text(cmd, "timer_id", index, true);
 	dur_check_id(tid, psprintf("timer_id of command %d", index));
-	dur = dur_parse_interval(dur_cmd_text(cmd, "duration", index, true),
-							 psprintf("field \"duration\" of command %d (start_timer)", index));
+	dur = dur_cmd_duration(cmd, "duration", index, true);
 	if (dur_interval_cmp(dur, &zero) <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_BAD_COMMAND),
-				 errmsg("field \"duration\" of command %d (start_timer) must be positive", index)));
+				 errmsg("field \"duration\" of command %d (start_timer) must be positive", index),
+				 errdetail("%s", dur_cmd_excerpt(cmd)),
+				 errhint("A timer of zero is no timer: leave the command out, or give a positive duration.")));
 	if (dur_timer_exists(cx->call, cx->run, "user", tid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_DUPLICATE_ID),
@@ -948,7 +970,9 @@ dur_cmd_fail_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	if (dur_jsonb_get(cmd, "failure") == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_BAD_COMMAND),
-				 errmsg("command %d (fail_workflow) is missing field \"failure\"", index)));
+				 errmsg("command %d (fail_workflow) is missing field \"failure\"", index),
+				 errdetail("%s", dur_cmd_excerpt(cmd)),
+				 errhint("A failed workflow carries its failure: {\"message\": ...}.")));
 	dur_failure(dur_jsonb_get(cmd, "failure"), psprintf("failure of command %d", index), &f);
 	ev = dur_event("WorkflowExecutionFailed");
 	dj_init(&fo);

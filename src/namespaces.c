@@ -472,8 +472,8 @@ dur_ns_settings(Jsonb *settings, Datum *v, bool *n)
 	}
 	if (dur_jsonb_get(settings, "retention") != NULL)
 	{
-		Interval   *r = dur_parse_interval(dur_jsonb_get_text(settings, "retention"),
-										   "settings.retention");
+		Interval   *r = dur_json_duration(settings, "retention", "settings.retention",
+										  ERRCODE_INVALID_DATETIME_FORMAT, NULL);
 
 		dur_check_interval(r, "settings.retention", true);
 		n[NS_RETENTION] = r == NULL;

@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/detoast.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
@@ -160,6 +162,68 @@ dur_parse_interval(const char *str, const char *what)
 				 errmsg("%s must not be negative: \"%s\"", what, str),
 				 errhint("Durations are zero or positive.")));
 	dur_check_interval(iv, what, false);
+	return iv;
+}
+
+/*
+ * A duration given in JSON, the one way every JSON duration is read (a
+ * command's timeouts and timer duration, a retry policy's intervals, a
+ * failure's next_retry_delay, a namespace's retention): obj's field key as
+ * interval text ("30 seconds", "1.5s", "00:01:30") or as a number of
+ * seconds (1.5 is 1.5 seconds).  NULL when the field is absent or a JSON
+ * null.  Any other JSON type is refused with type_errcode (and detail, when
+ * given); bad text with 22007; a negative value, NaN or an infinity, or one
+ * over 100 years with 22023.  what names the field in messages.
+ */
+Interval *
+dur_json_duration(Jsonb *obj, const char *key, const char *what, int type_errcode,
+				  const char *detail)
+{
+	JsonbValue *v;
+	char	   *text;
+	double		secs;
+	Interval   *iv;
+
+	if (obj == NULL || !JB_ROOT_IS_OBJECT(obj))
+		return NULL;
+	v = getKeyJsonValueFromContainer(&obj->root, key, strlen(key), NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type == jbvString)
+		return dur_parse_interval(pnstrdup(v->val.string.val, v->val.string.len), what);
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(type_errcode),
+				 errmsg("%s must be a duration, not %s", what,
+						v->type == jbvBool ? "boolean" :
+						v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) ? "array" :
+						"object"),
+				 detail ? errdetail("%s", detail) : 0,
+				 errhint("A duration is interval text such as \"30 seconds\" or \"1.5s\", "
+						 "or a number of seconds such as 1.5.")));
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+	if (numeric_is_nan(v->val.numeric) || numeric_is_inf(v->val.numeric))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number of seconds: %s", what, text),
+				 detail ? errdetail("%s", detail) : 0,
+				 errhint("Durations are zero or positive.")));
+	secs = strtod(text, NULL);
+	if (secs < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative: %s", what, text),
+				 detail ? errdetail("%s", detail) : 0,
+				 errhint("Durations are zero or positive.")));
+	if (secs > (double) DUR_MAX_DURATION_MONTHS * DAYS_PER_MONTH * SECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be at most 100 years: %s seconds", what, text),
+				 detail ? errdetail("%s", detail) : 0,
+				 errhint("Every duration durable stores or waits for is at most 100 years, so that "
+						 "a deadline computed from it is a valid timestamp.")));
+	iv = palloc0(sizeof(Interval));
+	iv->time = (TimeOffset) rint(secs * USECS_PER_SEC);
 	return iv;
 }
 
@@ -587,7 +651,7 @@ dur_parse_token(const char *token, char kind, DurToken *tok)
 	}
 	if (kind != '\0' && tok->kind != kind)
 	{
-		static const char *const names[] = {"workflow", "activity", "query"};
+		static const char *const a_names[] = {"a workflow", "an activity", "a query"};
 		static const char *const hints[] = {
 			"Use durable.complete_workflow_task or durable.fail_workflow_task for workflow tasks.",
 			"Use durable.complete_activity or durable.fail_activity for activity tasks.",
@@ -597,10 +661,8 @@ dur_parse_token(const char *token, char kind, DurToken *tok)
 
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 kind == 'q' ?
-				 errmsg("task token is for a %s task, not a query", names[have]) :
-				 errmsg("task token is for a task of kind %s, not %s",
-						names[have], kind == 'w' ? "workflow" : "activity"),
+				 errmsg("task token is for %s task, not %s task", a_names[have],
+						a_names[kind == 'w' ? 0 : kind == 'a' ? 1 : 2]),
 				 errhint("%s", hints[have])));
 	}
 }
@@ -690,11 +752,19 @@ dur_field_type(Jsonb *obj, const char *key)
 	return v == NULL ? NULL : dur_jsonb_typeof(v);
 }
 
+/* The hint of every error about a failure object's shape. */
+#define DUR_FAILURE_HINT \
+	"A failure is an object with the fields message (string), type (string), " \
+	"non_retryable (boolean), details, stack_trace, cause, timeout_type and " \
+	"next_retry_delay (a duration), all optional; see docs/protocol.md."
+
 /*
  * Check a failure object and fill it in: {"message", "type",
  * "non_retryable", "details"}, plus "stack_trace", "cause" and
- * "timeout_type" when given (nulls stripped).  NULL or JSON null is an
- * empty failure.
+ * "timeout_type" when given (nulls stripped), and "next_retry_delay" (a
+ * duration).  Every field is optional; message, type and non_retryable
+ * are type-checked, the others are kept as given.  NULL or JSON null is an
+ * empty failure.  docs/protocol.md ("Failures") documents the same.
  */
 void
 dur_failure(Jsonb *f, const char *what, DurFailure *out)
@@ -716,7 +786,7 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a JSON object, not %s", what, dur_jsonb_typeof(f)),
-				 errhint("A failure is {\"message\": ..., \"type\": ..., \"non_retryable\": ..., \"details\": ...}.")));
+				 errhint(DUR_FAILURE_HINT)));
 	it = JsonbIteratorInit(&f->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -732,24 +802,27 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("unknown field \"%s\" in %s", k, what),
-						 errhint("A failure has the fields message, type, non_retryable, details, stack_trace, cause and next_retry_delay.")));
+						 errhint(DUR_FAILURE_HINT)));
 		}
 	}
 	t = dur_field_type(f, "message");
 	if (t != NULL && strcmp(t, "string") != 0 && strcmp(t, "null") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"message\" of %s must be a string", what)));
+				 errmsg("field \"message\" of %s must be a string, not %s", what, t),
+				 errhint(DUR_FAILURE_HINT)));
 	t = dur_field_type(f, "type");
 	if (t != NULL && strcmp(t, "string") != 0 && strcmp(t, "null") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"type\" of %s must be a string", what)));
+				 errmsg("field \"type\" of %s must be a string, not %s", what, t),
+				 errhint(DUR_FAILURE_HINT)));
 	t = dur_field_type(f, "non_retryable");
 	if (t != NULL && strcmp(t, "boolean") != 0 && strcmp(t, "null") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("field \"non_retryable\" of %s must be a boolean", what)));
+				 errmsg("field \"non_retryable\" of %s must be a boolean, not %s", what, t),
+				 errhint(DUR_FAILURE_HINT)));
 	dur_check_payload(JsonbPGetDatum(f), what);
 
 	out->message = dur_jsonb_get_text(f, "message");
@@ -764,16 +837,9 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 	out->details = dur_jsonb_get(f, "details");
 	if (out->details != NULL && strcmp(dur_jsonb_typeof(out->details), "null") == 0)
 		out->details = NULL;
-	t = dur_field_type(f, "next_retry_delay");
-	if (t != NULL && strcmp(t, "null") != 0)
-	{
-		if (strcmp(t, "string") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("field \"next_retry_delay\" of %s must be a duration string, such as \"5s\"", what)));
-		out->next_retry_delay = dur_parse_interval(dur_jsonb_get_text(f, "next_retry_delay"),
-												   psprintf("next_retry_delay of %s", what));
-	}
+	out->next_retry_delay = dur_json_duration(f, "next_retry_delay",
+											  psprintf("field \"next_retry_delay\" of %s", what),
+											  ERRCODE_INVALID_PARAMETER_VALUE, NULL);
 	{
 		Jsonb	  **opt[] = {&out->stack_trace, &out->cause, &out->timeout_type};
 		const char *names[] = {"stack_trace", "cause", "timeout_type"};
@@ -905,8 +971,8 @@ dur_retry_policy(Jsonb *p, const char *what)
 		}
 	}
 
-	initial = dur_parse_interval(dur_jsonb_get_text(p, "initial_interval"),
-								 psprintf("%s.initial_interval", what));
+	initial = dur_json_duration(p, "initial_interval", psprintf("%s.initial_interval", what),
+								ERRCODE_INVALID_DATETIME_FORMAT, NULL);
 	if (initial == NULL)
 		initial = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum("1 second"),
 														ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
@@ -936,8 +1002,8 @@ dur_retry_policy(Jsonb *p, const char *what)
 		coefficient = DirectFunctionCall3(numeric_in, CStringGetDatum("2.0"),
 										  ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 
-	maximum = dur_parse_interval(dur_jsonb_get_text(p, "maximum_interval"),
-								 psprintf("%s.maximum_interval", what));
+	maximum = dur_json_duration(p, "maximum_interval", psprintf("%s.maximum_interval", what),
+								ERRCODE_INVALID_DATETIME_FORMAT, NULL);
 	if (maximum == NULL)
 	{
 		Interval	most = {0, 0, DUR_MAX_DURATION_MONTHS};

@@ -93,6 +93,8 @@ extern void dur_check_payload(Datum value, const char *what);
 #define DUR_MAX_DURATION_MONTHS	1200
 
 extern Interval *dur_parse_interval(const char *str, const char *what);
+extern Interval *dur_json_duration(Jsonb *obj, const char *key, const char *what,
+								   int type_errcode, const char *detail);
 extern void dur_check_interval(const Interval *value, const char *what, bool positive);
 extern const char *dur_check_choice(const char *value, const char *what,
 									const char *const *choices);

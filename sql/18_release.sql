@@ -35,10 +35,12 @@ FROM durable.get_history('t18-b') WHERE event_type LIKE 'Activity%' ORDER BY eve
 -- bad input
 SELECT t_try($$SELECT durable.release_tasks(NULL)$$) AS null_worker;
 SELECT t_try($$SELECT durable.release_tasks('')$$) AS empty_worker;
-SELECT t_try($$SELECT durable.release_tasks('w', 'no-such-namespace')$$) AS unknown_namespace;
+SELECT t_try($$SELECT durable.release_tasks('w', namespace => 'no-such-namespace')$$) AS unknown_namespace;
+SELECT t_try($$SELECT durable.release_tasks('w', '')$$) AS empty_queue;
 -- another namespace's tasks are not given back
 SELECT durable.create_namespace('t18-ns');
 SELECT durable.start_workflow('Flow', workflow_id => 't18-n', task_queue => 'q18', namespace => 't18-ns') IS NOT NULL AS started;
 SELECT workflow_id FROM durable.poll_task('q18', 'worker-n', '{workflow}', namespace => 't18-ns');
 SELECT durable.release_tasks('worker-n') AS released_in_default;
-SELECT durable.release_tasks('worker-n', 't18-ns') AS released_in_t18_ns;
+SELECT durable.release_tasks('worker-n', 'another-queue', 't18-ns') AS released_on_another_queue;
+SELECT durable.release_tasks('worker-n', 'q18', 't18-ns') AS released_on_q18_in_t18_ns;

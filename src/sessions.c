@@ -301,8 +301,9 @@ typedef struct DurHeld
 } DurHeld;
 
 /*
- * release_tasks(worker_id text, namespace text) returns integer: give back
- * the started tasks worker_id holds in the namespace, as a worker does when
+ * release_tasks(worker_id text, task_queue text, namespace text) returns
+ * integer: give back the started tasks worker_id holds in the namespace
+ * (on task_queue, or on any queue when it is NULL), as a worker does when
  * it shuts down.  Each becomes ready again, in its old place in its queue,
  * for any worker, and the pollers of its queue are woken: the attempt is
  * not counted as failed and nothing is written to the history.  A token of
@@ -312,8 +313,9 @@ typedef struct DurHeld
 Datum
 release_tasks(PG_FUNCTION_ARGS)
 {
-	char	   *namespace = dur_namespace_arg(fcinfo, 1);
+	char	   *namespace = dur_namespace_arg(fcinfo, 2);
 	char	   *worker;
+	char	   *queue = NULL;
 	DurCall    *call;
 	DurScan		s;
 	DurRow		row;
@@ -326,6 +328,11 @@ release_tasks(PG_FUNCTION_ARGS)
 	dur_namespace_require(namespace, DUR_CAP_WORKER);
 	worker = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	dur_check_id(worker, "worker_id");
+	if (!PG_ARGISNULL(1))
+	{
+		queue = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		dur_check_id(queue, "task_queue");
+	}
 
 	call = dur_call_begin();
 	dur_call_open_all(call);
@@ -336,7 +343,8 @@ release_tasks(PG_FUNCTION_ARGS)
 	{
 		if (row.nulls[T_WORKER_ID] ||
 			strcmp(TextDatumGetCString(row.values[T_WORKER_ID]), worker) != 0 ||
-			strcmp(TextDatumGetCString(row.values[T_NAMESPACE]), namespace) != 0)
+			strcmp(TextDatumGetCString(row.values[T_NAMESPACE]), namespace) != 0 ||
+			(queue != NULL && strcmp(TextDatumGetCString(row.values[T_TASK_QUEUE]), queue) != 0))
 			continue;
 		h = palloc(sizeof(DurHeld));
 		memcpy(&h->run_id, DatumGetUUIDP(row.values[T_RUN_ID]), sizeof(pg_uuid_t));

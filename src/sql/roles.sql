@@ -81,7 +81,7 @@ GRANT EXECUTE ON FUNCTION
 	durable.set_current_build(text, text, text),
 	durable.set_ramping_build(text, text, real, text),
 	durable.describe_task_queue(text, text),
-	durable.release_tasks(text, text),
+	durable.release_tasks(text, text, text),
 	durable.task_queue_backlog()
 	TO PUBLIC;
 

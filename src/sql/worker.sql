@@ -115,6 +115,7 @@ COMMENT ON FUNCTION durable.close_worker_session IS 'End this connection''s work
 
 CREATE OR REPLACE FUNCTION durable.release_tasks(
 	worker_id text,
+	task_queue text DEFAULT NULL,
 	namespace text DEFAULT 'default') RETURNS integer
 	AS 'MODULE_PATHNAME', 'release_tasks' LANGUAGE C;
-COMMENT ON FUNCTION durable.release_tasks IS 'Give back the started tasks a worker holds, at shutdown: they are ready again at once, for any worker, without counting as failed attempts. Returns how many.';
+COMMENT ON FUNCTION durable.release_tasks IS 'Give back the started tasks a worker holds (on one queue, or all), at shutdown: they are ready again at once, for any worker, without counting as failed attempts. Returns how many.';

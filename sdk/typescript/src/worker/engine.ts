@@ -77,6 +77,7 @@ export const SQL = {
   heartbeat: { name: 'durable_heartbeat', text: 'SELECT durable.heartbeat_activity($1, $2::jsonb)', result: 'bool' },
   answerQuery: { name: 'durable_answer_query', text: 'SELECT durable.answer_query($1, $2::jsonb, $3::jsonb)', result: 'none' },
   cancelBackend: { name: 'durable_cancel_backend', text: 'SELECT pg_cancel_backend($1::int)', result: 'none' },
+  releaseTasks: { name: 'durable_release_tasks', text: 'SELECT durable.release_tasks($1, $2, $3)', result: 'none' },
   features: {
     name: 'durable_features',
     text: `SELECT json_build_object('ok', to_regproc('durable.poll_task') IS NOT NULL,
@@ -84,7 +85,8 @@ export const SQL = {
       'sticky', to_regprocedure('durable.workflow_task_history(text)') IS NOT NULL,
       'session', to_regprocedure('durable.open_worker_session(text)') IS NOT NULL,
       'namespaces', to_regproc('durable.create_namespace') IS NOT NULL,
-      'routing', to_regproc('durable.set_current_build') IS NOT NULL)`,
+      'routing', to_regproc('durable.set_current_build') IS NOT NULL,
+      'release', to_regprocedure('durable.release_tasks(text,text,text)') IS NOT NULL)`,
     result: 'json',
   },
 } satisfies Record<string, Statement>;
@@ -397,6 +399,8 @@ export class Engine {
    * versioning_behavior.
    */
   routing = false;
+  /** durable.release_tasks exists: a worker gives back what it will not finish. */
+  release = false;
 
   constructor(private readonly opts: EngineOptions) {
     this.conns = new Connections(opts);
@@ -412,6 +416,7 @@ export class Engine {
     this.temporalFields = this.session;
     this.namespaces = !!f.namespaces;
     this.routing = !!f.routing;
+    this.release = !!f.release;
   }
 
   /**

@@ -396,6 +396,12 @@ export class Worker implements TaskHost, PollerHost {
       for (const ctx of this.activityTasks.running) ctx.cancel(new CancelledFailure('Worker shutdown'));
       await this.drain(Date.now() + 5000);
     }
+    // what is still unfinished goes back to the queue at once, not counted as a failed attempt
+    if (this.inflight.size > 0 && this.engine.release) {
+      await this.engine
+        .callOnce(SQL.releaseTasks, [this.identity, this.options.taskQueue, this.namespace])
+        .catch((e: Error) => this.log('warn', `release_tasks failed: ${e.message}`));
+    }
     await this.closeSession?.();
     await this.engine.end();
     this.cache.clear();

@@ -146,10 +146,12 @@ describe('crashes', () => {
     doomed.on('message', (m) => messages.push(m));
     const exited = new Promise((r) => doomed.once('exit', r));
     await waitFor(async () => messages.includes('ready'), 'the worker process', 30_000);
-    const rescuer = await env.startWorker({ taskQueue: queue, identity: 'session-rescuer', workflowsPath: BASIC, activities: createTestActivities(env.pool) });
+    let rescuer: Awaited<ReturnType<typeof env.startWorker>> | undefined;
     try {
+      // the doomed worker is the only one polling: it takes the first attempt
       const h = await env.client.workflow.start('holdLong', { args: ['cs-1'], taskQueue: queue, workflowId: 'crash-session-1' });
       await waitFor(async () => messages.some((m) => m?.holding === 'cs-1'), 'the first attempt running', 30_000);
+      rescuer = await env.startWorker({ taskQueue: queue, identity: 'session-rescuer', workflowsPath: BASIC, activities: createTestActivities(env.pool) });
       const sessions = (await env.pool.query(
         "SELECT count(*)::int n FROM pg_stat_activity WHERE application_name = 'durable-session session-doomed'")).rows[0].n;
       assert.equal(sessions, 1, 'the worker holds a session');
@@ -167,7 +169,8 @@ describe('crashes', () => {
       assert.equal(started[0].attributes.identity, 'session-rescuer');
       assert.equal(started[0].attributes.last_failure?.timeout_type, 'START_TO_CLOSE', JSON.stringify(started[0].attributes));
     } finally {
-      await rescuer.shutdown();
+      if (doomed.exitCode === null && doomed.signalCode === null) doomed.kill('SIGKILL');
+      await rescuer?.shutdown();
     }
   });
 

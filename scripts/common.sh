@@ -53,6 +53,8 @@ install_packages() {
         missing+=(build-essential)
     fi
     for p in "${want[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+    # the conformance suite's minimal worker (test/conformance/minimal_worker.py)
+    have python3 || missing+=(python3)
     if [ -d "$REPO/sdk/typescript" ]; then
         # node/npm may come from elsewhere (nodesource bundles npm in nodejs)
         have node || missing+=(nodejs)

@@ -243,8 +243,7 @@ export class WorkflowTasks {
   private async fail(task: Task, err: unknown): Promise<void> {
     const host = this.host;
     host.stats.failedWorkflowTasks++;
-    const failure: FailureJSON = err instanceof WorkflowTaskFailure ? err.failure : encodeFailure(err);
-    if (err instanceof NonDeterminismError) failure.type = 'NonDeterminismError';
+    const failure = workflowTaskFailure(err);
     host.log('warn', `workflow task of ${task.workflow_id} (run ${task.run_id}, attempt ${task.attempt}) failed: ${failure.message}`);
     try {
       await host.engine.call(SQL.failWft, [task.task_token, JSON.stringify(failure)]);
@@ -252,4 +251,20 @@ export class WorkflowTasks {
       host.log('debug', `fail_workflow_task: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * The failure a worker sends to fail_workflow_task for an error of a
+ * workflow task: a non-determinism has type "NonDeterminismError" and, as
+ * docs/protocol.md's conventions say, the event in details.event_id.
+ */
+export function workflowTaskFailure(err: unknown): FailureJSON {
+  const failure: FailureJSON = err instanceof WorkflowTaskFailure ? err.failure : encodeFailure(err);
+  if (err instanceof NonDeterminismError) {
+    failure.type = 'NonDeterminismError';
+    if (err.eventId !== undefined && (failure.details === undefined || failure.details === null)) {
+      failure.details = { event_id: err.eventId };
+    }
+  }
+  return failure;
 }

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { NonDeterminismError } from '../../src';
+import { workflowTaskFailure } from '../../src/worker/workflow-tasks';
 import { HistoryEvent, WorkflowRun } from '../../src/worker/replay';
 
 const DIR = path.resolve(__dirname, '../../../../../test/conformance');
@@ -115,6 +116,10 @@ describe('conformance fixtures (test/conformance)', () => {
           })();
           assert.ok(err instanceof NonDeterminismError, `expected a NonDeterminismError, got ${err}`);
           if (want.event_id !== undefined) assert.equal(err.eventId, want.event_id, err.message);
+          // what the worker sends to fail_workflow_task
+          const sent = workflowTaskFailure(err);
+          assert.equal(sent.type, 'NonDeterminismError');
+          if (want.event_id !== undefined) assert.deepEqual(sent.details, { event_id: want.event_id });
         }
       } finally {
         run.dispose();

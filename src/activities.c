@@ -624,17 +624,18 @@ dur_heartbeat_extend(DurCall *call, DurRow *a, DurRow *task)
 }
 
 /*
- * Lock the run and activity an activity token names, or raise
+ * Read the run and activity an activity token names, the run locked
+ * (lock) or only looked at with a new snapshot, or raise
  * stale_task_token.  Also reads the lease, if there is one.
  */
 static void
-dur_lock_activity(const char *token, DurActivityLock *lk)
+dur_open_activity(const char *token, DurActivityLock *lk, bool lock)
 {
 	DurToken	tok;
 
 	dur_parse_token(token, 'a', &tok);
 	lk->call = dur_call_begin();
-	lk->run = dur_run_lock_for_token(lk->call, token, &tok);
+	lk->run = dur_run_for_token(lk->call, token, &tok, lock);
 	if (!dur_fetch(lk->call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &tok.run_id, tok.n1, &lk->a) ||
 		DatumGetInt32(lk->a.values[A_ATTEMPT]) != tok.n2 ||
 		strcmp(TextDatumGetCString(lk->a.values[A_STATE]), "scheduled") != 0)
@@ -643,6 +644,13 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 	lk->worker = lk->has_task && !lk->task.nulls[T_WORKER_ID] ?
 		TextDatumGetCString(lk->task.values[T_WORKER_ID]) : NULL;
 	dur_check_legacy_token(token, &tok, lk->has_task ? &lk->task : NULL);
+}
+
+/* Lock the run and activity an activity token names (dur_open_activity). */
+static void
+dur_lock_activity(const char *token, DurActivityLock *lk)
+{
+	dur_open_activity(token, lk, true);
 }
 
 /*
@@ -795,34 +803,19 @@ dur_heartbeat_locked(const char *token, Datum details, bool has_details)
 static bool
 dur_heartbeat_activity(const char *token, Datum details, bool has_details)
 {
-	DurToken	tok;
-	DurCall    *call;
-	DurRun	   *run;
-	DurRow		a;
-	DurRow		task;
-	bool		has_task;
+	DurActivityLock lk;
 	bool		cancel;
+	bool		recorded;
 
-	dur_parse_token(token, 'a', &tok);
-	call = dur_call_begin();
-	dur_call_snapshot(call);
-	run = dur_run_read(call, &tok.run_id);
-	if (run == NULL)
-		dur_stale(token, "The run does not exist.");
-	dur_namespace_require(run->namespace, DUR_CAP_WORKER);
-	if (!dur_run_running(run))
-		dur_stale(token, psprintf("The run is %s.", run->status));
-	if (!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &tok.run_id, tok.n1, &a) ||
-		DatumGetInt32(a.values[A_ATTEMPT]) != tok.n2 ||
-		strcmp(TextDatumGetCString(a.values[A_STATE]), "scheduled") != 0)
-		dur_stale(token, "The activity attempt is no longer outstanding.");
-	has_task = dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &tok.run_id, tok.n1, &task);
-	dur_check_legacy_token(token, &tok, has_task ? &task : NULL);
+	dur_open_activity(token, &lk, false);
 	if (has_details)
 		dur_check_payload(details, "details");
-	cancel = !a.nulls[A_CANCEL_REQUESTED_EVENT_ID];
-	dur_call_end(call);
-	if (!dur_beat_record(&tok.run_id, tok.n1, tok.n2, has_details ? DatumGetJsonbP(details) : NULL))
+	cancel = !lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID];
+	recorded = dur_beat_record(&lk.run->run_id, DatumGetInt64(lk.a.values[A_SCHEDULED_EVENT_ID]),
+							   DatumGetInt32(lk.a.values[A_ATTEMPT]),
+							   has_details ? DatumGetJsonbP(details) : NULL);
+	dur_call_end(lk.call);
+	if (!recorded)
 		return dur_heartbeat_locked(token, details, has_details);
 	return cancel;
 }

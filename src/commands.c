@@ -269,11 +269,11 @@ dur_cmd_routing(Jsonb *cmd, int index, DurRun *run, DurCmdRouting *out)
 		out->fairness_key = dur_text(&run->row, W_FAIRNESS_KEY);
 	if (dur_cmd_number(cmd, "fairness_weight", index, &d))
 	{
-		if (isnan(d) || d < 0.001 || d > 1000)
+		if (isnan(d) || d < DUR_MIN_WEIGHT || d > DUR_MAX_WEIGHT)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUR_BAD_COMMAND),
-					 errmsg("field \"fairness_weight\" of command %d (%s) must be between 0.001 and 1000, not %g",
-							index, dur_cmd_type(cmd), d),
+					 errmsg("field \"fairness_weight\" of command %d (%s) must be between %g and %g, not %g",
+							index, dur_cmd_type(cmd), DUR_MIN_WEIGHT, DUR_MAX_WEIGHT, d),
 					 errdetail("%s", dur_cmd_excerpt(cmd))));
 		out->fairness_weight = (float4) d;
 	}
@@ -1238,8 +1238,7 @@ dur_cmd_start_child_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	r.required_capabilities = routing.required_capabilities;
 	/* a child on its pinned parent's queue runs on the parent's build */
 	if (strcmp(r.task_queue, run->task_queue) == 0 && !run->row.nulls[W_BUILD_ID] &&
-		(run->row.nulls[W_VERSIONING_BEHAVIOR] ||
-		 strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "pinned") == 0))
+		!dur_run_auto_upgrade(run))
 		r.build_id = TextDatumGetCString(run->row.values[W_BUILD_ID]);
 	r.quiet_conflict = true;
 

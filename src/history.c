@@ -125,14 +125,22 @@ dur_run_lock(DurCall *call, const pg_uuid_t *run_id)
 }
 
 /*
- * Take the lock of a task token's run and read it; the run must exist and
- * be running, or the token is stale.
+ * Read a task token's run, taking its lock first (lock) or only looking
+ * with a new snapshot; the run must exist and be running, or the token is
+ * stale.
  */
 DurRun *
-dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok)
+dur_run_for_token(DurCall *call, const char *token, const DurToken *tok, bool lock)
 {
-	DurRun	   *run = dur_run_lock(call, &tok->run_id);
+	DurRun	   *run;
 
+	if (lock)
+		run = dur_run_lock(call, &tok->run_id);
+	else
+	{
+		dur_call_snapshot(call);
+		run = dur_run_read(call, &tok->run_id);
+	}
 	if (run == NULL)
 		dur_stale(token, "The run does not exist.");
 	dur_namespace_require(run->namespace, DUR_CAP_WORKER);
@@ -141,10 +149,28 @@ dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok)
 	return run;
 }
 
+/* Take the lock of a task token's run and read it (dur_run_for_token). */
+DurRun *
+dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok)
+{
+	return dur_run_for_token(call, token, tok, true);
+}
+
 bool
 dur_run_running(DurRun *run)
 {
 	return strcmp(run->status, "running") == 0;
+}
+
+/*
+ * Does the run move to its queue's current build at each workflow task
+ * (the worker reported auto_upgrade)?  NULL, as "pinned", stays.
+ */
+bool
+dur_run_auto_upgrade(DurRun *run)
+{
+	return !run->row.nulls[W_VERSIONING_BEHAVIOR] &&
+		strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0;
 }
 
 /* Set a column of the run's row (written by dur_run_write). */
@@ -705,14 +731,12 @@ void
 dur_start_params_routing(DurStartParams *p, DurRun *run)
 {
 	DurRow	   *row = &run->row;
-	bool		auto_upgrade = !row->nulls[W_VERSIONING_BEHAVIOR] &&
-		strcmp(TextDatumGetCString(row->values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0;
 
 	p->fairness_key = dur_text(row, W_FAIRNESS_KEY);
 	p->fairness_weight = row->nulls[W_FAIRNESS_WEIGHT] ? 0 : DatumGetFloat4(row->values[W_FAIRNESS_WEIGHT]);
 	p->required_capabilities = row->nulls[W_REQUIRED_CAPABILITIES] ? 0 : row->values[W_REQUIRED_CAPABILITIES];
 	p->versioning_behavior = dur_text(row, W_VERSIONING_BEHAVIOR);
-	if (auto_upgrade || strcmp(p->task_queue, run->task_queue) != 0)
+	if (dur_run_auto_upgrade(run) || strcmp(p->task_queue, run->task_queue) != 0)
 	{
 		DurQueueSettings qs;
 

@@ -166,8 +166,11 @@ extern DurRun *dur_run_lock(DurCall *call, const pg_uuid_t *run_id);
 extern pg_uuid_t *dur_run_by_request_id(DurCall *call, const char *namespace,
 										const char *workflow_id, const char *request_id);
 extern DurRun *dur_run_lock_for_token(DurCall *call, const char *token, const DurToken *tok);
+extern DurRun *dur_run_for_token(DurCall *call, const char *token, const DurToken *tok,
+								 bool lock);
 extern void dur_run_set(DurRun *run, int col, Datum value, bool isnull);
 extern bool dur_run_running(DurRun *run);
+extern bool dur_run_auto_upgrade(DurRun *run);
 extern void dur_run_write(DurCall *call, DurRun *run);
 extern const char *dur_wft_state_name(DurWftState state);
 

@@ -128,8 +128,7 @@ dur_run_routing(DurRun *run, DurRouting *r)
 	r->fairness_weight = dur_weight(row, W_FAIRNESS_WEIGHT);
 	r->affinity = dur_affinity_col(row, W_REQUIRED_CAPABILITIES);
 	r->build_id = row->nulls[W_BUILD_ID] ? "" : TextDatumGetCString(row->values[W_BUILD_ID]);
-	if (!row->nulls[W_VERSIONING_BEHAVIOR] &&
-		strcmp(TextDatumGetCString(row->values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") == 0)
+	if (dur_run_auto_upgrade(run))
 	{
 		DurQueueSettings qs;
 		const char *target;
@@ -158,6 +157,20 @@ dur_activity_routing(DurRun *run, DurRow *a, const char *queue, DurRouting *r)
 	r->build_id = "";
 	if (!run->row.nulls[W_BUILD_ID] && strcmp(queue, run->task_queue) == 0)
 		r->build_id = TextDatumGetCString(run->row.values[W_BUILD_ID]);
+}
+
+/*
+ * Wake pollers at commit for a task made ready with routing r: one (a
+ * poller of the sticky worker first), or, when only some pollers can take
+ * it (a build or a requirement), every poller of its queue and kind.
+ */
+static void
+dur_announce_ready(const char *key, int mask, const DurRouting *r, const char *sticky)
+{
+	if (r->build_id[0] != '\0' || r->affinity[0] != '\0')
+		dur_notify_task_all(key, mask);
+	else
+		dur_notify_task(key, mask, sticky);
 }
 
 /*
@@ -246,10 +259,7 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 
 	if (worker == NULL)
 	{
-		if (r->build_id[0] != '\0' || r->affinity[0] != '\0')
-			dur_notify_task_all(key, mask);
-		else
-			dur_notify_task(key, mask, sticky);
+		dur_announce_ready(key, mask, r, sticky);
 		if (expire != 0)
 			dur_notify_timer(expire);
 	}
@@ -301,11 +311,8 @@ dur_enqueue_wft(DurCall *call, DurRun *run, const char *worker, bool maybe_exist
 			strcmp(TextDatumGetCString(existing.values[T_BUILD_ID]), r.build_id) == 0)
 		{
 			/* ready already, routed as it should be: announce it again */
-			if (r.build_id[0] != '\0' || r.affinity[0] != '\0')
-				dur_notify_task_all(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW);
-			else
-				dur_notify_task(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW,
-								run->sticky_worker);
+			dur_announce_ready(dur_queue_key(run->namespace, run->task_queue), DUR_KIND_WORKFLOW,
+							   &r, run->sticky_worker);
 			return NULL;
 		}
 		dur_task_put(call, run, 0, "workflow", run->task_queue, &r, 0, NULL, 0, 0,

@@ -105,9 +105,6 @@ PG_FUNCTION_INFO_V1(task_queue_backlog);
 
 /* A pass step of weight 1. */
 #define DUR_PASS_UNIT			1000000.0
-/* Weights a fairness key may have. */
-#define DUR_MIN_WEIGHT			0.001
-#define DUR_MAX_WEIGHT			1000.0
 
 /* Seconds of dispatch counts kept for the current rate. */
 #define DUR_RATE_WINDOW			10
@@ -431,6 +428,19 @@ dur_capabilities_match(Jsonb *capabilities, const char *affinity)
 											required));
 }
 
+/* The settings a row of durable.task_queues holds. */
+static void
+dur_settings_from_row(DurRow *row, DurQueueSettings *out)
+{
+	out->tasks_per_second = row->nulls[TQ_TASKS_PER_SECOND] ? 0 :
+		DatumGetFloat8(row->values[TQ_TASKS_PER_SECOND]);
+	out->worker_tasks_per_second = row->nulls[TQ_WORKER_TASKS_PER_SECOND] ? 0 :
+		DatumGetFloat8(row->values[TQ_WORKER_TASKS_PER_SECOND]);
+	out->current_build = dur_text(row, TQ_CURRENT_BUILD_ID);
+	out->ramping_build = dur_text(row, TQ_RAMPING_BUILD_ID);
+	out->ramping_percentage = DatumGetFloat4(row->values[TQ_RAMPING_PERCENTAGE]);
+}
+
 /* Read a queue's row of durable.task_queues (zeroes for none). */
 static void
 dur_settings_read(const char *namespace, const char *queue, DurQueueSettings *out)
@@ -445,15 +455,7 @@ dur_settings_read(const char *namespace, const char *queue, DurQueueSettings *ou
 	dur_key_text(&s, 1, namespace);
 	dur_key_text(&s, 2, queue);
 	if (dur_scan_next(&s, ForwardScanDirection, &row))
-	{
-		out->tasks_per_second = row.nulls[TQ_TASKS_PER_SECOND] ? 0 :
-			DatumGetFloat8(row.values[TQ_TASKS_PER_SECOND]);
-		out->worker_tasks_per_second = row.nulls[TQ_WORKER_TASKS_PER_SECOND] ? 0 :
-			DatumGetFloat8(row.values[TQ_WORKER_TASKS_PER_SECOND]);
-		out->current_build = dur_text(&row, TQ_CURRENT_BUILD_ID);
-		out->ramping_build = dur_text(&row, TQ_RAMPING_BUILD_ID);
-		out->ramping_percentage = DatumGetFloat4(row.values[TQ_RAMPING_PERCENTAGE]);
-	}
+		dur_settings_from_row(&row, out);
 	dur_scan_end(&s);
 	UnregisterSnapshot(snap);
 	dur_call_end(call);
@@ -1051,13 +1053,7 @@ dur_settings_write(const char *namespace, const char *queue, DurSettingsChange c
 	if (exists)
 	{
 		tid = row.tid;
-		qs.tasks_per_second = row.nulls[TQ_TASKS_PER_SECOND] ? 0 :
-			DatumGetFloat8(row.values[TQ_TASKS_PER_SECOND]);
-		qs.worker_tasks_per_second = row.nulls[TQ_WORKER_TASKS_PER_SECOND] ? 0 :
-			DatumGetFloat8(row.values[TQ_WORKER_TASKS_PER_SECOND]);
-		qs.current_build = dur_text(&row, TQ_CURRENT_BUILD_ID);
-		qs.ramping_build = dur_text(&row, TQ_RAMPING_BUILD_ID);
-		qs.ramping_percentage = DatumGetFloat4(row.values[TQ_RAMPING_PERCENTAGE]);
+		dur_settings_from_row(&row, &qs);
 	}
 	dur_scan_end(&s);
 
@@ -1140,8 +1136,7 @@ dur_retarget_auto_upgrade(const char *namespace, const char *queue, const DurQue
 		dur_lock_run(id);
 		dur_call_snapshot(call);
 		run = dur_run_read(call, id);
-		if (run == NULL || run->row.nulls[W_VERSIONING_BEHAVIOR] ||
-			strcmp(TextDatumGetCString(run->row.values[W_VERSIONING_BEHAVIOR]), "auto_upgrade") != 0 ||
+		if (run == NULL || !dur_run_auto_upgrade(run) ||
 			!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, id, 0, &task) ||
 			!task.nulls[T_STARTED_TIME])
 			continue;

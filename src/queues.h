@@ -24,6 +24,10 @@
 #define DUR_MAX_BUILD_BYTES		255
 #define DUR_MAX_CAPABILITIES_BYTES 1000
 
+/* Weights a fairness key may have. */
+#define DUR_MIN_WEIGHT			0.001
+#define DUR_MAX_WEIGHT			1000.0
+
 /* The affinity of a task pinned to one worker (tasks.sticky_worker). */
 #define DUR_AFFINITY_PINNED		"@pinned"
 

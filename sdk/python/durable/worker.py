@@ -227,6 +227,10 @@ class Worker:
                     pass
             except asyncio.CancelledError:
                 break
+            except Exception:           # noqa: BLE001 - a bug must not kill the slot
+                log.exception("durable worker %s: task failed in the SDK; the slot goes on", self.identity)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
         if conn is not None:
             await conn.close()
 
@@ -369,7 +373,9 @@ class Worker:
             return (await cur.fetchone())[0]
         except asyncio.CancelledError:
             await _rollback(ctx)
-            if not ctx.cancelled.is_set() or ctx.gone:
+            if ctx.gone:
+                return None             # DU004 from a heartbeat: the attempt is over, report nothing
+            if not ctx.cancelled.is_set():
                 if self._stopping.is_set():
                     return None         # shutdown: release_tasks gives it back
                 raise

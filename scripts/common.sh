@@ -55,6 +55,13 @@ install_packages() {
     for p in "${want[@]}"; do pkg_installed "$p" || missing+=("$p"); done
     # the conformance suite's minimal worker (test/conformance/minimal_worker.py)
     have python3 || missing+=(python3)
+    if [ -d "$REPO/sdk/python" ]; then
+        # the Python SDK: Debian's psycopg 3, a venv (pip comes with it) and
+        # setuptools + wheel to build it with --no-build-isolation
+        for p in python3-psycopg python3-venv python3-setuptools python3-wheel; do
+            pkg_installed "$p" || missing+=("$p")
+        done
+    fi
     if [ -d "$REPO/sdk/typescript" ]; then
         # node/npm may come from elsewhere (nodesource bundles npm in nodejs)
         have node || missing+=(nodejs)

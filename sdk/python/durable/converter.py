@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import inspect
 import types
 import typing
@@ -134,6 +135,7 @@ def split_headers(values: Any) -> tuple:
     return {}, values
 
 
+@functools.lru_cache(maxsize=1024)
 def _param_hints(fn: Callable) -> List[Any]:
     """The type hints of fn's positional parameters, in order, without self/cls."""
     try:

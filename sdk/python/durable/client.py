@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import inspect
 import json
 import os
 import socket
@@ -28,7 +26,7 @@ import typing
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, AsyncIterator, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
@@ -39,7 +37,7 @@ from .common import (
 )
 from .converter import decode, encode, encode_args
 from .exceptions import (
-    DurableError, WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError,
+    WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError,
     WorkflowStillRunningError, map_error,
 )
 

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import select
 import socket
 import time
 import typing
@@ -257,7 +258,15 @@ class Client:
         """One of the client's autocommit connections, for the duration of the block."""
         if self._closed:
             raise RuntimeError("the client is closed")
-        conn = self._idle.pop() if self._idle else await self._open()
+        conn = None
+        while self._idle:
+            conn = self._idle.pop()
+            if _alive(conn):
+                break
+            await conn.close()  # the server ended it (a restart, an idle timeout): take another
+            conn = None
+        if conn is None:
+            conn = await self._open()
         reusable = False
         try:
             yield conn
@@ -435,6 +444,22 @@ class Client:
             f" FROM durable.workflows WHERE {' AND '.join(conds)} ORDER BY start_time DESC, run_id DESC LIMIT %s",
             params, rows="dict")
         return [dict(r) for r in rows]
+
+
+def _alive(conn: psycopg.AsyncConnection) -> bool:
+    """Whether an idle connection looks usable: open, and nothing to read.
+
+    An idle autocommit connection that never LISTENs receives nothing
+    unasked; something to read means the server is ending it (a FATAL
+    message before a restart, idle_session_timeout) or has closed it (EOF).
+    """
+    if conn.closed:
+        return False
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return False
+    return not readable
 
 
 def _typed(e: psycopg.Error) -> BaseException:

@@ -381,6 +381,26 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
             self.fail("workflow_result still waiting after its caller was cancelled")
         self.assertEqual((await h.describe()).status, WorkflowExecutionStatus.RUNNING)
 
+    async def test_result_waits_through_a_server_restart(self):
+        # a lost connection is not the workflow's outcome: result() reconnects and keeps waiting; and a
+        # client's idle connections, which the crash ended, are replaced rather than failing its next call
+        h = await self.client.start_workflow("Survivor", id=wid("restart"), task_queue=self.queue)
+        other = await Client.connect(CLUSTER.dsn)
+        try:
+            await asyncio.gather(*(other.get_workflow_handle(h.id).describe() for _ in range(3)))
+            self.assertGreaterEqual(len(other._idle), 2)
+            waiting = asyncio.ensure_future(h.result())
+            await asyncio.sleep(0.3)
+            await self.sql.close()
+            await asyncio.get_running_loop().run_in_executor(None, CLUSTER.restart_immediate)
+            self.assertEqual((await other.get_workflow_handle(h.id).describe()).status,
+                             WorkflowExecutionStatus.RUNNING)
+        finally:
+            await other.close()
+        self.sql = await psycopg.AsyncConnection.connect(CLUSTER.dsn, autocommit=True)
+        await self.complete_next_task(self.queue, [{"type": "complete_workflow", "result": "still here"}])
+        self.assertEqual(await asyncio.wait_for(waiting, 30), "still here")
+
     # -- queries -----------------------------------------------------------
 
     async def test_query_answered_by_hand(self):

@@ -22,10 +22,10 @@ except ImportError:  # run as the package tests.e2e (unittest discover -t .)
     from tests import harness  # type: ignore[no-redef]
 
 from durable import activity, workflow
-from durable.client import Client
+from durable.client import Client, WorkflowHistory
 from durable.common import WorkflowExecutionStatus
 from durable.exceptions import ApplicationError, CancelledError, WorkflowFailureError, WorkflowQueryFailedError
-from durable.worker import Worker
+from durable.worker import Replayer, Worker
 
 CLUSTER = harness.ModuleCluster()
 setUpModule = CLUSTER.start
@@ -103,6 +103,11 @@ class ClientWithWorkerTest(unittest.IsolatedAsyncioTestCase):
             await h.query(Greeter.failing)
         self.assertEqual(cm.exception.__cause__.type, "QueryBroken")
         self.assertEqual((await h.describe()).status, WorkflowExecutionStatus.COMPLETED)
+        # fetch_history's events replay (Temporal's Replayer.replay_workflow(await handle.fetch_history()))
+        history = await h.fetch_history()
+        self.assertEqual(history.events[-1]["event_type"], "WorkflowExecutionCompleted")
+        await Replayer(workflows=[Greeter]).replay_workflow(history)
+        await Replayer(workflows=[Greeter]).replay_workflow(WorkflowHistory.from_json(h.id, history.to_json()))
 
     async def test_signal_with_start_and_class_reference(self):
         h = await self.client.start_workflow(Greeter, Request("cy"), id=self.new_id(), task_queue=self.queue,

@@ -32,7 +32,8 @@ from durable.common import (
     Priority, RetryPolicy, WorkflowExecutionStatus, WorkflowIDConflictPolicy, WorkflowIDReusePolicy,
 )
 from durable.exceptions import (
-    ApplicationError, CancelledError, NamespaceNotFoundError, PermissionDeniedError, TerminatedError,
+    ApplicationError, CancelledError, NamespaceNotFoundError, PermissionDeniedError, TerminatedError, TimeoutError,
+    TimeoutType,
     WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError, WorkflowNotFoundError,
     WorkflowNotRunningError, WorkflowQueryFailedError, WorkflowQueryTimeoutError, WorkflowStillRunningError,
     error_to_failure,
@@ -335,6 +336,19 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
             await h.result()
         self.assertEqual((cm.exception.sqlstate, cm.exception.status), ("DU011", "canceled"))
         self.assertIsInstance(cm.exception.cause, CancelledError)
+
+    async def test_timed_out_workflow(self):
+        # https://docs.temporal.io/encyclopedia/detecting-workflow-failures#workflow-run-timeout
+        h = await self.client.start_workflow("Late", id=wid("timeout"), task_queue=self.queue,
+                                             run_timeout=timedelta(seconds=1))
+        with self.assertRaises(WorkflowFailureError) as cm:
+            await asyncio.wait_for(h.result(), 30)
+        self.assertEqual((cm.exception.sqlstate, cm.exception.status), ("DU013", "timed_out"))
+        self.assertIsInstance(cm.exception.cause, TimeoutError)
+        self.assertEqual(cm.exception.cause.type, TimeoutType.RUN)
+        with self.assertRaises(WorkflowFailureError) as cm2:
+            await h.result(follow_runs=False)
+        self.assertEqual(cm2.exception.cause.type, TimeoutType.RUN)
 
     async def test_result_follows_continue_as_new(self):
         # https://docs.temporal.io/develop/python/continue-as-new: result() follows the chain

@@ -143,6 +143,7 @@ class _WorkflowLoop(asyncio.AbstractEventLoop):
         self._inst = inst
         self._ready: collections.deque = collections.deque()
         self._exceptions: list = []
+        self._tasks: list = []          # every task of the run, to cancel at dispose()
 
     # -- what asyncio's futures, tasks, sleep, wait_for and gather use
     def call_soon(self, callback, *args, context=None):
@@ -168,8 +169,11 @@ class _WorkflowLoop(asyncio.AbstractEventLoop):
 
     def create_task(self, coro, *, name=None, context=None):
         if context is None:
-            return asyncio.Task(coro, loop=self, name=name)
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+            t = asyncio.Task(coro, loop=self, name=name)
+        else:
+            t = asyncio.Task(coro, loop=self, name=name, context=context)
+        self._tasks.append(t)
+        return t
 
     def get_debug(self):
         return False
@@ -267,6 +271,7 @@ class WorkflowInstance:
         self.replaying = False
         self.commands: list = []
         self.closed = False
+        self.disposed = False
         self.task_failure: Optional[BaseException] = None
         self.obj = None
         self.main: Optional[asyncio.Task] = None
@@ -289,7 +294,7 @@ class WorkflowInstance:
 
     # -- commands
     def command(self, cmd: dict):
-        if self.closed:
+        if self.closed or self.disposed:
             return
         self.commands.append(cmd)
         if cmd["type"] in CLOSE_COMMANDS:
@@ -315,18 +320,26 @@ class WorkflowInstance:
         handle = handle_cls(loop=self.loop)
         handle.activity_id = aid
         act = _Activity(aid, cmd["activity_type"], handle)
+        handle._durable_cancel = lambda act=act: self._cancel_activity(act)
         self.activities[aid] = act
-        handle.add_done_callback(lambda f, act=act: self._activity_done(act, f))
         self.command(cmd)
         return handle
 
-    def _activity_done(self, act: _Activity, fut: asyncio.Future):
-        # a handle cancelled by the code (or by the workflow's cancellation)
-        # while the activity is pending asks the engine to cancel it, once;
-        # the handle is resolved at once (Temporal's TRY_CANCEL)
-        if fut.cancelled() and act.activity_id in self.activities and not act.cancel_requested:
+    def _cancel_activity(self, act: _Activity) -> bool:
+        """A handle cancelled by the code (or by the workflow's cancellation,
+        which cancels what the main task awaits): ask the engine to cancel
+        the activity, once, and resolve the handle at once with
+        ActivityError(cause=CancelledError) (Temporal's TRY_CANCEL)."""
+        if act.handle.done():
+            return False
+        if act.activity_id in self.activities and not act.cancel_requested:
             act.cancel_requested = True
             self.command({"type": "request_cancel_activity", "activity_id": act.activity_id})
+        err = ActivityError("activity cancelled", activity_id=act.activity_id, activity_type=act.activity_type,
+                            retry_state="CANCEL_REQUESTED", scheduled_event_id=self.activity_event.get(act.activity_id))
+        err.__cause__ = CancelledError("activity cancelled")
+        act.handle.set_exception(err)
+        return True
 
     def _resolve_activity(self, sid: int, ok: bool, value):
         aid = self.activity_of.get(sid)
@@ -510,7 +523,35 @@ class WorkflowInstance:
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
-        return self.commands
+        return list(self.commands)
+
+    def dispose(self):
+        """Drop the run: cancel its tasks and let their `finally` blocks run now,
+        inside the workflow, with commands switched off. Without this the
+        garbage collector would close the coroutines at a random later
+        moment, outside any activation."""
+        global _current
+        if self.disposed:
+            return
+        self.disposed = True
+        prev_loop = asyncio.events._get_running_loop()
+        prev, _current = _current, self
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            for _ in range(100):
+                pending = [t for t in self.loop._tasks if not t.done()]
+                if not pending:
+                    break
+                for t in pending:
+                    t.cancel()
+                self.loop.run_ready()
+        except BaseException:           # noqa: B902 - a finally block that fails changes nothing now
+            pass
+        finally:
+            asyncio.events._set_running_loop(prev_loop)
+            _current = prev
+            self.loop._ready.clear()
+            self.conditions.clear()
 
     def _run_until_blocked(self):
         while True:
@@ -675,26 +716,32 @@ def activations(history: list, current: bool):
 
 def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str, task_queue: str,
            current: bool) -> tuple:
-    """Replay `history`; return (instance, commands of the last activation).
-    Raises NondeterminismError, _Unsupported, or the code's task failure."""
+    """Replay `history`; return (instance, commands of the last activation,
+    trailing events). Raises NondeterminismError, _Unsupported, or the
+    code's task failure (the instance is then disposed). The caller disposes
+    the instance it gets when done with it."""
     if not history or history[0]["event_id"] != 1 or history[0]["event_type"] != "WorkflowExecutionStarted":
         raise ValueError("replay needs a whole history, starting with WorkflowExecutionStarted")
     inst = WorkflowInstance(defn, workflow_id, run_id, namespace, task_queue)
-    acts, trailing = activations(history, current)
-    commands: list = []
-    prev_started = None
-    for i, act in enumerate(acts):
-        if i:
-            match(commands, acts[i - 1].command_events, prev_started["event_id"], inst)
-        markers = {(e["attributes"].get("details") or {}).get("patch_id") for e in act.command_events
-                   if act.past and e["event_type"] == "MarkerRecorded"
-                   and e["attributes"].get("marker_name") == "core_patch"}
-        commands = inst.activate(act.seen, _parse_time(act.started["event_time"]), act.past, markers)
-        if inst.task_failure is not None:
-            raise inst.task_failure
-        prev_started = act.started
-    if not current and acts:
-        match(commands, acts[-1].command_events, prev_started["event_id"], inst)
+    try:
+        acts, trailing = activations(history, current)
+        commands: list = []
+        prev_started = None
+        for i, act in enumerate(acts):
+            if i:
+                match(commands, acts[i - 1].command_events, prev_started["event_id"], inst)
+            markers = {(e["attributes"].get("details") or {}).get("patch_id") for e in act.command_events
+                       if act.past and e["event_type"] == "MarkerRecorded"
+                       and e["attributes"].get("marker_name") == "core_patch"}
+            commands = inst.activate(act.seen, _parse_time(act.started["event_time"]), act.past, markers)
+            if inst.task_failure is not None:
+                raise inst.task_failure
+            prev_started = act.started
+        if not current and acts:
+            match(commands, acts[-1].command_events, prev_started["event_id"], inst)
+    except BaseException:
+        inst.dispose()
+        raise
     return inst, commands, trailing
 
 
@@ -702,8 +749,9 @@ def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, nam
                       task_queue: str) -> tuple:
     """docs/protocol.md, "The procedure": ("complete", commands) or ("fail", failure)."""
     try:
-        _, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
-                                task_queue=task_queue, current=True)
+        inst, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
+                                   task_queue=task_queue, current=True)
+        inst.dispose()
         return "complete", commands
     except NondeterminismError as nd:
         return "fail", {"type": "NonDeterminismError", "message": str(nd), "non_retryable": False,

@@ -310,7 +310,10 @@ class Worker:
                 raise LookupError(f"workflow type {task['workflow_type']!r} is not registered on this worker")
             inst = replay_stored(defn, task["history"], workflow_id=task["workflow_id"], run_id=str(task["run_id"]),
                                  namespace=self.namespace, task_queue=task["task_queue"])
-            result = inst.query(task["query_name"], _runtime._args(task.get("input")))
+            try:
+                result = inst.query(task["query_name"], _runtime._args(task.get("input")))
+            finally:
+                inst.dispose()
         except BaseException as e:      # noqa: B902 - any error is the query's failure
             failure = error_to_failure(e)
         try:
@@ -451,7 +454,11 @@ def replay_stored(defn, history: list, *, workflow_id: str, run_id: str, namespa
                                         namespace=namespace, task_queue=task_queue, current=False)
     rest = [e for e in trailing if e["event_type"] not in _runtime.COMMAND_EVENTS]
     if rest and not inst.closed:
-        inst.activate(rest, inst.now, True, set())
+        try:
+            inst.activate(rest, inst.now, True, set())
+        except BaseException:
+            inst.dispose()
+            raise
     return inst
 
 
@@ -483,6 +490,7 @@ class Replayer:
                 raise LookupError(f"workflow type {wtype!r} is not among the replayer's workflows")
             inst, _, _ = _runtime.replay(defn, events, workflow_id=wid, run_id=rid, namespace=self._namespace,
                                          task_queue=events[0]["attributes"].get("task_queue", ""), current=False)
+            inst.dispose()
         except Exception as e:          # noqa: BLE001
             failure = e
         if failure is not None and raise_on_replay_failure:

@@ -217,9 +217,14 @@ class ActivityCancellationType:
 
 
 class ActivityHandle(asyncio.Future):
-    """The future of a scheduled activity (`start_activity`); `cancel()` asks
-    the engine to cancel the activity and resolves the handle at once."""
+    """The future of a scheduled activity (`start_activity`). `cancel()` asks
+    the engine to cancel the activity and resolves the handle at once: awaiting
+    it raises `ActivityError` whose cause is `CancelledError` (Temporal's
+    TRY_CANCEL). Cancelling the task that awaits it does the same."""
     activity_id: str
+
+    def cancel(self, msg=None) -> bool:
+        return self._durable_cancel()
 
 
 def _activity_name(activity) -> str:

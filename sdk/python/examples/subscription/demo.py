@@ -115,7 +115,8 @@ async def mixed():
           SELECT w.workflow_id FROM durable.workflows w JOIN durable.history h ON h.run_id = w.run_id
            WHERE w.workflow_id = ANY(%s) AND h.event_type = 'WorkflowTaskCompleted'
            GROUP BY 1 HAVING count(DISTINCT h.attributes->>'identity') > 1) x""", (ids,))).fetchone())[0]
-    print(f"  workflows whose workflow tasks ran on more than one worker (one history, both SDKs): {both}")
+    print(f"  workflows whose workflow tasks ran on both workers: {both} (sticky execution keeps a run on the worker"
+          f"\n  that has it cached; above, after the SIGKILL, runs a TypeScript worker began were finished by the others)")
     failed = (await (await db.execute("""
         SELECT count(*) FROM durable.workflows w JOIN durable.history h ON h.run_id = w.run_id
          WHERE w.workflow_id = ANY(%s) AND h.event_type = 'WorkflowTaskFailed'""", (ids,))).fetchone())[0]

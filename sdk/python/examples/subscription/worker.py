@@ -25,16 +25,17 @@ from subscription.activities import SubscriptionActivities, create_schema  # noq
 from subscription.workflows import SubscriptionLifecycle, SubscriptionRenewal  # noqa: E402
 
 
-async def run_worker(dsn, task_queue="subscriptions", identity=None, stop: asyncio.Event = None):
-    """Run a worker until `stop` is set (or the task is cancelled)."""
+async def run_worker(dsn, task_queue="subscriptions", identity=None, stop: asyncio.Event = None, on_ready=None):
+    """Run a worker until `stop` is set (or the task is cancelled); on_ready() once it polls."""
     await create_schema(dsn)
     client = await Client.connect(dsn, identity=identity)
     acts = await SubscriptionActivities.connect(dsn)
     worker = Worker(client, task_queue=task_queue, workflows=[SubscriptionRenewal, SubscriptionLifecycle],
-                    activities=acts.all(), max_concurrent_activities=10)
+                    activities=acts.all(), identity=identity, max_concurrent_activities=10)
     try:
         async with worker:
-            print("ready", flush=True)
+            if on_ready:
+                on_ready()
             if stop is None:
                 await asyncio.Event().wait()
             else:
@@ -53,7 +54,8 @@ async def main():
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_worker(dsn, os.environ.get("TASK_QUEUE", "subscriptions"), os.environ.get("WORKER_IDENTITY"), stop)
+    await run_worker(dsn, os.environ.get("TASK_QUEUE", "subscriptions"), os.environ.get("WORKER_IDENTITY"), stop,
+                     on_ready=lambda: print("ready", flush=True))
 
 
 if __name__ == "__main__":

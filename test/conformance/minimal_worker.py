@@ -14,10 +14,20 @@ Standard library only (Python 3.11).
 prints one line per fixture and ends with "N passed, N failed" (exit status 1
 on any failure). The fixture format and the script vocabulary are described
 in test/conformance/README.md.
+
+    python3 test/conformance/minimal_worker.py --live DSN test/conformance/*.json
+
+drives a live engine instead (through `psql`, docs/protocol.md, "The worker
+loop"): it starts one workflow per script of `LIVE` below (the scripts come
+from the fixtures), serves their workflow and activity tasks, sends their
+signals once their first task completed, checks every completion's answer and
+the workflows' results, and prints one line per workflow.
 """
 import json
 import re
+import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -342,7 +352,93 @@ def check(fixture):
     return f"expected {json.dumps(want)}, got {json.dumps(got)}"
 
 
+# ------------------------------------------------------------- live
+# (workflow type, input, signals sent after its first task, expected result)
+LIVE = [
+    ("timer_done", [], [], "done"),
+    ("activity_echo", ["hello"], [], "HELLO"),
+    ("wait_signal", [], [("go", ["a"])], "a"),
+    ("sleep_then_signal", [], [("go", ["payload"])], "payload"),
+    ("patched_flow", ["x"], [], "new:x"),
+    ("can_first", [], [], "from first"),          # continues as can_second
+]
+ACTIVITIES = {"echo": lambda x: x.upper(), "new_way": lambda x: f"new:{x}", "old_way": lambda x: f"old:{x}"}
+QUEUE, WORKER = "minimal-live", "minimal-worker"
+
+
+def psql(dsn, query, **params):
+    """Run one statement; params are psql variables, quoted with :'name'."""
+    cmd = ["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", dsn]
+    for k, v in params.items():
+        cmd += ["-v", f"{k}={v}"]
+    r = subprocess.run(cmd, input=query, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(r.stderr.strip())
+    return r.stdout.strip()
+
+
+def live(dsn, paths):
+    scripts = {}
+    for p in paths:
+        f = json.loads(Path(p).read_text())
+        scripts[f["workflow"]["workflow_type"]] = f["workflow"]["script"]
+    tag = str(int(time.time() * 1000))
+    runs = {}
+    for wtype, inp, signals, want in LIVE:
+        wid = f"mw-{wtype}-{tag}"
+        psql(dsn, "SELECT durable.start_workflow(:'t', :'i'::jsonb, workflow_id => :'w', task_queue => :'q')",
+             t=wtype, i=json.dumps(inp), w=wid, q=QUEUE)
+        runs[wid] = {"type": wtype, "signals": signals, "want": want, "tasks": 0}
+    problems, deadline = [], time.time() + 60
+    while time.time() < deadline:
+        row = psql(dsn, "SELECT to_json(t) FROM durable.poll_task(:'q', :'w', '{workflow,activity}', "
+                        "'1 second') t", q=QUEUE, w=WORKER)
+        if not row:
+            open_ = psql(dsn, "SELECT count(*) FROM durable.workflows WHERE task_queue = :'q' "
+                              "AND status = 'running' AND workflow_id LIKE :'p'", q=QUEUE, p=f"mw-%-{tag}")
+            if open_ == "0":
+                break
+            continue
+        t = json.loads(row)
+        if t["kind"] == "activity":
+            inp = t["input"] or []
+            psql(dsn, "SELECT durable.complete_activity(:'k', :'r'::jsonb)", k=t["task_token"],
+                 r=json.dumps(ACTIVITIES[t["activity_type"]](*inp)))
+            continue
+        if t["kind"] != "workflow":
+            continue                # a kind this worker does not know
+        out = workflow_task(scripts, t["history"])
+        if "fail_workflow_task" in out:
+            problems.append(f"{t['workflow_id']}: {out['fail_workflow_task']['message']}")
+            psql(dsn, "SELECT durable.fail_workflow_task(:'k', :'f'::jsonb)", k=t["task_token"],
+                 f=json.dumps(out["fail_workflow_task"]))
+            continue
+        answer = json.loads(psql(dsn, "SELECT durable.complete_workflow_task(:'k', :'c'::jsonb)",
+                                 k=t["task_token"], c=json.dumps(out["complete_workflow_task"])))
+        if answer != {"outcome": "completed"}:
+            problems.append(f"{t['workflow_id']}: the engine answered {answer}")
+        r = runs[t["workflow_id"]]
+        r["tasks"] += 1
+        for name, payload in r["signals"] if r["tasks"] == 1 else []:
+            psql(dsn, "SELECT durable.signal_workflow(:'w', :'n', :'p'::jsonb)", w=t["workflow_id"], n=name,
+                 p=json.dumps(payload))
+    passed = failed = 0
+    for wid, r in runs.items():
+        got = psql(dsn, "SELECT durable.workflow_result(:'w', wait => '0')", w=wid)
+        mine = [p for p in problems if p.startswith(wid + ":")]
+        if got and json.loads(got) == r["want"] and not mine:
+            print(f"pass live {r['type']} ({r['tasks']} workflow tasks)")
+            passed += 1
+        else:
+            print(f"FAIL live {r['type']}: result {got!r}, expected {json.dumps(r['want'])}; {'; '.join(mine)}")
+            failed += 1
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
 def main(paths):
+    if paths[:1] == ["--live"]:
+        return live(paths[1], paths[2:])
     passed = failed = skipped = 0
     for path in paths:
         name = Path(path).stem

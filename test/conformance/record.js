@@ -4,6 +4,7 @@
  * (test/conformance/*.json) from the real engine.
  *
  *   cd sdk/typescript && npx tsc -p . && cd ../.. && node test/conformance/record.js [name ...]
+ *   node test/conformance/record.js --check [name ...]
  *
  * Starts a throwaway cluster the way the TypeScript SDK's tests do (its
  * compiled test/helpers/cluster.js: initdb in a temp dir, the installed
@@ -15,6 +16,12 @@
  * that last task are sent too, so the engine checks them; its answer is
  * kept as `engine_answer`.  Histories are then normalised (README.md,
  * "Normalisation") and written to <name>.json.
+ *
+ * With --check nothing is written: each recording is compared with the
+ * stored fixture (history, expected commands, engine answer), so that a
+ * change of the engine that a fixture no longer describes fails the run
+ * (test/run-all does this).  Prints "pass <name>" / "FAIL <name>: ..." and
+ * ends with "N passed, N failed".
  */
 'use strict';
 const fs = require('node:fs');
@@ -408,7 +415,9 @@ function normaliser(runId) {
 /* ------------------------------------------------------------ main */
 
 async function main() {
-  const only = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const check = args.includes('--check');
+  const only = args.filter((a) => a !== '--check');
   const recipes = only.length ? RECIPES.filter((r) => only.includes(r.name)) : RECIPES;
   if (only.length && recipes.length !== only.length) throw new Error(`unknown fixture in ${only.join(' ')}`);
   const cluster = new Cluster();
@@ -432,6 +441,8 @@ async function main() {
   } finally {
     await cluster.stop();
   }
+  let passed = 0;
+  let failed = 0;
   for (const r of recipes) {
     const [, out] = results.find(([x]) => x === r);
     const n = normaliser(out.task.run_id);
@@ -449,9 +460,43 @@ async function main() {
     };
     if (out.answer !== undefined) fixture.engine_answer = n.walk(out.answer);
     const file = path.join(__dirname, `${r.name}.json`);
+    if (check) {
+      const stored = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : null;
+      const diff = stored ? firstDifference(stored, JSON.parse(JSON.stringify(fixture)), '') : 'no stored fixture';
+      if (diff) {
+        failed++;
+        console.log(`FAIL ${r.name}: ${diff}`);
+      } else {
+        passed++;
+        console.log(`pass ${r.name}`);
+      }
+      continue;
+    }
     fs.writeFileSync(file, JSON.stringify(fixture, null, 1) + '\n');
     console.log(`wrote ${path.relative(process.cwd(), file)} (${fixture.history.length} events)`);
   }
+  if (check) {
+    console.log(`${passed} passed, ${failed} failed`);
+    if (failed) process.exitCode = 1;
+  }
+}
+
+/** Where two JSON values first differ (a path and both values), or null. */
+function firstDifference(a, b, at) {
+  if (typeof a !== typeof b || Array.isArray(a) !== Array.isArray(b) || (a === null) !== (b === null)) {
+    return `${at || '.'}: stored ${JSON.stringify(a)}, engine now ${JSON.stringify(b)}`;
+  }
+  if (a && typeof a === 'object') {
+    const keys = Array.isArray(a) ? [...Array(Math.max(a.length, b.length)).keys()]
+      : [...new Set([...Object.keys(a), ...Object.keys(b)])];
+    for (const k of keys) {
+      if (!(k in a) || !(k in b)) return `${at}/${k}: stored ${JSON.stringify(a[k])}, engine now ${JSON.stringify(b[k])}`;
+      const d = firstDifference(a[k], b[k], `${at}/${k}`);
+      if (d) return d;
+    }
+    return null;
+  }
+  return a === b ? null : `${at || '.'}: stored ${JSON.stringify(a)}, engine now ${JSON.stringify(b)}`;
 }
 
 main().catch((e) => {

@@ -1,0 +1,719 @@
+"""The workflow runtime: a deterministic asyncio event loop and replay.
+
+A workflow run is a `WorkflowInstance`: an object of the user's workflow
+class, driven by `_WorkflowLoop`, an asyncio event loop that only runs when
+the runtime activates it and never touches a clock, a socket or a thread.
+`run_workflow_task` replays a task's history by the procedure of
+docs/protocol.md, "Replay", and returns the commands of the current
+activation, or the failure to send to `fail_workflow_task`.
+
+Invariants:
+- One activation runs synchronously, from `activate` to its return: the
+  loop runs ready callbacks until none is left and no `wait_condition` can
+  make progress. Nothing of the workflow runs outside an activation, so a
+  module-level "current instance" is exact (the worker's real loop never
+  interleaves two activations: no `await` happens inside one).
+- Time inside the workflow is the activation's clock (the
+  `WorkflowTaskStarted` event's time); randomness comes from a generator
+  seeded with the run id. `loop.call_later` starts a durable timer, so
+  `asyncio.sleep` and `asyncio.wait_for` inside a workflow are durable.
+- Commands are appended in the order the code makes them; once a close
+  command (complete, fail, cancel, continue-as-new) is appended the run is
+  closed and later commands are dropped (the engine requires the close
+  last).
+- Activity and timer ids the code does not name are "1", "2", ... per kind
+  per run (docs/protocol.md, "Conventions workers share").
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Optional
+
+from . import converter
+from .common import RetryPolicy, to_seconds
+from .exceptions import (ActivityError, ApplicationError, CancelledError, FailureError,
+                         error_to_failure, failure_to_error)
+
+CLOSE_COMMANDS = ("complete_workflow", "fail_workflow", "cancel_workflow", "continue_as_new")
+
+# command type -> (its command event, whether a command and an event match)
+def _wid(a):
+    return (a.get("workflow_execution") or {}).get("workflow_id")
+
+
+_MATCH = {
+    "schedule_activity": ("ActivityTaskScheduled", lambda c, a, run:
+                          c["activity_id"] == a["activity_id"] and c["activity_type"] == a["activity_type"]),
+    "request_cancel_activity": ("ActivityTaskCancelRequested", lambda c, a, run:
+                                run.activity_event.get(c["activity_id"]) == a["scheduled_event_id"]),
+    "start_timer": ("TimerStarted", lambda c, a, run: c["timer_id"] == a["timer_id"]),
+    "cancel_timer": ("TimerCanceled", lambda c, a, run: c["timer_id"] == a["timer_id"]),
+    "record_marker": ("MarkerRecorded", lambda c, a, run: c["marker_name"] == a["marker_name"] and (
+        c["marker_name"] != "core_patch"
+        or (c.get("details") or {}).get("patch_id") == (a.get("details") or {}).get("patch_id"))),
+    "upsert_search_attributes": ("UpsertWorkflowSearchAttributes", lambda c, a, run: True),
+    "start_child_workflow": ("StartChildWorkflowExecutionInitiated", lambda c, a, run:
+                             c["workflow_id"] == a["workflow_id"] and c["workflow_type"] == a["workflow_type"]),
+    "signal_external_workflow": ("SignalExternalWorkflowExecutionInitiated", lambda c, a, run:
+                                 c["workflow_id"] == _wid(a) and c["signal_name"] == a["signal_name"]),
+    "request_cancel_external_workflow": ("RequestCancelExternalWorkflowExecutionInitiated",
+                                         lambda c, a, run: c["workflow_id"] == _wid(a)),
+    "accept_update": ("WorkflowExecutionUpdateAccepted", lambda c, a, run:
+                      c["update_id"] == a["protocol_instance_id"]),
+    "complete_update": ("WorkflowExecutionUpdateCompleted", lambda c, a, run:
+                        c["update_id"] == a["meta"]["update_id"]),
+    "complete_workflow": ("WorkflowExecutionCompleted", lambda c, a, run: True),
+    "fail_workflow": ("WorkflowExecutionFailed", lambda c, a, run: True),
+    "cancel_workflow": ("WorkflowExecutionCanceled", lambda c, a, run: True),
+    "continue_as_new": ("WorkflowExecutionContinuedAsNew", lambda c, a, run: True),
+}
+COMMAND_EVENTS = frozenset(event for event, _ in _MATCH.values())
+
+# events of features this SDK does not run (children, external signals and
+# cancels, updates, local activities): a history with them fails the task
+_UNSUPPORTED_PREFIXES = ("ChildWorkflowExecution", "StartChildWorkflow", "ExternalWorkflow",
+                         "SignalExternal", "RequestCancelExternal", "WorkflowExecutionUpdate")
+
+
+class NondeterminismError(Exception):
+    """The history does not match the workflow code (Temporal's name)."""
+
+    def __init__(self, message: str, event_id: Optional[int] = None):
+        super().__init__(message)
+        self.event_id = event_id
+
+
+class ContinueAsNewError(BaseException):
+    """Raised by `workflow.continue_as_new`; the run closes with the command."""
+
+    def __init__(self, command: dict):
+        super().__init__("continue as new")
+        self.command = command
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_current: Optional["WorkflowInstance"] = None
+
+
+def current() -> "WorkflowInstance":
+    if _current is None:
+        raise RuntimeError("not in a workflow (durable.workflow functions work only inside workflow code)")
+    return _current
+
+
+def in_workflow() -> bool:
+    return _current is not None
+
+
+# ------------------------------------------------------------------ the loop
+class _TimerHandle:
+    """What `loop.call_later` returns: cancelling it cancels the durable timer."""
+
+    __slots__ = ("_inst", "timer_id", "_cancelled", "_when")
+
+    def __init__(self, inst, timer_id, when):
+        self._inst, self.timer_id, self._cancelled, self._when = inst, timer_id, False, when
+
+    def cancel(self):
+        if not self._cancelled:
+            self._cancelled = True
+            self._inst._cancel_timer(self.timer_id)
+
+    def cancelled(self):
+        return self._cancelled
+
+    def when(self):
+        return self._when
+
+
+class _WorkflowLoop(asyncio.AbstractEventLoop):
+    """A deterministic event loop: callbacks run only when the runtime says."""
+
+    def __init__(self, inst: "WorkflowInstance"):
+        self._inst = inst
+        self._ready: collections.deque = collections.deque()
+        self._exceptions: list = []
+
+    # -- what asyncio's futures, tasks, sleep, wait_for and gather use
+    def call_soon(self, callback, *args, context=None):
+        h = asyncio.Handle(callback, args, self, context)
+        self._ready.append(h)
+        return h
+
+    call_soon_threadsafe = None  # a workflow has no threads
+
+    def call_later(self, delay, callback, *args, context=None):
+        if delay is None or delay <= 0:
+            return self.call_soon(callback, *args, context=context)
+        return self._inst._start_timer(delay, lambda: callback(*args), context)
+
+    def call_at(self, when, callback, *args, context=None):
+        return self.call_later(when - self.time(), callback, *args, context=context)
+
+    def time(self):
+        return self._inst.now.timestamp()
+
+    def create_future(self):
+        return asyncio.Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        if context is None:
+            return asyncio.Task(coro, loop=self, name=name)
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    def get_debug(self):
+        return False
+
+    def is_running(self):
+        return _current is self._inst
+
+    def is_closed(self):
+        return False
+
+    def call_exception_handler(self, context):
+        # an exception nobody retrieved (a task the code forgot); keep it for
+        # the logs, it does not change the run
+        self._exceptions.append(context)
+
+    def default_exception_handler(self, context):
+        self._exceptions.append(context)
+
+    def run_ready(self):
+        ready = self._ready
+        while ready:
+            h = ready.popleft()
+            if not h._cancelled:
+                h._run()
+
+
+# ------------------------------------------------------------------ the run
+@dataclass
+class _Activity:
+    activity_id: str
+    activity_type: str
+    handle: asyncio.Future
+    cancel_requested: bool = False
+    scheduled_event_id: Optional[int] = None
+
+
+@dataclass
+class _Condition:
+    fn: Callable[[], bool]
+    future: asyncio.Future
+
+
+@dataclass
+class Info:
+    """`workflow.info()`: what the run knows about itself (Temporal's workflow.Info)."""
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    namespace: str
+    attempt: int = 1
+    first_execution_run_id: Optional[str] = None
+    continued_run_id: Optional[str] = None
+    execution_timeout: Optional[timedelta] = None
+    run_timeout: Optional[timedelta] = None
+    task_timeout: Optional[timedelta] = None
+    retry_policy: Optional[RetryPolicy] = None
+    search_attributes: dict = field(default_factory=dict)
+    memo: Any = None
+    priority: Optional[int] = None
+    start_time: Optional[datetime] = None
+    workflow_start_time: Optional[datetime] = None
+    parent: Optional[dict] = None
+    history_length: int = 0
+
+
+def _parse_time(s: str) -> datetime:
+    return datetime.fromisoformat(s).astimezone(timezone.utc)
+
+
+def _td(v) -> Optional[timedelta]:
+    s = to_seconds(v)
+    return None if s is None else timedelta(seconds=s)
+
+
+def _duration_value(d) -> Any:
+    """A duration as a command field: a number of seconds (docs/protocol.md, "Durations")."""
+    s = to_seconds(d)
+    if s is None:
+        return None
+    s = round(s, 6)
+    return int(s) if s == int(s) else s
+
+
+class WorkflowInstance:
+    """One workflow run being replayed or run: its object, loop and state."""
+
+    def __init__(self, defn, workflow_id: str, run_id: str, namespace: str, task_queue: str):
+        self.defn = defn
+        self.loop = _WorkflowLoop(self)
+        self.info_: Info = Info(workflow_id=workflow_id, run_id=run_id, workflow_type=defn.name,
+                                task_queue=task_queue, namespace=namespace)
+        self.now = datetime.fromtimestamp(0, timezone.utc)
+        self.random = random.Random(run_id)
+        self.replaying = False
+        self.commands: list = []
+        self.closed = False
+        self.task_failure: Optional[BaseException] = None
+        self.obj = None
+        self.main: Optional[asyncio.Task] = None
+        self.timer_seq = 0
+        self.activity_seq = 0
+        self.timers: dict = {}              # pending timer id -> (callback, context)
+        self.activities: dict = {}          # pending activity id -> _Activity
+        self.activity_event: dict = {}      # activity id -> its ActivityTaskScheduled event id
+        self.activity_of: dict = {}         # ActivityTaskScheduled event id -> activity id
+        self.patches: dict = {}             # patch id -> patched() answer (once per run)
+        self.patch_markers: set = set()     # patch ids recorded by replayed tasks
+        self.conditions: list = []
+        self.signal_handlers: dict = dict(defn.signals)
+        self.query_handlers: dict = dict(defn.queries)
+        self.dynamic_signal = defn.dynamic_signal
+        self.dynamic_query = defn.dynamic_query
+        self.signal_buffer: list = []       # (name, args) with no handler yet
+        self.cancel_requested = False
+        self.logger = _ReplayAwareLogger(self)
+
+    # -- commands
+    def command(self, cmd: dict):
+        if self.closed:
+            return
+        self.commands.append(cmd)
+        if cmd["type"] in CLOSE_COMMANDS:
+            self.closed = True
+
+    # -- timers
+    def _start_timer(self, delay: float, fire: Callable, context) -> _TimerHandle:
+        self.timer_seq += 1
+        tid = str(self.timer_seq)
+        self.timers[tid] = (fire, context)
+        self.command({"type": "start_timer", "timer_id": tid, "duration": _duration_value(delay)})
+        return _TimerHandle(self, tid, self.loop.time() + delay)
+
+    def _cancel_timer(self, tid: str):
+        if self.timers.pop(tid, None) is not None:
+            self.command({"type": "cancel_timer", "timer_id": tid})
+
+    # -- activities
+    def schedule_activity(self, cmd: dict, handle_cls) -> asyncio.Future:
+        self.activity_seq += 1
+        aid = cmd.get("activity_id") or str(self.activity_seq)
+        cmd = {"type": "schedule_activity", "activity_id": aid, **{k: v for k, v in cmd.items() if k != "activity_id"}}
+        handle = handle_cls(loop=self.loop)
+        handle.activity_id = aid
+        act = _Activity(aid, cmd["activity_type"], handle)
+        self.activities[aid] = act
+        handle.add_done_callback(lambda f, act=act: self._activity_done(act, f))
+        self.command(cmd)
+        return handle
+
+    def _activity_done(self, act: _Activity, fut: asyncio.Future):
+        # a handle cancelled by the code (or by the workflow's cancellation)
+        # while the activity is pending asks the engine to cancel it, once;
+        # the handle is resolved at once (Temporal's TRY_CANCEL)
+        if fut.cancelled() and act.activity_id in self.activities and not act.cancel_requested:
+            act.cancel_requested = True
+            self.command({"type": "request_cancel_activity", "activity_id": act.activity_id})
+
+    def _resolve_activity(self, sid: int, ok: bool, value):
+        aid = self.activity_of.get(sid)
+        act = self.activities.pop(aid, None) if aid is not None else None
+        if act is None or act.handle.done():
+            return
+        if ok:
+            act.handle.set_result(value)
+        else:
+            act.handle.set_exception(value)
+
+    # -- patches (docs/protocol.md, "Patch markers")
+    def patched(self, patch_id: str, deprecated: bool = False) -> bool:
+        if patch_id not in self.patches:
+            self.patches[patch_id] = not self.replaying or patch_id in self.patch_markers
+            if self.patches[patch_id]:
+                self.command({"type": "record_marker", "marker_name": "core_patch",
+                              "details": {"patch_id": patch_id, "deprecated": deprecated}})
+        return self.patches[patch_id]
+
+    # -- conditions
+    def wait_condition(self, fn: Callable[[], bool]) -> asyncio.Future:
+        fut = self.loop.create_future()
+        self.conditions.append(_Condition(fn, fut))
+        return fut
+
+    # -- signals
+    def deliver_signal(self, name: str, args: list):
+        handler = self.signal_handlers.get(name)
+        if handler is not None:
+            self._call_handler(handler, args)
+        elif self.dynamic_signal is not None:
+            self._call_handler(self.dynamic_signal, [name, args], dynamic=True)
+        else:
+            self.signal_buffer.append((name, args))
+
+    def set_signal_handler(self, name: Optional[str], fn):
+        if name is None:
+            self.dynamic_signal = fn
+        elif fn is None:
+            self.signal_handlers.pop(name, None)
+        else:
+            self.signal_handlers[name] = fn
+        buffered, self.signal_buffer = self.signal_buffer, []
+        for n, a in buffered:
+            self.deliver_signal(n, a)
+
+    def _call_handler(self, fn, args, dynamic=False):
+        bound = fn.__get__(self.obj) if hasattr(fn, "__get__") and self.obj is not None and _is_method(fn, self.obj) else fn
+        # a dynamic handler is called as handler(name, *args), undecoded
+        call_args = [args[0], *args[1]] if dynamic else converter.decode_args(args, fn)
+        if inspect.iscoroutinefunction(fn):
+            task = self.loop.create_task(bound(*call_args))
+            task.add_done_callback(self._handler_done)
+        else:
+            def run():
+                try:
+                    bound(*call_args)
+                except BaseException as e:   # noqa: B902 - routed like the main function's
+                    self._fail(e)
+            self.loop.call_soon(run)
+
+    def _handler_done(self, t: asyncio.Task):
+        if not t.cancelled() and t.exception() is not None:
+            self._fail(t.exception())
+
+    # -- starting and closing
+    def start(self, args: list):
+        cls = self.defn.cls
+        self.obj = cls.__new__(cls)
+        run_fn = getattr(cls, self.defn.run_fn_name)
+        decoded = converter.decode_args(args, run_fn)
+        if self.defn.init_takes_args:
+            self.obj.__init__(*decoded)
+        else:
+            self.obj.__init__()
+        self.main = self.loop.create_task(getattr(self.obj, self.defn.run_fn_name)(*decoded))
+        self.main.add_done_callback(self._main_done)
+
+    def _main_done(self, t: asyncio.Task):
+        if t.cancelled():
+            if self.cancel_requested:
+                self.command({"type": "cancel_workflow", "details": None})
+            else:
+                self._fail(CancelledError("workflow main task cancelled"))
+            return
+        e = t.exception()
+        if e is None:
+            self.command({"type": "complete_workflow", "result": converter.encode(t.result())})
+        else:
+            self._fail(e)
+
+    def _fail(self, e: BaseException):
+        if self.closed:
+            return
+        if isinstance(e, ContinueAsNewError):
+            self.command(e.command)
+        elif self.cancel_requested and _is_cancellation(e):
+            self.command({"type": "cancel_workflow", "details": None})
+        elif isinstance(e, FailureError):
+            self.command({"type": "fail_workflow", "failure": error_to_failure(e)})
+        elif self.task_failure is None:
+            # any other error fails the workflow task: fix the code and it goes on
+            self.task_failure = e
+
+    # -- events (docs/protocol.md, "What each event does")
+    def apply(self, e: dict):
+        t, a = e["event_type"], e.get("attributes") or {}
+        if t == "WorkflowExecutionStarted":
+            self._started(e, a)
+        elif t == "WorkflowExecutionSignaled":
+            self.deliver_signal(a["signal_name"], _args(a.get("input")))
+        elif t == "WorkflowExecutionCancelRequested":
+            if not self.cancel_requested:
+                self.cancel_requested = True
+                if self.main is not None and not self.main.done():
+                    self.main.cancel()
+        elif t == "ActivityTaskCompleted":
+            self._resolve_activity(a["scheduled_event_id"], True, a.get("result"))
+        elif t in ("ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"):
+            sid = a["scheduled_event_id"]
+            aid = self.activity_of.get(sid)
+            act = self.activities.get(aid)
+            if t == "ActivityTaskCanceled":
+                cause = CancelledError("activity cancelled", *(_args(a.get("details")) if a.get("details") is not None else ()))
+            else:
+                cause = failure_to_error(a.get("failure"))
+            err = ActivityError(f"activity {t[12:].lower()}", activity_id=aid,
+                                activity_type=act.activity_type if act else None,
+                                retry_state=a.get("retry_state"), identity=a.get("identity"),
+                                scheduled_event_id=sid)
+            err.__cause__ = cause
+            self._resolve_activity(sid, False, err)
+        elif t == "TimerFired":
+            fired = self.timers.pop(a["timer_id"], None)
+            if fired is not None:
+                fire, context = fired
+                if context is None:
+                    self.loop.call_soon(fire)
+                else:
+                    self.loop.call_soon(fire, context=context)
+        elif t.startswith(_UNSUPPORTED_PREFIXES) or (
+                t == "MarkerRecorded" and a.get("marker_name") == "core_local_activity"):
+            raise _Unsupported(f"{t} (child workflows, external signals and cancels, updates and local "
+                               "activities are not supported by the Python SDK)")
+        self.info_.history_length = e["event_id"]
+
+    def _started(self, e: dict, a: dict):
+        i = self.info_
+        i.workflow_type = a.get("workflow_type") or i.workflow_type
+        i.task_queue = a.get("task_queue") or i.task_queue
+        i.attempt = a.get("attempt") or 1
+        i.first_execution_run_id = a.get("first_execution_run_id")
+        i.continued_run_id = a.get("continued_execution_run_id")
+        i.execution_timeout = _td(a.get("workflow_execution_timeout"))
+        i.run_timeout = _td(a.get("workflow_run_timeout"))
+        i.task_timeout = _td(a.get("workflow_task_timeout"))
+        i.retry_policy = RetryPolicy.from_json(a.get("retry_policy"))
+        i.search_attributes = a.get("search_attributes") or {}
+        i.memo = a.get("memo")
+        i.priority = a.get("priority")
+        i.start_time = i.workflow_start_time = _parse_time(e["event_time"])
+        if a.get("parent_workflow_execution"):
+            i.parent = {"namespace": a.get("parent_workflow_namespace"), **a["parent_workflow_execution"]}
+        self.start(_args(a.get("input")))
+
+    # -- one activation
+    def activate(self, events: list, clock: datetime, replaying: bool, markers: set) -> list:
+        global _current
+        self.commands = []
+        self.replaying = replaying
+        self.now = clock
+        self.patch_markers |= markers
+        prev_loop = asyncio.events._get_running_loop()
+        prev, _current = _current, self
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            for e in events:
+                self.apply(e)
+            self._run_until_blocked()
+        finally:
+            asyncio.events._set_running_loop(prev_loop)
+            _current = prev
+        return self.commands
+
+    def _run_until_blocked(self):
+        while True:
+            self.loop.run_ready()
+            progressed = False
+            for c in list(self.conditions):
+                if c.future.done():
+                    self.conditions.remove(c)
+                elif c.fn():
+                    self.conditions.remove(c)
+                    c.future.set_result(True)
+                    progressed = True
+                    break       # what it unblocks runs before the next condition is asked
+            if not progressed and not self.loop._ready:
+                return
+
+    def query(self, name: str, args: list):
+        """Run a query handler against the replayed state (it must not change it)."""
+        global _current
+        handler = self.query_handlers.get(name)
+        prev_loop = asyncio.events._get_running_loop()
+        prev, _current = _current, self
+        asyncio.events._set_running_loop(self.loop)
+        self.replaying = True
+        try:
+            if handler is not None:
+                bound = handler.__get__(self.obj) if _is_method(handler, self.obj) else handler
+                return converter.encode(bound(*converter.decode_args(args, handler)))
+            if self.dynamic_query is not None:
+                fn = self.dynamic_query
+                bound = fn.__get__(self.obj) if _is_method(fn, self.obj) else fn
+                return converter.encode(bound(name, args))
+            known = sorted(self.query_handlers)
+            raise ApplicationError(f"workflow type {self.defn.name!r} has no query {name!r} "
+                                   f"(known queries: {', '.join(known) or 'none'})", type="QueryNotFound")
+        finally:
+            asyncio.events._set_running_loop(prev_loop)
+            _current = prev
+
+
+def _is_method(fn, obj) -> bool:
+    """Whether fn is a function of the workflow class (to be bound to obj)."""
+    return obj is not None and inspect.isfunction(fn) and getattr(type(obj), fn.__name__, None) is fn
+
+
+def _args(v) -> list:
+    """An input as its argument list (docs/protocol.md, "Conventions workers share")."""
+    if v is None:
+        return []
+    if isinstance(v, dict) and set(v) == {"__durable_headers", "args"}:
+        v = v["args"]
+    return v if isinstance(v, list) else [v]
+
+
+def _is_cancellation(e: BaseException) -> bool:
+    if isinstance(e, (asyncio.CancelledError, CancelledError)):
+        return True
+    if isinstance(e, ActivityError):
+        return _is_cancellation(e.__cause__) if e.__cause__ is not None else False
+    return False
+
+
+class _ReplayAwareLogger(logging.LoggerAdapter):
+    """`workflow.logger`: quiet while replaying, tagged with the run."""
+
+    def __init__(self, inst: WorkflowInstance):
+        super().__init__(logging.getLogger("durable.workflow"), {})
+        self._inst = inst
+
+    def isEnabledFor(self, level):
+        return not self._inst.replaying and super().isEnabledFor(level)
+
+    def process(self, msg, kwargs):
+        i = self._inst.info_
+        extra = dict(kwargs.get("extra") or {})
+        extra.setdefault("workflow_id", i.workflow_id)
+        extra.setdefault("run_id", i.run_id)
+        extra.setdefault("workflow_type", i.workflow_type)
+        kwargs["extra"] = extra
+        return f"{msg} ({{'workflow_id': {i.workflow_id!r}, 'run_id': {i.run_id!r}}})", kwargs
+
+
+# ------------------------------------------------------------------ replay
+def _deprecated_patch_event(e) -> bool:
+    a = e["attributes"]
+    return e["event_type"] == "MarkerRecorded" and a.get("marker_name") == "core_patch" and \
+        bool((a.get("details") or {}).get("deprecated"))
+
+
+def _deprecated_patch_command(c) -> bool:
+    return c["type"] == "record_marker" and c.get("marker_name") == "core_patch" and \
+        bool((c.get("details") or {}).get("deprecated"))
+
+
+def match(commands: list, events: list, started_id: int, run: WorkflowInstance):
+    """docs/protocol.md, "Matching commands to events": walk an activation's
+    commands and its command events side by side."""
+    commands = [c for c in commands if c["type"] != "reject_update"]
+    ci = ei = 0
+    while ci < len(commands) or ei < len(events):
+        c = commands[ci] if ci < len(commands) else None
+        e = events[ei] if ei < len(events) else None
+        a = e["attributes"] if e else None
+        m = _MATCH.get(c["type"]) if c else None
+        if c and e and m and m[0] == e["event_type"] and m[1](c, a, run):
+            if c["type"] == "schedule_activity":
+                run.activity_event[c["activity_id"]] = e["event_id"]
+                run.activity_of[e["event_id"]] = c["activity_id"]
+            ci, ei = ci + 1, ei + 1
+        elif e and _deprecated_patch_event(e) and not (c and m and m[0] == "MarkerRecorded"
+                                                         and m[1](c, a, run)):
+            ei += 1         # a deprecated patch marker the code no longer asks for
+        elif c and _deprecated_patch_command(c):
+            ci += 1         # a deprecated patch the history never recorded
+        elif e is None:
+            raise NondeterminismError(f"the workflow code sent {c['type']} {_cmd_id(c)}but the history has "
+                                      f"no command event left for it", started_id)
+        elif c is None:
+            raise NondeterminismError(f"event {e['event_id']} {e['event_type']} has no command in the "
+                                      f"workflow code", e["event_id"])
+        else:
+            raise NondeterminismError(f"event {e['event_id']} {e['event_type']} does not match the workflow "
+                                      f"code's {c['type']} {_cmd_id(c)}".rstrip(), e["event_id"])
+
+
+def _cmd_id(c: dict) -> str:
+    for k in ("activity_id", "timer_id", "marker_name", "workflow_id", "update_id"):
+        if k in c:
+            return f"{k}={c[k]!r} "
+    return ""
+
+
+@dataclass
+class Activation:
+    seen: list               # the events this activation sees
+    started: dict            # its WorkflowTaskStarted
+    command_events: list     # the command events after it (past activations)
+    past: bool
+
+
+def activations(history: list, current: bool):
+    """Split a history at its boundaries (docs/protocol.md, "Activations").
+    With `current`, the last event is the task's WorkflowTaskStarted (a
+    boundary); else every boundary is a past task and the events after the
+    last one are returned as trailing."""
+    last = len(history) - 1
+    bounds = [k for k, e in enumerate(history) if e["event_type"] == "WorkflowTaskStarted"
+              and ((current and k == last) or (k < last and history[k + 1]["event_type"] == "WorkflowTaskCompleted"))]
+    if current and (not bounds or bounds[-1] != last):
+        raise ValueError("a workflow task's history must end with its WorkflowTaskStarted")
+    acts = []
+    for i, b in enumerate(bounds):
+        start = bounds[i - 1] + 1 if i else 0
+        end = bounds[i + 1] if i + 1 < len(bounds) else len(history)
+        cmd_events = [e for e in history[b + 1:end] if e["event_type"] in COMMAND_EVENTS]
+        acts.append(Activation(history[start:b + 1], history[b], cmd_events, not (current and i == len(bounds) - 1)))
+    trailing = [] if current or not bounds else [e for e in history[bounds[-1] + 1:]]
+    if not bounds:
+        trailing = list(history)
+    return acts, trailing
+
+
+def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str, task_queue: str,
+           current: bool) -> tuple:
+    """Replay `history`; return (instance, commands of the last activation).
+    Raises NondeterminismError, _Unsupported, or the code's task failure."""
+    if not history or history[0]["event_id"] != 1 or history[0]["event_type"] != "WorkflowExecutionStarted":
+        raise ValueError("replay needs a whole history, starting with WorkflowExecutionStarted")
+    inst = WorkflowInstance(defn, workflow_id, run_id, namespace, task_queue)
+    acts, trailing = activations(history, current)
+    commands: list = []
+    prev_started = None
+    for i, act in enumerate(acts):
+        if i:
+            match(commands, acts[i - 1].command_events, prev_started["event_id"], inst)
+        markers = {(e["attributes"].get("details") or {}).get("patch_id") for e in act.command_events
+                   if act.past and e["event_type"] == "MarkerRecorded"
+                   and e["attributes"].get("marker_name") == "core_patch"}
+        commands = inst.activate(act.seen, _parse_time(act.started["event_time"]), act.past, markers)
+        if inst.task_failure is not None:
+            raise inst.task_failure
+        prev_started = act.started
+    if not current and acts:
+        match(commands, acts[-1].command_events, prev_started["event_id"], inst)
+    return inst, commands, trailing
+
+
+def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, namespace: str,
+                      task_queue: str) -> tuple:
+    """docs/protocol.md, "The procedure": ("complete", commands) or ("fail", failure)."""
+    try:
+        _, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
+                                task_queue=task_queue, current=True)
+        return "complete", commands
+    except NondeterminismError as nd:
+        return "fail", {"type": "NonDeterminismError", "message": str(nd), "non_retryable": False,
+                        "details": {"event_id": nd.event_id}}
+    except _Unsupported as u:
+        return "fail", {"type": "UnsupportedFeature", "message": str(u), "non_retryable": False}
+    except BaseException as e:     # noqa: B902 - a bug of the code fails the task, never the worker
+        f = error_to_failure(e)
+        return "fail", f
+
+
+def new_uuid4(inst: WorkflowInstance) -> uuid.UUID:
+    return uuid.UUID(int=inst.random.getrandbits(128), version=4)

@@ -1,0 +1,505 @@
+"""The worker: polls a task queue and runs workflow, query and activity tasks
+(docs/protocol.md, "The worker loop"); and the Replayer.
+
+    worker = Worker(client, task_queue="orders", workflows=[Order], activities=[charge])
+    await worker.run()          # until cancelled or worker.shutdown()
+
+Invariants:
+- A slot is one connection and one task at a time: `max_concurrent_workflow_tasks`
+  slots poll `{workflow}` (which also brings queries), `max_concurrent_activities`
+  slots poll `{activity}`. Polls wait server-side (`wait`), so an idle
+  worker sends one statement per slot per `poll_wait`.
+- Polls and completions run in autocommit: a claim commits before the task
+  runs. An activity that opened `activity.connection()` completes in that
+  connection's transaction instead.
+- Eager dispatch: a slot asks its completions for the tasks they make for
+  this worker (an activity it can run, the run's next workflow task) and
+  runs them at once on the same connection, with no poll; they count
+  against the slot that received them.
+- Every workflow task replays the run's whole history (no cache): a short
+  (sticky) history is never asked for, since the worker does not set
+  `durable.sticky_execution`.
+- Shutdown: stop polling (cancelling waiting polls), let running tasks finish
+  within `graceful_shutdown_timeout`, cancel the rest, give back what the
+  worker still holds (`durable.release_tasks`), close the session.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import inspect
+import logging
+import os
+import socket
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Optional, Sequence
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from . import _runtime, activity as _activity, converter
+from .common import to_seconds
+from .exceptions import error_to_failure, map_error, StaleTaskTokenError
+from .workflow import definition_of
+
+log = logging.getLogger("durable.worker")
+
+_POLL = ("SELECT to_json(t) FROM durable.poll_task(task_queue => %s, worker_id => %s, kinds => %s, "
+         "wait => %s * interval '1 second', namespace => %s, build_id => %s) t")
+_COMPLETE_WFT = "SELECT durable.complete_workflow_task(%s, %s, return_workflow_task => %s)"
+_FAIL_WFT = "SELECT durable.fail_workflow_task(%s, %s)"
+_WFT_HISTORY = "SELECT durable.workflow_task_history(%s)"
+_COMPLETE_ACT = "SELECT durable.complete_activity(%s, %s, return_workflow_task => %s)"
+_FAIL_ACT = "SELECT durable.fail_activity(%s, %s, return_workflow_task => %s)"
+_HEARTBEAT = "SELECT durable.heartbeat_activity(%s, %s)"
+_CANCELED_ACT = "SELECT durable.report_activity_canceled(%s, %s)"
+_ANSWER = "SELECT durable.answer_query(%s, %s, %s)"
+_RELEASE = "SELECT durable.release_tasks(%s, %s, %s)"
+
+
+def _ts(v) -> Optional[datetime]:
+    return datetime.fromisoformat(v) if isinstance(v, str) else v
+
+
+def _stale(e: BaseException) -> bool:
+    return getattr(e, "sqlstate", None) == "DU004"
+
+
+class Worker:
+    """Runs workflows and activities of one task queue (Temporal's `Worker`)."""
+
+    def __init__(self, client, *, task_queue: str, workflows: Sequence[type] = (),
+                 activities: Sequence[Any] = (), max_concurrent_workflow_tasks: Optional[int] = None,
+                 max_concurrent_activities: Optional[int] = None, identity: Optional[str] = None,
+                 build_id: Optional[str] = None, poll_wait: Any = timedelta(seconds=30),
+                 graceful_shutdown_timeout: Any = timedelta(0), eager: bool = True,
+                 activity_executor: Optional[concurrent.futures.Executor] = None,
+                 session: bool = True):
+        if not workflows and not activities:
+            raise ValueError("a worker needs at least one workflow or activity")
+        self.client = client
+        self.task_queue = task_queue
+        self.namespace = client.namespace
+        self.identity = identity or getattr(client, "identity", None) or f"{os.getpid()}@{socket.gethostname()}"
+        self.build_id = build_id
+        self._workflows = {}
+        for w in workflows:
+            d = definition_of(w)
+            self._workflows[d.name] = d
+        self._activities = {}
+        self._dynamic_activity = None
+        for a in activities:
+            if getattr(a, "__durable_activity_dynamic__", False):
+                self._dynamic_activity = a
+                continue
+            name = getattr(a, "__durable_activity_name__", None)
+            if name is None:
+                raise TypeError(f"{a!r} is not an @activity.defn function")
+            self._activities[name] = a
+        self._wf_slots = (max_concurrent_workflow_tasks or 2) if self._workflows else 0
+        self._act_slots = (max_concurrent_activities or 4) if self._activities or self._dynamic_activity else 0
+        self._poll_wait = to_seconds(poll_wait) or 0
+        self._grace = to_seconds(graceful_shutdown_timeout) or 0
+        self._eager = eager
+        self._executor = activity_executor
+        self._own_executor = False
+        self._session = session
+        self._stopping = asyncio.Event()
+        self._polling: dict = {}         # slot -> its connection, while a poll waits
+        self._running: set = set()       # running activity contexts
+        self._hb_conn = None
+        self._hb_lock = asyncio.Lock()
+        self._slots: list = []
+        self._run_task: Optional[asyncio.Task] = None
+        self.completed = {"workflow": 0, "activity": 0, "query": 0}
+
+    # ------------------------------------------------------------ lifecycle
+    async def run(self) -> None:
+        """Poll and run tasks until `shutdown()` is called or the task is cancelled."""
+        if self._act_slots and self._executor is None and any(
+                not inspect.iscoroutinefunction(f) for f in self._activities.values()):
+            self._executor = concurrent.futures.ThreadPoolExecutor(self._act_slots, "durable-activity")
+            self._own_executor = True
+        await self._connect_session()
+        self._slots = [asyncio.ensure_future(self._slot(i, ["workflow"])) for i in range(self._wf_slots)]
+        self._slots += [asyncio.ensure_future(self._slot(self._wf_slots + i, ["activity"]))
+                        for i in range(self._act_slots)]
+        try:
+            await self._stopping.wait()
+        finally:
+            await self._finish()
+
+    async def shutdown(self) -> None:
+        """Stop polling, let running tasks finish (up to the grace time), give back the rest."""
+        self._stopping.set()
+        for conn in list(self._polling.values()):
+            try:
+                conn.cancel()
+            except Exception:           # noqa: BLE001 - the slot sees its connection go anyway
+                pass
+        if self._run_task is not None:
+            await asyncio.shield(self._run_task)
+
+    async def __aenter__(self) -> "Worker":
+        self._run_task = asyncio.ensure_future(self.run())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.shutdown()
+
+    async def _finish(self):
+        self._stopping.set()
+        for conn in list(self._polling.values()):
+            try:
+                conn.cancel()
+            except Exception:           # noqa: BLE001
+                pass
+        if self._slots:
+            # running tasks get the grace time; then activities are cancelled
+            # (and given back below) and the slots get 5 s to finish what
+            # they are sending
+            _, pending = await asyncio.wait(self._slots, timeout=self._grace or 0.0)
+            if pending:
+                for c in list(self._running):
+                    if c.task is not None:
+                        c.task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=5.0)
+                for p in pending:
+                    p.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            if self._hb_conn is not None and not self._hb_conn.closed:
+                await self._hb_conn.execute(_RELEASE, (self.identity, self.task_queue, self.namespace))
+                if self._session:
+                    await self._hb_conn.execute("SELECT durable.close_worker_session()")
+        except psycopg.Error as e:
+            log.warning("durable worker %s: giving back tasks at shutdown failed: %s", self.identity, e)
+        if self._hb_conn is not None:
+            await self._hb_conn.close()
+        if self._own_executor:
+            self._executor.shutdown(wait=False)
+
+    async def _connect(self, autocommit: bool = True):
+        return await psycopg.AsyncConnection.connect(self.client.dsn, autocommit=autocommit)
+
+    async def _connect_session(self):
+        if self._hb_conn is not None and not self._hb_conn.closed:
+            return
+        self._hb_conn = await self._connect()
+        if self._session:
+            await self._hb_conn.execute("SELECT durable.open_worker_session(%s)", (self.identity,))
+
+    # ------------------------------------------------------------ slots
+    async def _slot(self, n: int, kinds: list):
+        backoff = 0.1
+        conn = None
+        while not self._stopping.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = await self._connect()
+                self._polling[n] = conn
+                try:
+                    cur = await conn.execute(_POLL, (self.task_queue, self.identity, kinds, self._poll_wait,
+                                                     self.namespace, self.build_id))
+                    row = await cur.fetchone()
+                finally:
+                    self._polling.pop(n, None)
+                backoff = 0.1
+                if row is None or row[0] is None:
+                    continue
+                await self._run_tasks(conn, [row[0]])
+            except psycopg.errors.QueryCanceled:
+                if self._stopping.is_set():
+                    break
+            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+                if self._stopping.is_set():
+                    break
+                log.warning("durable worker %s: connection lost (%s); reconnecting in %.1fs", self.identity, e, backoff)
+                if conn is not None:
+                    await conn.close()
+                conn = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                try:
+                    await self._connect_session()
+                except psycopg.Error:
+                    pass
+            except asyncio.CancelledError:
+                break
+            except Exception:           # noqa: BLE001 - a bug must not kill the slot
+                log.exception("durable worker %s: task failed in the SDK; the slot goes on", self.identity)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        if conn is not None:
+            await conn.close()
+
+    async def _run_tasks(self, conn, tasks: list):
+        """Run a polled task and whatever its completion hands back, in order."""
+        queue = list(tasks)
+        while queue:
+            task = queue.pop(0)
+            kind = task.get("kind")
+            if kind == "workflow":
+                out = await self._workflow_task(conn, task)
+            elif kind == "activity":
+                out = await self._activity_task(conn, task)
+            elif kind == "query":
+                out = await self._query_task(conn, task)
+            else:
+                out = None              # a kind this worker does not know: ignore it
+            if out and out.get("tasks"):
+                queue.extend(out["tasks"])
+
+    # ------------------------------------------------------------ workflow tasks
+    async def _workflow_task(self, conn, task: dict) -> Optional[dict]:
+        token = task["task_token"]
+        defn = self._workflows.get(task["workflow_type"])
+        try:
+            if defn is None:
+                return await self._fail_wft(conn, token, {
+                    "type": "NotFoundError", "non_retryable": False,
+                    "message": f"workflow type {task['workflow_type']!r} is not registered on worker "
+                               f"{self.identity} (registered: {', '.join(sorted(self._workflows)) or 'none'})"})
+            history = task["history"]
+            if history and history[0]["event_id"] > 1:
+                cur = await conn.execute(_WFT_HISTORY, (token,))
+                history = (await cur.fetchone())[0]
+            kind, out = _runtime.run_workflow_task(defn, history, workflow_id=task["workflow_id"],
+                                                   run_id=str(task["run_id"]), namespace=self.namespace,
+                                                   task_queue=task["task_queue"])
+            if kind == "fail":
+                log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
+                            task["workflow_id"], out.get("message"))
+                return await self._fail_wft(conn, token, out)
+            if self._eager:
+                for c in out:
+                    if c["type"] == "schedule_activity" and c["activity_type"] in self._activities and \
+                            c.get("task_queue", self.task_queue) == self.task_queue:
+                        c["request_eager_execution"] = True
+            try:
+                cur = await conn.execute(_COMPLETE_WFT, (token, Jsonb(out), self._eager))
+                res = (await cur.fetchone())[0]
+                self.completed["workflow"] += 1
+                return res
+            except psycopg.errors.DatabaseError as e:
+                if _stale(e) or isinstance(e, psycopg.OperationalError):
+                    raise
+                return await self._fail_wft(conn, token, error_to_failure(map_error(e)))
+        except psycopg.Error as e:
+            if _stale(e):
+                return None             # the task timed out or its run closed: drop it
+            raise
+
+    async def _fail_wft(self, conn, token, failure) -> None:
+        try:
+            await conn.execute(_FAIL_WFT, (token, Jsonb(failure)))
+        except psycopg.Error as e:
+            if not _stale(e):
+                raise
+        return None
+
+    # ------------------------------------------------------------ query tasks
+    async def _query_task(self, conn, task: dict) -> None:
+        result, failure = None, None
+        try:
+            defn = self._workflows.get(task["workflow_type"])
+            if task.get("history") is None:
+                raise LookupError(f"workflow run {task['run_id']} no longer exists")
+            if defn is None:
+                raise LookupError(f"workflow type {task['workflow_type']!r} is not registered on this worker")
+            inst = replay_stored(defn, task["history"], workflow_id=task["workflow_id"], run_id=str(task["run_id"]),
+                                 namespace=self.namespace, task_queue=task["task_queue"])
+            result = inst.query(task["query_name"], _runtime._args(task.get("input")))
+        except BaseException as e:      # noqa: B902 - any error is the query's failure
+            failure = error_to_failure(e)
+        try:
+            await conn.execute(_ANSWER, (task["task_token"], Jsonb(result), Jsonb(failure) if failure else None))
+            self.completed["query"] += 1
+        except psycopg.Error as e:
+            if not _stale(e):
+                raise
+        return None
+
+    # ------------------------------------------------------------ activity tasks
+    async def _activity_task(self, conn, task: dict) -> Optional[dict]:
+        token = task["task_token"]
+        fn = self._activities.get(task["activity_type"], self._dynamic_activity)
+        loop = asyncio.get_running_loop()
+        hd = task.get("heartbeat_details")
+        info = _activity.Info(
+            activity_id=task["activity_id"], activity_type=task["activity_type"], attempt=task.get("attempt") or 1,
+            task_token=token, task_queue=task["task_queue"], workflow_id=task["workflow_id"],
+            workflow_run_id=str(task["run_id"]), workflow_type=task["workflow_type"],
+            workflow_namespace=self.namespace, heartbeat_details=[] if hd is None else [hd],
+            heartbeat_timeout=_parse_interval(task.get("heartbeat_timeout")),
+            scheduled_time=_ts(task.get("scheduled_time")), started_time=_ts(task.get("started_time")),
+            deadline=_ts(task.get("deadline")), priority=task.get("priority"))
+        ctx = _activity._Context(info, self, loop)
+        self._running.add(ctx)
+        eager = self._eager
+        try:
+            if fn is None:
+                raise LookupError(f"activity type {task['activity_type']!r} is not registered on worker "
+                                  f"{self.identity} (registered: {', '.join(sorted(self._activities)) or 'none'})")
+            args = _runtime._args(task.get("input"))
+            reset = _activity._ctx.set(ctx)
+            try:
+                if getattr(fn, "__durable_activity_dynamic__", False):
+                    call = (fn, [task["activity_type"], *args])
+                else:
+                    call = (fn, converter.decode_args(args, fn))
+                if inspect.iscoroutinefunction(fn):
+                    ctx.task = loop.create_task(call[0](*call[1]))
+                else:
+                    ctx.task = asyncio.ensure_future(loop.run_in_executor(
+                        self._executor, contextvars.copy_context().run, call[0], *call[1]))
+            finally:
+                _activity._ctx.reset(reset)
+            try:
+                result = converter.encode(await ctx.task)
+            finally:
+                if ctx.sender is not None:
+                    ctx.sender.cancel()
+            if ctx.gone:
+                return None
+            if ctx.conn is not None:
+                cur = await ctx.conn.execute(_COMPLETE_ACT, (token, Jsonb(result), False))
+                await ctx.conn.commit()
+                self.completed["activity"] += 1
+                return None
+            cur = await conn.execute(_COMPLETE_ACT, (token, Jsonb(result), eager))
+            self.completed["activity"] += 1
+            return (await cur.fetchone())[0]
+        except asyncio.CancelledError:
+            await _rollback(ctx)
+            if ctx.gone:
+                return None             # DU004 from a heartbeat: the attempt is over, report nothing
+            if not ctx.cancelled.is_set():
+                if self._stopping.is_set():
+                    return None         # shutdown: release_tasks gives it back
+                raise
+            try:
+                await conn.execute(_CANCELED_ACT, (token, None))
+            except psycopg.Error as e:
+                if not _stale(e):
+                    raise
+            return None
+        except Exception as e:          # noqa: BLE001 - the activity's failure
+            await _rollback(ctx)
+            if ctx.gone or _stale(e):
+                return None
+            if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)) and ctx.conn is None:
+                raise
+            try:
+                cur = await conn.execute(_FAIL_ACT, (token, Jsonb(error_to_failure(map_error(e))), eager))
+                self.completed["activity"] += 1
+                return (await cur.fetchone())[0]
+            except psycopg.Error as e2:
+                if _stale(e2):
+                    return None
+                raise
+        finally:
+            self._running.discard(ctx)
+            if ctx.conn is not None:
+                await ctx.conn.close()
+
+    async def _activity_connection(self):
+        conn = await self._connect(autocommit=False)
+        return conn
+
+    async def _heartbeat(self, ctx, details: list) -> bool:
+        payload = details[0] if len(details) == 1 else (details or None)
+        async with self._hb_lock:
+            try:
+                await self._connect_session()
+                cur = await self._hb_conn.execute(_HEARTBEAT, (ctx.info.task_token, Jsonb(converter.encode(payload))))
+                return bool((await cur.fetchone())[0])
+            except psycopg.Error as e:
+                if _stale(e):
+                    ctx.gone = True
+                    if ctx.task is not None and not ctx.task.done():
+                        ctx.task.cancel()
+                    return False
+                log.warning("durable worker %s: heartbeat failed: %s", self.identity, e)
+                return False
+
+
+async def _rollback(ctx):
+    if ctx.conn is not None and not ctx.conn.closed:
+        try:
+            await ctx.conn.rollback()
+        except psycopg.Error:
+            pass
+
+
+def _parse_interval(v) -> Optional[timedelta]:
+    if v is None:
+        return None
+    if isinstance(v, timedelta):
+        return v
+    s = to_seconds(v)
+    return None if s is None else timedelta(seconds=s)
+
+
+# ------------------------------------------------------------------ replay of stored histories
+def replay_stored(defn, history: list, *, workflow_id: str, run_id: str, namespace: str,
+                  task_queue: str) -> "_runtime.WorkflowInstance":
+    """Replay a stored history (every task past), then apply the events no
+    task has seen yet, on this throwaway instance (docs/protocol.md, "Queries")."""
+    inst, _, trailing = _runtime.replay(defn, history, workflow_id=workflow_id, run_id=run_id,
+                                        namespace=namespace, task_queue=task_queue, current=False)
+    rest = [e for e in trailing if e["event_type"] not in _runtime.COMMAND_EVENTS]
+    if rest and not inst.closed:
+        inst.activate(rest, inst.now, True, set())
+    return inst
+
+
+class WorkflowReplayResult:
+    def __init__(self, history, replay_failure: Optional[Exception]):
+        self.history = history
+        self.replay_failure = replay_failure
+
+
+class Replayer:
+    """Replays stored histories (`Client` `fetch_history`, `durable.get_history`)
+    against workflow code, to check a code change is deterministic."""
+
+    def __init__(self, *, workflows: Sequence[type], namespace: str = "default"):
+        self._workflows = {definition_of(w).name: definition_of(w) for w in workflows}
+        self._namespace = namespace
+
+    async def replay_workflow(self, history, *, raise_on_replay_failure: bool = True) -> WorkflowReplayResult:
+        """Replay one history: a list of events, a JSON text of one, or an
+        object with `.events` (and optionally `.workflow_id`, `.run_id`).
+        Raises `workflow.NondeterminismError` on a mismatch (or returns it in
+        the result with `raise_on_replay_failure=False`)."""
+        events, wid, rid = _history_parts(history)
+        failure = None
+        try:
+            wtype = events[0]["attributes"]["workflow_type"]
+            defn = self._workflows.get(wtype)
+            if defn is None:
+                raise LookupError(f"workflow type {wtype!r} is not among the replayer's workflows")
+            inst, _, _ = _runtime.replay(defn, events, workflow_id=wid, run_id=rid, namespace=self._namespace,
+                                         task_queue=events[0]["attributes"].get("task_queue", ""), current=False)
+        except Exception as e:          # noqa: BLE001
+            failure = e
+        if failure is not None and raise_on_replay_failure:
+            raise failure
+        return WorkflowReplayResult(history, failure)
+
+    async def replay_workflows(self, histories: Iterable, *, raise_on_replay_failure: bool = True) -> list:
+        return [await self.replay_workflow(h, raise_on_replay_failure=raise_on_replay_failure) for h in histories]
+
+
+def _history_parts(history):
+    import json
+    if isinstance(history, (str, bytes)):
+        history = json.loads(history)
+    if isinstance(history, dict):
+        return history["events"], history.get("workflow_id", "replay"), history.get("run_id") or "replay"
+    if isinstance(history, list):
+        return history, "replay", "replay"
+    return list(history.events), getattr(history, "workflow_id", "replay"), \
+        str(getattr(history, "run_id", None) or "replay")

@@ -1,0 +1,346 @@
+"""Workflow definitions and the API workflow code calls (Temporal's
+`temporalio.workflow` names).
+
+    from durable import workflow
+
+    @workflow.defn
+    class Greeting:
+        def __init__(self):
+            self.name = None
+
+        @workflow.signal
+        def set_name(self, name: str):
+            self.name = name
+
+        @workflow.query
+        def current(self) -> str:
+            return self.name
+
+        @workflow.run
+        async def run(self, greeting: str) -> str:
+            await workflow.wait_condition(lambda: self.name is not None)
+            return await workflow.execute_activity(
+                "compose", greeting, self.name, start_to_close_timeout=timedelta(seconds=10))
+
+Workflow code runs on a deterministic event loop (durable/_runtime.py):
+`asyncio.sleep`, `asyncio.wait_for`, `asyncio.gather` and tasks work and are
+durable; time, randomness and ids must come from this module.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional, Sequence
+
+from . import _runtime, converter
+from ._runtime import ContinueAsNewError, Info, NondeterminismError
+from .common import RetryPolicy, to_seconds
+
+__all__ = [
+    "defn", "run", "init", "signal", "query", "info", "now", "time", "uuid4", "random", "logger",
+    "sleep", "wait_condition", "execute_activity", "start_activity", "ActivityHandle",
+    "ActivityCancellationType", "patched", "deprecate_patch", "continue_as_new", "ContinueAsNewError",
+    "NondeterminismError", "Info", "upsert_search_attributes", "set_signal_handler",
+    "set_dynamic_signal_handler", "set_query_handler", "get_signal_handler", "unsafe", "in_workflow",
+]
+
+
+_NO_ARG = object()     # "no positional argument given" (None is an argument)
+
+
+# ------------------------------------------------------------------ definitions
+@dataclass
+class _Definition:
+    name: str
+    cls: type
+    run_fn_name: str
+    signals: dict = field(default_factory=dict)
+    queries: dict = field(default_factory=dict)
+    dynamic_signal: Optional[Callable] = None
+    dynamic_query: Optional[Callable] = None
+    init_takes_args: bool = False
+
+
+def defn(cls: Optional[type] = None, *, name: Optional[str] = None, sandboxed: bool = True):
+    """Make a class a workflow definition; its type name is `name` or the
+    class's name. The class has exactly one `@workflow.run` method."""
+
+    def wrap(c: type) -> type:
+        run_fns = [n for n, v in inspect.getmembers(c) if getattr(v, "__durable_workflow_run__", False)]
+        if len(run_fns) != 1:
+            raise ValueError(f"workflow class {c.__name__} must have exactly one @workflow.run method "
+                             f"(found {len(run_fns)})")
+        d = _Definition(name=name or c.__name__, cls=c, run_fn_name=run_fns[0])
+        for n, v in inspect.getmembers(c):
+            if getattr(v, "__durable_signal_name__", None) is not None:
+                d.signals[v.__durable_signal_name__] = v
+            if getattr(v, "__durable_signal_dynamic__", False):
+                d.dynamic_signal = v
+            if getattr(v, "__durable_query_name__", None) is not None:
+                d.queries[v.__durable_query_name__] = v
+            if getattr(v, "__durable_query_dynamic__", False):
+                d.dynamic_query = v
+        d.init_takes_args = getattr(c.__init__, "__durable_workflow_init__", False)
+        run_fn = getattr(c, run_fns[0])
+        if not inspect.iscoroutinefunction(run_fn):
+            raise ValueError(f"{c.__name__}.{run_fns[0]} must be `async def`")
+        run_fn.__durable_workflow_name__ = d.name
+        c.__durable_workflow__ = d
+        return c
+
+    return wrap(cls) if cls is not None else wrap
+
+
+def run(fn: Callable) -> Callable:
+    """Mark the workflow's entry method (`async def run(self, ...)`)."""
+    fn.__durable_workflow_run__ = True
+    return fn
+
+
+def init(fn: Callable) -> Callable:
+    """Mark `__init__` as taking the workflow's arguments (Temporal's @workflow.init)."""
+    fn.__durable_workflow_init__ = True
+    return fn
+
+
+def signal(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False):
+    """A signal handler method; `dynamic=True` takes every signal with no
+    handler of its own as `(name, *args)`."""
+
+    def wrap(f):
+        if dynamic:
+            f.__durable_signal_dynamic__ = True
+        else:
+            f.__durable_signal_name__ = name or f.__name__
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def query(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False):
+    """A query handler method: plain `def`, must not change the workflow's state."""
+
+    def wrap(f):
+        if inspect.iscoroutinefunction(f):
+            raise ValueError(f"query handler {f.__name__} must not be async")
+        if dynamic:
+            f.__durable_query_dynamic__ = True
+        else:
+            f.__durable_query_name__ = name or f.__name__
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def definition_of(wf) -> _Definition:
+    d = getattr(wf, "__durable_workflow__", None)
+    if d is None:
+        raise TypeError(f"{wf!r} is not a @workflow.defn class")
+    return d
+
+
+# ------------------------------------------------------------------ the run's context
+def in_workflow() -> bool:
+    """Whether the caller is workflow code."""
+    return _runtime.in_workflow()
+
+
+def info() -> Info:
+    """The run's `Info` (ids, type, queue, attempt, timeouts, start time...)."""
+    return _runtime.current().info_
+
+
+def now() -> datetime:
+    """The workflow's clock: the time of the current workflow task (UTC)."""
+    return _runtime.current().now
+
+
+def time() -> float:
+    """`now()` as seconds since the epoch (what `asyncio` timers see)."""
+    return _runtime.current().now.timestamp()
+
+
+def uuid4():
+    """A random UUID that replays to the same value."""
+    return _runtime.new_uuid4(_runtime.current())
+
+
+def random():
+    """The run's deterministic `random.Random` (seeded with the run id)."""
+    return _runtime.current().random
+
+
+class _Logger:
+    """`workflow.logger`: a logging adapter that is quiet during replay."""
+
+    def __getattr__(self, name):
+        return getattr(_runtime.current().logger, name)
+
+
+logger = _Logger()
+
+
+class unsafe:
+    @staticmethod
+    def is_replaying() -> bool:
+        """True while the code re-runs a past workflow task."""
+        return _runtime.current().replaying
+
+
+# ------------------------------------------------------------------ timers and conditions
+async def sleep(duration) -> None:
+    """A durable timer: `duration` is a timedelta or seconds."""
+    s = to_seconds(duration)
+    if s is None or s <= 0:
+        await asyncio.sleep(0)
+        return
+    await asyncio.sleep(s)
+
+
+async def wait_condition(fn: Callable[[], bool], *, timeout=None) -> None:
+    """Wait until `fn()` is true (it is asked after every state change).
+    With `timeout`, raises `asyncio.TimeoutError` when it passes (a durable timer)."""
+    if fn():
+        return
+    fut = _runtime.current().wait_condition(fn)
+    if timeout is None:
+        await fut
+    else:
+        await asyncio.wait_for(fut, to_seconds(timeout))
+
+
+# ------------------------------------------------------------------ activities
+class ActivityCancellationType:
+    TRY_CANCEL = "try_cancel"
+
+
+class ActivityHandle(asyncio.Future):
+    """The future of a scheduled activity (`start_activity`); `cancel()` asks
+    the engine to cancel the activity and resolves the handle at once."""
+    activity_id: str
+
+
+def _activity_name(activity) -> str:
+    if isinstance(activity, str):
+        return activity
+    n = getattr(activity, "__durable_activity_name__", None)
+    if n is None:
+        raise TypeError(f"{activity!r} is neither an activity type name nor an @activity.defn function")
+    return n
+
+
+def start_activity(activity, arg: Any = _NO_ARG, *,
+                   args: Sequence[Any] = (), task_queue: Optional[str] = None,
+                   schedule_to_close_timeout=None, schedule_to_start_timeout=None,
+                   start_to_close_timeout=None, heartbeat_timeout=None,
+                   retry_policy: Optional[RetryPolicy] = None, activity_id: Optional[str] = None,
+                   cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
+                   priority: Optional[int] = None, fairness_key: Optional[str] = None,
+                   fairness_weight: Optional[float] = None, required_capabilities: Optional[dict] = None,
+                   **_ignored) -> ActivityHandle:
+    """Schedule an activity; returns its handle (await it for the result).
+    One of `start_to_close_timeout` and `schedule_to_close_timeout` is required.
+    Errors reach the workflow as `ActivityError` whose `__cause__` is the failure."""
+    if _ignored:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(_ignored))}")
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        raise ValueError("start_activity needs start_to_close_timeout or schedule_to_close_timeout")
+    all_args = list(args) if args else []
+    if arg is not _NO_ARG:
+        all_args = [arg, *all_args]
+    cmd: dict = {"activity_type": _activity_name(activity), "input": converter.encode_args(all_args)}
+    if activity_id is not None:
+        cmd["activity_id"] = activity_id
+    if task_queue is not None:
+        cmd["task_queue"] = task_queue
+    for k, v in (("schedule_to_close_timeout", schedule_to_close_timeout),
+                 ("schedule_to_start_timeout", schedule_to_start_timeout),
+                 ("start_to_close_timeout", start_to_close_timeout),
+                 ("heartbeat_timeout", heartbeat_timeout)):
+        if v is not None:
+            cmd[k] = _runtime._duration_value(v)
+    if retry_policy is not None:
+        cmd["retry_policy"] = retry_policy.to_json()
+    for k, v in (("priority", priority), ("fairness_key", fairness_key),
+                 ("fairness_weight", fairness_weight), ("required_capabilities", required_capabilities)):
+        if v is not None:
+            cmd[k] = v
+    return _runtime.current().schedule_activity(cmd, ActivityHandle)
+
+
+async def execute_activity(activity, arg: Any = _NO_ARG, **kwargs) -> Any:
+    """`start_activity` and wait for its result."""
+    return await start_activity(activity, arg, **kwargs)
+
+
+# ------------------------------------------------------------------ versioning, continue-as-new
+def patched(patch_id: str) -> bool:
+    """True when the run should take the new code path of `patch_id`: always
+    in new code, and on replay only where the history recorded the patch."""
+    return _runtime.current().patched(patch_id)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """Say that every run still open takes the `patch_id` path; the old branch can be deleted."""
+    _runtime.current().patched(patch_id, deprecated=True)
+
+
+def continue_as_new(arg: Any = _NO_ARG, *, args: Sequence[Any] = (), workflow=None,
+                    task_queue: Optional[str] = None, run_timeout=None, task_timeout=None,
+                    retry_policy: Optional[RetryPolicy] = None, memo: Optional[dict] = None,
+                    search_attributes: Optional[dict] = None, backoff=None):
+    """Close this run and start a new one of the same workflow id with fresh history."""
+    all_args = list(args) if args else []
+    if arg is not _NO_ARG:
+        all_args = [arg, *all_args]
+    cmd: dict = {"type": "continue_as_new", "input": converter.encode_args(all_args)}
+    if workflow is not None:
+        cmd["workflow_type"] = workflow if isinstance(workflow, str) else \
+            (getattr(workflow, "__durable_workflow_name__", None) or definition_of(workflow).name)
+    if task_queue is not None:
+        cmd["task_queue"] = task_queue
+    if run_timeout is not None:
+        cmd["run_timeout"] = _runtime._duration_value(run_timeout)
+    if task_timeout is not None:
+        cmd["task_timeout"] = _runtime._duration_value(task_timeout)
+    if retry_policy is not None:
+        cmd["retry_policy"] = retry_policy.to_json()
+    if memo is not None:
+        cmd["memo"] = memo
+    if search_attributes is not None:
+        cmd["search_attributes"] = search_attributes
+    if backoff is not None:
+        cmd["backoff_start_interval"] = _runtime._duration_value(backoff)
+    raise ContinueAsNewError(cmd)
+
+
+def upsert_search_attributes(attributes: dict) -> None:
+    """Merge `attributes` into the run's search attributes (a None value removes a key)."""
+    inst = _runtime.current()
+    inst.info_.search_attributes = {**inst.info_.search_attributes, **attributes}
+    inst.command({"type": "upsert_search_attributes", "search_attributes": attributes})
+
+
+# ------------------------------------------------------------------ handlers at run time
+def set_signal_handler(name: str, handler: Optional[Callable]) -> None:
+    """Set (or with None remove) the handler of signal `name`; buffered signals of that name are delivered."""
+    _runtime.current().set_signal_handler(name, handler)
+
+
+def set_dynamic_signal_handler(handler: Optional[Callable]) -> None:
+    """The handler of every signal with no handler of its own, called as `handler(name, *args)`."""
+    _runtime.current().set_signal_handler(None, handler)
+
+
+def get_signal_handler(name: str) -> Optional[Callable]:
+    return _runtime.current().signal_handlers.get(name)
+
+
+def set_query_handler(name: str, handler: Optional[Callable]) -> None:
+    inst = _runtime.current()
+    if handler is None:
+        inst.query_handlers.pop(name, None)
+    else:
+        inst.query_handlers[name] = handler

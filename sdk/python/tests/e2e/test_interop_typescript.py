@@ -60,6 +60,13 @@ class TsWorker:
         self.proc = subprocess.Popen([NODE, TS_WORKER], stdout=self.log, stderr=subprocess.STDOUT,
                                      env=dict(os.environ, DATABASE_URL=url, TASK_QUEUE=queue, WORKER_IDENTITY=identity))
 
+    def exited(self):
+        """The worker's output if it has exited (it should not before stop()), else None."""
+        if self.proc.poll() is None:
+            return None
+        self.log.seek(0)
+        return f"exit status {self.proc.returncode}: {self.log.read()[-3000:]}"
+
     def stop(self):
         """SIGTERM: the SDK's graceful shutdown (gives back what it holds)."""
         if self.proc.poll() is None:
@@ -111,6 +118,8 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
         for _ in range(int(timeout / 0.05)):
             if any(e[0] == event_type for e in await self.events(wid)):
                 return
+            if self.ts and self.ts.exited():
+                self.fail(f"the TypeScript worker exited: {self.ts.exited()}")
             await asyncio.sleep(0.05)
         self.fail(f"{wid}: no {event_type} within {timeout} s: {await self.events(wid)}")
 
@@ -121,6 +130,18 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
                 return st
             await asyncio.sleep(0.05)
         self.fail(f"state {st['state']}, not {want_state}")
+
+    async def result_while_ts_runs(self, h, timeout=60.0):
+        task = asyncio.ensure_future(h.result())
+        for _ in range(int(timeout / 0.1)):
+            done, _ = await asyncio.wait([task], timeout=0.1)
+            if done:
+                return task.result()
+            if self.ts and self.ts.exited():
+                task.cancel()
+                self.fail(f"the TypeScript worker exited: {self.ts.exited()}")
+        task.cancel()
+        self.fail(f"{h.id} not closed within {timeout} s: {await self.events(h.id)}")
 
     async def check_history(self, wid, first, second):
         ev = await self.events(wid)
@@ -165,7 +186,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
         self.py = None
         self.ts = TsWorker(q, "ts-b")
         await h.signal(SubscriptionLifecycle.cancel, "moved to a competitor")
-        res = await asyncio.wait_for(h.result(), 60)
+        res = await self.result_while_ts_runs(h)
         self.assertEqual((res["state"], res["renewals"], res["cancelReason"]),
                          ("cancelled", 1, "moved to a competitor"))
         await self.check_history(wid, "py-b", "ts-b")

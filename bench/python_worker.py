@@ -8,9 +8,9 @@ worker.ts: three `step` activities one after the other, step(i) returns i,
 start_to_close 30 s; so the histories are alike event for event.
 
 Environment: DATABASE_URL (or DSN), TASK_QUEUE (python), MAX_WFT / MAX_ACT
-(default 8 and 20, the TypeScript SDK's defaults), SDK_EAGER=0 and
-SDK_STICKY=0 (passed on when the Worker has such options), SDK_STATS=<file>
-(the worker's counters and CPU, written at exit).  The SDK is imported from
+(default 8 and 20, the TypeScript SDK's defaults), SDK_EAGER=0 (eager=False)
+and SDK_STICKY=0 (passed on when the Worker has such an option),
+SDK_STATS=<file> (the worker's counters and CPU, written at exit).  The SDK is imported from
 sdk/python of this repository unless `durable` is importable already.
 Prints "ready" once the worker is constructed.
 """
@@ -59,7 +59,7 @@ def worker_options():
     }
     optional = {
         "identity": "bench-python",
-        "eager_dispatch": os.environ.get("SDK_EAGER") != "0",
+        "eager": os.environ.get("SDK_EAGER") != "0",
         "sticky_execution": os.environ.get("SDK_STICKY") != "0",
         "poll_wait": timedelta(seconds=5),
         "graceful_shutdown_timeout": timedelta(seconds=2),
@@ -90,7 +90,7 @@ async def main():
         path = os.environ.get("SDK_STATS")
         if path:
             ru = resource.getrusage(resource.RUSAGE_SELF)
-            stats = dict(getattr(worker, "stats", None) or {})
+            stats = {"completed": dict(getattr(worker, "completed", None) or {})}
             stats["cpu"] = {"user": ru.ru_utime, "system": ru.ru_stime}
             with open(path, "w") as f:
                 f.write(json.dumps(stats, default=str) + "\n")

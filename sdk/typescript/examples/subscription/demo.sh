@@ -11,9 +11,16 @@
 #     one slow, and a long-running lifecycle that sleeps on a durable timer;
 #  3. kills worker-1 with SIGKILL once a charge has completed while
 #     renewal-slow-erin is in the middle of extendSubscription;
-#  4. starts worker-2, waits for every workflow to finish and checks, from the
-#     activities' own tables, that no charge ran twice;
-#  5. prints each workflow's history with durable.get_history.
+#  4. starts worker-2 -- and, when the Python SDK can run here (sdk/python,
+#     Debian's python3 with python3-psycopg), python-1, the Python example's
+#     worker (sdk/python/examples/subscription), on the same task queue --
+#     waits for every workflow to finish and checks, from the activities' own
+#     tables, that no charge ran twice; prints how many tasks each worker
+#     identity completed (the histories' identity fields);
+#  5. prints each workflow's history with durable.get_history;
+#  6. (with Python) one TypeScript worker and one Python worker on a fresh task
+#     queue from the start: 14 workflows, each worker must complete some of
+#     their tasks, no workflow task may fail (sdk/python/examples/subscription/demo.py).
 # Exit status 0 when every check passed.
 
 set -u
@@ -29,6 +36,15 @@ export TASK_QUEUE
 . "$SDK_SRC/../../scripts/common.sh"
 
 TMPD=$(mktemp -d /tmp/durable-sdk-demo.XXXXXX) || exit 1
+
+# The Python SDK's twin of this example, if it can run here
+PY=${DURABLE_PYTHON:-/usr/bin/python3}
+PY_SDK=$(cd "$SDK_SRC/../python" 2>/dev/null && pwd -P)
+HAVE_PY=0
+if [ -n "$PY_SDK" ] && [ -f "$PY_SDK/examples/subscription/worker.py" ] && [ -x "$PY" ] &&
+   "$PY" -c 'import psycopg' 2>/dev/null; then
+    HAVE_PY=1
+fi
 WORKER_PIDS=()
 
 # shellcheck disable=SC2317  # (invoked by the trap)
@@ -84,6 +100,40 @@ start_worker() {   # name
     WORKER_PIDS+=("$LAST_PID")
 }
 
+# The Python example's worker (sdk/python/examples/subscription/worker.py), the
+# SDK from this checkout; it prints "ready" once it polls.
+start_py_worker() {   # name [task queue]
+    local name=$1 queue=${2:-$TASK_QUEUE}
+    env WORKER_IDENTITY="$name" TASK_QUEUE="$queue" PYTHONDONTWRITEBYTECODE=1 \
+        PYTHONPATH="$PY_SDK/examples:$PY_SDK${PYTHONPATH:+:$PYTHONPATH}" \
+        "$PY" -m subscription.worker > >(sed -u "s/^/  [$name] /") 2>&1 &
+    LAST_PID=$!
+    WORKER_PIDS+=("$LAST_PID")
+}
+
+stop_worker() {   # pid: SIGTERM (a graceful shutdown), then wait
+    local pid=$1 _
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+}
+
+# Tasks completed by each worker identity in the workflows matching a regex.
+identity_table() {   # regex
+    psql -X -q -v ON_ERROR_STOP=1 -v re="$1" <<'SQL'
+SELECT coalesce(h.attributes->>'identity', '(none)') AS identity,
+       count(*) FILTER (WHERE h.event_type = 'WorkflowTaskCompleted') AS "workflow tasks",
+       count(*) FILTER (WHERE h.event_type IN ('ActivityTaskCompleted', 'ActivityTaskFailed')) AS "activity tasks",
+       count(*) FILTER (WHERE h.event_type = 'WorkflowTaskFailed') AS "failed workflow tasks",
+       count(DISTINCT w.workflow_id) AS workflows
+  FROM durable.workflows w JOIN durable.history h ON h.run_id = w.run_id
+ WHERE w.workflow_id ~ :'re'
+   AND h.event_type IN ('WorkflowTaskCompleted', 'WorkflowTaskFailed', 'ActivityTaskCompleted', 'ActivityTaskFailed')
+ GROUP BY 1 ORDER BY 1;
+SQL
+}
+
 # ---------------------------------------------------------------------------
 header "worker-1 starts; seven subscription renewals start"
 
@@ -107,12 +157,26 @@ else
 fi
 
 # ---------------------------------------------------------------------------
-header "worker-2 starts; every workflow must finish, no charge twice"
+if [ "$HAVE_PY" -eq 1 ]; then
+    header "worker-2 (TypeScript) and python-1 (Python) start; every workflow must finish, no charge twice"
+else
+    header "worker-2 starts; every workflow must finish, no charge twice"
+    info "(no Python SDK worker: needs sdk/python and $PY with python3-psycopg)"
+fi
 
 start_worker worker-2
 info "worker-2: pid $LAST_PID"
-node "$DEMO_JS" finish
+LATER=worker-2
+if [ "$HAVE_PY" -eq 1 ]; then
+    start_py_worker python-1
+    info "python-1: $PY -m subscription.worker, pid $LAST_PID, the same task queue $TASK_QUEUE"
+    LATER=worker-2,python-1
+fi
+DEMO_LATER_WORKERS=$LATER node "$DEMO_JS" finish
 RESULT=$?
+printf '\n'
+info "tasks completed by each worker identity (from the histories' identity fields):"
+identity_table "^(renewal|lifecycle)-[a-z-]+${DEMO_TAG}\$" || RESULT=1
 
 # ---------------------------------------------------------------------------
 header "the histories, from SQL: SELECT ... FROM durable.get_history(workflow_id)"
@@ -146,9 +210,26 @@ SELECT event_id AS "#", event_type, to_char(event_time, 'HH24:MI:SS.MS') AS "tim
 SQL
 done
 
+if [ "$HAVE_PY" -eq 1 ]; then
+    header "one TypeScript worker and one Python worker on one task queue"
+    MIXED_QUEUE=subscriptions-mixed$DEMO_TAG
+    env TASK_QUEUE="$MIXED_QUEUE" WORKER_IDENTITY=typescript-1 node "$WORKER_JS" > >(sed -u "s/^/  [typescript-1] /") 2>&1 &
+    TS_MIXED=$!
+    WORKER_PIDS+=("$TS_MIXED")
+    start_py_worker python-2 "$MIXED_QUEUE"
+    PY_MIXED=$LAST_PID
+    info "typescript-1 (node, pid $TS_MIXED) and python-2 (python3, pid $PY_MIXED) poll task queue $MIXED_QUEUE"
+    env TASK_QUEUE="$MIXED_QUEUE" DEMO_IDENTITIES=typescript-1,python-2 PYTHONDONTWRITEBYTECODE=1 \
+        PYTHONPATH="$PY_SDK/examples:$PY_SDK${PYTHONPATH:+:$PYTHONPATH}" \
+        "$PY" -m subscription.demo mixed || RESULT=1
+    stop_worker "$TS_MIXED"
+    stop_worker "$PY_MIXED"
+fi
+
 header "result"
 if [ "$RESULT" -eq 0 ]; then
     info "every workflow finished after the SIGKILL of worker-1, and no charge ran twice"
+    [ "$HAVE_PY" -eq 1 ] && info "a TypeScript and a Python worker served one task queue together"
 else
     warn "the demo's checks failed (see above)"
 fi

@@ -332,11 +332,6 @@ class WorkflowApiTest(unittest.IsolatedAsyncioTestCase):
     # CancelledError, and the activity learns it through its heartbeat (TRY_CANCEL):
     # temporalio/features features/activity/cancel_try_cancel/feature.py,
     # https://docs.temporal.io/develop/python/cancellation
-    # As of the first Python runtime, `await handle` after `handle.cancel()` raises asyncio.CancelledError
-    # (the handle is cancelled as a plain future) and the workflow fails: remove this marker once the
-    # handle resolves to ActivityError(cause=CancelledError) as Temporal's does (an unexpected success
-    # counts as a failure in test/run-all).
-    @unittest.expectedFailure
     async def test_workflow_cancels_its_activity(self):
         await self.db.execute("CREATE TABLE IF NOT EXISTS activity_cancelled (workflow_id text)")
         await self.start_worker()

@@ -19,6 +19,7 @@ except ImportError:                 # run as tests.e2e.test_activities from sdk/
 
 from durable import activity, workflow
 from durable.common import RetryPolicy
+from durable.exceptions import CancelledError
 
 from ._e2e import SqlClient, events, queue, running, types
 
@@ -105,6 +106,21 @@ def sync_cancellable(key: str) -> str:
         if activity.is_cancelled():
             seen(key).append("saw is_cancelled")
             raise asyncio.CancelledError()
+        time.sleep(0.05)
+    return "not cancelled"
+
+
+@activity.defn
+def sync_cancellable_temporal_style(key: str) -> str:
+    """Raises the SDK's CancelledError once cancelled, as Temporal raises
+    temporalio.exceptions.CancelledError in a sync activity's thread."""
+    seen(key).append("started")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20:
+        activity.heartbeat()
+        if activity.is_cancelled():
+            seen(key).append("saw is_cancelled")
+            raise CancelledError("cancelled")
         time.sleep(0.05)
     return "not cancelled"
 
@@ -247,6 +263,21 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         self.assertNotEqual(r["thread"], threading.main_thread().name)
         self.assertTrue(r["thread"].startswith("durable-activity"), r["thread"])
         self.assertEqual(SEEN["s2"], ["started", "saw is_cancelled"])
+
+    async def test_sync_activity_raising_cancelled_error_is_reported_cancelled(self):
+        # temporalio/sdk-python temporalio/worker/_activity.py: an activity whose cancellation was requested
+        # and that raises asyncio.CancelledError *or temporalio.exceptions.CancelledError* completes as
+        # cancelled (the latter is what a sync activity's thread gets); durable's equivalent is
+        # durable.exceptions.CancelledError
+        async with self.worker(sync_cancellable_temporal_style):
+            wid, _ = await self.c.start("CancelIt", "sync_cancellable_temporal_style", "s3", task_queue=self.q)
+            await self.c.wait_event(wid, "ActivityTaskCancelRequested")
+            await until(lambda: "saw is_cancelled" in seen("s3"), what="the activity to see the cancellation")
+            try:
+                h = await self.c.wait_event(wid, "ActivityTaskCanceled", timeout=3)
+            finally:
+                await self.c.signal(wid, "done")
+        self.assertNotIn("ActivityTaskFailed", types(h))
 
     # -------------------------------------------------------------- exactly once
     async def test_completion_in_the_activitys_own_transaction(self):

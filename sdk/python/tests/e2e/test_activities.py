@@ -141,6 +141,20 @@ async def write_in_own_tx(key: str, seconds: float, fail_first: bool) -> str:
     return f"wrote 2 rows in attempt {i.attempt}"
 
 
+@activity.defn
+async def write_then_go_quiet(key: str) -> str:
+    """Attempt 1 writes in its own transaction, then stops heartbeating past its heartbeat timeout."""
+    i = activity.info()
+    conn = await activity.connection()
+    await conn.execute("INSERT INTO eo_rows (k, attempt) VALUES (%s, %s)", (key, i.attempt))
+    seen(key).append(("inserted", i.attempt))
+    if i.attempt == 1:
+        activity.heartbeat("one")
+        await asyncio.sleep(2.0)         # heartbeat timeout 0.5 s: the attempt times out meanwhile
+        seen(key).append("attempt 1 returns")
+    return f"attempt {i.attempt}"
+
+
 @activity.defn(name="held")
 async def held_forever(key: str) -> str:
     seen(key).append("A started")
@@ -323,6 +337,22 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(seen(key), [("inserted", 1), ("inserted", 2)])
         st = events(await self.c.history(wid), "ActivityTaskStarted")[0]["attributes"]
         self.assertEqual((st["attempt"], st["last_failure"]["message"]), (2, "fails after its inserts"))
+
+    async def test_own_transaction_rolls_back_when_the_attempt_timed_out(self):
+        # docs/sql-api.md "Activities": complete_activity in the worker's own transaction fails with DU004 when
+        # the attempt timed out meanwhile, and the worker's writes roll back with it; the retry's are kept
+        key = "eo-timeout"
+        async with self.worker(write_then_go_quiet):
+            wid, _ = await self.c.start("RunOne", "write_then_go_quiet", [key], {"heartbeat": 0.5},
+                                        task_queue=self.q)
+            self.assertEqual(await self.c.result(wid), "attempt 2")
+            await until(lambda: "attempt 1 returns" in seen(key), what="attempt 1 to return")
+            await asyncio.sleep(0.3)        # its completion is refused, its transaction rolled back
+        rows = (await (await (await self.c.conn()).execute(
+            "SELECT attempt, count(*) FROM eo_rows WHERE k = %s GROUP BY 1", (key,))).fetchall())
+        self.assertEqual(rows, [(2, 1)])
+        st = events(await self.c.history(wid), "ActivityTaskStarted")[0]["attributes"]
+        self.assertEqual((st["attempt"], st["last_failure"]["timeout_type"]), (2, "HEARTBEAT"))
 
     # -------------------------------------------------------------- shutdown
     async def test_shutdown_gives_back_a_held_activity(self):

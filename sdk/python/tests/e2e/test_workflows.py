@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 import unittest
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 try:
@@ -78,6 +79,17 @@ async def wait_forever() -> str:
     except asyncio.CancelledError:
         SEEN.setdefault("wait_forever", []).append("cancelled")
         raise
+
+
+@dataclass
+class Parcel:
+    sku: str
+    qty: int
+
+
+@activity.defn
+async def pack(sku: str) -> Parcel:
+    return Parcel(sku, 2)
 
 
 # ------------------------------------------------------------------ workflows
@@ -420,7 +432,23 @@ class VersionedWrong:
         return [a, b]
 
 
-ALL_ACTIVITIES = [echo, upper, flaky, refuse, wait_forever]
+@workflow.defn
+class TypedByFunction:
+    @workflow.run
+    async def run(self, p: Parcel) -> dict:
+        got = await workflow.execute_activity(pack, p.sku, start_to_close_timeout=SHORT)
+        return {"arg": type(p).__name__, "result": type(got).__name__}
+
+
+@workflow.defn
+class TypedByName:
+    @workflow.run
+    async def run(self, sku: str) -> str:
+        got = await workflow.execute_activity("pack", sku, start_to_close_timeout=SHORT, result_type=Parcel)
+        return type(got).__name__
+
+
+ALL_ACTIVITIES = [echo, upper, flaky, refuse, wait_forever, pack]
 
 
 def _after_last_wft(h):
@@ -510,6 +538,23 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(SEEN["always"], [1, 2])
         f = events(await self.c.history(w1), "ActivityTaskFailed")[0]["attributes"]["failure"]
         self.assertEqual((f["type"], f["non_retryable"], f["details"]), ("CardDeclined", True, ["d1", {"code": 7}]))
+
+    async def test_activity_result_is_decoded_to_its_return_type(self):
+        # temporalio/sdk-python temporalio/workflow.py start_activity/execute_activity: the result is converted
+        # to the activity function's return type hint, or to `result_type` ("For string activities, this can
+        # set the specific result type hint to deserialize into"); https://docs.temporal.io/develop/python/
+        # core-application#activity-parameters (dataclasses as parameters and results)
+        async with self.worker(TypedByFunction, TypedByName):
+            w1, _ = await self.c.start("TypedByFunction", {"sku": "a", "qty": 1}, task_queue=self.q)
+            w2, _ = await self.c.start("TypedByName", "b", task_queue=self.q)
+            r1 = await self.c.result(w1)
+            try:
+                r2 = await self.c.result(w2, wait=3)
+            except Exception as e:          # noqa: BLE001
+                f = events(await self.c.history(w2), "WorkflowTaskFailed")
+                r2 = f"{type(e).__name__}; task failure: {f[0]['attributes']['failure']['message'] if f else None}"
+        self.assertEqual(r1, {"arg": "Parcel", "result": "Parcel"})
+        self.assertEqual(r2, "Parcel")
 
     async def test_reraised_activity_error_fails_the_workflow(self):
         # temporalio/sdk-python temporalio/worker/_workflow_instance.py: a FailureError (ActivityError)

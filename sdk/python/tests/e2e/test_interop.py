@@ -1,9 +1,11 @@
 """A Python workflow and a TypeScript workflow are interchangeable at the
 history level, both ways.
 
-The same workflow (type InteropOrder: activity interopGreet "1", a timer
-"1", the signal "approve", activity interopShip "2", a result; and the
-query "stage") is written in Python here and in TypeScript in ts/workflows.js
+The same workflow (type InteropOrder: a patch marker, activity
+interopGreet "1", activity interopCheck "2" that fails with a
+non-retryable ApplicationError the workflow catches, a timer "1", the
+signal "approve", activity interopShip "3", a result; and the query
+"stage") is written in Python here and in TypeScript in ts/workflows.js
 (run by ts/worker.js on the built TypeScript SDK, sdk/typescript/dist).
 Way 1: a TypeScript worker runs it until it waits for the signal and is
 stopped; a Python worker replays the TypeScript-written history, answers a
@@ -36,6 +38,7 @@ except ImportError:                 # run as tests.e2e.test_interop from sdk/pyt
     from tests import harness
 
 from durable import activity, workflow
+from durable.exceptions import ActivityError, ApplicationError
 from durable.worker import Replayer
 
 from ._e2e import SqlClient, events, queue, running, types
@@ -73,6 +76,11 @@ async def interop_greet(name: str) -> str:
     return f"hello {name}"
 
 
+@activity.defn(name="interopCheck")
+async def interop_check(greeting: str) -> None:
+    raise ApplicationError(f"rejected: {greeting}", "why", {"code": 7}, type="Rejected", non_retryable=True)
+
+
 @activity.defn(name="interopShip")
 async def interop_ship(greeting: str, by: str) -> str:
     return f"{greeting}, shipped (approved by {by})"
@@ -94,19 +102,31 @@ class InteropOrder:
 
     @workflow.run
     async def run(self, name: str) -> dict:
+        patched = workflow.patched("interop-patch")                                               # core_patch
         greeting = await workflow.execute_activity("interopGreet", name, start_to_close_timeout=T)   # activity "1"
+        rejected = None
+        try:
+            await workflow.execute_activity("interopCheck", greeting, start_to_close_timeout=T)      # activity "2"
+        except ActivityError as e:
+            c = e.cause
+            rejected = {"activityFailure": True, "type": c.type, "message": c.message, "details": list(c.details),
+                        "nonRetryable": c.non_retryable}
         self.at = "sleeping"
         await workflow.sleep(0.2)                                                                    # timer "1"
         self.at = "waiting"
         await workflow.wait_condition(lambda: self.by is not None)                                  # "approve"
         self.at = "shipping"
         shipped = await workflow.execute_activity("interopShip", args=[greeting, self.by],
-                                                  start_to_close_timeout=T)                          # activity "2"
-        return {"greeting": greeting, "shipped": shipped, "approvedBy": self.by}
+                                                  start_to_close_timeout=T)                          # activity "3"
+        return {"greeting": greeting, "shipped": shipped, "approvedBy": self.by, "patched": patched,
+                "rejected": rejected}
 
 
 def expected(name, by):
-    return {"greeting": f"hello {name}", "shipped": f"hello {name}, shipped (approved by {by})", "approvedBy": by}
+    return {"greeting": f"hello {name}", "shipped": f"hello {name}, shipped (approved by {by})", "approvedBy": by,
+            "patched": True,
+            "rejected": {"activityFailure": True, "type": "Rejected", "message": f"rejected: hello {name}",
+                         "details": ["why", {"code": 7}], "nonRetryable": True}}
 
 
 # ------------------------------------------------------------------ the TypeScript side
@@ -177,7 +197,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
         await self.c.close()
 
     def python_worker(self, identity="py-worker"):
-        return running(self.c, task_queue=self.q, workflows=[InteropOrder], activities=[interop_greet, interop_ship],
+        return running(self.c, task_queue=self.q, workflows=[InteropOrder], activities=[interop_greet, interop_check, interop_ship],
                        identity=identity)
 
     async def wait_for_signal_wait(self, wid):
@@ -195,9 +215,15 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
         sched = events(h, "ActivityTaskScheduled")
         self.assertEqual([(e["attributes"]["activity_id"], e["attributes"]["activity_type"], e["attributes"]["input"])
                           for e in sched],
-                         [("1", "interopGreet", [name]), ("2", "interopShip", [f"hello {name}", by])])
+                         [("1", "interopGreet", [name]), ("2", "interopCheck", [f"hello {name}"]),
+                          ("3", "interopShip", [f"hello {name}", by])])
+        m = events(h, "MarkerRecorded")
+        self.assertEqual([(e["attributes"]["marker_name"], e["attributes"]["details"]["patch_id"]) for e in m],
+                         [("core_patch", "interop-patch")])
+        f = events(h, "ActivityTaskFailed")[0]["attributes"]["failure"]
+        self.assertEqual((f["type"], f["non_retryable"], f["details"]), ("Rejected", True, ["why", {"code": 7}]))
         self.assertEqual([e["attributes"]["timer_id"] for e in events(h, "TimerStarted")], ["1"])
-        self.assertEqual([e["attributes"]["identity"] for e in events(h, "ActivityTaskStarted")], [first, second])
+        self.assertEqual([e["attributes"]["identity"] for e in events(h, "ActivityTaskStarted")], [first, first, second])
         wtc = {e["attributes"]["identity"] for e in events(h, "WorkflowTaskCompleted")}
         self.assertEqual(wtc, {first, second})
         self.assertNotIn("WorkflowTaskFailed", types(h))

@@ -4,10 +4,13 @@
 //   node worker.js replay FILE: Worker.runReplayHistory on the JSON history
 //       in FILE; prints "replay ok" (exit 0) or the error (exit 1)
 const fs = require('fs');
-const { Worker } = require('../../../../typescript/dist/src');
+const { Worker, ApplicationFailure } = require('../../../../typescript/dist/src');
 
 const activities = {
   async interopGreet(name) { return `hello ${name}`; },
+  async interopCheck(greeting) {
+    throw ApplicationFailure.nonRetryable(`rejected: ${greeting}`, 'Rejected', 'why', { code: 7 });
+  },
   async interopShip(greeting, by) { return `${greeting}, shipped (approved by ${by})`; },
 };
 

@@ -52,14 +52,15 @@ class SqlClient:
         return None if row is None else row[0]
 
     async def start(self, workflow_type: str, *args, id=None, task_queue: str, task_timeout: float = 10,
-                    execution_timeout=None) -> tuple:
+                    execution_timeout=None, retry_policy=None) -> tuple:
         """durable.start_workflow; returns (workflow_id, run_id)."""
         wid = id or f"wf-{uuid.uuid4()}"
         rid = await self.sql(
             "SELECT durable.start_workflow(workflow_type => %s, input => %s, workflow_id => %s, task_queue => %s, "
             "task_timeout => %s * interval '1 second', execution_timeout => %s * interval '1 second', "
-            "namespace => %s)",
-            (workflow_type, Jsonb(list(args)), wid, task_queue, task_timeout, execution_timeout, self.namespace))
+            "retry_policy => %s, namespace => %s)",
+            (workflow_type, Jsonb(list(args)), wid, task_queue, task_timeout, execution_timeout,
+             Jsonb(retry_policy.to_json()) if retry_policy is not None else None, self.namespace))
         return wid, str(rid)
 
     async def result(self, wid: str, run_id=None, wait: float = 15):

@@ -322,7 +322,7 @@ class Introspect:
         await workflow.execute_activity(echo, self.uuids, start_to_close_timeout=SHORT)
         await workflow.wait_condition(lambda: self.go)
         workflow.logger.info("introspect after signal %s", tag)
-        return {"workflow_id": i.workflow_id, "run_id": i.run_id, "workflow_type": i.workflow_type,
+        return {"last_now": workflow.now().isoformat(), "workflow_id": i.workflow_id, "run_id": i.run_id, "workflow_type": i.workflow_type,
                 "task_queue": i.task_queue, "namespace": i.namespace, "attempt": i.attempt,
                 "task_timeout": i.task_timeout.total_seconds() if i.task_timeout else None,
                 "first_now": self.first_now, "uuids": self.uuids, "rand": self.rand,
@@ -353,6 +353,17 @@ class Rejecting:
     @workflow.run
     async def run(self) -> None:
         raise ApplicationError("business rule broken", {"order": 42}, type="OrderInvalid")
+
+
+@workflow.defn
+class RetriedWorkflow:
+    @workflow.run
+    async def run(self) -> dict:
+        i = workflow.info()
+        if i.attempt < 2:
+            raise ApplicationError("first attempt fails")
+        return {"attempt": i.attempt, "max": i.retry_policy.maximum_attempts, "continued": i.continued_run_id,
+                "first": i.first_execution_run_id, "run": i.run_id}
 
 
 # -- versions of one workflow type across a code change ("Versioned")
@@ -722,6 +733,19 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(h1[-1]["attributes"]["input"], [1, [first]])
         self.assertEqual(h1[-1]["attributes"]["new_execution_run_id"], r["runs"][1])
 
+    async def test_workflow_retry_attempt_in_info(self):
+        # https://docs.temporal.io/encyclopedia/retry-policies#workflow-execution-retries ; temporalio/sdk-python
+        # temporalio/workflow.py Info.attempt ("starts at 1"), Info.retry_policy, first_execution_run_id
+        async with self.worker(RetriedWorkflow):
+            wid, first = await self.c.start("RetriedWorkflow", task_queue=self.q, retry_policy=RetryPolicy(
+                initial_interval=timedelta(milliseconds=100), maximum_attempts=3))
+            r = await self.c.result(wid)
+        self.assertEqual((r["attempt"], r["max"], r["continued"], r["first"]), (2, 3, first, first))
+        self.assertNotEqual(r["run"], first)
+        h1 = await self.c.history(wid, first)
+        self.assertEqual(h1[-1]["event_type"], "WorkflowExecutionFailed")
+        self.assertEqual(h1[-1]["attributes"]["new_execution_run_id"], r["run"])
+
     # -------------------------------------------------------------- versioning
     async def test_patched_across_a_code_change(self):
         # https://docs.temporal.io/develop/python/versioning#patching : workflow.patched is false when
@@ -803,6 +827,9 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         # now(): the first task's WorkflowTaskStarted time
         first_started = events(h, "WorkflowTaskStarted")[0]["event_time"]
         self.assertEqual(datetime.fromisoformat(r["first_now"]), datetime.fromisoformat(first_started))
+        # ... and in the last task, that task's
+        last_started = events(await self.c.history(wid), "WorkflowTaskStarted")[-1]["event_time"]
+        self.assertEqual(datetime.fromisoformat(r["last_now"]), datetime.fromisoformat(last_started))
         # a replay of the whole history makes the same values again
         full = await self.c.history(wid)
         inst = replay_stored(Introspect.__durable_workflow__, full, workflow_id=wid, run_id=rid,

@@ -298,13 +298,13 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         # Exactly-once database effects: docs/protocol.md "Heartbeats, exactly-once completion and shutdown"
         # (durable's own; Temporal has no equivalent). The activity's rows and ActivityTaskCompleted commit
         # together; heartbeats from inside the open transaction take no lock of the run (a signal goes through)
-        # and keep the attempt alive past its heartbeat timeout (3 s of work on a 1 s timeout).
+        # and keep the attempt alive past its heartbeat timeout (3.5 s of work on a 1.5 s timeout).
         key = "eo-ok"
         async with self.worker(write_in_own_tx):
-            wid, _ = await self.c.start("RunOne", "write_in_own_tx", [key, 3.0, False], {"heartbeat": 1},
+            wid, _ = await self.c.start("RunOne", "write_in_own_tx", [key, 3.5, False], {"heartbeat": 1.5},
                                         task_queue=self.q)
             await until(lambda: ("inserted", 1) in seen(key), what="the inserts")
-            await asyncio.sleep(1.2)        # past one heartbeat timeout, the transaction still open
+            await asyncio.sleep(1.7)        # past one heartbeat timeout, the transaction still open
             async with await psycopg.AsyncConnection.connect(CLUSTER.dsn, autocommit=True) as other:
                 n = (await (await other.execute("SELECT count(*) FROM eo_rows WHERE k = %s", (key,))).fetchone())[0]
                 self.assertEqual(n, 0)      # not committed yet

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 __all__ = [
     "Duration",
+    "Priority",
     "RetryPolicy",
     "WorkflowExecutionStatus",
     "WorkflowIDConflictPolicy",
@@ -160,6 +161,21 @@ class RetryPolicy:
         if d.get("non_retryable_error_types") is not None:
             p.non_retryable_error_types = list(d["non_retryable_error_types"])
         return p
+
+
+@dataclass
+class Priority:
+    """How a run's tasks are ordered on their queue (Temporal's Priority; docs/task-queues.md).
+
+    priority_key: 1 (served first) to 5, None for the default (3);
+    fairness_key / fairness_weight: within a priority, keys with ready tasks
+    share dispatch in proportion to their weights (0.001 to 1000, default 1).
+    Activities and children inherit what they do not set.
+    """
+
+    priority_key: Optional[int] = None
+    fairness_key: Optional[str] = None
+    fairness_weight: Optional[float] = None
 
 
 class _StrEnum(str, Enum):

@@ -1,10 +1,12 @@
 """Shared helpers of the end-to-end tests of workflows, activities, the
-replayer and interop: a client-side SQL shim (start, result, history,
-signal, query, cancel through the SQL API of docs/sql-api.md), waiting for
-history events, and a worker running in the background.
+replayer and interop: E2EClient, a durable.client.Client with short forms
+of the calls the tests make (start, result, history, signal, query,
+cancel, describe) through its handles, plus waiting for history events and
+a connection of the test's own for plain SQL; and a worker running in the
+background.
 
-Tests drive the engine through plain SQL so that what they assert is the
-engine's record (the history), not a client library's reading of it.
+Tests assert on the engine's record (the history, fetched with
+WorkflowHandle.fetch_history) rather than only on what the SDK reports.
 """
 import asyncio
 import json
@@ -13,23 +15,20 @@ import uuid
 from contextlib import asynccontextmanager
 
 import psycopg
-from psycopg.types.json import Jsonb
 
-from durable.exceptions import map_error
+from durable.client import Client
 from durable.worker import Worker
 
 
-class SqlClient:
-    """What durable.worker.Worker needs of a client (.dsn, .namespace,
-    .identity), plus the client calls the tests make, through the SQL API."""
+class E2EClient(Client):
+    """A Client (what durable.worker.Worker takes: .dsn, .namespace, .identity) with the tests' short forms."""
 
     def __init__(self, dsn: str, namespace: str = "default", identity=None):
-        self.dsn = dsn
-        self.namespace = namespace
-        self.identity = identity
+        super().__init__(dsn, namespace=namespace, identity=identity)
         self._conn = None
 
     async def conn(self):
+        """A connection of the test's own (autocommit) for plain SQL."""
         if self._conn is None or self._conn.closed:
             self._conn = await psycopg.AsyncConnection.connect(self.dsn, autocommit=True)
         return self._conn
@@ -37,59 +36,35 @@ class SqlClient:
     async def close(self):
         if self._conn is not None:
             await self._conn.close()
+        await super().close()
 
-    async def sql(self, query: str, params=()):
-        """One statement; its first row's first column (None if no row). Engine errors are typed (map_error)."""
-        c = await self.conn()
-        try:
-            cur = await c.execute(query, params)
-            row = await cur.fetchone() if cur.description else None
-        except psycopg.Error as e:
-            err = map_error(e)
-            if err is e:
-                raise
-            raise err       # no `from`: a typed error's __cause__ is its failure
-        return None if row is None else row[0]
-
-    async def start(self, workflow_type: str, *args, id=None, task_queue: str, task_timeout: float = 10,
+    async def start(self, workflow, *args, id=None, task_queue: str, task_timeout: float = 10,
                     execution_timeout=None, retry_policy=None) -> tuple:
-        """durable.start_workflow; returns (workflow_id, run_id)."""
-        wid = id or f"wf-{uuid.uuid4()}"
-        rid = await self.sql(
-            "SELECT durable.start_workflow(workflow_type => %s, input => %s, workflow_id => %s, task_queue => %s, "
-            "task_timeout => %s * interval '1 second', execution_timeout => %s * interval '1 second', "
-            "retry_policy => %s, namespace => %s)",
-            (workflow_type, Jsonb(list(args)), wid, task_queue, task_timeout, execution_timeout,
-             Jsonb(retry_policy.to_json()) if retry_policy is not None else None, self.namespace))
-        return wid, str(rid)
+        """Client.start_workflow; returns (workflow_id, run_id)."""
+        h = await self.start_workflow(workflow, args=list(args), id=id or f"wf-{uuid.uuid4()}", task_queue=task_queue,
+                                      task_timeout=task_timeout, execution_timeout=execution_timeout,
+                                      retry_policy=retry_policy)
+        return h.id, h.result_run_id
 
-    async def result(self, wid: str, run_id=None, wait: float = 15):
-        """durable.workflow_result waiting up to `wait` s (follows continue-as-new); raises WorkflowFailureError."""
-        return await self.sql("SELECT durable.workflow_result(%s, %s::uuid, %s * interval '1 second', %s)",
-                              (wid, run_id, wait, self.namespace))
+    async def result(self, wid: str, run_id=None, wait: float = 15, result_type=None):
+        """WorkflowHandle.result (follows continue-as-new and retries), waiting up to `wait` s."""
+        return await self.get_workflow_handle(wid, run_id=run_id, result_type=result_type).result(rpc_timeout=wait)
 
     async def history(self, wid: str, run_id=None) -> list:
-        """durable.get_history as a list of protocol event objects (event_time ISO 8601 text)."""
-        rows = await self.sql(
-            "SELECT coalesce(json_agg(json_build_object('event_id', event_id, 'event_type', event_type, "
-            "'event_time', event_time, 'attributes', attributes) ORDER BY event_id), '[]') "
-            "FROM durable.get_history(%s, %s::uuid, %s)", (wid, run_id, self.namespace))
-        return rows
+        """WorkflowHandle.fetch_history: the protocol's event objects (event_time ISO 8601 text)."""
+        return (await self.get_workflow_handle(wid, run_id=run_id).fetch_history()).events
 
     async def signal(self, wid: str, name: str, *args, run_id=None):
-        await self.sql("SELECT durable.signal_workflow(%s, %s, %s, %s::uuid, namespace => %s)",
-                       (wid, name, Jsonb(list(args)), run_id, self.namespace))
+        await self.get_workflow_handle(wid, run_id=run_id).signal(name, args=list(args))
 
     async def cancel(self, wid: str, reason=None):
-        await self.sql("SELECT durable.cancel_workflow(%s, %s, namespace => %s)", (wid, reason, self.namespace))
+        await self.get_workflow_handle(wid).cancel(reason)
 
     async def query(self, wid: str, name: str, *args, timeout: float = 5):
-        return await self.sql("SELECT durable.query_workflow(%s, %s, %s, %s * interval '1 second', "
-                              "namespace => %s)", (wid, name, Jsonb(list(args)), timeout, self.namespace))
+        return await self.get_workflow_handle(wid).query(name, args=list(args), rpc_timeout=timeout)
 
     async def describe(self, wid: str, run_id=None) -> dict:
-        return await self.sql("SELECT to_jsonb(d) FROM durable.describe_workflow(%s, %s::uuid, %s) d",
-                              (wid, run_id, self.namespace))
+        return (await self.get_workflow_handle(wid, run_id=run_id).describe()).raw
 
     async def wait_event(self, wid: str, event_type: str, *, count: int = 1, timeout: float = 10,
                          run_id=None, where=None) -> list:
@@ -104,6 +79,7 @@ class SqlClient:
                 raise AssertionError(f"{wid}: no {count} x {event_type} within {timeout}s; history: "
                                      f"{[e['event_type'] for e in h]}")
             await asyncio.sleep(0.05)
+
 
 
 def types(history: list) -> list:

@@ -21,7 +21,7 @@ from durable import activity, workflow
 from durable.common import RetryPolicy
 from durable.exceptions import CancelledError
 
-from ._e2e import SqlClient, events, queue, running, types
+from ._e2e import E2EClient, events, queue, running, types
 
 CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
@@ -211,7 +211,7 @@ class CancelIt:
 
 class ActivityTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
-        self.c = SqlClient(CLUSTER.dsn)
+        self.c = E2EClient(CLUSTER.dsn)
         self.q = queue()
 
     async def asyncTearDown(self):

@@ -41,7 +41,7 @@ from durable import activity, workflow
 from durable.exceptions import ActivityError, ApplicationError
 from durable.worker import Replayer
 
-from ._e2e import SqlClient, events, queue, running, types
+from ._e2e import E2EClient, events, queue, running, types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TS_WORKER = os.path.join(HERE, "ts", "worker.js")
@@ -190,7 +190,7 @@ class InteropOrderChanged:
 
 class InteropTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
-        self.c = SqlClient(CLUSTER.dsn)
+        self.c = E2EClient(CLUSTER.dsn)
         self.q = queue()
 
     async def asyncTearDown(self):

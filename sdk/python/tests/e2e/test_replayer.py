@@ -1,8 +1,8 @@
 """durable.worker.Replayer on histories a real worker wrote on a real
-cluster: the same code replays them, a changed code raises
-workflow.NondeterminismError (Temporal Python's Replayer,
-https://docs.temporal.io/develop/python/testing-suite#replay and
-temporalio/sdk-python temporalio/worker/_replayer.py)."""
+cluster (fetched with WorkflowHandle.fetch_history): the same code replays
+them, a changed code raises workflow.NondeterminismError (Temporal
+Python's Replayer, https://docs.temporal.io/develop/python/testing-suite#replay
+and temporalio/sdk-python temporalio/worker/_replayer.py)."""
 import asyncio
 import json
 import unittest
@@ -15,9 +15,10 @@ except ImportError:                 # run as tests.e2e.test_replayer from sdk/py
     from tests import harness
 
 from durable import activity, workflow
+from durable.client import WorkflowHistory
 from durable.worker import Replayer
 
-from ._e2e import SqlClient, events, queue, running
+from ._e2e import E2EClient, events, queue, running
 
 CLUSTER = harness.ModuleCluster()
 setUpModule = CLUSTER.start
@@ -100,7 +101,7 @@ class ReplayerTest(unittest.IsolatedAsyncioTestCase):
     @classmethod
     async def _record(cls):
         """One complete run and one still waiting for its signal, by a real worker."""
-        c = SqlClient(CLUSTER.dsn)
+        c = E2EClient(CLUSTER.dsn)
         q = queue()
         try:
             async with running(c, task_queue=q, workflows=[Order], activities=[charge, ship]):
@@ -110,7 +111,8 @@ class ReplayerTest(unittest.IsolatedAsyncioTestCase):
                 assert await c.result(done) == ["charged 5", "shipped box", "ann"]
                 await c.wait_event(waiting, "TimerFired")
                 h = await c.wait_event(waiting, "WorkflowTaskCompleted", count=3)
-            return {"done": await c.history(done), "waiting": h, "done_id": done}
+            return {"done": await c.history(done), "waiting": h, "done_id": done,
+                    "fetched": await c.get_workflow_handle(done).fetch_history()}
         finally:
             await c.close()
 
@@ -120,7 +122,13 @@ class ReplayerTest(unittest.IsolatedAsyncioTestCase):
         res = await r.replay_workflow(self.histories["done"])
         self.assertIsNone(res.replay_failure)
         await r.replay_workflow(self.histories["waiting"])          # an open run's history too
-        # a history as JSON text, or an object with .events (Client.fetch_history's WorkflowHistory)
+        # WorkflowHandle.fetch_history()'s WorkflowHistory as is, and through its JSON (temporalio/client.py
+        # WorkflowHistory.to_json / from_json: histories saved for replay tests); a list as JSON text; any object
+        # with .events
+        fetched = self.histories["fetched"]
+        self.assertEqual(fetched.workflow_id, self.histories["done_id"])
+        await r.replay_workflow(fetched)
+        await r.replay_workflow(WorkflowHistory.from_json(fetched.workflow_id, fetched.to_json()))
         await r.replay_workflow(json.dumps(self.histories["done"]))
         await r.replay_workflow(SimpleNamespace(events=self.histories["done"], workflow_id=self.histories["done_id"]))
         results = await r.replay_workflows([self.histories["done"], self.histories["waiting"]])

@@ -20,11 +20,11 @@ except ImportError:                 # run as tests.e2e.test_workflows from sdk/p
 from durable import activity, workflow
 from durable._runtime import COMMAND_EVENTS
 from durable.common import RetryPolicy, to_seconds
-from durable.exceptions import (ActivityError, ApplicationError, CancelledError, WorkflowFailureError,
-                                WorkflowQueryFailedError)
+from durable.exceptions import (ActivityError, ApplicationError, CancelledError, WorkflowContinuedAsNewError,
+                                WorkflowFailureError, WorkflowQueryFailedError)
 from durable.worker import Replayer, replay_stored
 
-from ._e2e import SqlClient, events, queue, running, types
+from ._e2e import E2EClient, events, queue, running, types
 
 CLUSTER = harness.ModuleCluster()
 setUpModule = CLUSTER.start
@@ -459,6 +459,13 @@ class TypedByName:
         return type(got).__name__
 
 
+@workflow.defn
+class Repack:
+    @workflow.run
+    async def run(self, p: Parcel) -> Parcel:
+        return Parcel(p.sku.upper(), p.qty + 1)
+
+
 ALL_ACTIVITIES = [echo, upper, flaky, refuse, wait_forever, pack]
 
 
@@ -470,7 +477,7 @@ def _after_last_wft(h):
 
 class WorkflowTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
-        self.c = SqlClient(CLUSTER.dsn)
+        self.c = E2EClient(CLUSTER.dsn)
         self.q = queue()
 
     async def asyncTearDown(self):
@@ -549,6 +556,16 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(SEEN["always"], [1, 2])
         f = events(await self.c.history(w1), "ActivityTaskFailed")[0]["attributes"]["failure"]
         self.assertEqual((f["type"], f["non_retryable"], f["details"]), ("CardDeclined", True, ["d1", {"code": 7}]))
+
+    async def test_dataclasses_in_and_out_through_the_client(self):
+        # https://docs.temporal.io/develop/python/core-application#workflow-parameters (dataclass parameters);
+        # temporalio/sdk-python temporalio/client.py execute_workflow decodes the result by the run method's
+        # return type
+        async with self.worker(Repack):
+            r = await self.c.execute_workflow(Repack.run, Parcel("ab", 1), id=f"repack-{self.q}", task_queue=self.q)
+        self.assertEqual(r, Parcel("AB", 2))
+        h = await self.c.history(f"repack-{self.q}")
+        self.assertEqual(h[0]["attributes"]["input"], [{"sku": "ab", "qty": 1}])
 
     async def test_activity_result_is_decoded_to_its_return_type(self):
         # temporalio/sdk-python temporalio/workflow.py start_activity/execute_activity: the result is converted
@@ -645,24 +662,30 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
     async def test_queries_and_unknown_query(self):
         # https://docs.temporal.io/develop/python/message-passing#queries ; an unknown query fails the
         # query (temporalio/sdk-python temporalio/client.py WorkflowQueryFailedError)
+        # the Client's handle, with the handler methods as references (temporalio/sdk-python temporalio/client.py
+        # WorkflowHandle.signal / query take the decorated method or its name)
         async with self.worker(Counter):
-            wid, _ = await self.c.start("Counter", task_queue=self.q)
-            await self.c.signal(wid, "bump", 2)
-            await self.c.signal(wid, "bump", 3)
+            handle = await self.c.start_workflow(Counter.run, id=f"counter-{self.q}", task_queue=self.q)
+            await handle.signal(Counter.bump, 2)
+            await handle.signal("bump", 3)
+            wid = handle.id
             await self.c.wait_event(wid, "WorkflowExecutionSignaled", count=2)
-            self.assertEqual(await self.c.query(wid, "value"), 5)
-            self.assertEqual(await self.c.query(wid, "times", 10), 50)
+            self.assertEqual(await handle.query(Counter.value), 5)
+            self.assertEqual(await handle.query(Counter.times_q, 10), 50)
+            self.assertEqual(await handle.query("times", 3), 15)
             with self.assertRaises(WorkflowQueryFailedError) as cm:
-                await self.c.query(wid, "no_such_query")
+                await handle.query("no_such_query")
             self.assertIn("no_such_query", str(cm.exception))
-            n = len(await self.c.history(wid))
-            await self.c.signal(wid, "halt")
-            self.assertEqual(await self.c.result(wid), 5)
+            n = len((await handle.fetch_history()).events)
+            await handle.signal(Counter.halt)
+            self.assertEqual(await handle.result(), 5)
             # a closed workflow still answers
-            self.assertEqual(await self.c.query(wid, "value"), 5)
+            self.assertEqual(await handle.query(Counter.value), 5)
         # queries write no history
         h = await self.c.history(wid)
-        self.assertEqual(len([e for e in h[:n] if e["event_type"].startswith("Query")]), 0)
+        # (after the queries: the halt signal, its workflow task and the completion, nothing else)
+        self.assertEqual(types(h)[n:], ["WorkflowExecutionSignaled", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+                                        "WorkflowTaskCompleted", "WorkflowExecutionCompleted"])
 
     # -------------------------------------------------------------- cancellation
     async def test_cancel_while_waiting_on_activity(self):
@@ -732,6 +755,9 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(h1[-1]["event_type"], "WorkflowExecutionContinuedAsNew")
         self.assertEqual(h1[-1]["attributes"]["input"], [1, [first]])
         self.assertEqual(h1[-1]["attributes"]["new_execution_run_id"], r["runs"][1])
+        # result(follow_runs=False) of the first run: WorkflowContinuedAsNewError (temporalio/client.py)
+        with self.assertRaises(WorkflowContinuedAsNewError):
+            await self.c.get_workflow_handle(wid, run_id=first).result(follow_runs=False)
 
     async def test_workflow_retry_attempt_in_info(self):
         # https://docs.temporal.io/encyclopedia/retry-policies#workflow-execution-retries ; temporalio/sdk-python

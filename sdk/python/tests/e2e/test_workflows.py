@@ -235,6 +235,22 @@ class LateHandler:
 
 
 @workflow.defn
+class StartedWithSignal:
+    @workflow.init
+    def __init__(self, owner: str):
+        self.owner = owner
+        self.items = []
+
+    @workflow.signal
+    def add(self, item: str):
+        self.items.append(f"{item} for {self.owner}")
+
+    @workflow.run
+    async def run(self, owner: str) -> list:
+        return list(self.items)         # no wait: the start's signal was handled before run began
+
+
+@workflow.defn
 class Counter:
     def __init__(self):
         self.n = 0
@@ -658,6 +674,18 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             await self.c.wait_event(wid, "WorkflowExecutionSignaled", count=3)
             await self.c.signal(wid, "open_up")
             self.assertEqual(await self.c.result(wid), ["x", "y", "z"])
+
+    async def test_signal_with_start_is_handled_before_run(self):
+        # https://temporal.io/changelog/new-workflow-init-decorator-allows-__init__-to-receive-the-workflow
+        # (sdk-python 1.8.0): "@workflow.init ... useful for message handlers, since these may execute before
+        # the @workflow.run method" -- Temporal Python applies an activation's signals, and runs their handlers,
+        # before it starts the run method (temporalio/sdk-python temporalio/worker/_workflow_instance.py
+        # activate: the signal job set, one loop iteration, then the start job set); signal-with-start:
+        # https://docs.temporal.io/develop/python/message-passing#signal-with-start
+        async with self.worker(StartedWithSignal):
+            h = await self.c.start_workflow(StartedWithSignal.run, "ann", id=f"sws-{self.q}", task_queue=self.q,
+                                            start_signal=StartedWithSignal.add, start_signal_args=["tea"])
+            self.assertEqual(await h.result(), ["tea for ann"])
 
     async def test_queries_and_unknown_query(self):
         # https://docs.temporal.io/develop/python/message-passing#queries ; an unknown query fails the

@@ -767,6 +767,18 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(t[-1], "WorkflowExecutionCompleted")
         self.assertIn("ActivityTaskCompleted", t)
 
+    async def test_cancel_requested_before_the_first_task_reaches_the_code(self):
+        # temporalio/sdk-python temporalio/worker/_workflow_instance.py _apply_cancel_workflow: "The primary task
+        # may not have started yet and we want to give the workflow the ability to receive the cancellation, so
+        # we must defer this cancellation to the next iteration of the event loop" -- a workflow cancelled
+        # before its first task still gets asyncio.CancelledError at its first await, and can clean up
+        wid, _ = await self.c.start("CancelCaught", task_queue=self.q)
+        await self.c.cancel(wid)                    # before any worker ran it
+        async with self.worker(CancelCaught):
+            self.assertEqual(await self.c.result(wid, wait=5), "cancelled, cleaned up")
+        t = types(await self.c.history(wid))
+        self.assertEqual(t[-1], "WorkflowExecutionCompleted")
+
     # -------------------------------------------------------------- continue-as-new
     async def test_continue_as_new(self):
         # https://docs.temporal.io/develop/python/continue-as-new ; workflow.continue_as_new

@@ -61,6 +61,15 @@ async def progress(key: str) -> dict:
 
 
 @activity.defn
+async def several_details(key: str) -> list:
+    i = activity.info()
+    if i.attempt == 1:
+        activity.heartbeat("step", 3, {"of": 5})       # several details in one heartbeat
+        await asyncio.sleep(60)                         # then silence: heartbeat timeout
+    return list(i.heartbeat_details)
+
+
+@activity.defn
 async def throttled(key: str) -> list:
     i = activity.info()
     seen(key).append(list(i.heartbeat_details))
@@ -235,6 +244,14 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(st["attempt"], 2)
         self.assertEqual(st["last_failure"]["timeout_type"], "HEARTBEAT")
         self.assertNotIn("ActivityTaskTimedOut", types(h))
+
+    async def test_heartbeat_with_several_details(self):
+        # temporalio/sdk-python temporalio/activity.py: heartbeat(*details) and Info.heartbeat_details, "details
+        # from the last heartbeat of the last attempt": heartbeat("step", 3, {...}) -> ["step", 3, {...}]
+        async with self.worker(several_details):
+            wid, _ = await self.c.start("RunOne", "several_details", ["sd"], {"heartbeat": 0.5}, task_queue=self.q)
+            r = await self.c.result(wid)
+        self.assertEqual(r, ["step", 3, {"of": 5}])
 
     async def test_throttled_heartbeat_is_sent_before_the_attempt_fails(self):
         # Heartbeats are throttled (temporalio/sdk-python temporalio/activity.py heartbeat: "throttled");

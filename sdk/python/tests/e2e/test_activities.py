@@ -19,7 +19,7 @@ except ImportError:                 # run as tests.e2e.test_activities from sdk/
 
 from durable import activity, workflow
 from durable.common import RetryPolicy
-from durable.exceptions import CancelledError
+from durable.exceptions import ActivityError, CancelledError
 
 from ._e2e import E2EClient, events, queue, running, types
 
@@ -164,6 +164,29 @@ async def write_then_go_quiet(key: str) -> str:
     return f"attempt {i.attempt}"
 
 
+@activity.defn
+async def slow_first(key: str) -> int:
+    a = activity.info().attempt
+    seen(key).append(a)
+    if a == 1:
+        await asyncio.sleep(1.2)         # past its start-to-close timeout; its late completion is refused
+    return a
+
+
+@activity.defn
+async def always_slow(key: str) -> int:
+    await asyncio.sleep(0.6)
+    return 1
+
+
+@activity.defn
+async def finishes_soon(key: str) -> str:
+    seen(key).append("started")
+    await asyncio.sleep(0.6)
+    seen(key).append("finished")
+    return "finished on the stopping worker"
+
+
 @activity.defn(name="held")
 async def held_forever(key: str) -> str:
     seen(key).append("A started")
@@ -188,6 +211,22 @@ class RunOne:
             name, args=args, start_to_close_timeout=timedelta(seconds=opts.get("start_to_close", 20)),
             heartbeat_timeout=timedelta(seconds=opts["heartbeat"]) if "heartbeat" in opts else None,
             retry_policy=FAST_RETRY)
+
+
+@workflow.defn
+class Timeouts:
+    @workflow.run
+    async def run(self, key: str) -> dict:
+        first = await workflow.execute_activity(slow_first, key, start_to_close_timeout=timedelta(seconds=0.4),
+                                                retry_policy=FAST_RETRY)
+        try:
+            await workflow.execute_activity(always_slow, key, start_to_close_timeout=timedelta(seconds=0.25),
+                                            schedule_to_close_timeout=timedelta(seconds=0.8),
+                                            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)))
+            return {"first": first, "second": "completed?"}
+        except ActivityError as e:
+            return {"first": first, "cause": type(e.cause).__name__, "timeout_type": e.cause.type.name,
+                    "retry_state": getattr(e.retry_state, "name", e.retry_state)}
 
 
 @workflow.defn
@@ -371,7 +410,35 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         st = events(await self.c.history(wid), "ActivityTaskStarted")[0]["attributes"]
         self.assertEqual((st["attempt"], st["last_failure"]["timeout_type"]), (2, "HEARTBEAT"))
 
+    async def test_start_to_close_and_schedule_to_close_timeouts(self):
+        # https://docs.temporal.io/encyclopedia/detecting-activity-failures : a start-to-close timeout ends the
+        # attempt and the retry policy retries it; schedule-to-close bounds all attempts, and the workflow gets
+        # ActivityError caused by TimeoutError (temporalio/sdk-python temporalio/exceptions.py TimeoutError.type)
+        async with self.worker(slow_first, always_slow, workflows=[Timeouts]):
+            wid, _ = await self.c.start("Timeouts", "to", task_queue=self.q)
+            r = await self.c.result(wid)
+        self.assertEqual(r, {"first": 2, "cause": "TimeoutError", "timeout_type": "SCHEDULE_TO_CLOSE",
+                             "retry_state": "TIMEOUT"})
+        st = events(await self.c.history(wid), "ActivityTaskStarted")[0]["attributes"]
+        self.assertEqual((st["attempt"], st["last_failure"]["timeout_type"]), (2, "START_TO_CLOSE"))
+
     # -------------------------------------------------------------- shutdown
+    async def test_graceful_shutdown_lets_a_running_activity_finish(self):
+        # temporalio/sdk-python temporalio/worker/_worker.py graceful_shutdown_timeout: "Amount of time after
+        # shutdown is called that activities are given to complete before their tasks are cancelled"
+        key = "graceful"
+        async with self.worker(workflows=[RunOne]):
+            wid, _ = await self.c.start("RunOne", "finishes_soon", [key], {}, task_queue=self.q)
+            a = running(self.c, task_queue=self.q, activities=[finishes_soon], identity="stopping-worker",
+                        graceful_shutdown_timeout=timedelta(seconds=5))
+            async with a:
+                await until(lambda: "started" in seen(key), what="the activity to start")
+            # shutdown returned after the activity finished, not at once nor after 5 s
+            self.assertEqual(seen(key), ["started", "finished"])
+            self.assertEqual(await self.c.result(wid), "finished on the stopping worker")
+        st = events(await self.c.history(wid), "ActivityTaskStarted")[0]["attributes"]
+        self.assertEqual((st["identity"], st["attempt"]), ("stopping-worker", 1))
+
     async def test_shutdown_gives_back_a_held_activity(self):
         # temporalio/sdk-python temporalio/worker/_worker.py shutdown (graceful_shutdown_timeout, then
         # activities are cancelled); durable gives the task back at once (durable.release_tasks,

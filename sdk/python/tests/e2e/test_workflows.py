@@ -149,6 +149,27 @@ class Sleeper:
 
 
 @workflow.defn
+class Races:
+    @workflow.run
+    async def run(self) -> dict:
+        out = {}
+        a = asyncio.ensure_future(workflow.execute_activity(upper, "a", start_to_close_timeout=SHORT))
+        b = asyncio.ensure_future(workflow.sleep(30))
+        done, pending = await asyncio.wait([a, b], return_when=asyncio.FIRST_COMPLETED)
+        out["first"] = "activity" if a in done else "timer"
+        b.cancel()
+        try:
+            async with asyncio.timeout(0.2):
+                await workflow.execute_activity(wait_forever, start_to_close_timeout=SHORT,
+                                                heartbeat_timeout=timedelta(seconds=2))
+            out["timeout"] = "no"
+        except TimeoutError:
+            out["timeout"] = "yes"
+        out["shielded"] = await asyncio.shield(workflow.execute_activity(upper, "s", start_to_close_timeout=SHORT))
+        return out
+
+
+@workflow.defn
 class Conditions:
     def __init__(self):
         self.go = False
@@ -629,6 +650,20 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertGreaterEqual(d1, 0.3)
         self.assertGreaterEqual(d2, 0.3)
 
+    async def test_asyncio_wait_timeout_and_shield(self):
+        # temporalio/sdk-python README "asyncio and Determinism": workflows may use asyncio's task tools
+        # (asyncio.wait, asyncio.timeout/wait_for, asyncio.shield) on the deterministic loop; a timeout is a
+        # durable timer and cancels what it bounds (TimerCanceled, ActivityTaskCancelRequested)
+        async with self.worker(Races):
+            wid, _ = await self.c.start("Races", task_queue=self.q)
+            self.assertEqual(await self.c.result(wid), {"first": "activity", "timeout": "yes", "shielded": "S"})
+        h = await self.c.history(wid)
+        t = types(h)
+        self.assertEqual(t.count("TimerStarted"), 2)
+        self.assertIn("TimerCanceled", t)
+        self.assertIn("ActivityTaskCancelRequested", t)
+        await Replayer(workflows=[Races]).replay_workflow(h)
+
     async def test_wait_condition_with_and_without_timeout(self):
         # temporalio/sdk-python temporalio/workflow.py wait_condition: "timeout ... raises asyncio.TimeoutError";
         # https://docs.temporal.io/develop/python/message-passing (wait_condition with signal handlers)
@@ -798,6 +833,9 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         # result(follow_runs=False) of the first run: WorkflowContinuedAsNewError (temporalio/client.py)
         with self.assertRaises(WorkflowContinuedAsNewError):
             await self.c.get_workflow_handle(wid, run_id=first).result(follow_runs=False)
+        # both runs' histories replay (the first ends with its continue_as_new command)
+        await Replayer(workflows=[Looping]).replay_workflow(h1)
+        await Replayer(workflows=[Looping]).replay_workflow(await self.c.history(wid))
 
     async def test_workflow_retry_attempt_in_info(self):
         # https://docs.temporal.io/encyclopedia/retry-policies#workflow-execution-retries ; temporalio/sdk-python
@@ -870,6 +908,12 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         async with self.worker(VersionedV1):
             await self.c.signal(wid, "proceed")      # an event makes the retry a regular task at once
             self.assertEqual(await self.c.result(wid), ["old step", "end"])
+        # the whole history, its failed task included, replays with the right code only
+        h = await self.c.history(wid)
+        self.assertIn("WorkflowTaskFailed", types(h))
+        await Replayer(workflows=[VersionedV1]).replay_workflow(h)
+        with self.assertRaises(workflow.NondeterminismError):
+            await Replayer(workflows=[VersionedWrong]).replay_workflow(h)
 
     # -------------------------------------------------------------- info, uuid4, now, logger
     async def test_info_uuid4_now_and_logger(self):

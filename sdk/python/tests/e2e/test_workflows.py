@@ -50,6 +50,14 @@ async def upper(s: str) -> str:
 
 
 @activity.defn
+async def timed(key: str, i: int) -> int:
+    SEEN.setdefault(key, []).append(("start", i, time.monotonic()))
+    await asyncio.sleep(0.5)
+    SEEN.setdefault(key, []).append(("end", i, time.monotonic()))
+    return i
+
+
+@activity.defn
 async def flaky(key: str, fail_until: int) -> int:
     i = activity.info()
     SEEN.setdefault(key, []).append(i.attempt)
@@ -101,6 +109,14 @@ class Pipeline:
         rest = await asyncio.gather(*[
             workflow.execute_activity(upper, f"{first}-{i}", start_to_close_timeout=SHORT) for i in range(3)])
         return [first, *rest]
+
+
+@workflow.defn
+class FanOut:
+    @workflow.run
+    async def run(self, key: str) -> list:
+        return await asyncio.gather(*[
+            workflow.execute_activity(timed, args=[key, i], start_to_close_timeout=SHORT) for i in range(3)])
 
 
 @workflow.defn
@@ -503,7 +519,7 @@ class Repack:
         return Parcel(p.sku.upper(), p.qty + 1)
 
 
-ALL_ACTIVITIES = [echo, upper, flaky, refuse, wait_forever, pack]
+ALL_ACTIVITIES = [echo, upper, flaky, refuse, wait_forever, pack, timed]
 
 
 def _after_last_wft(h):
@@ -550,6 +566,40 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
         self.assertNotEqual(sched[0]["attributes"]["workflow_task_completed_event_id"],
                             sched[1]["attributes"]["workflow_task_completed_event_id"])
         self.assertEqual(len(events(h, "ActivityTaskCompleted")), 4)
+
+    async def test_parallel_activities_run_at_the_same_time(self):
+        # https://docs.temporal.io/develop/python/core-application#activity-execution : activities started
+        # together (asyncio.gather) run concurrently, up to the worker's max_concurrent_activities (temporalio/
+        # sdk-python temporalio/worker/_worker.py; eager activities take activity slots:
+        # https://python.temporal.io/temporalio.worker.CustomSlotSupplier.html try_reserve_slot)
+        SEEN.pop("fan", None)
+        async with self.worker(FanOut):                 # max_concurrent_activities: 4 by default
+            wid, _ = await self.c.start("FanOut", "fan", task_queue=self.q)
+            self.assertEqual(await self.c.result(wid), [0, 1, 2])
+        starts = [t for kind, _, t in SEEN["fan"] if kind == "start"]
+        ends = [t for kind, _, t in SEEN["fan"] if kind == "end"]
+        # all three were running at once: the last started before the first ended
+        self.assertLess(max(starts), min(ends), SEEN["fan"])
+
+    async def test_eager_activities_do_not_hold_up_workflow_tasks(self):
+        # Temporal's slots: workflow tasks and activities each have their own (https://docs.temporal.io/develop/
+        # worker-performance#task-slots, "slot types for Activity, Workflow ..."); an activity a workflow task
+        # hands to its worker eagerly takes an activity slot (CustomSlotSupplier.try_reserve_slot), so long
+        # activities never keep the worker from running other workflows' tasks
+        SEEN.pop("hold", None)
+        async with self.worker(FanOut, Pipeline):       # 2 workflow-task slots by default
+            w1, _ = await self.c.start("FanOut", "hold", task_queue=self.q)
+            w2, _ = await self.c.start("FanOut", "hold", task_queue=self.q)
+            await self.c.wait_event(w1, "ActivityTaskScheduled", count=3)
+            await self.c.wait_event(w2, "ActivityTaskScheduled", count=3)
+            await asyncio.sleep(0.05)
+            t0 = time.monotonic()
+            w3, _ = await self.c.start("Pipeline", "x", task_queue=self.q)
+            await self.c.wait_event(w3, "WorkflowTaskCompleted")
+            waited = time.monotonic() - t0
+            await self.c.result(w1)
+            await self.c.result(w2)
+        self.assertLess(waited, 0.3, "a workflow task waited for activities to finish")
 
     async def test_activity_retries_with_attempt_numbers(self):
         # https://docs.temporal.io/encyclopedia/retry-policies (initial interval, backoff, maximum attempts);

@@ -1015,6 +1015,11 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(f["failure"]["message"], "a bug in the workflow code")
             self.assertIn("stack_trace", f["failure"])
             self.assertEqual((await self.c.describe(wid))["status"], "running")
+            # the task is retried (attempts 2 and 3 at once, docs/protocol.md "Failed and timed-out workflow tasks")
+            deadline = time.monotonic() + 5
+            while ((await self.c.describe(wid))["pending_workflow_task"] or {}).get("attempt", 0) < 3:
+                self.assertLess(time.monotonic(), deadline, await self.c.describe(wid))
+                await asyncio.sleep(0.05)
             BROKEN["plain"] = False                  # "deploy the fix"
             await self.c.signal(wid, "poke")
             self.assertEqual(await self.c.result(wid), "fixed")

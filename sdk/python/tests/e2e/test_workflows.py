@@ -52,7 +52,7 @@ async def upper(s: str) -> str:
 @activity.defn
 async def timed(key: str, i: int) -> int:
     SEEN.setdefault(key, []).append(("start", i, time.monotonic()))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.8)
     SEEN.setdefault(key, []).append(("end", i, time.monotonic()))
     return i
 
@@ -599,7 +599,7 @@ class WorkflowTest(unittest.IsolatedAsyncioTestCase):
             waited = time.monotonic() - t0
             await self.c.result(w1)
             await self.c.result(w2)
-        self.assertLess(waited, 0.3, "a workflow task waited for activities to finish")
+        self.assertLess(waited, 0.5, "a workflow task waited for activities to finish")
 
     async def test_activity_retries_with_attempt_numbers(self):
         # https://docs.temporal.io/encyclopedia/retry-policies (initial interval, backoff, maximum attempts);

@@ -456,7 +456,8 @@ class WorkflowInstance:
             if not self.cancel_requested:
                 self.cancel_requested = True
                 if self.main is not None and not self.main.done():
-                    self.main.cancel()
+                    # deferred, as Temporal does: a main task that has not started yet reaches its first await
+                    self.loop.call_soon(self.main.cancel)
         elif t == "ActivityTaskCompleted":
             self._resolve_activity(a["scheduled_event_id"], True, a.get("result"))
         elif t in ("ActivityTaskFailed", "ActivityTaskTimedOut", "ActivityTaskCanceled"):

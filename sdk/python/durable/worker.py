@@ -394,6 +394,7 @@ class Worker:
                 return None
             if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)) and ctx.conn is None:
                 raise
+            await ctx.flush()           # a heartbeat held back by the throttle reaches the next attempt
             try:
                 cur = await conn.execute(_FAIL_ACT, (token, Jsonb(error_to_failure(map_error(e))), eager))
                 self.completed["activity"] += 1

@@ -207,7 +207,7 @@ class _Activity:
     activity_type: str
     handle: asyncio.Future
     cancel_requested: bool = False
-    scheduled_event_id: Optional[int] = None
+    result_type: Any = None
 
 
 @dataclass
@@ -313,13 +313,13 @@ class WorkflowInstance:
             self.command({"type": "cancel_timer", "timer_id": tid})
 
     # -- activities
-    def schedule_activity(self, cmd: dict, handle_cls) -> asyncio.Future:
+    def schedule_activity(self, cmd: dict, handle_cls, result_type=None) -> asyncio.Future:
         self.activity_seq += 1
         aid = cmd.get("activity_id") or str(self.activity_seq)
         cmd = {"type": "schedule_activity", "activity_id": aid, **{k: v for k, v in cmd.items() if k != "activity_id"}}
         handle = handle_cls(loop=self.loop)
         handle.activity_id = aid
-        act = _Activity(aid, cmd["activity_type"], handle)
+        act = _Activity(aid, cmd["activity_type"], handle, result_type=result_type)
         handle._durable_cancel = lambda act=act: self._cancel_activity(act)
         self.activities[aid] = act
         self.command(cmd)
@@ -347,7 +347,7 @@ class WorkflowInstance:
         if act is None or act.handle.done():
             return
         if ok:
-            act.handle.set_result(value)
+            act.handle.set_result(converter.decode(value, act.result_type) if act.result_type else value)
         else:
             act.handle.set_exception(value)
 
@@ -416,10 +416,20 @@ class WorkflowInstance:
             self.obj.__init__(*decoded)
         else:
             self.obj.__init__()
+        # the run method starts after the handlers of the signals that came
+        # with the start (their callbacks are queued by the same activation),
+        # as Temporal Python runs an activation's handlers first
+        self.loop.call_soon(self._start_main, decoded)
+
+    def _start_main(self, decoded: list):
         self.main = self.loop.create_task(getattr(self.obj, self.defn.run_fn_name)(*decoded))
         self.main.add_done_callback(self._main_done)
+        if self.cancel_requested:
+            self.loop.call_soon(self.main.cancel)
 
     def _main_done(self, t: asyncio.Task):
+        if self.disposed:
+            return
         if t.cancelled():
             if self.cancel_requested:
                 self.command({"type": "cancel_workflow", "details": None})
@@ -433,7 +443,7 @@ class WorkflowInstance:
             self._fail(e)
 
     def _fail(self, e: BaseException):
-        if self.closed:
+        if self.closed or self.disposed:
             return
         if isinstance(e, ContinueAsNewError):
             self.command(e.command)

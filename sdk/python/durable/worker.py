@@ -5,17 +5,27 @@
     await worker.run()          # until cancelled or worker.shutdown()
 
 Invariants:
-- A slot is one connection and one task at a time: `max_concurrent_workflow_tasks`
-  slots poll `{workflow}` (which also brings queries), `max_concurrent_activities`
-  slots poll `{activity}`. Polls wait server-side (`wait`), so an idle
-  worker sends one statement per slot per `poll_wait`.
+- Workflow tasks: `max_concurrent_workflow_tasks` slots, each one connection
+  polling `{workflow}` (which also brings queries) and running one task at a
+  time. Polls wait server-side (`wait`), so an idle worker sends one
+  statement per poller per `poll_wait`.
+- Activities: at most `max_concurrent_activities` run at once, each holding
+  one permit. `max_concurrent_activity_task_polls` pollers take a permit
+  *before* they poll (so a claimed task always has one) and hand the task
+  to a runner; a runner runs the activity on a connection of the worker's
+  pool and completes it there.
 - Polls and completions run in autocommit: a claim commits before the task
   runs. An activity that opened `activity.connection()` completes in that
   connection's transaction instead.
-- Eager dispatch: a slot asks its completions for the tasks they make for
-  this worker (an activity it can run, the run's next workflow task) and
-  runs them at once on the same connection, with no poll; they count
-  against the slot that received them.
+- Eager dispatch: a workflow task's completion asks for the activities it
+  schedules on this queue only while permits are free (one reserved per
+  activity, given back for any the engine does not hand out), and every
+  completion asks for the run's next workflow task. Handed-back activities
+  go to runners, so activities a workflow gathers run side by side and the
+  workflow slot is free at once; a runner runs the workflow task its
+  activity's completion hands back, and then that task's one activity
+  itself, so a chain of activities continues on one connection with no
+  poll.
 - Every workflow task replays the run's whole history (no cache): a short
   (sticky) history is never asked for, since the worker does not set
   `durable.sticky_execution`.
@@ -58,6 +68,19 @@ _ANSWER = "SELECT durable.answer_query(%s, %s, %s)"
 _RELEASE = "SELECT durable.release_tasks(%s, %s, %s)"
 
 
+# one heartbeat detail is stored as itself (as the TypeScript SDK's single
+# detail); several as {"__durable_details": [...]}, read back as the list
+_DETAILS = "__durable_details"
+
+
+def _heartbeat_details(v) -> list:
+    if v is None:
+        return []
+    if isinstance(v, dict) and list(v) == [_DETAILS] and isinstance(v[_DETAILS], list):
+        return list(v[_DETAILS])
+    return [v]
+
+
 def _ts(v) -> Optional[datetime]:
     return datetime.fromisoformat(v) if isinstance(v, str) else v
 
@@ -71,7 +94,8 @@ class Worker:
 
     def __init__(self, client, *, task_queue: str, workflows: Sequence[type] = (),
                  activities: Sequence[Any] = (), max_concurrent_workflow_tasks: Optional[int] = None,
-                 max_concurrent_activities: Optional[int] = None, identity: Optional[str] = None,
+                 max_concurrent_activities: Optional[int] = None,
+                 max_concurrent_activity_task_polls: Optional[int] = None, identity: Optional[str] = None,
                  build_id: Optional[str] = None, poll_wait: Any = timedelta(seconds=30),
                  graceful_shutdown_timeout: Any = timedelta(0), eager: bool = True,
                  activity_executor: Optional[concurrent.futures.Executor] = None,
@@ -98,7 +122,12 @@ class Worker:
                 raise TypeError(f"{a!r} is not an @activity.defn function")
             self._activities[name] = a
         self._wf_slots = (max_concurrent_workflow_tasks or 2) if self._workflows else 0
-        self._act_slots = (max_concurrent_activities or 4) if self._activities or self._dynamic_activity else 0
+        has_activities = bool(self._activities or self._dynamic_activity)
+        self._max_acts = (max_concurrent_activities or 8) if has_activities else 0
+        self._act_pollers = min(max_concurrent_activity_task_polls or 2, self._max_acts)
+        self._permits = asyncio.Semaphore(self._max_acts)
+        self._pool: list = []            # idle connections of the activity runners
+        self._runners: set = set()       # running activity runners
         self._poll_wait = to_seconds(poll_wait) or 0
         self._grace = to_seconds(graceful_shutdown_timeout) or 0
         self._eager = eager
@@ -113,18 +142,19 @@ class Worker:
         self._slots: list = []
         self._run_task: Optional[asyncio.Task] = None
         self.completed = {"workflow": 0, "activity": 0, "query": 0}
+        self.handed_back = {"workflow": 0, "activity": 0}   # tasks that came from completions, not polls
 
     # ------------------------------------------------------------ lifecycle
     async def run(self) -> None:
         """Poll and run tasks until `shutdown()` is called or the task is cancelled."""
-        if self._act_slots and self._executor is None and any(
+        if self._max_acts and self._executor is None and any(
                 not inspect.iscoroutinefunction(f) for f in self._activities.values()):
-            self._executor = concurrent.futures.ThreadPoolExecutor(self._act_slots, "durable-activity")
+            self._executor = concurrent.futures.ThreadPoolExecutor(self._max_acts, "durable-activity")
             self._own_executor = True
         await self._connect_session()
         self._slots = [asyncio.ensure_future(self._slot(i, ["workflow"])) for i in range(self._wf_slots)]
         self._slots += [asyncio.ensure_future(self._slot(self._wf_slots + i, ["activity"]))
-                        for i in range(self._act_slots)]
+                        for i in range(self._act_pollers)]
         try:
             await self._stopping.wait()
         finally:
@@ -155,11 +185,12 @@ class Worker:
                 conn.cancel()
             except Exception:           # noqa: BLE001
                 pass
-        if self._slots:
+        waiting = set(self._slots) | set(self._runners)
+        if waiting:
             # running tasks get the grace time; then activities are cancelled
             # (and given back below) and the slots get 5 s to finish what
             # they are sending
-            _, pending = await asyncio.wait(self._slots, timeout=self._grace or 0.0)
+            _, pending = await asyncio.wait(waiting, timeout=self._grace or 0.0)
             if pending:
                 for c in list(self._running):
                     if c.task is not None:
@@ -177,6 +208,9 @@ class Worker:
             log.warning("durable worker %s: giving back tasks at shutdown failed: %s", self.identity, e)
         if self._hb_conn is not None:
             await self._hb_conn.close()
+        for c in self._pool:
+            await c.close()
+        self._pool.clear()
         if self._own_executor:
             self._executor.shutdown(wait=False)
 
@@ -192,10 +226,17 @@ class Worker:
 
     # ------------------------------------------------------------ slots
     async def _slot(self, n: int, kinds: list):
+        """A workflow slot (polls and runs), or an activity poller (takes a
+        permit, polls, hands the task with its permit to a runner)."""
         backoff = 0.1
         conn = None
+        activities = kinds == ["activity"]
         while not self._stopping.is_set():
+            permit = False
             try:
+                if activities:
+                    await self._permits.acquire()
+                    permit = True
                 if conn is None or conn.closed:
                     conn = await self._connect()
                 self._polling[n] = conn
@@ -208,7 +249,11 @@ class Worker:
                 backoff = 0.1
                 if row is None or row[0] is None:
                     continue
-                await self._run_tasks(conn, [row[0]])
+                if activities:
+                    permit = False
+                    self._spawn(row[0])
+                else:
+                    await self._run_tasks(conn, [row[0]])
             except psycopg.errors.QueryCanceled:
                 if self._stopping.is_set():
                     break
@@ -231,24 +276,82 @@ class Worker:
                 log.exception("durable worker %s: task failed in the SDK; the slot goes on", self.identity)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+            finally:
+                if permit:
+                    self._permits.release()
         if conn is not None:
             await conn.close()
 
-    async def _run_tasks(self, conn, tasks: list):
-        """Run a polled task and whatever its completion hands back, in order."""
+    def _spawn(self, task: dict):
+        """Run an activity task (which holds a permit) in a runner of its own."""
+        t = asyncio.ensure_future(self._runner(task))
+        self._runners.add(t)
+        t.add_done_callback(self._runners.discard)
+
+    async def _runner(self, task: dict):
+        conn, ok = None, True
+        try:
+            conn = await self._take_conn()
+            await self._run_tasks(conn, [task], runner=True)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            ok = False
+            log.warning("durable worker %s: connection lost running %s: %s", self.identity,
+                        task.get("activity_type"), e)
+        except asyncio.CancelledError:
+            ok = False
+        except Exception:               # noqa: BLE001
+            ok = False
+            log.exception("durable worker %s: activity runner failed in the SDK", self.identity)
+        finally:
+            if conn is None:
+                self._permits.release()     # never ran: give its permit back
+            else:
+                await self._give_conn(conn, ok)
+
+    async def _take_conn(self):
+        while self._pool:
+            c = self._pool.pop()
+            if not c.closed:
+                return c
+        return await self._connect()
+
+    async def _give_conn(self, conn, ok: bool):
+        if ok and not conn.closed and not self._stopping.is_set() and len(self._pool) < self._max_acts:
+            self._pool.append(conn)
+        else:
+            await conn.close()
+
+    async def _run_tasks(self, conn, tasks: list, runner: bool = False):
+        """Run a task and whatever its completion hands back, in order.
+        Activities go to runners; a runner keeps the last one for itself."""
         queue = list(tasks)
+        first = True
         while queue:
             task = queue.pop(0)
             kind = task.get("kind")
-            if kind == "workflow":
+            if self._stopping.is_set() and not first:
+                if kind == "activity":
+                    self._permits.release()
+                continue                # handed back to us: given back at shutdown (release_tasks)
+            first = False
+            if kind == "activity":
+                if not runner or any(t.get("kind") == "activity" for t in queue):
+                    self._spawn(task)
+                    continue
+                try:
+                    out = await self._activity_task(conn, task)
+                finally:
+                    self._permits.release()
+            elif kind == "workflow":
                 out = await self._workflow_task(conn, task)
-            elif kind == "activity":
-                out = await self._activity_task(conn, task)
             elif kind == "query":
                 out = await self._query_task(conn, task)
             else:
                 out = None              # a kind this worker does not know: ignore it
             if out and out.get("tasks"):
+                for t in out["tasks"]:
+                    if t.get("kind") in self.handed_back:
+                        self.handed_back[t["kind"]] += 1
                 queue.extend(out["tasks"])
 
     # ------------------------------------------------------------ workflow tasks
@@ -272,20 +375,28 @@ class Worker:
                 log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
                             task["workflow_id"], out.get("message"))
                 return await self._fail_wft(conn, token, out)
+            reserved = 0
             if self._eager:
                 for c in out:
                     if c["type"] == "schedule_activity" and c["activity_type"] in self._activities and \
-                            c.get("task_queue", self.task_queue) == self.task_queue:
+                            c.get("task_queue", self.task_queue) == self.task_queue and not self._permits.locked():
+                        await self._permits.acquire()       # free: returns at once
+                        reserved += 1
                         c["request_eager_execution"] = True
+            handed = 0
             try:
                 cur = await conn.execute(_COMPLETE_WFT, (token, Jsonb(out), self._eager))
                 res = (await cur.fetchone())[0]
                 self.completed["workflow"] += 1
+                handed = sum(1 for t in (res or {}).get("tasks") or () if t.get("kind") == "activity")
                 return res
             except psycopg.errors.DatabaseError as e:
                 if _stale(e) or isinstance(e, psycopg.OperationalError):
                     raise
                 return await self._fail_wft(conn, token, error_to_failure(map_error(e)))
+            finally:
+                for _ in range(reserved - handed):
+                    self._permits.release()
         except psycopg.Error as e:
             if _stale(e):
                 return None             # the task timed out or its run closed: drop it
@@ -334,7 +445,7 @@ class Worker:
             activity_id=task["activity_id"], activity_type=task["activity_type"], attempt=task.get("attempt") or 1,
             task_token=token, task_queue=task["task_queue"], workflow_id=task["workflow_id"],
             workflow_run_id=str(task["run_id"]), workflow_type=task["workflow_type"],
-            workflow_namespace=self.namespace, heartbeat_details=[] if hd is None else [hd],
+            workflow_namespace=self.namespace, heartbeat_details=_heartbeat_details(hd),
             heartbeat_timeout=_parse_interval(task.get("heartbeat_timeout")),
             scheduled_time=_ts(task.get("scheduled_time")), started_time=_ts(task.get("started_time")),
             deadline=_ts(task.get("deadline")), priority=task.get("priority"))
@@ -413,7 +524,7 @@ class Worker:
         return conn
 
     async def _heartbeat(self, ctx, details: list) -> bool:
-        payload = details[0] if len(details) == 1 else (details or None)
+        payload = details[0] if len(details) == 1 else ({_DETAILS: details} if details else None)
         async with self._hb_lock:
             try:
                 await self._connect_session()

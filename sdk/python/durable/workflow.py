@@ -29,7 +29,9 @@ durable; time, randomness and ids must come from this module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Sequence
@@ -244,10 +246,12 @@ def start_activity(activity, arg: Any = _NO_ARG, *,
                    cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
                    priority: Optional[int] = None, fairness_key: Optional[str] = None,
                    fairness_weight: Optional[float] = None, required_capabilities: Optional[dict] = None,
-                   **_ignored) -> ActivityHandle:
+                   result_type: Optional[type] = None, **_ignored) -> ActivityHandle:
     """Schedule an activity; returns its handle (await it for the result).
     One of `start_to_close_timeout` and `schedule_to_close_timeout` is required.
-    Errors reach the workflow as `ActivityError` whose `__cause__` is the failure."""
+    Errors reach the workflow as `ActivityError` whose `__cause__` is the failure.
+    The result is decoded to `result_type`, by default the activity
+    function's return type hint (a dataclass is rebuilt from its JSON)."""
     if _ignored:
         raise TypeError(f"unknown argument(s) {', '.join(sorted(_ignored))}")
     if start_to_close_timeout is None and schedule_to_close_timeout is None:
@@ -272,7 +276,18 @@ def start_activity(activity, arg: Any = _NO_ARG, *,
                  ("fairness_weight", fairness_weight), ("required_capabilities", required_capabilities)):
         if v is not None:
             cmd[k] = v
-    return _runtime.current().schedule_activity(cmd, ActivityHandle)
+    if result_type is None and callable(activity):
+        result_type = _return_hint(activity)
+    return _runtime.current().schedule_activity(cmd, ActivityHandle, result_type)
+
+
+@functools.lru_cache(maxsize=1024)
+def _return_hint(fn):
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:       # noqa: BLE001 - an unresolvable hint decodes nothing
+        return None
+    return None if hint is type(None) else hint
 
 
 async def execute_activity(activity, arg: Any = _NO_ARG, **kwargs) -> Any:

@@ -249,8 +249,8 @@ class CancelIt:
         try:
             await h
             outcome = "completed"
-        except asyncio.CancelledError:
-            outcome = "cancelled"
+        except ActivityError as e:      # TRY_CANCEL: the handle resolves at once, caused by CancelledError
+            outcome = "cancelled" if isinstance(e.__cause__, CancelledError) else f"ActivityError: {e.__cause__!r}"
         except Exception as e:          # noqa: BLE001
             outcome = f"{type(e).__name__}: {e.__cause__!r}"
         await workflow.wait_condition(lambda: self.finish)

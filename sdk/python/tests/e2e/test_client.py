@@ -417,23 +417,30 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
 
     # -- queries -----------------------------------------------------------
 
+    async def poll_query(self):
+        """The next query task of the queue; a workflow task met on the way
+        (the poll may come before the query is asked) is completed with no command."""
+        while True:
+            cur = await self.sql.execute(
+                "SELECT task_token, kind, query_name, input FROM durable.poll_task(task_queue => %s,"
+                " worker_id => 'by-hand', kinds => '{workflow}', wait => '10 seconds')", [self.queue])
+            row = await cur.fetchone()
+            self.assertIsNotNone(row, "no query task within 10 s")
+            if row[1] == "query":
+                return row
+            await self.sql.execute("SELECT durable.complete_workflow_task(%s, '[]'::jsonb)", [row[0]])
+
     async def test_query_answered_by_hand(self):
         h = await self.client.start_workflow(Order.run, "o", id=wid("query"), task_queue=self.queue)
         await self.complete_next_task(self.queue, [])  # the first workflow task: the next poll brings the query
         asking = asyncio.ensure_future(h.query(Order.status, "verbose"))
-        cur = await self.sql.execute(
-            "SELECT task_token, kind, query_name, input FROM durable.poll_task(task_queue => %s, worker_id => 'by-hand',"
-            " kinds => '{workflow}', wait => '10 seconds')", [self.queue])
-        token, kind, name, args = await cur.fetchone()
+        token, kind, name, args = await self.poll_query()
         self.assertEqual((kind, name, args), ("query", "status", ["verbose"]))
         await self.sql.execute("SELECT durable.answer_query(%s, %s::jsonb)", [token, json.dumps("shipping")])
         self.assertEqual(await asyncio.wait_for(asking, 10), "shipping")
         # a failing handler: WorkflowQueryFailedError with the handler's failure as cause
         asking = asyncio.ensure_future(h.query("status"))
-        cur = await self.sql.execute(
-            "SELECT task_token FROM durable.poll_task(task_queue => %s, worker_id => 'by-hand',"
-            " kinds => '{workflow}', wait => '10 seconds')", [self.queue])
-        token = (await cur.fetchone())[0]
+        token = (await self.poll_query())[0]
         await self.sql.execute("SELECT durable.answer_query(%s, NULL, %s::jsonb)",
                                [token, json.dumps(error_to_failure(ApplicationError("no such state", type="Bad")))])
         with self.assertRaises(WorkflowQueryFailedError) as cm:

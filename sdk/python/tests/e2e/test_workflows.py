@@ -179,8 +179,12 @@ class Races:
                 await workflow.execute_activity(wait_forever, start_to_close_timeout=SHORT,
                                                 heartbeat_timeout=timedelta(seconds=2))
             out["timeout"] = "no"
-        except TimeoutError:
-            out["timeout"] = "yes"
+        except ActivityError as e:
+            # the timeout cancels the activity's handle, which resolves at once with
+            # ActivityError(cause=CancelledError) (TRY_CANCEL), as in Temporal Python, where the
+            # activity handle catches the cancellation and raises the activity's outcome
+            # (temporalio/worker/_workflow_instance.py, _outbound_schedule_activity)
+            out["timeout"] = "yes" if isinstance(e.__cause__, CancelledError) else repr(e.__cause__)
         out["shielded"] = await asyncio.shield(workflow.execute_activity(upper, "s", start_to_close_timeout=SHORT))
         return out
 

@@ -54,13 +54,18 @@ def worker_options():
         "task_queue": os.environ.get("TASK_QUEUE", "python"),
         "workflows": [Chain3],
         "activities": [step],
-        "max_concurrent_workflow_tasks": int(os.environ.get("MAX_WFT", "8")),
-        "max_concurrent_activities": int(os.environ.get("MAX_ACT", "20")),
     }
+    # each SDK runs at its own defaults (the TypeScript worker's are 8 / 20,
+    # the Python worker's 2 / 20: docs in sdk/python/README.md); MAX_WFT /
+    # MAX_ACT override them
+    if os.environ.get("MAX_WFT"):
+        opts["max_concurrent_workflow_tasks"] = int(os.environ["MAX_WFT"])
+    if os.environ.get("MAX_ACT"):
+        opts["max_concurrent_activities"] = int(os.environ["MAX_ACT"])
     optional = {
         "identity": "bench-python",
         "eager": os.environ.get("SDK_EAGER") != "0",
-        "sticky_execution": os.environ.get("SDK_STICKY") != "0",
+        "max_cached_workflows": 0 if os.environ.get("SDK_STICKY") == "0" else 1000,
         "poll_wait": timedelta(seconds=5),
         "graceful_shutdown_timeout": timedelta(seconds=2),
     }

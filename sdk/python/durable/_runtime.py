@@ -291,6 +291,8 @@ class WorkflowInstance:
         self.signal_buffer: list = []       # (name, args) with no handler yet
         self.cancel_requested = False
         self.logger = _ReplayAwareLogger(self)
+        self.pending: Optional[tuple] = None      # (last activation's commands, its WorkflowTaskStarted id)
+        self.stands_at: Optional[tuple] = None    # (that WorkflowTaskStarted's id, its event_time)
 
     # -- commands
     def command(self, cmd: dict):
@@ -695,83 +697,113 @@ def _cmd_id(c: dict) -> str:
     return ""
 
 
-@dataclass
-class Activation:
-    seen: list               # the events this activation sees
-    started: dict            # its WorkflowTaskStarted
-    command_events: list     # the command events after it (past activations)
-    past: bool
-
-
-def activations(history: list, current: bool):
-    """Split a history at its boundaries (docs/protocol.md, "Activations").
-    With `current`, the last event is the task's WorkflowTaskStarted (a
-    boundary); else every boundary is a past task and the events after the
-    last one are returned as trailing."""
+def _boundaries(history: list, current: bool) -> list:
+    """Indexes of the boundaries (docs/protocol.md, "Activations"). With
+    `current`, the last event is the task's WorkflowTaskStarted, a boundary."""
     last = len(history) - 1
     bounds = [k for k, e in enumerate(history) if e["event_type"] == "WorkflowTaskStarted"
               and ((current and k == last) or (k < last and history[k + 1]["event_type"] == "WorkflowTaskCompleted"))]
     if current and (not bounds or bounds[-1] != last):
         raise ValueError("a workflow task's history must end with its WorkflowTaskStarted")
-    acts = []
-    for i, b in enumerate(bounds):
-        start = bounds[i - 1] + 1 if i else 0
-        end = bounds[i + 1] if i + 1 < len(bounds) else len(history)
-        cmd_events = [e for e in history[b + 1:end] if e["event_type"] in COMMAND_EVENTS]
-        acts.append(Activation(history[start:b + 1], history[b], cmd_events, not (current and i == len(bounds) - 1)))
-    trailing = [] if current or not bounds else [e for e in history[bounds[-1] + 1:]]
-    if not bounds:
-        trailing = list(history)
-    return acts, trailing
+    return bounds
+
+
+def _patch_ids(events: list) -> set:
+    return {(e["attributes"].get("details") or {}).get("patch_id") for e in events
+            if e["event_type"] == "MarkerRecorded" and e["attributes"].get("marker_name") == "core_patch"}
+
+
+def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
+    """docs/protocol.md, "The procedure", step 4, from where `inst` stands:
+    `history` holds the events after its last activation (a whole history
+    for a new instance). For each boundary: match the previous activation's
+    commands against the command events before it, apply the events, run the
+    code. Returns (the last activation's commands, trailing events). With
+    `current` the last activation is the task being worked on; otherwise
+    every activation is past and the last one's commands are matched
+    against the command events that trail it. Raises NondeterminismError,
+    _Unsupported, or the code's task failure."""
+    bounds = _boundaries(history, current)
+    start, commands = 0, []
+    for i, k in enumerate(bounds):
+        seg = history[start:k + 1]
+        if inst.pending is not None:
+            match(inst.pending[0], [e for e in seg if e["event_type"] in COMMAND_EVENTS], inst.pending[1], inst)
+        past = not (current and k == len(history) - 1)
+        after = history[k + 1:bounds[i + 1] if i + 1 < len(bounds) else len(history)]
+        commands = inst.activate(seg, _parse_time(history[k]["event_time"]), past,
+                                 _patch_ids(after) if past else set())
+        if inst.task_failure is not None:
+            raise inst.task_failure
+        inst.pending = (commands, history[k]["event_id"])
+        inst.stands_at = (history[k]["event_id"], history[k]["event_time"])
+        start = k + 1
+    trailing = history[start:]
+    if not current and inst.pending is not None:
+        match(inst.pending[0], [e for e in trailing if e["event_type"] in COMMAND_EVENTS], inst.pending[1], inst)
+        inst.pending = None
+    return commands, trailing
+
+
+def continuation(inst: WorkflowInstance, history: list) -> Optional[list]:
+    """The events of `history` after where the cached `inst` stands, or None
+    when `history` does not continue it (docs/protocol.md, "The procedure",
+    step 2): `inst` stands after the WorkflowTaskStarted `s` of time `t`."""
+    if inst.stands_at is None or not history:
+        return None
+    s, t = inst.stands_at
+    first = history[0]
+    if first["event_id"] == s + 1:
+        a = first.get("attributes") or {}
+        if first["event_type"] == "WorkflowTaskCompleted" and a.get("started_event_id") == s:
+            return history
+        return None
+    if first["event_id"] == 1 and len(history) > s:
+        e, nxt = history[s - 1], history[s]
+        if e["event_id"] == s and e["event_type"] == "WorkflowTaskStarted" and e["event_time"] == t \
+                and nxt["event_type"] == "WorkflowTaskCompleted":
+            return history[s:]
+    return None
 
 
 def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str, task_queue: str,
            current: bool) -> tuple:
-    """Replay `history`; return (instance, commands of the last activation,
-    trailing events). Raises NondeterminismError, _Unsupported, or the
-    code's task failure (the instance is then disposed). The caller disposes
-    the instance it gets when done with it."""
+    """Replay a whole `history` on a new instance; return (instance, commands
+    of the last activation, trailing events). Raises as `advance` (the
+    instance is then disposed). The caller disposes the instance it gets
+    when done with it."""
     if not history or history[0]["event_id"] != 1 or history[0]["event_type"] != "WorkflowExecutionStarted":
         raise ValueError("replay needs a whole history, starting with WorkflowExecutionStarted")
     inst = WorkflowInstance(defn, workflow_id, run_id, namespace, task_queue)
     try:
-        acts, trailing = activations(history, current)
-        commands: list = []
-        prev_started = None
-        for i, act in enumerate(acts):
-            if i:
-                match(commands, acts[i - 1].command_events, prev_started["event_id"], inst)
-            markers = {(e["attributes"].get("details") or {}).get("patch_id") for e in act.command_events
-                       if act.past and e["event_type"] == "MarkerRecorded"
-                       and e["attributes"].get("marker_name") == "core_patch"}
-            commands = inst.activate(act.seen, _parse_time(act.started["event_time"]), act.past, markers)
-            if inst.task_failure is not None:
-                raise inst.task_failure
-            prev_started = act.started
-        if not current and acts:
-            match(commands, acts[-1].command_events, prev_started["event_id"], inst)
+        commands, trailing = advance(inst, history, current=current)
     except BaseException:
         inst.dispose()
         raise
     return inst, commands, trailing
 
 
+def task_failure(e: BaseException) -> dict:
+    """The failure a worker sends to fail_workflow_task for a replay error."""
+    if isinstance(e, NondeterminismError):
+        return {"type": "NonDeterminismError", "message": str(e), "non_retryable": False,
+                "details": {"event_id": e.event_id}}
+    if isinstance(e, _Unsupported):
+        return {"type": "UnsupportedFeature", "message": str(e), "non_retryable": False}
+    return error_to_failure(e)
+
+
 def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, namespace: str,
                       task_queue: str) -> tuple:
-    """docs/protocol.md, "The procedure": ("complete", commands) or ("fail", failure)."""
+    """docs/protocol.md, "The procedure", with no cache: ("complete",
+    commands) or ("fail", failure)."""
     try:
         inst, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
                                    task_queue=task_queue, current=True)
         inst.dispose()
         return "complete", commands
-    except NondeterminismError as nd:
-        return "fail", {"type": "NonDeterminismError", "message": str(nd), "non_retryable": False,
-                        "details": {"event_id": nd.event_id}}
-    except _Unsupported as u:
-        return "fail", {"type": "UnsupportedFeature", "message": str(u), "non_retryable": False}
     except BaseException as e:     # noqa: B902 - a bug of the code fails the task, never the worker
-        f = error_to_failure(e)
-        return "fail", f
+        return "fail", task_failure(e)
 
 
 def new_uuid4(inst: WorkflowInstance) -> uuid.UUID:

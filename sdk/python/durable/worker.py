@@ -26,9 +26,14 @@ Invariants:
   activity's completion hands back, and then that task's one activity
   itself, so a chain of activities continues on one connection with no
   poll.
-- Every workflow task replays the run's whole history (no cache): a short
-  (sticky) history is never asked for, since the worker does not set
-  `durable.sticky_execution`.
+- Sticky execution: the worker keeps up to `max_cached_workflows` runs'
+  instances between their tasks (least recently used first out) and sets
+  `durable.sticky_execution` on its connections, so a run's next task
+  comes to it first and carries only the events after its last task. A
+  task whose history does not continue the cached state (docs/protocol.md,
+  "The procedure", step 2) drops it and replays the whole history (fetched
+  with `workflow_task_history` when the task's is short). A failed task,
+  a refused completion or a closed run drops the run's instance.
 - Shutdown: stop polling (cancelling waiting polls), let running tasks finish
   within `graceful_shutdown_timeout`, cancel the rest, give back what the
   worker still holds (`durable.release_tasks`), close the session.
@@ -36,9 +41,11 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import inspect
+import json
 import logging
 import os
 import socket
@@ -46,7 +53,6 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional, Sequence
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from . import _runtime, activity as _activity, converter
 from .common import to_seconds
@@ -57,20 +63,23 @@ log = logging.getLogger("durable.worker")
 
 _POLL = ("SELECT to_json(t) FROM durable.poll_task(task_queue => %s, worker_id => %s, kinds => %s, "
          "wait => %s * interval '1 second', namespace => %s, build_id => %s) t")
-_COMPLETE_WFT = "SELECT durable.complete_workflow_task(%s, %s, return_workflow_task => %s)"
-_FAIL_WFT = "SELECT durable.fail_workflow_task(%s, %s)"
+_COMPLETE_WFT = "SELECT durable.complete_workflow_task(%s, %s::jsonb, return_workflow_task => %s)"
+_FAIL_WFT = "SELECT durable.fail_workflow_task(%s, %s::jsonb)"
 _WFT_HISTORY = "SELECT durable.workflow_task_history(%s)"
-_COMPLETE_ACT = "SELECT durable.complete_activity(%s, %s, return_workflow_task => %s)"
-_FAIL_ACT = "SELECT durable.fail_activity(%s, %s, return_workflow_task => %s)"
-_HEARTBEAT = "SELECT durable.heartbeat_activity(%s, %s)"
+_COMPLETE_ACT = "SELECT durable.complete_activity(%s, %s::jsonb, return_workflow_task => %s)"
+_FAIL_ACT = "SELECT durable.fail_activity(%s, %s::jsonb, return_workflow_task => %s)"
+_HEARTBEAT = "SELECT durable.heartbeat_activity(%s, %s::jsonb)"
 _CANCELED_ACT = "SELECT durable.report_activity_canceled(%s, %s)"
-_ANSWER = "SELECT durable.answer_query(%s, %s, %s)"
+_ANSWER = "SELECT durable.answer_query(%s, %s::jsonb, %s::jsonb)"
 _RELEASE = "SELECT durable.release_tasks(%s, %s, %s)"
 
 
 # one heartbeat detail is stored as itself (as the TypeScript SDK's single
 # detail); several as {"__durable_details": [...]}, read back as the list
 _DETAILS = "__durable_details"
+
+# payloads go as JSON text cast to jsonb: cheaper to send than psycopg's Jsonb wrapper
+_json = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def _heartbeat_details(v) -> list:
@@ -83,6 +92,16 @@ def _heartbeat_details(v) -> list:
 
 def _ts(v) -> Optional[datetime]:
     return datetime.fromisoformat(v) if isinstance(v, str) else v
+
+
+async def _exec(conn, query: str, params):
+    """Run a statement on the connection's own cursor (one per connection:
+    a new cursor per call would build its adapters again)."""
+    cur = getattr(conn, "_durable_cursor", None)
+    if cur is None or cur.closed:
+        cur = conn._durable_cursor = conn.cursor()
+    await cur.execute(query, params)
+    return cur
 
 
 def _stale(e: BaseException) -> bool:
@@ -99,7 +118,7 @@ class Worker:
                  build_id: Optional[str] = None, poll_wait: Any = timedelta(seconds=30),
                  graceful_shutdown_timeout: Any = timedelta(0), eager: bool = True,
                  activity_executor: Optional[concurrent.futures.Executor] = None,
-                 session: bool = True):
+                 session: bool = True, max_cached_workflows: int = 1000):
         if not workflows and not activities:
             raise ValueError("a worker needs at least one workflow or activity")
         self.client = client
@@ -123,7 +142,7 @@ class Worker:
             self._activities[name] = a
         self._wf_slots = (max_concurrent_workflow_tasks or 2) if self._workflows else 0
         has_activities = bool(self._activities or self._dynamic_activity)
-        self._max_acts = (max_concurrent_activities or 8) if has_activities else 0
+        self._max_acts = (max_concurrent_activities or 20) if has_activities else 0
         self._act_pollers = min(max_concurrent_activity_task_polls or 2, self._max_acts)
         self._permits = asyncio.Semaphore(self._max_acts)
         self._pool: list = []            # idle connections of the activity runners
@@ -141,7 +160,10 @@ class Worker:
         self._hb_lock = asyncio.Lock()
         self._slots: list = []
         self._run_task: Optional[asyncio.Task] = None
+        self._max_cached = max_cached_workflows if self._workflows else 0
+        self._cache: collections.OrderedDict = collections.OrderedDict()   # run id -> WorkflowInstance
         self.completed = {"workflow": 0, "activity": 0, "query": 0}
+        self.cache_stats = {"hits": 0, "misses": 0, "evictions": 0}
         self.handed_back = {"workflow": 0, "activity": 0}   # tasks that came from completions, not polls
 
     # ------------------------------------------------------------ lifecycle
@@ -211,11 +233,16 @@ class Worker:
         for c in self._pool:
             await c.close()
         self._pool.clear()
+        while self._cache:
+            self._cache.popitem()[1].dispose()
         if self._own_executor:
             self._executor.shutdown(wait=False)
 
     async def _connect(self, autocommit: bool = True):
-        return await psycopg.AsyncConnection.connect(self.client.dsn, autocommit=autocommit)
+        conn = await psycopg.AsyncConnection.connect(self.client.dsn, autocommit=autocommit)
+        if autocommit and self._max_cached:
+            await conn.execute("SET durable.sticky_execution = on")
+        return conn
 
     async def _connect_session(self):
         if self._hb_conn is not None and not self._hb_conn.closed:
@@ -241,7 +268,7 @@ class Worker:
                     conn = await self._connect()
                 self._polling[n] = conn
                 try:
-                    cur = await conn.execute(_POLL, (self.task_queue, self.identity, kinds, self._poll_wait,
+                    cur = await _exec(conn, _POLL, (self.task_queue, self.identity, kinds, self._poll_wait,
                                                      self.namespace, self.build_id))
                     row = await cur.fetchone()
                 finally:
@@ -323,41 +350,60 @@ class Worker:
 
     async def _run_tasks(self, conn, tasks: list, runner: bool = False):
         """Run a task and whatever its completion hands back, in order.
-        Activities go to runners; a runner keeps the last one for itself."""
+        Activities go to runners; a runner keeps the last one for itself, and
+        keeps a finished activity's permit for the activity that the workflow
+        task handed back with its completion schedules next (a chain goes on
+        before new work starts)."""
         queue = list(tasks)
         first = True
-        while queue:
-            task = queue.pop(0)
-            kind = task.get("kind")
-            if self._stopping.is_set() and not first:
+        carry = 0
+        try:
+            while queue:
+                task = queue.pop(0)
+                kind = task.get("kind")
+                if self._stopping.is_set() and not first:
+                    if kind == "activity":
+                        self._permits.release()
+                    continue            # handed back to us: given back at shutdown (release_tasks)
+                first = False
                 if kind == "activity":
-                    self._permits.release()
-                continue                # handed back to us: given back at shutdown (release_tasks)
-            first = False
-            if kind == "activity":
-                if not runner or any(t.get("kind") == "activity" for t in queue):
-                    self._spawn(task)
-                    continue
-                try:
-                    out = await self._activity_task(conn, task)
-                finally:
-                    self._permits.release()
-            elif kind == "workflow":
-                out = await self._workflow_task(conn, task)
-            elif kind == "query":
-                out = await self._query_task(conn, task)
-            else:
-                out = None              # a kind this worker does not know: ignore it
-            if out and out.get("tasks"):
-                for t in out["tasks"]:
-                    if t.get("kind") in self.handed_back:
-                        self.handed_back[t["kind"]] += 1
-                queue.extend(out["tasks"])
+                    if not runner or any(t.get("kind") == "activity" for t in queue):
+                        self._spawn(task)
+                        continue
+                    try:
+                        out = await self._activity_task(conn, task)
+                    except BaseException:
+                        self._permits.release()
+                        raise
+                    if out and any(t.get("kind") == "workflow" for t in out.get("tasks") or ()):
+                        carry += 1
+                    else:
+                        self._permits.release()
+                elif kind == "workflow":
+                    handed, carry = carry, 0
+                    out = await self._workflow_task(conn, task, handed)
+                elif kind == "query":
+                    out = await self._query_task(conn, task)
+                else:
+                    out = None          # a kind this worker does not know: ignore it
+                if out and out.get("tasks"):
+                    for t in out["tasks"]:
+                        if t.get("kind") in self.handed_back:
+                            self.handed_back[t["kind"]] += 1
+                    queue.extend(out["tasks"])
+        finally:
+            for _ in range(carry):
+                self._permits.release()
 
     # ------------------------------------------------------------ workflow tasks
-    async def _workflow_task(self, conn, task: dict) -> Optional[dict]:
+    async def _workflow_task(self, conn, task: dict, carried: int = 0) -> Optional[dict]:
+        """Run a workflow task and complete it. `carried`: activity permits
+        the caller hands on (a runner whose activity just completed), used
+        first for the activities this task schedules; the rest are freed."""
         token = task["task_token"]
+        run_id = str(task["run_id"])
         defn = self._workflows.get(task["workflow_type"])
+        inst = self._cache.pop(run_id, None)
         try:
             if defn is None:
                 return await self._fail_wft(conn, token, {
@@ -365,30 +411,54 @@ class Worker:
                     "message": f"workflow type {task['workflow_type']!r} is not registered on worker "
                                f"{self.identity} (registered: {', '.join(sorted(self._workflows)) or 'none'})"})
             history = task["history"]
-            if history and history[0]["event_id"] > 1:
-                cur = await conn.execute(_WFT_HISTORY, (token,))
-                history = (await cur.fetchone())[0]
-            kind, out = _runtime.run_workflow_task(defn, history, workflow_id=task["workflow_id"],
-                                                   run_id=str(task["run_id"]), namespace=self.namespace,
-                                                   task_queue=task["task_queue"])
-            if kind == "fail":
+            rest = _runtime.continuation(inst, history) if inst is not None else None
+            if rest is None:
+                if inst is not None:
+                    inst.dispose()
+                    inst = None
+                self.cache_stats["misses"] += 1
+                if history and history[0]["event_id"] > 1:
+                    cur = await _exec(conn, _WFT_HISTORY, (token,))
+                    history = (await cur.fetchone())[0]
+            else:
+                self.cache_stats["hits"] += 1
+            try:
+                if inst is None:
+                    inst, out, _ = _runtime.replay(defn, history, workflow_id=task["workflow_id"], run_id=run_id,
+                                                   namespace=self.namespace, task_queue=task["task_queue"],
+                                                   current=True)
+                else:
+                    out, _ = _runtime.advance(inst, rest, current=True)
+            except BaseException as e:      # noqa: B902 - a replay error fails the task, never the worker
+                if inst is not None:
+                    inst.dispose()
+                    inst = None
+                failure = _runtime.task_failure(e)
                 log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
-                            task["workflow_id"], out.get("message"))
-                return await self._fail_wft(conn, token, out)
+                            task["workflow_id"], failure.get("message"))
+                return await self._fail_wft(conn, token, failure)
             reserved = 0
             if self._eager:
                 for c in out:
                     if c["type"] == "schedule_activity" and c["activity_type"] in self._activities and \
-                            c.get("task_queue", self.task_queue) == self.task_queue and not self._permits.locked():
-                        await self._permits.acquire()       # free: returns at once
+                            c.get("task_queue", self.task_queue) == self.task_queue:
+                        if carried:
+                            carried -= 1
+                        elif self._permits.locked():
+                            continue
+                        else:
+                            await self._permits.acquire()   # free: returns at once
                         reserved += 1
                         c["request_eager_execution"] = True
             handed = 0
             try:
-                cur = await conn.execute(_COMPLETE_WFT, (token, Jsonb(out), self._eager))
+                cur = await _exec(conn, _COMPLETE_WFT, (token, _json(out), self._eager))
                 res = (await cur.fetchone())[0]
                 self.completed["workflow"] += 1
                 handed = sum(1 for t in (res or {}).get("tasks") or () if t.get("kind") == "activity")
+                if self._max_cached and not inst.closed and (res or {}).get("outcome") == "completed":
+                    self._keep(run_id, inst)
+                    inst = None
                 return res
             except psycopg.errors.DatabaseError as e:
                 if _stale(e) or isinstance(e, psycopg.OperationalError):
@@ -401,10 +471,22 @@ class Worker:
             if _stale(e):
                 return None             # the task timed out or its run closed: drop it
             raise
+        finally:
+            if inst is not None:
+                inst.dispose()
+            for _ in range(carried):
+                self._permits.release()
+
+    def _keep(self, run_id: str, inst):
+        """Cache a run's instance for its next task (least recently used out first)."""
+        self._cache[run_id] = inst
+        while len(self._cache) > self._max_cached:
+            self._cache.popitem(last=False)[1].dispose()
+            self.cache_stats["evictions"] += 1
 
     async def _fail_wft(self, conn, token, failure) -> None:
         try:
-            await conn.execute(_FAIL_WFT, (token, Jsonb(failure)))
+            await _exec(conn, _FAIL_WFT, (token, _json(failure)))
         except psycopg.Error as e:
             if not _stale(e):
                 raise
@@ -428,7 +510,7 @@ class Worker:
         except BaseException as e:      # noqa: B902 - any error is the query's failure
             failure = error_to_failure(e)
         try:
-            await conn.execute(_ANSWER, (task["task_token"], Jsonb(result), Jsonb(failure) if failure else None))
+            await _exec(conn, _ANSWER, (task["task_token"], _json(result), _json(failure) if failure else None))
             self.completed["query"] += 1
         except psycopg.Error as e:
             if not _stale(e):
@@ -478,11 +560,11 @@ class Worker:
             if ctx.gone:
                 return None
             if ctx.conn is not None:
-                cur = await ctx.conn.execute(_COMPLETE_ACT, (token, Jsonb(result), False))
+                cur = await ctx.conn.execute(_COMPLETE_ACT, (token, _json(result), False))
                 await ctx.conn.commit()
                 self.completed["activity"] += 1
                 return None
-            cur = await conn.execute(_COMPLETE_ACT, (token, Jsonb(result), eager))
+            cur = await _exec(conn, _COMPLETE_ACT, (token, _json(result), eager))
             self.completed["activity"] += 1
             return (await cur.fetchone())[0]
         except asyncio.CancelledError:
@@ -494,7 +576,7 @@ class Worker:
                     return None         # shutdown: release_tasks gives it back
                 raise
             try:
-                await conn.execute(_CANCELED_ACT, (token, None))
+                await _exec(conn, _CANCELED_ACT, (token, None))
             except psycopg.Error as e:
                 if not _stale(e):
                     raise
@@ -507,7 +589,7 @@ class Worker:
                 raise
             await ctx.flush()           # a heartbeat held back by the throttle reaches the next attempt
             try:
-                cur = await conn.execute(_FAIL_ACT, (token, Jsonb(error_to_failure(map_error(e))), eager))
+                cur = await _exec(conn, _FAIL_ACT, (token, _json(error_to_failure(map_error(e))), eager))
                 self.completed["activity"] += 1
                 return (await cur.fetchone())[0]
             except psycopg.Error as e2:
@@ -528,7 +610,7 @@ class Worker:
         async with self._hb_lock:
             try:
                 await self._connect_session()
-                cur = await self._hb_conn.execute(_HEARTBEAT, (ctx.info.task_token, Jsonb(converter.encode(payload))))
+                cur = await self._hb_conn.execute(_HEARTBEAT, (ctx.info.task_token, _json(converter.encode(payload))))
                 return bool((await cur.fetchone())[0])
             except psycopg.Error as e:
                 if _stale(e):

@@ -104,7 +104,7 @@ start_worker() {   # name
 # SDK from this checkout; it prints "ready" once it polls.
 start_py_worker() {   # name [task queue]
     local name=$1 queue=${2:-$TASK_QUEUE}
-    env WORKER_IDENTITY="$name" TASK_QUEUE="$queue" PYTHONDONTWRITEBYTECODE=1 \
+    env WORKER_IDENTITY="$name" TASK_QUEUE="$queue" PYTHONDONTWRITEBYTECODE=1 PYTHONSAFEPATH=1 \
         PYTHONPATH="$PY_SDK/examples:$PY_SDK${PYTHONPATH:+:$PYTHONPATH}" \
         "$PY" -m subscription.worker > >(sed -u "s/^/  [$name] /") 2>&1 &
     LAST_PID=$!
@@ -219,7 +219,7 @@ if [ "$HAVE_PY" -eq 1 ]; then
     start_py_worker python-2 "$MIXED_QUEUE"
     PY_MIXED=$LAST_PID
     info "typescript-1 (node, pid $TS_MIXED) and python-2 (python3, pid $PY_MIXED) poll task queue $MIXED_QUEUE"
-    env TASK_QUEUE="$MIXED_QUEUE" DEMO_IDENTITIES=typescript-1,python-2 PYTHONDONTWRITEBYTECODE=1 \
+    env TASK_QUEUE="$MIXED_QUEUE" DEMO_IDENTITIES=typescript-1,python-2 PYTHONDONTWRITEBYTECODE=1 PYTHONSAFEPATH=1 \
         PYTHONPATH="$PY_SDK/examples:$PY_SDK${PYTHONPATH:+:$PYTHONPATH}" \
         "$PY" -m subscription.demo mixed || RESULT=1
     stop_worker "$TS_MIXED"

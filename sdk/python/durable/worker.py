@@ -57,7 +57,7 @@ import psycopg
 
 from . import _runtime, activity as _activity, converter
 from .common import to_seconds
-from .exceptions import error_to_failure, map_error, StaleTaskTokenError
+from .exceptions import error_to_failure, map_error
 from .workflow import definition_of
 
 log = logging.getLogger("durable.worker")
@@ -611,7 +611,7 @@ class Worker:
             if ctx.gone:
                 return None
             if ctx.conn is not None:
-                cur = await ctx.conn.execute(_COMPLETE_ACT, (token, _json(result), False))
+                await ctx.conn.execute(_COMPLETE_ACT, (token, _json(result), False))
                 await ctx.conn.commit()
                 self.completed["activity"] += 1
                 return None

@@ -33,7 +33,7 @@ import functools
 import inspect
 import typing
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from . import _runtime, converter

@@ -445,7 +445,7 @@ class ActivityTest(unittest.IsolatedAsyncioTestCase):
         # docs/protocol.md "Heartbeats, exactly-once completion and shutdown"): another worker takes it
         # with no timeout event and the same attempt number
         key = "held"
-        async with self.worker(workflows=[RunOne]) as _wf_only:
+        async with self.worker(workflows=[RunOne]):
             wid, _ = await self.c.start("RunOne", "held", [key], {"start_to_close": 60}, task_queue=self.q)
             a = running(self.c, task_queue=self.q, activities=[held_forever], identity="worker-A")
             async with a:

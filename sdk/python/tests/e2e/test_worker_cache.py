@@ -8,7 +8,6 @@ task drops the run's instance.
 Temporal: sticky execution and the workflow cache
 (https://docs.temporal.io/sticky-execution; temporalio/sdk-python
 temporalio/worker/_workflow.py, max_cached_workflows)."""
-import asyncio
 import unittest
 from datetime import timedelta
 

@@ -380,7 +380,7 @@ ${names.length ? '' : '<p class="muted">No queue has a backlog or settings now.<
       if (!out.available) return '<span class="muted latency">n/a</span>';
       const h = out.byQueue.get(q)?.get(kind);
       if (!h || !h.count) return '<span class="muted latency">no tasks</span>';
-      return `<span class="latency">${fmtSeconds(h.p50)} / ${fmtSeconds(h.p99)} <span class="muted">(${h.count} tasks, mean ${fmtSeconds(h.sum / h.count)})</span></span>`;
+      return `<span class="latency">${fmtSeconds(h.p50)} / ${fmtSeconds(h.p99)} <span class="muted">(${h.count} task${h.count === 1 ? '' : 's'}, mean ${fmtSeconds(h.sum / h.count)})</span></span>`;
     };
     const [v] = await this.q("SELECT pg_catalog.to_regclass('durable.metric_histograms') IS NOT NULL AS hist, pg_catalog.to_regclass('durable.metrics') IS NOT NULL AS m");
     if (!v.hist) return out;

@@ -252,6 +252,11 @@ test('task queues: backlog by kind, latency or n/a, pollers', async () => {
   assert.match(reports, /^reports \| 1 unmatched \| 0 \|/, 'one workflow task waits on reports (the other run was terminated)');
   const hasMetrics = (await sql("SELECT to_regclass('durable.metric_histograms') IS NOT NULL AS m"))[0].m;
   if (!hasMetrics) assert.match(reports, /n\/a/, 'no metrics view: n/a');
+  else {
+    // workflow tasks and activity attempts of orders were polled: the histogram has them
+    const orders = rows.find((r) => r.startsWith('orders |'));
+    assert.match(orders, /ms \/ [0-9.]+ m?s \(\d+ tasks?, mean/, 'schedule-to-start latency from durable.metric_histograms');
+  }
   await shot(p, '6-task-queues');
   await Promise.all([p.waitForNavigation(), p.click('a.tq[href*="name=orders"]')]);
   // ui-test-worker polled orders: a superuser sees it in describe_task_queue
@@ -287,6 +292,7 @@ test('a read-only role sees everything and is offered and allowed nothing', asyn
 
 test('schedules: the page exists only when durable.schedules does', async () => {
   const p = await browser.newPage();
+  await p.setViewport({ width: 1280, height: 800 });
   await p.goto(`${base}/workflows`);
   const hasSchedules = (await sql("SELECT to_regclass('durable.schedules') IS NOT NULL AS s"))[0].s;
   assert.equal(!!(await p.$('#nav-schedules')), hasSchedules);
@@ -308,6 +314,7 @@ test('schedules: the page exists only when durable.schedules does', async () => 
   p.once('dialog', (d) => d.accept());
   await Promise.all([p.waitForNavigation(), p.click('#do-trigger')]);
   assert.match(await p.$eval('#message', (e) => e.textContent), /triggered/);
+  assert.match(await p.$eval('#recent-actions', (e) => e.textContent), /nightly-/, 'the triggered run is listed');
   await shot(p, '8-schedule');
   await p.close();
 });

@@ -7,11 +7,17 @@
  * its confirmation, then checks that a read-only role gets no actions.
  * A screenshot of each page goes to DURABLE_UI_OUT (default ui/test-output).
  *
- * What the pages show follows Temporal's Web UI: the workflow list and its
- * filters (https://docs.temporal.io/web-ui#workflows), the workflow page's
- * input, result, pending activities and history
- * (https://docs.temporal.io/web-ui#history), and signal/cancel/terminate
- * from the page (https://docs.temporal.io/web-ui#workflow-actions).
+ * What the pages show follows Temporal's Web UI (repository temporalio/ui):
+ * the list's filters (src/lib/components/workflow/dropdown-filter/
+ * workflow-status.svelte, workflow-type.svelte, workflow-id.svelte,
+ * workflow-datetime-filter.svelte), the workflow page's input and result
+ * (src/lib/components/workflow/input-and-results.svelte) and pending
+ * activities with attempt, last failure and heartbeat details
+ * (src/lib/components/workflow/pending-activity/pending-activity-card.svelte),
+ * and the actions each behind a confirmation
+ * (src/lib/components/workflow/client-actions/signal-confirmation-modal.svelte,
+ * cancel-confirmation-modal.svelte, terminate-confirmation-modal.svelte).
+ * Cancel vs terminate: https://docs.temporal.io/evaluate/development-production-features/interrupt-workflow
  */
 'use strict';
 
@@ -224,6 +230,27 @@ test('the workflow page: payloads, pending work, history, timeline; a signal wit
   assert.match(failure, /RefundError.*refund rejected.*CardError.*card expired/s);
   assert.equal(await p.$('#form-signal'), null, 'no signal for a closed run');
   await shot(p, '4-failed-workflow');
+
+  // a query of the closed run, answered by a "worker" polling in SQL
+  // (a query of a closed run is answered from its history by a worker, as
+  // `temporal workflow query` does: https://docs.temporal.io/tctl-v1/workflow)
+  await p.type('#form-query input[name=name]', 'status');
+  p.once('dialog', (d) => d.accept());
+  const answered = (async () => {
+    const w = new pg.Client({ connectionString: cluster.url() });
+    await w.connect();
+    try {
+      const { rows: [q] } = await w.query("SELECT * FROM durable.poll_task('refunds', 'ui-query-worker', wait => '10 seconds')");
+      assert.equal(q.kind, 'query');
+      assert.equal(q.query_name, 'status');
+      await w.query('SELECT durable.answer_query($1, $2)', [q.task_token, '{"refunded": false}']);
+    } finally {
+      await w.end();
+    }
+  })();
+  await Promise.all([p.waitForNavigation({ timeout: 15000 }), p.click('#do-query')]);
+  await answered;
+  assert.match(await p.$eval('#query-result', (e) => e.textContent), /"refunded": false/);
 
   // the completed run: its result
   await p.goto(`${base}/workflow?id=order-2`);

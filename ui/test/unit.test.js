@@ -4,8 +4,8 @@
  * histogram_quantile interpolation within a bucket:
  * https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile),
  * the command line, and the timeline's grouping of an activity's events onto
- * one line (Temporal's Web UI "compact" view:
- * https://docs.temporal.io/web-ui#history).
+ * one line (as the event groups of Temporal's Web UI compact history, repository
+ * temporalio/ui, src/lib/models/event-groups/).
  */
 'use strict';
 

@@ -745,7 +745,10 @@ async function main() {
   const server = await app.listen();
   const addr = server.address();
   console.log(`durable-ui listening on http://${addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}/`);
-  const stop = () => server.close(() => app.pool.end().then(() => process.exit(0)));
+  const stop = () => {
+    server.close(() => app.pool.end().then(() => process.exit(0)));
+    server.closeAllConnections(); // browsers' idle keep-alive connections
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

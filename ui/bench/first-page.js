@@ -119,6 +119,7 @@ async function main() {
     if (JSON_OUT) fs.writeFileSync(JSON_OUT, JSON.stringify({ rows: Number(n), index: idx, repeat: REPEAT, results }, null, 2));
   } finally {
     await browser?.close();
+    server?.closeAllConnections();
     if (server) await new Promise((r) => server.close(r));
     await app?.pool.end();
     await db.end();

@@ -123,8 +123,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await new Promise((r) => (server ? server.close(r) : r()));
-  await new Promise((r) => (roServer ? roServer.close(r) : r()));
+  for (const s of [server, roServer]) {
+    s?.closeAllConnections();
+    await new Promise((r) => (s ? s.close(r) : r()));
+  }
   await app?.pool.end();
   await roServer?.app.pool.end();
   await db?.end();
@@ -315,6 +317,34 @@ test('a read-only role sees everything and is offered and allowed nothing', asyn
   await p.goto(`${roBase}/task-queue?name=orders`);
   assert.match(await p.$eval('#pollers', (e) => e.textContent), /ui-test-worker/, 'describe_task_queue is a client call');
   await p.close();
+});
+
+test('a tenant role: its namespace only, actions from its namespace grant', async () => {
+  // docs/namespaces.md "Isolating tenants"; Temporal namespaces: https://docs.temporal.io/namespaces
+  await sql("SELECT durable.create_namespace('acme')");
+  await sql('CREATE ROLE acme_ops LOGIN');
+  await sql("SELECT durable.grant_namespace('acme', 'acme_ops', 'client')");
+  await sql("SELECT durable.start_workflow('Order', NULL, 'acme-order-1', 'orders', namespace => 'acme')");
+  const tenant = new App({ databaseUrl: cluster.url('acme_ops'), port: 0, host: '127.0.0.1', namespace: 'acme', readOnly: false });
+  const srv = await tenant.listen();
+  try {
+    const tBase = `http://127.0.0.1:${srv.address().port}`;
+    const p = await browser.newPage();
+    await p.goto(`${tBase}/workflows`);
+    assert.deepEqual(await p.$$eval('#workflow-list a.wf', (as) => as.map((a) => a.textContent)), ['acme-order-1']);
+    assert.deepEqual(await p.$$eval('select[name=ns] option', (os) => os.map((o) => o.textContent)), ['acme', 'default']);
+    await Promise.all([p.waitForNavigation(), p.click('#workflow-list a.wf')]);
+    assert.ok(await p.$('#form-signal'), 'client in acme: signal offered');
+    // namespace default: row-level security shows it nothing, and it may do nothing there
+    await p.goto(`${tBase}/workflows?ns=default`);
+    assert.deepEqual(await p.$$eval('#workflow-list a.wf', (as) => as.length), 0);
+    assert.match(await p.$eval('#whoami', (e) => e.textContent), /acme_ops \(read-only\)/);
+    await p.close();
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+    await tenant.pool.end();
+  }
 });
 
 test('schedules: the page exists only when durable.schedules does', async () => {

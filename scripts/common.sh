@@ -71,6 +71,11 @@ install_packages() {
         fi
     fi
 
+    if [ -f "$REPO/ui/package.json" ]; then
+        # the Web UI's browser test drives Debian's chromium (puppeteer-core)
+        pkg_installed chromium || missing+=(chromium)
+    fi
+
     if [ ${#missing[@]} -eq 0 ]; then info "all required packages present"; return 0; fi
     info "missing: ${missing[*]}"
     if [ "$IS_ROOT" -ne 1 ] && ! have sudo; then

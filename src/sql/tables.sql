@@ -102,6 +102,8 @@ CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workf
 CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id, start_time DESC);
 CREATE INDEX workflows_by_type_status ON durable.workflows (workflow_type, status);
 CREATE INDEX workflows_by_close_time ON durable.workflows (namespace, close_time) WHERE close_time IS NOT NULL;
+-- newest-first listing (the Web UI's workflow list, keyset-paginated; docs/ui.md)
+CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);
 CREATE INDEX workflows_by_search_attributes ON durable.workflows USING gin (search_attributes jsonb_path_ops);
 
 /*

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(79);
+SELECT plan(80);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
@@ -25,6 +25,7 @@ FROM unnest(ARRAY['workflow_id', 'workflow_type', 'task_queue', 'status', 'input
 SELECT index_is_unique('durable', 'workflows', 'workflows_one_running');
 SELECT has_index('durable', 'workflows', 'workflows_by_workflow_id', ARRAY['namespace', 'workflow_id', 'start_time']);
 SELECT has_index('durable', 'workflows', 'workflows_by_search_attributes', 'search attributes are indexed');
+SELECT has_index('durable', 'workflows', 'workflows_by_start_time', ARRAY['namespace', 'start_time', 'run_id'], 'newest-first listing is indexed');
 SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
 		  'the task queue is unlogged');

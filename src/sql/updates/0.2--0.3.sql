@@ -256,4 +256,7 @@ ALTER TYPE durable.workflow_description ADD ATTRIBUTE build_id text, ADD ATTRIBU
 	ADD ATTRIBUTE priority integer, ADD ATTRIBUTE fairness_key text;
 UPDATE durable.tasks SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority = 0 THEN 3 ELSE 4 END;
 
+-- 11. Newest-first listing of runs (the Web UI's workflow list, issue 14).
+CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);
+
 -- the new tables follow (src/sql/new_tables.sql)

@@ -16,6 +16,7 @@ use strict;
 use warnings;
 
 use HTTP::Tiny;
+use JSON::PP;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -164,6 +165,19 @@ ok(value('durable_timer_lateness_seconds_sum', %q) < 60, 'its lateness');
 like($body, qr/^# TYPE durable_task_schedule_to_start_seconds histogram$/m, 'a histogram');
 like($body, qr/^# TYPE durable_workflow_success_total counter$/m, 'a counter');
 like($body, qr/^# TYPE durable_approximate_backlog_count gauge$/m, 'a gauge');
+
+# the Grafana dashboard is JSON whose queries name only metrics the exporter produced
+my $dash_file = "$FindBin::RealBin/../../contrib/grafana/durable.json";
+my $dash = JSON::PP::decode_json(PostgreSQL::Test::Utils::slurp_file($dash_file));
+my @exprs = map { $_->{expr} } map { @{ $_->{targets} // [] } } @{ $dash->{panels} };
+ok(@exprs >= 10, 'the dashboard has its queries');
+my %used = map { $_ => 1 } map { /\b(durable_\w+)/g } @exprs;
+# a name, or a histogram's series (name_bucket, _sum, _count)
+my @missing = grep {
+	my $base = s/_(bucket|sum|count)$//r;
+	$body !~ /^# TYPE \Q$_\E /m && $body !~ /^# TYPE \Q$base\E histogram$/m
+} sort keys %used;
+is("@missing", '', 'every metric of the dashboard is exported');
 
 # the role sees no other namespace
 ok(!grep({ $_->[0]{namespace} eq 'hidden' } map { @$_ } values %m), 'namespace hidden is not shown');

@@ -47,7 +47,10 @@ install_packages() {
 
     local want=("postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
                 "postgresql-$PG_MAJOR-cron" "postgresql-$PG_MAJOR-pgtap"
-                libipc-run-perl libtap-parser-sourcehandler-pgtap-perl)
+                libipc-run-perl libtap-parser-sourcehandler-pgtap-perl
+                # the exporter suite: a real postgres_exporter (its service is
+                # not used: the test starts its own on a free port)
+                prometheus-postgres-exporter)
     local missing=() p
     if ! pkg_installed build-essential && ! { have gcc && have make; }; then
         missing+=(build-essential)

@@ -69,6 +69,7 @@
 #include "durable.h"
 #include "history.h"
 #include "matching.h"
+#include "metrics.h"
 #include "timers.h"
 
 PG_FUNCTION_INFO_V1(complete_activity);
@@ -378,7 +379,13 @@ dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 	Interval   *backoff;
 	const char *state;
 	DurJsonObj	fo;
+	char	   *queue = TextDatumGetCString(a->values[A_TASK_QUEUE]);
+	JsonbValue	tt;
 
+	if (timeout && failure->timeout_type != NULL &&
+		JsonbExtractScalar(&failure->timeout_type->root, &tt) && tt.type == jbvString)
+		dur_metrics_activity_timeout(run->namespace, queue,
+									 pnstrdup(tt.val.string.val, tt.val.string.len));
 	dur_heartbeat_settle(a);
 	state = dur_retry_backoff(a->nulls[A_RETRY_POLICY] ? dur_default_retry_policy() :
 							  DatumGetJsonbP(a->values[A_RETRY_POLICY]),
@@ -400,6 +407,7 @@ dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 	}
 	if (task != NULL)
 		dur_delete(call, DUR_TASKS, &task->tid);
+	dur_metrics_count(run->namespace, queue, DUR_C_ACTIVITY_RETRY, 1);
 	a->values[A_ATTEMPT] = Int32GetDatum(DatumGetInt32(a->values[A_ATTEMPT]) + 1);
 	a->values[A_STATE] = CStringGetTextDatum("backoff");
 	a->values[A_LAST_FAILURE] = JsonbPGetDatum(dur_failure_jsonb(failure));
@@ -653,6 +661,15 @@ dur_lock_activity(const char *token, DurActivityLock *lk)
 	dur_open_activity(token, lk, true);
 }
 
+/* The worker reports the attempt's outcome: its execution time, for the metrics. */
+static void
+dur_activity_executed(DurActivityLock *lk)
+{
+	if (lk->has_task && !lk->task.nulls[T_STARTED_TIME])
+		dur_metrics_executed(lk->run->namespace, TextDatumGetCString(lk->a.values[A_TASK_QUEUE]),
+							 true, DatumGetTimestampTz(lk->task.values[T_STARTED_TIME]));
+}
+
 /*
  * The worker a completion may hand the workflow task to: the one that held
  * the activity, if it asked and the activity ran on the workflow's queue.
@@ -700,6 +717,7 @@ dur_complete_activity(const char *token, Datum result, bool has_result, bool ask
 	DurTask    *t;
 
 	dur_lock_activity(token, &lk);
+	dur_activity_executed(&lk);
 	if (has_result)
 		dur_check_payload(result, "result");
 	ev = dur_event("ActivityTaskCompleted");
@@ -737,6 +755,7 @@ dur_fail_activity(const char *token, Jsonb *failure, bool asked)
 	DurTask    *t;
 
 	dur_lock_activity(token, &lk);
+	dur_activity_executed(&lk);
 	dur_failure(failure, "failure", &f);
 	t = dur_activity_attempt_failed(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, &f,
 									lk.worker, false, dur_eager_worker(asked, &lk));
@@ -841,6 +860,7 @@ dur_report_canceled(const char *token, Datum details, bool has_details)
 	DurEvent   *ev;
 
 	dur_lock_activity(token, &lk);
+	dur_activity_executed(&lk);
 	if (has_details)
 		dur_check_payload(details, "details");
 	if (lk.a.nulls[A_CANCEL_REQUESTED_EVENT_ID])

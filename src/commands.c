@@ -43,6 +43,7 @@
 #include "durable.h"
 #include "history.h"
 #include "matching.h"
+#include "metrics.h"
 #include "timers.h"
 #include "updates.h"
 
@@ -330,6 +331,8 @@ dur_wft_failed(DurCall *call, DurRun *run, DurRow *task, TimestampTz started,
 	int32		next_attempt = run->wft_attempt + 1;
 	List	   *buffered;
 
+	dur_metrics_count(run->namespace, run->task_queue,
+					  strcmp(failed->type, "WorkflowTaskTimedOut") == 0 ? DUR_C_WFT_TIMEOUT : DUR_C_WFT_FAILED, 1);
 	if (task != NULL)
 		dur_delete(call, DUR_TASKS, &task->tid);
 	run->sticky_worker = NULL;
@@ -406,6 +409,7 @@ dur_lock_wft(const char *token, DurWftLock *lk)
 	 * workflow clock), which the lease loses in a crash but the token keeps
 	 */
 	lk->started = (TimestampTz) tok.n3 - DUR_UNIX_EPOCH_USECS;
+	dur_metrics_executed(lk->run->namespace, lk->run->task_queue, false, lk->started);
 }
 
 /* What the shape check learns of a command list, for the completion. */

@@ -20,6 +20,7 @@
 #include "utils/memutils.h"
 
 #include "durable.h"
+#include "metrics.h"
 
 PG_MODULE_MAGIC;
 
@@ -106,6 +107,7 @@ dur_shmem_request_hook(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	dur_shmem_request();
+	dur_metrics_shmem_request();
 }
 
 /* Attach to (or create) our shared memory, then chain. */
@@ -115,4 +117,5 @@ dur_shmem_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	dur_shmem_startup();
+	dur_metrics_shmem_startup();
 }

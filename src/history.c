@@ -49,6 +49,7 @@
 #include "history.h"
 #include "queues.h"
 #include "matching.h"
+#include "metrics.h"
 #include "timers.h"
 #include "updates.h"
 
@@ -389,6 +390,7 @@ dur_run_write(DurCall *call, DurRun *run)
 		hv[H_WORKFLOW_ID] = v[W_WORKFLOW_ID];
 		hv[H_NAMESPACE] = v[W_NAMESPACE];
 		dur_insert(call, DUR_HISTORY, hv, hn, NULL);
+		dur_metrics_count(run->namespace, run->task_queue, DUR_C_HISTORY_EVENTS, run->events.nevents);
 		run->history_length += run->events.nevents;
 		dur_batch_writer_reset(&run->events);
 	}
@@ -597,6 +599,7 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	run->task_timeout = p->task_timeout;
 	run->is_new = true;
 	dur_batch_writer_init(&run->events);
+	dur_metrics_count(run->namespace, run->task_queue, DUR_C_WORKFLOW_STARTED, 1);
 
 #define SETCOL(col, datum) (v[col] = (datum), n[col] = false)
 	SETCOL(W_RUN_ID, UUIDPGetDatum(&run->run_id));
@@ -824,6 +827,7 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 	StringInfoData payload;
 
 	run->status = pstrdup(status);
+	dur_metrics_workflow_closed(run->namespace, run->task_queue, status);
 	dur_run_set(run, W_RESULT, result, result == 0);
 	dur_run_set(run, W_FAILURE, JsonbPGetDatum(failure), failure == NULL);
 	dur_run_set(run, W_CLOSE_TIME, TimestampTzGetDatum(GetCurrentTimestamp()), false);

@@ -84,6 +84,7 @@
 #include "events.h"
 #include "history.h"
 #include "matching.h"
+#include "metrics.h"
 #include "queues.h"
 #include "util.h"
 
@@ -266,6 +267,8 @@ dur_task_put(DurCall *call, DurRun *run, int64 seid, const char *kind, const cha
 	else
 	{
 		dur_queue_dispatched(run->namespace, queue, mask == DUR_KIND_ACTIVITY, r->priority, 0);
+		dur_metrics_dispatched(run->namespace, queue, mask == DUR_KIND_ACTIVITY, true,
+							   DatumGetTimestampTz(v[T_READY_TIME]), started);
 		dur_notify_timer(lease);
 		dur_notify_task_on_abort(key, mask);
 	}
@@ -918,6 +921,8 @@ dur_try_start(DurCall *call, DurRow *cand, const char *worker, bool *busy)
 	task.nulls[T_OWNER] = DatumGetInt64(task.values[T_OWNER]) == 0;
 	task.nulls[T_EXPIRE_TIME] = true;
 	dur_update(call, DUR_TASKS, &task.tid, task.values, task.nulls, NULL);
+	dur_metrics_dispatched(run->namespace, TextDatumGetCString(task.values[T_TASK_QUEUE]), !is_wft,
+						   false, DatumGetTimestampTz(task.values[T_READY_TIME]), now);
 	dur_notify_timer(lease);
 	dur_notify_task_on_abort(dur_queue_key(run->namespace, TextDatumGetCString(task.values[T_TASK_QUEUE])),
 							 is_wft ? DUR_KIND_WORKFLOW : DUR_KIND_ACTIVITY);

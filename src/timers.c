@@ -48,6 +48,7 @@
 #include "durable.h"
 #include "history.h"
 #include "matching.h"
+#include "metrics.h"
 #include "timers.h"
 #include "updates.h"
 
@@ -474,6 +475,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 
 		started_event_id = row.nulls[TM_STARTED_EVENT_ID] ? 0 :
 			DatumGetInt64(row.values[TM_STARTED_EVENT_ID]);
+		dur_metrics_timer_fired(run, DatumGetTimestampTz(row.values[TM_FIRE_TIME]));
 		dur_scan_end(&s);
 		dur_delete(call, DUR_TIMERS, &tid);
 	}
@@ -518,6 +520,8 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 			DurFailure	f;
 			DurJsonObj	fo;
 
+			dur_metrics_activity_timeout(run->namespace, TextDatumGetCString(a.values[A_TASK_QUEUE]),
+										 "SCHEDULE_TO_CLOSE");
 			dur_timeout_failure(&f, "activity ScheduleToClose timeout", true,
 								a.nulls[A_HEARTBEAT_DETAILS] ? NULL : DatumGetJsonbP(a.values[A_HEARTBEAT_DETAILS]),
 								"SCHEDULE_TO_CLOSE");
@@ -634,6 +638,8 @@ dur_expire_queued(DurCall *call, DurRun *run, DurDue *d)
 		return;
 	}
 	ev = dur_event("ActivityTaskTimedOut");
+	dur_metrics_activity_timeout(run->namespace, TextDatumGetCString(a.values[A_TASK_QUEUE]),
+								 "SCHEDULE_TO_START");
 	dur_timeout_failure(&f, "activity ScheduleToStart timeout", true, NULL, "SCHEDULE_TO_START");
 	dj_init(&fo);
 	dur_failure_fields(&f, &fo);

@@ -160,10 +160,12 @@ SELECT count(*) AS schedules FROM durable.schedules;
 SELECT count(*) AS timers FROM durable.timers WHERE kind = 'schedule';
 SELECT t_try($$SELECT durable.delete_schedule('nightly')$$);
 
--- privileges: capability client in the namespace
+-- privileges: capability client in the namespace (the functions are PUBLIC, as
+-- start_workflow: the namespace grants decide)
 CREATE ROLE sched_nobody;
 SET ROLE sched_nobody;
 SELECT t_try($$SELECT durable.create_schedule('x', '{"cron": ["0 3 * * *"]}', '{"workflow_type": "X"}')$$);
 RESET ROLE;
 DROP ROLE sched_nobody;
-SELECT durable.terminate_workflow(workflow_id, 'cleanup', run_id) FROM durable.workflows WHERE status = 'running';
+SELECT durable.terminate_workflow(workflow_id, 'cleanup', run_id, namespace) FROM durable.workflows
+WHERE status = 'running' AND search_attributes ? 'TemporalScheduledById';

@@ -43,7 +43,8 @@ OBJS = \
 	src/timers.o \
 	src/api.o \
 	src/reset.o \
-	src/admin.o
+	src/admin.o \
+	src/schedules.o
 
 # schema: created by the install script only (updates change it in their migration)
 SQL_SCHEMA = src/sql/tables.sql src/sql/types.sql
@@ -53,7 +54,8 @@ SQL_SCHEMA = src/sql/tables.sql src/sql/types.sql
 SQL_NEW_TABLES = src/sql/new_tables.sql
 # objects: created or replaced by the install script and by every update script
 SQL_OBJECTS = src/sql/history_view.sql src/sql/client.sql src/sql/worker.sql \
-	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql
+	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql \
+	src/sql/schedules.sql
 SQL_RELEASED = src/durable--0.1.sql src/durable--0.1--0.2.sql
 
 DATA = $(SQL_RELEASED)

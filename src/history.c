@@ -49,6 +49,7 @@
 #include "history.h"
 #include "queues.h"
 #include "matching.h"
+#include "schedules.h"
 #include "timers.h"
 #include "updates.h"
 
@@ -846,6 +847,14 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 	dur_close_children(call, run);
 	if (!run->row.nulls[W_PARENT_RUN_ID] && next_run == NULL)
 		dur_set_timer(call, run, "child_closed", "", GetCurrentTimestamp(), 0);
+	if (next_run == NULL && !run->row.nulls[W_SEARCH_ATTRIBUTES])
+	{
+		/* a run a schedule started: its schedule hears of the close (schedules.c) */
+		char	   *schedule_id = dur_schedule_of_run(DatumGetJsonbP(run->row.values[W_SEARCH_ATTRIBUTES]));
+
+		if (schedule_id != NULL)
+			dur_set_timer(call, run, "schedule_closed", schedule_id, GetCurrentTimestamp(), 0);
+	}
 
 	/*
 	 * Any role may LISTEN on a channel, and NOTIFY on it: the payload says

@@ -24,6 +24,8 @@
  *	  cannot stall the deadlines of every other run; and until then the
  *	  scans skip its deadlines without counting them against the batch, so
  *	  that any number of busy runs cannot crowd the others out of a tick;
+ *	- a schedule's timer (kind schedule, schedules.c) has the schedule's
+ *	  own id as its run id: the run lock taken for it is the schedule's;
  *	- each deadline is handled in a subtransaction: one that fails is
  *	  logged and postponed by a minute, and the others go on.
  *
@@ -48,6 +50,7 @@
 #include "durable.h"
 #include "history.h"
 #include "matching.h"
+#include "schedules.h"
 #include "timers.h"
 #include "updates.h"
 
@@ -447,6 +450,29 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 	dur_key_text(&s, 3, d->timer_id);
 	found = dur_scan_next(&s, ForwardScanDirection, &row) &&
 		DatumGetTimestampTz(row.values[TM_FIRE_TIME]) <= GetCurrentTimestamp();
+	if (found && strcmp(d->kind, "schedule") == 0)
+	{
+		/* a schedule's next action (schedules.c): its lock is the one taken */
+		ItemPointerData tid = row.tid;
+		Jsonb	   *attrs = row.nulls[TM_ATTRIBUTES] ? NULL : DatumGetJsonbPCopy(row.values[TM_ATTRIBUTES]);
+		char	   *ns = TextDatumGetCString(row.values[TM_NAMESPACE]);
+
+		dur_scan_end(&s);
+		dur_delete(call, DUR_TIMERS, &tid);
+		dur_schedule_fire(ns, attrs);
+		return true;
+	}
+	if (found && run != NULL && strcmp(d->kind, "schedule_closed") == 0)
+	{
+		/* a run a schedule started closed: its buffered actions may start */
+		ItemPointerData tid = row.tid;
+
+		dur_scan_end(&s);
+		if (!dur_schedule_run_closed(run->namespace, d->timer_id, run->workflow_id, run->status))
+			return false;
+		dur_delete(call, DUR_TIMERS, &tid);
+		return true;
+	}
 	if (found && run != NULL &&
 		(strcmp(d->kind, "child_closed") == 0 || strcmp(d->kind, "parent_close") == 0 ||
 		 strcmp(d->kind, "signal_external") == 0 || strcmp(d->kind, "cancel_external") == 0))

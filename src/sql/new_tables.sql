@@ -126,3 +126,53 @@ COMMENT ON COLUMN durable.task_queues.ramping_build_id IS 'A build that takes ra
 COMMENT ON COLUMN durable.task_queues.ramping_percentage IS 'Share of new runs, 0 to 100, that go to the ramping build.';
 COMMENT ON COLUMN durable.task_queues.updated_at IS 'When a setting last changed.';
 SELECT pg_catalog.pg_extension_config_dump('durable.task_queues', '');
+
+/*
+ * Schedules (src/schedules.c, docs/schedules.md): workflows the engine
+ * starts at the times of a spec.  Written by the schedule functions and
+ * the timer service, under the schedule's lock; the next action is also a
+ * durable.timers row of kind schedule.
+ */
+CREATE TABLE durable.schedules (
+	namespace text NOT NULL DEFAULT 'default',
+	schedule_id text NOT NULL,
+	spec jsonb NOT NULL,
+	action jsonb NOT NULL,
+	policies jsonb NOT NULL DEFAULT '{}',
+	paused boolean NOT NULL DEFAULT false,
+	note text,
+	limited_actions boolean NOT NULL DEFAULT false,
+	remaining_actions bigint NOT NULL DEFAULT 0,
+	next_action_time timestamptz,
+	next_nominal_time timestamptz,
+	action_count bigint NOT NULL DEFAULT 0,
+	missed_catchup_window bigint NOT NULL DEFAULT 0,
+	overlap_skipped bigint NOT NULL DEFAULT 0,
+	running jsonb NOT NULL DEFAULT '[]',
+	buffered jsonb NOT NULL DEFAULT '[]',
+	recent_actions jsonb NOT NULL DEFAULT '[]',
+	create_time timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	update_time timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (namespace, schedule_id)
+);
+COMMENT ON TABLE durable.schedules IS 'Schedules: workflows started at the times of a spec (durable.create_schedule and the other schedule functions change them).';
+COMMENT ON COLUMN durable.schedules.namespace IS 'The namespace.';
+COMMENT ON COLUMN durable.schedules.schedule_id IS 'The schedule id.';
+COMMENT ON COLUMN durable.schedules.spec IS 'When: cron, intervals, calendars, exclude_calendars, jitter, start_at, end_at, timezone.';
+COMMENT ON COLUMN durable.schedules.action IS 'The workflow to start: workflow_type, workflow_id (prefix), task_queue, input, timeouts, retry_policy, memo, search_attributes.';
+COMMENT ON COLUMN durable.schedules.policies IS 'overlap, catchup_window, pause_on_failure.';
+COMMENT ON COLUMN durable.schedules.paused IS 'Paused: no actions; times that pass while paused are not caught up.';
+COMMENT ON COLUMN durable.schedules.note IS 'Why it was last paused or unpaused.';
+COMMENT ON COLUMN durable.schedules.limited_actions IS 'Whether remaining_actions limits the actions.';
+COMMENT ON COLUMN durable.schedules.remaining_actions IS 'With limited_actions: how many more workflows it starts (0: none).';
+COMMENT ON COLUMN durable.schedules.next_action_time IS 'When the engine acts next (jitter applied); NULL: no more times.';
+COMMENT ON COLUMN durable.schedules.next_nominal_time IS 'The spec time of the next action (before jitter): the workflow id carries it.';
+COMMENT ON COLUMN durable.schedules.action_count IS 'Workflows started.';
+COMMENT ON COLUMN durable.schedules.missed_catchup_window IS 'Times skipped because they were older than the catch-up window when the engine got to them.';
+COMMENT ON COLUMN durable.schedules.overlap_skipped IS 'Times skipped by the overlap policy.';
+COMMENT ON COLUMN durable.schedules.running IS 'Workflows it started that were running when last looked at: [{workflow_id, run_id}].';
+COMMENT ON COLUMN durable.schedules.buffered IS 'Actions waiting for the running workflow to close: [{nominal_time, scheduled_time, overlap}].';
+COMMENT ON COLUMN durable.schedules.recent_actions IS 'The last 10 workflows started: [{scheduled_time, actual_time, workflow_id, run_id}].';
+COMMENT ON COLUMN durable.schedules.create_time IS 'When it was created.';
+COMMENT ON COLUMN durable.schedules.update_time IS 'When it last changed.';
+SELECT pg_catalog.pg_extension_config_dump('durable.schedules', '');

@@ -209,7 +209,8 @@ CREATE TABLE durable.timers (
 	kind text NOT NULL CHECK (kind IN ('user', 'activity_retry', 'activity_schedule_to_close',
 									   'wft_retry', 'workflow_start', 'workflow_run_timeout',
 									   'workflow_execution_timeout', 'child_closed', 'parent_close',
-									   'signal_external', 'cancel_external')),
+									   'signal_external', 'cancel_external', 'schedule',
+									   'schedule_closed')),
 	timer_id text NOT NULL DEFAULT '',
 	fire_time timestamptz NOT NULL,
 	started_event_id bigint,
@@ -220,7 +221,7 @@ CREATE TABLE durable.timers (
 );
 COMMENT ON TABLE durable.timers IS 'Durable deadlines the engine worker fires: user timers, retries, delayed starts and workflow timeouts.';
 COMMENT ON COLUMN durable.timers.run_id IS 'The run.';
-COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external.';
+COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external; schedule (a schedule''s next action: run_id is the schedule''s own id, docs/schedules.md) and schedule_closed (a run a schedule started closed).';
 COMMENT ON COLUMN durable.timers.timer_id IS 'User timer id, or the activity''s scheduled event id; empty for workflow-level kinds.';
 COMMENT ON COLUMN durable.timers.fire_time IS 'When it fires.';
 COMMENT ON COLUMN durable.timers.started_event_id IS 'For user timers: the TimerStarted event id.';

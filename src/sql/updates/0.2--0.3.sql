@@ -196,8 +196,8 @@ ALTER TABLE durable.timers ADD CONSTRAINT timers_kind_check
 	CHECK (kind IN ('user', 'activity_retry', 'activity_schedule_to_close',
 					'wft_retry', 'workflow_start', 'workflow_run_timeout',
 					'workflow_execution_timeout', 'child_closed', 'parent_close',
-					'signal_external', 'cancel_external'));
-COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external.';
+					'signal_external', 'cancel_external', 'schedule', 'schedule_closed'));
+COMMENT ON COLUMN durable.timers.kind IS 'user, activity_retry, activity_schedule_to_close, wft_retry, workflow_start, workflow_run_timeout, workflow_execution_timeout; and, fired at once to act on another workflow: child_closed (tell the parent), parent_close (apply a parent close policy to a child), signal_external, cancel_external; schedule (a schedule''s next action: run_id is the schedule''s own id, docs/schedules.md) and schedule_closed (a run a schedule started closed).';
 ALTER TYPE durable.workflow_description ADD ATTRIBUTE pending_children jsonb;
 
 -- 9. Workflow updates (issue 11): the messages a workflow task carries,

@@ -135,6 +135,20 @@ SELECT d->'state' AS state, d->'info'->'next_action_times' AS upcoming
 FROM durable.describe_schedule('twice') d;
 SELECT count(*) AS timers FROM durable.timers WHERE kind = 'schedule';
 
+-- pause_on_failure: a failed workflow pauses its schedule (its close's
+-- schedule_closed timer); Temporal: SchedulePolicies.pause_on_failure
+SELECT durable.create_schedule('pof', '{"cron": ["0 3 * * *"], "start_at": "2090-01-01T00:00:00Z"}',
+	'{"workflow_type": "Flaky", "workflow_id": "flaky", "task_queue": "pofq"}', '{"pause_on_failure": true}');
+SELECT durable.trigger_schedule('pof');
+SELECT durable.complete_workflow_task(task_token, '[{"type": "fail_workflow", "failure": {"message": "boom"}}]')->>'outcome'
+FROM durable.poll_task('pofq', 'w1', '{workflow}');
+SELECT t_wait($$(SELECT paused FROM durable.schedules WHERE schedule_id = 'pof')$$);
+SELECT regexp_replace(d->'state'->>'note', 'flaky-[0-9TZ:.-]+', 'flaky-<time>') AS note,
+	   d->'info'->'recent_actions'->0->>'status' AS status, d->'info'->'next_action_times' AS upcoming
+FROM durable.describe_schedule('pof') d;
+SELECT count(*) AS timers FROM durable.timers WHERE kind IN ('schedule', 'schedule_closed') AND workflow_id LIKE 'pof%';
+SELECT durable.delete_schedule('pof');
+
 -- update keeps state and counters; delete removes the schedule and its timer
 SELECT durable.update_schedule('nightly', '{"intervals": [{"every": "1 day", "offset": "2 hours"}], "start_at": "2091-01-01T00:00:00Z"}',
 	'{"workflow_type": "Report2", "workflow_id": "report"}');
@@ -146,10 +160,12 @@ SELECT count(*) AS schedules FROM durable.schedules;
 SELECT count(*) AS timers FROM durable.timers WHERE kind = 'schedule';
 SELECT t_try($$SELECT durable.delete_schedule('nightly')$$);
 
--- privileges: capability client in the namespace
+-- privileges: capability client in the namespace (the functions are PUBLIC, as
+-- start_workflow: the namespace grants decide)
 CREATE ROLE sched_nobody;
 SET ROLE sched_nobody;
 SELECT t_try($$SELECT durable.create_schedule('x', '{"cron": ["0 3 * * *"]}', '{"workflow_type": "X"}')$$);
 RESET ROLE;
 DROP ROLE sched_nobody;
-SELECT durable.terminate_workflow(workflow_id, 'cleanup', run_id) FROM durable.workflows WHERE status = 'running';
+SELECT durable.terminate_workflow(workflow_id, 'cleanup', run_id, namespace) FROM durable.workflows
+WHERE status = 'running' AND search_attributes ? 'TemporalScheduledById';

@@ -850,7 +850,7 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
 	if (next_run == NULL && !run->row.nulls[W_SEARCH_ATTRIBUTES])
 	{
 		/* a run a schedule started: its schedule hears of the close (schedules.c) */
-		char	   *schedule_id = dur_schedule_of_run(DatumGetJsonbP(run->row.values[W_SEARCH_ATTRIBUTES]));
+		char	   *schedule_id = dur_schedule_of_run(run->row.values[W_SEARCH_ATTRIBUTES]);
 
 		if (schedule_id != NULL)
 			dur_set_timer(call, run, "schedule_closed", schedule_id, GetCurrentTimestamp(), 0);

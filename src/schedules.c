@@ -43,12 +43,14 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -701,19 +703,28 @@ sch_rfc3339(TimestampTz t)
 
 static Oid	sch_save_user;
 static int	sch_save_sec;
+static int	sch_save_nestlevel;
 
-/* SPI, as the bootstrap superuser: the tables are durable's, whoever calls. */
+/*
+ * SPI, as the bootstrap superuser (the tables are durable's, whoever
+ * calls) and with search_path pg_catalog, pg_temp, so that the caller's
+ * search_path cannot put its own operators or functions in the statements.
+ */
 static void
 sch_spi_begin(void)
 {
 	SPI_connect();
 	GetUserIdAndSecContext(&sch_save_user, &sch_save_sec);
 	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID, sch_save_sec | SECURITY_LOCAL_USERID_CHANGE);
+	sch_save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
 static void
 sch_spi_end(void)
 {
+	AtEOXact_GUC(true, sch_save_nestlevel);
 	SetUserIdAndSecContext(sch_save_user, sch_save_sec);
 	SPI_finish();
 }
@@ -958,28 +969,37 @@ sch_set_next(SchRow *r, TimestampTz t)
 	}
 }
 
-/* Drop the runs that closed (follow continue-as-new and retries by id). */
+/*
+ * Drop the runs that closed (follow continue-as-new and retries by id):
+ * one statement, an index probe per workflow.
+ */
 static void
 sch_refresh_running(SchRow *r)
 {
 	List	   *keep = NIL;
 	ListCell   *lc;
+	Datum	   *elems;
+	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		v[2];
+	uint64		i;
 
+	if (r->running == NIL)
+		return;
+	elems = palloc(sizeof(Datum) * list_length(r->running));
 	foreach(lc, r->running)
+		elems[foreach_current_index(lc)] = CStringGetTextDatum(((SchRunning *) lfirst(lc))->workflow_id);
+	v[0] = CStringGetTextDatum(r->ns);
+	v[1] = PointerGetDatum(construct_array(elems, list_length(r->running), TEXTOID, -1, false, TYPALIGN_INT));
+	sch_exec("SELECT w.workflow_id, w.run_id::text FROM pg_catalog.unnest($2) WITH ORDINALITY AS i(id, n) "
+			 "JOIN durable.workflows w ON w.namespace = $1 AND w.workflow_id = i.id AND w.status = 'running' "
+			 "ORDER BY i.n", 2, types, v, NULL, 0);
+	for (i = 0; i < SPI_processed; i++)
 	{
-		SchRunning *x = lfirst(lc);
-		Oid			types[2] = {TEXTOID, TEXTOID};
-		Datum		v[2];
+		SchRunning *x = palloc(sizeof(SchRunning));
 
-		v[0] = CStringGetTextDatum(r->ns);
-		v[1] = CStringGetTextDatum(x->workflow_id);
-		sch_exec("SELECT run_id::text FROM durable.workflows WHERE namespace = $1 AND workflow_id = $2 "
-				 "AND status = 'running'", 2, types, v, NULL, 0);
-		if (SPI_processed > 0)
-		{
-			x->run_id = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-			keep = lappend(keep, x);
-		}
+		x->workflow_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		x->run_id = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		keep = lappend(keep, x);
 	}
 	r->running = keep;
 }
@@ -1120,7 +1140,9 @@ sch_act(SchRow *r, TimestampTz nominal, TimestampTz scheduled, const char *overl
 {
 	if (r->limited && r->remaining <= 0)
 		return;
-	sch_refresh_running(r);
+	/* allow_all starts whatever runs: the closes keep the list short */
+	if (strcmp(overlap, "allow_all") != 0)
+		sch_refresh_running(r);
 	if (r->running != NIL && strcmp(overlap, "allow_all") != 0)
 	{
 		if (strcmp(overlap, "skip") == 0)
@@ -1218,13 +1240,67 @@ dur_schedule_fire(const char *ns, Jsonb *attributes)
 	sch_spi_end();
 }
 
+/*
+ * Before a schedule's timer fires: can it act without waiting?  With
+ * cancel_other or terminate_other it may act on its running workflows:
+ * their locks are taken now, without waiting (kept to the end of the
+ * transaction); false when one is busy, and nothing was written.
+ */
+bool
+dur_schedule_ready(const char *ns, Jsonb *attributes)
+{
+	char	   *id = dur_jsonb_get_text(attributes, "schedule_id");
+	SchRow		r;
+	bool		ready = true;
+
+	if (id == NULL)
+		return true;
+	sch_spi_begin();
+	if (sch_load(ns, id, &r))
+	{
+		const char *o = sch_overlap(&r, NULL);
+
+		if (strcmp(o, "cancel_other") == 0 || strcmp(o, "terminate_other") == 0)
+		{
+			ListCell   *lc;
+			List	   *taken = NIL;
+
+			sch_refresh_running(&r);
+			foreach(lc, r.running)
+			{
+				SchRunning *x = lfirst(lc);
+				pg_uuid_t  *u = DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(x->run_id)));
+
+				if (!dur_try_lock_run(u))
+				{
+					ready = false;
+					break;
+				}
+				taken = lappend(taken, u);
+			}
+			/* passed over: give back what was taken (nothing was written) */
+			if (!ready)
+				foreach(lc, taken)
+					dur_unlock_run(lfirst(lc));
+		}
+	}
+	sch_spi_end();
+	return ready;
+}
+
 /* Is this run one a schedule started?  Its schedule id, or NULL. */
 char *
-dur_schedule_of_run(Jsonb *search_attributes)
+dur_schedule_of_run(Datum search_attributes)
 {
-	if (search_attributes == NULL || JB_ROOT_COUNT(search_attributes) == 0)
+	Jsonb	   *sa;
+
+	/* the common case, {} (one container header), without detoasting */
+	if (VARSIZE_ANY_EXHDR(DatumGetPointer(search_attributes)) <= sizeof(uint32))
 		return NULL;
-	return dur_jsonb_get_text(search_attributes, "TemporalScheduledById");
+	sa = DatumGetJsonbP(search_attributes);
+	if (JB_ROOT_COUNT(sa) == 0)
+		return NULL;
+	return dur_jsonb_get_text(sa, "TemporalScheduledById");
 }
 
 /*
@@ -1245,10 +1321,10 @@ dur_schedule_run_closed(const char *ns, const char *id, const char *workflow_id,
 	sch_spi_begin();
 	if (sch_load(ns, id, &r))
 	{
-		Jsonb	   *pof = dur_jsonb_get(r.policies, "pause_on_failure");
+		char	   *pof = dur_jsonb_get_text(r.policies, "pause_on_failure");
 
 		r.engine = true;
-		if (pof != NULL && strcmp(dur_jsonb_get_text(r.policies, "pause_on_failure"), "true") == 0 &&
+		if (pof != NULL && strcmp(pof, "true") == 0 &&
 			(strcmp(status, "failed") == 0 || strcmp(status, "timed_out") == 0))
 		{
 			r.paused = true;

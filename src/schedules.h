@@ -12,8 +12,9 @@
 
 #include "utils/jsonb.h"
 
+extern bool dur_schedule_ready(const char *ns, Jsonb *attributes);
 extern void dur_schedule_fire(const char *ns, Jsonb *attributes);
-extern char *dur_schedule_of_run(Jsonb *search_attributes);
+extern char *dur_schedule_of_run(Datum search_attributes);
 extern bool dur_schedule_run_closed(const char *ns, const char *id, const char *workflow_id,
 									const char *status);
 

@@ -458,6 +458,8 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 		char	   *ns = TextDatumGetCString(row.values[TM_NAMESPACE]);
 
 		dur_scan_end(&s);
+		if (!dur_schedule_ready(ns, attrs))
+			return false;
 		dur_delete(call, DUR_TIMERS, &tid);
 		dur_schedule_fire(ns, attrs);
 		return true;

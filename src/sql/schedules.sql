@@ -73,12 +73,7 @@ CREATE OR REPLACE FUNCTION durable.schedule_spec_times(
 	AS 'MODULE_PATHNAME', 'schedule_spec_times' LANGUAGE C STABLE;
 COMMENT ON FUNCTION durable.schedule_spec_times IS 'The next count times of a spec after a time, without jitter: a preview, checked as create_schedule checks a spec.';
 
-REVOKE ALL ON FUNCTION durable.create_schedule, durable.update_schedule, durable.describe_schedule,
-	durable.pause_schedule, durable.unpause_schedule, durable.trigger_schedule,
-	durable.backfill_schedule, durable.delete_schedule FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION durable.create_schedule, durable.update_schedule, durable.describe_schedule,
-	durable.pause_schedule, durable.unpause_schedule, durable.trigger_schedule,
-	durable.backfill_schedule, durable.delete_schedule TO durable_client, durable_admin;
+-- executable by PUBLIC, as start_workflow: the namespace's capability client decides (src/namespaces.c)
 
 ALTER TABLE durable.schedules ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS namespace_rows ON durable.schedules;

@@ -23,6 +23,7 @@ import {
 import { FailureJSON, decodeFailure } from './common/failure';
 import { RetryPolicy, retryPolicy } from './workflow/internals';
 import type { HistoryEvent } from './worker/replay';
+import { ScheduleClient } from './schedule-client';
 
 // what Temporal code imports from @temporalio/client
 export * from './errors';
@@ -32,6 +33,7 @@ export {
 export { RetryState, TimeoutType } from './common/enums';
 export { VersioningBehavior } from './common/routing';
 export type { Priority } from './common/routing';
+export * from './schedule-client';
 
 export interface ClientOptions {
   connectionString?: string;
@@ -839,6 +841,8 @@ export class Client {
   readonly workflow: WorkflowClient;
   /** Task queue administration: describe, rate limits, current and ramping builds. */
   readonly taskQueue: TaskQueueClient;
+  /** Schedules (Temporal's ScheduleClient): create, getHandle, list. */
+  readonly schedule: ScheduleClient;
   /** @internal */
   readonly dataConverter: LoadedDataConverter;
   private readonly interceptors: WorkflowClientInterceptor[];
@@ -857,6 +861,7 @@ export class Client {
     }
     this.workflow = new WorkflowClient(this);
     this.taskQueue = new TaskQueueClient(this);
+    this.schedule = new ScheduleClient(this);
   }
 
   /** @internal A client call through the interceptors. */

@@ -13,6 +13,11 @@ export type {
   WorkflowTerminateInput, WorkflowDescribeInput, WorkflowExecution, WorkflowUpdateHandle, WorkflowUpdateOptions, WorkflowUpdateOutcome,
   WorkflowStartUpdateInput, WorkflowStartUpdateOutput, UpdateRef, TaskQueueDescription, TaskQueuePoller, TaskQueueBacklog,
 } from './client';
+export { ScheduleClient, ScheduleHandle, ScheduleOverlapPolicy } from './schedule-client';
+export type {
+  Backfill, CalendarSpec, IntervalSpec, ScheduleDescription, ScheduleOptions, SchedulePolicies, ScheduleSpec,
+  ScheduleStartWorkflowAction, ScheduleState, ScheduleSummary, ScheduleUpdateOptions,
+} from './schedule-client';
 export { VersioningBehavior } from './common/routing';
 export type { Priority, WorkerDeploymentVersion, WorkflowDefinitionOptions } from './common/routing';
 export { Context } from './activity';

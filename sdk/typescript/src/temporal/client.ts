@@ -90,10 +90,6 @@ export class Client extends DurableClient {
     }
   }
 
-  get schedule(): never {
-    throw new UnsupportedTemporalFeatureError(M, 'Client.schedule', SCHEDULES);
-  }
-
   get activity(): never {
     throw new UnsupportedTemporalFeatureError(M, 'Client.activity', ASYNC_COMPLETION);
   }
@@ -112,10 +108,9 @@ export class WorkflowClient extends DurableWorkflowClient {
 
 const NO_VISIBILITY = 'durable has no visibility query language: query the table, e.g. ' +
   'SELECT workflow_id, status FROM durable.workflows WHERE search_attributes @> \'{"CustomKeywordField": ["a"]}\'';
-const SCHEDULES = 'durable has no schedules (the engine has no schedule API); run a workflow that loops with sleep and continueAsNew, or start workflows from cron';
 const ASYNC_COMPLETION = 'durable has no asynchronous activity completion: an activity completes when its function returns';
-export const ScheduleClient = unsupported(M, 'ScheduleClient', SCHEDULES);
-export const ScheduleOverlapPolicy = unsupported(M, 'ScheduleOverlapPolicy', SCHEDULES);
+// schedules: client.schedule (durable's ScheduleClient over the engine's schedules SQL API)
+export { ScheduleClient, ScheduleHandle, ScheduleOverlapPolicy } from '../schedule-client';
 export const AsyncCompletionClient = unsupported(M, 'AsyncCompletionClient', ASYNC_COMPLETION);
 export const TaskQueueClient = unsupported(M, 'TaskQueueClient',
   'durable has no build-id compatibility sets: make a build current with client.taskQueue.setCurrentBuild (or ramp it with setRampingBuild)');

@@ -191,6 +191,7 @@ export class ActivityTasks {
               'this engine (before durable 0.3) has no next retry delay, the retry policy\'s backoff applies');
           }
           const payload = JSON.stringify(f);
+          host.stats.failedActivityTasks++;
           reserved = host.reserveWorkflowTask(task);
           const r = eager
             ? await host.engine.call(SQL.failActivity, [token, payload, reserved])

@@ -27,6 +27,8 @@ export interface WorkerStats {
   activityTasks: number;
   queryTasks: number;
   failedWorkflowTasks: number;
+  /** Activity attempts that failed (fail_activity; cancellations and timeouts not included). */
+  failedActivityTasks: number;
   /** Tasks claimed with durable.poll_task. */
   polledTasks: number;
   /** Tasks handed back by completions (eager dispatch). */

@@ -49,6 +49,10 @@ export class Semaphore {
   take(): void {
     this.free--;
   }
+  /** Slots free now (negative while slots taken with take() are outstanding). */
+  get available(): number {
+    return this.free;
+  }
   /** Wait until more than keepFree slots are free; takes none. */
   async whenFree(keepFree = 0): Promise<void> {
     if (this.free > keepFree) return;
@@ -86,6 +90,8 @@ export interface PollerHost {
   connect(): Promise<pg.Client>;
   /** Run a task (to_json(durable.task)) when a slot of its kind is free. */
   runPolled(row: unknown): void;
+  /** A poll returned (metrics): how long it took and whether it got a task. */
+  pollDone?(kinds: string[], seconds: number, gotTask: boolean): void;
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string): void;
 }
 
@@ -118,7 +124,9 @@ export class Poller {
         let task: unknown;
         try {
           this.polling = true;
+          const t0 = performance.now();
           task = await runOn(this.client, stmt, params);
+          host.pollDone?.(this.kinds, (performance.now() - t0) / 1000, !!task);
         } catch (e) {
           this.polling = false;
           if (!host.running()) break;

@@ -33,6 +33,8 @@ import { WorkflowEntry, locateWorkflows } from './sandbox';
 import { Task, toTask } from './task';
 import { RunCache, WorkflowTasks } from './workflow-tasks';
 import { LocalActivities } from './local-activities';
+import { WorkerMetrics } from './metrics';
+import type { Registry } from 'prom-client';
 import { VersioningBehavior, WorkerDeploymentVersion, checkCapabilities, encodeVersioningBehavior } from '../common/routing';
 
 export type { ActivityFunction } from './activity-tasks';
@@ -139,6 +141,16 @@ export interface WorkerOptions {
    * polled one.  Needs durable 0.2; with an older engine the worker polls.
    */
   eagerDispatch?: boolean;
+  /**
+   * A prom-client Registry (npm prom-client, an optional peer dependency)
+   * the worker registers its metrics in: task slots used and available,
+   * schedule-to-start and execution latency of workflow and activity
+   * tasks, poll latency, sticky cache hits, misses, size and evictions,
+   * failed workflow tasks and activity attempts (Temporal's SDK metric
+   * names, histograms in seconds; README "Worker metrics").  Serve it with
+   * `registry.metrics()`.  Without one the worker keeps no metrics.
+   */
+  metricsRegistry?: Registry;
   /**
    * The worker's build id (durable 0.3; Temporal's WorkerOptions.buildId):
    * it takes only the tasks of runs of this build (a run is pinned to the
@@ -253,6 +265,17 @@ export class Worker implements TaskHost, PollerHost {
     this.cache = new RunCache(this.options.maxCachedWorkflows);
     this.workflowTasks = new WorkflowTasks(this, this.cache, new LocalActivities(this, options.activities ?? {}, options.interceptors));
     this.activityTasks = new ActivityTasks(this, options.activities ?? {}, options.interceptors);
+    if (options.metricsRegistry) {
+      const sem = (k: 'workflow' | 'activity') => (k === 'activity' ? this.activitySlots : this.workflowSlots);
+      const max = (k: 'workflow' | 'activity') => (k === 'activity' ? this.options.maxConcurrentActivities : this.options.maxConcurrentWorkflowTasks);
+      this.metrics = new WorkerMetrics(options.metricsRegistry, {
+        namespace: this.namespace, taskQueue: this.options.taskQueue, stats: this.stats,
+        slotsUsed: (k) => Math.max(0, max(k) - sem(k).available),
+        slotsAvailable: (k) => Math.max(0, sem(k).available),
+        cacheSize: () => this.cache.size,
+        cacheEvictions: () => this.cache.evictions,
+      });
+    }
     installRejectionHandler();
   }
 
@@ -405,6 +428,7 @@ export class Worker implements TaskHost, PollerHost {
     await this.closeSession?.();
     await this.engine.end();
     this.cache.clear();
+    this.metrics?.close();
     this.state = 'STOPPED';
     this.resolveRun?.();
   }
@@ -440,6 +464,10 @@ export class Worker implements TaskHost, PollerHost {
     }
   }
 
+  pollDone(kinds: string[], seconds: number, gotTask: boolean): void {
+    this.metrics?.pollDone(kinds, seconds, gotTask);
+  }
+
   runPolled(row: unknown): void {
     this.stats.polledTasks++;
     const task = toTask(row);
@@ -459,7 +487,8 @@ export class Worker implements TaskHost, PollerHost {
    */
   private runTask(task: Task, hasSlot = true): void {
     const slots = this.slotsFor(task.kind);
-    const job: Promise<void> = (hasSlot ? this.dispatch(task) : slots.acquire().then(() => this.dispatch(task)))
+    const run = this.metrics ? () => this.measured(task) : () => this.dispatch(task);
+    const job: Promise<void> = (hasSlot ? run() : slots.acquire().then(run))
       .then((next) => {
         for (const t of next) this.runTask(t);
       }, (e) => this.log('error', `task failed: ${(e as Error).stack ?? e}`))
@@ -468,6 +497,18 @@ export class Worker implements TaskHost, PollerHost {
         this.inflight.delete(job);
       });
     this.inflight.add(job);
+  }
+
+  /** dispatch() with the task's latencies observed (a worker with metrics). */
+  private async measured(task: Task): Promise<Task[]> {
+    const m = this.metrics!;
+    m.taskStarted(task.kind, task.activity_type, task.scheduled_time, task.started_time);
+    const t0 = performance.now();
+    try {
+      return await this.dispatch(task);
+    } finally {
+      m.taskDone(task.kind, task.activity_type, (performance.now() - t0) / 1000);
+    }
   }
 
   /** Run one task; resolves to the tasks its completion handed back. */
@@ -558,8 +599,12 @@ export class Worker implements TaskHost, PollerHost {
   /** Counters (for tests and metrics). */
   readonly stats: WorkerStats = {
     workflowTasks: 0, fullReplays: 0, cacheHits: 0, partialHistories: 0, historyFetches: 0,
-    activityTasks: 0, queryTasks: 0, failedWorkflowTasks: 0, polledTasks: 0, eagerActivityTasks: 0, eagerWorkflowTasks: 0,
+    activityTasks: 0, queryTasks: 0, failedWorkflowTasks: 0, failedActivityTasks: 0, polledTasks: 0, eagerActivityTasks: 0,
+    eagerWorkflowTasks: 0,
   };
+
+  /** @internal The worker's Prometheus metrics (WorkerOptions.metricsRegistry). */
+  readonly metrics?: WorkerMetrics;
 
   /* ------------------------------------------------------------- replayer */
 

@@ -37,6 +37,9 @@ const MAX_EAGER_ACTIVITIES_PER_WORKFLOW_TASK = 3;
 export class RunCache {
   private readonly runs = new Map<string, WorkflowRun>();
 
+  /** Runs evicted to make room (least recently used), for metrics. */
+  evictions = 0;
+
   constructor(readonly max: number) {}
 
   get size(): number {
@@ -65,6 +68,7 @@ export class RunCache {
     while (this.runs.size > this.max) {
       const [id, oldest] = this.runs.entries().next().value as [string, WorkflowRun];
       this.runs.delete(id);
+      this.evictions++;
       oldest.dispose();
     }
   }

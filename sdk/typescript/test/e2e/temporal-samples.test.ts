@@ -292,11 +292,12 @@ describe('what cannot run the same way says so at load time', () => {
     }
   });
 
-  it('an unsupported export throws UnsupportedTemporalFeatureError when called; so does Client.schedule', async () => {
+  it('an unsupported export throws UnsupportedTemporalFeatureError when called; Client.schedule is a ScheduleClient', async () => {
     // bracket access: this test module must not itself trip the load-time check
     const shim: Record<string, any> = require('@temporalio/workflow');
     assert.throws(() => shim['upsertMemo']({}), (e: any) => e instanceof UnsupportedTemporalFeatureError && /upsert_memo/.test(e.message));
-    assert.throws(() => client['schedule'], /Client\.schedule is not supported by durable: durable has no schedules/);
+    // client/src/schedule-client.ts: Client.schedule is the ScheduleClient
+    assert.equal(typeof client.schedule.getHandle('s').describe, 'function');
     assert.throws(() => client.workflow['list' as 'start'](undefined as any, undefined as any), /Client\.workflow\.list is not supported by durable: durable has no visibility query language/);
     await assert.rejects(Worker.create({ taskQueue: 'x', workflowBundle: { code: '/* webpack */' } }), /workflowBundle .* cannot run on durable/);
   });

@@ -74,6 +74,19 @@ CREATE OR REPLACE FUNCTION durable.schedule_spec_times(
 COMMENT ON FUNCTION durable.schedule_spec_times IS 'The next count times of a spec after a time, without jitter: a preview, checked as create_schedule checks a spec.';
 
 -- executable by PUBLIC, as start_workflow: the namespace's capability client decides (src/namespaces.c)
+-- (after roles.sql, which revokes everything first; granted explicitly, as
+-- every durable function is)
+GRANT EXECUTE ON FUNCTION
+	durable.create_schedule(text, jsonb, jsonb, jsonb, jsonb, text),
+	durable.update_schedule(text, jsonb, jsonb, jsonb, text),
+	durable.describe_schedule(text, text),
+	durable.pause_schedule(text, text, text),
+	durable.unpause_schedule(text, text, text),
+	durable.trigger_schedule(text, text, text),
+	durable.backfill_schedule(text, timestamptz, timestamptz, text, text),
+	durable.delete_schedule(text, text),
+	durable.schedule_spec_times(jsonb, timestamptz, integer)
+	TO PUBLIC;
 
 ALTER TABLE durable.schedules ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS namespace_rows ON durable.schedules;

@@ -8,8 +8,8 @@ SELECT plan(80);
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
-								   'namespace_grants', 'children', 'updates', 'task_queues']);
-SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog']);
+								   'namespace_grants', 'children', 'updates', 'task_queues', 'schedules']);
+SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog', 'metrics', 'metric_histograms']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
 SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes',

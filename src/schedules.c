@@ -436,32 +436,18 @@ sch_parse_spec(Jsonb *spec)
 		"cron", "intervals", "calendars", "exclude_calendars", "jitter", "start_at",
 		"end_at", "timezone", NULL
 	};
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	char	   *k;
 
 	if (spec == NULL || !JB_ROOT_IS_OBJECT(spec))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_SCHEDULE_SPEC),
 				 errmsg("spec must be a JSON object")));
-	it = JsonbIteratorInit(&spec->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
-			int			i;
-
-			for (i = 0; keys[i] != NULL; i++)
-				if (strcmp(keys[i], k) == 0)
-					break;
-			if (keys[i] == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_DUR_SCHEDULE_SPEC),
-						 errmsg("unknown spec field \"%s\"", k),
-						 errhint("The fields are cron, intervals, calendars, exclude_calendars, jitter, start_at, end_at and timezone.")));
-		}
-	}
+	k = dur_jsonb_unknown_key(spec, keys);
+	if (k != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_SCHEDULE_SPEC),
+				 errmsg("unknown spec field \"%s\"", k),
+				 errhint("The fields are cron, intervals, calendars, exclude_calendars, jitter, start_at, end_at and timezone.")));
 	foreach(lc, sch_array(dur_jsonb_get(spec, "cron"), "spec.cron"))
 	{
 		char	   *c = sch_scalar_text(lfirst(lc));
@@ -1387,31 +1373,19 @@ sch_check_action(Jsonb *action)
 		"workflow_type", "workflow_id", "task_queue", "input", "execution_timeout",
 		"run_timeout", "task_timeout", "retry_policy", "memo", "search_attributes", NULL
 	};
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	char	   *k;
 	char	   *wt;
 
 	if (action == NULL || !JB_ROOT_IS_OBJECT(action))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("action must be a JSON object")));
-	it = JsonbIteratorInit(&action->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-		if (tok == WJB_KEY)
-		{
-			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
-			int			i;
-
-			for (i = 0; keys[i] != NULL; i++)
-				if (strcmp(keys[i], k) == 0)
-					break;
-			if (keys[i] == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown action field \"%s\"", k),
-						 errhint("See docs/schedules.md \"Action\".")));
-		}
+	k = dur_jsonb_unknown_key(action, keys);
+	if (k != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown action field \"%s\"", k),
+				 errhint("See docs/schedules.md \"Action\".")));
 	wt = dur_jsonb_get_text(action, "workflow_type");
 	if (wt == NULL)
 		ereport(ERROR,

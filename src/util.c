@@ -707,6 +707,34 @@ dur_jsonb_get(Jsonb *obj, const char *key)
 }
 
 /* jsonb_typeof of a value. */
+/*
+ * The first key of a JSON object that is not in the NULL-terminated list
+ * keys, or NULL when every key is known.
+ */
+char *
+dur_jsonb_unknown_key(Jsonb *object, const char *const *keys)
+{
+	JsonbIterator *it = JsonbIteratorInit(&object->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
+			int			i;
+
+			for (i = 0; keys[i] != NULL; i++)
+				if (strcmp(k, keys[i]) == 0)
+					break;
+			if (keys[i] == NULL)
+				return k;
+		}
+	}
+	return NULL;
+}
+
 const char *
 dur_jsonb_typeof(Jsonb *value)
 {
@@ -774,9 +802,7 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 		"next_retry_delay", NULL
 	};
 	const char *t;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	char	   *k;
 
 	memset(out, 0, sizeof(DurFailure));
 	out->message = "";
@@ -787,24 +813,12 @@ dur_failure(Jsonb *f, const char *what, DurFailure *out)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a JSON object, not %s", what, dur_jsonb_typeof(f)),
 				 errhint(DUR_FAILURE_HINT)));
-	it = JsonbIteratorInit(&f->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
-			int			i;
-
-			for (i = 0; fields[i] != NULL; i++)
-				if (strcmp(k, fields[i]) == 0)
-					break;
-			if (fields[i] == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown field \"%s\" in %s", k, what),
-						 errhint(DUR_FAILURE_HINT)));
-		}
-	}
+	k = dur_jsonb_unknown_key(f, fields);
+	if (k != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown field \"%s\" in %s", k, what),
+				 errhint(DUR_FAILURE_HINT)));
 	t = dur_field_type(f, "message");
 	if (t != NULL && strcmp(t, "string") != 0 && strcmp(t, "null") != 0)
 		ereport(ERROR,
@@ -939,6 +953,7 @@ dur_retry_policy(Jsonb *p, const char *what)
 	Jsonb	   *types;
 	Interval	zero = {0, 0, 0};
 	const char *t;
+	char	   *k;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
@@ -952,24 +967,12 @@ dur_retry_policy(Jsonb *p, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a JSON object, not %s", what, dur_jsonb_typeof(p))));
-	it = JsonbIteratorInit(&p->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			char	   *k = pnstrdup(v.val.string.val, v.val.string.len);
-			int			i;
-
-			for (i = 0; fields[i] != NULL; i++)
-				if (strcmp(k, fields[i]) == 0)
-					break;
-			if (fields[i] == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("unknown field \"%s\" in %s", k, what),
-						 errhint("A retry policy has initial_interval, backoff_coefficient, maximum_interval, maximum_attempts and non_retryable_error_types.")));
-		}
-	}
+	k = dur_jsonb_unknown_key(p, fields);
+	if (k != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown field \"%s\" in %s", k, what),
+				 errhint("A retry policy has initial_interval, backoff_coefficient, maximum_interval, maximum_attempts and non_retryable_error_types.")));
 
 	initial = dur_json_duration(p, "initial_interval", psprintf("%s.initial_interval", what),
 								ERRCODE_INVALID_DATETIME_FORMAT, NULL);

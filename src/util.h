@@ -129,6 +129,7 @@ extern const char *dur_retry_backoff(Jsonb *policy, int32 attempt, const DurFail
 extern Jsonb *dur_jsonb_get(Jsonb *obj, const char *key);
 extern char *dur_jsonb_get_text(Jsonb *obj, const char *key);
 extern const char *dur_jsonb_typeof(Jsonb *value);
+extern char *dur_jsonb_unknown_key(Jsonb *object, const char *const *keys);
 extern char *dur_session_user(void);
 
 #endif							/* DURABLE_UTIL_H */

@@ -185,18 +185,39 @@ SET TimeZone = 'UTC';
 SELECT durable.sa_datetime('"2026-12-02T10:00:00.25+01:00"') AS utc;
 RESET TimeZone;
 
--- each type's query, as written, uses its key's index
+-- each type's query, as written, uses its key's index (t_index_used: the
+-- indexes its plan scans, whether by index or by bitmap scan)
+CREATE FUNCTION t_index_used(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	l text;
+	r text := '';
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		IF l ~ 'Seq Scan' THEN
+			r := r || 'seq scan ';
+		ELSIF l ~ 'Index (Only )?Scan using ' THEN
+			r := r || substring(l FROM 'using "?([A-Za-z0-9_]+)"?') || ' ';
+		ELSIF l ~ 'Bitmap Index Scan on ' THEN
+			r := r || substring(l FROM 'on "?([A-Za-z0-9_]+)"?') || ' ';
+		END IF;
+	END LOOP;
+	RETURN rtrim(r);
+END
+$f$;
 ANALYZE durable.workflows;
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'CustomerId' = 'c-1';
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_int(search_attributes->'Amount') > 150;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_bool(search_attributes->'Vip');
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_datetime(search_attributes->'DueAt') < '2026-12-03';
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows
-WHERE to_tsvector('simple', search_attributes->>'Notes') @@ to_tsquery('simple', 'rush & 17');
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE search_attributes->'Tags' @> '["t1"]';
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'CustomerId' = 'c-1'$$) AS keyword,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_int(search_attributes->'Amount') > 150$$) AS int,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2$$) AS double;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_bool(search_attributes->'Vip')$$) AS bool,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_datetime(search_attributes->'DueAt') < '2026-12-03'$$) AS datetime;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows
+	WHERE to_tsvector('simple', search_attributes->>'Notes') @@ to_tsquery('simple', 'rush & 17')$$) AS text,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->'Tags' @> '["t1"]'$$) AS keyword_list;
+-- an unregistered key: @> uses the GIN index, ->> cannot use any
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes @> '{"Free": 1}'$$) AS unregistered_containment;
 RESET enable_seqscan;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'Free' = '1'$$) AS unregistered_arrow;
 SELECT count(*) FILTER (WHERE search_attributes->>'CustomerId' = 'c-1') AS customer,
 	   count(*) FILTER (WHERE durable.sa_int(search_attributes->'Amount') > 150) AS amount,
 	   count(*) FILTER (WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2) AS score,
@@ -262,3 +283,4 @@ SELECT count(*) FROM (SELECT durable.terminate_workflow(workflow_id, namespace =
 SELECT durable.purge_closed_workflows('0 seconds') >= 0 AS purged;
 SELECT durable.purge_closed_workflows('0 seconds', namespace => 'ns23') >= 0 AS purged;
 SELECT durable.drop_namespace('ns23');
+DROP FUNCTION t_index_used(text);

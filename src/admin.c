@@ -8,7 +8,7 @@
  * unless told otherwise.  Namespaces themselves are namespaces.c's.
  *
  * Invariants: only closed runs are deleted, each with all its history
- * batches in the same transaction.  A closed run has no other rows left
+ * batches, updates and activity attempts in the same transaction.  A closed run has no other rows left
  * (history.c) but the timers that carry what it sent to other workflows
  * (a child's close to its parent, a parent close policy to its children,
  * signals and cancels), which the timer service fires at once: a run that
@@ -94,6 +94,11 @@ purge_closed_workflows(PG_FUNCTION_ARGS)
 		dur_key_uuid(&h, 1, &run_id);
 		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))
 			dur_delete(call, DUR_UPDATES, &batch_row.tid);
+		dur_scan_end(&h);
+		dur_scan_begin(&h, call, DUR_ACTIVITY_ATTEMPTS_PKEY);
+		dur_key_uuid(&h, 1, &run_id);
+		while (dur_scan_next(&h, ForwardScanDirection, &batch_row))
+			dur_delete(call, DUR_ACTIVITY_ATTEMPTS, &batch_row.tid);
 		dur_scan_end(&h);
 		dur_delete(call, DUR_WORKFLOWS, &tid);
 		n++;

@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
@@ -38,6 +38,8 @@ SELECT has_index('durable', 'workflows', 'workflows_failed_by_close_time', ARRAY
 				 'failed runs are indexed by close time');
 SELECT has_index('durable', 'activity_attempts', 'activity_attempts_by_closed_time', ARRAY['closed_time'],
 				 'activity attempts are indexed by close time');
+SELECT has_index('durable', 'activity_attempts', 'activity_attempts_failed_by_closed_time', ARRAY['closed_time'],
+				 'failed activity attempts are indexed by close time');
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
 		  'the task queue is unlogged');
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.history_batches'::regclass), 'p'::"char",

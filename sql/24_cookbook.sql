@@ -135,15 +135,22 @@ EXPLAIN (COSTS OFF)
 SELECT close_time, workflow_id, activity_type FROM durable.recent_failures
 WHERE namespace = 'default' AND close_time > now() - interval '1 day'
 ORDER BY close_time DESC LIMIT 50;
-CREATE FUNCTION t_scans(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+-- t_scans: how a query reads a table: the scans of the plan, by index
+-- (whether an index scan or a bitmap scan, which varies with the sample)
+CREATE FUNCTION t_scans(q text, rel text DEFAULT 'workflows') RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
 	plan jsonb;
 BEGIN
 	EXECUTE 'EXPLAIN (FORMAT JSON) ' || q INTO plan;
 	RETURN QUERY
-	SELECT DISTINCT n->>'Node Type' || ' on ' || (n->>'Relation Name') || coalesce(' using ' || (n->>'Index Name'), '')
+	SELECT DISTINCT CASE WHEN n->>'Node Type' = 'Seq Scan' THEN 'Seq Scan on ' || rel
+						 ELSE 'index ' || (n->>'Index Name') END
 	FROM jsonb_path_query(plan, 'strict $.**') n
-	WHERE jsonb_typeof(n) = 'object' AND n ? 'Relation Name' AND n->>'Relation Name' = 'workflows'
+	WHERE jsonb_typeof(n) = 'object'
+	  AND n->>'Node Type' IN ('Seq Scan', 'Index Scan', 'Index Only Scan', 'Bitmap Index Scan')
+	  AND (n->>'Relation Name' = rel
+		   OR n->>'Index Name' IN (SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+								   WHERE i.indrelid = ('durable.' || rel)::regclass))
 	ORDER BY 1;
 END
 $$;
@@ -151,14 +158,16 @@ SELECT * FROM t_scans($$SELECT workflow_id, waiting_on FROM durable.stuck_workfl
 	WHERE namespace = 'default' AND since < now() - interval '1 hour' ORDER BY since LIMIT 50$$);
 SELECT * FROM t_scans($$SELECT activity_type, root_cause_type, count(*) FROM durable.recent_failures
 	WHERE namespace = 'default' AND close_time > now() - interval '7 days' GROUP BY 1, 2$$);
-EXPLAIN (COSTS OFF)
-SELECT activity_type, count(*) FROM durable.activity_attempts
-WHERE closed_time > now() - interval '1 hour' GROUP BY activity_type;
+SELECT * FROM t_scans($$SELECT activity_type, count(*) FROM durable.activity_attempts
+	WHERE closed_time > now() - interval '1 hour' GROUP BY activity_type$$, 'activity_attempts');
+SELECT * FROM t_scans($$SELECT activity_type, count(*) FROM durable.activity_attempts
+	WHERE closed_time > now() - interval '1 day' AND outcome <> 'completed' GROUP BY activity_type$$,
+	'activity_attempts');
 RESET enable_seqscan;
 
 -- clean up: the runs end, the roles go
 SELECT durable.terminate_workflow(workflow_id) FROM durable.workflows
 WHERE workflow_id LIKE 'c24-%' AND status = 'running' ORDER BY workflow_id;
-DROP FUNCTION t_scans(text);
+DROP FUNCTION t_scans(text, text);
 DROP ROLE c24_client;
 DROP ROLE c24_nobody;

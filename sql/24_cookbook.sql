@@ -131,10 +131,6 @@ RESET ROLE;
 --
 ANALYZE durable.workflows, durable.activity_attempts;
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF)
-SELECT close_time, workflow_id, activity_type FROM durable.recent_failures
-WHERE namespace = 'default' AND close_time > now() - interval '1 day'
-ORDER BY close_time DESC LIMIT 50;
 -- t_scans: how a query reads a table: the scans of the plan, by index
 -- (whether an index scan or a bitmap scan, which varies with the sample)
 CREATE FUNCTION t_scans(q text, rel text DEFAULT 'workflows') RETURNS SETOF text LANGUAGE plpgsql AS $$
@@ -154,6 +150,8 @@ BEGIN
 	ORDER BY 1;
 END
 $$;
+SELECT * FROM t_scans($$SELECT close_time, workflow_id, activity_type FROM durable.recent_failures
+	WHERE namespace = 'default' AND close_time > now() - interval '1 day' ORDER BY close_time DESC LIMIT 50$$);
 SELECT * FROM t_scans($$SELECT workflow_id, waiting_on FROM durable.stuck_workflows
 	WHERE namespace = 'default' AND since < now() - interval '1 hour' ORDER BY since LIMIT 50$$);
 SELECT * FROM t_scans($$SELECT activity_type, root_cause_type, count(*) FROM durable.recent_failures

@@ -44,12 +44,13 @@ CREATE OR REPLACE VIEW durable.recent_failures WITH (security_invoker = true) AS
 		   w.failure ->> 'message' AS failure_message,
 		   pg_catalog.jsonb_path_query_first(w.failure,
 				'strict $.** ? (@.type == "ActivityFailure").details.activity_type') ->> 0 AS activity_type,
-		   (SELECT c.type FROM durable.failure_chain(w.failure) c ORDER BY c.depth DESC LIMIT 1)
-			   AS root_cause_type,
-		   (SELECT c.message FROM durable.failure_chain(w.failure) c ORDER BY c.depth DESC LIMIT 1)
-			   AS root_cause_message,
+		   r.type AS root_cause_type, r.message AS root_cause_message,
 		   w.attempt, w.task_queue, w.failure
 	  FROM durable.workflows w
+	  -- the innermost failure, read once per row the caller keeps
+	  LEFT JOIN LATERAL (
+		SELECT c.type, c.message FROM durable.failure_chain(w.failure) c
+		 ORDER BY c.depth DESC LIMIT 1) r ON true
 	 WHERE w.status IN ('failed', 'timed_out', 'terminated', 'canceled')
 	   AND w.close_time IS NOT NULL;
 COMMENT ON VIEW durable.recent_failures IS 'Runs that closed failed, timed out, terminated or canceled, with the activity type their failure chain names (an ActivityFailure) and its innermost cause. Filter on namespace and close_time (ORDER BY close_time DESC): the index workflows_by_close_time serves it.';

@@ -53,7 +53,7 @@ CREATE OR REPLACE VIEW durable.recent_failures WITH (security_invoker = true) AS
 		 ORDER BY c.depth DESC LIMIT 1) r ON true
 	 WHERE w.status IN ('failed', 'timed_out', 'terminated', 'canceled')
 	   AND w.close_time IS NOT NULL;
-COMMENT ON VIEW durable.recent_failures IS 'Runs that closed failed, timed out, terminated or canceled, with the activity type their failure chain names (an ActivityFailure) and its innermost cause. Filter on namespace and close_time (ORDER BY close_time DESC): the index workflows_by_close_time serves it.';
+COMMENT ON VIEW durable.recent_failures IS 'Runs that closed failed, timed out, terminated or canceled, with the activity type their failure chain names (an ActivityFailure) and its innermost cause. Filter on namespace and close_time (ORDER BY close_time DESC): the partial index workflows_failed_by_close_time serves it.';
 COMMENT ON COLUMN durable.recent_failures.duration IS 'close_time - start_time.';
 COMMENT ON COLUMN durable.recent_failures.failure_type IS 'The outermost failure''s type (ActivityFailure, TimeoutError, TerminatedFailure, CanceledFailure or the workflow''s own).';
 COMMENT ON COLUMN durable.recent_failures.failure_message IS 'The outermost failure''s message.';

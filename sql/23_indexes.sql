@@ -62,6 +62,19 @@ WHERE w.workflow_id = 'w23-retry' ORDER BY a.scheduled_event_id, a.attempt;
 SELECT activity_type, count(*) AS attempts, count(*) FILTER (WHERE attempt > 1) AS retries,
 	   count(*) FILTER (WHERE outcome <> 'completed') AS not_completed
 FROM durable.activity_attempts WHERE workflow_id = 'w23-retry' GROUP BY activity_type ORDER BY activity_type;
+-- an activity that completes at its first attempt leaves no row, unless
+-- durable.log_first_attempt_success is on
+SELECT t_start_with('w23-once', 'q23-t', $$[{"type": "schedule_activity", "activity_id": "o1", "activity_type": "Once",
+	"start_to_close_timeout": "1 minute"}, {"type": "schedule_activity", "activity_id": "o2", "activity_type": "Once",
+	"start_to_close_timeout": "1 minute"}]$$);
+SELECT activity FROM t_poll('q23-t', '{activity}');
+SELECT durable.complete_activity(token, '1') FROM t_last;
+SET durable.log_first_attempt_success = on;
+SELECT activity FROM t_poll('q23-t', '{activity}');
+SELECT durable.complete_activity(token, '1') FROM t_last;
+RESET durable.log_first_attempt_success;
+SELECT attempt, outcome, started_time IS NOT NULL AS started FROM durable.activity_attempts WHERE workflow_id = 'w23-once';
+SELECT durable.terminate_workflow('w23-once');
 -- a timed-out attempt carries its timeout failure
 SELECT t_start_with('w23-timeout', 'q23-t', $$[{"type": "schedule_activity", "activity_id": "t1", "activity_type": "Slow",
 	"start_to_close_timeout": "50 milliseconds", "retry_policy": {"maximum_attempts": 1}}]$$);
@@ -136,6 +149,9 @@ SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-bad-3', 'q23-idl
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-bad-4', 'q23-idle', search_attributes => '{"Tags": ["a", 1]}')$$) AS keyword_list_of_number;
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-bad-5', 'q23-idle', search_attributes => '{"Vip": "yes"}')$$) AS bool_as_string;
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-bad-6', 'q23-idle', search_attributes => '{"CustomerId": 7}')$$) AS keyword_as_number;
+-- a schedule's action is checked when it is created
+SELECT t_try($$SELECT durable.create_schedule('s23', '{"cron": ["0 3 * * *"]}',
+	'{"workflow_type": "Order", "task_queue": "q23-idle", "search_attributes": {"Amount": "x"}}')$$) AS schedule_action;
 -- unregistered keys and other namespaces' keys are not checked
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-free', 'q23-idle', search_attributes => '{"Free": 1}')$$) AS unregistered_ok;
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-ns', 'q23-idle', namespace => 'ns23', search_attributes => '{"CustomerId": 7}')$$) AS other_namespace_ok;
@@ -169,18 +185,39 @@ SET TimeZone = 'UTC';
 SELECT durable.sa_datetime('"2026-12-02T10:00:00.25+01:00"') AS utc;
 RESET TimeZone;
 
--- each type's query, as written, uses its key's index
+-- each type's query, as written, uses its key's index (t_index_used: the
+-- indexes its plan scans, whether by index or by bitmap scan)
+CREATE FUNCTION t_index_used(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+	l text;
+	r text := '';
+BEGIN
+	FOR l IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+		IF l ~ 'Seq Scan' THEN
+			r := r || 'seq scan ';
+		ELSIF l ~ 'Index (Only )?Scan using ' THEN
+			r := r || substring(l FROM 'using "?([A-Za-z0-9_]+)"?') || ' ';
+		ELSIF l ~ 'Bitmap Index Scan on ' THEN
+			r := r || substring(l FROM 'on "?([A-Za-z0-9_]+)"?') || ' ';
+		END IF;
+	END LOOP;
+	RETURN rtrim(r);
+END
+$f$;
 ANALYZE durable.workflows;
 SET enable_seqscan = off;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'CustomerId' = 'c-1';
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_int(search_attributes->'Amount') > 150;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2;
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_bool(search_attributes->'Vip');
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE durable.sa_datetime(search_attributes->'DueAt') < '2026-12-03';
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows
-WHERE to_tsvector('simple', search_attributes->>'Notes') @@ to_tsquery('simple', 'rush & 17');
-EXPLAIN (COSTS OFF) SELECT workflow_id FROM durable.workflows WHERE search_attributes->'Tags' @> '["t1"]';
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'CustomerId' = 'c-1'$$) AS keyword,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_int(search_attributes->'Amount') > 150$$) AS int,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2$$) AS double;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_bool(search_attributes->'Vip')$$) AS bool,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE durable.sa_datetime(search_attributes->'DueAt') < '2026-12-03'$$) AS datetime;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows
+	WHERE to_tsvector('simple', search_attributes->>'Notes') @@ to_tsquery('simple', 'rush & 17')$$) AS text,
+	   t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->'Tags' @> '["t1"]'$$) AS keyword_list;
+-- an unregistered key: @> uses the GIN index, ->> cannot use any
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes @> '{"Free": 1}'$$) AS unregistered_containment;
 RESET enable_seqscan;
+SELECT t_index_used($$SELECT workflow_id FROM durable.workflows WHERE search_attributes->>'Free' = '1'$$) AS unregistered_arrow;
 SELECT count(*) FILTER (WHERE search_attributes->>'CustomerId' = 'c-1') AS customer,
 	   count(*) FILTER (WHERE durable.sa_int(search_attributes->'Amount') > 150) AS amount,
 	   count(*) FILTER (WHERE durable.sa_double(search_attributes->'Score') BETWEEN 1 AND 2) AS score,
@@ -246,3 +283,4 @@ SELECT count(*) FROM (SELECT durable.terminate_workflow(workflow_id, namespace =
 SELECT durable.purge_closed_workflows('0 seconds') >= 0 AS purged;
 SELECT durable.purge_closed_workflows('0 seconds', namespace => 'ns23') >= 0 AS purged;
 SELECT durable.drop_namespace('ns23');
+DROP FUNCTION t_index_used(text);

@@ -14,8 +14,9 @@
  * ActivityTaskCompleted / Failed / TimedOut / Canceled, is written when the
  * activity closes and carries the final attempt, as Temporal does.  Every
  * attempt that ends (retried or final, started or not) is one row of
- * durable.activity_attempts (dur_log_attempt), so retries can be counted.  The
- * retry decision is Temporal's (util.c).  The last heartbeat's details are
+ * durable.activity_attempts (dur_log_attempt), so retries can be counted;
+ * a first attempt that completes only with durable.log_first_attempt_success
+ * (its history has it).  The retry decision is Temporal's (util.c).  The last heartbeat's details are
  * kept on the row and handed to the next attempt.
  *
  * Heartbeats.  heartbeat_activity takes no lock and writes no table: it
@@ -327,7 +328,10 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
  * Log an attempt that ended in durable.activity_attempts: the activity's
  * current attempt (a->values[A_ATTEMPT]), with its outcome, and the
  * failure of a failed or timed-out one.  One heap row and its primary-key
- * entry, in the transaction that ends the attempt.
+ * entry, in the transaction that ends the attempt.  A first attempt that
+ * completed is logged only with durable.log_first_attempt_success: it is
+ * most activities, and its history has it (the measured cost of logging
+ * it is in docs/search-attributes.md).
  */
 void
 dur_log_attempt(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const char *outcome,
@@ -336,6 +340,9 @@ dur_log_attempt(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const char 
 	Datum		v[AA_NCOLS];
 	bool		n[AA_NCOLS];
 
+	if (!dur_log_first_attempt_success && DatumGetInt32(a->values[A_ATTEMPT]) == 1 &&
+		strcmp(outcome, "completed") == 0)
+		return;
 	memset(n, false, sizeof(n));
 	v[AA_NAMESPACE] = CStringGetTextDatum(run->namespace);
 	v[AA_WORKFLOW_ID] = CStringGetTextDatum(run->workflow_id);

@@ -220,6 +220,7 @@ dur_sa_datetime_text(const char *s, int len, TimestampTz *out)
 	return tm2timestamp(&tm, fsec, &tz, out) == 0 && IS_VALID_TIMESTAMP(*out);
 }
 
+/* A JSON string holding a Datetime value, into *out. */
 static bool
 dur_sa_datetime_value(JsonbValue *v, TimestampTz *out)
 {

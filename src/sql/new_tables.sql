@@ -207,7 +207,7 @@ COMMENT ON COLUMN durable.activity_attempts.scheduled_event_id IS 'Event id of t
 COMMENT ON COLUMN durable.activity_attempts.attempt IS 'The attempt, from 1.';
 COMMENT ON COLUMN durable.activity_attempts.activity_type IS 'Name of the activity function.';
 COMMENT ON COLUMN durable.activity_attempts.task_queue IS 'Queue the attempt was dispatched on.';
-COMMENT ON COLUMN durable.activity_attempts.started_time IS 'When a worker took the attempt; NULL if none did (it timed out in the queue, or was canceled before it ran).';
+COMMENT ON COLUMN durable.activity_attempts.started_time IS 'When a worker took the attempt; NULL if none did (it timed out, or was canceled, queued or waiting to retry).';
 COMMENT ON COLUMN durable.activity_attempts.closed_time IS 'When the attempt ended.';
 COMMENT ON COLUMN durable.activity_attempts.outcome IS 'completed, failed, timed_out or canceled.';
 COMMENT ON COLUMN durable.activity_attempts.failure IS 'The failure of a failed or timed-out attempt (Temporal''s failure object); NULL otherwise.';

@@ -127,7 +127,8 @@ RESET ROLE;
 
 --
 -- the indexes serve the views: recent failures by close time through the
--- partial index of failed runs; the stuck runs looked up by run id
+-- partial index of failed runs; the stuck runs looked up by run id (only
+-- for the rows returned, and only when a column of the run is asked for)
 --
 ANALYZE durable.workflows, durable.activity_attempts;
 SET enable_seqscan = off;
@@ -152,7 +153,7 @@ END
 $$;
 SELECT * FROM t_scans($$SELECT close_time, workflow_id, activity_type FROM durable.recent_failures
 	WHERE namespace = 'default' AND close_time > now() - interval '1 day' ORDER BY close_time DESC LIMIT 50$$);
-SELECT * FROM t_scans($$SELECT workflow_id, waiting_on FROM durable.stuck_workflows
+SELECT * FROM t_scans($$SELECT workflow_id, workflow_type, waiting_on, idle FROM durable.stuck_workflows
 	WHERE namespace = 'default' AND since < now() - interval '1 hour' ORDER BY since LIMIT 50$$);
 SELECT * FROM t_scans($$SELECT activity_type, root_cause_type, count(*) FROM durable.recent_failures
 	WHERE namespace = 'default' AND close_time > now() - interval '7 days' GROUP BY 1, 2$$);

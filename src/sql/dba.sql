@@ -66,48 +66,49 @@ COMMENT ON COLUMN durable.recent_failures.root_cause_message IS 'The message of 
  * running for long, an activity that keeps retrying, a timer past its time.
  * The view starts from the pending-work tables (durable.tasks,
  * durable.activities, durable.timers: as large as the work in flight, not
- * as the history) and joins each row to its run by run id, so "the 50
- * longest-waiting" costs a scan of the pending work, never of the runs.
- * (An index on workflows.last_progress_time would find idle runs directly,
- * but the engine moves that column at every event, and an index on it
- * would turn those updates, most of them HOT today, into updates of every
- * index of durable.workflows.)  A run waiting with nothing pending waits
- * for a signal or an update: that is not stuck, and it is not here.
+ * as the history), and reads each row's run by run id in scalar subqueries,
+ * which the planner evaluates after the caller's ORDER BY ... LIMIT: "the
+ * 50 longest-waiting" costs a scan of the pending work and 50 lookups,
+ * never a read of the runs.  (An index on workflows.last_progress_time
+ * would find idle runs directly, but the engine moves that column at every
+ * event, and an index on it would turn those updates, most of them HOT
+ * today, into updates of every index of durable.workflows.)  A run waiting
+ * with nothing pending waits for a signal or an update: that is not stuck,
+ * and it is not here; nor is a schedule's own timer (kind schedule, keyed
+ * by the schedule's id, docs/schedules.md).
  */
 CREATE OR REPLACE VIEW durable.stuck_workflows WITH (security_invoker = true) AS
-	SELECT p.namespace, w.workflow_id, p.run_id, w.workflow_type, w.status,
+	SELECT p.namespace, p.workflow_id, p.run_id,
+		   (SELECT w.workflow_type FROM durable.workflows w WHERE w.run_id = p.run_id) AS workflow_type,
+		   (SELECT w.status FROM durable.workflows w WHERE w.run_id = p.run_id) AS status,
 		   p.waiting_on, p.since, pg_catalog.now() - p.since AS waiting_for,
-		   w.last_progress_time, pg_catalog.now() - w.last_progress_time AS idle,
+		   (SELECT w.last_progress_time FROM durable.workflows w WHERE w.run_id = p.run_id)
+			   AS last_progress_time,
+		   pg_catalog.now() - (SELECT w.last_progress_time FROM durable.workflows w WHERE w.run_id = p.run_id)
+			   AS idle,
 		   p.task_queue, p.worker_id, p.activity_type, p.attempt, p.last_failure,
-		   w.start_time
-	  FROM (SELECT t.namespace, t.run_id, 'workflow task queued' AS waiting_on, t.ready_time AS since,
-				   t.task_queue, t.worker_id, NULL::text AS activity_type,
+		   (SELECT w.start_time FROM durable.workflows w WHERE w.run_id = p.run_id) AS start_time
+	  FROM (SELECT t.namespace, t.workflow_id, t.run_id, 'workflow task queued' AS waiting_on,
+				   t.ready_time AS since, t.task_queue, t.worker_id, NULL::text AS activity_type,
 				   NULL::integer AS attempt, NULL::jsonb AS last_failure
 			  FROM durable.tasks t
 			 WHERE t.scheduled_event_id = 0 AND t.started_time IS NULL
 			UNION ALL
-			SELECT t.namespace, t.run_id, 'workflow task running', t.started_time,
+			SELECT t.namespace, t.workflow_id, t.run_id, 'workflow task running', t.started_time,
 				   t.task_queue, t.worker_id, NULL, NULL, NULL
 			  FROM durable.tasks t
 			 WHERE t.scheduled_event_id = 0 AND t.started_time IS NOT NULL
 			UNION ALL
-			SELECT a.namespace, a.run_id,
+			SELECT a.namespace, a.workflow_id, a.run_id,
 				   CASE WHEN a.state = 'backoff' THEN 'activity retry' ELSE 'activity' END,
 				   a.scheduled_time, a.task_queue, a.last_worker_id, a.activity_type,
 				   a.attempt, a.last_failure
 			  FROM durable.activities a
 			UNION ALL
-			SELECT y.namespace, y.run_id, 'timer overdue', y.fire_time, NULL, NULL, NULL, NULL, NULL
+			SELECT y.namespace, y.workflow_id, y.run_id, 'timer overdue', y.fire_time, NULL, NULL, NULL,
+				   NULL, NULL
 			  FROM durable.timers y
-			 WHERE y.fire_time < pg_catalog.now()) p
-	  -- one lookup by run id per row, after the caller's filter, order and
-	  -- limit (OFFSET 0 keeps the planner from turning it into a join that
-	  -- reads every run)
-	  CROSS JOIN LATERAL (
-		SELECT x.workflow_id, x.workflow_type, x.status, x.last_progress_time, x.start_time
-		  FROM durable.workflows x
-		 WHERE x.run_id = p.run_id
-		OFFSET 0) w;
+			 WHERE y.fire_time < pg_catalog.now() AND y.kind <> 'schedule') p;
 COMMENT ON VIEW durable.stuck_workflows IS 'Pending work of every run and since when it waits: its workflow task (queued or running), each pending activity (scheduled since, attempt, last failure), each timer past its time; with the run''s last progress. Filter on since (e.g. since < now() - interval ''1 hour'') for the stuck ones.';
 COMMENT ON COLUMN durable.stuck_workflows.waiting_on IS 'workflow task queued, workflow task running, activity (queued or running), activity retry (waiting for its next attempt), or timer overdue.';
 COMMENT ON COLUMN durable.stuck_workflows.since IS 'Since when: the workflow task''s ready (queued) or start (running) time, the activity''s first scheduled time, the timer''s fire time.';

@@ -212,6 +212,12 @@ COMMENT ON COLUMN durable.activity_attempts.closed_time IS 'When the attempt end
 COMMENT ON COLUMN durable.activity_attempts.outcome IS 'completed, failed, timed_out or canceled.';
 COMMENT ON COLUMN durable.activity_attempts.failure IS 'The failure of a failed or timed-out attempt (Temporal''s failure object); NULL otherwise.';
 SELECT pg_catalog.pg_extension_config_dump('durable.activity_attempts', '');
+-- attempts by close time: failure rates, retries and durations over the
+-- last hour or day (docs/dba.md); appended at the right end, as attempts
+-- close; the failed ones alone, for retries and errors over a day
+CREATE INDEX activity_attempts_by_closed_time ON durable.activity_attempts (closed_time);
+CREATE INDEX activity_attempts_failed_by_closed_time ON durable.activity_attempts (closed_time)
+	WHERE outcome <> 'completed';
 
 /*
  * Registered search-attribute keys (src/indexes.c): their type is checked

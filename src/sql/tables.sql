@@ -107,6 +107,10 @@ CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_
 -- type + status + time range, keyset-paginated (docs/search-attributes.md)
 CREATE INDEX workflows_by_type_status_time ON durable.workflows (workflow_type, status, start_time, run_id);
 CREATE INDEX workflows_by_close_time ON durable.workflows (namespace, close_time) WHERE close_time IS NOT NULL;
+-- failed, timed-out, terminated and canceled runs by close time (the view
+-- durable.recent_failures, docs/dba.md): a few rows among many closes
+CREATE INDEX workflows_failed_by_close_time ON durable.workflows (namespace, close_time)
+	WHERE status IN ('failed', 'timed_out', 'terminated', 'canceled');
 -- newest-first listing (the Web UI's workflow list, keyset-paginated; docs/ui.md)
 CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);
 CREATE INDEX workflows_by_search_attributes ON durable.workflows USING gin (search_attributes jsonb_path_ops);

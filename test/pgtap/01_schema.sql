@@ -3,14 +3,15 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(83);
+SELECT plan(86);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
 								   'namespace_grants', 'children', 'updates', 'task_queues', 'schedules',
 								   'activity_attempts', 'search_attribute_keys', 'site_indexes']);
-SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog', 'metrics', 'metric_histograms']);
+SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog', 'metrics', 'metric_histograms',
+								  'recent_failures', 'stuck_workflows', 'table_sizes']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
 SELECT columns_are('durable', 'history', ARRAY['run_id', 'event_id', 'event_type', 'event_time', 'attributes',
@@ -32,6 +33,13 @@ SELECT col_is_pk('durable', 'activity_attempts', ARRAY['run_id', 'scheduled_even
 				 'the attempt log is keyed by (run_id, scheduled_event_id, attempt)');
 SELECT has_column('durable', 'workflows', 'last_progress_time', 'workflows.last_progress_time');
 SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
+-- the cookbook's (docs/dba.md): failed runs by close time, attempts by close time
+SELECT has_index('durable', 'workflows', 'workflows_failed_by_close_time', ARRAY['namespace', 'close_time'],
+				 'failed runs are indexed by close time');
+SELECT has_index('durable', 'activity_attempts', 'activity_attempts_by_closed_time', ARRAY['closed_time'],
+				 'activity attempts are indexed by close time');
+SELECT has_index('durable', 'activity_attempts', 'activity_attempts_failed_by_closed_time', ARRAY['closed_time'],
+				 'failed activity attempts are indexed by close time');
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
 		  'the task queue is unlogged');
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.history_batches'::regclass), 'p'::"char",

@@ -272,4 +272,8 @@ CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_
 DROP INDEX durable.workflows_by_type_status;
 CREATE INDEX workflows_by_type_status_time ON durable.workflows (workflow_type, status, start_time, run_id);
 
+-- 13. Failed runs by close time (durable.recent_failures, docs/dba.md).
+CREATE INDEX workflows_failed_by_close_time ON durable.workflows (namespace, close_time)
+	WHERE status IN ('failed', 'timed_out', 'terminated', 'canceled');
+
 -- the new tables follow (src/sql/new_tables.sql)

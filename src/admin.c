@@ -10,8 +10,8 @@
  * that loops over batches, commits between them and throttles itself;
  * docs/retention.md.  Namespaces themselves are namespaces.c's.
  *
- * Invariants: only closed runs are deleted, each with all its rows (the
- * tables of dur_purge_tables, then its own row) in the same transaction.
+ * Invariants: only closed runs are deleted, each with all its rows (its
+ * own row, then the tables of dur_purge_tables) in the same transaction.
  * A closed run has no other rows left (history.c) but the timers that
  * carry what it sent to other workflows (a child's close to its parent, a
  * parent close policy to its children, signals and cancels), which the
@@ -32,6 +32,10 @@
  * A closed run is never written again, so no other lock is needed.  The
  * lock is held until the transaction ends: one transaction holds as many
  * run locks as it deletes runs (hence the procedure's bounded batches).
+ * A purge reads with the snapshot its batch began with, so it can take
+ * the lock of a run another purge deleted and committed since: the run's
+ * own row is deleted first, and a row found deleted (or changed) passes
+ * the run over before anything else of it is touched.
  *
  *-------------------------------------------------------------------------
  */
@@ -76,15 +80,26 @@ typedef struct DurPurge
 } DurPurge;
 
 /*
- * Delete one run's rows and the run: every table of dur_purge_tables, then
- * the row at tid.  Returns the rows deleted besides the run's own.
+ * Delete one run and its rows: the run's own row first, then every table
+ * of dur_purge_tables.  Returns the rows deleted besides the run's own, or
+ * -1 when the run's row is gone already: another purge deleted it and
+ * committed after this one's snapshot was taken (and so released the
+ * run's lock, which this purge then took).
  */
 static int64
 dur_purge_run(DurCall *call, const pg_uuid_t *run_id, ItemPointer tid)
 {
 	int64		rows = 0;
 	int			i;
+	TM_Result	res;
+	TM_FailureData tmfd;
 
+	res = heap_delete(dur_rel(call, DUR_WORKFLOWS), tid, GetCurrentCommandId(true),
+					  InvalidSnapshot, true, &tmfd, false);
+	if (res == TM_Deleted || res == TM_Updated)
+		return -1;
+	if (res != TM_Ok)
+		elog(ERROR, "unexpected heap_delete status %u deleting a closed run", res);
 	for (i = 0; i < lengthof(dur_purge_tables); i++)
 	{
 		DurScan		s;
@@ -99,7 +114,6 @@ dur_purge_run(DurCall *call, const pg_uuid_t *run_id, ItemPointer tid)
 		}
 		dur_scan_end(&s);
 	}
-	simple_heap_delete(dur_rel(call, DUR_WORKFLOWS), tid);
 	return rows;
 }
 
@@ -129,6 +143,7 @@ dur_purge(const char *ns, TimestampTz cutoff, bool has_from, TimestampTz from,
 	{
 		pg_uuid_t	run_id;
 		ItemPointerData tid = row.tid;
+		int64		rows;
 
 		memcpy(&run_id, DatumGetUUIDP(row.values[W_RUN_ID]), sizeof(pg_uuid_t));
 		out->last_close = DatumGetTimestampTz(row.values[W_CLOSE_TIME]);
@@ -145,7 +160,13 @@ dur_purge(const char *ns, TimestampTz cutoff, bool has_from, TimestampTz from,
 			out->passed++;
 			continue;
 		}
-		out->rows += dur_purge_run(call, &run_id, &tid);
+		rows = dur_purge_run(call, &run_id, &tid);
+		if (rows < 0)
+		{
+			out->passed++;		/* purged meanwhile by someone else */
+			continue;
+		}
+		out->rows += rows;
 		out->purged++;
 	}
 	dur_scan_end(&s);

@@ -60,6 +60,8 @@ is(sql("SELECT count(*) FROM durable.history_batches WHERE workflow_id LIKE 'old
 # every namespace covers other (its own retention), not keep
 my $job = sql("SELECT durable.setup_retention('1 day', 'default', batch_size => 5)");
 ok($job > 0, "job $job scheduled for namespace default");
+is(sql("SELECT durable.setup_retention('1 day', 'default', batch_size => 5)"), $job,
+	'set up again: the same job, replaced');
 my $all = sql("SELECT durable.setup_retention(NULL)");
 ok($all > 0, "job $all scheduled for every namespace with a retention");
 is(sql("SELECT string_agg(jobname || ' ' || schedule || ' ' || database, ', ' ORDER BY jobname) FROM cron.job"),

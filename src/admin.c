@@ -55,7 +55,7 @@ PG_FUNCTION_INFO_V1(purge_closed_workflows);
 PG_FUNCTION_INFO_V1(_purge_batch);
 
 /*
- * The tables that hold rows of a closed run, cleared before the run's own
+ * The tables that hold rows of a closed run, cleared after the run's own
  * row, each through its primary key, whose first column is the run id.  A
  * table that keeps rows per run joins this list.
  */
@@ -163,7 +163,9 @@ dur_purge(const char *ns, TimestampTz cutoff, bool has_from, TimestampTz from,
 		rows = dur_purge_run(call, &run_id, &tid);
 		if (rows < 0)
 		{
-			out->passed++;		/* purged meanwhile by someone else */
+			/* purged meanwhile by someone else: nothing of it written here */
+			dur_unlock_run(&run_id);
+			out->passed++;
 			continue;
 		}
 		out->rows += rows;

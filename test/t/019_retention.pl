@@ -19,6 +19,10 @@ use FindBin;
 use lib $FindBin::RealBin;
 use DurableTest;
 
+# pg_cron is a package of its own (Debian: postgresql-15-cron)
+my $sharedir = PostgreSQL::Test::Cluster->new('probe')->config_data('--sharedir');
+plan skip_all => 'pg_cron is not installed' unless -f "$sharedir/extension/pg_cron.control";
+
 my $node = durable_node('retention', conf => <<'CONF');
 shared_preload_libraries = 'pg_cron,durable'
 cron.database_name = 'postgres'

@@ -25,6 +25,16 @@ SELECT durable.start_workflow('Flow', NULL, 'r22-running', 'r22q') IS NOT NULL A
 UPDATE durable.workflows SET close_time = close_time - interval '2 days' - (interval '1 minute' * substr(workflow_id, 9)::int)
 WHERE workflow_id LIKE 'r22-old-%';
 SELECT count(*) AS old_history_batches FROM durable.history_batches WHERE workflow_id LIKE 'r22-old-%';
+-- one more old run whose activity failed once: its attempt is logged
+-- (durable.activity_attempts) and goes with the run
+SELECT t_start_with('r22-att', 'r22att', $$[{"type": "schedule_activity", "activity_id": "a1", "activity_type": "A",
+	"start_to_close_timeout": "1 minute", "retry_policy": {"maximum_attempts": 1}}]$$) AS outcome;
+SELECT durable.fail_activity(task_token, '{"message": "boom"}') IS NULL AS failed
+FROM durable.poll_task('r22att', 'worker-1', '{activity}');
+SELECT durable.complete_workflow_task(task_token, '[{"type": "complete_workflow"}]')->>'outcome' AS outcome
+FROM durable.poll_task('r22att', 'worker-1', '{workflow}');
+UPDATE durable.workflows SET close_time = close_time - interval '2 days' WHERE workflow_id = 'r22-att';
+SELECT outcome FROM durable.activity_attempts WHERE workflow_id = 'r22-att';
 
 --
 -- _purge_batch: a bounded batch, oldest first, resumed from next_from
@@ -44,7 +54,7 @@ FROM durable._purge_batch('default', now() - interval '30 days', 10);
 
 --
 -- run_retention: without a retention the namespace keeps its runs; with
--- one, batches of one run each until none is left (two here); the history goes with
+-- one, batches of one run each until none is left (three here); the history and the attempt log go with
 -- the runs
 --
 CALL durable.run_retention();
@@ -55,6 +65,7 @@ SELECT string_agg(workflow_id, ' ' ORDER BY workflow_id) AS left_after_retention
 FROM durable.workflows WHERE workflow_id LIKE 'r22-%';
 SELECT count(*) AS old_history_batches FROM durable.history_batches WHERE workflow_id LIKE 'r22-old-%';
 SELECT count(*) AS young_history_batches FROM durable.history_batches WHERE workflow_id = 'r22-young';
+SELECT count(*) AS att_attempts FROM durable.activity_attempts WHERE workflow_id = 'r22-att';
 CALL durable.run_retention();
 
 -- every namespace with a retention, each by its own: r22-a keeps 1 hour,

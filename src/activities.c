@@ -12,8 +12,11 @@
  *
  * Retries add no history events: the closing pair, ActivityTaskStarted and
  * ActivityTaskCompleted / Failed / TimedOut / Canceled, is written when the
- * activity closes and carries the final attempt, as Temporal does.  The
- * retry decision is Temporal's (util.c).  The last heartbeat's details are
+ * activity closes and carries the final attempt, as Temporal does.  Every
+ * attempt that ends (retried or final, started or not) is one row of
+ * durable.activity_attempts (dur_log_attempt), so retries can be counted;
+ * a first attempt that completes only with durable.log_first_attempt_success
+ * (its history has it).  The retry decision is Temporal's (util.c).  The last heartbeat's details are
  * kept on the row and handed to the next attempt.
  *
  * Heartbeats.  heartbeat_activity takes no lock and writes no table: it
@@ -322,18 +325,72 @@ dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, int index, int64 c
 }
 
 /*
- * Close an activity: forget it (its row, task row and timers), and deliver
+ * Log an attempt that ended in durable.activity_attempts: the activity's
+ * current attempt (a->values[A_ATTEMPT]), with its outcome, and the
+ * failure of a failed or timed-out one.  One heap row and its primary-key
+ * entry, in the transaction that ends the attempt.  A first attempt that
+ * completed is logged only with durable.log_first_attempt_success: it is
+ * most activities, and its history has it (the measured cost of logging
+ * it is in docs/search-attributes.md).
+ */
+void
+dur_log_attempt(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const char *outcome,
+				const DurFailure *failure)
+{
+	Datum		v[AA_NCOLS];
+	bool		n[AA_NCOLS];
+
+	if (!dur_log_first_attempt_success && DatumGetInt32(a->values[A_ATTEMPT]) == 1 &&
+		strcmp(outcome, "completed") == 0)
+		return;
+	memset(n, false, sizeof(n));
+	v[AA_NAMESPACE] = CStringGetTextDatum(run->namespace);
+	v[AA_WORKFLOW_ID] = CStringGetTextDatum(run->workflow_id);
+	v[AA_RUN_ID] = UUIDPGetDatum(&run->run_id);
+	v[AA_SCHEDULED_EVENT_ID] = a->values[A_SCHEDULED_EVENT_ID];
+	v[AA_ATTEMPT] = a->values[A_ATTEMPT];
+	v[AA_ACTIVITY_TYPE] = a->values[A_ACTIVITY_TYPE];
+	v[AA_TASK_QUEUE] = a->values[A_TASK_QUEUE];
+	n[AA_STARTED_TIME] = task == NULL || task->nulls[T_STARTED_TIME];
+	v[AA_STARTED_TIME] = n[AA_STARTED_TIME] ? (Datum) 0 : task->values[T_STARTED_TIME];
+	v[AA_CLOSED_TIME] = TimestampTzGetDatum(GetCurrentTimestamp());
+	v[AA_OUTCOME] = CStringGetTextDatum(outcome);
+	n[AA_FAILURE] = failure == NULL;
+	v[AA_FAILURE] = failure == NULL ? (Datum) 0 : JsonbPGetDatum(dur_failure_jsonb(failure));
+	dur_insert(call, DUR_ACTIVITY_ATTEMPTS, v, n, NULL);
+}
+
+/* The attempt outcome a closing event stands for. */
+static const char *
+dur_close_outcome(const DurEvent *close)
+{
+	if (strcmp(close->type, "ActivityTaskCompleted") == 0)
+		return "completed";
+	if (strcmp(close->type, "ActivityTaskFailed") == 0)
+		return "failed";
+	if (strcmp(close->type, "ActivityTaskTimedOut") == 0)
+		return "timed_out";
+	if (strcmp(close->type, "ActivityTaskCanceled") == 0)
+		return "canceled";
+	elog(ERROR, "durable: %s does not close an activity", close->type);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * Close an activity: log its last attempt (failure: of a failed or timed-
+ * out one), forget it (its row, task row and timers), and deliver
  * ActivityTaskStarted (if an attempt was running) and the closing event
  * like any outside event.  With worker, the workflow task the delivery
  * makes ready is started for that worker and returned (see dur_deliver).
  */
 DurTask *
 dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task, const char *identity,
-				   DurEvent *close, bool started, const char *worker)
+				   DurEvent *close, const DurFailure *failure, bool started, const char *worker)
 {
 	int64		seid = DatumGetInt64(a->values[A_SCHEDULED_EVENT_ID]);
 	List	   *events = NIL;
 
+	dur_log_attempt(call, run, a, task, dur_close_outcome(close), failure);
 	dur_heartbeat_settle(a);
 	dur_delete(call, DUR_ACTIVITIES, &a->tid);
 	if (task != NULL)
@@ -403,8 +460,10 @@ dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 		if (!timeout)
 			dj_str(&ev->attrs, "identity", identity);
 		dj_str(&ev->attrs, "retry_state", state);
-		return dur_close_activity(call, run, a, task, identity, ev, true, worker);
+		return dur_close_activity(call, run, a, task, identity, ev, failure, true, worker);
 	}
+	/* retried: this attempt leaves no event, only its row in the log */
+	dur_log_attempt(call, run, a, task, timeout ? "timed_out" : "failed", failure);
 	if (task != NULL)
 		dur_delete(call, DUR_TASKS, &task->tid);
 	dur_metrics_count(run->namespace, queue, DUR_C_ACTIVITY_RETRY, 1);
@@ -724,7 +783,7 @@ dur_complete_activity(const char *token, Datum result, bool has_result, bool ask
 	dj_jsonb_datum(&ev->attrs, "result", result, !has_result);
 	dj_str(&ev->attrs, "identity", lk.worker);
 	t = dur_close_activity(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, lk.worker, ev,
-						   true, dur_eager_worker(asked, &lk));
+						   NULL, true, dur_eager_worker(asked, &lk));
 	dur_run_write(lk.call, lk.run);
 	dur_call_end(lk.call);
 	return t;
@@ -875,7 +934,7 @@ dur_report_canceled(const char *token, Datum details, bool has_details)
 	dj_int(&ev->attrs, "latest_cancel_requested_event_id",
 		   DatumGetInt64(lk.a.values[A_CANCEL_REQUESTED_EVENT_ID]));
 	(void) dur_close_activity(lk.call, lk.run, &lk.a, lk.has_task ? &lk.task : NULL, lk.worker,
-							  ev, true, NULL);
+							  ev, NULL, true, NULL);
 	dur_run_write(lk.call, lk.run);
 	dur_call_end(lk.call);
 }

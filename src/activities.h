@@ -24,8 +24,10 @@ extern DurTask *dur_schedule_activity(DurCall *call, DurRun *run, Jsonb *cmd, in
 									  DurPendingIds *pending, DurEvent **event);
 extern bool dur_find_activity(DurCall *call, DurRun *run, const char *aid, DurRow *row);
 extern DurTask *dur_close_activity(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
-								   const char *identity, DurEvent *close, bool started,
-								   const char *worker);
+									const char *identity, DurEvent *close,
+									const DurFailure *failure, bool started, const char *worker);
+extern void dur_log_attempt(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
+							const char *outcome, const DurFailure *failure);
 extern DurTask *dur_activity_attempt_failed(DurCall *call, DurRun *run, DurRow *a, DurRow *task,
 											const DurFailure *failure, const char *identity,
 											bool timeout, const char *worker);

@@ -11,7 +11,8 @@
  * docs/retention.md.  Namespaces themselves are namespaces.c's.
  *
  * Invariants: only closed runs are deleted, each with all its rows (its
- * own row, then the tables of dur_purge_tables) in the same transaction.
+ * own row, then the tables of dur_purge_tables: history batches, updates,
+ * activity attempts) in the same transaction.
  * A closed run has no other rows left (history.c) but the timers that
  * carry what it sent to other workflows (a child's close to its parent, a
  * parent close policy to its children, signals and cancels), which the
@@ -67,6 +68,7 @@ static const struct
 {
 	{DUR_HISTORY, DUR_HISTORY_PKEY},
 	{DUR_UPDATES, DUR_UPDATES_PKEY},
+	{DUR_ACTIVITY_ATTEMPTS, DUR_ACTIVITY_ATTEMPTS_PKEY},
 };
 
 /* What one purge did. */

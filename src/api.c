@@ -38,6 +38,7 @@
 
 #include "durable.h"
 #include "history.h"
+#include "indexes.h"
 #include "queues.h"
 #include "matching.h"
 #include "timers.h"
@@ -152,6 +153,8 @@ dur_start(DurCall *call, DurStartRequest *r, bool *existing)
 
 	dur_lock_workflow_id(r->namespace, r->workflow_id);
 	dur_call_snapshot(call);
+	if (r->search_attributes != 0)
+		dur_check_search_attributes(call, r->namespace, DatumGetJsonbP(r->search_attributes));
 	*existing = false;
 
 	if (r->request_id != NULL &&

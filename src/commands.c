@@ -42,6 +42,7 @@
 #include "commands.h"
 #include "durable.h"
 #include "history.h"
+#include "indexes.h"
 #include "matching.h"
 #include "metrics.h"
 #include "timers.h"
@@ -819,7 +820,8 @@ dur_cmd_request_cancel_activity(DurCmdContext *cx, Jsonb *cmd, int index)
 		dur_update(cx->call, DUR_ACTIVITIES, &a.tid, a.values, a.nulls, NULL);
 		return;
 	}
-	/* queued or backing off: canceled at once */
+	/* queued or backing off: canceled at once (its attempt never ran) */
+	dur_log_attempt(cx->call, cx->run, &a, NULL, "canceled", NULL);
 	dur_delete(cx->call, DUR_ACTIVITIES, &a.tid);
 	if (dur_fetch(cx->call, DUR_TASKS, DUR_TASKS_PKEY, &cx->run->run_id, seid, &task))
 		dur_delete(cx->call, DUR_TASKS, &task.tid);
@@ -932,6 +934,7 @@ dur_cmd_upsert_search_attributes(DurCmdContext *cx, Jsonb *cmd, int index)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_BAD_COMMAND),
 				 errmsg("field \"search_attributes\" of command %d must be a JSON object", index)));
+	dur_check_search_attributes(cx->call, cx->run->namespace, sa);
 	ev = dur_event("UpsertWorkflowSearchAttributes");
 	dj_jsonb(&ev->attrs, "search_attributes", sa);
 	dj_int(&ev->attrs, "workflow_task_completed_event_id", cx->completed);
@@ -1061,6 +1064,8 @@ dur_cmd_continue_as_new(DurCmdContext *cx, Jsonb *cmd, int index)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUR_BAD_COMMAND),
 				 errmsg("field \"search_attributes\" of command %d (continue_as_new) must be a JSON object", index)));
+	if (search_attributes != NULL)
+		dur_check_search_attributes(cx->call, run->namespace, search_attributes);
 	retry_policy = dur_jsonb_get(cmd, "retry_policy");
 	if (retry_policy != NULL)
 		retry_policy = dur_retry_policy(retry_policy, psprintf("retry_policy of command %d", index));

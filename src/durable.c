@@ -31,6 +31,7 @@ int			dur_launcher_naptime = 10000;	/* ms */
 int			dur_max_payload_size = 2 * 1024 * 1024; /* bytes */
 int			dur_engine_batch_size = 200;
 bool		dur_sticky_execution = false;
+bool		dur_log_first_attempt_success = false;
 
 /* True when loaded from shared_preload_libraries. */
 bool		dur_preloaded = false;
@@ -82,6 +83,16 @@ _PG_init(void)
 							 &dur_sticky_execution,
 							 false,
 							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("durable.log_first_attempt_success",
+							 "Log in durable.activity_attempts the activities that complete on their first attempt.",
+							 "Off: the log has every attempt that failed, timed out or was canceled, and every "
+							 "attempt after a retry; an activity that succeeds at once leaves no row (its "
+							 "history has it), which keeps the log's cost off the common path.",
+							 &dur_log_first_attempt_success,
+							 false,
+							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("durable");

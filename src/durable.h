@@ -124,6 +124,7 @@ extern int	dur_launcher_naptime;
 extern int	dur_max_payload_size;
 extern int	dur_engine_batch_size;
 extern bool dur_sticky_execution;
+extern bool dur_log_first_attempt_success;
 extern bool dur_preloaded;
 
 /* shmem.c */

@@ -18,7 +18,9 @@
  *	  gaps or overlaps (a batch holds its events up to its last_event_id);
  *	- a call records events into DurRun.events as it goes (ids assigned in
  *	  order) and writes them with one INSERT and the run's row with one
- *	  write (dur_run_write), at the end;
+ *	  write (dur_run_write), at the end; that write also sets
+ *	  last_progress_time when the call recorded events (no index has the
+ *	  column, so the update stays HOT when no indexed column changed);
  *	- at most one workflow task per run exists; wft_state says where it is
  *	  (see history.h); while its task row is started, events from outside
  *	  are buffered in durable.buffered_events and written after the task's
@@ -394,6 +396,9 @@ dur_run_write(DurCall *call, DurRun *run)
 		dur_metrics_count(run->namespace, run->task_queue, DUR_C_HISTORY_EVENTS, run->events.nevents);
 		run->history_length += run->events.nevents;
 		dur_batch_writer_reset(&run->events);
+		/* progress: in the same tuple write as history_length (no index has it) */
+		v[W_LAST_PROGRESS_TIME] = TimestampTzGetDatum(GetCurrentTimestamp());
+		n[W_LAST_PROGRESS_TIME] = false;
 	}
 
 	v[W_HISTORY_LENGTH] = Int64GetDatum(run->history_length);
@@ -611,6 +616,7 @@ dur_start_run(DurCall *call, const pg_uuid_t *run_id, DurStartParams *p)
 	if (p->input != 0)
 		SETCOL(W_INPUT, p->input);
 	SETCOL(W_START_TIME, TimestampTzGetDatum(now));
+	SETCOL(W_LAST_PROGRESS_TIME, TimestampTzGetDatum(now));
 	if (p->execution_timeout != NULL)
 		SETCOL(W_EXECUTION_TIMEOUT, IntervalPGetDatum(p->execution_timeout));
 	if (p->run_timeout != NULL)

@@ -246,6 +246,14 @@ dur_metrics_shmem_startup(void)
 		pg_atomic_write_u32(&dm->slots[DUR_METRIC_OTHER].ready, 1);
 	}
 	LWLockRelease(AddinShmemInitLock);
+#ifdef DURABLE_NO_METRICS
+	/*
+	 * A build for the benchmark only (make PG_CPPFLAGS+=-DDURABLE_NO_METRICS):
+	 * every recording call returns at once, so that bench/run --against can
+	 * measure what the metrics cost (docs/performance.md).
+	 */
+	dm = NULL;
+#endif
 }
 
 /* ---------------------------------------------------------------- slots */

@@ -59,6 +59,7 @@
 
 #include "durable.h"
 #include "history.h"
+#include "indexes.h"
 #include "namespaces.h"
 #include "schedules.h"
 #include "tables.h"
@@ -1367,7 +1368,7 @@ sch_client_load(const char *ns, const char *id, SchRow *r)
 }
 
 static void
-sch_check_action(Jsonb *action)
+sch_check_action(Jsonb *action, const char *ns)
 {
 	static const char *const keys[] = {
 		"workflow_type", "workflow_id", "task_queue", "input", "execution_timeout",
@@ -1397,6 +1398,15 @@ sch_check_action(Jsonb *action)
 	(void) dur_json_duration(action, "task_timeout", "action.task_timeout", ERRCODE_INVALID_PARAMETER_VALUE, NULL);
 	if (dur_jsonb_get(action, "retry_policy") != NULL)
 		(void) dur_retry_policy(dur_jsonb_get(action, "retry_policy"), "action.retry_policy");
+	if (dur_jsonb_get(action, "search_attributes") != NULL)
+	{
+		/* registered keys' types (indexes.c), as the starts will check them */
+		DurCall    *call = dur_call_begin();
+
+		dur_call_snapshot(call);
+		dur_check_search_attributes(call, ns, dur_jsonb_get(action, "search_attributes"));
+		dur_call_end(call);
+	}
 }
 
 static Jsonb *
@@ -1463,7 +1473,7 @@ create_schedule(PG_FUNCTION_ARGS)
 	policies = sch_check_policies(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	state = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	(void) sch_parse_spec(spec);
-	sch_check_action(action);
+	sch_check_action(action, ns);
 	if (state != NULL && !JB_ROOT_IS_OBJECT(state))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1529,7 +1539,7 @@ update_schedule(PG_FUNCTION_ARGS)
 	action = PG_GETARG_JSONB_P(2);
 	policies = sch_check_policies(PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3));
 	(void) sch_parse_spec(spec);
-	sch_check_action(action);
+	sch_check_action(action, ns);
 	sch_spi_begin();
 	sch_client_load(ns, id, &r);
 	sch_write_def(ns, id, spec, action, policies, false);

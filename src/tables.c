@@ -86,7 +86,7 @@
 static const char *const rel_names[DUR_NRELS] = {
 	"workflows", "history_batches", "buffered_events", "activities",
 	"timers", "signal_requests", "tasks", "namespaces", "namespace_grants",
-	"children", "updates", "task_queues"
+	"children", "updates", "task_queues", "activity_attempts", "search_attribute_keys"
 };
 
 static const char *const idx_names[DUR_NIDXS] = {
@@ -95,14 +95,16 @@ static const char *const idx_names[DUR_NIDXS] = {
 	"timers_pkey", "timers_by_fire_time",
 	"signal_requests_pkey", "tasks_pkey", "tasks_ready", "tasks_sticky",
 	"tasks_lease", "tasks_expire", "namespaces_pkey", "namespace_grants_pkey",
-	"children_pkey", "updates_pkey", "task_queues_pkey"
+	"children_pkey", "updates_pkey", "task_queues_pkey", "activity_attempts_pkey",
+	"search_attribute_keys_pkey"
 };
 
 static const DurRel idx_rel[DUR_NIDXS] = {
 	DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_WORKFLOWS, DUR_HISTORY, DUR_BUFFERED,
 	DUR_ACTIVITIES, DUR_TIMERS, DUR_TIMERS,
 	DUR_SIGNAL_REQUESTS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS, DUR_TASKS,
-	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN, DUR_UPDATES, DUR_TASK_QUEUES
+	DUR_NAMESPACES, DUR_NAMESPACE_GRANTS, DUR_CHILDREN, DUR_UPDATES, DUR_TASK_QUEUES,
+	DUR_ACTIVITY_ATTEMPTS, DUR_SEARCH_ATTRIBUTE_KEYS
 };
 
 static const char *const workflows_cols[W_NCOLS] = {
@@ -115,7 +117,7 @@ static const char *const workflows_cols[W_NCOLS] = {
 	"wft_seq", "wft_attempt", "wft_scheduled_event_id", "wft_scheduled_time",
 	"sticky_worker", "sticky_event_id", "namespace",
 	"parent_initiated_event_id", "fairness_key", "fairness_weight",
-	"required_capabilities", "build_id", "versioning_behavior"
+	"required_capabilities", "build_id", "versioning_behavior", "last_progress_time"
 };
 static const char *const history_cols[H_NCOLS] = {
 	"run_id", "last_event_id", "events", "workflow_id", "namespace"
@@ -166,14 +168,24 @@ static const char *const task_queues_cols[TQ_NCOLS] = {
 	"current_build_id", "ramping_build_id", "ramping_percentage", "updated_at"
 };
 
+static const char *const activity_attempts_cols[AA_NCOLS] = {
+	"namespace", "workflow_id", "run_id", "scheduled_event_id", "attempt", "activity_type",
+	"task_queue", "started_time", "closed_time", "outcome", "failure"
+};
+
+static const char *const search_attribute_keys_cols[SAK_NCOLS] = {
+	"namespace", "name", "type", "index_name", "created_at"
+};
+
 static const char *const *const rel_cols[DUR_NRELS] = {
 	workflows_cols, history_cols, buffered_cols, activities_cols,
 	timers_cols, signal_requests_cols, tasks_cols, namespaces_cols, namespace_grants_cols,
-	children_cols, updates_cols, task_queues_cols
+	children_cols, updates_cols, task_queues_cols, activity_attempts_cols,
+	search_attribute_keys_cols
 };
 static const int rel_ncols[DUR_NRELS] = {
 	W_NCOLS, H_NCOLS, B_NCOLS, A_NCOLS, TM_NCOLS, SR_NCOLS, T_NCOLS, NS_NCOLS, NG_NCOLS, CH_NCOLS, U_NCOLS,
-	TQ_NCOLS
+	TQ_NCOLS, AA_NCOLS, SAK_NCOLS
 };
 
 /* The OIDs, looked up once per backend; see dur_lookup_oids. */
@@ -370,6 +382,8 @@ dur_call_open_all(DurCall *call)
 		(void) dur_rel(call, (DurRel) i);
 	(void) dur_rel(call, DUR_CHILDREN);
 	(void) dur_rel(call, DUR_UPDATES);
+	(void) dur_rel(call, DUR_ACTIVITY_ATTEMPTS);
+	(void) dur_rel(call, DUR_SEARCH_ATTRIBUTE_KEYS);
 }
 
 TupleDesc

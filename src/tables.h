@@ -34,6 +34,8 @@ typedef enum DurRel
 	DUR_CHILDREN,
 	DUR_UPDATES,
 	DUR_TASK_QUEUES,
+	DUR_ACTIVITY_ATTEMPTS,
+	DUR_SEARCH_ATTRIBUTE_KEYS,
 	DUR_NRELS
 } DurRel;
 
@@ -61,6 +63,8 @@ typedef enum DurIdx
 	DUR_CHILDREN_PKEY,			/* (parent_run_id, initiated_event_id) */
 	DUR_UPDATES_PKEY,			/* (run_id, update_id) */
 	DUR_TASK_QUEUES_PKEY,		/* (namespace, task_queue) */
+	DUR_ACTIVITY_ATTEMPTS_PKEY, /* (run_id, scheduled_event_id, attempt) */
+	DUR_SEARCH_ATTRIBUTE_KEYS_PKEY, /* (namespace, name) */
 	DUR_NIDXS
 } DurIdx;
 
@@ -81,6 +85,7 @@ typedef enum
 	W_WFT_SCHEDULED_TIME, W_STICKY_WORKER, W_STICKY_EVENT_ID, W_NAMESPACE,
 	W_PARENT_INITIATED_EVENT_ID, W_FAIRNESS_KEY, W_FAIRNESS_WEIGHT,
 	W_REQUIRED_CAPABILITIES, W_BUILD_ID, W_VERSIONING_BEHAVIOR,
+	W_LAST_PROGRESS_TIME,
 	W_NCOLS
 } DurWorkflowsCol;
 
@@ -163,6 +168,19 @@ typedef enum
 	U_NAMESPACE,
 	U_NCOLS
 } DurUpdatesCol;
+
+typedef enum
+{
+	AA_NAMESPACE = 0, AA_WORKFLOW_ID, AA_RUN_ID, AA_SCHEDULED_EVENT_ID, AA_ATTEMPT,
+	AA_ACTIVITY_TYPE, AA_TASK_QUEUE, AA_STARTED_TIME, AA_CLOSED_TIME, AA_OUTCOME, AA_FAILURE,
+	AA_NCOLS
+} DurActivityAttemptsCol;
+
+typedef enum
+{
+	SAK_NAMESPACE = 0, SAK_NAME, SAK_TYPE, SAK_INDEX_NAME, SAK_CREATED_AT,
+	SAK_NCOLS
+} DurSearchAttributeKeysCol;
 
 /* A row read from a table: its values, and where it is. */
 typedef struct DurRow

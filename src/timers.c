@@ -560,7 +560,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 			(void) dur_close_activity(call, run, &a, has_task ? &task : NULL,
 									  has_task && !task.nulls[T_WORKER_ID] ?
 									  TextDatumGetCString(task.values[T_WORKER_ID]) : NULL,
-									  ev, started, NULL);
+									  ev, &f, started, NULL);
 		}
 	}
 	else if (strcmp(d->kind, "wft_retry") == 0)
@@ -673,7 +673,7 @@ dur_expire_queued(DurCall *call, DurRun *run, DurDue *d)
 	dur_failure_fields(&f, &fo);
 	dj_obj(&ev->attrs, "failure", &fo);
 	dj_str(&ev->attrs, "retry_state", DUR_RETRY_NON_RETRYABLE);
-	(void) dur_close_activity(call, run, &a, &task, NULL, ev, false, NULL);
+	(void) dur_close_activity(call, run, &a, &task, NULL, ev, &f, false, NULL);
 	dur_run_write(call, run);
 }
 

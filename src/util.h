@@ -36,6 +36,12 @@
 #define ERRCODE_DUR_TIMED_OUT			MAKE_SQLSTATE('D','U','0','1','3')
 #define ERRCODE_DUR_QUERY_FAILED		MAKE_SQLSTATE('D','U','0','2','0')
 #define ERRCODE_DUR_QUERY_TIMEOUT		MAKE_SQLSTATE('D','U','0','2','1')
+/* indexes.c: search attributes and site indexes */
+#define ERRCODE_DUR_SEARCH_ATTRIBUTE_TYPE	MAKE_SQLSTATE('D','U','0','5','0')
+#define ERRCODE_DUR_SEARCH_ATTRIBUTE_REGISTRATION	MAKE_SQLSTATE('D','U','0','5','1')
+#define ERRCODE_DUR_SEARCH_ATTRIBUTE_NOT_FOUND	MAKE_SQLSTATE('D','U','0','5','2')
+#define ERRCODE_DUR_SITE_INDEX_DEFINITION	MAKE_SQLSTATE('D','U','0','5','3')
+#define ERRCODE_DUR_SITE_INDEX_NOT_FOUND	MAKE_SQLSTATE('D','U','0','5','4')
 
 /* Unix epoch in PostgreSQL's microseconds (tokens count from 1970). */
 #define DUR_UNIX_EPOCH_USECS \

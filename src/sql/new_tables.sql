@@ -176,3 +176,78 @@ COMMENT ON COLUMN durable.schedules.recent_actions IS 'The last 10 workflows sta
 COMMENT ON COLUMN durable.schedules.create_time IS 'When it was created.';
 COMMENT ON COLUMN durable.schedules.update_time IS 'When it last changed.';
 SELECT pg_catalog.pg_extension_config_dump('durable.schedules', '');
+
+/*
+ * The attempt log (src/activities.c, docs/search-attributes.md): one row
+ * per finished activity attempt, written by the engine in the transaction
+ * that ends the attempt.  History records only an activity's last attempt
+ * (as Temporal's does); this table keeps every one, so retries can be
+ * counted by type.  Each activity's last row carries its final outcome.
+ * Deleted with its run by purge_closed_workflows.
+ */
+CREATE TABLE durable.activity_attempts (
+	namespace text NOT NULL,
+	workflow_id text NOT NULL,
+	run_id uuid NOT NULL,
+	scheduled_event_id bigint NOT NULL,
+	attempt integer NOT NULL,
+	activity_type text NOT NULL,
+	task_queue text NOT NULL,
+	started_time timestamptz,
+	closed_time timestamptz NOT NULL,
+	outcome text NOT NULL CHECK (outcome IN ('completed', 'failed', 'timed_out', 'canceled')),
+	failure jsonb,
+	PRIMARY KEY (run_id, scheduled_event_id, attempt)
+);
+COMMENT ON TABLE durable.activity_attempts IS 'Every finished activity attempt: its outcome, times and failure; an activity''s last row has its final outcome.';
+COMMENT ON COLUMN durable.activity_attempts.namespace IS 'The run''s namespace.';
+COMMENT ON COLUMN durable.activity_attempts.workflow_id IS 'The run''s workflow id.';
+COMMENT ON COLUMN durable.activity_attempts.run_id IS 'The run that scheduled the activity.';
+COMMENT ON COLUMN durable.activity_attempts.scheduled_event_id IS 'Event id of the activity''s ActivityTaskScheduled.';
+COMMENT ON COLUMN durable.activity_attempts.attempt IS 'The attempt, from 1.';
+COMMENT ON COLUMN durable.activity_attempts.activity_type IS 'Name of the activity function.';
+COMMENT ON COLUMN durable.activity_attempts.task_queue IS 'Queue the attempt was dispatched on.';
+COMMENT ON COLUMN durable.activity_attempts.started_time IS 'When a worker took the attempt; NULL if none did (it timed out, or was canceled, queued or waiting to retry).';
+COMMENT ON COLUMN durable.activity_attempts.closed_time IS 'When the attempt ended.';
+COMMENT ON COLUMN durable.activity_attempts.outcome IS 'completed, failed, timed_out or canceled.';
+COMMENT ON COLUMN durable.activity_attempts.failure IS 'The failure of a failed or timed-out attempt (Temporal''s failure object); NULL otherwise.';
+SELECT pg_catalog.pg_extension_config_dump('durable.activity_attempts', '');
+
+/*
+ * Registered search-attribute keys (src/indexes.c): their type is checked
+ * when a run starts or upserts them, and each key name has an expression
+ * index on durable.workflows (index_name), shared by the namespaces that
+ * register it.
+ */
+CREATE TABLE durable.search_attribute_keys (
+	namespace text NOT NULL,
+	name text NOT NULL,
+	type text NOT NULL CHECK (type IN ('Keyword', 'Text', 'Int', 'Double', 'Bool', 'Datetime', 'KeywordList')),
+	index_name text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	PRIMARY KEY (namespace, name)
+);
+COMMENT ON TABLE durable.search_attribute_keys IS 'Search-attribute keys registered with durable.register_search_attribute: typed, validated and indexed.';
+COMMENT ON COLUMN durable.search_attribute_keys.namespace IS 'The namespace the key is registered in.';
+COMMENT ON COLUMN durable.search_attribute_keys.name IS 'The key in workflows.search_attributes.';
+COMMENT ON COLUMN durable.search_attribute_keys.type IS 'Keyword, Text, Int, Double, Bool, Datetime or KeywordList (Temporal''s types).';
+COMMENT ON COLUMN durable.search_attribute_keys.index_name IS 'The expression index on durable.workflows that serves the key (one per key name).';
+COMMENT ON COLUMN durable.search_attribute_keys.created_at IS 'When it was registered.';
+SELECT pg_catalog.pg_extension_config_dump('durable.search_attribute_keys', '');
+
+/*
+ * A site's own indexes on durable's tables (src/indexes.c).  pg_dump does
+ * not dump indexes on an extension's tables, so they are kept here, with
+ * the data, and durable.restore_site_indexes() makes them again after a
+ * restore (together with the search-attribute indexes).
+ */
+CREATE TABLE durable.site_indexes (
+	name text PRIMARY KEY,
+	definition text NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE durable.site_indexes IS 'Indexes a site added to durable''s tables with durable.create_site_index; durable.restore_site_indexes() makes them again after a restore.';
+COMMENT ON COLUMN durable.site_indexes.name IS 'The index name (schema durable).';
+COMMENT ON COLUMN durable.site_indexes.definition IS 'Its CREATE INDEX statement, as pg_get_indexdef gives it.';
+COMMENT ON COLUMN durable.site_indexes.created_at IS 'When it was recorded.';
+SELECT pg_catalog.pg_extension_config_dump('durable.site_indexes', '');

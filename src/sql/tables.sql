@@ -53,7 +53,8 @@ CREATE TABLE durable.workflows (
 	fairness_weight real,
 	required_capabilities jsonb,
 	build_id text,
-	versioning_behavior text CHECK (versioning_behavior IN ('pinned', 'auto_upgrade'))
+	versioning_behavior text CHECK (versioning_behavior IN ('pinned', 'auto_upgrade')),
+	last_progress_time timestamptz
 );
 COMMENT ON TABLE durable.workflows IS 'One row per workflow run: its identity, status, payloads and mutable state.';
 COMMENT ON COLUMN durable.workflows.run_id IS 'Unique id of this run.';
@@ -97,10 +98,14 @@ COMMENT ON COLUMN durable.workflows.fairness_weight IS 'Weight of its fairness k
 COMMENT ON COLUMN durable.workflows.required_capabilities IS 'Capabilities a worker must declare to take its workflow tasks (a JSON object, matched with @>); NULL: none.';
 COMMENT ON COLUMN durable.workflows.build_id IS 'The worker build the run is pinned to (its workflow tasks go only to pollers of this build); NULL: unversioned, any worker.';
 COMMENT ON COLUMN durable.workflows.versioning_behavior IS 'pinned (stay on build_id) or auto_upgrade (move to the queue''s current build at the next workflow task), as the worker reported for the workflow type; NULL: pinned.';
+COMMENT ON COLUMN durable.workflows.last_progress_time IS 'When the run last recorded events in its history (set with history_length, in the same write); its start time until then. NULL only for rows the engine did not write.';
 
 CREATE UNIQUE INDEX workflows_one_running ON durable.workflows (namespace, workflow_id) WHERE status = 'running';
-CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id, start_time DESC);
-CREATE INDEX workflows_by_type_status ON durable.workflows (workflow_type, status);
+-- text_pattern_ops: the engine's equality lookups, and prefix searches
+-- (workflow_id LIKE 'order-12%') whatever the database's collation
+CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id text_pattern_ops, start_time DESC);
+-- type + status + time range, keyset-paginated (docs/search-attributes.md)
+CREATE INDEX workflows_by_type_status_time ON durable.workflows (workflow_type, status, start_time, run_id);
 CREATE INDEX workflows_by_close_time ON durable.workflows (namespace, close_time) WHERE close_time IS NOT NULL;
 -- newest-first listing (the Web UI's workflow list, keyset-paginated; docs/ui.md)
 CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);

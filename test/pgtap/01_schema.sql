@@ -3,12 +3,13 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(84);
+SELECT plan(87);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
 								   'signal_requests', 'tasks', 'engine_state', 'token_key', 'namespaces',
-								   'namespace_grants', 'children', 'updates', 'task_queues', 'schedules']);
+								   'namespace_grants', 'children', 'updates', 'task_queues', 'schedules',
+								   'activity_attempts', 'search_attribute_keys', 'site_indexes']);
 SELECT views_are('durable', ARRAY['engine_workers', 'history', 'task_queue_backlog', 'metrics', 'metric_histograms']);
 
 -- the tables a DBA reads; the history, stored by batch, reads event by event
@@ -26,6 +27,10 @@ SELECT index_is_unique('durable', 'workflows', 'workflows_one_running');
 SELECT has_index('durable', 'workflows', 'workflows_by_workflow_id', ARRAY['namespace', 'workflow_id', 'start_time']);
 SELECT has_index('durable', 'workflows', 'workflows_by_search_attributes', 'search attributes are indexed');
 SELECT has_index('durable', 'workflows', 'workflows_by_start_time', ARRAY['namespace', 'start_time', 'run_id'], 'newest-first listing is indexed');
+SELECT has_index('durable', 'workflows', 'workflows_by_type_status_time', ARRAY['workflow_type', 'status', 'start_time', 'run_id'], 'type + status + time range is indexed');
+SELECT col_is_pk('durable', 'activity_attempts', ARRAY['run_id', 'scheduled_event_id', 'attempt']::name[],
+				 'the attempt log is keyed by (run_id, scheduled_event_id, attempt)');
+SELECT has_column('durable', 'workflows', 'last_progress_time', 'workflows.last_progress_time');
 SELECT has_index('durable', 'timers', 'timers_by_fire_time', ARRAY['fire_time']);
 SELECT is((SELECT relpersistence FROM pg_class WHERE oid = 'durable.tasks'::regclass), 'u'::"char",
 		  'the task queue is unlogged');

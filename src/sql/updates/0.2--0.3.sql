@@ -259,4 +259,17 @@ UPDATE durable.tasks SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority 
 -- 11. Newest-first listing of runs (the Web UI's workflow list, issue 14).
 CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);
 
+-- 12. What a DBA needs (issue 15, docs/search-attributes.md): the time a
+-- run last recorded events (for a running run the last workflow task
+-- scheduled is the best the 0.2 row knows), prefix search on workflow ids,
+-- and type + status + time range.
+ALTER TABLE durable.workflows ADD COLUMN last_progress_time timestamptz;
+COMMENT ON COLUMN durable.workflows.last_progress_time IS 'When the run last recorded events in its history (set with history_length, in the same write); its start time until then. NULL only for rows the engine did not write.';
+UPDATE durable.workflows
+SET last_progress_time = COALESCE(close_time, GREATEST(start_time, wft_scheduled_time));
+DROP INDEX durable.workflows_by_workflow_id;
+CREATE INDEX workflows_by_workflow_id ON durable.workflows (namespace, workflow_id text_pattern_ops, start_time DESC);
+DROP INDEX durable.workflows_by_type_status;
+CREATE INDEX workflows_by_type_status_time ON durable.workflows (workflow_type, status, start_time, run_id);
+
 -- the new tables follow (src/sql/new_tables.sql)

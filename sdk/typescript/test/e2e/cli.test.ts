@@ -186,6 +186,42 @@ describe('durable workflow', () => {
   });
 });
 
+describe('durable as a role that is not a superuser', () => {
+  // docs/cli.md: the role needs the capabilities of the call (durable_client), nothing more
+  function cliAs(role: string, ...args: string[]): Promise<Run> {
+    const url = env.cluster.connectionString.replace('postgresql://postgres@', `postgresql://${role}@`);
+    return new Promise((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: url }, timeout: 60_000 },
+        (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    });
+  }
+
+  it('a durable_client login runs the client verbs; a role without a grant is refused with 42501', async () => {
+    await env.pool.query('CREATE ROLE cli_client LOGIN IN ROLE durable_client');
+    await env.pool.query('CREATE ROLE cli_nobody LOGIN');
+    const started = await cliAs('cli_client', 'workflow', 'start', '--type', 'collector', '--task-queue', 'cli',
+      '-w', 'cli-as-client', '--output', 'json');
+    assert.equal(started.code, 0, started.stderr);
+    assert.equal((await cliAs('cli_client', 'workflow', 'signal', '-w', 'cli-as-client', '--name', 'go', '-i', '"done"')).code, 0);
+    const listed = await cliAs('cli_client', 'workflow', 'list', '--workflow-id-prefix', 'cli-as-', '--output', 'json');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(JSON.parse(listed.stdout).workflows.some((w: any) => w.workflow_id === 'cli-as-client'), listed.stdout);
+    const result = await cliAs('cli_client', 'workflow', 'result', '-w', 'cli-as-client', '--output', 'json');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).status, 'completed');
+    assert.equal((await cliAs('cli_client', 'task-queue', 'describe', '-t', 'cli')).code, 0);
+    if (hasSchedules) {
+      assert.equal((await cliAs('cli_client', 'schedule', 'list')).code, 0);
+    }
+    const refused = await cliAs('cli_nobody', 'workflow', 'start', '--type', 'collector', '--task-queue', 'cli', '-w', 'cli-nobody');
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\(SQLSTATE 42501\)/);
+    const none = await cliAs('cli_nobody', 'workflow', 'list', '--workflow-id-prefix', 'cli-as-', '--output', 'json');
+    // row-level security: a role without a grant sees no runs (or is refused), never another's
+    assert.ok(none.code === 1 || JSON.parse(none.stdout).workflows.length === 0, none.stdout + none.stderr);
+  });
+});
+
 describe('durable task-queue', () => {
   it('describe shows the queue\'s pollers and backlog (temporal task-queue describe)', async () => {
     const d = await okJson('task-queue', 'describe', '-t', 'cli');

@@ -59,7 +59,7 @@ SQL_OBJECTS = src/sql/history_view.sql src/sql/client.sql src/sql/worker.sql \
 	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql \
 	src/sql/metrics.sql \
 	src/sql/schedules.sql src/sql/indexes.sql \
-	src/sql/dba.sql
+	src/sql/dba.sql src/sql/retention.sql
 SQL_RELEASED = src/durable--0.1.sql src/durable--0.1--0.2.sql
 
 DATA = $(SQL_RELEASED)

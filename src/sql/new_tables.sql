@@ -24,7 +24,7 @@ CREATE TABLE durable.namespaces (
 COMMENT ON TABLE durable.namespaces IS 'Namespaces: units of isolation with their own workflow ids, task queues, retention and limits. Namespace default always exists; it has a row here once its settings are changed.';
 COMMENT ON COLUMN durable.namespaces.name IS 'Name: 1 to 63 bytes of letters, digits, ".", "_" and "-".';
 COMMENT ON COLUMN durable.namespaces.description IS 'Free text.';
-COMMENT ON COLUMN durable.namespaces.retention IS 'How long closed runs are kept: purge_closed_workflows without older_than uses it; NULL keeps them.';
+COMMENT ON COLUMN durable.namespaces.retention IS 'How long closed runs are kept: run_retention purges runs closed longer ago, as does purge_closed_workflows without older_than; NULL keeps them.';
 COMMENT ON COLUMN durable.namespaces.max_payload_size IS 'Largest payload in bytes for runs of this namespace; NULL for durable.max_payload_size.';
 COMMENT ON COLUMN durable.namespaces.created_at IS 'When it was created.';
 

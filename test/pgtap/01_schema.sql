@@ -3,7 +3,7 @@
 \set ON_ERROR_STOP 1
 CREATE EXTENSION IF NOT EXISTS durable;
 BEGIN;
-SELECT plan(86);
+SELECT plan(90);
 
 SELECT has_schema('durable');
 SELECT tables_are('durable', ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
@@ -62,7 +62,8 @@ SELECT has_function('durable'::name, f::name) FROM unnest(ARRAY['start_workflow'
 	'complete_activity', 'fail_activity', 'heartbeat_activity', 'report_activity_canceled',
 	'complete_activity_by_id', 'fail_activity_by_id', 'heartbeat_activity_by_id', 'answer_query',
 	'purge_closed_workflows', 'open_worker_session', 'close_worker_session', 'set_task_queue_rate_limit',
-	'set_current_build', 'set_ramping_build', 'describe_task_queue']) AS f;
+	'set_current_build', 'set_ramping_build', 'describe_task_queue', 'setup_retention', 'drop_retention',
+	'run_retention']) AS f;
 SELECT function_returns('durable', 'start_workflow',
 	ARRAY['text', 'jsonb', 'text', 'text', 'interval', 'interval', 'interval', 'text', 'text', 'jsonb',
 		  'interval', 'text', 'jsonb', 'jsonb', 'integer', 'text', 'text', 'real', 'jsonb'], 'uuid');
@@ -115,9 +116,10 @@ SELECT ok(NOT has_table_privilege('durable_admin', 'durable.token_key', 'SELECT'
 
 -- retention with pg_cron
 SELECT lives_ok($$CREATE EXTENSION IF NOT EXISTS pg_cron$$, 'pg_cron is available');
-SELECT isnt((SELECT cron.schedule('durable-retention', '17 3 * * *',
-								  $c$SELECT durable.purge_closed_workflows(namespace => 'default')$c$)), NULL::bigint,
-			'purge_closed_workflows can be scheduled with pg_cron');
+-- 0.3: one call schedules durable.run_retention (docs/retention.md)
+SELECT isnt(durable.setup_retention('30 days', schedule => '17 3 * * *'), NULL::bigint,
+			'setup_retention schedules retention with pg_cron');
+SELECT is(durable.drop_retention(), true, 'drop_retention removes the job');
 
 SELECT * FROM finish();
 ROLLBACK;

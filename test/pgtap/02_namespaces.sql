@@ -238,7 +238,11 @@ INSERT INTO fn VALUES
 		$$SELECT durable.revoke_namespace(%1$L, 'stranger')$$),
 	-- every namespace here has runs: an allowed drop is refused for that (2BP01)
 	(26, 'drop_namespace', '{admin}', 'durable_admin', '2BP01',
-		$$SELECT durable.drop_namespace(%1$L)$$);
+		$$SELECT durable.drop_namespace(%1$L)$$),
+	-- run_retention's batch (issue 15); the procedure itself commits, so it
+	-- cannot run in this file's transaction: sql/22_retention.sql
+	(27, '_purge_batch', '{admin}', NULL, '00000',
+		$$SELECT durable._purge_batch(%1$L, now() - interval '1 day', 10)$$);
 
 -- The same functions addressing a run of the other namespace by its run id,
 -- or a workflow id that exists only there, through the caller's own

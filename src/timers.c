@@ -51,6 +51,7 @@
 #include "history.h"
 #include "matching.h"
 #include "metrics.h"
+#include "restore.h"
 #include "schedules.h"
 #include "timers.h"
 #include "updates.h"
@@ -1176,6 +1177,7 @@ typedef struct DurRebuild
 	int64		last_seid;
 	bool		started;
 	bool		busy;			/* a run was busy: another pass is needed */
+	bool		forced;			/* rebuild even if durable.engine_state has its row */
 } DurRebuild;
 
 static DurRebuild rebuild;
@@ -1199,6 +1201,8 @@ static void
 dur_queue_mark_whole(void)
 {
 	SPI_connect();
+	if (SPI_execute("DELETE FROM durable.engine_state", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "durable: could not write durable.engine_state");
 	if (SPI_execute("INSERT INTO durable.engine_state (rebuilt_at) VALUES (pg_catalog.clock_timestamp())",
 					false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "durable: could not write durable.engine_state");
@@ -1229,12 +1233,19 @@ dur_rebuild_run(DurCall *call, const pg_uuid_t *run_id)
 	return run;
 }
 
-/* Rebuild the workflow task row of one running run, if it is missing. */
+/*
+ * Rebuild the workflow task row of one running run, if it is missing.
+ * Events buffered behind the attempt that was running (its lease is gone:
+ * it is handed out again) go to history now, ahead of any that arrive
+ * later, as they would have had they arrived while the task was ready.
+ */
 static void
 dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
 {
 	DurRow		task;
 	DurRun	   *run = dur_rebuild_run(call, run_id);
+	List	   *buffered;
+	ListCell   *lc;
 
 	if (run == NULL)
 		return;
@@ -1244,7 +1255,24 @@ dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
 		dur_unlock_run(run_id);
 		return;
 	}
-	dur_requeue_wft(call, run);
+	buffered = dur_take_buffer(call, run);
+	if (buffered == NIL)
+	{
+		dur_requeue_wft(call, run);
+		return;
+	}
+	if (run->wft_scheduled_event_id == 0)
+	{
+		/* a transient retry becomes a regular task carrying the events */
+		(void) dur_schedule_wft(call, run, 1, true, buffered, NULL);
+	}
+	else
+	{
+		foreach(lc, buffered)
+			(void) dur_record(run, (DurEvent *) lfirst(lc));
+		dur_requeue_wft(call, run);
+	}
+	dur_run_write(call, run);
 }
 
 /* Rebuild the task row of one scheduled activity attempt, if it is missing. */
@@ -1291,15 +1319,18 @@ _engine_startup(PG_FUNCTION_ARGS)
 
 	/* the rebuild writes deadlines of every age: scan from the start */
 	dur_scan_from_start();
-	if (dur_queue_is_whole())
+	if (!rebuild.forced && dur_queue_is_whole())
 	{
 		rebuild.started = false;
 		PG_RETURN_NULL();
 	}
 	if (!rebuild.started)
 	{
+		bool		forced = rebuild.forced;
+
 		memset(&rebuild, 0, sizeof(rebuild));
 		rebuild.started = true;
+		rebuild.forced = forced;
 	}
 	call = dur_call_begin();
 	dur_call_snapshot(call);
@@ -1385,9 +1416,11 @@ _engine_startup(PG_FUNCTION_ARGS)
 		/* another pass for the runs that were busy */
 		char	   *wid = rebuild.last_workflow_id;
 		char	   *ns = rebuild.last_namespace;
+		bool		forced = rebuild.forced;
 
 		memset(&rebuild, 0, sizeof(rebuild));
 		rebuild.started = true;
+		rebuild.forced = forced;
 		if (wid)
 			pfree(wid);
 		if (ns)
@@ -1401,4 +1434,21 @@ _engine_startup(PG_FUNCTION_ARGS)
 		pfree(rebuild.last_namespace);
 	memset(&rebuild, 0, sizeof(rebuild));
 	PG_RETURN_NULL();
+}
+
+/*
+ * Start the next _engine_startup from scratch, whether or not
+ * durable.engine_state says the queue is whole: data arrived by SQL
+ * (restore.c), possibly behind a pass in progress.
+ */
+void
+dur_rebuild_restart(void)
+{
+	if (rebuild.last_workflow_id)
+		pfree(rebuild.last_workflow_id);
+	if (rebuild.last_namespace)
+		pfree(rebuild.last_namespace);
+	memset(&rebuild, 0, sizeof(rebuild));
+	rebuild.forced = true;
+	dur_scan_from_start();
 }

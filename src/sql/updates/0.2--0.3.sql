@@ -259,4 +259,8 @@ UPDATE durable.tasks SET priority = CASE WHEN priority < 0 THEN 2 WHEN priority 
 -- 11. Newest-first listing of runs (the Web UI's workflow list, issue 14).
 CREATE INDEX workflows_by_start_time ON durable.workflows (namespace, start_time DESC, run_id DESC);
 
+-- restores that resume (src/sql/restore.sql): the marker is also emptied by rows written by SQL
+COMMENT ON TABLE durable.engine_state IS 'Unlogged marker: empty after a crash, or once rows written by SQL (a restore) or durable.rebuild_task_queue() commit, which tells the engine worker to rebuild durable.tasks.';
+
 -- the new tables follow (src/sql/new_tables.sql)
+

@@ -2,9 +2,10 @@
 # flight — a workflow task queued, one held by a worker with two signals
 # buffered behind it, an activity queued and one held by a worker, a timer
 # due a few seconds after the dump and one later — is dumped, then
-# restored in every mode into a fresh database: plain SQL through psql,
-# custom format through pg_restore, directory format with -j 2, custom
-# with --single-transaction, data only into CREATE EXTENSION (with and
+# restored in every mode into a fresh database: plain SQL through psql and
+# custom format through pg_restore (each in two steps, schema then data, so
+# that the engine is running before the data comes, as in a large
+# restore), directory format with -j 2, custom with --single-transaction, data only into CREATE EXTENSION (with and
 # without --disable-triggers); and the stopped source is pg_upgrade'd
 # (15 to 15) into a new cluster.  In each, nobody wakes the engine: the
 # overdue timer must fire within seconds on its own.  Then a signal is
@@ -209,22 +210,51 @@ sub check_finished
 	return;
 }
 
+# The plain dump in two parts: up to its first COPY (the schema and CREATE
+# EXTENSION), then the data.  Restored with an engine already running in
+# between, as a large restore is: the engine starts at CREATE EXTENSION and
+# finds an empty queue long before the data arrives.
+{
+	my $sql = slurp_file("$dir/app.sql");
+	my $at = index($sql, "\nCOPY ");
+	die "no COPY in the plain dump" if $at < 0;
+	open(my $fh, '>', "$dir/app-schema.sql") or die $!;
+	print $fh substr($sql, 0, $at + 1);
+	close $fh;
+	open($fh, '>', "$dir/app-data.sql") or die $!;
+	# (a pg_dump that protects psql with \restrict KEY ends with \unrestrict KEY)
+	my ($restrict) = $sql =~ /^(\\restrict \S+\n)/m;
+	print $fh $restrict // '', "SELECT pg_catalog.set_config('search_path', '', false);\n",
+	  substr($sql, $at + 1);
+	close $fh;
+}
+my @psql = ('psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1');
+
+# mode, the restore, and what runs before it (then the engine is waited for)
 my @modes = (
-	[ 'plain',              [ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', "$dir/app.sql" ] ],
-	[ 'custom',             [ 'pg_restore', "$dir/app.dump" ] ],
+	[ 'plain', [ @psql, '-f', "$dir/app-data.sql" ], [ @psql, '-f', "$dir/app-schema.sql" ] ],
+	[ 'custom', [ 'pg_restore', '--section=data', '--section=post-data', "$dir/app.dump" ],
+	  [ 'pg_restore', '--section=pre-data', "$dir/app.dump" ] ],
 	[ 'directory_j2',       [ 'pg_restore', '-j', '2', "$dir/app.dir" ] ],
 	[ 'single_transaction', [ 'pg_restore', '--single-transaction', "$dir/app.dump" ] ],
-	[ 'data_only',          [ 'pg_restore', '--data-only', "$dir/app.dump" ], 'CREATE EXTENSION durable' ],
+	[ 'data_only', [ 'pg_restore', '--data-only', "$dir/app.dump" ],
+	  [ @psql, '-c', 'CREATE EXTENSION durable' ] ],
 	[ 'data_only_disable_triggers', [ 'pg_restore', '--data-only', '--disable-triggers', "$dir/app.dump" ],
-	  'CREATE EXTENSION durable' ]);
+	  [ @psql, '-c', 'CREATE EXTENSION durable' ] ]);
 
 foreach my $m (@modes)
 {
 	my ($mode, $cmd, $pre) = @$m;
 
 	$dst->safe_psql('postgres', "CREATE DATABASE $mode");
-	$dst->safe_psql($mode, $pre) if defined $pre;
-	# an engine that started with the extension is fine; it must not act on half the data
+	if (defined $pre)
+	{
+		$dst->command_ok([ @$pre, '-d', $mode ], "$mode: the schema is restored");
+		ok($dst->poll_query_until($mode,
+				"SELECT count(*) = 1 FROM durable.engine_workers WHERE datname = '$mode' AND state = 'active'")
+			  && $dst->poll_query_until($mode, 'SELECT EXISTS (SELECT 1 FROM durable.engine_state)'),
+			"$mode: the engine runs and has built its (empty) queue before the data comes");
+	}
 	my $t0 = time();
 	$dst->command_ok([ @$cmd, '-d', $mode ], "$mode: the restore succeeds");
 	after_restore($dst, $mode, $mode, $t0);

@@ -2,7 +2,7 @@
  *
  * timers.c
  *	  The timer service: durable deadlines, lease and queue timeouts, and
- *	  the rebuild of the task queue after a crash.
+ *	  the rebuild of the task queue after a crash or a restore.
  *
  * Every deadline the engine keeps is either a row of durable.timers (user
  * timers, activity retries, schedule-to-close deadlines, workflow task
@@ -1164,9 +1164,12 @@ _engine_tick(PG_FUNCTION_ARGS)
 }
 
 /*
- * The rebuild of the task queue after a crash emptied it, in batches: the
- * engine worker calls _engine_startup until it returns NULL.  Where a pass
- * stands is kept here, in the calling backend.
+ * The rebuild of the task queue after a crash emptied it, or after data
+ * arrived by SQL (a restore, rebuild_task_queue: restore.c; then forced,
+ * whatever durable.engine_state says), in batches: the engine worker calls
+ * _engine_startup until it returns NULL.  Where a pass stands is kept
+ * here, in the calling backend.  The rebuild only adds what is missing, so
+ * starting it again from scratch is always safe.
  */
 typedef struct DurRebuild
 {

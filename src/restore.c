@@ -13,8 +13,9 @@
  * schedules) for INSERT and UPDATE, COPY included.  Deleting rows makes no
  * work, so DELETE and TRUNCATE (retention) do not fire it.  The utility
  * hook (launcher.c) also sees COPY FROM into durable's tables, which
- * catches `pg_restore --disable-triggers`, and ALTER TABLE on them (the
- * same restore re-enables the triggers that way).  durable's own SQL
+ * catches `pg_restore --disable-triggers`, and ALTER TABLE ... ENABLE or
+ * DISABLE TRIGGER on them (the same restore wraps each table in those),
+ * when the user may run them (a COPY bound to fail holds no one off).  durable's own SQL
  * writes (schedules.c's SPI) raise dur_own_sql_writes and are not counted.
  *
  * What a noticed write does:
@@ -42,6 +43,7 @@
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -49,6 +51,7 @@
 #include "nodes/parsenodes.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
@@ -262,15 +265,22 @@ dur_restore_note(DurNote what)
 	LWLockRelease(dur_shared->lock);
 }
 
-/* Is the relation one of durable's tables whose rows a restore brings? */
+/*
+ * Is the relation one of durable's tables whose rows a restore brings, and
+ * may the current user write it (INSERT, or own it for ALTER TABLE)?  A
+ * statement that is going to fail its privilege check holds no one off.
+ */
 static bool
-dur_restore_is_durable_table(RangeVar *rv)
+dur_restore_is_durable_table(RangeVar *rv, bool owner)
 {
 	Oid			relid = RangeVarGetRelid(rv, NoLock, true);
 	char	   *nsp;
 	char	   *name;
 
 	if (!OidIsValid(relid))
+		return false;
+	if (owner ? !pg_class_ownercheck(relid, GetUserId()) :
+		pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		return false;
 	nsp = get_namespace_name(get_rel_namespace(relid));
 	if (nsp == NULL || strcmp(nsp, "durable") != 0)
@@ -279,23 +289,56 @@ dur_restore_is_durable_table(RangeVar *rv)
 	return name != NULL && strcmp(name, "tasks") != 0 && strcmp(name, "engine_state") != 0;
 }
 
+/* Does the ALTER TABLE enable or disable triggers (and only that)? */
+static bool
+dur_restore_alters_triggers(AlterTableStmt *alter)
+{
+	ListCell   *lc;
+
+	if (alter->objtype != OBJECT_TABLE || alter->cmds == NIL)
+		return false;
+	foreach(lc, alter->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		switch (cmd->subtype)
+		{
+			case AT_EnableTrig:
+			case AT_EnableAlwaysTrig:
+			case AT_EnableReplicaTrig:
+			case AT_EnableTrigAll:
+			case AT_EnableTrigUser:
+			case AT_DisableTrig:
+			case AT_DisableTrigAll:
+			case AT_DisableTrigUser:
+				break;
+			default:
+				return false;
+		}
+	}
+	return true;
+}
+
 /*
  * From the utility hook, before a statement runs: COPY FROM into durable's
  * tables counts as loading until dur_restore_statement_end (returns true:
- * the caller must call it however the statement ends); ALTER TABLE on them
- * (pg_restore --disable-triggers enables the triggers again) is a write.
+ * the caller must call it however the statement ends); ALTER TABLE ...
+ * ENABLE/DISABLE TRIGGER on them (pg_restore --disable-triggers wraps each
+ * table's data in those) is a write.  Extension scripts are not restores.
  */
 bool
 dur_restore_statement_begin(PlannedStmt *pstmt)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	if (creating_extension)
+		return false;
 	if (IsA(parsetree, CopyStmt))
 	{
 		CopyStmt   *copy = (CopyStmt *) parsetree;
 
 		if (copy->is_from && copy->relation != NULL &&
-			dur_restore_is_durable_table(copy->relation))
+			dur_restore_is_durable_table(copy->relation, false))
 		{
 			dur_restore_note(DUR_NOTE_COPY);
 			return counted_copy;
@@ -305,7 +348,7 @@ dur_restore_statement_begin(PlannedStmt *pstmt)
 	{
 		AlterTableStmt *alter = (AlterTableStmt *) parsetree;
 
-		if (alter->objtype == OBJECT_TABLE && dur_restore_is_durable_table(alter->relation))
+		if (dur_restore_alters_triggers(alter) && dur_restore_is_durable_table(alter->relation, true))
 			dur_restore_note(DUR_NOTE_WRITE);
 	}
 	return false;

@@ -275,9 +275,17 @@ my $bindir = $src->config_data('--bindir');
 			'pg_upgrade', '--no-sync',
 			'-d', $src->data_dir, '-D', $new->data_dir,
 			'-b', $bindir, '-B', $bindir,
-			'-s', $new->host, '-p', $src->port, '-P', $new->port
+			'-s', $new->host, '-p', $src->port, '-P', $new->port, '--retain'
 		],
-		'pg_upgrade: the upgrade succeeds (the launcher stays out of the binary-upgrade servers)');
+		'pg_upgrade: the upgrade succeeds');
+	# both servers ran with durable preloaded, in binary-upgrade mode, where
+	# the library does nothing: no launcher, no engine
+	my @logs = glob($new->data_dir . '/pg_upgrade_output.d/*/log/pg_upgrade_server.log');
+	my $log = @logs ? slurp_file($logs[0]) : '';
+	like($log, qr/database system is ready to accept connections/,
+		'pg_upgrade: the servers of the upgrade logged their start');
+	unlike($log, qr/durable (launcher|engine) started/,
+		'pg_upgrade: no durable launcher or engine ran during the upgrade');
 }
 my $t0 = time();
 $new->start;

@@ -141,3 +141,12 @@ SELECT kind, workflow_id, events FROM t_poll('r21q');
 SELECT durable.complete_workflow_task(token, '[{"type": "complete_workflow"}]') ->> 'outcome' FROM t_last;
 SELECT event_id, event_type, attributes::jsonb ->> 'signal_name' AS signal
 FROM t_hist('r21-c') WHERE event_type = 'WorkflowExecutionSignaled';
+
+--
+-- a due timer whose run is missing, shortly after rows came by SQL (a
+-- parallel restore may bring the run later): put off by 10 s, not dropped
+--
+INSERT INTO durable.timers (run_id, kind, timer_id, fire_time, workflow_id)
+VALUES ('00000000-0000-7000-8000-000000000021', 'user', 'orphan', now(), 'r21-orphan');
+SELECT t_wait($$(SELECT fire_time > now() + interval '5 seconds' FROM durable.timers WHERE timer_id = 'orphan')$$) AS put_off;
+DELETE FROM durable.timers WHERE timer_id = 'orphan';

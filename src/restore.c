@@ -30,7 +30,11 @@
  *	- its commit changes the database's generation (DurRestoreSlot.gen) and
  *	  sets the engine's latch; once the data settles the engine sees the
  *	  new generation, rebuilds the task queue from scratch and scans every
- *	  timer from the start (engine.c, timers.c).
+ *	  timer from the start (engine.c, timers.c);
+ *	- for ten minutes after, a due timer whose run does not exist is put
+ *	  off by 10 s instead of dropped (dur_restore_recent): a parallel
+ *	  restore may load a large table of the application's between two of
+ *	  durable's, longer than the settle time.
  * Nothing here runs on the engine's own paths: the hot path pays nothing.
  *
  * Locking: DurRestoreSlot under dur_shared->lock, exclusive to change.
@@ -65,6 +69,9 @@ PG_FUNCTION_INFO_V1(rebuild_task_queue);
 
 /* GUC: how long the engine waits after the last SQL write before it acts */
 int			dur_restore_settle_time = 2000;
+
+/* How long after the last SQL write a timer without its run is kept */
+#define DUR_RESTORE_RECENT_MS	(10 * 60 * 1000)
 
 /* > 0 while durable itself writes its tables by SQL (schedules.c) */
 int			dur_own_sql_writes = 0;
@@ -384,6 +391,28 @@ dur_restore_hold(TimestampTz now, TimestampTz *until, uint64 *gen)
 	}
 	LWLockRelease(dur_shared->lock);
 	return hold;
+}
+
+/*
+ * For the timer service: did data arrive by SQL in this database within
+ * DUR_RESTORE_RECENT_MS (or is it arriving)?  Then a timer whose run is
+ * missing may be waiting for its run, and is kept (timers.c).
+ */
+bool
+dur_restore_recent(void)
+{
+	DurRestoreSlot *r;
+	bool		recent = false;
+
+	if (dur_shared == NULL)
+		return false;
+	LWLockAcquire(dur_shared->lock, LW_SHARED);
+	r = dur_restore_slot(MyDatabaseId, false);
+	if (r != NULL && r->gen != 0)
+		recent = r->loading > 0 ||
+			GetCurrentTimestamp() < TimestampTzPlusMilliseconds(r->quiet_after, DUR_RESTORE_RECENT_MS);
+	LWLockRelease(dur_shared->lock);
+	return recent;
 }
 
 /*

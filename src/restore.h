@@ -21,6 +21,7 @@ extern void dur_restore_define_gucs(void);
 extern bool dur_restore_statement_begin(PlannedStmt *pstmt);
 extern void dur_restore_statement_end(void);
 extern bool dur_restore_hold(TimestampTz now, TimestampTz *until, uint64 *gen);
+extern bool dur_restore_recent(void);
 
 /* timers.c: start the next rebuild of the task queue from scratch */
 extern void dur_rebuild_restart(void);

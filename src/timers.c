@@ -59,6 +59,8 @@
 PG_FUNCTION_INFO_V1(_engine_tick);
 PG_FUNCTION_INFO_V1(_engine_startup);
 
+/* How soon a timer whose run is missing just after a restore is looked at again. */
+#define DUR_ORPHAN_RETRY_MS	10000
 /* How soon a deadline of a busy run is looked at again. */
 #define DUR_BUSY_RETRY_MS	50
 /* Most deadlines per transaction: each is a subtransaction, and more than
@@ -497,6 +499,26 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 		if (done)
 			dur_delete(call, DUR_TIMERS, &tid);
 		return done;
+	}
+	if (found && run == NULL && dur_restore_recent())
+	{
+		/*
+		 * No run, shortly after data arrived by SQL: a restore may not have
+		 * brought the run yet (restore.c).  Look again later rather than
+		 * drop the timer.
+		 */
+		ItemPointerData tid = row.tid;
+		TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_ORPHAN_RETRY_MS);
+		Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
+		bool	   *n = palloc(TM_NCOLS * sizeof(bool));
+
+		memcpy(v, row.values, TM_NCOLS * sizeof(Datum));
+		memcpy(n, row.nulls, TM_NCOLS * sizeof(bool));
+		v[TM_FIRE_TIME] = TimestampTzGetDatum(later);
+		dur_scan_end(&s);
+		dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+		dur_notify_timer(later);
+		return true;
 	}
 	if (found)
 	{

@@ -181,6 +181,7 @@ dur_engine_main(Datum arg)
 	SPIPlanPtr	startup_plan = NULL;
 	TimestampTz next;
 	bool		rebuilding;
+	TimestampTz rebuild_at;		/* when the rebuild asks to go on */
 	uint64		restore_gen;
 	int			i;
 
@@ -261,13 +262,12 @@ dur_engine_main(Datum arg)
 		 * The queue rebuild after a crash goes in batches (a run whose lock
 		 * is busy waits for another pass), between which deadlines fire.
 		 */
+		rebuild_at = DT_NOEND;
 		if (rebuilding)
 		{
-			TimestampTz again;
-
 			if (dur_engine_run("durable: rebuilding the task queue",
-							   "SELECT durable._engine_startup($1)", &startup_plan, &again))
-				rebuilding = again != DT_NOEND;
+							   "SELECT durable._engine_startup($1)", &startup_plan, &rebuild_at))
+				rebuilding = rebuild_at != DT_NOEND;
 		}
 
 		if (!dur_engine_run("durable: firing due timers",
@@ -286,9 +286,13 @@ dur_engine_main(Datum arg)
 		my_slot->ticks++;
 		LWLockRelease(dur_shared->lock);
 
+		/*
+		 * More of the rebuild to do now: go on at once (busy runs were
+		 * left for a pass it asked to make later)
+		 */
 		now = GetCurrentTimestamp();
-		if (rebuilding && next > TimestampTzPlusMilliseconds(now, 50))
-			next = TimestampTzPlusMilliseconds(now, 50);
+		if (rebuilding && rebuild_at < next)
+			next = rebuild_at;
 		if (next <= now)
 			continue;
 		if (next != DT_NOEND)

@@ -150,3 +150,19 @@ INSERT INTO durable.timers (run_id, kind, timer_id, fire_time, workflow_id)
 VALUES ('00000000-0000-7000-8000-000000000021', 'user', 'orphan', now(), 'r21-orphan');
 SELECT t_wait($$(SELECT fire_time > now() + interval '5 seconds' FROM durable.timers WHERE timer_id = 'orphan')$$) AS put_off;
 DELETE FROM durable.timers WHERE timer_id = 'orphan';
+-- and an activity's retry timer whose activity is missing
+SELECT t_start_with('r21-d', 'r21q', '[{"type": "schedule_activity", "activity_id": "a1",
+	"activity_type": "A", "start_to_close_timeout": "1 minute",
+	"retry_policy": {"initial_interval": "1 hour"}}]');
+SELECT kind, workflow_id, activity FROM t_poll('r21q');
+SELECT durable.fail_activity(token, '{"message": "boom"}') FROM t_last;
+DELETE FROM durable.activities a USING durable.workflows w WHERE w.run_id = a.run_id AND w.workflow_id = 'r21-d';
+UPDATE durable.timers t SET fire_time = now() FROM durable.workflows w
+WHERE w.run_id = t.run_id AND w.workflow_id = 'r21-d' AND t.kind = 'activity_retry';
+-- (the engine waits for the settle time before it looks)
+SELECT count(*) AS due_now FROM durable.timers t JOIN durable.workflows w USING (run_id)
+WHERE w.workflow_id = 'r21-d' AND t.kind = 'activity_retry' AND t.fire_time <= now();
+SELECT t_wait($$(SELECT t.fire_time > now() + interval '5 seconds' FROM durable.timers t
+				 JOIN durable.workflows w USING (run_id)
+				 WHERE w.workflow_id = 'r21-d' AND t.kind = 'activity_retry')$$) AS put_off;
+SELECT durable.terminate_workflow('r21-d', 'test over');

@@ -31,8 +31,9 @@
  *	  sets the engine's latch; once the data settles the engine sees the
  *	  new generation, rebuilds the task queue from scratch and scans every
  *	  timer from the start (engine.c, timers.c);
- *	- for ten minutes after, a due timer whose run does not exist is put
- *	  off by 10 s instead of dropped (dur_restore_recent): a parallel
+ *	- for ten minutes after, a due timer whose run (or, for an activity
+ *	  timer, activity) does not exist is put off by 10 s instead of
+ *	  dropped (dur_restore_recent, timers.c): a parallel
  *	  restore may load a large table of the application's between two of
  *	  durable's, longer than the settle time.
  * Nothing here runs on the engine's own paths: the hot path pays nothing.

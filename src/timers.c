@@ -435,6 +435,32 @@ dur_deliver_external(DurCall *call, DurRun *run, const char *kind, int64 initiat
 }
 
 /*
+ * Does the due timer act on a row that is missing — its run, or the
+ * activity of an activity timer — shortly after data arrived by SQL
+ * (restore.c)?  A parallel restore may bring that row after the settle
+ * time; the timer is then put off, not dropped.  Costs nothing unless the
+ * row is missing or the timer is an activity's.
+ */
+static bool
+dur_timer_awaits_restore(DurCall *call, DurRun *run, DurDue *d)
+{
+	DurRow		a;
+
+	if (strcmp(d->kind, "schedule") == 0)
+		return false;			/* a schedule's timer has no run */
+	if (run != NULL &&
+		(!dur_run_running(run) ||
+		 (strcmp(d->kind, "activity_retry") != 0 &&
+		  strcmp(d->kind, "activity_schedule_to_close") != 0)))
+		return false;
+	if (!dur_restore_recent())
+		return false;
+	return run == NULL ||
+		!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id,
+				   strtoi64(d->timer_id, NULL, 10), &a);
+}
+
+/*
  * Fire one due timer of a run whose lock the caller holds.  False when it
  * acts on another run whose lock is busy: nothing is done, and the timer
  * stays for another try.
@@ -446,6 +472,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 	DurRow		row;
 	bool		found;
 	int64		started_event_id = 0;
+	bool		awaits_restore = dur_timer_awaits_restore(call, run, d);
 
 	/* fired, canceled or replaced meanwhile? */
 	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
@@ -500,12 +527,12 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 			dur_delete(call, DUR_TIMERS, &tid);
 		return done;
 	}
-	if (found && run == NULL && dur_restore_recent())
+	if (found && awaits_restore)
 	{
 		/*
-		 * No run, shortly after data arrived by SQL: a restore may not have
-		 * brought the run yet (restore.c).  Look again later rather than
-		 * drop the timer.
+		 * No run (or activity), shortly after data arrived by SQL: a
+		 * restore may not have brought it yet (restore.c).  Look again
+		 * later rather than drop the timer.
 		 */
 		ItemPointerData tid = row.tid;
 		TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_ORPHAN_RETRY_MS);

@@ -46,7 +46,7 @@ OBJS = \
 	src/admin.o \
 	src/metrics.o \
 	src/schedules.o \
-	src/indexes.o
+	src/indexes.o src/restore.o
 
 # schema: created by the install script only (updates change it in their migration)
 SQL_SCHEMA = src/sql/tables.sql src/sql/types.sql
@@ -59,7 +59,7 @@ SQL_OBJECTS = src/sql/history_view.sql src/sql/client.sql src/sql/worker.sql \
 	src/sql/engine.sql src/sql/admin.sql src/sql/namespaces.sql src/sql/roles.sql \
 	src/sql/metrics.sql \
 	src/sql/schedules.sql src/sql/indexes.sql \
-	src/sql/dba.sql src/sql/retention.sql
+	src/sql/dba.sql src/sql/retention.sql src/sql/restore.sql
 SQL_RELEASED = src/durable--0.1.sql src/durable--0.1--0.2.sql
 
 DATA = $(SQL_RELEASED)

@@ -21,6 +21,7 @@
 
 #include "durable.h"
 #include "metrics.h"
+#include "restore.h"
 
 PG_MODULE_MAGIC;
 
@@ -94,6 +95,7 @@ _PG_init(void)
 							 false,
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
+	dur_restore_define_gucs();
 
 	MarkGUCPrefixReserved("durable");
 

@@ -99,6 +99,18 @@ typedef struct DurDeadOwner
 	int64		owner;
 } DurDeadOwner;
 
+/*
+ * What a database's engine knows of data written into durable's tables by
+ * SQL rather than by the engine: a restore, or a DBA (restore.c).
+ */
+typedef struct DurRestoreSlot
+{
+	Oid			dboid;			/* InvalidOid: unused */
+	int			loading;		/* COPY statements into durable's tables running */
+	uint64		gen;			/* changes at each commit that wrote them */
+	TimestampTz quiet_after;	/* the engine holds off until then */
+} DurRestoreSlot;
+
 /* The whole of durable's shared memory. */
 typedef struct DurShared
 {
@@ -111,6 +123,8 @@ typedef struct DurShared
 	Size		update_offset;	/* where the update slots start */
 	int			nupdates;		/* update slots in use (read unlocked as a hint) */
 	DurEngineSlot engines[DUR_MAX_DATABASES];
+	uint64		restore_gen;	/* last DurRestoreSlot.gen handed out */
+	DurRestoreSlot restores[DUR_MAX_DATABASES];
 	int64		next_owner;		/* last owner id handed out */
 	int			nsessions;		/* worker sessions open */
 	int			ndead_owners;

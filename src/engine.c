@@ -24,6 +24,12 @@
  * queue is whole, firing deadlines in between; timers.c).  DROP EXTENSION sets its
  * latch at commit; it then finds the extension gone and exits the same way.
  *
+ * Data written into its tables by SQL (a restore: restore.c) holds the
+ * worker off while it is being loaded and for durable.restore_settle_time
+ * after; then, if any of it committed (the database's restore generation
+ * moved), the worker rebuilds the task queue from scratch and scans every
+ * timer from the start, as after a crash.  Nobody needs to wake it.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,6 +50,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "restore.h"
 
 static DurEngineSlot *my_slot = NULL;
 static SPIPlanPtr tick_plan = NULL;
@@ -133,6 +140,39 @@ dur_engine_run(const char *what, const char *sql, SPIPlanPtr *plan,
 	return present;
 }
 
+/*
+ * Hold off while data is being restored into durable's tables (restore.c),
+ * sleeping on the latch; returns the database's restore generation.
+ */
+static uint64
+dur_engine_wait_restore(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz until;
+	uint64		gen;
+	bool		held = false;
+
+	while (dur_restore_hold(now, &until, &gen))
+	{
+		if (!held)
+			dur_engine_set(my_slot->state, "waiting for restored data to settle");
+		held = true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(1, TimestampDifferenceMilliseconds(now, until)), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		now = GetCurrentTimestamp();
+	}
+	if (held)
+		dur_engine_set(my_slot->state, "running");
+	return gen;
+}
+
 /* Engine worker entry point; the argument is the database's OID. */
 void
 dur_engine_main(Datum arg)
@@ -141,6 +181,8 @@ dur_engine_main(Datum arg)
 	SPIPlanPtr	startup_plan = NULL;
 	TimestampTz next;
 	bool		rebuilding;
+	TimestampTz rebuild_at;		/* when the rebuild asks to go on */
+	uint64		restore_gen;
 	int			i;
 
 	dur_is_engine = true;
@@ -174,6 +216,8 @@ dur_engine_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("durable engine");
 
+	/* a restore into a new database may be loading its data already */
+	restore_gen = dur_engine_wait_restore();
 	if (!dur_engine_run("durable: starting", "SELECT durable._engine_startup($1)",
 						&startup_plan, &next))
 	{
@@ -202,17 +246,28 @@ dur_engine_main(Datum arg)
 		my_slot->pending_wakeup = 0;
 		LWLockRelease(dur_shared->lock);
 
+		/* data arrived by SQL: once it settles, rebuild and rescan (restore.c) */
+		{
+			uint64		gen = dur_engine_wait_restore();
+
+			if (gen != 0 && gen != restore_gen)
+			{
+				restore_gen = gen;
+				dur_rebuild_restart();
+				rebuilding = true;
+			}
+		}
+
 		/*
 		 * The queue rebuild after a crash goes in batches (a run whose lock
 		 * is busy waits for another pass), between which deadlines fire.
 		 */
+		rebuild_at = DT_NOEND;
 		if (rebuilding)
 		{
-			TimestampTz again;
-
 			if (dur_engine_run("durable: rebuilding the task queue",
-							   "SELECT durable._engine_startup($1)", &startup_plan, &again))
-				rebuilding = again != DT_NOEND;
+							   "SELECT durable._engine_startup($1)", &startup_plan, &rebuild_at))
+				rebuilding = rebuild_at != DT_NOEND;
 		}
 
 		if (!dur_engine_run("durable: firing due timers",
@@ -231,9 +286,13 @@ dur_engine_main(Datum arg)
 		my_slot->ticks++;
 		LWLockRelease(dur_shared->lock);
 
+		/*
+		 * More of the rebuild to do now: go on at once (busy runs were
+		 * left for a pass it asked to make later)
+		 */
 		now = GetCurrentTimestamp();
-		if (rebuilding && next > TimestampTzPlusMilliseconds(now, 50))
-			next = TimestampTzPlusMilliseconds(now, 50);
+		if (rebuilding && rebuild_at < next)
+			next = rebuild_at;
 		if (next <= now)
 			continue;
 		if (next != DT_NOEND)

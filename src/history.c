@@ -547,8 +547,16 @@ dur_deliver(DurCall *call, DurRun *run, List *events, const char *worker)
 		case DUR_WFT_NONE:
 			return dur_schedule_wft(call, run, 1, true, events, worker);
 		case DUR_WFT_SCHEDULED:
-			if (dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &task) &&
-				!task.nulls[T_STARTED_TIME])
+			if (!dur_fetch(call, DUR_TASKS, DUR_TASKS_PKEY, &run->run_id, 0, &task))
+			{
+				/*
+				 * No task row: a crash or a restore lost it, and the rebuild
+				 * has not reached the run.  Events buffered behind the lost
+				 * attempt go first (timers.c's rebuild does the same).
+				 */
+				events = list_concat(dur_take_buffer(call, run), events);
+			}
+			else if (!task.nulls[T_STARTED_TIME])
 			{
 				dur_buffer_events(call, run, events);
 				return NULL;

@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "durable.h"
+#include "restore.h"
 
 PG_FUNCTION_INFO_V1(_engine_workers);
 
@@ -437,8 +438,10 @@ dur_call_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * Utility hook: keep engines out of the way of database-level DDL, and
- * tell the launcher about CREATE/DROP EXTENSION durable at commit.
+ * Utility hook: keep engines out of the way of database-level DDL, tell
+ * the launcher about CREATE/DROP EXTENSION durable at commit, and tell the
+ * engine about COPY FROM and ALTER TABLE on its tables (a restore:
+ * restore.c).
  */
 static void
 dur_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
@@ -463,6 +466,22 @@ dur_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		PG_FINALLY();
 		{
 			dur_unpause_engine(dboid);
+		}
+		PG_END_TRY();
+		return;
+	}
+
+	if ((IsA(parsetree, CopyStmt) || IsA(parsetree, AlterTableStmt)) &&
+		dur_restore_statement_begin(pstmt))
+	{
+		PG_TRY();
+		{
+			dur_call_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		}
+		PG_FINALLY();
+		{
+			dur_restore_statement_end();
 		}
 		PG_END_TRY();
 		return;

@@ -61,6 +61,7 @@
 #include "history.h"
 #include "indexes.h"
 #include "namespaces.h"
+#include "restore.h"
 #include "schedules.h"
 #include "tables.h"
 #include "util.h"
@@ -719,8 +720,19 @@ sch_spi_end(void)
 static void
 sch_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	int			ret;
 
+	/* durable's own write: not data arriving by SQL (restore.c) */
+	dur_own_sql_writes++;
+	PG_TRY();
+	{
+		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	}
+	PG_FINALLY();
+	{
+		dur_own_sql_writes--;
+	}
+	PG_END_TRY();
 	if (ret < 0 || (expect != 0 && SPI_processed != (uint64) expect))
 		elog(ERROR, "durable: schedule statement failed (%d): %s", ret, sql);
 }

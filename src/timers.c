@@ -2,7 +2,7 @@
  *
  * timers.c
  *	  The timer service: durable deadlines, lease and queue timeouts, and
- *	  the rebuild of the task queue after a crash.
+ *	  the rebuild of the task queue after a crash or a restore.
  *
  * Every deadline the engine keeps is either a row of durable.timers (user
  * timers, activity retries, schedule-to-close deadlines, workflow task
@@ -51,6 +51,7 @@
 #include "history.h"
 #include "matching.h"
 #include "metrics.h"
+#include "restore.h"
 #include "schedules.h"
 #include "timers.h"
 #include "updates.h"
@@ -58,6 +59,8 @@
 PG_FUNCTION_INFO_V1(_engine_tick);
 PG_FUNCTION_INFO_V1(_engine_startup);
 
+/* How soon a timer whose run is missing just after a restore is looked at again. */
+#define DUR_ORPHAN_RETRY_MS	10000
 /* How soon a deadline of a busy run is looked at again. */
 #define DUR_BUSY_RETRY_MS	50
 /* Most deadlines per transaction: each is a subtransaction, and more than
@@ -432,6 +435,32 @@ dur_deliver_external(DurCall *call, DurRun *run, const char *kind, int64 initiat
 }
 
 /*
+ * Does the due timer act on a row that is missing — its run, or the
+ * activity of an activity timer — shortly after data arrived by SQL
+ * (restore.c)?  A parallel restore may bring that row after the settle
+ * time; the timer is then put off, not dropped.  Costs nothing unless the
+ * row is missing or the timer is an activity's.
+ */
+static bool
+dur_timer_awaits_restore(DurCall *call, DurRun *run, DurDue *d)
+{
+	DurRow		a;
+
+	if (strcmp(d->kind, "schedule") == 0)
+		return false;			/* a schedule's timer has no run */
+	if (run != NULL &&
+		(!dur_run_running(run) ||
+		 (strcmp(d->kind, "activity_retry") != 0 &&
+		  strcmp(d->kind, "activity_schedule_to_close") != 0)))
+		return false;
+	if (!dur_restore_recent())
+		return false;
+	return run == NULL ||
+		!dur_fetch(call, DUR_ACTIVITIES, DUR_ACTIVITIES_PKEY, &d->run_id,
+				   strtoi64(d->timer_id, NULL, 10), &a);
+}
+
+/*
  * Fire one due timer of a run whose lock the caller holds.  False when it
  * acts on another run whose lock is busy: nothing is done, and the timer
  * stays for another try.
@@ -443,6 +472,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 	DurRow		row;
 	bool		found;
 	int64		started_event_id = 0;
+	bool		awaits_restore = dur_timer_awaits_restore(call, run, d);
 
 	/* fired, canceled or replaced meanwhile? */
 	dur_scan_begin(&s, call, DUR_TIMERS_PKEY);
@@ -496,6 +526,26 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 		if (done)
 			dur_delete(call, DUR_TIMERS, &tid);
 		return done;
+	}
+	if (found && awaits_restore)
+	{
+		/*
+		 * No run (or activity), shortly after data arrived by SQL: a
+		 * restore may not have brought it yet (restore.c).  Look again
+		 * later rather than drop the timer.
+		 */
+		ItemPointerData tid = row.tid;
+		TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_ORPHAN_RETRY_MS);
+		Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
+		bool	   *n = palloc(TM_NCOLS * sizeof(bool));
+
+		memcpy(v, row.values, TM_NCOLS * sizeof(Datum));
+		memcpy(n, row.nulls, TM_NCOLS * sizeof(bool));
+		v[TM_FIRE_TIME] = TimestampTzGetDatum(later);
+		dur_scan_end(&s);
+		dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+		dur_notify_timer(later);
+		return true;
 	}
 	if (found)
 	{
@@ -1163,9 +1213,12 @@ _engine_tick(PG_FUNCTION_ARGS)
 }
 
 /*
- * The rebuild of the task queue after a crash emptied it, in batches: the
- * engine worker calls _engine_startup until it returns NULL.  Where a pass
- * stands is kept here, in the calling backend.
+ * The rebuild of the task queue after a crash emptied it, or after data
+ * arrived by SQL (a restore, rebuild_task_queue: restore.c; then forced,
+ * whatever durable.engine_state says), in batches: the engine worker calls
+ * _engine_startup until it returns NULL.  Where a pass stands is kept
+ * here, in the calling backend.  The rebuild only adds what is missing, so
+ * starting it again from scratch is always safe.
  */
 typedef struct DurRebuild
 {
@@ -1176,6 +1229,7 @@ typedef struct DurRebuild
 	int64		last_seid;
 	bool		started;
 	bool		busy;			/* a run was busy: another pass is needed */
+	bool		forced;			/* rebuild even if durable.engine_state has its row */
 } DurRebuild;
 
 static DurRebuild rebuild;
@@ -1199,6 +1253,8 @@ static void
 dur_queue_mark_whole(void)
 {
 	SPI_connect();
+	if (SPI_execute("DELETE FROM durable.engine_state", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "durable: could not write durable.engine_state");
 	if (SPI_execute("INSERT INTO durable.engine_state (rebuilt_at) VALUES (pg_catalog.clock_timestamp())",
 					false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "durable: could not write durable.engine_state");
@@ -1229,12 +1285,19 @@ dur_rebuild_run(DurCall *call, const pg_uuid_t *run_id)
 	return run;
 }
 
-/* Rebuild the workflow task row of one running run, if it is missing. */
+/*
+ * Rebuild the workflow task row of one running run, if it is missing.
+ * Events buffered behind the attempt that was running (its lease is gone:
+ * it is handed out again) go to history now, ahead of any that arrive
+ * later, as they would have had they arrived while the task was ready.
+ */
 static void
 dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
 {
 	DurRow		task;
 	DurRun	   *run = dur_rebuild_run(call, run_id);
+	List	   *buffered;
+	ListCell   *lc;
 
 	if (run == NULL)
 		return;
@@ -1244,7 +1307,24 @@ dur_rebuild_wft(DurCall *call, const pg_uuid_t *run_id)
 		dur_unlock_run(run_id);
 		return;
 	}
-	dur_requeue_wft(call, run);
+	buffered = dur_take_buffer(call, run);
+	if (buffered == NIL)
+	{
+		dur_requeue_wft(call, run);
+		return;
+	}
+	if (run->wft_scheduled_event_id == 0)
+	{
+		/* a transient retry becomes a regular task carrying the events */
+		(void) dur_schedule_wft(call, run, 1, true, buffered, NULL);
+	}
+	else
+	{
+		foreach(lc, buffered)
+			(void) dur_record(run, (DurEvent *) lfirst(lc));
+		dur_requeue_wft(call, run);
+	}
+	dur_run_write(call, run);
 }
 
 /* Rebuild the task row of one scheduled activity attempt, if it is missing. */
@@ -1291,15 +1371,18 @@ _engine_startup(PG_FUNCTION_ARGS)
 
 	/* the rebuild writes deadlines of every age: scan from the start */
 	dur_scan_from_start();
-	if (dur_queue_is_whole())
+	if (!rebuild.forced && dur_queue_is_whole())
 	{
 		rebuild.started = false;
 		PG_RETURN_NULL();
 	}
 	if (!rebuild.started)
 	{
+		bool		forced = rebuild.forced;
+
 		memset(&rebuild, 0, sizeof(rebuild));
 		rebuild.started = true;
+		rebuild.forced = forced;
 	}
 	call = dur_call_begin();
 	dur_call_snapshot(call);
@@ -1385,9 +1468,11 @@ _engine_startup(PG_FUNCTION_ARGS)
 		/* another pass for the runs that were busy */
 		char	   *wid = rebuild.last_workflow_id;
 		char	   *ns = rebuild.last_namespace;
+		bool		forced = rebuild.forced;
 
 		memset(&rebuild, 0, sizeof(rebuild));
 		rebuild.started = true;
+		rebuild.forced = forced;
 		if (wid)
 			pfree(wid);
 		if (ns)
@@ -1401,4 +1486,21 @@ _engine_startup(PG_FUNCTION_ARGS)
 		pfree(rebuild.last_namespace);
 	memset(&rebuild, 0, sizeof(rebuild));
 	PG_RETURN_NULL();
+}
+
+/*
+ * Start the next _engine_startup from scratch, whether or not
+ * durable.engine_state says the queue is whole: data arrived by SQL
+ * (restore.c), possibly behind a pass in progress.
+ */
+void
+dur_rebuild_restart(void)
+{
+	if (rebuild.last_workflow_id)
+		pfree(rebuild.last_workflow_id);
+	if (rebuild.last_namespace)
+		pfree(rebuild.last_namespace);
+	memset(&rebuild, 0, sizeof(rebuild));
+	rebuild.forced = true;
+	dur_scan_from_start();
 }

@@ -309,7 +309,7 @@ CREATE INDEX tasks_expire ON durable.tasks (expire_time) WHERE started_time IS N
 CREATE UNLOGGED TABLE durable.engine_state (
 	rebuilt_at timestamptz NOT NULL
 );
-COMMENT ON TABLE durable.engine_state IS 'Unlogged marker: empty after a crash, which tells the engine worker to rebuild durable.tasks.';
+COMMENT ON TABLE durable.engine_state IS 'Unlogged marker: empty after a crash, or once rows written by SQL (a restore) or durable.rebuild_task_queue() commit, which tells the engine worker to rebuild durable.tasks.';
 COMMENT ON COLUMN durable.engine_state.rebuilt_at IS 'When the task queue was last rebuilt.';
 
 CREATE TABLE durable.token_key (

@@ -276,4 +276,8 @@ CREATE INDEX workflows_by_type_status_time ON durable.workflows (workflow_type, 
 CREATE INDEX workflows_failed_by_close_time ON durable.workflows (namespace, close_time)
 	WHERE status IN ('failed', 'timed_out', 'terminated', 'canceled');
 
+-- restores that resume (src/sql/restore.sql): the marker is also emptied by rows written by SQL
+COMMENT ON TABLE durable.engine_state IS 'Unlogged marker: empty after a crash, or once rows written by SQL (a restore) or durable.rebuild_task_queue() commit, which tells the engine worker to rebuild durable.tasks.';
+
 -- the new tables follow (src/sql/new_tables.sql)
+

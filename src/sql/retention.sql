@@ -19,6 +19,27 @@ CREATE OR REPLACE FUNCTION durable._purge_batch(
 	AS 'MODULE_PATHNAME', '_purge_batch' LANGUAGE C;
 COMMENT ON FUNCTION durable._purge_batch IS 'Internal (run_retention): look at up to batch_size runs of a namespace closed before cutoff and at or after from_time, delete those that can go with their rows; next_from is where the next batch starts.';
 
+/* The settings run_retention and setup_retention take, checked once for both. */
+CREATE OR REPLACE FUNCTION durable._check_retention_settings(
+	batch_size integer, time_budget interval, duty_cycle real) RETURNS void
+	LANGUAGE plpgsql AS $$
+BEGIN
+	IF batch_size IS NULL OR batch_size <= 0 THEN
+		RAISE EXCEPTION 'batch_size must be positive: %', coalesce(batch_size::text, 'NULL')
+			USING ERRCODE = '22023';
+	END IF;
+	IF time_budget IS NULL OR time_budget <= interval '0' THEN
+		RAISE EXCEPTION 'time_budget must be positive: %', coalesce(time_budget::text, 'NULL')
+			USING ERRCODE = '22023';
+	END IF;
+	IF duty_cycle IS NULL OR NOT (duty_cycle > 0 AND duty_cycle <= 1) THEN
+		RAISE EXCEPTION 'duty_cycle must be greater than 0 and at most 1: %', coalesce(duty_cycle::text, 'NULL')
+			USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION durable._check_retention_settings IS 'Internal: raise 22023 unless batch_size and time_budget are positive and duty_cycle is in (0, 1].';
+
 /*
  * The loop: each batch is its own transaction (COMMIT between batches, so
  * it must be CALLed outside a transaction block), and after each batch the
@@ -45,18 +66,7 @@ DECLARE
 	t0 timestamptz;
 	busy float8;
 BEGIN
-	IF batch_size IS NULL OR batch_size <= 0 THEN
-		RAISE EXCEPTION 'batch_size must be positive: %', coalesce(batch_size::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
-	IF time_budget IS NULL OR time_budget <= interval '0' THEN
-		RAISE EXCEPTION 'time_budget must be positive: %', coalesce(time_budget::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
-	IF duty_cycle IS NULL OR NOT (duty_cycle > 0 AND duty_cycle <= 1) THEN
-		RAISE EXCEPTION 'duty_cycle must be greater than 0 and at most 1: %', coalesce(duty_cycle::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
+	PERFORM durable._check_retention_settings(batch_size, time_budget, duty_cycle);
 	deadline := pg_catalog.clock_timestamp() + time_budget;
 	purged := 0;
 	IF run_retention.namespace IS NOT NULL THEN
@@ -126,18 +136,7 @@ DECLARE
 	ns text;
 BEGIN
 	PERFORM durable._require_pg_cron();
-	IF batch_size IS NULL OR batch_size <= 0 THEN
-		RAISE EXCEPTION 'batch_size must be positive: %', coalesce(batch_size::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
-	IF time_budget IS NULL OR time_budget <= interval '0' THEN
-		RAISE EXCEPTION 'time_budget must be positive: %', coalesce(time_budget::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
-	IF duty_cycle IS NULL OR NOT (duty_cycle > 0 AND duty_cycle <= 1) THEN
-		RAISE EXCEPTION 'duty_cycle must be greater than 0 and at most 1: %', coalesce(duty_cycle::text, 'NULL')
-			USING ERRCODE = '22023';
-	END IF;
+	PERFORM durable._check_retention_settings(batch_size, time_budget, duty_cycle);
 	IF schedule IS NULL THEN
 		RAISE EXCEPTION 'schedule must not be null' USING ERRCODE = '22023',
 			HINT = 'A cron expression, for example ''* * * * *'' (every minute).';
@@ -185,6 +184,7 @@ GRANT EXECUTE ON FUNCTION
 	durable._purge_batch(text, timestamptz, integer, timestamptz),
 	durable._retention_job(text),
 	durable._require_pg_cron(),
+	durable._check_retention_settings(integer, interval, real),
 	durable.setup_retention(interval, text, text, integer, interval, real),
 	durable.drop_retention(text)
 	TO PUBLIC;

@@ -413,9 +413,9 @@ sub baseline
 	return q{'s'} if $name =~ /_name$/;
 	return q{'{"k": 1}'} if $type eq 'jsonb';
 	return q{'r'} if $type eq 'text';
-	return '1' if $type =~ /int/;
-	return 'false' if $type eq 'boolean';
 	return q{'1 second'} if $type eq 'interval';
+	return '1' if $type =~ /^(smallint|integer|bigint)$/;
+	return 'false' if $type eq 'boolean';
 	return 'NULL';
 }
 

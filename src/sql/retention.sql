@@ -52,7 +52,7 @@ CREATE OR REPLACE PROCEDURE durable.run_retention(
 	namespace text DEFAULT NULL,
 	batch_size integer DEFAULT 500,
 	time_budget interval DEFAULT '50 seconds',
-	duty_cycle real DEFAULT 0.2,
+	duty_cycle real DEFAULT 0.1,
 	INOUT purged bigint DEFAULT NULL)
 	LANGUAGE plpgsql AS $$
 DECLARE
@@ -130,7 +130,7 @@ CREATE OR REPLACE FUNCTION durable.setup_retention(
 	schedule text DEFAULT '* * * * *',
 	batch_size integer DEFAULT 500,
 	time_budget interval DEFAULT '50 seconds',
-	duty_cycle real DEFAULT 0.2) RETURNS bigint
+	duty_cycle real DEFAULT 0.1) RETURNS bigint
 	LANGUAGE plpgsql AS $$
 DECLARE
 	ns text;

@@ -461,6 +461,24 @@ dur_timer_awaits_restore(DurCall *call, DurRun *run, DurDue *d)
 }
 
 /*
+ * Move the timer the scan s stands on (its row) to fire at "at", and end
+ * the scan.
+ */
+static void
+dur_timer_move(DurCall *call, DurScan *s, DurRow *row, TimestampTz at)
+{
+	ItemPointerData tid = row->tid;
+	Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
+	bool	   *n = palloc(TM_NCOLS * sizeof(bool));
+
+	memcpy(v, row->values, TM_NCOLS * sizeof(Datum));
+	memcpy(n, row->nulls, TM_NCOLS * sizeof(bool));
+	v[TM_FIRE_TIME] = TimestampTzGetDatum(at);
+	dur_scan_end(s);
+	dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+}
+
+/*
  * Fire one due timer of a run whose lock the caller holds.  False when it
  * acts on another run whose lock is busy: nothing is done, and the timer
  * stays for another try.
@@ -534,16 +552,9 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 		 * restore may not have brought it yet (restore.c).  Look again
 		 * later rather than drop the timer.
 		 */
-		ItemPointerData tid = row.tid;
 		TimestampTz later = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), DUR_ORPHAN_RETRY_MS);
-		Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
-		bool	   *n = palloc(TM_NCOLS * sizeof(bool));
 
-		memcpy(v, row.values, TM_NCOLS * sizeof(Datum));
-		memcpy(n, row.nulls, TM_NCOLS * sizeof(bool));
-		v[TM_FIRE_TIME] = TimestampTzGetDatum(later);
-		dur_scan_end(&s);
-		dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
+		dur_timer_move(call, &s, &row, later);
 		dur_notify_timer(later);
 		return true;
 	}
@@ -788,17 +799,7 @@ dur_postpone_due(DurDue *d)
 		dur_key_text(&s, 2, d->kind);
 		dur_key_text(&s, 3, d->timer_id);
 		if (dur_scan_next(&s, ForwardScanDirection, &row))
-		{
-			ItemPointerData tid = row.tid;
-			Datum	   *v = palloc(TM_NCOLS * sizeof(Datum));
-			bool	   *n = palloc(TM_NCOLS * sizeof(bool));
-
-			memcpy(v, row.values, TM_NCOLS * sizeof(Datum));
-			memcpy(n, row.nulls, TM_NCOLS * sizeof(bool));
-			v[TM_FIRE_TIME] = TimestampTzGetDatum(later);
-			dur_scan_end(&s);
-			dur_update(call, DUR_TIMERS, &tid, v, n, NULL);
-		}
+			dur_timer_move(call, &s, &row, later);
 		else
 			dur_scan_end(&s);
 	}

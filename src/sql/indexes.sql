@@ -62,18 +62,6 @@ GRANT EXECUTE ON FUNCTION durable.sa_int(jsonb), durable.sa_double(jsonb), durab
 
 -- the attempt log and the registered keys: each role sees its namespaces'
 -- rows (as namespaces.sql does for the other tables)
-DO $$
-DECLARE
-	t text;
-BEGIN
-	FOREACH t IN ARRAY ARRAY['activity_attempts', 'search_attribute_keys']
-	LOOP
-		EXECUTE pg_catalog.format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
-		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS namespace_rows ON durable.%I', t);
-		EXECUTE pg_catalog.format('CREATE POLICY namespace_rows ON durable.%I FOR SELECT '
-								  'USING (durable._namespace_visible(namespace))', t);
-	END LOOP;
-END
-$$;
+SELECT durable._enable_namespace_rls(ARRAY['activity_attempts', 'search_attribute_keys']);
 GRANT SELECT ON durable.activity_attempts, durable.search_attribute_keys TO PUBLIC;
 GRANT SELECT ON durable.site_indexes TO durable_admin;

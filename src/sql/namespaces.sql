@@ -14,12 +14,15 @@ CREATE OR REPLACE FUNCTION durable._namespace_grant_visible(namespace text, role
 	AS 'MODULE_PATHNAME', '_namespace_grant_visible' LANGUAGE C STABLE STRICT LEAKPROOF PARALLEL SAFE;
 COMMENT ON FUNCTION durable._namespace_grant_visible(text, regrole) IS 'Whether the current user may see a grant: it is admin of the namespace or a member of the role.';
 
-DO $$
+-- Row-level security on tables with a namespace column: each role sees the
+-- rows of the namespaces it holds a capability in.  Install-time only (a cold
+-- admin path in PL/pgSQL); indexes.sql calls it for the tables it adds.
+CREATE OR REPLACE FUNCTION durable._enable_namespace_rls(tables text[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog AS $$
 DECLARE
 	t text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['workflows', 'history_batches', 'buffered_events', 'activities', 'timers',
-							 'signal_requests', 'tasks', 'children', 'updates', 'task_queues']
+	FOREACH t IN ARRAY tables
 	LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE durable.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE pg_catalog.format('DROP POLICY IF EXISTS namespace_rows ON durable.%I', t);
@@ -28,6 +31,11 @@ BEGIN
 	END LOOP;
 END
 $$;
+COMMENT ON FUNCTION durable._enable_namespace_rls(text[]) IS 'Install-time: enable row-level security with the namespace_rows policy on the named durable tables.';
+
+SELECT durable._enable_namespace_rls(ARRAY['workflows', 'history_batches', 'buffered_events', 'activities',
+										   'timers', 'signal_requests', 'tasks', 'children', 'updates',
+										   'task_queues']);
 
 ALTER TABLE durable.namespaces ENABLE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS namespace_rows ON durable.namespaces;

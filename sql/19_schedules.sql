@@ -108,6 +108,13 @@ FROM durable.describe_schedule('nightly') d;
 SELECT durable.backfill_schedule('nightly', '2026-03-01 00:00Z', '2026-03-02 12:00Z', 'buffer_one');
 SELECT d->'info'->'buffered' AS buffered, d->'info'->'overlap_skipped' AS skipped
 FROM durable.describe_schedule('nightly') d;
+-- the same counts as metrics (docs/metrics.md), under the action's task queue
+SELECT m.metric, m.value,
+	   m.value = CASE m.metric WHEN 'durable_schedule_action_success_total' THEN (d->'info'->>'action_count')::float8
+				 WHEN 'durable_schedule_action_skipped_total' THEN (d->'info'->>'overlap_skipped')::float8
+				 ELSE (d->'info'->>'missed_catchup_window')::float8 END AS as_described
+FROM durable.metrics m, durable.describe_schedule('nightly') d
+WHERE m.labels->>'task_queue' = 'sq' AND m.metric LIKE 'durable\_schedule\_%' ORDER BY m.metric;
 -- terminate_other: the running ones are terminated, then the buffered one starts
 -- when the last closes (the schedule_closed timer), and the new one
 SELECT durable.trigger_schedule('nightly', 'terminate_other');

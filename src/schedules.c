@@ -60,6 +60,7 @@
 #include "durable.h"
 #include "history.h"
 #include "indexes.h"
+#include "metrics.h"
 #include "namespaces.h"
 #include "restore.h"
 #include "schedules.h"
@@ -1049,6 +1050,23 @@ sch_act_on_running(SchRow *r, bool terminate)
 		r->running = NIL;
 }
 
+/* Count a schedule metric under the action's namespace and task queue. */
+static void
+sch_count(SchRow *r, DurCounter c)
+{
+	const char *queue = dur_jsonb_get_text(r->action, "task_queue");
+
+	dur_metrics_count(r->ns, queue ? queue : "default", c, 1);
+}
+
+/* An action the overlap policy (or a running workflow id) dropped. */
+static void
+sch_skipped(SchRow *r)
+{
+	r->skipped++;
+	sch_count(r, DUR_C_SCHEDULE_SKIPPED);
+}
+
 /* Start the action's workflow for a nominal time. */
 static void
 sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
@@ -1115,11 +1133,12 @@ sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
 		rc->run_id = x->run_id;
 		r->recent = lappend(r->recent, rc);
 		r->action_count++;
+		sch_count(r, DUR_C_SCHEDULE_ACTION);
 		if (r->limited && r->remaining > 0)
 			r->remaining--;
 	}
 	else
-		r->skipped++;			/* its workflow id is running: a backfill of a time already run */
+		sch_skipped(r);			/* its workflow id is running: a backfill of a time already run */
 }
 
 static void
@@ -1146,13 +1165,13 @@ sch_act(SchRow *r, TimestampTz nominal, TimestampTz scheduled, const char *overl
 	{
 		if (strcmp(overlap, "skip") == 0)
 		{
-			r->skipped++;
+			sch_skipped(r);
 			return;
 		}
 		if (strcmp(overlap, "buffer_one") == 0)
 		{
 			if (r->buffered != NIL)
-				r->skipped++;
+				sch_skipped(r);
 			else
 				sch_buffer(r, nominal, scheduled, overlap);
 			return;
@@ -1209,7 +1228,10 @@ sch_run_due(SchRow *r, TimestampTz now)
 		if (r->paused || (r->limited && r->remaining <= 0))
 			continue;
 		if (scheduled < now - window)
+		{
 			r->missed++;
+			sch_count(r, DUR_C_SCHEDULE_MISSED_CATCHUP);
+		}
 		else
 			sch_act(r, nominal, scheduled, overlap);
 	}

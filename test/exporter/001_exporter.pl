@@ -83,6 +83,13 @@ ok( $node->poll_query_until('postgres',
 		q{SELECT count(*) = 1 FROM durable.get_history('ex-4') WHERE event_type = 'TimerFired'}),
 	'the timer fired');
 
+# a schedule (far-future spec) triggered once and then with a run going: one
+# action, one skipped by its overlap policy (Temporal's schedule_action_success)
+sql(q{SELECT durable.create_schedule('exs', '{"cron": ["0 3 * * *"], "start_at": "2090-01-01T00:00:00Z"}',
+	'{"workflow_type": "Report", "task_queue": "exs"}', '{"overlap": "skip"}')});
+sql(q{SELECT durable.trigger_schedule('exs')});
+sql(q{SELECT durable.trigger_schedule('exs')});
+
 # what the exporter must show, from the tables
 my $events = sql(q{SELECT sum(history_length) FROM durable.workflows WHERE namespace = 'default' AND task_queue = 'exq'});
 
@@ -143,6 +150,10 @@ is(value('durable_poll_success_total', %q, kind => 'activity'), 2, 'activity tas
 is(value('durable_eager_dispatch_total', %q, kind => 'activity'), 0, 'none eager');
 is(value('durable_history_events_written_total', %q), $events, "history events written ($events)");
 is(value('durable_activity_timeout_total', %q, timeout_type => 'START_TO_CLOSE'), 0, 'timeouts by type');
+is(value('durable_schedule_action_success_total', %q, task_queue => 'exs'), 1,
+	'schedule actions (schedule_action_success)');
+is(value('durable_schedule_action_skipped_total', %q, task_queue => 'exs'), 1, 'actions the overlap policy skipped');
+is(value('durable_schedule_missed_catchup_window_total', %q, task_queue => 'exs'), 0, 'none missed');
 
 # gauges, computed when scraped
 is(value('durable_approximate_backlog_count', %q, kind => 'workflow'), 1, 'the waiting workflow task');

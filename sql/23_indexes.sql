@@ -152,6 +152,17 @@ SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-bad-6', 'q23-idl
 -- a schedule's action is checked when it is created
 SELECT t_try($$SELECT durable.create_schedule('s23', '{"cron": ["0 3 * * *"]}',
 	'{"workflow_type": "Order", "task_queue": "q23-idle", "search_attributes": {"Amount": "x"}}')$$) AS schedule_action;
+-- ... and a key is not registered with a type an existing schedule's action breaks
+SELECT durable.create_schedule('s23-tier', '{"cron": ["0 3 * * *"], "start_at": "2090-01-01T00:00:00Z"}',
+	'{"workflow_type": "Order", "task_queue": "q23-idle", "search_attributes": {"Tier": 5, "Zone": ["a", "b"]}}');
+\set VERBOSITY default
+SELECT durable.register_search_attribute('Tier', 'Keyword');
+\set VERBOSITY terse
+SELECT t_try($$SELECT durable.register_search_attribute('Zone', 'Keyword')$$) AS list_as_keyword;
+SELECT durable.register_search_attribute('Tier', 'Int') IS NOT NULL AS int_fits,
+	   durable.register_search_attribute('Zone', 'KeywordList') IS NOT NULL AS list_fits;
+SELECT durable.deregister_search_attribute('Tier'), durable.deregister_search_attribute('Zone'),
+	   durable.delete_schedule('s23-tier');
 -- unregistered keys and other namespaces' keys are not checked
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-free', 'q23-idle', search_attributes => '{"Free": 1}')$$) AS unregistered_ok;
 SELECT t_try($$SELECT durable.start_workflow('Order', NULL, 'sa-ns', 'q23-idle', namespace => 'ns23', search_attributes => '{"CustomerId": 7}')$$) AS other_namespace_ok;

@@ -488,6 +488,46 @@ dur_spi_text(int i, int col)
 }
 
 /*
+ * A schedule's action that gives the key a value of another type would fail
+ * every action from now on (its values are checked at each start): refuse
+ * the registration instead, naming the schedule (DU051).  SPI is connected.
+ */
+static void
+dur_sa_check_schedules(const char *ns, const char *name, const char *type)
+{
+	uint64		i;
+
+	dur_spi_exec("SELECT schedule_id, action->'search_attributes'->$2 FROM durable.schedules "
+				 "WHERE namespace OPERATOR(pg_catalog.=) $1 "
+				 "AND (action->'search_attributes') OPERATOR(pg_catalog.?) $2 ORDER BY schedule_id",
+				 2, ns, name, NULL, NULL);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Jsonb	   *jb = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+													  &isnull));
+		JsonbValue	v;
+
+		if (JB_ROOT_IS_SCALAR(jb))
+			JsonbExtractScalar(&jb->root, &v);
+		else
+		{
+			v.type = jbvBinary;
+			v.val.binary.data = &jb->root;
+			v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		}
+		if (!dur_sa_value_ok(type, &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUR_SEARCH_ATTRIBUTE_REGISTRATION),
+					 errmsg("search attribute \"%s\" cannot be registered with type %s", name, type),
+					 errdetail("Schedule \"%s\" of namespace \"%s\" starts its workflows with %s = %s, which every action would refuse.",
+							   dur_spi_text(i, 1), ns, name, dur_spi_text(i, 2)),
+					 errhint("Give the schedule's action a %s value first (durable.update_schedule), or register another type.",
+							 type)));
+	}
+}
+
+/*
  * register_search_attribute(name text, type text, namespace text,
  * build_index boolean) returns text: register a key with its type and
  * make its index (unless another namespace's registration made it, or
@@ -536,8 +576,11 @@ register_search_attribute(PG_FUNCTION_ARGS)
 		/* registered here already, with this type: nothing to do */
 	}
 	else
+	{
+		dur_sa_check_schedules(ns, name, type);
 		dur_spi_exec("INSERT INTO durable.search_attribute_keys (namespace, name, type, index_name) "
 					 "VALUES ($1, $2, $3, $4)", 4, ns, name, type, index_name);
+	}
 	if (build && !dur_index_exists(index_name))
 		dur_spi_exec(sql, 0, NULL, NULL, NULL, NULL);
 	SPI_finish();

@@ -86,6 +86,12 @@ BEGIN
 END
 $$;
 UPDATE durable.workflows SET close_time = close_time - interval '2 hours' WHERE workflow_id = 'r22-a-old';
+-- in a transaction block it is refused: it commits after each batch
+\set VERBOSITY default
+BEGIN;
+CALL durable.run_retention(time_budget => '10 seconds');
+ROLLBACK;
+\set VERBOSITY terse
 CALL durable.run_retention(time_budget => '10 seconds');
 SELECT namespace, workflow_id, status FROM durable.workflows
 WHERE workflow_id = 'r22-a-old' ORDER BY namespace;
@@ -128,8 +134,7 @@ SELECT name, retention FROM durable.namespaces WHERE name IN ('default', 'r22-a'
 SELECT p.oid::regprocedure AS undocumented
 FROM pg_proc p
 WHERE p.pronamespace = 'durable'::regnamespace
-  AND p.proname IN ('_purge_batch', 'run_retention', 'setup_retention', 'drop_retention', '_retention_job',
-					'_require_pg_cron')
+  AND p.proname IN ('_purge_batch', 'run_retention', 'setup_retention', 'drop_retention')
   AND obj_description(p.oid, 'pg_proc') IS NULL;
 
 -- clean up

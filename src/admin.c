@@ -5,10 +5,12 @@
  *
  * purge_closed_workflows deletes a namespace's closed runs and their
  * history, the oldest closed first, older than the namespace's retention
- * unless told otherwise.  _purge_batch does one bounded batch of the same
- * work for durable.run_retention (src/sql/retention.sql), the procedure
- * that loops over batches, commits between them and throttles itself;
- * docs/retention.md.  Namespaces themselves are namespaces.c's.
+ * unless told otherwise.  The procedure run_retention does the same work
+ * in bounded batches (_purge_batch is one, callable on its own), commits
+ * after each and sleeps between them so that purging takes a duty cycle of
+ * the wall-clock time; setup_retention and drop_retention make and remove
+ * the pg_cron job that calls it (docs/retention.md).  Namespaces
+ * themselves are namespaces.c's.
  *
  * Invariants: only closed runs are deleted, each with all its rows (its
  * own row, then the tables of dur_purge_tables: history batches, updates,
@@ -44,16 +46,33 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "durable.h"
 #include "history.h"
+#include "namespaces.h"
+#include "util.h"
 
 PG_FUNCTION_INFO_V1(purge_closed_workflows);
 PG_FUNCTION_INFO_V1(_purge_batch);
+PG_FUNCTION_INFO_V1(run_retention);
+PG_FUNCTION_INFO_V1(setup_retention);
+PG_FUNCTION_INFO_V1(drop_retention);
+
+/* The pg_cron job of setup_retention: durable-retention[:namespace]. */
+#define DUR_RETENTION_JOB "durable-retention"
 
 /*
  * The tables that hold rows of a closed run, cleared after the run's own
@@ -252,4 +271,275 @@ _purge_batch(PG_FUNCTION_ARGS)
 	values[3] = TimestampTzGetDatum(p.last_close);
 	nulls[3] = !p.any;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/* ------------------------------------------------------------ retention */
+
+/* The batch settings of run_retention and setup_retention, from argument n on. */
+typedef struct DurRetentionSettings
+{
+	int32		batch_size;
+	Interval   *time_budget;
+	float4		duty_cycle;
+} DurRetentionSettings;
+
+static void
+dur_retention_settings(FunctionCallInfo fcinfo, int n, DurRetentionSettings *rs)
+{
+	rs->batch_size = PG_ARGISNULL(n) ? 0 : PG_GETARG_INT32(n);
+	if (rs->batch_size <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch_size must be positive: %s",
+						PG_ARGISNULL(n) ? "NULL" : psprintf("%d", rs->batch_size))));
+	rs->time_budget = PG_ARGISNULL(n + 1) ? NULL : PG_GETARG_INTERVAL_P(n + 1);
+	if (rs->time_budget == NULL || dur_interval_usecs(rs->time_budget) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time_budget must be positive: %s",
+						rs->time_budget == NULL ? "NULL" :
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(rs->time_budget))))));
+	rs->duty_cycle = PG_ARGISNULL(n + 2) ? 0 : PG_GETARG_FLOAT4(n + 2);
+	if (PG_ARGISNULL(n + 2) || !(rs->duty_cycle > 0 && rs->duty_cycle <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("duty_cycle must be greater than 0 and at most 1: %s",
+						PG_ARGISNULL(n + 2) ? "NULL" :
+						DatumGetCString(DirectFunctionCall1(float4out,
+															Float4GetDatum(rs->duty_cycle))))));
+}
+
+/* Refuse with DU045 when pg_cron is not installed in this database. */
+static void
+dur_require_pg_cron(void)
+{
+	if (!OidIsValid(get_extension_oid("pg_cron", true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUR_NO_PG_CRON),
+				 errmsg("pg_cron is not installed in database %s", get_database_name(MyDatabaseId)),
+				 errdetail("Retention jobs are pg_cron jobs in the database of the workflows."),
+				 errhint("Add pg_cron to shared_preload_libraries, set cron.database_name to this database, "
+						 "restart, and run CREATE EXTENSION pg_cron; or CALL durable.run_retention() from "
+						 "another scheduler.")));
+}
+
+static char *
+dur_retention_job(const char *ns)
+{
+	return ns == NULL ? DUR_RETENTION_JOB : psprintf(DUR_RETENTION_JOB ":%s", ns);
+}
+
+/* Column 1 of every row of the last SPI result, as strings in the current context. */
+static List *
+dur_retention_column(void)
+{
+	List	   *out = NIL;
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		out = lappend(out, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	return out;
+}
+
+/* Sleep for secs seconds, or less if woken; interrupts are served. */
+static void
+dur_retention_sleep(double secs)
+{
+	TimestampTz until = GetCurrentTimestamp() + (int64) (secs * USECS_PER_SEC);
+
+	for (;;)
+	{
+		long		ms = (long) ((until - GetCurrentTimestamp()) / 1000);
+
+		if (ms <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * run_retention(namespace text, batch_size integer, time_budget interval,
+ * duty_cycle real, INOUT purged bigint): purge the runs older than their
+ * namespace's retention (one namespace, or every namespace that has one),
+ * batch by batch.  Each batch is its own transaction: the procedure commits
+ * after it, so it must be CALLed outside a transaction block (25001 in
+ * one, and when called from a function), and then sleeps so that the batches take duty_cycle of the wall-clock time at
+ * most.  It stops when done or when time_budget is spent.  The cutoff of a
+ * namespace is fixed when its turn starts, so the loop ends; each batch
+ * starts where the last ended in the close-time index (see the header).
+ */
+Datum
+run_retention(PG_FUNCTION_ARGS)
+{
+	char	   *only = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		atomic = !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+						   !castNode(CallContext, fcinfo->context)->atomic);
+	DurRetentionSettings rs;
+	TimestampTz deadline;
+	int64		purged = 0;
+	List	   *names;
+	ListCell   *lc;
+	MemoryContext batch_cxt;
+	TupleDesc	desc;
+	Datum		value;
+	bool		isnull = false;
+
+	dur_retention_settings(fcinfo, 1, &rs);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "run_retention must return a record");
+	desc = CreateTupleDescCopy(desc);	/* outlives the transactions it commits */
+	deadline = dur_time_plus(GetCurrentTimestamp(), rs.time_budget);
+	if (only != NULL)
+		dur_namespace_require(only, DUR_CAP_ADMIN);
+	if (atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("durable.run_retention cannot run inside a transaction block"),
+				 errdetail("It commits after each batch of runs it deletes."),
+				 errhint("CALL it on its own, outside BEGIN ... COMMIT and not from a function; "
+						 "pg_cron's job does (durable.setup_retention).")));
+
+	SPI_connect_ext(SPI_OPT_NONATOMIC);
+	/* the namespaces this role sees (row-level security) that keep runs for a time */
+	(void) dur_spi_exec("SELECT n.name FROM durable.namespaces n WHERE n.retention IS NOT NULL "
+						"AND ($1 IS NULL OR n.name OPERATOR(pg_catalog.=) $1) ORDER BY n.name",
+						1, only, NULL, NULL, NULL);
+	names = dur_retention_column();
+	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "durable retention batch",
+									  ALLOCSET_DEFAULT_SIZES);
+	foreach(lc, names)
+	{
+		char	   *ns = lfirst(lc);
+		Interval	keep;
+		TimestampTz cutoff;
+		bool		has_from = false;
+		TimestampTz from = 0;
+
+		if (!dur_namespace_retention(ns, &keep))
+			continue;
+		cutoff = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+														 TimestampTzGetDatum(GetCurrentTimestamp()),
+														 IntervalPGetDatum(&keep)));
+		for (;;)
+		{
+			TimestampTz t0 = GetCurrentTimestamp();
+			MemoryContext old;
+			DurPurge	p;
+			double		busy;
+			double		left;
+
+			if (t0 >= deadline)
+				break;
+			old = MemoryContextSwitchTo(batch_cxt);
+			dur_namespace_require(ns, DUR_CAP_ADMIN);
+			dur_purge(ns, cutoff, has_from, from, rs.batch_size, true, &p);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(batch_cxt);
+			SPI_commit();
+			purged += p.purged;
+			/* the range is done, or only runs that cannot go yet are left at its start */
+			if (p.purged + p.passed < rs.batch_size)
+				break;
+			if (p.purged == 0 && has_from && p.last_close == from)
+				break;
+			has_from = true;
+			from = p.last_close;
+			busy = (double) (GetCurrentTimestamp() - t0) / USECS_PER_SEC;
+			left = (double) (deadline - GetCurrentTimestamp()) / USECS_PER_SEC;
+			dur_retention_sleep(Min(busy * (1 - rs.duty_cycle) / rs.duty_cycle, Max(left, 0)));
+		}
+	}
+	SPI_finish();
+	value = Int64GetDatum(purged);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), &value, &isnull)));
+}
+
+/*
+ * setup_retention(retention interval, namespace text, schedule text,
+ * batch_size integer, time_budget interval, duty_cycle real) returns
+ * bigint: set the retention of a namespace (NULL: of every namespace; a
+ * NULL retention leaves the settings) and schedule run_retention for it
+ * with pg_cron; returns the job's id.  Checks everything before it writes.
+ */
+Datum
+setup_retention(PG_FUNCTION_ARGS)
+{
+	Interval   *retention = PG_ARGISNULL(0) ? NULL : PG_GETARG_INTERVAL_P(0);
+	char	   *ns = PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1));
+	DurRetentionSettings rs;
+	char	   *schedule;
+	char	   *command;
+	char	   *keep = NULL;
+	Datum		job;
+	bool		isnull;
+
+	dur_require_pg_cron();
+	dur_retention_settings(fcinfo, 3, &rs);
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schedule must not be null"),
+				 errhint("A cron expression, for example '* * * * *' (every minute).")));
+	schedule = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (retention != NULL)
+		keep = DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(retention)));
+	if (ns != NULL && retention == NULL)
+		dur_namespace_require(ns, DUR_CAP_ADMIN);
+
+	SPI_connect();
+	if (retention != NULL)
+	{
+		List	   *names;
+		ListCell   *lc;
+
+		if (ns != NULL)
+			names = list_make1(ns);
+		else
+		{
+			(void) dur_spi_exec("SELECT 'default' UNION SELECT n.name FROM durable.namespaces n", 0,
+								NULL, NULL, NULL, NULL);
+			names = dur_retention_column();
+		}
+		foreach(lc, names)
+			(void) dur_spi_exec("SELECT durable.alter_namespace($1, "
+								"pg_catalog.jsonb_build_object('retention', $2))",
+								2, lfirst(lc), keep, NULL, NULL);
+	}
+	command = psprintf("CALL durable.run_retention(namespace => %s, batch_size => %d, time_budget => %s, "
+					   "duty_cycle => %s)",
+					   ns ? quote_literal_cstr(ns) : "NULL", rs.batch_size,
+					   quote_literal_cstr(DatumGetCString(DirectFunctionCall1(interval_out,
+																			  IntervalPGetDatum(rs.time_budget)))),
+					   DatumGetCString(DirectFunctionCall1(float4out, Float4GetDatum(rs.duty_cycle))));
+	(void) dur_spi_exec("SELECT cron.schedule_in_database($1, $2, $3, pg_catalog.current_database())",
+						3, dur_retention_job(ns), schedule, command, NULL);
+	job = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_finish();
+	PG_RETURN_INT64(DatumGetInt64(job));
+}
+
+/*
+ * drop_retention(namespace text) returns boolean: remove the pg_cron job
+ * setup_retention made for the namespace (NULL: the all-namespaces job);
+ * false if this role has none.  The retention setting stays.
+ */
+Datum
+drop_retention(PG_FUNCTION_ARGS)
+{
+	char	   *job = dur_retention_job(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	bool		found;
+
+	dur_require_pg_cron();
+	SPI_connect();
+	(void) dur_spi_exec("SELECT 1 FROM cron.job j WHERE j.jobname OPERATOR(pg_catalog.=) $1 "
+						"AND j.username OPERATOR(pg_catalog.=) CURRENT_USER",
+						1, job, NULL, NULL, NULL);
+	found = SPI_processed > 0;
+	if (found)
+		(void) dur_spi_exec("SELECT cron.unschedule($1::name)", 1, job, NULL, NULL, NULL);
+	SPI_finish();
+	PG_RETURN_BOOL(found);
 }

@@ -455,31 +455,6 @@ dur_index_exists(const char *name)
 	return OidIsValid(get_relname_relid(name, nsp));
 }
 
-/* Run one statement through SPI, with parameters (texts). */
-static int
-dur_spi_exec(const char *sql, int nargs, const char *a1, const char *a2, const char *a3,
-			 const char *a4)
-{
-	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	const char *args[4] = {a1, a2, a3, a4};
-	int			i;
-	int			rc;
-
-	for (i = 0; i < nargs; i++)
-	{
-		if (args[i] == NULL)
-			nulls[i] = 'n';
-		else
-			values[i] = CStringGetTextDatum(args[i]);
-	}
-	rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-	if (rc < 0)
-		elog(ERROR, "durable: SPI failed (%d): %s", rc, sql);
-	return rc;
-}
-
 /* The text of column 1 of row i of the last SPI result, or NULL. */
 static char *
 dur_spi_text(int i, int col)

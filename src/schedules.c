@@ -727,7 +727,7 @@ sch_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 	dur_own_sql_writes++;
 	PG_TRY();
 	{
-		ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		ret = dur_spi_execute(sql, nargs, types, values, nulls, false, 0);
 	}
 	PG_FINALLY();
 	{

@@ -32,6 +32,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -1226,6 +1227,73 @@ _parse_token(PG_FUNCTION_ARGS)
 	values[3] = Int64GetDatum(tok.n2);
 	values[4] = Int64GetDatum(tok.n3);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/*
+ * Run a statement of durable's own through SPI (the caller is connected).
+ * An error it raises reaches the caller as if the calling function had
+ * raised it: with its SQLSTATE, message, DETAIL and HINT, and the caller's
+ * own CONTEXT lines, but not those of the statement and what it called,
+ * which name durable's internals (docs/sql-api.md, "Error codes").
+ * Returns SPI's result code.
+ */
+int
+dur_spi_execute(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+				bool read_only, long count)
+{
+	ErrorContextCallback *outer = error_context_stack;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			rc = 0;
+
+	/* inside, only the statement's own context callbacks run */
+	error_context_stack = NULL;
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, count);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		error_context_stack = outer;
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		/* raised again where the caller is: its context callbacks run now */
+		ereport(ERROR,
+				(errcode(e->sqlerrcode),
+				 errmsg_internal("%s", e->message),
+				 e->detail ? errdetail_internal("%s", e->detail) : 0,
+				 e->hint ? errhint("%s", e->hint) : 0,
+				 e->constraint_name ? err_generic_string(PG_DIAG_CONSTRAINT_NAME, e->constraint_name) : 0));
+	}
+	PG_END_TRY();
+	error_context_stack = outer;
+	if (rc < 0)
+		elog(ERROR, "durable: SPI failed (%d): %s", rc, sql);
+	return rc;
+}
+
+/* dur_spi_execute with up to four text parameters (NULL: SQL null). */
+int
+dur_spi_exec(const char *sql, int nargs, const char *a1, const char *a2, const char *a3,
+			 const char *a4)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	const char *args[4] = {a1, a2, a3, a4};
+	int			i;
+
+	Assert(nargs <= 4);
+	for (i = 0; i < nargs; i++)
+	{
+		if (args[i] == NULL)
+			nulls[i] = 'n';
+		else
+			values[i] = CStringGetTextDatum(args[i]);
+	}
+	return dur_spi_execute(sql, nargs, types, values, nulls, false, 0);
 }
 
 /*

@@ -36,6 +36,8 @@
 #define ERRCODE_DUR_TIMED_OUT			MAKE_SQLSTATE('D','U','0','1','3')
 #define ERRCODE_DUR_QUERY_FAILED		MAKE_SQLSTATE('D','U','0','2','0')
 #define ERRCODE_DUR_QUERY_TIMEOUT		MAKE_SQLSTATE('D','U','0','2','1')
+/* admin.c: retention's pg_cron job */
+#define ERRCODE_DUR_NO_PG_CRON			MAKE_SQLSTATE('D','U','0','4','5')
 /* indexes.c: search attributes and site indexes */
 #define ERRCODE_DUR_SEARCH_ATTRIBUTE_TYPE	MAKE_SQLSTATE('D','U','0','5','0')
 #define ERRCODE_DUR_SEARCH_ATTRIBUTE_REGISTRATION	MAKE_SQLSTATE('D','U','0','5','1')
@@ -137,5 +139,9 @@ extern char *dur_jsonb_get_text(Jsonb *obj, const char *key);
 extern const char *dur_jsonb_typeof(Jsonb *value);
 extern char *dur_jsonb_unknown_key(Jsonb *object, const char *const *keys);
 extern char *dur_session_user(void);
+extern int	dur_spi_execute(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+							bool read_only, long count);
+extern int	dur_spi_exec(const char *sql, int nargs, const char *a1, const char *a2, const char *a3,
+						 const char *a4);
 
 #endif							/* DURABLE_UTIL_H */

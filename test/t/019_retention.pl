@@ -106,5 +106,17 @@ is(sql("SELECT count(*) FROM cron.job"), '0', 'no pg_cron job left');
 is(sql("SELECT retention FROM durable.namespaces WHERE name = 'default'"), '1 day',
 	'the namespace keeps its retention setting');
 
+# an error of the SQL the C functions run (alter_namespace, pg_cron) reaches
+# psql as the called function's own: no CONTEXT naming durable's internals
+# (issue 13, docs/sql-api.md "Error codes"); nothing is scheduled
+my ($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY default\nSELECT durable.setup_retention('30 days', 'nope')");
+like($err, qr/ERROR:  namespace "nope" does not exist\nHINT:  [^\n]+\n?\z/, 'unknown namespace: message and hint only');
+($rc, $out, $err) = $node->psql('postgres',
+	"\\set VERBOSITY default\nSELECT durable.setup_retention('30 days', 'default', 'every tuesday')");
+like($err, qr/ERROR:  invalid schedule: every tuesday/, "pg_cron's error for a bad schedule");
+unlike($err, qr/CONTEXT/, 'with no CONTEXT');
+is(sql("SELECT count(*) FROM cron.job"), '0', 'and no job');
+
 $node->stop;
 done_testing();

@@ -163,7 +163,7 @@ sub replay ($script, $h) {
         $w->{cmds} = [];
         run_script($w, $last ? undef : \@ce);
         return { commands => $w->{cmds} } if $last;
-        my @c = @{$w->{cmds}};                                    # match C_n with its events
+        my @c = @{$w->{cmds}};                        # match its commands with its command events
         for my $k (0 .. ($#c > $#ce ? $#c : $#ce)) {
             my ($c, $e) = ($c[$k], $ce[$k]);
             next if $c && $e && matches($c, $e, \%by_id);

@@ -54,7 +54,7 @@ _COUNTERS: List[Tuple[str, str, Callable[[Any], int]]] = [
 ]
 
 
-class _Family(object):
+class _Family:
     """The metrics of one registry, and the workers that feed them."""
 
     def __init__(self, registry: Any) -> None:
@@ -96,7 +96,7 @@ class _Family(object):
             seen[name] = now
 
 
-class _Collector(object):
+class _Collector:
     """Counters and gauges, read from the workers at collect time."""
 
     def __init__(self, family: _Family) -> None:
@@ -140,7 +140,7 @@ _families: "weakref.WeakKeyDictionary[Any, _Family]" = weakref.WeakKeyDictionary
 _families_lock = threading.Lock()
 
 
-class WorkerMetrics(object):
+class WorkerMetrics:
     """One worker's metrics in a registry."""
 
     def __init__(self, registry: Any, worker: Any) -> None:

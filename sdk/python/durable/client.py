@@ -37,13 +37,46 @@ from .common import (
     enum_value, to_timedelta,
 )
 from .converter import decode, encode, encode_args
+from .schedule import (
+    Schedule, ScheduleActionExecutionStartWorkflow, ScheduleActionResult, ScheduleActionStartWorkflow,
+    ScheduleAsyncIterator, ScheduleBackfill, ScheduleCalendarSpec, ScheduleDescription, ScheduleHandle, ScheduleInfo,
+    ScheduleIntervalSpec, ScheduleListActionStartWorkflow, ScheduleListDescription, ScheduleListInfo,
+    ScheduleListSchedule, ScheduleListState, ScheduleOverlapPolicy, SchedulePolicy, ScheduleRange, ScheduleSpec,
+    ScheduleState, ScheduleUpdate, ScheduleUpdateInput,
+)
 from .exceptions import (
+    ScheduleAlreadyRunningError, ScheduleNotFoundError,
     WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError,
     WorkflowStillRunningError, map_error,
 )
 
 __all__ = [
     "Client",
+    "Schedule",
+    "ScheduleActionExecutionStartWorkflow",
+    "ScheduleActionResult",
+    "ScheduleActionStartWorkflow",
+    "ScheduleAlreadyRunningError",
+    "ScheduleAsyncIterator",
+    "ScheduleBackfill",
+    "ScheduleCalendarSpec",
+    "ScheduleDescription",
+    "ScheduleHandle",
+    "ScheduleInfo",
+    "ScheduleIntervalSpec",
+    "ScheduleListActionStartWorkflow",
+    "ScheduleListDescription",
+    "ScheduleListInfo",
+    "ScheduleListSchedule",
+    "ScheduleListState",
+    "ScheduleNotFoundError",
+    "ScheduleOverlapPolicy",
+    "SchedulePolicy",
+    "ScheduleRange",
+    "ScheduleSpec",
+    "ScheduleState",
+    "ScheduleUpdate",
+    "ScheduleUpdateInput",
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowHandle",
@@ -444,6 +477,63 @@ class Client:
             f" FROM durable.workflows WHERE {' AND '.join(conds)} ORDER BY start_time DESC, run_id DESC LIMIT %s",
             params, rows="dict")
         return [dict(r) for r in rows]
+
+    # -- schedules (durable/schedule.py; docs/schedules.md) ------------------
+
+    async def create_schedule(self, id: str, schedule: Schedule, *, trigger_immediately: bool = False,
+                              backfill: Sequence[ScheduleBackfill] = (), memo: Optional[Mapping[str, Any]] = None,
+                              search_attributes: Optional[Mapping[str, Any]] = None,
+                              connection: Optional[AnyConnection] = None) -> ScheduleHandle:
+        """Create a schedule (durable.create_schedule) and return its handle.
+
+        trigger_immediately takes an action at once, and each backfill the
+        spec's times in its range, in the same transaction as the create
+        (the caller's with connection=).  ScheduleAlreadyRunningError
+        (DU031) when the id is taken; ScheduleSpecError (DU032) or
+        ScheduleTimeZoneError (DU033) for a bad spec.  durable keeps no memo
+        or search attributes on a schedule itself: passing them raises
+        ValueError (the action's memo and search attributes are kept).
+        """
+        if memo or search_attributes:
+            raise ValueError("durable keeps no memo or search attributes on a schedule itself "
+                             "(set them on the action: ScheduleActionStartWorkflow(memo=, search_attributes=))")
+        if connection is not None:
+            await self._create_schedule(id, schedule, trigger_immediately, backfill, connection)
+        else:
+            async with self.connection() as conn:
+                async with conn.transaction():
+                    await self._create_schedule(id, schedule, trigger_immediately, backfill, conn)
+        return ScheduleHandle(self, id)
+
+    async def _create_schedule(self, id: str, schedule: Schedule, trigger_immediately: bool,
+                               backfill: Sequence[ScheduleBackfill], conn: AnyConnection) -> None:
+        await self._call("create_schedule", [
+            ("schedule_id", "::text", id),
+            ("spec", "::jsonb", json.dumps(schedule.spec._to_engine())),
+            ("action", "::jsonb", json.dumps(schedule.action._to_engine())),
+            ("policies", "::jsonb", json.dumps((schedule.policy or SchedulePolicy())._to_engine())),
+            ("state", "::jsonb", json.dumps(schedule.state._to_engine()) if schedule.state else None),
+        ], connection=conn)
+        handle = ScheduleHandle(self, id)
+        if trigger_immediately:
+            await handle.trigger(connection=conn)
+        if backfill:
+            await handle.backfill(*backfill, connection=conn)
+
+    def get_schedule_handle(self, id: str) -> ScheduleHandle:
+        """A handle to the schedule id (nothing is checked until a call)."""
+        return ScheduleHandle(self, id)
+
+    async def list_schedules(self, query: Optional[str] = None, *, page_size: int = 1000) -> ScheduleAsyncIterator:
+        """The namespace's schedules by id: ``async for s in await client.list_schedules(): ...``.
+
+        Read from the table durable.schedules page by page (page_size rows a
+        statement) when iterated.  Temporal's visibility query is not
+        supported: query must be None.
+        """
+        if query is not None:
+            raise ValueError("durable has no visibility query language: list_schedules takes no query")
+        return ScheduleAsyncIterator(self, page_size)
 
 
 def _alive(conn: psycopg.AsyncConnection) -> bool:

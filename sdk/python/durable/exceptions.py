@@ -41,6 +41,10 @@ __all__ = [
     "NamespaceNotFoundError",
     "PermissionDeniedError",
     "RetryState",
+    "ScheduleAlreadyRunningError",
+    "ScheduleNotFoundError",
+    "ScheduleSpecError",
+    "ScheduleTimeZoneError",
     "StaleTaskTokenError",
     "TerminatedError",
     "TimeoutError",
@@ -514,6 +518,25 @@ class WorkflowQueryTimeoutError(DurableError):
     """DU021: no worker answered the query in time."""
 
 
+# schedules (docs/schedules.md, "Error codes")
+
+
+class ScheduleNotFoundError(DurableError):
+    """DU030: no such schedule in the namespace."""
+
+
+class ScheduleAlreadyRunningError(DurableError):
+    """DU031: create_schedule with an id that is taken in the namespace (Temporal's name)."""
+
+
+class ScheduleSpecError(DurableError):
+    """DU032: an invalid schedule spec (a bad cron string, calendar field, interval, ...; DETAIL says which)."""
+
+
+class ScheduleTimeZoneError(ScheduleSpecError):
+    """DU033: a spec's time_zone_name is not in PostgreSQL's time zone database."""
+
+
 _STATUS_OF = {"DU010": "failed", "DU011": "canceled", "DU012": "terminated", "DU013": "timed_out"}
 _CAUSE_TYPE_OF = {"DU011": "CancelledFailure", "DU012": "TerminatedFailure", "DU013": "TimeoutFailure"}
 
@@ -579,6 +602,10 @@ _CLASSES = {
     "DU013": WorkflowFailureError,
     "DU020": WorkflowQueryFailedError,
     "DU021": WorkflowQueryTimeoutError,
+    "DU030": ScheduleNotFoundError,
+    "DU031": ScheduleAlreadyRunningError,
+    "DU032": ScheduleSpecError,
+    "DU033": ScheduleTimeZoneError,
     "42501": PermissionDeniedError,
 }
 

@@ -50,6 +50,7 @@ import logging
 import os
 import re
 import socket
+import time
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional, Sequence
 
@@ -172,7 +173,7 @@ class Worker:
                  build_id: Optional[str] = None, poll_wait: Any = timedelta(seconds=30),
                  graceful_shutdown_timeout: Any = timedelta(0), eager: bool = True,
                  activity_executor: Optional[concurrent.futures.Executor] = None,
-                 session: bool = True, max_cached_workflows: int = 1000):
+                 session: bool = True, max_cached_workflows: int = 1000, metrics_registry: Any = None):
         if not workflows and not activities:
             raise ValueError("a worker needs at least one workflow or activity")
         self.client = client
@@ -219,6 +220,14 @@ class Worker:
         self.completed = {"workflow": 0, "activity": 0, "query": 0}
         self.cache_stats = {"hits": 0, "misses": 0, "evictions": 0}
         self.handed_back = {"workflow": 0, "activity": 0}   # tasks that came from completions, not polls
+        self.failed = {"workflow": 0, "activity": 0}        # tasks reported failed (fail_workflow_task, fail_activity)
+        self.polled = 0                                     # tasks claimed by polls
+        # Prometheus metrics (durable/_metrics.py, which imports prometheus_client) only with a registry
+        self._metrics = None
+        self._wf_busy = 0                                   # workflow and query tasks running (metrics only)
+        if metrics_registry is not None:
+            from . import _metrics
+            self._metrics = _metrics.WorkerMetrics(metrics_registry, self)
 
     # ------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -291,6 +300,8 @@ class Worker:
             self._cache.popitem()[1].dispose()
         if self._own_executor:
             self._executor.shutdown(wait=False)
+        if self._metrics is not None:
+            self._metrics.close()
 
     async def _connect(self, autocommit: bool = True):
         conn = await psycopg.AsyncConnection.connect(self.client.dsn, autocommit=autocommit)
@@ -321,14 +332,18 @@ class Worker:
                 if conn is None or conn.closed:
                     conn = await self._connect()
                 self._polling[n] = conn
+                t0 = time.perf_counter()
                 try:
                     task = await _call(conn, _POLL, (self.task_queue, self.identity, kinds, self._poll_wait,
                                                      self.namespace, self.build_id))
                 finally:
                     self._polling.pop(n, None)
+                if self._metrics is not None:
+                    self._metrics.poll_done(kinds, time.perf_counter() - t0, task is not None)
                 backoff = 0.1
                 if task is None:
                     continue
+                self.polled += 1
                 if activities:
                     permit = False
                     self._spawn(task)
@@ -424,7 +439,7 @@ class Worker:
                         self._spawn(task)
                         continue
                     try:
-                        out = await self._activity_task(conn, task)
+                        out = await self._measured(task, self._activity_task(conn, task))
                     except BaseException:
                         self._permits.release()
                         raise
@@ -434,9 +449,9 @@ class Worker:
                         self._permits.release()
                 elif kind == "workflow":
                     handed, carry = carry, 0
-                    out = await self._workflow_task(conn, task, handed)
+                    out = await self._measured(task, self._workflow_task(conn, task, handed))
                 elif kind == "query":
-                    out = await self._query_task(conn, task)
+                    out = await self._measured(task, self._query_task(conn, task))
                 else:
                     out = None          # a kind this worker does not know: ignore it
                 if out and out.get("tasks"):
@@ -447,6 +462,32 @@ class Worker:
         finally:
             for _ in range(carry):
                 self._permits.release()
+
+    # ------------------------------------------------------------ metrics
+    async def _measured(self, task: dict, run):
+        """Await a task's run, observing its latencies when the worker has metrics."""
+        m = self._metrics
+        if m is None:
+            return await run
+        kind = task.get("kind")
+        m.task_started(kind, task, _ts(task.get("scheduled_time")), _ts(task.get("started_time")))
+        busy = kind != "activity"           # running activities are counted by self._running
+        if busy:
+            self._wf_busy += 1
+        t0 = time.perf_counter()
+        try:
+            return await run
+        finally:
+            if busy:
+                self._wf_busy -= 1
+            m.task_done(kind, task, time.perf_counter() - t0)
+
+    def _slots_in_use(self, kind: str) -> tuple:
+        """(used, available) task slots of a kind, for the slot gauges."""
+        if kind == "activity":
+            used = len(self._running)
+            return used, max(0, self._max_acts - used)
+        return self._wf_busy, max(0, self._wf_slots - self._wf_busy)
 
     # ------------------------------------------------------------ workflow tasks
     async def _workflow_task(self, conn, task: dict, carried: int = 0) -> Optional[dict]:
@@ -538,6 +579,7 @@ class Worker:
     async def _fail_wft(self, conn, token, failure) -> None:
         try:
             await _call(conn, _FAIL_WFT, (token, _json(failure)))
+            self.failed["workflow"] += 1
         except psycopg.Error as e:
             if not _stale(e):
                 raise
@@ -642,6 +684,7 @@ class Worker:
             try:
                 res = await _call(conn, _FAIL_ACT, (token, _json(error_to_failure(map_error(e))), eager))
                 self.completed["activity"] += 1
+                self.failed["activity"] += 1
                 return res
             except psycopg.Error as e2:
                 if _stale(e2):

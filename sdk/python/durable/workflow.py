@@ -458,6 +458,18 @@ class ChildWorkflowHandle(asyncio.Task):
         super().__init__(_settled(inst, child.result, lambda: inst.cancel_child(child)), loop=loop,
                          name=f"child: {child.workflow_type} {child.workflow_id}")
 
+    def cancel(self, msg=None) -> bool:
+        """Cancel the child as its cancellation type says (also what cancelling
+        the task that awaits this handle does); the handle then settles with
+        ChildWorkflowError whose cause is CancelledError (or however the child
+        closed, for WAIT_CANCELLATION_COMPLETED)."""
+        if self.done():
+            return False
+        if self._inst.disposed:
+            return super().cancel(msg)
+        self._inst.cancel_child(self._child)
+        return True
+
     @property
     def id(self) -> str:
         """The child's workflow id."""

@@ -220,13 +220,20 @@ class AwaitsChildCatching:
 
 
 @workflow.defn
+class AwaitsChild:
+    @workflow.run
+    async def run(self) -> str:
+        return await workflow.execute_child_workflow(Waiter, id=f"{workflow.info().workflow_id}-c")
+
+
+@workflow.defn
 class SignalsAndCancelsOthers:
     """Signals a workflow, cancels another, and tries both on one that does not exist."""
 
     @workflow.run
-    async def run(self, target: str, victim: str) -> dict:
+    async def run(self, target: str, target_run: str, victim: str) -> dict:
         out = {}
-        await workflow.get_external_workflow_handle(target).signal(Waiter.go, "from outside")
+        await workflow.get_external_workflow_handle(target, run_id=target_run).signal(Waiter.go, "from outside")
         out["signaled"] = True
         await workflow.get_external_workflow_handle(victim).cancel(reason="enough")
         out["cancelled"] = True
@@ -253,7 +260,7 @@ class DefaultIds:
 
 WORKFLOWS = [Echo, Failing, Waiter, Sleeper, ExecuteEcho, StartThenAwait, CatchChildFailure, UncaughtChildFailure,
              StartTaken, StartTakenUncaught, CancelChild, CancelBeforeSent, ParentOfWaiter, TimedOutChild,
-             AwaitsChildCatching, SignalsAndCancelsOthers, DefaultIds]
+             AwaitsChildCatching, AwaitsChild, SignalsAndCancelsOthers, DefaultIds]
 
 
 class ChildrenTest(unittest.IsolatedAsyncioTestCase):
@@ -421,7 +428,14 @@ class ChildrenTest(unittest.IsolatedAsyncioTestCase):
             r = await self.c.result(wid)
         self.assertEqual((r["cause"], r["message"]), ("CancelledError", "Child Workflow execution cancelled"))
         self.assertEqual(types(await self.c.history(f"{wid}-c"))[-1], "WorkflowExecutionCanceled")
-        await self.replays(wid, f"{wid}-c")
+        # not caught: the ChildWorkflowError of a cancellation closes the parent as canceled
+        async with self.worker():
+            w2, _ = await self.c.start(AwaitsChild, task_queue=self.q)
+            await self.c.wait_event(w2, "ChildWorkflowExecutionStarted")
+            await self.c.cancel(w2)
+            h2 = await self.c.wait_event(w2, "WorkflowExecutionCanceled")
+        self.assertLess(types(h2).index("ChildWorkflowExecutionCanceled"), types(h2).index("WorkflowExecutionCanceled"))
+        await self.replays(wid, f"{wid}-c", w2)
 
     async def test_parent_close_policies(self):
         # https://docs.temporal.io/encyclopedia/child-workflows#parent-close-policy
@@ -458,9 +472,9 @@ class ChildrenTest(unittest.IsolatedAsyncioTestCase):
         # temporalio/sdk-python temporalio/workflow.py ExternalWorkflowHandle.signal / cancel; a missing
         # target raises (Temporal's core SDK message, as the TypeScript SDK's)
         async with self.worker():
-            target, _ = await self.c.start(Waiter, task_queue=self.q)
+            target, target_run = await self.c.start(Waiter, task_queue=self.q)
             victim, _ = await self.c.start(Waiter, task_queue=self.q)
-            wid, _ = await self.c.start(SignalsAndCancelsOthers, target, victim, task_queue=self.q)
+            wid, _ = await self.c.start(SignalsAndCancelsOthers, target, target_run, victim, task_queue=self.q)
             r = await self.c.result(wid)
             self.assertEqual(await self.c.result(target), "got from outside")
             vh = await self.c.wait_event(victim, "WorkflowExecutionCanceled")
@@ -472,8 +486,9 @@ class ChildrenTest(unittest.IsolatedAsyncioTestCase):
         creq = events(vh, "WorkflowExecutionCancelRequested")[0]["attributes"]
         self.assertEqual((creq["cause"], creq["external_workflow_execution"]["workflow_id"]), ("enough", wid))
         h = await self.c.history(wid)
-        self.assertEqual([e["attributes"]["child_workflow_only"]
-                          for e in events(h, "SignalExternalWorkflowExecutionInitiated")], [False, False])
+        self.assertEqual([(e["attributes"]["child_workflow_only"], e["attributes"]["workflow_execution"]["run_id"])
+                          for e in events(h, "SignalExternalWorkflowExecutionInitiated")],
+                         [(False, target_run), (False, None)])
         await self.replays(wid)
 
     async def test_default_child_ids_follow_uuid4(self):

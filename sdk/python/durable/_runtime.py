@@ -39,8 +39,9 @@ from typing import Any, Callable, Optional
 from . import converter
 from .common import RetryPolicy, to_seconds
 from .exceptions import (ActivityError, ApplicationError, CancelledError, ChildWorkflowError, FailureError,
-                         RetryState, TerminatedError, TimeoutError, TimeoutType, WorkflowAlreadyStartedError,
+                         RetryState, TerminatedError, TimeoutType, WorkflowAlreadyStartedError,
                          error_to_failure, failure_to_error)
+from .exceptions import TimeoutError as TimeoutFailureError     # not the builtin
 
 CLOSE_COMMANDS = ("complete_workflow", "fail_workflow", "cancel_workflow", "continue_as_new")
 
@@ -626,7 +627,7 @@ class WorkflowInstance:
         elif t == "ChildWorkflowExecutionTimedOut":
             child.result.set_exception(self._child_error(
                 child, a.get("retry_state"),
-                TimeoutError("Child Workflow execution timed out", type=TimeoutType.START_TO_CLOSE), run_id))
+                TimeoutFailureError("Child Workflow execution timed out", type=TimeoutType.START_TO_CLOSE), run_id))
         elif t == "ChildWorkflowExecutionTerminated":
             child.result.set_exception(self._child_error(child, RetryState.NON_RETRYABLE_FAILURE,
                                                          TerminatedError("Child Workflow execution terminated"),

@@ -425,12 +425,9 @@ def _signal_name(sig) -> str:
 
 
 def _arg_list(arg, args) -> list:
+    """`arg` then `args`, as start_activity takes them."""
     out = list(args) if args else []
-    if arg is not _NO_ARG:
-        if out:
-            raise ValueError("give arg or args, not both")
-        out = [arg]
-    return out
+    return [arg, *out] if arg is not _NO_ARG else out
 
 
 async def _settled(inst, fut: asyncio.Future, on_cancel: Callable[[], None]):

@@ -40,7 +40,7 @@ except ImportError:                 # run as tests.e2e.test_interop_children fro
     from tests import harness
 
 from durable import workflow
-from durable._runtime import _Sfc32
+from durable._runtime import COMMAND_EVENTS, _Sfc32
 from durable.exceptions import ApplicationError, ChildWorkflowError
 from durable.worker import Replayer
 
@@ -145,7 +145,26 @@ class InteropFamilyChanged:
         return {}
 
 
-PY_WORKFLOWS = [InteropKid, InteropFailingKid, InteropFamily]
+@workflow.defn(name="InteropCancelTypes")
+class InteropCancelTypes:
+    @workflow.run
+    async def run(self, ctype: str) -> dict:
+        wid = workflow.info().workflow_id
+        kid = await workflow.start_child_workflow("InteropKid", ctype, id=f"{wid}-k", cancellation_type=ctype,
+                                                  parent_close_policy=workflow.ParentClosePolicy.ABANDON)
+        kid.cancel()
+        out = None
+        try:
+            await kid
+        except ChildWorkflowError as e:
+            out = {"error": "ChildWorkflowFailure", "cause": "CancelledFailure", "message": e.cause.message}
+        if ctype == "ABANDON":
+            await kid.signal("poke", "after abandon")
+        return out
+
+
+PY_WORKFLOWS = [InteropKid, InteropFailingKid, InteropFamily, InteropCancelTypes]
+CANCEL_TYPES = ["TRY_CANCEL", "WAIT_CANCELLATION_COMPLETED", "WAIT_CANCELLATION_REQUESTED", "ABANDON"]
 
 
 def expected(wid, kid_id, name):
@@ -280,6 +299,41 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({e["attributes"]["identity"] for e in events(h, "WorkflowTaskCompleted")},
                          {"ts-worker", "py-worker"})
         await self.check_replays(wid, kid)
+
+    async def test_cancellation_types_written_by_one_sdk_replay_on_the_other(self):
+        # the commands each ChildWorkflowCancellationType sends (the TypeScript SDK's children.ts, Temporal's
+        # core child_workflow_state_machine.rs) are the same in both SDKs
+        runs = {}
+        async with TsWorker(self.q, "ts-worker"):
+            for ct in CANCEL_TYPES:
+                runs[("ts", ct)] = (await self.c.start("InteropCancelTypes", ct, task_queue=self.q))[0]
+            for (_, ct), w in runs.items():
+                await self.c.result(w, wait=30)
+        async with self.python_worker():
+            for ct in CANCEL_TYPES:
+                runs[("py", ct)] = (await self.c.start("InteropCancelTypes", ct, task_queue=self.q))[0]
+            for (sdk, ct), w in runs.items():
+                if sdk == "py":
+                    await self.c.result(w, wait=30)
+        want = {"error": "ChildWorkflowFailure", "cause": "CancelledFailure",
+                "message": "Child Workflow execution cancelled"}
+        for ct in CANCEL_TYPES:
+            ts_h = await self.c.get_workflow_handle(runs[("ts", ct)]).fetch_history()
+            py_h = await self.c.get_workflow_handle(runs[("py", ct)]).fetch_history()
+            self.assertEqual(ts_h.events[-1]["attributes"]["result"], want, ct)
+            self.assertEqual(py_h.events[-1]["attributes"]["result"], want, ct)
+            # the same command events, in the same order, from both SDKs (how the other events interleave
+            # depends on timing)
+            cmd_events = [t for t in types(ts_h.events) if t in COMMAND_EVENTS]
+            self.assertEqual(cmd_events, [t for t in types(py_h.events) if t in COMMAND_EVENTS], ct)
+            await Replayer(workflows=PY_WORKFLOWS).replay_workflow(ts_h)
+            ok, out = await ts_replay(py_h.events, py_h.workflow_id)
+            self.assertTrue(ok, f"{ct}: {out}")
+        # ABANDON sent no cancel request and the child completed on the signal
+        for sdk in ("ts", "py"):
+            h = await self.c.history(runs[(sdk, "ABANDON")])
+            self.assertNotIn("RequestCancelExternalWorkflowExecutionInitiated", types(h))
+            self.assertEqual(await self.c.result(f"{runs[(sdk, 'ABANDON')]}-k"), "ABANDON got after abandon")
 
 
 if __name__ == "__main__":

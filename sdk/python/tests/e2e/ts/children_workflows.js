@@ -51,4 +51,22 @@ async function InteropFamily(name) {
   return { kid: kid.workflowId, kidResult, failed, missing, cancelled };
 }
 
-module.exports = { InteropKid, InteropFailingKid, InteropFamily };
+// A child cancelled with each cancellation type (the Python side: InteropCancelTypes).
+async function InteropCancelTypes(ctype) {
+  const id = wf.workflowInfo().workflowId;
+  const scope = new wf.CancellationScope();
+  const kid = await scope.run(() => wf.startChild(InteropKid, {
+    args: [ctype], workflowId: `${id}-k`, cancellationType: ctype, parentClosePolicy: 'ABANDON',
+  }));
+  scope.cancel();
+  let out = null;
+  try {
+    await kid.result();
+  } catch (e) {
+    out = { error: e.name, cause: e.cause.name, message: e.cause.message };
+  }
+  if (ctype === 'ABANDON') await kid.signal(poke, 'after abandon');         // it runs on, uncancelled
+  return out;
+}
+
+module.exports = { InteropKid, InteropFailingKid, InteropFamily, InteropCancelTypes };

@@ -461,6 +461,9 @@ class ChildrenTest(unittest.IsolatedAsyncioTestCase):
             await self.c.wait_event(w2, "ChildWorkflowExecutionStarted")
             await self.c.get_workflow_handle(f"{w2}-c").terminate("stop it")
             r2 = await self.c.result(w2)
+        # retry_state is the engine's: RETRY_POLICY_NOT_SET for a run without a retry policy (Temporal's server
+        # reports TIMEOUT once the execution timeout has passed: temporalio/temporal
+        # service/history/timer_queue_active_task_executor.go, executeWorkflowRunTimeoutTask)
         self.assertEqual((r["cause"], r["timeout_type"], r["retry_state"]),
                          ("TimeoutError", "START_TO_CLOSE", "RETRY_POLICY_NOT_SET"))
         self.assertIn("ChildWorkflowExecutionTimedOut", types(await self.c.history(wid)))

@@ -49,6 +49,28 @@ class Signaller:
         return "done"
 
 
+@workflow.defn
+class Gathered:
+    @workflow.run
+    async def run(self) -> list:
+        a, b = await asyncio.gather(workflow.start_child_workflow("Kid", 1), workflow.start_child_workflow("Kid", 2))
+        return [a.id, b.id]
+
+
+@workflow.defn
+class SignalDropped:
+    @workflow.run
+    async def run(self) -> str:
+        t = asyncio.ensure_future(workflow.get_external_workflow_handle("other").signal("poke", 1))
+        await asyncio.sleep(0)              # its command is made, not yet sent
+        t.cancel()
+        try:
+            await t
+        except asyncio.CancelledError:
+            return "dropped"
+        return "sent"
+
+
 def run(defn, history):
     return _runtime.run_workflow_task(defn.__durable_workflow__, history, workflow_id="p", run_id="run-1",
                                       namespace="default", task_queue="q")
@@ -137,6 +159,17 @@ class ChildCommandsTest(unittest.TestCase):
         self.assertEqual((cmds[0]["failure"]["type"], cmds[0]["failure"]["message"]),
                          ("EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND",
                           "Unable to signal external workflow because it was not found"))
+
+    def test_children_started_together_are_sent_in_order_with_uuid4_ids(self):
+        outcome, cmds = run(Gathered, [started("Gathered"), *current(2)])
+        g = _runtime._Sfc32("run-1")
+        self.assertEqual([(c["type"], c["input"], c["workflow_id"]) for c in cmds],
+                         [("start_child_workflow", [1], g.uuid4()), ("start_child_workflow", [2], g.uuid4())])
+
+    def test_a_signal_cancelled_before_it_is_sent_is_dropped(self):
+        # as the TypeScript SDK's signalWorkflow ("Signal was cancelled before being sent")
+        self.assertEqual(run(SignalDropped, [started("SignalDropped"), *current(2)]),
+                         ("complete", [{"type": "complete_workflow", "result": "dropped"}]))
 
     def test_dropping_a_run_with_a_pending_child_leaves_no_task(self):
         h = [started("Parent", "wait_cancellation_completed"), *task(2), initiated(5), child_started(6, 5),

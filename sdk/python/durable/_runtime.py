@@ -38,8 +38,10 @@ from typing import Any, Callable, Optional
 
 from . import converter
 from .common import RetryPolicy, to_seconds
-from .exceptions import (ActivityError, ApplicationError, CancelledError, FailureError,
+from .exceptions import (ActivityError, ApplicationError, CancelledError, ChildWorkflowError, FailureError,
+                         RetryState, TerminatedError, TimeoutType, WorkflowAlreadyStartedError,
                          error_to_failure, failure_to_error)
+from .exceptions import TimeoutError as TimeoutFailureError     # not the builtin
 
 CLOSE_COMMANDS = ("complete_workflow", "fail_workflow", "cancel_workflow", "continue_as_new")
 
@@ -76,10 +78,9 @@ _MATCH = {
 }
 COMMAND_EVENTS = frozenset(event for event, _ in _MATCH.values())
 
-# events of features this SDK does not run (children, external signals and
-# cancels, updates, local activities): a history with them fails the task
-_UNSUPPORTED_PREFIXES = ("ChildWorkflowExecution", "StartChildWorkflow", "ExternalWorkflow",
-                         "SignalExternal", "RequestCancelExternal", "WorkflowExecutionUpdate")
+# events of features this SDK does not run (updates, local activities): a
+# history with them fails the task
+_UNSUPPORTED_PREFIXES = ("WorkflowExecutionUpdate",)
 
 
 class NondeterminismError(Exception):
@@ -258,6 +259,104 @@ def _duration_value(d) -> Any:
     return int(s) if s == int(s) else s
 
 
+# ------------------------------------------------------------------ children and other workflows
+# docs/protocol.md, "Child workflows" and "Signals and cancels to other
+# workflows". A start_child_workflow, signal_external_workflow or
+# request_cancel_external_workflow command is remembered (`indexed`) until
+# `match` pairs it with its Initiated event; the later events of the child
+# or the signal or cancel name that event (`initiated_event_id`).
+_INDEXED_COMMANDS = frozenset({"start_child_workflow", "signal_external_workflow",
+                               "request_cancel_external_workflow"})
+_OTHER_WORKFLOW_EVENTS = frozenset({
+    "ChildWorkflowExecutionStarted", "StartChildWorkflowExecutionFailed", "ChildWorkflowExecutionCompleted",
+    "ChildWorkflowExecutionFailed", "ChildWorkflowExecutionCanceled", "ChildWorkflowExecutionTimedOut",
+    "ChildWorkflowExecutionTerminated", "ExternalWorkflowExecutionSignaled", "SignalExternalWorkflowExecutionFailed",
+    "ExternalWorkflowExecutionCancelRequested", "RequestCancelExternalWorkflowExecutionFailed"})
+
+_M32 = 0xFFFFFFFF
+
+
+class _Sfc32:
+    """The TypeScript SDK's per-run generator (sdk/typescript/src/workflow/
+    internals.ts: sfc32 seeded by the cyrb128 hash of the run id), so that
+    uuid4() and default child ids are the same in both SDKs."""
+
+    def __init__(self, seed: str):
+        h1, h2, h3, h4 = 1779033703, 3144134277, 1013904242, 2773480762
+        b = seed.encode("utf-16-le")        # JavaScript's charCodeAt: UTF-16 code units
+        for i in range(0, len(b), 2):
+            k = b[i] | (b[i + 1] << 8)
+            h1 = h2 ^ (((h1 ^ k) * 597399067) & _M32)
+            h2 = h3 ^ (((h2 ^ k) * 2869860233) & _M32)
+            h3 = h4 ^ (((h3 ^ k) * 951274213) & _M32)
+            h4 = h1 ^ (((h4 ^ k) * 2716044179) & _M32)
+        h1 = ((h3 ^ (h1 >> 18)) * 597399067) & _M32
+        h2 = ((h4 ^ (h2 >> 22)) * 2869860233) & _M32
+        h3 = ((h1 ^ (h3 >> 17)) * 951274213) & _M32
+        h4 = ((h2 ^ (h4 >> 19)) * 2716044179) & _M32
+        self.s = [h1 ^ h2 ^ h3 ^ h4, h2 ^ h1, h3 ^ h1, h4 ^ h1]
+
+    def next32(self) -> int:
+        a, b, c, d = self.s
+        t = (a + b) & _M32
+        a = b ^ (b >> 9)
+        b = (c + (c << 3)) & _M32
+        c = ((c << 21) | (c >> 11)) & _M32
+        d = (d + 1) & _M32
+        t = (t + d) & _M32
+        c = (c + t) & _M32
+        self.s = [a, b, c, d]
+        return t
+
+    def uuid4(self) -> str:
+        """internals.ts uuid4Of: one draw per hex digit but the fixed '4'."""
+        out = []
+        for i in range(36):
+            if i in (8, 13, 18, 23):
+                out.append("-")
+            elif i == 14:
+                out.append("4")
+            elif i == 19:
+                out.append("0123456789abcdef"[((self.next32() >> 28) & 0x3) | 0x8])
+            else:
+                out.append("0123456789abcdef"[self.next32() >> 28])
+        return "".join(out)
+
+
+def _retrieve(f: asyncio.Future):
+    """A future nobody may await: its exception is not an unretrieved one."""
+    if not f.cancelled():
+        f.exception()
+
+
+@dataclass(eq=False)
+class _Child:
+    """A child workflow, from its start command until its handle settles."""
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    cancellation_type: str
+    cmd: dict
+    start: asyncio.Future               # the first run's id, or the start's failure
+    result: asyncio.Future              # the result, or ChildWorkflowError
+    result_type: Any = None
+    run_id: Optional[str] = None
+    initiated_event_id: Optional[int] = None
+    started_event_id: Optional[int] = None
+    started: bool = False
+    done: bool = False                  # the handle settled: later events are ignored
+    cancel_after_start: bool = False    # cancelled after the start was sent, before the child started
+    cancel_sent: bool = False
+
+
+@dataclass(eq=False)
+class _External:
+    """A signal_external_workflow or request_cancel_external_workflow waiting for its outcome."""
+    what: str                           # "signal" or "cancel"
+    future: asyncio.Future
+    on_delivered: Optional[Callable] = None
+
+
 class WorkflowInstance:
     """One workflow run being replayed or run: its object, loop and state."""
 
@@ -293,6 +392,9 @@ class WorkflowInstance:
         self.logger = _ReplayAwareLogger(self)
         self.pending: Optional[tuple] = None      # (last activation's commands, its WorkflowTaskStarted id)
         self.stands_at: Optional[tuple] = None    # (that WorkflowTaskStarted's id, its event_time)
+        self.indexed: dict = {}             # id(command) -> (command, its _Child or _External), until matched
+        self.initiated: dict = {}           # initiated event id -> the _Child or _External of its command
+        self.id_random: Optional[_Sfc32] = None   # uuid4() and default child ids, as the TypeScript SDK's
 
     # -- commands
     def command(self, cmd: dict):
@@ -361,6 +463,175 @@ class WorkflowInstance:
                 self.command({"type": "record_marker", "marker_name": "core_patch",
                               "details": {"patch_id": patch_id, "deprecated": deprecated}})
         return self.patches[patch_id]
+
+    # -- child workflows, signals and cancels to other workflows (docs/protocol.md,
+    #    "Child workflows", "Signals and cancels to other workflows"; the
+    #    TypeScript SDK's sdk/typescript/src/workflow/children.ts)
+    def _send_indexed(self, cmd: dict, owner) -> bool:
+        n = len(self.commands)
+        self.command(cmd)
+        if len(self.commands) == n:
+            return False            # the run is closed: never sent
+        self.indexed[id(cmd)] = (cmd, owner)
+        return True
+
+    def unsend(self, cmd: dict) -> bool:
+        """Take back a command of this activation that was not sent yet."""
+        for i, c in enumerate(self.commands):
+            if c is cmd:
+                del self.commands[i]
+                self.indexed.pop(id(cmd), None)
+                return True
+        return False
+
+    def _initiated(self, cmd: dict, e: dict):
+        """`match` paired `cmd` with its Initiated event `e`."""
+        entry = self.indexed.pop(id(cmd), None)
+        if entry is None or entry[0] is not cmd:
+            return
+        owner = entry[1]
+        self.initiated[e["event_id"]] = owner
+        if isinstance(owner, _Child):
+            owner.initiated_event_id = e["event_id"]
+
+    def start_child(self, cmd: dict, cancellation_type: str, result_type=None) -> _Child:
+        child = _Child(cmd["workflow_id"], cmd["workflow_type"], self.info_.namespace, cancellation_type, cmd,
+                       self.loop.create_future(), self.loop.create_future(), result_type)
+        child.start.add_done_callback(_retrieve)
+        child.result.add_done_callback(_retrieve)
+        self._send_indexed(cmd, child)
+        return child
+
+    def _child_error(self, child: _Child, retry_state, cause: BaseException, run_id=None) -> ChildWorkflowError:
+        err = ChildWorkflowError("Child Workflow execution failed", namespace=child.namespace,
+                                 workflow_id=child.workflow_id, run_id=run_id or child.run_id,
+                                 workflow_type=child.workflow_type,
+                                 retry_state=RetryState.decode(retry_state) or RetryState.NON_RETRYABLE_FAILURE,
+                                 initiated_event_id=child.initiated_event_id,
+                                 started_event_id=child.started_event_id)
+        err.__cause__ = cause
+        return err
+
+    def _finish_child(self, child: _Child) -> bool:
+        if child.done:
+            return False
+        child.done = True
+        return True
+
+    def _reject_child_cancelled(self, child: _Child, details=()):
+        if self._finish_child(child):
+            child.result.set_exception(self._child_error(
+                child, RetryState.NON_RETRYABLE_FAILURE, CancelledError("Child Workflow execution cancelled", *details)))
+
+    def cancel_child(self, child: _Child):
+        """The code cancelled the child's start or its handle (as the TypeScript
+        SDK and Temporal's core SDK: child_workflow_state_machine.rs)."""
+        if child.done:
+            return
+        if self.unsend(child.cmd):
+            # started and cancelled in one activation: the start is never sent
+            self._finish_child(child)
+            err = self._child_error(child, RetryState.NON_RETRYABLE_FAILURE,
+                                    CancelledError("Child Workflow execution cancelled before scheduled"))
+            child.start.set_exception(err)
+            child.result.set_exception(err)
+        elif not child.started:
+            child.cancel_after_start = True
+        else:
+            self._request_child_cancel(child)
+
+    def _request_child_cancel(self, child: _Child):
+        if child.cancel_sent:
+            return
+        child.cancel_sent = True
+        t = child.cancellation_type
+        if t != "abandon":
+            delivered = (lambda: self._reject_child_cancelled(child)) if t == "wait_cancellation_requested" else None
+            # a failure means the child has closed: its close event settles the handle
+            self.cancel_external(child.workflow_id, None, True, "Parent workflow requested cancel", delivered)
+        if t in ("abandon", "try_cancel"):
+            self._reject_child_cancelled(child)
+
+    def signal_external(self, workflow_id: str, run_id: Optional[str], name: str, args: list,
+                        child_only: bool) -> tuple:
+        """Send signal `name`; returns (the future of its delivery, the command)."""
+        cmd = {"type": "signal_external_workflow", "workflow_id": workflow_id, "signal_name": name,
+               "input": converter.encode_args(args), "child_workflow_only": child_only}
+        if run_id:
+            cmd["run_id"] = run_id
+        ext = _External("signal", self.loop.create_future())
+        self._send_indexed(cmd, ext)
+        return ext.future, cmd
+
+    def cancel_external(self, workflow_id: str, run_id: Optional[str], child_only: bool, reason: Optional[str],
+                        on_delivered: Optional[Callable] = None) -> asyncio.Future:
+        cmd = {"type": "request_cancel_external_workflow", "workflow_id": workflow_id,
+               "child_workflow_only": child_only}
+        if run_id:
+            cmd["run_id"] = run_id
+        if reason:
+            cmd["reason"] = reason
+        ext = _External("cancel", self.loop.create_future(), on_delivered)
+        ext.future.add_done_callback(_retrieve)
+        self._send_indexed(cmd, ext)
+        return ext.future
+
+    def _apply_other_workflow_event(self, e: dict, t: str, a: dict):
+        """docs/protocol.md, "What each event does": the events found by `initiated_event_id`."""
+        owner = self.initiated.get(a.get("initiated_event_id"))
+        if isinstance(owner, _External):
+            del self.initiated[a["initiated_event_id"]]
+            if t in ("ExternalWorkflowExecutionSignaled", "ExternalWorkflowExecutionCancelRequested"):
+                if not owner.future.done():
+                    owner.future.set_result(None)
+                if owner.on_delivered is not None:
+                    owner.on_delivered()
+            elif not owner.future.done():
+                # the TypeScript SDK's words (Temporal's core SDK's); `type` is the event's cause
+                cause = a.get("cause") or "EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND"
+                why = ("it was not found" if owner.what == "signal" else "not found") if "NOT_FOUND" in cause else cause
+                owner.future.set_exception(ApplicationError(f"Unable to {owner.what} external workflow because {why}",
+                                                            type=cause))
+            return
+        if not isinstance(owner, _Child):
+            return
+        child = owner
+        run_id = (a.get("workflow_execution") or {}).get("run_id")
+        if t == "ChildWorkflowExecutionStarted":
+            if child.done:
+                return
+            child.started, child.run_id, child.started_event_id = True, run_id, e["event_id"]
+            child.start.set_result(run_id)
+            if child.cancel_after_start:
+                self._request_child_cancel(child)
+            return
+        if t != "ChildWorkflowExecutionCanceled" and not self._finish_child(child):
+            return
+        if t == "StartChildWorkflowExecutionFailed":
+            cause = a.get("cause") or "WORKFLOW_ALREADY_EXISTS"
+            err = WorkflowAlreadyStartedError(
+                "Workflow execution already started" if cause == "WORKFLOW_ALREADY_EXISTS"
+                else f"Workflow execution not started: {cause}",
+                workflow_id=child.workflow_id, workflow_type=child.workflow_type)
+            child.start.set_exception(err)
+            child.result.set_exception(err)
+        elif t == "ChildWorkflowExecutionCompleted":
+            v = a.get("result")
+            child.result.set_result(converter.decode(v, child.result_type) if child.result_type else v)
+        elif t == "ChildWorkflowExecutionFailed":
+            child.result.set_exception(self._child_error(child, a.get("retry_state"),
+                                                         failure_to_error(a.get("failure")), run_id))
+        elif t == "ChildWorkflowExecutionCanceled":
+            d = a.get("details")
+            self._reject_child_cancelled(child, d if isinstance(d, list) else () if d is None else (d,))
+        elif t == "ChildWorkflowExecutionTimedOut":
+            child.result.set_exception(self._child_error(
+                child, a.get("retry_state"),
+                TimeoutFailureError("Child Workflow execution timed out", type=TimeoutType.START_TO_CLOSE), run_id))
+        elif t == "ChildWorkflowExecutionTerminated":
+            child.result.set_exception(self._child_error(child, RetryState.NON_RETRYABLE_FAILURE,
+                                                         TerminatedError("Child Workflow execution terminated"),
+                                                         run_id))
 
     # -- conditions
     def wait_condition(self, fn: Callable[[], bool]) -> asyncio.Future:
@@ -451,7 +722,9 @@ class WorkflowInstance:
             self.command(e.command)
         elif self.cancel_requested and _is_cancellation(e):
             self.command({"type": "cancel_workflow", "details": None})
-        elif isinstance(e, FailureError):
+        elif isinstance(e, (FailureError, WorkflowAlreadyStartedError)):
+            # a child's start that failed is a failure too (Temporal Python's
+            # WorkflowAlreadyStartedError is a FailureError)
             self.command({"type": "fail_workflow", "failure": error_to_failure(e)})
         elif self.task_failure is None:
             # any other error fails the workflow task: fix the code and it goes on
@@ -494,10 +767,11 @@ class WorkflowInstance:
                     self.loop.call_soon(fire)
                 else:
                     self.loop.call_soon(fire, context=context)
+        elif t in _OTHER_WORKFLOW_EVENTS:
+            self._apply_other_workflow_event(e, t, a)
         elif t.startswith(_UNSUPPORTED_PREFIXES) or (
                 t == "MarkerRecorded" and a.get("marker_name") == "core_local_activity"):
-            raise _Unsupported(f"{t} (child workflows, external signals and cancels, updates and local "
-                               "activities are not supported by the Python SDK)")
+            raise _Unsupported(f"{t} (updates and local activities are not supported by the Python SDK)")
         self.info_.history_length = e["event_id"]
 
     def _started(self, e: dict, a: dict):
@@ -622,7 +896,7 @@ def _args(v) -> list:
 def _is_cancellation(e: BaseException) -> bool:
     if isinstance(e, (asyncio.CancelledError, CancelledError)):
         return True
-    if isinstance(e, ActivityError):
+    if isinstance(e, (ActivityError, ChildWorkflowError)):
         return _is_cancellation(e.__cause__) if e.__cause__ is not None else False
     return False
 
@@ -673,6 +947,8 @@ def match(commands: list, events: list, started_id: int, run: WorkflowInstance):
             if c["type"] == "schedule_activity":
                 run.activity_event[c["activity_id"]] = e["event_id"]
                 run.activity_of[e["event_id"]] = c["activity_id"]
+            elif c["type"] in _INDEXED_COMMANDS:
+                run._initiated(c, e)
             ci, ei = ci + 1, ei + 1
         elif e and _deprecated_patch_event(e) and not (c and m and m[0] == "MarkerRecorded"
                                                          and m[1](c, a, run)):
@@ -807,4 +1083,9 @@ def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, nam
 
 
 def new_uuid4(inst: WorkflowInstance) -> uuid.UUID:
-    return uuid.UUID(int=inst.random.getrandbits(128), version=4)
+    """The next UUID of the run's id generator: the same as the TypeScript
+    SDK's uuid4() (and its default child workflow ids) at the same point of
+    the same run, so a history moves between the SDKs."""
+    if inst.id_random is None:
+        inst.id_random = _Sfc32(inst.info_.run_id)
+    return uuid.UUID(inst.id_random.uuid4())

@@ -794,8 +794,14 @@ def _history_parts(history):
     if isinstance(history, (str, bytes)):
         history = json.loads(history)
     if isinstance(history, dict):
-        return history["events"], history.get("workflow_id", "replay"), history.get("run_id") or "replay"
-    if isinstance(history, list):
-        return history, "replay", "replay"
-    return list(history.events), getattr(history, "workflow_id", "replay"), \
-        str(getattr(history, "run_id", None) or "replay")
+        events, wid, rid = history["events"], history.get("workflow_id", "replay"), history.get("run_id")
+    elif isinstance(history, list):
+        events, wid, rid = history, "replay", None
+    else:
+        events, wid, rid = list(history.events), getattr(history, "workflow_id", "replay"), \
+            getattr(history, "run_id", None)
+    # without a run id: the events' own, else the first run's, as the TypeScript
+    # SDK's runReplayHistory (uuid4() and default child ids are seeded with it)
+    if not rid and events:
+        rid = events[0].get("run_id") or (events[0].get("attributes") or {}).get("first_execution_run_id")
+    return events, wid, str(rid or "replay")

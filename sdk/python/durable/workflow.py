@@ -34,11 +34,12 @@ import inspect
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Optional, Sequence
+from enum import Enum
+from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _runtime, converter
 from ._runtime import ContinueAsNewError, Info, NondeterminismError
-from .common import RetryPolicy, to_seconds
+from .common import Priority, RetryPolicy, WorkflowIDReusePolicy, enum_value, to_seconds
 
 __all__ = [
     "defn", "run", "init", "signal", "query", "info", "now", "time", "uuid4", "random", "logger",
@@ -46,6 +47,9 @@ __all__ = [
     "ActivityCancellationType", "patched", "deprecate_patch", "continue_as_new", "ContinueAsNewError",
     "NondeterminismError", "Info", "upsert_search_attributes", "set_signal_handler",
     "set_dynamic_signal_handler", "set_query_handler", "get_signal_handler", "unsafe", "in_workflow",
+    "start_child_workflow", "execute_child_workflow", "ChildWorkflowHandle", "ParentClosePolicy",
+    "ChildWorkflowCancellationType", "get_external_workflow_handle", "get_external_workflow_handle_for",
+    "ExternalWorkflowHandle",
 ]
 
 
@@ -364,3 +368,230 @@ def set_query_handler(name: str, handler: Optional[Callable]) -> None:
         inst.query_handlers.pop(name, None)
     else:
         inst.query_handlers[name] = handler
+
+
+# ------------------------------------------------------------------ child workflows and other workflows
+class ParentClosePolicy(str, Enum):
+    """What the engine does to a child still open when its parent's run
+    closes (Temporal's temporalio.workflow.ParentClosePolicy; the values are
+    the engine's parent_close_policy)."""
+    TERMINATE = "terminate"
+    ABANDON = "abandon"
+    REQUEST_CANCEL = "request_cancel"
+
+
+class ChildWorkflowCancellationType(str, Enum):
+    """What cancelling a child's start or handle does (Temporal's
+    temporalio.workflow.ChildWorkflowCancellationType): every type but
+    ABANDON asks the child to cancel (request_cancel_external_workflow,
+    child_workflow_only); the handle then raises ChildWorkflowError (cause
+    CancelledError) at once (ABANDON, TRY_CANCEL), once the child got the
+    request (WAIT_CANCELLATION_REQUESTED), or settles as the child closes
+    (WAIT_CANCELLATION_COMPLETED, the default)."""
+    ABANDON = "abandon"
+    TRY_CANCEL = "try_cancel"
+    WAIT_CANCELLATION_COMPLETED = "wait_cancellation_completed"
+    WAIT_CANCELLATION_REQUESTED = "wait_cancellation_requested"
+
+
+def _workflow_name(wf) -> str:
+    if isinstance(wf, str):
+        return wf
+    n = getattr(wf, "__durable_workflow_name__", None)
+    if n is not None:
+        return n
+    d = getattr(wf, "__durable_workflow__", None)
+    if d is None:
+        raise TypeError(f"{wf!r} is neither a workflow type name, a @workflow.defn class nor its @workflow.run method")
+    return d.name
+
+
+def _workflow_result_hint(wf):
+    """The return hint of the run method of a @workflow.defn class (or of the run method given)."""
+    if isinstance(wf, str):
+        return None
+    d = getattr(wf, "__durable_workflow__", None)
+    fn = getattr(d.cls, d.run_fn_name) if d is not None else wf
+    return _return_hint(fn) if callable(fn) else None
+
+
+def _signal_name(sig) -> str:
+    if isinstance(sig, str):
+        return sig
+    n = getattr(sig, "__durable_signal_name__", None)
+    if n is None:
+        raise TypeError(f"{sig!r} is neither a signal name nor a @workflow.signal method")
+    return n
+
+
+def _arg_list(arg, args) -> list:
+    """`arg` then `args`, as start_activity takes them."""
+    out = list(args) if args else []
+    return [arg, *out] if arg is not _NO_ARG else out
+
+
+async def _settled(inst, fut: asyncio.Future, on_cancel: Callable[[], None]):
+    """Wait for `fut`; a cancellation of the waiting task calls `on_cancel`
+    and goes on waiting (what `fut` becomes then says what happened), as
+    Temporal Python's child handles do. A run being dropped stops it."""
+    while True:
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            if fut.cancelled() or inst.disposed:
+                raise
+            on_cancel()
+
+
+class ChildWorkflowHandle(asyncio.Task):
+    """A started child workflow (Temporal's temporalio.workflow.ChildWorkflowHandle):
+    an asyncio task; await it for the child's result (ChildWorkflowError with
+    the cause when the child did not complete). Cancelling it (or the task
+    that awaits it) cancels the child as its cancellation type says."""
+
+    def __init__(self, inst, child, loop):
+        self._inst = inst
+        self._child = child
+        super().__init__(_settled(inst, child.result, lambda: inst.cancel_child(child)), loop=loop,
+                         name=f"child: {child.workflow_type} {child.workflow_id}")
+
+    def cancel(self, msg=None) -> bool:
+        """Cancel the child as its cancellation type says (also what cancelling
+        the task that awaits this handle does); the handle then settles with
+        ChildWorkflowError whose cause is CancelledError (or however the child
+        closed, for WAIT_CANCELLATION_COMPLETED)."""
+        if self.done():
+            return False
+        if self._inst.disposed:
+            return super().cancel(msg)
+        self._inst.cancel_child(self._child)
+        return True
+
+    @property
+    def id(self) -> str:
+        """The child's workflow id."""
+        return self._child.workflow_id
+
+    @property
+    def first_execution_run_id(self) -> Optional[str]:
+        """The run id of the child's first run (continue-as-new and retries make more)."""
+        return self._child.run_id
+
+    async def signal(self, signal, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
+        """Signal the child (signal_external_workflow, child_workflow_only); returns once it was delivered."""
+        await _signal_external(self._inst, self._child.workflow_id, None, _signal_name(signal),
+                               _arg_list(arg, args), True)
+
+
+async def _signal_external(inst, workflow_id, run_id, name, args, child_only):
+    fut, cmd = inst.signal_external(workflow_id, run_id, name, args, child_only)
+    try:
+        await fut
+    except asyncio.CancelledError:
+        # one not sent yet is dropped; once sent, a signal cannot be called back
+        inst.unsend(cmd)
+        raise
+
+
+async def start_child_workflow(workflow, arg: Any = _NO_ARG, *, args: Sequence[Any] = (), id: Optional[str] = None,
+                               task_queue: Optional[str] = None, result_type: Optional[type] = None,
+                               cancellation_type: ChildWorkflowCancellationType =
+                               ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+                               parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE,
+                               execution_timeout=None, run_timeout=None, task_timeout=None,
+                               id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                               retry_policy: Optional[RetryPolicy] = None, cron_schedule: str = "",
+                               memo: Optional[dict] = None, search_attributes: Optional[dict] = None,
+                               priority: Union[Priority, int, None] = None,
+                               required_capabilities: Optional[dict] = None, **_ignored) -> ChildWorkflowHandle:
+    """Start a child workflow and return its handle once it started
+    (WorkflowAlreadyStartedError when its id is taken). `id` defaults to
+    `uuid4()` (the same id the TypeScript SDK makes at the same point); the
+    child runs in this namespace, by default on this run's task queue."""
+    for k in ("versioning_intent", "static_summary", "static_details"):
+        _ignored.pop(k, None)          # durable has no user metadata or versioning intents
+    if _ignored:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(_ignored))}")
+    if cron_schedule:
+        raise ValueError("child workflows cannot have a cron_schedule: durable has no cron schedules")
+    inst = _runtime.current()
+    cmd: dict = {"type": "start_child_workflow", "workflow_id": id or str(uuid4()),
+                 "workflow_type": _workflow_name(workflow), "input": converter.encode_args(_arg_list(arg, args)),
+                 "task_queue": task_queue or inst.info_.task_queue}
+    for k, v in (("execution_timeout", execution_timeout), ("run_timeout", run_timeout),
+                 ("task_timeout", task_timeout)):
+        if v is not None:
+            cmd[k] = _runtime._duration_value(v)
+    if retry_policy is not None:
+        cmd["retry_policy"] = retry_policy.to_json()
+    cmd["id_reuse_policy"] = enum_value(id_reuse_policy, WorkflowIDReusePolicy, "id_reuse_policy")
+    cmd["parent_close_policy"] = enum_value(parent_close_policy, ParentClosePolicy, "parent_close_policy")
+    if search_attributes:
+        cmd["search_attributes"] = dict(search_attributes)
+    if memo:
+        cmd["memo"] = {k: converter.encode(v) for k, v in memo.items()}
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        priority = Priority(priority_key=priority)
+    if priority is not None:
+        for k, v in (("priority", priority.priority_key), ("fairness_key", priority.fairness_key),
+                     ("fairness_weight", priority.fairness_weight)):
+            if v is not None:
+                cmd[k] = v
+    if required_capabilities is not None:
+        cmd["required_capabilities"] = required_capabilities
+    ctype = enum_value(cancellation_type, ChildWorkflowCancellationType, "cancellation_type")
+    if result_type is None:
+        result_type = _workflow_result_hint(workflow)
+    child = inst.start_child(cmd, ctype, result_type)
+    handle = ChildWorkflowHandle(inst, child, inst.loop)
+    inst.loop._tasks.append(handle)
+    await _settled(inst, child.start, lambda: inst.cancel_child(child))
+    return handle
+
+
+async def execute_child_workflow(workflow, arg: Any = _NO_ARG, **kwargs) -> Any:
+    """`start_child_workflow` and wait for the child's result."""
+    handle = await start_child_workflow(workflow, arg, **kwargs)
+    return await handle
+
+
+class ExternalWorkflowHandle:
+    """Another workflow of this namespace, by id (Temporal's
+    temporalio.workflow.ExternalWorkflowHandle): the given run, else the
+    id's running run."""
+
+    def __init__(self, workflow_id: str, run_id: Optional[str] = None):
+        self._id = workflow_id
+        self._run_id = run_id
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def run_id(self) -> Optional[str]:
+        return self._run_id
+
+    async def signal(self, signal, arg: Any = _NO_ARG, *, args: Sequence[Any] = ()) -> None:
+        """Signal it (signal_external_workflow); returns once delivered, raises
+        ApplicationError (type EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND) when no such workflow is running."""
+        await _signal_external(_runtime.current(), self._id, self._run_id, _signal_name(signal),
+                               _arg_list(arg, args), False)
+
+    async def cancel(self, *, reason: Optional[str] = None) -> None:
+        """Ask it to cancel (request_cancel_external_workflow); returns once it got the
+        request, raises ApplicationError (type EXTERNAL_WORKFLOW_EXECUTION_NOT_FOUND) when
+        no such workflow is running. `reason` becomes its cancel request's cause."""
+        await _runtime.current().cancel_external(self._id, self._run_id, False, reason)
+
+
+def get_external_workflow_handle(workflow_id: str, *, run_id: Optional[str] = None) -> ExternalWorkflowHandle:
+    """A handle to signal or cancel another workflow (Temporal's get_external_workflow_handle)."""
+    _runtime.current()
+    return ExternalWorkflowHandle(workflow_id, run_id)
+
+
+def get_external_workflow_handle_for(workflow, workflow_id: str, *,
+                                     run_id: Optional[str] = None) -> ExternalWorkflowHandle:
+    """`get_external_workflow_handle` (Temporal's typed variant; `workflow` only types it)."""
+    return get_external_workflow_handle(workflow_id, run_id=run_id)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
+import enum
 import inspect
 import logging
 import random
@@ -66,7 +68,8 @@ _MATCH = {
     "request_cancel_external_workflow": ("RequestCancelExternalWorkflowExecutionInitiated",
                                          lambda c, a, run: c["workflow_id"] == _wid(a)),
     "accept_update": ("WorkflowExecutionUpdateAccepted", lambda c, a, run:
-                      c["update_id"] == a["protocol_instance_id"]),
+                      c["update_id"] == a["protocol_instance_id"]
+                      and c["name"] == ((a.get("accepted_request") or {}).get("input") or {}).get("name")),
     "complete_update": ("WorkflowExecutionUpdateCompleted", lambda c, a, run:
                         c["update_id"] == a["meta"]["update_id"]),
     "complete_workflow": ("WorkflowExecutionCompleted", lambda c, a, run: True),
@@ -77,9 +80,9 @@ _MATCH = {
 COMMAND_EVENTS = frozenset(event for event, _ in _MATCH.values())
 
 # events of features this SDK does not run (children, external signals and
-# cancels, updates, local activities): a history with them fails the task
+# cancels, local activities): a history with them fails the task
 _UNSUPPORTED_PREFIXES = ("ChildWorkflowExecution", "StartChildWorkflow", "ExternalWorkflow",
-                         "SignalExternal", "RequestCancelExternal", "WorkflowExecutionUpdate")
+                         "SignalExternal", "RequestCancelExternal")
 
 
 class NondeterminismError(Exception):
@@ -216,6 +219,53 @@ class _Condition:
     future: asyncio.Future
 
 
+class HandlerUnfinishedPolicy(enum.Enum):
+    """What to do about a handler still running when the workflow closes
+    (Temporal's workflow.HandlerUnfinishedPolicy): warn in the worker's log,
+    or not. Either way the handler is abandoned; its update's caller gets
+    WorkflowNotRunningError."""
+    WARN_AND_ABANDON = 1
+    ABANDON = 2
+
+
+@dataclass(frozen=True)
+class UpdateInfo:
+    """`workflow.current_update_info()`: the update a handler runs for."""
+    id: str
+    name: str
+
+
+_update_info: contextvars.ContextVar = contextvars.ContextVar("durable_update_info", default=None)
+
+
+@dataclass
+class _Update:
+    update_id: str
+    name: str
+    input: Any          # the request's args as the engine has them (echoed by accept_update)
+    validate: bool
+
+
+def _with_update_options(fn, validator, unfinished_policy):
+    """A handler given to set_update_handler with a validator: a wrapper that carries it."""
+    if inspect.iscoroutinefunction(fn):
+        async def handler(*a):
+            return await fn(*a)
+    else:
+        def handler(*a):
+            return fn(*a)
+    handler.__durable_update_validator__ = validator
+    handler.__durable_update_policy__ = unfinished_policy
+    handler.__wrapped__ = fn
+    return handler
+
+
+def _of_class(fn, obj) -> bool:
+    """Whether fn is defined in the body of obj's class (a validator kept under another name)."""
+    return obj is not None and inspect.isfunction(fn) and \
+        fn.__qualname__.rpartition(".")[0] == type(obj).__qualname__
+
+
 @dataclass
 class Info:
     """`workflow.info()`: what the run knows about itself (Temporal's workflow.Info)."""
@@ -289,6 +339,11 @@ class WorkflowInstance:
         self.dynamic_signal = defn.dynamic_signal
         self.dynamic_query = defn.dynamic_query
         self.signal_buffer: list = []       # (name, args) with no handler yet
+        self.update_handlers: dict = dict(defn.updates)
+        self.dynamic_update = defn.dynamic_update
+        self.update_buffer: list = []       # _Update with no handler yet (rejected at the activation's end)
+        self.running_updates: dict = {}     # accepted update id -> (name, unfinished policy)
+        self.running_signals = 0            # async signal handlers not done (all_handlers_finished)
         self.cancel_requested = False
         self.logger = _ReplayAwareLogger(self)
         self.pending: Optional[tuple] = None      # (last activation's commands, its WorkflowTaskStarted id)
@@ -395,6 +450,7 @@ class WorkflowInstance:
         call_args = [args[0], *args[1]] if dynamic else converter.decode_args(args, fn)
         if inspect.iscoroutinefunction(fn):
             task = self.loop.create_task(bound(*call_args))
+            self.running_signals += 1
             task.add_done_callback(self._handler_done)
         else:
             def run():
@@ -405,8 +461,141 @@ class WorkflowInstance:
             self.loop.call_soon(run)
 
     def _handler_done(self, t: asyncio.Task):
+        self.running_signals -= 1
         if not t.cancelled() and t.exception() is not None:
             self._fail(t.exception())
+
+    # -- updates (docs/protocol.md, "Updates"; replay step 4.3)
+    def apply_update(self, update_id: str, name: str, input, validate: bool):
+        """An update of this activation: a task's message (`validate`: its
+        validator decides) or, on replay, an accepted update (no validator,
+        as Temporal's core SDK). With no handler yet it waits in a buffer; a
+        handler set later in the activation takes it, else it is rejected
+        when the activation ends."""
+        u = _Update(update_id, name, input, validate)
+        if not self._do_update(u):
+            self.update_buffer.append(u)
+
+    def set_update_handler(self, name: Optional[str], fn, validator=None,
+                           unfinished_policy=None):
+        if name is None:
+            self.dynamic_update = fn
+        elif fn is None:
+            self.update_handlers.pop(name, None)
+        else:
+            if validator is not None:
+                fn = _with_update_options(fn, validator, unfinished_policy)
+            self.update_handlers[name] = fn
+        buffered, self.update_buffer = self.update_buffer, []
+        for u in buffered:
+            if not self._do_update(u):
+                self.update_buffer.append(u)
+
+    def _bind(self, fn):
+        return fn.__get__(self.obj) if _is_method(fn, self.obj) or _of_class(fn, self.obj) else fn
+
+    def _do_update(self, u: "_Update") -> bool:
+        """Validate, accept and run one update; False when no handler takes it."""
+        fn = self.update_handlers.get(u.name)
+        dynamic = fn is None
+        if dynamic:
+            fn = self.dynamic_update
+            if fn is None:
+                return False
+        raw = _args(u.input)
+        info = UpdateInfo(id=u.update_id, name=u.name)
+        ctx = contextvars.copy_context()
+        ctx.run(_update_info.set, info)
+        try:
+            validator = getattr(fn, "__durable_update_validator__", None)
+            if u.validate and validator is not None:
+                vargs = [u.name, *raw] if dynamic else converter.decode_args(raw, validator)
+                r = ctx.run(self._bind(validator), *vargs)
+                if inspect.iscoroutine(r):
+                    r.close()
+                    raise ApplicationError(f"the validator of update {u.name!r} is async: validators must be plain "
+                                           "functions", type="IllegalStateError", non_retryable=True)
+            call_args = [u.name, *raw] if dynamic else converter.decode_args(raw, fn)
+        except Exception as e:          # noqa: BLE001 - the validator's (or decoding's) error rejects the update
+            self._reject_update(u.update_id, error_to_failure(e))
+            return True
+        self.command({"type": "accept_update", "update_id": u.update_id, "name": u.name, "args": u.input})
+        self.running_updates[u.update_id] = (u.name, getattr(fn, "__durable_update_policy__", None))
+        bound = self._bind(fn)
+        if inspect.iscoroutinefunction(fn):
+            try:
+                coro = ctx.run(bound, *call_args)
+            except BaseException as e:  # noqa: B902 - a call that cannot start is the handler's error
+                self.loop.call_soon(self._update_finished, u.update_id, None, e)
+                return True
+            task = self.loop.create_task(coro, context=ctx)
+            task.add_done_callback(lambda t, uid=u.update_id: self._update_done(uid, t))
+            # the handler runs at once up to its first await, before what the
+            # activation's events unblocked goes on (as the TypeScript SDK's does)
+            if asyncio.current_task(self.loop) is None and self.loop._ready:
+                h = self.loop._ready.pop()
+                if not h._cancelled:
+                    h._run()
+        else:
+            try:
+                result, error = ctx.run(bound, *call_args), None
+            except BaseException as e:  # noqa: B902 - routed by _update_finished
+                result, error = None, e
+            self.loop.call_soon(self._update_finished, u.update_id, result, error)
+        return True
+
+    def _update_done(self, update_id: str, t: asyncio.Task):
+        if t.cancelled():
+            self._update_finished(update_id, None, asyncio.CancelledError())
+        else:
+            self._update_finished(update_id, None if t.exception() else t.result(), t.exception())
+
+    def _update_finished(self, update_id: str, result, error: Optional[BaseException]):
+        """complete_update with the handler's result, or with its failure when it
+        raised a FailureError (ApplicationError, ...) or was cancelled; any
+        other error fails the workflow task, as the run method's would."""
+        self.running_updates.pop(update_id, None)
+        if self.disposed:
+            return
+        if error is None:
+            self.command({"type": "complete_update", "update_id": update_id, "result": converter.encode(result)})
+        elif isinstance(error, asyncio.CancelledError):
+            self.command({"type": "complete_update", "update_id": update_id,
+                          "failure": error_to_failure(CancelledError("update handler cancelled"))})
+        elif isinstance(error, FailureError):
+            self.command({"type": "complete_update", "update_id": update_id, "failure": error_to_failure(error)})
+        else:
+            self._fail(error)
+
+    def _reject_update(self, update_id: str, failure: dict):
+        """reject_update goes in even after a close command of this activation,
+        before it (a close must be last; every message must be answered)."""
+        if self.disposed:
+            return
+        cmd = {"type": "reject_update", "update_id": update_id, "failure": failure}
+        close = next((i for i, c in enumerate(self.commands) if c["type"] in CLOSE_COMMANDS), None)
+        if close is None:
+            self.commands.append(cmd)
+        else:
+            self.commands.insert(close, cmd)
+
+    def _reject_buffered_updates(self):
+        buffered, self.update_buffer = self.update_buffer, []
+        known = ", ".join(sorted(self.update_handlers)) or "none"
+        for u in buffered:
+            self._reject_update(u.update_id, {"message": f"No registered handler for update: {u.name} (known: {known})",
+                                              "type": "ApplicationFailure", "non_retryable": True})
+
+    def all_handlers_finished(self) -> bool:
+        return not self.running_updates and not self.running_signals
+
+    def _warn_unfinished(self):
+        running = [f"{n} (id {i})" for i, (n, p) in self.running_updates.items()
+                   if p is None or p == HandlerUnfinishedPolicy.WARN_AND_ABANDON]
+        if running:
+            self.logger.warning("Workflow finished while update handlers are still running: %s. Their callers get "
+                                "an error. Wait for workflow.all_handlers_finished before returning, or set "
+                                "unfinished_policy=HandlerUnfinishedPolicy.ABANDON.", ", ".join(running))
 
     # -- starting and closing
     def start(self, args: list):
@@ -439,6 +628,8 @@ class WorkflowInstance:
                 self._fail(CancelledError("workflow main task cancelled"))
             return
         e = t.exception()
+        if (e is None or isinstance(e, ContinueAsNewError)) and self.running_updates:
+            self._warn_unfinished()
         if e is None:
             self.command({"type": "complete_workflow", "result": converter.encode(t.result())})
         else:
@@ -520,7 +711,7 @@ class WorkflowInstance:
         self.start(_args(a.get("input")))
 
     # -- one activation
-    def activate(self, events: list, clock: datetime, replaying: bool, markers: set) -> list:
+    def activate(self, events: list, clock: datetime, replaying: bool, markers: set, updates: tuple = ()) -> list:
         global _current
         self.commands = []
         self.replaying = replaying
@@ -532,7 +723,11 @@ class WorkflowInstance:
         try:
             for e in events:
                 self.apply(e)
+            for update_id, name, input, validate in updates:
+                self.apply_update(update_id, name, input, validate)
             self._run_until_blocked()
+            if self.update_buffer and self.task_failure is None:
+                self._reject_buffered_updates()
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
@@ -713,7 +908,25 @@ def _patch_ids(events: list) -> set:
             if e["event_type"] == "MarkerRecorded" and e["attributes"].get("marker_name") == "core_patch"}
 
 
-def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
+def _accepted_updates(history: list, k: int) -> list:
+    """Step 4.3 on replay: the updates the task of boundary k accepted (its
+    WorkflowExecutionUpdateAccepted command events, in order), applied
+    without their validators."""
+    out = []
+    for e in history[k + 1:]:
+        t = e["event_type"]
+        if t == "WorkflowTaskStarted":
+            break
+        if t == "WorkflowExecutionUpdateAccepted":
+            a = e["attributes"]
+            req = a.get("accepted_request") or {}
+            inp = req.get("input") or {}
+            out.append((a.get("protocol_instance_id") or (req.get("meta") or {}).get("update_id"),
+                        inp.get("name"), inp.get("args"), False))
+    return out
+
+
+def advance(inst: WorkflowInstance, history: list, *, current: bool, messages: Optional[list] = None) -> tuple:
     """docs/protocol.md, "The procedure", step 4, from where `inst` stands:
     `history` holds the events after its last activation (a whole history
     for a new instance). For each boundary: match the previous activation's
@@ -731,8 +944,12 @@ def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
             match(inst.pending[0], [e for e in seg if e["event_type"] in COMMAND_EVENTS], inst.pending[1], inst)
         past = not (current and k == len(history) - 1)
         after = history[k + 1:bounds[i + 1] if i + 1 < len(bounds) else len(history)]
+        if past:
+            updates = _accepted_updates(history, k)
+        else:
+            updates = [(m["update_id"], m["name"], m.get("args"), True) for m in messages or ()]
         commands = inst.activate(seg, _parse_time(history[k]["event_time"]), past,
-                                 _patch_ids(after) if past else set())
+                                 _patch_ids(after) if past else set(), updates)
         if inst.task_failure is not None:
             raise inst.task_failure
         inst.pending = (commands, history[k]["event_id"])
@@ -767,7 +984,7 @@ def continuation(inst: WorkflowInstance, history: list) -> Optional[list]:
 
 
 def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str, task_queue: str,
-           current: bool) -> tuple:
+           current: bool, messages: Optional[list] = None) -> tuple:
     """Replay a whole `history` on a new instance; return (instance, commands
     of the last activation, trailing events). Raises as `advance` (the
     instance is then disposed). The caller disposes the instance it gets
@@ -776,7 +993,7 @@ def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str
         raise ValueError("replay needs a whole history, starting with WorkflowExecutionStarted")
     inst = WorkflowInstance(defn, workflow_id, run_id, namespace, task_queue)
     try:
-        commands, trailing = advance(inst, history, current=current)
+        commands, trailing = advance(inst, history, current=current, messages=messages)
     except BaseException:
         inst.dispose()
         raise
@@ -794,12 +1011,12 @@ def task_failure(e: BaseException) -> dict:
 
 
 def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, namespace: str,
-                      task_queue: str) -> tuple:
+                      task_queue: str, messages: Optional[list] = None) -> tuple:
     """docs/protocol.md, "The procedure", with no cache: ("complete",
     commands) or ("fail", failure)."""
     try:
         inst, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
-                                   task_queue=task_queue, current=True)
+                                   task_queue=task_queue, current=True, messages=messages)
         inst.dispose()
         return "complete", commands
     except BaseException as e:     # noqa: B902 - a bug of the code fails the task, never the worker

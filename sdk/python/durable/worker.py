@@ -478,9 +478,9 @@ class Worker:
                 if inst is None:
                     inst, out, _ = _runtime.replay(defn, history, workflow_id=task["workflow_id"], run_id=run_id,
                                                    namespace=self.namespace, task_queue=task["task_queue"],
-                                                   current=True)
+                                                   current=True, messages=task.get("messages"))
                 else:
-                    out, _ = _runtime.advance(inst, rest, current=True)
+                    out, _ = _runtime.advance(inst, rest, current=True, messages=task.get("messages"))
             except BaseException as e:      # noqa: B902 - a replay error fails the task, never the worker
                 if inst is not None:
                     inst.dispose()
@@ -507,7 +507,11 @@ class Worker:
                 res = await _call(conn, _COMPLETE_WFT, (token, _json(out), self._eager))
                 self.completed["workflow"] += 1
                 handed = sum(1 for t in (res or {}).get("tasks") or () if t.get("kind") == "activity")
-                if self._max_cached and not inst.closed and (res or {}).get("outcome") == "completed":
+                # a completion of only update rejections may leave no event (an update's
+                # speculative task, docs/protocol.md "Updates"): the next task's history then
+                # does not continue this instance, so it is not kept
+                if self._max_cached and not inst.closed and (res or {}).get("outcome") == "completed" and \
+                        not (task.get("messages") and all(c["type"] == "reject_update" for c in out)):
                     self._keep(run_id, inst)
                     inst = None
                 return res

@@ -37,7 +37,7 @@ from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from . import _runtime, converter
-from ._runtime import ContinueAsNewError, Info, NondeterminismError
+from ._runtime import ContinueAsNewError, HandlerUnfinishedPolicy, Info, NondeterminismError, UpdateInfo
 from .common import RetryPolicy, to_seconds
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "ActivityCancellationType", "patched", "deprecate_patch", "continue_as_new", "ContinueAsNewError",
     "NondeterminismError", "Info", "upsert_search_attributes", "set_signal_handler",
     "set_dynamic_signal_handler", "set_query_handler", "get_signal_handler", "unsafe", "in_workflow",
+    "update", "UpdateInfo", "HandlerUnfinishedPolicy", "current_update_info", "all_handlers_finished",
+    "set_update_handler", "set_dynamic_update_handler", "get_update_handler",
 ]
 
 
@@ -63,6 +65,8 @@ class _Definition:
     dynamic_signal: Optional[Callable] = None
     dynamic_query: Optional[Callable] = None
     init_takes_args: bool = False
+    updates: dict = field(default_factory=dict)
+    dynamic_update: Optional[Callable] = None
 
 
 def defn(cls: Optional[type] = None, *, name: Optional[str] = None, sandboxed: bool = True):
@@ -84,6 +88,10 @@ def defn(cls: Optional[type] = None, *, name: Optional[str] = None, sandboxed: b
                 d.queries[v.__durable_query_name__] = v
             if getattr(v, "__durable_query_dynamic__", False):
                 d.dynamic_query = v
+            if getattr(v, "__durable_update_name__", None) is not None:
+                d.updates[v.__durable_update_name__] = v
+            if getattr(v, "__durable_update_dynamic__", False):
+                d.dynamic_update = v
         d.init_takes_args = getattr(c.__init__, "__durable_workflow_init__", False)
         run_fn = getattr(c, run_fns[0])
         if not inspect.iscoroutinefunction(run_fn):
@@ -364,3 +372,65 @@ def set_query_handler(name: str, handler: Optional[Callable]) -> None:
         inst.query_handlers.pop(name, None)
     else:
         inst.query_handlers[name] = handler
+
+
+# ------------------------------------------------------------------ updates
+def update(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: Optional[str] = None):
+    """An update handler method (Temporal's @workflow.update), `def` or
+    `async def`: its return value is the update's result; an
+    `ApplicationError` (any `FailureError`) it raises fails the update, any
+    other exception fails the workflow task. `@<handler>.validator` marks a
+    plain method run before the update is accepted: raising rejects the
+    update, which then leaves no trace in the history. `dynamic=True` takes
+    every update with no handler of its own, called as `(name, *args)`."""
+
+    def wrap(f):
+        if dynamic:
+            f.__durable_update_dynamic__ = True
+        else:
+            f.__durable_update_name__ = name or f.__name__
+        f.__durable_update_policy__ = unfinished_policy
+
+        def validator(v: Callable) -> Callable:
+            if inspect.iscoroutinefunction(v):
+                raise ValueError(f"update validator {v.__name__} must not be async")
+            f.__durable_update_validator__ = v
+            return v
+
+        f.validator = validator
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def current_update_info() -> Optional[UpdateInfo]:
+    """The update the calling code runs for (`.id`, `.name`), inside an
+    update handler and what it starts; else None."""
+    _runtime.current()
+    return _runtime._update_info.get()
+
+
+def all_handlers_finished() -> bool:
+    """True when no update handler and no async signal handler is running:
+    `await workflow.wait_condition(workflow.all_handlers_finished)` before
+    returning, so that updates complete rather than fail for their callers."""
+    return _runtime.current().all_handlers_finished()
+
+
+def set_update_handler(name: str, handler: Optional[Callable], *, validator: Optional[Callable] = None,
+                       unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON) -> None:
+    """Set (or with None remove) the handler of update `name`; buffered updates of that name run at once."""
+    _runtime.current().set_update_handler(name, handler, validator, unfinished_policy)
+
+
+def set_dynamic_update_handler(handler: Optional[Callable], *, validator: Optional[Callable] = None) -> None:
+    """The handler of every update with no handler of its own, called as `handler(name, *args)`."""
+    if handler is not None and validator is not None:
+        handler = _runtime._with_update_options(handler, validator, None)
+    _runtime.current().set_update_handler(None, handler)
+
+
+def get_update_handler(name: str) -> Optional[Callable]:
+    return _runtime.current().update_handlers.get(name)

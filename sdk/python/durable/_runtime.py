@@ -687,7 +687,7 @@ class WorkflowInstance:
                     self.loop.call_soon(fire, context=context)
         elif t.startswith(_UNSUPPORTED_PREFIXES) or (
                 t == "MarkerRecorded" and a.get("marker_name") == "core_local_activity"):
-            raise _Unsupported(f"{t} (child workflows, external signals and cancels, updates and local "
+            raise _Unsupported(f"{t} (child workflows, external signals and cancels, and local "
                                "activities are not supported by the Python SDK)")
         self.info_.history_length = e["event_id"]
 

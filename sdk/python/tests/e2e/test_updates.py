@@ -120,6 +120,29 @@ class Dynamic:
         return name
 
 
+@workflow.defn
+class Abandons:
+    def __init__(self):
+        self.go = False
+
+    @workflow.run
+    async def run(self) -> str:
+        await workflow.wait_condition(lambda: self.go)
+        return "closed"
+
+    @workflow.signal
+    def proceed(self):
+        self.go = True
+
+    @workflow.update
+    async def hang(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.update(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def hang_quietly(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
 class UpdateTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
         self.c = E2EClient(CLUSTER.dsn)
@@ -207,6 +230,21 @@ class UpdateTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(await h.execute_update("stop"), "stop")
             self.assertEqual(await h.result(), [["whatever", [1, 2]], ["stop", []]])
         await Replayer(workflows=[Dynamic]).replay_workflow(await self.c.history(h.id))
+
+    async def test_unfinished_handler_warns_and_its_caller_fails(self):
+        # HandlerUnfinishedPolicy: WARN_AND_ABANDON logs a warning when the run
+        # completes with the handler running; the update's caller gets an error
+        async with self.worker(Abandons):
+            h = await self.c.start_workflow(Abandons, id=f"ab-{self.q}", task_queue=self.q)
+            uh = await h.start_update(Abandons.hang, id="h1")
+            await h.start_update(Abandons.hang_quietly, id="h2")
+            with self.assertLogs("durable.workflow", "WARNING") as logs:
+                await h.signal(Abandons.proceed)
+                self.assertEqual(await h.result(), "closed")
+            self.assertIn("hang (id h1)", "\n".join(logs.output))
+            self.assertNotIn("h2", "\n".join(logs.output))
+            with self.assertRaises(WorkflowNotRunningError):
+                await uh.result()
 
     async def test_update_admitted_without_worker(self):
         # start_update(ADMITTED) returns while no worker runs; the worker later accepts and completes it

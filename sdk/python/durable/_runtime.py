@@ -40,7 +40,7 @@ from typing import Any, Callable, Optional
 
 from . import converter
 from .common import RetryPolicy, to_seconds
-from .exceptions import (ActivityError, ApplicationError, CancelledError, FailureError,
+from .exceptions import (ActivityError, ApplicationError, CancelledError, FailureError, RetryState,
                          error_to_failure, failure_to_error)
 
 CLOSE_COMMANDS = ("complete_workflow", "fail_workflow", "cancel_workflow", "continue_as_new")
@@ -219,6 +219,72 @@ class _Condition:
     future: asyncio.Future
 
 
+LOCAL_ACTIVITY_MARKER = "core_local_activity"     # Temporal core's marker name, as the TypeScript SDK's
+DEFAULT_LOCAL_RETRY_THRESHOLD = 60.0               # seconds (Temporal's default local retry threshold)
+
+
+class LocalActivityHandle(asyncio.Future):
+    """The future of one scheduled local activity attempt series (between timer backoffs)."""
+    activity_id: str
+
+    def cancel(self, msg=None) -> bool:
+        return self._durable_cancel()
+
+
+class _LocalBackoff(Exception):
+    """A local activity's backoff is longer than its local retry threshold: the
+    workflow waits on a durable timer, then schedules attempt `attempt`."""
+
+    def __init__(self, attempt: int, backoff: float, original: datetime):
+        super().__init__("local activity backoff")
+        self.attempt, self.backoff, self.original = attempt, backoff, original
+
+
+@dataclass
+class _Local:
+    seq: int
+    activity_id: str
+    activity_type: str
+    cancellation_type: str
+    round: int
+    scheduled_now: datetime
+    request: dict
+    handle: asyncio.Future
+    handed: bool = False
+    result_type: Any = None
+
+
+def _local_mismatch(p: _Local, m: dict) -> Optional[str]:
+    if m.get("activity_id") != p.activity_id:
+        return (f"local activity marker (seq {m.get('seq')}) has activity id {m.get('activity_id')!r}, but the "
+                f"workflow code scheduled {p.activity_id!r}")
+    if m.get("activity_type") != p.activity_type:
+        return (f"local activity marker (seq {m.get('seq')}) has activity type {m.get('activity_type')!r}, but the "
+                f"workflow code scheduled {p.activity_type!r}")
+    return None
+
+
+def _iso_ms(t: datetime) -> str:
+    """A time as JavaScript's toISOString writes it (UTC, milliseconds, "Z"), as the TypeScript SDK's markers have it."""
+    t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _js_seconds(s: float) -> str:
+    """A backoff as the TypeScript SDK writes it: whole milliseconds, as seconds ("2s", "1.5s")."""
+    ms = round(s * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms / 1000}s"
+
+
+def _is_local_marker(c: Optional[dict]) -> bool:
+    return c is not None and c.get("type") == "record_marker" and c.get("marker_name") == LOCAL_ACTIVITY_MARKER
+
+
+def _is_local_marker_event(e: Optional[dict]) -> bool:
+    return e is not None and e["event_type"] == "MarkerRecorded" and \
+        (e.get("attributes") or {}).get("marker_name") == LOCAL_ACTIVITY_MARKER
+
+
 class HandlerUnfinishedPolicy(enum.Enum):
     """What to do about a handler still running when the workflow closes
     (Temporal's workflow.HandlerUnfinishedPolicy): warn in the worker's log,
@@ -344,6 +410,13 @@ class WorkflowInstance:
         self.update_buffer: list = []       # _Update with no handler yet (rejected at the activation's end)
         self.running_updates: dict = {}     # accepted update id -> (name, unfinished policy)
         self.running_signals = 0            # async signal handlers not done (all_handlers_finished)
+        self.local_pending: dict = {}       # seq -> _Local not resolved
+        self.local_awaiting: dict = {}      # seq -> _Local cancelled while replaying: its marker is to come
+        self.local_markers: list = []       # replay: the markers of the task replayed, not yet applied
+        self.local_round = 0
+        self.local_nondeterminism: Optional[str] = None
+        self.local_requests: list = []      # for the worker: local activities to start
+        self.local_cancels: list = []       # for the worker: {seq, cancel, drop}
         self.cancel_requested = False
         self.logger = _ReplayAwareLogger(self)
         self.pending: Optional[tuple] = None      # (last activation's commands, its WorkflowTaskStarted id)
@@ -597,6 +670,185 @@ class WorkflowInstance:
                                 "an error. Wait for workflow.all_handlers_finished before returning, or set "
                                 "unfinished_policy=HandlerUnfinishedPolicy.ABANDON.", ", ".join(running))
 
+    # -- local activities (docs/protocol.md, "Local activities"; as the TypeScript
+    # SDK's workflow/local-activities.ts: seqs shared with activities, one
+    # "round" per activation and per outcome, markers matched by seq)
+    def schedule_local(self, activity_type: str, input, opts: dict, attempt: int,
+                       original: Optional[datetime], result_type=None) -> "LocalActivityHandle":
+        """Ask for one local activity (from `attempt` on); no command is sent:
+        the worker runs it after this activation, or on replay its marker
+        resolves it."""
+        self.activity_seq += 1
+        seq = self.activity_seq
+        aid = opts.get("activity_id") or str(seq)
+        handle = LocalActivityHandle(loop=self.loop)
+        handle.activity_id = aid
+        handle._durable_cancel = lambda: self._cancel_local(seq, handle)
+        original = original or self.now
+        retry = opts.get("retry_policy")
+        initial = to_seconds(retry.initial_interval) if retry is not None and retry.initial_interval is not None else 1.0
+        request = {
+            "seq": seq, "activity_id": aid, "activity_type": activity_type, "input": input, "attempt": attempt,
+            "original_schedule_time": original,
+            "start_to_close": to_seconds(opts.get("start_to_close_timeout")),
+            "schedule_to_close": to_seconds(opts.get("schedule_to_close_timeout")),
+            "retry": {
+                "initial_interval": initial,
+                "backoff_coefficient": retry.backoff_coefficient if retry is not None else 2.0,
+                "maximum_interval": to_seconds(retry.maximum_interval) if retry is not None
+                and retry.maximum_interval is not None else 100 * initial,
+                "maximum_attempts": retry.maximum_attempts if retry is not None else 0,
+                "non_retryable_error_types": list(retry.non_retryable_error_types or ()) if retry is not None else [],
+            },
+            "local_retry_threshold": to_seconds(opts.get("local_retry_threshold")) if
+            opts.get("local_retry_threshold") is not None else DEFAULT_LOCAL_RETRY_THRESHOLD,
+        }
+        self.local_pending[seq] = _Local(seq, aid, activity_type, opts.get("cancellation_type") or "try_cancel",
+                                         self.local_round, self.now, request, handle, result_type=result_type)
+        return handle
+
+    def _cancel_local(self, seq: int, handle) -> bool:
+        p = self.local_pending.get(seq)
+        if p is None or p.handle is not handle or handle.done():
+            return False
+        err = ActivityError("Local activity cancelled", activity_id=p.activity_id, activity_type=p.activity_type,
+                            retry_state=RetryState.CANCEL_REQUESTED)
+        err.__cause__ = CancelledError("Local activity cancelled")
+        if p.round == self.local_round:
+            # never reached the worker: nothing ran, nothing to record
+            del self.local_pending[seq]
+            handle.set_exception(err)
+            return True
+        if p.cancellation_type == "wait_cancellation_completed":
+            # the attempt is asked to stop; its outcome (cancelled, or not) is recorded when it comes
+            if not self.replaying:
+                self.local_cancels.append({"seq": seq, "cancel": True, "drop": False})
+            return True
+        del self.local_pending[seq]
+        if self.replaying:
+            self.local_awaiting[seq] = p
+        else:
+            self.local_cancels.append({"seq": seq, "cancel": p.cancellation_type == "try_cancel", "drop": True})
+        self._record_local({
+            "seq": seq, "attempt": p.request["attempt"], "activity_id": p.activity_id,
+            "activity_type": p.activity_type, "complete_time": None, "backoff": None,
+            "original_schedule_time": _iso_ms(p.request["original_schedule_time"]),
+            "failure": {"message": "Local activity cancelled", "type": "CancelledFailure", "non_retryable": True},
+            "retry_state": "CANCEL_REQUESTED"})
+        handle.set_exception(err)
+        return True
+
+    def _record_local(self, details: dict):
+        self.command({"type": "record_marker", "marker_name": LOCAL_ACTIVITY_MARKER, "details": details})
+
+    def _resolve_local_from(self, p: "_Local", m: dict):
+        """Apply one outcome (a marker's details): the marker command, the clock, the handle."""
+        self.local_pending.pop(p.seq, None)
+        self._record_local(m)
+        if m.get("complete_time"):
+            self.now = max(self.now, _parse_time(m["complete_time"]))
+        if p.handle.done():
+            return
+        if m.get("failure") is not None:
+            if m.get("backoff"):
+                p.handle.set_exception(_LocalBackoff(m["attempt"] + 1, to_seconds(m["backoff"]),
+                                                     _parse_time(m["original_schedule_time"])))
+                return
+            cause = failure_to_error(m["failure"])
+            rs = m.get("retry_state")
+            err = ActivityError(f"Local activity failed: {cause.message}", activity_id=p.activity_id,
+                                activity_type=p.activity_type,
+                                retry_state=RetryState(rs) if rs in RetryState._value2member_map_ else rs)
+            err.__cause__ = cause
+            p.handle.set_exception(err)
+            return
+        v = m.get("result")
+        p.handle.set_result(converter.decode(v, p.result_type) if p.result_type else v)
+
+    def _resolve_next_local_marker(self) -> bool:
+        """Replay, once the code is blocked: resolve the pending local activity
+        the next marker of the task names (True: run the code again)."""
+        while self.local_markers:
+            m = self.local_markers[0]
+            cancelled = self.local_awaiting.pop(m.get("seq"), None)
+            if cancelled is not None:
+                self.local_markers.pop(0)
+                self.local_nondeterminism = self.local_nondeterminism or _local_mismatch(cancelled, m)
+                continue
+            p = self.local_pending.get(m.get("seq"))
+            if p is None:
+                return False
+            self.local_markers.pop(0)
+            wrong = _local_mismatch(p, m)
+            if wrong:
+                self.local_nondeterminism = self.local_nondeterminism or wrong
+                return False
+            self.local_round += 1
+            self._resolve_local_from(p, m)
+            return True
+        return False
+
+    def _collect_local(self):
+        """At the end of an activation: non-determinism found, and the local
+        activities to hand to the worker (live activations only)."""
+        if self.replaying and self.local_markers and not self.local_nondeterminism:
+            m = self.local_markers[0]
+            self.local_nondeterminism = (f"history has a local activity marker (seq {m.get('seq')}, activity type "
+                                         f"{m.get('activity_type')!r}) that the workflow code did not schedule")
+        if self.local_nondeterminism:
+            msg, self.local_nondeterminism = self.local_nondeterminism, None
+            raise NondeterminismError(msg, self.info_.history_length)
+        if not self.replaying and not self.closed:
+            for p in self.local_pending.values():
+                if not p.handed:
+                    p.handed = True
+                    self.local_requests.append(p.request)
+
+    def take_local(self) -> tuple:
+        """The local activities to start and the cancellations for the worker since it last asked."""
+        out = (self.local_requests, self.local_cancels)
+        self.local_requests, self.local_cancels = [], []
+        return out
+
+    def resolve_local(self, job: dict) -> list:
+        """A local activity's outcome from the worker, as an activation of its
+        own at the current workflow task: its commands (the marker first),
+        which are added to those the task will send."""
+        global _current
+        self.commands = []
+        self.replaying = False
+        self.local_round += 1
+        prev_loop = asyncio.events._get_running_loop()
+        prev, _current = _current, self
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            p = self.local_pending.get(job["seq"])
+            if p is not None:
+                m = {"seq": p.seq, "attempt": job["attempt"], "activity_id": p.activity_id,
+                     "activity_type": p.activity_type,
+                     "complete_time": _iso_ms(p.scheduled_now + timedelta(seconds=max(0.0, job.get("runtime") or 0))),
+                     "backoff": _js_seconds(job["backoff"]) if job.get("backoff") is not None else None,
+                     "original_schedule_time": _iso_ms(p.request["original_schedule_time"])}
+                if job.get("failure") is not None:
+                    m["failure"] = job["failure"]
+                    m["retry_state"] = job.get("retry_state") or "MAXIMUM_ATTEMPTS_REACHED"
+                else:
+                    m["result"] = job.get("result")
+                self._resolve_local_from(p, m)
+            self._run_until_blocked()
+            if self.update_buffer and self.task_failure is None:
+                self._reject_buffered_updates()
+            self._collect_local()
+        finally:
+            asyncio.events._set_running_loop(prev_loop)
+            _current = prev
+        if self.task_failure is not None:
+            raise self.task_failure
+        commands = list(self.commands)
+        if self.pending is not None:
+            self.pending = (self.pending[0] + commands, self.pending[1])
+        return commands
+
     # -- starting and closing
     def start(self, args: list):
         cls = self.defn.cls
@@ -685,10 +937,9 @@ class WorkflowInstance:
                     self.loop.call_soon(fire)
                 else:
                     self.loop.call_soon(fire, context=context)
-        elif t.startswith(_UNSUPPORTED_PREFIXES) or (
-                t == "MarkerRecorded" and a.get("marker_name") == "core_local_activity"):
-            raise _Unsupported(f"{t} (child workflows, external signals and cancels, and local "
-                               "activities are not supported by the Python SDK)")
+        elif t.startswith(_UNSUPPORTED_PREFIXES):
+            raise _Unsupported(f"{t} (child workflows, external signals and cancels are not supported by the "
+                               "Python SDK)")
         self.info_.history_length = e["event_id"]
 
     def _started(self, e: dict, a: dict):
@@ -711,12 +962,15 @@ class WorkflowInstance:
         self.start(_args(a.get("input")))
 
     # -- one activation
-    def activate(self, events: list, clock: datetime, replaying: bool, markers: set, updates: tuple = ()) -> list:
+    def activate(self, events: list, clock: datetime, replaying: bool, markers: set, updates: tuple = (),
+                 local_markers: tuple = ()) -> list:
         global _current
         self.commands = []
         self.replaying = replaying
         self.now = clock
         self.patch_markers |= markers
+        self.local_round += 1
+        self.local_markers = list(local_markers)
         prev_loop = asyncio.events._get_running_loop()
         prev, _current = _current, self
         asyncio.events._set_running_loop(self.loop)
@@ -728,6 +982,7 @@ class WorkflowInstance:
             self._run_until_blocked()
             if self.update_buffer and self.task_failure is None:
                 self._reject_buffered_updates()
+            self._collect_local()
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
@@ -774,6 +1029,8 @@ class WorkflowInstance:
                     progressed = True
                     break       # what it unblocks runs before the next condition is asked
             if not progressed and not self.loop._ready:
+                if self.replaying and self.local_markers and self._resolve_next_local_marker():
+                    continue
                 return
 
     def query(self, name: str, args: list):
@@ -857,7 +1114,10 @@ def _deprecated_patch_command(c) -> bool:
 def match(commands: list, events: list, started_id: int, run: WorkflowInstance):
     """docs/protocol.md, "Matching commands to events": walk an activation's
     commands and its command events side by side."""
-    commands = [c for c in commands if c["type"] != "reject_update"]
+    # rejected updates leave no event; local activity markers are matched by seq
+    # when they resolve (docs/protocol.md, "Local activities"), not by position
+    commands = [c for c in commands if c["type"] != "reject_update" and not _is_local_marker(c)]
+    events = [e for e in events if not _is_local_marker_event(e)]
     ci = ei = 0
     while ci < len(commands) or ei < len(events):
         c = commands[ci] if ci < len(commands) else None
@@ -926,6 +1186,17 @@ def _accepted_updates(history: list, k: int) -> list:
     return out
 
 
+def _local_markers(history: list, k: int) -> list:
+    """The local activity markers the task of boundary k recorded (its command events), in order."""
+    out = []
+    for e in history[k + 1:]:
+        if e["event_type"] == "WorkflowTaskStarted":
+            break
+        if _is_local_marker_event(e):
+            out.append(e["attributes"].get("details") or {})
+    return out
+
+
 def advance(inst: WorkflowInstance, history: list, *, current: bool, messages: Optional[list] = None) -> tuple:
     """docs/protocol.md, "The procedure", step 4, from where `inst` stands:
     `history` holds the events after its last activation (a whole history
@@ -949,7 +1220,8 @@ def advance(inst: WorkflowInstance, history: list, *, current: bool, messages: O
         else:
             updates = [(m["update_id"], m["name"], m.get("args"), True) for m in messages or ()]
         commands = inst.activate(seg, _parse_time(history[k]["event_time"]), past,
-                                 _patch_ids(after) if past else set(), updates)
+                                 _patch_ids(after) if past else set(), updates,
+                                 _local_markers(history, k) if past else ())
         if inst.task_failure is not None:
             raise inst.task_failure
         inst.pending = (commands, history[k]["event_id"])

@@ -48,6 +48,7 @@ __all__ = [
     "set_dynamic_signal_handler", "set_query_handler", "get_signal_handler", "unsafe", "in_workflow",
     "update", "UpdateInfo", "HandlerUnfinishedPolicy", "current_update_info", "all_handlers_finished",
     "set_update_handler", "set_dynamic_update_handler", "get_update_handler",
+    "execute_local_activity", "start_local_activity",
 ]
 
 
@@ -224,6 +225,9 @@ async def wait_condition(fn: Callable[[], bool], *, timeout=None) -> None:
 # ------------------------------------------------------------------ activities
 class ActivityCancellationType:
     TRY_CANCEL = "try_cancel"
+    # local activities only (start_activity does TRY_CANCEL)
+    WAIT_CANCELLATION_COMPLETED = "wait_cancellation_completed"
+    ABANDON = "abandon"
 
 
 class ActivityHandle(asyncio.Future):
@@ -434,3 +438,82 @@ def set_dynamic_update_handler(handler: Optional[Callable], *, validator: Option
 
 def get_update_handler(name: str) -> Optional[Callable]:
     return _runtime.current().update_handlers.get(name)
+
+
+# ------------------------------------------------------------------ local activities
+def _local_options(activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy,
+                   local_retry_threshold, cancellation_type, activity_id, result_type, ignored) -> tuple:
+    if ignored:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(ignored))}")
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        raise ValueError("a local activity needs start_to_close_timeout or schedule_to_close_timeout")
+    all_args = list(args) if args else []
+    if arg is not _NO_ARG:
+        all_args = [arg, *all_args]
+    if cancellation_type not in (ActivityCancellationType.TRY_CANCEL, ActivityCancellationType.ABANDON,
+                                 ActivityCancellationType.WAIT_CANCELLATION_COMPLETED):
+        raise ValueError(f"unknown cancellation_type {cancellation_type!r}")
+    opts = {"start_to_close_timeout": start_to_close_timeout, "schedule_to_close_timeout": schedule_to_close_timeout,
+            "retry_policy": retry_policy, "local_retry_threshold": local_retry_threshold,
+            "cancellation_type": cancellation_type, "activity_id": activity_id}
+    if result_type is None and callable(activity):
+        result_type = _return_hint(activity)
+    return _activity_name(activity), converter.encode_args(all_args), opts, result_type
+
+
+async def _local_attempts(inst, first, activity_type, input, opts, result_type):
+    """The retry loop around timer backoffs: an attempt series that failed
+    with a backoff longer than the local retry threshold sleeps on a durable
+    timer, then schedules the next attempt as a new local activity (a new
+    seq) carrying the attempt number and the first schedule's time."""
+    handle = first
+    try:
+        while True:
+            try:
+                return await handle
+            except _runtime._LocalBackoff as b:
+                await asyncio.sleep(b.backoff)
+                handle = inst.schedule_local(activity_type, input, opts, b.attempt, b.original, result_type)
+    except asyncio.CancelledError:
+        if not handle.done():
+            handle.cancel()             # cancelled before it was awaited: drop it
+        raise
+
+
+def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                         schedule_to_close_timeout=None, schedule_to_start_timeout=None,
+                         start_to_close_timeout=None, retry_policy: Optional[RetryPolicy] = None,
+                         local_retry_threshold=None,
+                         cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
+                         activity_id: Optional[str] = None, result_type: Optional[type] = None,
+                         **_ignored) -> asyncio.Task:
+    """Run an activity in the worker that runs this workflow task (Temporal's
+    local activity): no activity task goes through the engine; its outcome is
+    recorded as a `core_local_activity` marker, from which replay resolves it.
+    Returns a task (await it for the result; cancel it to cancel the activity).
+    Backoffs up to `local_retry_threshold` (default 1 minute) are waited in
+    the worker; a longer one on a durable timer. Errors reach the workflow as
+    `ActivityError` whose `__cause__` is the failure. `schedule_to_start_timeout`
+    is accepted for Temporal's sake (a local activity starts at once)."""
+    activity_type, input, opts, result_type = _local_options(
+        activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
+        cancellation_type, activity_id, result_type, _ignored)
+    inst = _runtime.current()
+    first = inst.schedule_local(activity_type, input, opts, 1, None, result_type)
+    return inst.loop.create_task(_local_attempts(inst, first, activity_type, input, opts, result_type))
+
+
+async def execute_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                                 schedule_to_close_timeout=None, schedule_to_start_timeout=None,
+                                 start_to_close_timeout=None, retry_policy: Optional[RetryPolicy] = None,
+                                 local_retry_threshold=None,
+                                 cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
+                                 activity_id: Optional[str] = None, result_type: Optional[type] = None,
+                                 **_ignored) -> Any:
+    """`start_local_activity` and wait for its result."""
+    activity_type, input, opts, result_type = _local_options(
+        activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
+        cancellation_type, activity_id, result_type, _ignored)
+    inst = _runtime.current()
+    first = inst.schedule_local(activity_type, input, opts, 1, None, result_type)
+    return await _local_attempts(inst, first, activity_type, input, opts, result_type)

@@ -1,4 +1,4 @@
-"""Updates written by one SDK replay on the other, both ways.
+"""Updates and local activities written by one SDK replay on the other, both ways.
 
 The same workflow (type InteropUpdates: update "add" with a validator,
 update "compute" whose handler runs activity interopDouble "1" and a timer,
@@ -9,6 +9,14 @@ updates and is stopped; a Python worker replays the TypeScript-written
 history (accepted updates re-run at their place, docs/protocol.md replay
 step 4.3), takes the next updates and completes the run. Way 2: the
 reverse. Each complete history then replays on both SDKs' replayers.
+
+The local activity workflow (type InteropLocal: local interopDouble seq 1,
+activity interopDouble "2", local interopFlaky seq 3 that fails once with a
+backoff past the local retry threshold, so timer "1" and seq 4, the signal
+"go", local interopDouble seq 5) is switched between the SDKs while it
+waits for the signal: the second SDK resolves seqs 1, 3 and 4 from the
+first one's core_local_activity markers (docs/protocol.md, "Local
+activities") and runs seq 5 itself.
 
 Temporal: update handlers are workflow code and replay like it
 (https://docs.temporal.io/encyclopedia/workflow-message-passing#updates,
@@ -36,6 +44,7 @@ except ImportError:                 # run as tests.e2e.test_interop_updates from
 
 from durable import activity, workflow
 from durable.client import WorkflowUpdateFailedError
+from durable.common import RetryPolicy
 from durable.exceptions import ApplicationError
 from durable.worker import Replayer
 
@@ -109,6 +118,40 @@ class InteropUpdates:
     @workflow.query
     def items(self) -> list:
         return self.list
+
+
+FLAKY: dict = {}
+
+
+@activity.defn(name="interopFlaky")
+async def interop_flaky(key: str, failures: int) -> str:
+    n = FLAKY[key] = FLAKY.get(key, 0) + 1
+    if n <= failures:
+        raise ApplicationError(f"attempt {n} fails", type="Flaky")
+    return f"ok after {n}"
+
+
+LOCAL = dict(start_to_close_timeout=T, local_retry_threshold=timedelta(milliseconds=100),
+             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=1.0))
+
+
+@workflow.defn(name="InteropLocal")
+class InteropLocal:
+    def __init__(self):
+        self.going = False
+
+    @workflow.signal
+    def go(self):
+        self.going = True
+
+    @workflow.run
+    async def run(self, key: str) -> list:
+        a = await workflow.execute_local_activity("interopDouble", 3, **LOCAL)                  # local, seq 1
+        b = await workflow.execute_activity("interopDouble", a, start_to_close_timeout=T)      # activity "2"
+        c = await workflow.execute_local_activity("interopFlaky", args=[key, 1], **LOCAL)      # seq 3, timer, seq 4
+        await workflow.wait_condition(lambda: self.going)
+        d = await workflow.execute_local_activity("interopDouble", len(c), **LOCAL)            # local, seq 5
+        return [a, b, c, d]
 
 
 @workflow.defn(name="InteropUpdates")
@@ -191,8 +234,8 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         await self.c.close()
 
     def python_worker(self):
-        return running(self.c, task_queue=self.q, workflows=[InteropUpdates], activities=[interop_double],
-                       identity="py-worker")
+        return running(self.c, task_queue=self.q, workflows=[InteropUpdates, InteropLocal],
+                       activities=[interop_double, interop_flaky], identity="py-worker")
 
     async def first_half(self, h):
         self.assertEqual(await h.execute_update("add", "a"), 1)
@@ -245,6 +288,57 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         async with TsWorker(self.q, "ts-worker"):
             await self.second_half(h)
         await self.check(h, "py-worker", "ts-worker")
+
+
+    # -------------------------------------------------------------- local activities
+    async def local_until_signal_wait(self, key):
+        h = await self.c.start_workflow("InteropLocal", key, id=f"il-{key}", task_queue=self.q)
+        for _ in range(400):
+            hist = await self.c.history(h.id)
+            # the task that resolved seq 4 completed with its marker and now waits for "go"
+            if len(events(hist, "MarkerRecorded")) == 3 and types(hist)[-1] == "MarkerRecorded":
+                return h
+            await asyncio.sleep(0.05)
+        self.fail(f"InteropLocal did not reach its signal wait: {types(hist)}")
+
+    async def check_local(self, h, key, first: str, second: str):
+        self.assertEqual(await h.result(), [6, 12, "ok after 2", 20])
+        hist = await self.c.history(h.id)
+        m = [e["attributes"] for e in events(hist, "MarkerRecorded")]
+        self.assertEqual([(a["marker_name"], a["details"]["seq"], a["details"]["activity_id"], a["details"]["attempt"],
+                           a["details"]["backoff"]) for a in m],
+                         [("core_local_activity", 1, "1", 1, None), ("core_local_activity", 3, "3", 1, "0.2s"),
+                          ("core_local_activity", 4, "4", 2, None), ("core_local_activity", 5, "5", 1, None)])
+        self.assertEqual(m[2]["details"]["original_schedule_time"], m[1]["details"]["original_schedule_time"])
+        self.assertEqual([e["attributes"]["activity_id"] for e in events(hist, "ActivityTaskScheduled")], ["2"])
+        self.assertEqual([e["attributes"]["timer_id"] for e in events(hist, "TimerStarted")], ["1"])
+        self.assertEqual({e["attributes"]["identity"] for e in events(hist, "WorkflowTaskCompleted")}, {first, second})
+        self.assertNotIn("WorkflowTaskFailed", types(hist))
+        await Replayer(workflows=[InteropLocal]).replay_workflow(hist)
+        ok, out = await ts_replay(hist)
+        self.assertTrue(ok, out)
+        bad = json.loads(json.dumps(hist))
+        events(bad, "MarkerRecorded")[1]["attributes"]["details"]["activity_type"] = "other"
+        ok, out = await ts_replay(bad)
+        self.assertFalse(ok, out)
+        with self.assertRaises(workflow.NondeterminismError):
+            await Replayer(workflows=[InteropLocal]).replay_workflow(bad)
+
+    async def test_local_way1_typescript_starts_python_finishes(self):
+        key = f"l1-{self.q}"
+        async with TsWorker(self.q, "ts-worker"):
+            h = await self.local_until_signal_wait(key)
+        async with self.python_worker():
+            await h.signal("go")
+            await self.check_local(h, key, "ts-worker", "py-worker")
+
+    async def test_local_way2_python_starts_typescript_finishes(self):
+        key = f"l2-{self.q}"
+        async with self.python_worker():
+            h = await self.local_until_signal_wait(key)
+        async with TsWorker(self.q, "ts-worker"):
+            await h.signal("go")
+            await self.check_local(h, key, "py-worker", "ts-worker")
 
 
 if __name__ == "__main__":

@@ -5,10 +5,16 @@
 //   node u_worker.js replay FILE: Worker.runReplayHistory on the JSON history
 //       in FILE; prints "replay ok" (exit 0) or the error (exit 1)
 const fs = require('fs');
-const { Worker } = require('../../../../typescript/dist/src');
+const { Worker, ApplicationFailure } = require('../../../../typescript/dist/src');
 
+const calls = {};
 const activities = {
   async interopDouble(x) { return 2 * x; },
+  async interopFlaky(key, failures) {
+    calls[key] = (calls[key] || 0) + 1;
+    if (calls[key] <= failures) throw ApplicationFailure.create({ message: `attempt ${calls[key]} fails`, type: 'Flaky' });
+    return `ok after ${calls[key]}`;
+  },
 };
 
 async function main() {

@@ -36,4 +36,22 @@ async function InteropUpdates(owner) {
   return { owner, list };
 }
 
-module.exports = { InteropUpdates };
+const local = wf.proxyLocalActivities({
+  startToCloseTimeout: '5s',
+  localRetryThreshold: '100ms',
+  retry: { initialInterval: '200ms', backoffCoefficient: 1 },
+});
+const go = wf.defineSignal('go');
+
+async function InteropLocal(key) {
+  let going = false;
+  wf.setHandler(go, () => { going = true; });
+  const a = await local.interopDouble(3);             // local, seq 1
+  const b = await interopDouble(a);                   // activity "2"
+  const c = await local.interopFlaky(key, 1);         // local, seq 3 fails; timer "1"; seq 4 succeeds
+  await wf.condition(() => going);
+  const d = await local.interopDouble(c.length);      // local, seq 5
+  return [a, b, c, d];
+}
+
+module.exports = { InteropUpdates, InteropLocal };

@@ -520,8 +520,10 @@ class Worker:
                             task["workflow_id"], failure.get("message"))
                 return await self._fail_wft(conn, token, failure)
             if inst.local_requests or inst.local_cancels:
+                state = {"task": task, "out": out}
                 try:
-                    task, out = await self._drive_local(conn, task, inst, out, received)
+                    await self._drive_local(conn, state, inst, received)
+                    task, out = state["task"], state["out"]
                 except _RestartTask as r:
                     inst.dispose()
                     inst = None
@@ -538,7 +540,7 @@ class Worker:
                     failure = _runtime.task_failure(e)
                     log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
                                 task["workflow_id"], failure.get("message"))
-                    return await self._fail_wft(conn, task["task_token"], failure)
+                    return await self._fail_wft(conn, state["task"]["task_token"], failure)
                 token = task["task_token"]
             reserved = 0
             if self._eager:
@@ -607,8 +609,10 @@ class Worker:
     # task completes with every marker in one completion. Past 80 % of the task
     # timeout the task is completed with the markers so far and force_new_task
     # + return_workflow_task, and the activities go on under the next task.
-    async def _drive_local(self, conn, task: dict, inst, out: list, received: float) -> tuple:
+    async def _drive_local(self, conn, state: dict, inst, received: float) -> None:
+        """state: {"task", "out"}, kept current (after a heartbeat, the task handed back)."""
         loop = asyncio.get_running_loop()
+        task, out = state["task"], state["out"]
         execs: dict = {}                 # seq -> asyncio.Task of _run_local
 
         def take_new():
@@ -632,7 +636,7 @@ class Worker:
                 done, _ = await asyncio.wait(list(execs.values()), timeout=max(0.0, deadline - loop.time()),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if not done:
-                    task, out = await self._heartbeat_wft(conn, task, inst, out)
+                    task, out = await self._heartbeat_wft(conn, state, inst, out)
                     deadline = loop.time() + _WFT_HEARTBEAT_SHARE * _task_timeout(task)
                     take_new()
                     continue
@@ -642,17 +646,17 @@ class Worker:
                 del execs[x._durable_seq]
                 job = {"seq": x._durable_seq, "attempt": 1, "failure": _LOCAL_CANCELLED,
                        "retry_state": "CANCEL_REQUESTED"} if x.cancelled() else x.result()
-                out = out + inst.resolve_local(job)
+                out = state["out"] = out + inst.resolve_local(job)
                 take_new()
         finally:
             # the workflow closed, or the task is given up: nothing waits for them any more
             for x in execs.values():
                 x.cancel()
-        return task, out
 
-    async def _heartbeat_wft(self, conn, task: dict, inst, out: list) -> tuple:
+    async def _heartbeat_wft(self, conn, state: dict, inst, out: list) -> tuple:
         """Complete the task with the commands so far and force_new_task, and go
         on with the task the completion hands back (the run advanced to it)."""
+        task = state["task"]
         res = await _call(conn, _COMPLETE_WFT_FORCED, (task["task_token"], _json(out)))
         self.completed["workflow"] += 1
         self.local_heartbeats += 1
@@ -664,7 +668,9 @@ class Worker:
         rest = _runtime.continuation(inst, mine.get("history") or [])
         if rest is None:
             raise _RestartTask(mine)
+        state["task"], state["out"] = mine, []
         commands, _ = _runtime.advance(inst, rest, current=True, messages=mine.get("messages"))
+        state["out"] = commands
         return mine, commands
 
     async def _run_local(self, req: dict, task: dict) -> dict:

@@ -461,23 +461,18 @@ def _local_options(activity, arg, args, start_to_close_timeout, schedule_to_clos
     return _activity_name(activity), converter.encode_args(all_args), opts, result_type
 
 
-async def _local_attempts(inst, first, activity_type, input, opts, result_type):
+async def _local_attempts(inst, current: list, activity_type, input, opts, result_type):
     """The retry loop around timer backoffs: an attempt series that failed
     with a backoff longer than the local retry threshold sleeps on a durable
     timer, then schedules the next attempt as a new local activity (a new
-    seq) carrying the attempt number and the first schedule's time."""
-    handle = first
-    try:
-        while True:
-            try:
-                return await handle
-            except _runtime._LocalBackoff as b:
-                await asyncio.sleep(b.backoff)
-                handle = inst.schedule_local(activity_type, input, opts, b.attempt, b.original, result_type)
-    except asyncio.CancelledError:
-        if not handle.done():
-            handle.cancel()             # cancelled before it was awaited: drop it
-        raise
+    seq) carrying the attempt number and the first schedule's time.
+    current[0] is the handle awaited now."""
+    while True:
+        try:
+            return await current[0]
+        except _runtime._LocalBackoff as b:
+            await asyncio.sleep(b.backoff)
+            current[0] = inst.schedule_local(activity_type, input, opts, b.attempt, b.original, result_type)
 
 
 def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -499,8 +494,12 @@ def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = 
         activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
         cancellation_type, activity_id, result_type, _ignored)
     inst = _runtime.current()
-    first = inst.schedule_local(activity_type, input, opts, 1, None, result_type)
-    return inst.loop.create_task(_local_attempts(inst, first, activity_type, input, opts, result_type))
+    current = [inst.schedule_local(activity_type, input, opts, 1, None, result_type)]
+    task = inst.loop.create_task(_local_attempts(inst, current, activity_type, input, opts, result_type))
+    # a task cancelled before its first step never awaits the handle: cancel the handle (it is then
+    # dropped, never having reached the worker)
+    task.add_done_callback(lambda t: t.cancelled() and not current[0].done() and current[0].cancel())
+    return task
 
 
 async def execute_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
@@ -515,5 +514,5 @@ async def execute_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence
         activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
         cancellation_type, activity_id, result_type, _ignored)
     inst = _runtime.current()
-    first = inst.schedule_local(activity_type, input, opts, 1, None, result_type)
-    return await _local_attempts(inst, first, activity_type, input, opts, result_type)
+    current = [inst.schedule_local(activity_type, input, opts, 1, None, result_type)]
+    return await _local_attempts(inst, current, activity_type, input, opts, result_type)

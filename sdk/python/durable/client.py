@@ -49,6 +49,7 @@ __all__ = [
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowHandle",
+    "WithStartWorkflowOperation",
     "WorkflowHistory",
     "WorkflowUpdateFailedError",
     "WorkflowUpdateHandle",
@@ -427,6 +428,34 @@ class Client:
         return self.get_workflow_handle(workflow_id, run_id=run_id, first_execution_run_id=first_execution_run_id,
                                         result_type=_result_hint(workflow))
 
+    async def start_update_with_start_workflow(
+            self, update: Any, arg: Any = _UNSET, *, start_workflow_operation: "WithStartWorkflowOperation",
+            wait_for_stage: Union["WorkflowUpdateStage", str] = None, args: Sequence[Any] = (),
+            id: Optional[str] = None, result_type: Any = None,
+            rpc_timeout: Optional[Duration] = None) -> "WorkflowUpdateHandle":
+        """Start the operation's workflow unless it runs, then send it an update
+        and wait until it is accepted (Temporal's start_update_with_start_workflow).
+
+        Not atomic, unlike Temporal's (as the TypeScript client): a
+        start_workflow by the operation's id_conflict_policy, then
+        update_workflow to the id's running run; if the update is not
+        admitted the workflow has started all the same.
+        ``await start_workflow_operation.workflow_handle()`` gives the
+        workflow's handle (or the start's error).
+        """
+        handle = await start_workflow_operation._start(self)
+        return await handle.start_update(update, arg, args=args, wait_for_stage=wait_for_stage, id=id,
+                                         result_type=result_type, rpc_timeout=rpc_timeout)
+
+    async def execute_update_with_start_workflow(
+            self, update: Any, arg: Any = _UNSET, *, start_workflow_operation: "WithStartWorkflowOperation",
+            args: Sequence[Any] = (), id: Optional[str] = None, result_type: Any = None,
+            rpc_timeout: Optional[Duration] = None) -> Any:
+        """start_update_with_start_workflow, waiting for the update's result."""
+        handle = await start_workflow_operation._start(self)
+        return await handle.execute_update(update, arg, args=args, id=id, result_type=result_type,
+                                           rpc_timeout=rpc_timeout)
+
     async def list_workflows(self, *, workflow_type: Optional[str] = None,
                              status: Union[WorkflowExecutionStatus, str, None] = None,
                              limit: int = 100) -> List[Dict[str, Any]]:
@@ -734,6 +763,50 @@ class WorkflowHandle:
 
 # ---------------------------------------------------------------------------
 # updates
+
+
+class WithStartWorkflowOperation:
+    """The workflow an update-with-start starts unless it runs (Temporal's
+    WithStartWorkflowOperation): start_workflow's arguments, with `id` and
+    `id_conflict_policy` required (USE_EXISTING to update a running
+    workflow, FAIL to insist on a new one)."""
+
+    def __init__(self, workflow: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: str, task_queue: str,
+                 id_conflict_policy: Union[WorkflowIDConflictPolicy, str], **start_options: Any) -> None:
+        if not id or id_conflict_policy is None:
+            raise ValueError("WithStartWorkflowOperation needs id and id_conflict_policy")
+        if "start_signal" in start_options or "connection" in start_options:
+            raise TypeError("WithStartWorkflowOperation takes no start_signal or connection")
+        self._workflow = workflow
+        self._arg = arg
+        self._args = args
+        self._id = id
+        self._options = dict(start_options, task_queue=task_queue, id_conflict_policy=id_conflict_policy)
+        self._done = asyncio.Event()
+        self._handle: Optional[WorkflowHandle] = None
+        self._error: Optional[BaseException] = None
+
+    async def workflow_handle(self) -> "WorkflowHandle":
+        """The started (or running) workflow's handle once the update-with-start call got that far; its error otherwise."""
+        await self._done.wait()
+        if self._handle is None:
+            raise self._error  # type: ignore[misc]
+        return self._handle
+
+    async def _start(self, client: Client) -> "WorkflowHandle":
+        """Start (or find running) the workflow; the handle updates go to: the id's running run."""
+        if self._done.is_set():
+            raise RuntimeError("a WithStartWorkflowOperation is used once")
+        try:
+            started = await client.start_workflow(self._workflow, self._arg, args=self._args, id=self._id,
+                                                  **self._options)
+        except BaseException as e:
+            self._error = e
+            self._done.set()
+            raise
+        self._handle = started
+        self._done.set()
+        return WorkflowHandle(client, self._id, result_type=started._result_type)
 
 
 class WorkflowUpdateStage(str, Enum):

@@ -13,7 +13,7 @@ temporalio/sdk-python temporalio/workflow.py (update, UpdateMethodMultiParam
 .validator, current_update_info, all_handlers_finished,
 HandlerUnfinishedPolicy) and temporalio/client.py (WorkflowHandle.execute_update,
 start_update, get_update_handle, WorkflowUpdateHandle, WorkflowUpdateStage,
-WorkflowUpdateFailedError).
+WorkflowUpdateFailedError, Client.execute_update_with_start_workflow, WithStartWorkflowOperation).
 """
 import asyncio
 import unittest
@@ -26,8 +26,9 @@ except ImportError:                 # run as tests.e2e.test_updates from sdk/pyt
     from tests import harness
 
 from durable import activity, workflow
-from durable.client import WorkflowUpdateFailedError, WorkflowUpdateStage
-from durable.exceptions import ApplicationError, WorkflowNotRunningError
+from durable.client import WithStartWorkflowOperation, WorkflowUpdateFailedError, WorkflowUpdateStage
+from durable.common import WorkflowIDConflictPolicy
+from durable.exceptions import ApplicationError, WorkflowAlreadyStartedError, WorkflowNotRunningError
 from durable.worker import Replayer
 
 from ._e2e import E2EClient, events, queue, running, types
@@ -245,6 +246,28 @@ class UpdateTest(unittest.IsolatedAsyncioTestCase):
             self.assertNotIn("h2", "\n".join(logs.output))
             with self.assertRaises(WorkflowNotRunningError):
                 await uh.result()
+
+    async def test_update_with_start(self):
+        # Temporal's update-with-start (client.execute_update_with_start_workflow,
+        # WithStartWorkflowOperation): starts the workflow unless it runs, then updates it
+        wid = f"uws-{self.q}"
+        async with self.worker(Cart):
+            op = WithStartWorkflowOperation(Cart, id=wid, task_queue=self.q,
+                                            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            self.assertEqual(await self.c.execute_update_with_start_workflow(Cart.add, Item("fig", 1),
+                                                                             start_workflow_operation=op), 1)
+            first = await op.workflow_handle()
+            op2 = WithStartWorkflowOperation(Cart, id=wid, task_queue=self.q, id_conflict_policy="use_existing")
+            uh = await self.c.start_update_with_start_workflow(Cart.add, Item("date", 2), start_workflow_operation=op2)
+            self.assertEqual(await uh.result(), 2)
+            self.assertEqual((await op2.workflow_handle()).result_run_id, first.result_run_id)
+            op3 = WithStartWorkflowOperation(Cart, id=wid, task_queue=self.q, id_conflict_policy="fail")
+            with self.assertRaises(WorkflowAlreadyStartedError):
+                await self.c.execute_update_with_start_workflow(Cart.add, Item("no", 1), start_workflow_operation=op3)
+            with self.assertRaises(WorkflowAlreadyStartedError):
+                await op3.workflow_handle()
+            await first.execute_update(Cart.finish)
+            self.assertEqual(await first.result(), ["fig", "date"])
 
     async def test_update_admitted_without_worker(self):
         # start_update(ADMITTED) returns while no worker runs; the worker later accepts and completes it

@@ -48,7 +48,7 @@ __all__ = [
     "set_dynamic_signal_handler", "set_query_handler", "get_signal_handler", "unsafe", "in_workflow",
     "update", "UpdateInfo", "HandlerUnfinishedPolicy", "current_update_info", "all_handlers_finished",
     "set_update_handler", "set_dynamic_update_handler", "get_update_handler",
-    "execute_local_activity", "start_local_activity",
+    "execute_local_activity", "start_local_activity", "LocalActivityTask",
 ]
 
 
@@ -461,6 +461,19 @@ def _local_options(activity, arg, args, start_to_close_timeout, schedule_to_clos
     return _activity_name(activity), converter.encode_args(all_args), opts, result_type
 
 
+class LocalActivityTask(asyncio.Task):
+    """What `start_local_activity` returns: await it for the result. `cancel()`
+    cancels the local activity per its cancellation type and the task then
+    raises `ActivityError` whose cause is `CancelledError` (as `ActivityHandle`);
+    during a backoff on a timer it cancels the timer (`asyncio.CancelledError`)."""
+
+    def cancel(self, msg=None) -> bool:
+        handle = self._durable_current[0]
+        if not handle.done() and handle.cancel():
+            return True
+        return super().cancel(msg)
+
+
 async def _local_attempts(inst, current: list, activity_type, input, opts, result_type):
     """The retry loop around timer backoffs: an attempt series that failed
     with a backoff longer than the local retry threshold sleeps on a durable
@@ -481,11 +494,11 @@ def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = 
                          local_retry_threshold=None,
                          cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
                          activity_id: Optional[str] = None, result_type: Optional[type] = None,
-                         **_ignored) -> asyncio.Task:
+                         **_ignored) -> "LocalActivityTask":
     """Run an activity in the worker that runs this workflow task (Temporal's
     local activity): no activity task goes through the engine; its outcome is
     recorded as a `core_local_activity` marker, from which replay resolves it.
-    Returns a task (await it for the result; cancel it to cancel the activity).
+    Returns a `LocalActivityTask` (await it for the result; `cancel()` cancels the activity).
     Backoffs up to `local_retry_threshold` (default 1 minute) are waited in
     the worker; a longer one on a durable timer. Errors reach the workflow as
     `ActivityError` whose `__cause__` is the failure. `schedule_to_start_timeout`
@@ -495,10 +508,9 @@ def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = 
         cancellation_type, activity_id, result_type, _ignored)
     inst = _runtime.current()
     current = [inst.schedule_local(activity_type, input, opts, 1, None, result_type)]
-    task = inst.loop.create_task(_local_attempts(inst, current, activity_type, input, opts, result_type))
-    # a task cancelled before its first step never awaits the handle: cancel the handle (it is then
-    # dropped, never having reached the worker)
-    task.add_done_callback(lambda t: t.cancelled() and not current[0].done() and current[0].cancel())
+    task = LocalActivityTask(_local_attempts(inst, current, activity_type, input, opts, result_type), loop=inst.loop)
+    task._durable_current = current
+    inst.loop._tasks.append(task)
     return task
 
 

@@ -132,6 +132,20 @@ class LongLocal:
         return "not cancelled"
 
 
+@workflow.defn
+class DropsLocal:
+    @workflow.run
+    async def run(self) -> list:
+        t = workflow.start_local_activity(nap, 5.0, start_to_close_timeout=T)      # seq 1, cancelled at once
+        t.cancel()
+        try:
+            await t
+            return ["not cancelled"]
+        except ActivityError as e:
+            out = [type(e).__name__, type(e.cause).__name__]
+        return out + [await workflow.execute_local_activity(greet, "z", start_to_close_timeout=T)]   # seq 2
+
+
 def markers(h):
     return [e["attributes"]["details"] for e in events(h, "MarkerRecorded")
             if e["attributes"]["marker_name"] == "core_local_activity"]
@@ -229,7 +243,10 @@ class LocalActivityTest(unittest.IsolatedAsyncioTestCase):
         # records a cancelled marker at once (TRY_CANCEL) and stops the attempt
         async with self.worker(LongLocal):
             wid, _ = await self.c.start(LongLocal, 20.0, True, task_queue=self.q, task_timeout=1)
-            await asyncio.sleep(0.3)
+            # the local activity runs (a signal in its first task would cancel it before it ran:
+            # no marker then, see test_cancelled_before_it_ran)
+            await self.c.wait_event(wid, "WorkflowTaskStarted")
+            await asyncio.sleep(0.2)
             await self.c.signal(wid, "halt")
             self.assertEqual(await self.c.result(wid), "cancelled: CancelledError")
         h = await self.c.history(wid)
@@ -237,6 +254,16 @@ class LocalActivityTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual([(x["seq"], x["failure"]["type"], x["retry_state"]) for x in d],
                          [(1, "CancelledFailure", "CANCEL_REQUESTED")])
         await Replayer(workflows=[LongLocal]).replay_workflow(h)
+
+    async def test_cancelled_before_it_ran(self):
+        # cancelled in the activation that scheduled it: it never reached the worker, no marker
+        # (as the TypeScript SDK and Temporal's core SDK drop it)
+        async with self.worker(DropsLocal):
+            wid, _ = await self.c.start(DropsLocal, task_queue=self.q)
+            self.assertEqual(await self.c.result(wid), ["ActivityError", "CancelledError", "hi z"])
+        h = await self.c.history(wid)
+        self.assertEqual([(d["seq"], d["activity_type"]) for d in markers(h)], [(2, "greet")])
+        await Replayer(workflows=[DropsLocal]).replay_workflow(h)
 
 
 if __name__ == "__main__":

@@ -409,7 +409,7 @@ class WorkflowInstance:
         self.dynamic_update = defn.dynamic_update
         self.update_buffer: list = []       # _Update with no handler yet (rejected at the activation's end)
         self.running_updates: dict = {}     # accepted update id -> (name, unfinished policy)
-        self.running_signals = 0            # async signal handlers not done (all_handlers_finished)
+        self.running_signals: dict = {}     # async signal handler task -> (name, unfinished policy)
         self.local_pending: dict = {}       # seq -> _Local not resolved
         self.local_awaiting: dict = {}      # seq -> _Local cancelled while replaying: its marker is to come
         self.local_markers: list = []       # replay: the markers of the task replayed, not yet applied
@@ -523,7 +523,9 @@ class WorkflowInstance:
         call_args = [args[0], *args[1]] if dynamic else converter.decode_args(args, fn)
         if inspect.iscoroutinefunction(fn):
             task = self.loop.create_task(bound(*call_args))
-            self.running_signals += 1
+            self.running_signals[task] = ("<dynamic>" if dynamic else getattr(fn, "__durable_signal_name__", None)
+                                          or getattr(fn, "__name__", "?"),
+                                          getattr(fn, "__durable_signal_policy__", None))
             task.add_done_callback(self._handler_done)
         else:
             def run():
@@ -534,7 +536,7 @@ class WorkflowInstance:
             self.loop.call_soon(run)
 
     def _handler_done(self, t: asyncio.Task):
-        self.running_signals -= 1
+        self.running_signals.pop(t, None)
         if not t.cancelled() and t.exception() is not None:
             self._fail(t.exception())
 
@@ -663,12 +665,15 @@ class WorkflowInstance:
         return not self.running_updates and not self.running_signals
 
     def _warn_unfinished(self):
-        running = [f"{n} (id {i})" for i, (n, p) in self.running_updates.items()
-                   if p is None or p == HandlerUnfinishedPolicy.WARN_AND_ABANDON]
-        if running:
-            self.logger.warning("Workflow finished while update handlers are still running: %s. Their callers get "
-                                "an error. Wait for workflow.all_handlers_finished before returning, or set "
-                                "unfinished_policy=HandlerUnfinishedPolicy.ABANDON.", ", ".join(running))
+        warn = (None, HandlerUnfinishedPolicy.WARN_AND_ABANDON)
+        updates = [f"{n} (id {i})" for i, (n, p) in self.running_updates.items() if p in warn]
+        signals = sorted({n for n, p in self.running_signals.values() if p in warn})
+        parts = ([f"update handlers still running: {', '.join(updates)}"] if updates else []) + \
+                ([f"signal handlers still running: {', '.join(signals)}"] if signals else [])
+        if parts:
+            self.logger.warning("Workflow finished while %s. Their callers get an error (updates) or their work is "
+                                "lost. Wait for workflow.all_handlers_finished before returning, or set "
+                                "unfinished_policy=HandlerUnfinishedPolicy.ABANDON.", "; ".join(parts))
 
     # -- local activities (docs/protocol.md, "Local activities"; as the TypeScript
     # SDK's workflow/local-activities.ts: seqs shared with activities, one
@@ -880,7 +885,7 @@ class WorkflowInstance:
                 self._fail(CancelledError("workflow main task cancelled"))
             return
         e = t.exception()
-        if (e is None or isinstance(e, ContinueAsNewError)) and self.running_updates:
+        if (e is None or isinstance(e, ContinueAsNewError)) and (self.running_updates or self.running_signals):
             self._warn_unfinished()
         if e is None:
             self.command({"type": "complete_workflow", "result": converter.encode(t.result())})

@@ -116,15 +116,19 @@ def init(fn: Callable) -> Callable:
     return fn
 
 
-def signal(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False):
+def signal(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: Optional[str] = None):
     """A signal handler method; `dynamic=True` takes every signal with no
-    handler of its own as `(name, *args)`."""
+    handler of its own as `(name, *args)`. `unfinished_policy`: whether the
+    run warns when it completes with this (async) handler still running."""
 
     def wrap(f):
         if dynamic:
             f.__durable_signal_dynamic__ = True
         else:
             f.__durable_signal_name__ = name or f.__name__
+        f.__durable_signal_policy__ = unfinished_policy
         return f
 
     return wrap(fn) if fn is not None else wrap

@@ -143,6 +143,14 @@ class Abandons:
     async def hang_quietly(self) -> None:
         await workflow.wait_condition(lambda: False)
 
+    @workflow.signal
+    async def busy(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def busy_quietly(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
 
 class UpdateTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
@@ -239,11 +247,16 @@ class UpdateTest(unittest.IsolatedAsyncioTestCase):
             h = await self.c.start_workflow(Abandons, id=f"ab-{self.q}", task_queue=self.q)
             uh = await h.start_update(Abandons.hang, id="h1")
             await h.start_update(Abandons.hang_quietly, id="h2")
+            await h.signal(Abandons.busy)
+            await h.signal(Abandons.busy_quietly)
             with self.assertLogs("durable.workflow", "WARNING") as logs:
                 await h.signal(Abandons.proceed)
                 self.assertEqual(await h.result(), "closed")
-            self.assertIn("hang (id h1)", "\n".join(logs.output))
-            self.assertNotIn("h2", "\n".join(logs.output))
+            out = "\n".join(logs.output)
+            self.assertIn("update handlers still running: hang (id h1)", out)
+            self.assertIn("signal handlers still running: busy.", out)
+            self.assertNotIn("h2", out)
+            self.assertNotIn("busy_quietly", out)
             with self.assertRaises(WorkflowNotRunningError):
                 await uh.result()
 

@@ -312,20 +312,6 @@ class _Update:
     validate: bool
 
 
-def _with_update_options(fn, validator, unfinished_policy):
-    """A handler given to set_update_handler with a validator: a wrapper that carries it."""
-    if inspect.iscoroutinefunction(fn):
-        async def handler(*a):
-            return await fn(*a)
-    else:
-        def handler(*a):
-            return fn(*a)
-    handler.__durable_update_validator__ = validator
-    handler.__durable_update_policy__ = unfinished_policy
-    handler.__wrapped__ = fn
-    return handler
-
-
 def _of_class(fn, obj) -> bool:
     """Whether fn is defined in the body of obj's class (a validator kept under another name)."""
     return obj is not None and inspect.isfunction(fn) and \
@@ -408,6 +394,7 @@ class WorkflowInstance:
         self.update_handlers: dict = dict(defn.updates)
         self.dynamic_update = defn.dynamic_update
         self.update_buffer: list = []       # _Update with no handler yet (rejected at the activation's end)
+        self.update_options: dict = {}      # name (None: dynamic) -> (validator, policy) of run-time handlers
         self.running_updates: dict = {}     # accepted update id -> (name, unfinished policy)
         self.running_signals: dict = {}     # async signal handler task -> (name, unfinished policy)
         self.local_pending: dict = {}       # seq -> _Local not resolved
@@ -558,9 +545,8 @@ class WorkflowInstance:
         elif fn is None:
             self.update_handlers.pop(name, None)
         else:
-            if validator is not None:
-                fn = _with_update_options(fn, validator, unfinished_policy)
             self.update_handlers[name] = fn
+        self.update_options[name] = (validator, unfinished_policy)
         buffered, self.update_buffer = self.update_buffer, []
         for u in buffered:
             if not self._do_update(u):
@@ -581,8 +567,11 @@ class WorkflowInstance:
         info = UpdateInfo(id=u.update_id, name=u.name)
         ctx = contextvars.copy_context()
         ctx.run(_update_info.set, info)
+        # a handler set at run time has its options here; a decorated method carries them
+        validator, policy = self.update_options.get(None if dynamic else u.name, (None, None))
+        validator = validator or getattr(fn, "__durable_update_validator__", None)
+        policy = policy or getattr(fn, "__durable_update_policy__", None)
         try:
-            validator = getattr(fn, "__durable_update_validator__", None)
             if u.validate and validator is not None:
                 vargs = [u.name, *raw] if dynamic else converter.decode_args(raw, validator)
                 r = ctx.run(self._bind(validator), *vargs)
@@ -595,7 +584,7 @@ class WorkflowInstance:
             self._reject_update(u.update_id, error_to_failure(e))
             return True
         self.command({"type": "accept_update", "update_id": u.update_id, "name": u.name, "args": u.input})
-        self.running_updates[u.update_id] = (u.name, getattr(fn, "__durable_update_policy__", None))
+        self.running_updates[u.update_id] = (u.name, policy)
         bound = self._bind(fn)
         if inspect.iscoroutinefunction(fn):
             try:

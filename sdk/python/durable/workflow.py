@@ -435,9 +435,7 @@ def set_update_handler(name: str, handler: Optional[Callable], *, validator: Opt
 
 def set_dynamic_update_handler(handler: Optional[Callable], *, validator: Optional[Callable] = None) -> None:
     """The handler of every update with no handler of its own, called as `handler(name, *args)`."""
-    if handler is not None and validator is not None:
-        handler = _runtime._with_update_options(handler, validator, None)
-    _runtime.current().set_update_handler(None, handler)
+    _runtime.current().set_update_handler(None, handler, validator)
 
 
 def get_update_handler(name: str) -> Optional[Callable]:

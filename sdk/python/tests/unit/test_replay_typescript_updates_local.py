@@ -21,7 +21,10 @@ import unittest
 from durable import workflow
 from durable.worker import Replayer
 
-from e2e import test_interop_updates as iu
+try:
+    from e2e import test_interop_updates as iu
+except ImportError:                 # run as tests.unit.test_replay_typescript_updates_local from sdk/python
+    from tests.e2e import test_interop_updates as iu
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

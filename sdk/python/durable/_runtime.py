@@ -265,7 +265,7 @@ def _local_mismatch(p: _Local, m: dict) -> Optional[str]:
 
 
 def _iso_ms(t: datetime) -> str:
-    """A time as JavaScript's toISOString writes it (UTC, milliseconds, "Z"), as the TypeScript SDK's markers have it."""
+    """A time as JavaScript's toISOString writes it (UTC, milliseconds, "Z"), as in the TypeScript SDK's markers."""
     t = t.astimezone(timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
@@ -680,7 +680,9 @@ class WorkflowInstance:
         handle._durable_cancel = lambda: self._cancel_local(seq, handle)
         original = original or self.now
         retry = opts.get("retry_policy")
-        initial = to_seconds(retry.initial_interval) if retry is not None and retry.initial_interval is not None else 1.0
+        initial = 1.0
+        if retry is not None and retry.initial_interval is not None:
+            initial = to_seconds(retry.initial_interval)
         request = {
             "seq": seq, "activity_id": aid, "activity_type": activity_type, "input": input, "attempt": attempt,
             "original_schedule_time": original,

@@ -787,7 +787,7 @@ class WithStartWorkflowOperation:
         self._error: Optional[BaseException] = None
 
     async def workflow_handle(self) -> "WorkflowHandle":
-        """The started (or running) workflow's handle once the update-with-start call got that far; its error otherwise."""
+        """The started (or running) workflow's handle, once the update-with-start call got that far; else its error."""
         await self._done.wait()
         if self._handle is None:
             raise self._error  # type: ignore[misc]

@@ -722,8 +722,9 @@ class Worker:
         start_to_close = req["start_to_close"] if req["start_to_close"] is not None else float("inf")
         limit = min(start_to_close, to_close)
         kind = "START_TO_CLOSE" if start_to_close <= to_close else "SCHEDULE_TO_CLOSE"
-        timeout_failure = {"message": f"local activity {'start-to-close' if kind == 'START_TO_CLOSE' else 'schedule-to-close'}"
-                                      " timeout", "type": "TimeoutFailure", "non_retryable": False, "timeout_type": kind}
+        what = "start-to-close" if kind == "START_TO_CLOSE" else "schedule-to-close"
+        timeout_failure = {"message": f"local activity {what} timeout", "type": "TimeoutFailure",
+                           "non_retryable": False, "timeout_type": kind}
         if limit <= 0:
             return False, timeout_failure, True
         if fn is None:

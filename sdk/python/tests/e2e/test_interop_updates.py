@@ -65,7 +65,8 @@ def setUpModule():
     missing = "node is not installed" if NODE is None else None
     for need in ("dist/src/index.js", "dist/src/workflow/index.js", "node_modules/pg"):
         if missing is None and not os.path.exists(os.path.join(TS_SDK, need)):
-            missing = f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: cd sdk/typescript && npm ci && npx tsc -p .)"
+            missing = (f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: "
+                       "cd sdk/typescript && npm ci && npx tsc -p .)")
     if missing is not None:
         if os.environ.get("DURABLE_INTEROP_REQUIRED") == "1":
             raise RuntimeError(missing)

@@ -699,12 +699,10 @@ class WorkflowHandle:
                            id: Optional[str] = None, result_type: Any = None,
                            rpc_timeout: Optional[Duration] = None) -> "WorkflowUpdateHandle":
         """Send an update and wait until it reaches wait_for_stage (ACCEPTED,
-        the default, or ADMITTED); the handle's result() waits for its
-        completion. A rejected update raises WorkflowUpdateFailedError here."""
+        the default, COMPLETED, or ADMITTED); the handle's result() waits for
+        its completion. A rejected update raises WorkflowUpdateFailedError here."""
         stage = WorkflowUpdateStage(enum_value(wait_for_stage, WorkflowUpdateStage, "wait_for_stage")
                                     or WorkflowUpdateStage.ACCEPTED.value)
-        if stage is WorkflowUpdateStage.COMPLETED:
-            raise ValueError("start_update waits for ADMITTED or ACCEPTED; use execute_update to wait for COMPLETED")
         return await self._send_update(update, arg, args, id, result_type, stage, rpc_timeout)
 
     def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None,

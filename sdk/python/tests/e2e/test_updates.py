@@ -195,6 +195,8 @@ class UpdateTest(unittest.IsolatedAsyncioTestCase):
                                      for e in events(hist, "WorkflowExecutionUpdateAccepted")])
             self.assertEqual(await h.get_update_handle("slow-1").result(), "slow done")
             self.assertEqual(await uh.result(), "slow done")
+            done = await h.start_update(Cart.slow, wait_for_stage="completed", id="slow-2")
+            self.assertEqual(await done.result(rpc_timeout=0), "slow done")    # known already: no call
             # a handle by id alone, for an update completed before
             self.assertEqual((await h.get_update_handle_for(Cart.priced, "priced-1").result())["value"], 42)
             self.assertEqual(await h.query(Cart.infos_), ["add", "add"])

@@ -208,9 +208,9 @@ class UpdateTest(unittest.IsolatedAsyncioTestCase):
         hist = await self.c.history(h.id)
         acc = events(hist, "WorkflowExecutionUpdateAccepted")
         names = [e["attributes"]["accepted_request"]["input"]["name"] for e in acc]
-        self.assertEqual(names, ["add", "add", "fail", "priced", "slow", "finish"])
+        self.assertEqual(names, ["add", "add", "fail", "priced", "slow", "slow", "finish"])
         done = events(hist, "WorkflowExecutionUpdateCompleted")
-        self.assertEqual(len(done), 6)
+        self.assertEqual(len(done), 7)
         fail = [e for e in done if e["attributes"]["meta"]["update_id"] == acc[2]["attributes"]["protocol_instance_id"]]
         self.assertEqual(fail[0]["attributes"]["outcome"]["failure"]["type"], "UpdateFailed")
         # a rejection writes nothing; no workflow task failed

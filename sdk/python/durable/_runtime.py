@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
+import enum
 import inspect
 import logging
 import random
@@ -68,7 +70,8 @@ _MATCH = {
     "request_cancel_external_workflow": ("RequestCancelExternalWorkflowExecutionInitiated",
                                          lambda c, a, run: c["workflow_id"] == _wid(a)),
     "accept_update": ("WorkflowExecutionUpdateAccepted", lambda c, a, run:
-                      c["update_id"] == a["protocol_instance_id"]),
+                      c["update_id"] == a["protocol_instance_id"]
+                      and c["name"] == ((a.get("accepted_request") or {}).get("input") or {}).get("name")),
     "complete_update": ("WorkflowExecutionUpdateCompleted", lambda c, a, run:
                         c["update_id"] == a["meta"]["update_id"]),
     "complete_workflow": ("WorkflowExecutionCompleted", lambda c, a, run: True),
@@ -77,10 +80,6 @@ _MATCH = {
     "continue_as_new": ("WorkflowExecutionContinuedAsNew", lambda c, a, run: True),
 }
 COMMAND_EVENTS = frozenset(event for event, _ in _MATCH.values())
-
-# events of features this SDK does not run (updates, local activities): a
-# history with them fails the task
-_UNSUPPORTED_PREFIXES = ("WorkflowExecutionUpdate",)
 
 
 class NondeterminismError(Exception):
@@ -97,10 +96,6 @@ class ContinueAsNewError(BaseException):
     def __init__(self, command: dict):
         super().__init__("continue as new")
         self.command = command
-
-
-class _Unsupported(Exception):
-    pass
 
 
 _current: Optional["WorkflowInstance"] = None
@@ -215,6 +210,105 @@ class _Activity:
 class _Condition:
     fn: Callable[[], bool]
     future: asyncio.Future
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"     # Temporal core's marker name, as the TypeScript SDK's
+DEFAULT_LOCAL_RETRY_THRESHOLD = 60.0               # seconds (Temporal's default local retry threshold)
+
+
+class LocalActivityHandle(asyncio.Future):
+    """The future of one scheduled local activity attempt series (between timer backoffs)."""
+    activity_id: str
+
+    def cancel(self, msg=None) -> bool:
+        return self._durable_cancel()
+
+
+class _LocalBackoff(Exception):
+    """A local activity's backoff is longer than its local retry threshold: the
+    workflow waits on a durable timer, then schedules attempt `attempt`."""
+
+    def __init__(self, attempt: int, backoff: float, original: datetime):
+        super().__init__("local activity backoff")
+        self.attempt, self.backoff, self.original = attempt, backoff, original
+
+
+@dataclass
+class _Local:
+    seq: int
+    activity_id: str
+    activity_type: str
+    cancellation_type: str
+    round: int
+    scheduled_now: datetime
+    request: dict
+    handle: asyncio.Future
+    handed: bool = False
+    result_type: Any = None
+
+
+def _local_mismatch(p: _Local, m: dict) -> Optional[str]:
+    if m.get("activity_id") != p.activity_id:
+        return (f"local activity marker (seq {m.get('seq')}) has activity id {m.get('activity_id')!r}, but the "
+                f"workflow code scheduled {p.activity_id!r}")
+    if m.get("activity_type") != p.activity_type:
+        return (f"local activity marker (seq {m.get('seq')}) has activity type {m.get('activity_type')!r}, but the "
+                f"workflow code scheduled {p.activity_type!r}")
+    return None
+
+
+def _iso_ms(t: datetime) -> str:
+    """A time as JavaScript's toISOString writes it (UTC, milliseconds, "Z"), as in the TypeScript SDK's markers."""
+    t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def _js_seconds(s: float) -> str:
+    """A backoff as the TypeScript SDK writes it: whole milliseconds, as seconds ("2s", "1.5s")."""
+    ms = round(s * 1000)
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms / 1000}s"
+
+
+def _is_local_marker(c: Optional[dict]) -> bool:
+    return c is not None and c.get("type") == "record_marker" and c.get("marker_name") == LOCAL_ACTIVITY_MARKER
+
+
+def _is_local_marker_event(e: Optional[dict]) -> bool:
+    return e is not None and e["event_type"] == "MarkerRecorded" and \
+        (e.get("attributes") or {}).get("marker_name") == LOCAL_ACTIVITY_MARKER
+
+
+class HandlerUnfinishedPolicy(enum.Enum):
+    """What to do about a handler still running when the workflow closes
+    (Temporal's workflow.HandlerUnfinishedPolicy): warn in the worker's log,
+    or not. Either way the handler is abandoned; its update's caller gets
+    WorkflowNotRunningError."""
+    WARN_AND_ABANDON = 1
+    ABANDON = 2
+
+
+@dataclass(frozen=True)
+class UpdateInfo:
+    """`workflow.current_update_info()`: the update a handler runs for."""
+    id: str
+    name: str
+
+
+_update_info: contextvars.ContextVar = contextvars.ContextVar("durable_update_info", default=None)
+
+
+@dataclass
+class _Update:
+    update_id: str
+    name: str
+    input: Any          # the request's args as the engine has them (echoed by accept_update)
+    validate: bool
+
+
+def _of_class(fn, obj) -> bool:
+    """Whether fn is defined in the body of obj's class (a validator kept under another name)."""
+    return obj is not None and inspect.isfunction(fn) and \
+        fn.__qualname__.rpartition(".")[0] == type(obj).__qualname__
 
 
 @dataclass
@@ -388,6 +482,19 @@ class WorkflowInstance:
         self.dynamic_signal = defn.dynamic_signal
         self.dynamic_query = defn.dynamic_query
         self.signal_buffer: list = []       # (name, args) with no handler yet
+        self.update_handlers: dict = dict(defn.updates)
+        self.dynamic_update = defn.dynamic_update
+        self.update_buffer: list = []       # _Update with no handler yet (rejected at the activation's end)
+        self.update_options: dict = {}      # name (None: dynamic) -> (validator, policy) of run-time handlers
+        self.running_updates: dict = {}     # accepted update id -> (name, unfinished policy)
+        self.running_signals: dict = {}     # async signal handler task -> (name, unfinished policy)
+        self.local_pending: dict = {}       # seq -> _Local not resolved
+        self.local_awaiting: dict = {}      # seq -> _Local cancelled while replaying: its marker is to come
+        self.local_markers: list = []       # replay: the markers of the task replayed, not yet applied
+        self.local_round = 0
+        self.local_nondeterminism: Optional[str] = None
+        self.local_requests: list = []      # for the worker: local activities to start
+        self.local_cancels: list = []       # for the worker: {seq, cancel, drop}
         self.cancel_requested = False
         self.logger = _ReplayAwareLogger(self)
         self.pending: Optional[tuple] = None      # (last activation's commands, its WorkflowTaskStarted id)
@@ -666,6 +773,9 @@ class WorkflowInstance:
         call_args = [args[0], *args[1]] if dynamic else converter.decode_args(args, fn)
         if inspect.iscoroutinefunction(fn):
             task = self.loop.create_task(bound(*call_args))
+            self.running_signals[task] = ("<dynamic>" if dynamic else getattr(fn, "__durable_signal_name__", None)
+                                          or getattr(fn, "__name__", "?"),
+                                          getattr(fn, "__durable_signal_policy__", None))
             task.add_done_callback(self._handler_done)
         else:
             def run():
@@ -676,8 +786,327 @@ class WorkflowInstance:
             self.loop.call_soon(run)
 
     def _handler_done(self, t: asyncio.Task):
+        self.running_signals.pop(t, None)
         if not t.cancelled() and t.exception() is not None:
             self._fail(t.exception())
+
+    # -- updates (docs/protocol.md, "Updates"; replay step 4.3)
+    def apply_update(self, update_id: str, name: str, input, validate: bool):
+        """An update of this activation: a task's message (`validate`: its
+        validator decides) or, on replay, an accepted update (no validator,
+        as Temporal's core SDK). With no handler yet it waits in a buffer; a
+        handler set later in the activation takes it, else it is rejected
+        when the activation ends."""
+        u = _Update(update_id, name, input, validate)
+        if not self._do_update(u):
+            self.update_buffer.append(u)
+
+    def set_update_handler(self, name: Optional[str], fn, validator=None,
+                           unfinished_policy=None):
+        if name is None:
+            self.dynamic_update = fn
+        elif fn is None:
+            self.update_handlers.pop(name, None)
+        else:
+            self.update_handlers[name] = fn
+        self.update_options[name] = (validator, unfinished_policy)
+        buffered, self.update_buffer = self.update_buffer, []
+        for u in buffered:
+            if not self._do_update(u):
+                self.update_buffer.append(u)
+
+    def _bind(self, fn):
+        return fn.__get__(self.obj) if _is_method(fn, self.obj) or _of_class(fn, self.obj) else fn
+
+    def _do_update(self, u: "_Update") -> bool:
+        """Validate, accept and run one update; False when no handler takes it."""
+        fn = self.update_handlers.get(u.name)
+        dynamic = fn is None
+        if dynamic:
+            fn = self.dynamic_update
+            if fn is None:
+                return False
+        raw = _args(u.input)
+        info = UpdateInfo(id=u.update_id, name=u.name)
+        ctx = contextvars.copy_context()
+        ctx.run(_update_info.set, info)
+        # a handler set at run time has its options here; a decorated method carries them
+        validator, policy = self.update_options.get(None if dynamic else u.name, (None, None))
+        validator = validator or getattr(fn, "__durable_update_validator__", None)
+        policy = policy or getattr(fn, "__durable_update_policy__", None)
+        try:
+            if u.validate and validator is not None:
+                vargs = [u.name, *raw] if dynamic else converter.decode_args(raw, validator)
+                r = ctx.run(self._bind(validator), *vargs)
+                if inspect.iscoroutine(r):
+                    r.close()
+                    raise ApplicationError(f"the validator of update {u.name!r} is async: validators must be plain "
+                                           "functions", type="IllegalStateError", non_retryable=True)
+            call_args = [u.name, *raw] if dynamic else converter.decode_args(raw, fn)
+        except Exception as e:          # noqa: BLE001 - the validator's (or decoding's) error rejects the update
+            self._reject_update(u.update_id, error_to_failure(e))
+            return True
+        self.command({"type": "accept_update", "update_id": u.update_id, "name": u.name, "args": u.input})
+        self.running_updates[u.update_id] = (u.name, policy)
+        bound = self._bind(fn)
+        if inspect.iscoroutinefunction(fn):
+            try:
+                coro = ctx.run(bound, *call_args)
+            except BaseException as e:  # noqa: B902 - a call that cannot start is the handler's error
+                self.loop.call_soon(self._update_finished, u.update_id, None, e)
+                return True
+            task = self.loop.create_task(coro, context=ctx)
+            task.add_done_callback(lambda t, uid=u.update_id: self._update_done(uid, t))
+            # the handler runs at once up to its first await, before what the
+            # activation's events unblocked goes on (as the TypeScript SDK's does)
+            if asyncio.current_task(self.loop) is None and self.loop._ready:
+                h = self.loop._ready.pop()
+                if not h._cancelled:
+                    h._run()
+        else:
+            try:
+                result, error = ctx.run(bound, *call_args), None
+            except BaseException as e:  # noqa: B902 - routed by _update_finished
+                result, error = None, e
+            self.loop.call_soon(self._update_finished, u.update_id, result, error)
+        return True
+
+    def _update_done(self, update_id: str, t: asyncio.Task):
+        if t.cancelled():
+            self._update_finished(update_id, None, asyncio.CancelledError())
+        else:
+            self._update_finished(update_id, None if t.exception() else t.result(), t.exception())
+
+    def _update_finished(self, update_id: str, result, error: Optional[BaseException]):
+        """complete_update with the handler's result, or with its failure when it
+        raised a FailureError (ApplicationError, ...) or was cancelled; any
+        other error fails the workflow task, as the run method's would."""
+        self.running_updates.pop(update_id, None)
+        if self.disposed:
+            return
+        if error is None:
+            self.command({"type": "complete_update", "update_id": update_id, "result": converter.encode(result)})
+        elif isinstance(error, asyncio.CancelledError):
+            self.command({"type": "complete_update", "update_id": update_id,
+                          "failure": error_to_failure(CancelledError("update handler cancelled"))})
+        elif isinstance(error, FailureError):
+            self.command({"type": "complete_update", "update_id": update_id, "failure": error_to_failure(error)})
+        else:
+            self._fail(error)
+
+    def _reject_update(self, update_id: str, failure: dict):
+        """reject_update goes in even after a close command of this activation,
+        before it (a close must be last; every message must be answered)."""
+        if self.disposed:
+            return
+        cmd = {"type": "reject_update", "update_id": update_id, "failure": failure}
+        close = next((i for i, c in enumerate(self.commands) if c["type"] in CLOSE_COMMANDS), None)
+        if close is None:
+            self.commands.append(cmd)
+        else:
+            self.commands.insert(close, cmd)
+
+    def _reject_buffered_updates(self):
+        buffered, self.update_buffer = self.update_buffer, []
+        known = ", ".join(sorted(self.update_handlers)) or "none"
+        for u in buffered:
+            self._reject_update(u.update_id, {"message": f"No registered handler for update: {u.name} (known: {known})",
+                                              "type": "ApplicationFailure", "non_retryable": True})
+
+    def all_handlers_finished(self) -> bool:
+        return not self.running_updates and not self.running_signals
+
+    def _warn_unfinished(self):
+        warn = (None, HandlerUnfinishedPolicy.WARN_AND_ABANDON)
+        updates = [f"{n} (id {i})" for i, (n, p) in self.running_updates.items() if p in warn]
+        signals = sorted({n for n, p in self.running_signals.values() if p in warn})
+        parts = ([f"update handlers still running: {', '.join(updates)}"] if updates else []) + \
+                ([f"signal handlers still running: {', '.join(signals)}"] if signals else [])
+        if parts:
+            self.logger.warning("Workflow finished while %s. Their callers get an error (updates) or their work is "
+                                "lost. Wait for workflow.all_handlers_finished before returning, or set "
+                                "unfinished_policy=HandlerUnfinishedPolicy.ABANDON.", "; ".join(parts))
+
+    # -- local activities (docs/protocol.md, "Local activities"; as the TypeScript
+    # SDK's workflow/local-activities.ts: seqs shared with activities, one
+    # "round" per activation and per outcome, markers matched by seq)
+    def schedule_local(self, activity_type: str, input, opts: dict, attempt: int,
+                       original: Optional[datetime], result_type=None) -> "LocalActivityHandle":
+        """Ask for one local activity (from `attempt` on); no command is sent:
+        the worker runs it after this activation, or on replay its marker
+        resolves it."""
+        self.activity_seq += 1
+        seq = self.activity_seq
+        aid = opts.get("activity_id") or str(seq)
+        handle = LocalActivityHandle(loop=self.loop)
+        handle.activity_id = aid
+        handle._durable_cancel = lambda: self._cancel_local(seq, handle)
+        original = original or self.now
+        retry = opts.get("retry_policy")
+        initial = 1.0
+        if retry is not None and retry.initial_interval is not None:
+            initial = to_seconds(retry.initial_interval)
+        request = {
+            "seq": seq, "activity_id": aid, "activity_type": activity_type, "input": input, "attempt": attempt,
+            "original_schedule_time": original,
+            "start_to_close": to_seconds(opts.get("start_to_close_timeout")),
+            "schedule_to_close": to_seconds(opts.get("schedule_to_close_timeout")),
+            "retry": {
+                "initial_interval": initial,
+                "backoff_coefficient": retry.backoff_coefficient if retry is not None else 2.0,
+                "maximum_interval": to_seconds(retry.maximum_interval) if retry is not None
+                and retry.maximum_interval is not None else 100 * initial,
+                "maximum_attempts": retry.maximum_attempts if retry is not None else 0,
+                "non_retryable_error_types": list(retry.non_retryable_error_types or ()) if retry is not None else [],
+            },
+            "local_retry_threshold": to_seconds(opts.get("local_retry_threshold")) if
+            opts.get("local_retry_threshold") is not None else DEFAULT_LOCAL_RETRY_THRESHOLD,
+        }
+        self.local_pending[seq] = _Local(seq, aid, activity_type, opts.get("cancellation_type") or "try_cancel",
+                                         self.local_round, self.now, request, handle, result_type=result_type)
+        return handle
+
+    def _cancel_local(self, seq: int, handle) -> bool:
+        p = self.local_pending.get(seq)
+        if p is None or p.handle is not handle or handle.done():
+            return False
+        err = ActivityError("Local activity cancelled", activity_id=p.activity_id, activity_type=p.activity_type,
+                            retry_state=RetryState.CANCEL_REQUESTED)
+        err.__cause__ = CancelledError("Local activity cancelled")
+        if p.round == self.local_round:
+            # never reached the worker: nothing ran, nothing to record
+            del self.local_pending[seq]
+            handle.set_exception(err)
+            return True
+        if p.cancellation_type == "wait_cancellation_completed":
+            # the attempt is asked to stop; its outcome (cancelled, or not) is recorded when it comes
+            if not self.replaying:
+                self.local_cancels.append({"seq": seq, "cancel": True, "drop": False})
+            return True
+        del self.local_pending[seq]
+        if self.replaying:
+            self.local_awaiting[seq] = p
+        else:
+            self.local_cancels.append({"seq": seq, "cancel": p.cancellation_type == "try_cancel", "drop": True})
+        self._record_local({
+            "seq": seq, "attempt": p.request["attempt"], "activity_id": p.activity_id,
+            "activity_type": p.activity_type, "complete_time": None, "backoff": None,
+            "original_schedule_time": _iso_ms(p.request["original_schedule_time"]),
+            "failure": {"message": "Local activity cancelled", "type": "CancelledFailure", "non_retryable": True},
+            "retry_state": "CANCEL_REQUESTED"})
+        handle.set_exception(err)
+        return True
+
+    def _record_local(self, details: dict):
+        self.command({"type": "record_marker", "marker_name": LOCAL_ACTIVITY_MARKER, "details": details})
+
+    def _resolve_local_from(self, p: "_Local", m: dict):
+        """Apply one outcome (a marker's details): the marker command, the clock, the handle."""
+        self.local_pending.pop(p.seq, None)
+        self._record_local(m)
+        if m.get("complete_time"):
+            self.now = max(self.now, _parse_time(m["complete_time"]))
+        if p.handle.done():
+            return
+        if m.get("failure") is not None:
+            if m.get("backoff"):
+                p.handle.set_exception(_LocalBackoff(m["attempt"] + 1, to_seconds(m["backoff"]),
+                                                     _parse_time(m["original_schedule_time"])))
+                return
+            cause = failure_to_error(m["failure"])
+            rs = m.get("retry_state")
+            err = ActivityError(f"Local activity failed: {cause.message}", activity_id=p.activity_id,
+                                activity_type=p.activity_type,
+                                retry_state=RetryState(rs) if rs in RetryState._value2member_map_ else rs)
+            err.__cause__ = cause
+            p.handle.set_exception(err)
+            return
+        v = m.get("result")
+        p.handle.set_result(converter.decode(v, p.result_type) if p.result_type else v)
+
+    def _resolve_next_local_marker(self) -> bool:
+        """Replay, once the code is blocked: resolve the pending local activity
+        the next marker of the task names (True: run the code again)."""
+        while self.local_markers:
+            m = self.local_markers[0]
+            cancelled = self.local_awaiting.pop(m.get("seq"), None)
+            if cancelled is not None:
+                self.local_markers.pop(0)
+                self.local_nondeterminism = self.local_nondeterminism or _local_mismatch(cancelled, m)
+                continue
+            p = self.local_pending.get(m.get("seq"))
+            if p is None:
+                return False
+            self.local_markers.pop(0)
+            wrong = _local_mismatch(p, m)
+            if wrong:
+                self.local_nondeterminism = self.local_nondeterminism or wrong
+                return False
+            self.local_round += 1
+            self._resolve_local_from(p, m)
+            return True
+        return False
+
+    def _collect_local(self):
+        """At the end of an activation: non-determinism found, and the local
+        activities to hand to the worker (live activations only)."""
+        if self.replaying and self.local_markers and not self.local_nondeterminism:
+            m = self.local_markers[0]
+            self.local_nondeterminism = (f"history has a local activity marker (seq {m.get('seq')}, activity type "
+                                         f"{m.get('activity_type')!r}) that the workflow code did not schedule")
+        if self.local_nondeterminism:
+            msg, self.local_nondeterminism = self.local_nondeterminism, None
+            raise NondeterminismError(msg, self.info_.history_length)
+        if not self.replaying and not self.closed:
+            for p in self.local_pending.values():
+                if not p.handed:
+                    p.handed = True
+                    self.local_requests.append(p.request)
+
+    def take_local(self) -> tuple:
+        """The local activities to start and the cancellations for the worker since it last asked."""
+        out = (self.local_requests, self.local_cancels)
+        self.local_requests, self.local_cancels = [], []
+        return out
+
+    def resolve_local(self, job: dict) -> list:
+        """A local activity's outcome from the worker, as an activation of its
+        own at the current workflow task: its commands (the marker first),
+        which are added to those the task will send."""
+        global _current
+        self.commands = []
+        self.replaying = False
+        self.local_round += 1
+        prev_loop = asyncio.events._get_running_loop()
+        prev, _current = _current, self
+        asyncio.events._set_running_loop(self.loop)
+        try:
+            p = self.local_pending.get(job["seq"])
+            if p is not None:
+                m = {"seq": p.seq, "attempt": job["attempt"], "activity_id": p.activity_id,
+                     "activity_type": p.activity_type,
+                     "complete_time": _iso_ms(p.scheduled_now + timedelta(seconds=max(0.0, job.get("runtime") or 0))),
+                     "backoff": _js_seconds(job["backoff"]) if job.get("backoff") is not None else None,
+                     "original_schedule_time": _iso_ms(p.request["original_schedule_time"])}
+                if job.get("failure") is not None:
+                    m["failure"] = job["failure"]
+                    m["retry_state"] = job.get("retry_state") or "MAXIMUM_ATTEMPTS_REACHED"
+                else:
+                    m["result"] = job.get("result")
+                self._resolve_local_from(p, m)
+            self._run_until_blocked()
+            if self.update_buffer and self.task_failure is None:
+                self._reject_buffered_updates()
+            self._collect_local()
+        finally:
+            asyncio.events._set_running_loop(prev_loop)
+            _current = prev
+        if self.task_failure is not None:
+            raise self.task_failure
+        commands = list(self.commands)
+        if self.pending is not None:
+            self.pending = (self.pending[0] + commands, self.pending[1])
+        return commands
 
     # -- starting and closing
     def start(self, args: list):
@@ -710,6 +1139,8 @@ class WorkflowInstance:
                 self._fail(CancelledError("workflow main task cancelled"))
             return
         e = t.exception()
+        if (e is None or isinstance(e, ContinueAsNewError)) and (self.running_updates or self.running_signals):
+            self._warn_unfinished()
         if e is None:
             self.command({"type": "complete_workflow", "result": converter.encode(t.result())})
         else:
@@ -769,9 +1200,6 @@ class WorkflowInstance:
                     self.loop.call_soon(fire, context=context)
         elif t in _OTHER_WORKFLOW_EVENTS:
             self._apply_other_workflow_event(e, t, a)
-        elif t.startswith(_UNSUPPORTED_PREFIXES) or (
-                t == "MarkerRecorded" and a.get("marker_name") == "core_local_activity"):
-            raise _Unsupported(f"{t} (updates and local activities are not supported by the Python SDK)")
         self.info_.history_length = e["event_id"]
 
     def _started(self, e: dict, a: dict):
@@ -794,19 +1222,27 @@ class WorkflowInstance:
         self.start(_args(a.get("input")))
 
     # -- one activation
-    def activate(self, events: list, clock: datetime, replaying: bool, markers: set) -> list:
+    def activate(self, events: list, clock: datetime, replaying: bool, markers: set, updates: tuple = (),
+                 local_markers: tuple = ()) -> list:
         global _current
         self.commands = []
         self.replaying = replaying
         self.now = clock
         self.patch_markers |= markers
+        self.local_round += 1
+        self.local_markers = list(local_markers)
         prev_loop = asyncio.events._get_running_loop()
         prev, _current = _current, self
         asyncio.events._set_running_loop(self.loop)
         try:
             for e in events:
                 self.apply(e)
+            for update_id, name, input, validate in updates:
+                self.apply_update(update_id, name, input, validate)
             self._run_until_blocked()
+            if self.update_buffer and self.task_failure is None:
+                self._reject_buffered_updates()
+            self._collect_local()
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
@@ -853,6 +1289,8 @@ class WorkflowInstance:
                     progressed = True
                     break       # what it unblocks runs before the next condition is asked
             if not progressed and not self.loop._ready:
+                if self.replaying and self.local_markers and self._resolve_next_local_marker():
+                    continue
                 return
 
     def query(self, name: str, args: list):
@@ -936,7 +1374,10 @@ def _deprecated_patch_command(c) -> bool:
 def match(commands: list, events: list, started_id: int, run: WorkflowInstance):
     """docs/protocol.md, "Matching commands to events": walk an activation's
     commands and its command events side by side."""
-    commands = [c for c in commands if c["type"] != "reject_update"]
+    # rejected updates leave no event; local activity markers are matched by seq
+    # when they resolve (docs/protocol.md, "Local activities"), not by position
+    commands = [c for c in commands if c["type"] != "reject_update" and not _is_local_marker(c)]
+    events = [e for e in events if not _is_local_marker_event(e)]
     ci = ei = 0
     while ci < len(commands) or ei < len(events):
         c = commands[ci] if ci < len(commands) else None
@@ -989,7 +1430,36 @@ def _patch_ids(events: list) -> set:
             if e["event_type"] == "MarkerRecorded" and e["attributes"].get("marker_name") == "core_patch"}
 
 
-def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
+def _accepted_updates(history: list, k: int) -> list:
+    """Step 4.3 on replay: the updates the task of boundary k accepted (its
+    WorkflowExecutionUpdateAccepted command events, in order), applied
+    without their validators."""
+    out = []
+    for e in history[k + 1:]:
+        t = e["event_type"]
+        if t == "WorkflowTaskStarted":
+            break
+        if t == "WorkflowExecutionUpdateAccepted":
+            a = e["attributes"]
+            req = a.get("accepted_request") or {}
+            inp = req.get("input") or {}
+            out.append((a.get("protocol_instance_id") or (req.get("meta") or {}).get("update_id"),
+                        inp.get("name"), inp.get("args"), False))
+    return out
+
+
+def _local_markers(history: list, k: int) -> list:
+    """The local activity markers the task of boundary k recorded (its command events), in order."""
+    out = []
+    for e in history[k + 1:]:
+        if e["event_type"] == "WorkflowTaskStarted":
+            break
+        if _is_local_marker_event(e):
+            out.append(e["attributes"].get("details") or {})
+    return out
+
+
+def advance(inst: WorkflowInstance, history: list, *, current: bool, messages: Optional[list] = None) -> tuple:
     """docs/protocol.md, "The procedure", step 4, from where `inst` stands:
     `history` holds the events after its last activation (a whole history
     for a new instance). For each boundary: match the previous activation's
@@ -997,8 +1467,8 @@ def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
     code. Returns (the last activation's commands, trailing events). With
     `current` the last activation is the task being worked on; otherwise
     every activation is past and the last one's commands are matched
-    against the command events that trail it. Raises NondeterminismError,
-    _Unsupported, or the code's task failure."""
+    against the command events that trail it. Raises NondeterminismError
+    or the code's task failure."""
     bounds = _boundaries(history, current)
     start, commands = 0, []
     for i, k in enumerate(bounds):
@@ -1007,8 +1477,13 @@ def advance(inst: WorkflowInstance, history: list, *, current: bool) -> tuple:
             match(inst.pending[0], [e for e in seg if e["event_type"] in COMMAND_EVENTS], inst.pending[1], inst)
         past = not (current and k == len(history) - 1)
         after = history[k + 1:bounds[i + 1] if i + 1 < len(bounds) else len(history)]
+        if past:
+            updates = _accepted_updates(history, k)
+        else:
+            updates = [(m["update_id"], m["name"], m.get("args"), True) for m in messages or ()]
         commands = inst.activate(seg, _parse_time(history[k]["event_time"]), past,
-                                 _patch_ids(after) if past else set())
+                                 _patch_ids(after) if past else set(), updates,
+                                 _local_markers(history, k) if past else ())
         if inst.task_failure is not None:
             raise inst.task_failure
         inst.pending = (commands, history[k]["event_id"])
@@ -1043,7 +1518,7 @@ def continuation(inst: WorkflowInstance, history: list) -> Optional[list]:
 
 
 def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str, task_queue: str,
-           current: bool) -> tuple:
+           current: bool, messages: Optional[list] = None) -> tuple:
     """Replay a whole `history` on a new instance; return (instance, commands
     of the last activation, trailing events). Raises as `advance` (the
     instance is then disposed). The caller disposes the instance it gets
@@ -1052,7 +1527,7 @@ def replay(defn, history: list, *, workflow_id: str, run_id: str, namespace: str
         raise ValueError("replay needs a whole history, starting with WorkflowExecutionStarted")
     inst = WorkflowInstance(defn, workflow_id, run_id, namespace, task_queue)
     try:
-        commands, trailing = advance(inst, history, current=current)
+        commands, trailing = advance(inst, history, current=current, messages=messages)
     except BaseException:
         inst.dispose()
         raise
@@ -1064,18 +1539,16 @@ def task_failure(e: BaseException) -> dict:
     if isinstance(e, NondeterminismError):
         return {"type": "NonDeterminismError", "message": str(e), "non_retryable": False,
                 "details": {"event_id": e.event_id}}
-    if isinstance(e, _Unsupported):
-        return {"type": "UnsupportedFeature", "message": str(e), "non_retryable": False}
     return error_to_failure(e)
 
 
 def run_workflow_task(defn, history: list, *, workflow_id: str, run_id: str, namespace: str,
-                      task_queue: str) -> tuple:
+                      task_queue: str, messages: Optional[list] = None) -> tuple:
     """docs/protocol.md, "The procedure", with no cache: ("complete",
     commands) or ("fail", failure)."""
     try:
         inst, commands, _ = replay(defn, history, workflow_id=workflow_id, run_id=run_id, namespace=namespace,
-                                   task_queue=task_queue, current=True)
+                                   task_queue=task_queue, current=True, messages=messages)
         inst.dispose()
         return "complete", commands
     except BaseException as e:     # noqa: B902 - a bug of the code fails the task, never the worker

@@ -56,6 +56,7 @@ class Info:
     started_time: Optional[datetime]
     deadline: Optional[datetime]
     priority: Optional[int] = None
+    is_local: bool = False
 
 
 class _Context:
@@ -102,6 +103,17 @@ class _Context:
                 await self.worker._heartbeat(self, list(details))
             except Exception:           # noqa: BLE001 - the completion follows anyway
                 pass
+
+
+class _LocalContext(_Context):
+    """A local activity's attempt: heartbeats are ignored (as in Temporal); its
+    `connection()` commits when the attempt returns, apart from the marker."""
+
+    def heartbeat(self, details: tuple):
+        pass
+
+    async def flush(self):
+        pass
 
 
 _ctx: contextvars.ContextVar[Optional[_Context]] = contextvars.ContextVar("durable_activity", default=None)

@@ -27,6 +27,7 @@ import typing
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import psycopg
@@ -46,8 +47,9 @@ from .schedule import (
 )
 from .exceptions import (
     ScheduleAlreadyRunningError, ScheduleNotFoundError,
-    WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError,
-    WorkflowStillRunningError, map_error,
+    WorkflowAlreadyStartedError, WorkflowContinuedAsNewError, WorkflowFailureError, WorkflowNotRunningError,
+    WorkflowStillRunningError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError,
+    failure_to_error, map_error,
 )
 
 __all__ = [
@@ -80,7 +82,12 @@ __all__ = [
     "WorkflowExecutionDescription",
     "WorkflowExecutionStatus",
     "WorkflowHandle",
+    "WithStartWorkflowOperation",
     "WorkflowHistory",
+    "WorkflowUpdateFailedError",
+    "WorkflowUpdateHandle",
+    "WorkflowUpdateRPCTimeoutOrCancelledError",
+    "WorkflowUpdateStage",
 ]
 
 
@@ -454,6 +461,34 @@ class Client:
         return self.get_workflow_handle(workflow_id, run_id=run_id, first_execution_run_id=first_execution_run_id,
                                         result_type=_result_hint(workflow))
 
+    async def start_update_with_start_workflow(
+            self, update: Any, arg: Any = _UNSET, *, start_workflow_operation: "WithStartWorkflowOperation",
+            wait_for_stage: Union["WorkflowUpdateStage", str] = None, args: Sequence[Any] = (),
+            id: Optional[str] = None, result_type: Any = None,
+            rpc_timeout: Optional[Duration] = None) -> "WorkflowUpdateHandle":
+        """Start the operation's workflow unless it runs, then send it an update
+        and wait until it is accepted (Temporal's start_update_with_start_workflow).
+
+        Not atomic, unlike Temporal's (as the TypeScript client): a
+        start_workflow by the operation's id_conflict_policy, then
+        update_workflow to the id's running run; if the update is not
+        admitted the workflow has started all the same.
+        ``await start_workflow_operation.workflow_handle()`` gives the
+        workflow's handle (or the start's error).
+        """
+        handle = await start_workflow_operation._start(self)
+        return await handle.start_update(update, arg, args=args, wait_for_stage=wait_for_stage, id=id,
+                                         result_type=result_type, rpc_timeout=rpc_timeout)
+
+    async def execute_update_with_start_workflow(
+            self, update: Any, arg: Any = _UNSET, *, start_workflow_operation: "WithStartWorkflowOperation",
+            args: Sequence[Any] = (), id: Optional[str] = None, result_type: Any = None,
+            rpc_timeout: Optional[Duration] = None) -> Any:
+        """start_update_with_start_workflow, waiting for the update's result."""
+        handle = await start_workflow_operation._start(self)
+        return await handle.execute_update(update, arg, args=args, id=id, result_type=result_type,
+                                           rpc_timeout=rpc_timeout)
+
     async def list_workflows(self, *, workflow_type: Optional[str] = None,
                              status: Union[WorkflowExecutionStatus, str, None] = None,
                              limit: int = 100) -> List[Dict[str, Any]]:
@@ -734,6 +769,54 @@ class WorkflowHandle:
             ("run_id", "::uuid", self._run_id),
         ], connection=connection)
 
+    # -- updates -----------------------------------------------------------
+
+    async def execute_update(self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (),
+                             id: Optional[str] = None, result_type: Any = None,
+                             rpc_timeout: Optional[Duration] = None) -> Any:
+        """Send an update and wait for its result (durable.update_workflow).
+
+        WorkflowUpdateFailedError (its cause the failure) when the validator
+        rejected it or the handler raised; WorkflowNotRunningError when the
+        workflow is closed or closes before the update completes.
+        """
+        handle = await self._send_update(update, arg, args, id, result_type, WorkflowUpdateStage.COMPLETED,
+                                         rpc_timeout)
+        return await handle.result(rpc_timeout=rpc_timeout)
+
+    async def start_update(self, update: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (),
+                           wait_for_stage: Union["WorkflowUpdateStage", str] = None,
+                           id: Optional[str] = None, result_type: Any = None,
+                           rpc_timeout: Optional[Duration] = None) -> "WorkflowUpdateHandle":
+        """Send an update and wait until it reaches wait_for_stage (ACCEPTED,
+        the default, COMPLETED, or ADMITTED); the handle's result() waits for
+        its completion. A rejected update raises WorkflowUpdateFailedError here."""
+        stage = WorkflowUpdateStage(enum_value(wait_for_stage, WorkflowUpdateStage, "wait_for_stage")
+                                    or WorkflowUpdateStage.ACCEPTED.value)
+        return await self._send_update(update, arg, args, id, result_type, stage, rpc_timeout)
+
+    def get_update_handle(self, id: str, *, workflow_run_id: Optional[str] = None,
+                          result_type: Any = None) -> "WorkflowUpdateHandle":
+        """The handle of an update sent before (by its id), for its result."""
+        return WorkflowUpdateHandle(self._client, id, None, self._id, workflow_run_id or self._run_id,
+                                    None, result_type)
+
+    def get_update_handle_for(self, update: Any, id: str, *,
+                              workflow_run_id: Optional[str] = None) -> "WorkflowUpdateHandle":
+        """get_update_handle, with the update's name and its result decoded by the handler's return type."""
+        name = _handler_name(update, "__durable_update_name__", "update")
+        return WorkflowUpdateHandle(self._client, id, name, self._id, workflow_run_id or self._run_id,
+                                    None, _return_hint(update if not isinstance(update, str) else None))
+
+    async def _send_update(self, update: Any, arg: Any, args: Sequence[Any], id: Optional[str], result_type: Any,
+                           stage: "WorkflowUpdateStage", rpc_timeout: Optional[Duration]) -> "WorkflowUpdateHandle":
+        name = _handler_name(update, "__durable_update_name__", "update")
+        hint = result_type if result_type is not None else _return_hint(update if not isinstance(update, str) else None)
+        handle = WorkflowUpdateHandle(self._client, id or str(uuid.uuid4()), name, self._id, self._run_id,
+                                      encode_args(_call_args(arg, args)), hint)
+        await handle._until(stage, rpc_timeout)
+        return handle
+
     # -- reading -----------------------------------------------------------
 
     async def describe(self) -> WorkflowExecutionDescription:
@@ -764,3 +847,158 @@ class WorkflowHandle:
             " FROM durable.get_history(workflow_id => %s, run_id => %s::uuid, namespace => %s) AS h",
             [self._id, self._run_id, self._client.namespace])
         return WorkflowHistory(self._id, rows[0][0])
+
+
+# ---------------------------------------------------------------------------
+# updates
+
+
+class WithStartWorkflowOperation:
+    """The workflow an update-with-start starts unless it runs (Temporal's
+    WithStartWorkflowOperation): start_workflow's arguments, with `id` and
+    `id_conflict_policy` required (USE_EXISTING to update a running
+    workflow, FAIL to insist on a new one)."""
+
+    def __init__(self, workflow: Any, arg: Any = _UNSET, *, args: Sequence[Any] = (), id: str, task_queue: str,
+                 id_conflict_policy: Union[WorkflowIDConflictPolicy, str], **start_options: Any) -> None:
+        if not id or id_conflict_policy is None:
+            raise ValueError("WithStartWorkflowOperation needs id and id_conflict_policy")
+        if "start_signal" in start_options or "connection" in start_options:
+            raise TypeError("WithStartWorkflowOperation takes no start_signal or connection")
+        self._workflow = workflow
+        self._arg = arg
+        self._args = args
+        self._id = id
+        self._options = dict(start_options, task_queue=task_queue, id_conflict_policy=id_conflict_policy)
+        self._done = asyncio.Event()
+        self._handle: Optional[WorkflowHandle] = None
+        self._error: Optional[BaseException] = None
+
+    async def workflow_handle(self) -> "WorkflowHandle":
+        """The started (or running) workflow's handle, once the update-with-start call got that far; else its error."""
+        await self._done.wait()
+        if self._handle is None:
+            raise self._error  # type: ignore[misc]
+        return self._handle
+
+    async def _start(self, client: Client) -> "WorkflowHandle":
+        """Start (or find running) the workflow; the handle updates go to: the id's running run."""
+        if self._done.is_set():
+            raise RuntimeError("a WithStartWorkflowOperation is used once")
+        try:
+            started = await client.start_workflow(self._workflow, self._arg, args=self._args, id=self._id,
+                                                  **self._options)
+        except BaseException as e:
+            self._error = e
+            self._done.set()
+            raise
+        self._handle = started
+        self._done.set()
+        return WorkflowHandle(client, self._id, result_type=started._result_type)
+
+
+class WorkflowUpdateStage(str, Enum):
+    """The stages of an update (Temporal's WorkflowUpdateStage), with the
+    engine's names: ADMITTED (the engine holds it, not yet durably), ACCEPTED
+    (the validator passed: the history has WorkflowExecutionUpdateAccepted),
+    COMPLETED (the handler returned or raised)."""
+    ADMITTED = "admitted"
+    ACCEPTED = "accepted"
+    COMPLETED = "completed"
+
+
+_STAGE_RANK = {"admitted": 1, "accepted": 2, "completed": 3, "rejected": 3}
+# how long one update_workflow call waits server-side before the client calls again
+_UPDATE_WAIT = timedelta(seconds=30)
+# the name a handle without one (get_update_handle) sends; the engine matches an update by its id
+_LOOKUP_NAME = "__durable_update_lookup"
+
+
+class WorkflowUpdateHandle:
+    """An update sent to a workflow (Temporal's WorkflowUpdateHandle): .id,
+    .workflow_id, .workflow_run_id, .name; ``await handle.result()``."""
+
+    def __init__(self, client: Client, id: str, name: Optional[str], workflow_id: str,
+                 workflow_run_id: Optional[str], args: Optional[List[Any]], result_type: Any) -> None:
+        self._client = client
+        self._id = id
+        self._name = name
+        self._workflow_id = workflow_id
+        self._workflow_run_id = workflow_run_id
+        self._args = args
+        self._result_type = result_type
+        self._outcome: Optional[Tuple[bool, Any]] = None    # (failed, result or failure JSON)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def name(self) -> Optional[str]:
+        return self._name
+
+    @property
+    def workflow_id(self) -> str:
+        return self._workflow_id
+
+    @property
+    def workflow_run_id(self) -> Optional[str]:
+        return self._workflow_run_id
+
+    def __repr__(self) -> str:
+        return f"WorkflowUpdateHandle(id={self._id!r}, name={self._name!r}, workflow_id={self._workflow_id!r})"
+
+    async def result(self, *, rpc_timeout: Optional[Duration] = None) -> Any:
+        """Wait for the update's outcome: the handler's result, decoded;
+        WorkflowUpdateFailedError when it was rejected or its handler raised;
+        WorkflowNotRunningError when the workflow closed before completing it."""
+        if self._outcome is None:
+            await self._until(WorkflowUpdateStage.COMPLETED, rpc_timeout)
+        failed, value = self._outcome  # type: ignore[misc]
+        if failed:
+            raise WorkflowUpdateFailedError(failure_to_error(value))
+        return decode(value, self._result_type)
+
+    async def _until(self, stage: "WorkflowUpdateStage", rpc_timeout: Optional[Duration]) -> None:
+        """Call durable.update_workflow until the update reaches `stage`, or is
+        rejected or completed (its outcome is kept then). Each call waits up to
+        30 s server-side; calling again with the same id is safe (the engine
+        applies an update id once) and admits it again if the engine lost it
+        (a restart before acceptance)."""
+        limit = to_timedelta(rpc_timeout)
+        deadline = None if limit is None else time.monotonic() + limit.total_seconds()
+        while True:
+            wait = _UPDATE_WAIT
+            if deadline is not None:
+                wait = timedelta(seconds=max(0.0, min(_UPDATE_WAIT.total_seconds(), deadline - time.monotonic())))
+            rows = await self._client._call("update_workflow", [
+                ("workflow_id", "::text", self._workflow_id),
+                ("update_name", "::text", self._name or _LOOKUP_NAME),
+                ("args", "::jsonb", json.dumps(self._args) if self._args is not None else None),
+                ("update_id", "::text", self._id),
+                ("wait_for_stage", "::text", stage.value),
+                ("wait", "::interval", wait),
+                ("run_id", "::uuid", self._workflow_run_id),
+            ], select="r.stage, r.result, r.failure", rows="tuple")
+            reached, result, failure = rows[0]
+            if reached in ("rejected", "completed"):
+                self._outcome = (True, failure) if failure is not None else (False, result)
+                if reached == "rejected":
+                    raise WorkflowUpdateFailedError(failure_to_error(failure))
+                return
+            if _STAGE_RANK[reached] >= _STAGE_RANK[stage.value]:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WorkflowUpdateRPCTimeoutOrCancelledError()
+            # an accepted update of a run that closed without completing it comes back as
+            # "accepted" at once (as the TypeScript client notes): say so rather than ask forever
+            if not await self._run_is_open():
+                raise WorkflowNotRunningError(
+                    f'workflow "{self._workflow_id}" closed before update "{self._id}" completed', "DU003")
+
+    async def _run_is_open(self) -> bool:
+        rows = await self._client._call("describe_workflow", [
+            ("workflow_id", "::text", self._workflow_id),
+            ("run_id", "::uuid", self._workflow_run_id),
+        ], select="r.status")
+        return bool(rows) and rows[0][0] == "running"

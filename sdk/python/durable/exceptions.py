@@ -576,6 +576,28 @@ class WorkflowContinuedAsNewError(DurableError):
         self.new_execution_run_id = new_execution_run_id
 
 
+class WorkflowUpdateFailedError(DurableError):
+    """An update was rejected by its validator, or its handler raised a
+    failure (Temporal's WorkflowUpdateFailedError): .cause is that failure as
+    an exception (ApplicationError, CancelledError, ...)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("Workflow update failed")
+        self.__cause__ = cause
+
+    @property
+    def cause(self) -> Optional[BaseException]:
+        return self.__cause__
+
+
+class WorkflowUpdateRPCTimeoutOrCancelledError(DurableError):
+    """An update call's rpc_timeout passed before the update reached the stage
+    waited for (Temporal's name). The update itself may still go on."""
+
+    def __init__(self) -> None:
+        super().__init__("Timeout or cancellation waiting for update")
+
+
 def _json_detail(detail: Optional[str]) -> Optional[dict]:
     if not detail:
         return None

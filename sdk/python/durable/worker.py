@@ -51,7 +51,7 @@ import os
 import re
 import socket
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 import psycopg
@@ -74,8 +74,14 @@ _HEARTBEAT = "SELECT durable.heartbeat_activity(%s, %s::jsonb)"
 _CANCELED_ACT = "SELECT durable.report_activity_canceled(%s, %s)"
 _ANSWER = "SELECT durable.answer_query(%s, %s::jsonb, %s::jsonb)"
 _RELEASE = "SELECT durable.release_tasks(%s, %s, %s)"
+_COMPLETE_WFT_FORCED = "SELECT durable.complete_workflow_task(%s, %s::jsonb, return_workflow_task => true, " \
+                       "force_new_task => true)"
 _STMT_NAMES = {q: f"durable_py_{i}".encode() for i, q in enumerate(
-    (_POLL, _COMPLETE_WFT, _FAIL_WFT, _WFT_HISTORY, _COMPLETE_ACT, _FAIL_ACT, _HEARTBEAT, _CANCELED_ACT, _ANSWER))}
+    (_POLL, _COMPLETE_WFT, _FAIL_WFT, _WFT_HISTORY, _COMPLETE_ACT, _FAIL_ACT, _HEARTBEAT, _CANCELED_ACT, _ANSWER,
+     _COMPLETE_WFT_FORCED))}
+# share of the workflow task timeout after which a task running local activities is completed to keep it alive
+_WFT_HEARTBEAT_SHARE = 0.8
+_LOCAL_CANCELLED = {"message": "Local activity cancelled", "type": "CancelledFailure", "non_retryable": True}
 _JSON_OID, _JSONB_OID, _BOOL_OID = 114, 3802, 16
 try:
     from psycopg import generators as _generators, pq as _pq
@@ -163,6 +169,27 @@ def _stale(e: BaseException) -> bool:
     return getattr(e, "sqlstate", None) == "DU004"
 
 
+class _RestartTask(Exception):
+    """The task handed back after a local activity heartbeat does not continue the cached run."""
+
+    def __init__(self, task: dict):
+        super().__init__("the workflow task handed back does not continue the cached run")
+        self.task = task
+
+
+class _LocalActivitiesLost(Exception):
+    """A local activity heartbeat handed no task back: the run is dropped; its next
+    task replays it and runs the local activities that have no marker again."""
+
+
+def _task_timeout(task: dict) -> float:
+    """A workflow task's timeout (deadline - started_time), 10 s when unknown."""
+    started, deadline = _ts(task.get("started_time")), _ts(task.get("deadline"))
+    if started is not None and deadline is not None and deadline > started:
+        return (deadline - started).total_seconds()
+    return 10.0
+
+
 class Worker:
     """Runs workflows and activities of one task queue (Temporal's `Worker`)."""
 
@@ -228,6 +255,7 @@ class Worker:
         if metrics_registry is not None:
             from . import _metrics
             self._metrics = _metrics.WorkerMetrics(metrics_registry, self)
+        self.local_heartbeats = 0        # workflow tasks completed early to keep local activities' task alive
 
     # ------------------------------------------------------------ lifecycle
     async def run(self) -> None:
@@ -494,6 +522,7 @@ class Worker:
         """Run a workflow task and complete it. `carried`: activity permits
         the caller hands on (a runner whose activity just completed), used
         first for the activities this task schedules; the rest are freed."""
+        received = asyncio.get_running_loop().time()
         token = task["task_token"]
         run_id = str(task["run_id"])
         defn = self._workflows.get(task["workflow_type"])
@@ -519,9 +548,9 @@ class Worker:
                 if inst is None:
                     inst, out, _ = _runtime.replay(defn, history, workflow_id=task["workflow_id"], run_id=run_id,
                                                    namespace=self.namespace, task_queue=task["task_queue"],
-                                                   current=True)
+                                                   current=True, messages=task.get("messages"))
                 else:
-                    out, _ = _runtime.advance(inst, rest, current=True)
+                    out, _ = _runtime.advance(inst, rest, current=True, messages=task.get("messages"))
             except BaseException as e:      # noqa: B902 - a replay error fails the task, never the worker
                 if inst is not None:
                     inst.dispose()
@@ -530,6 +559,29 @@ class Worker:
                 log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
                             task["workflow_id"], failure.get("message"))
                 return await self._fail_wft(conn, token, failure)
+            if inst.local_requests or inst.local_cancels:
+                state = {"task": task, "out": out}
+                try:
+                    await self._drive_local(conn, state, inst, received)
+                    task, out = state["task"], state["out"]
+                except _RestartTask as r:
+                    inst.dispose()
+                    inst = None
+                    handed, carried = carried, 0
+                    return await self._workflow_task(conn, r.task, handed)
+                except _LocalActivitiesLost as e:
+                    log.info("durable worker %s: %s", self.identity, e)
+                    return None
+                except psycopg.Error:
+                    raise
+                except BaseException as e:      # noqa: B902 - a replay error fails the task, never the worker
+                    inst.dispose()
+                    inst = None
+                    failure = _runtime.task_failure(e)
+                    log.warning("durable worker %s: workflow task of %s failed: %s", self.identity,
+                                task["workflow_id"], failure.get("message"))
+                    return await self._fail_wft(conn, state["task"]["task_token"], failure)
+                token = task["task_token"]
             reserved = 0
             if self._eager:
                 for c in out:
@@ -548,7 +600,11 @@ class Worker:
                 res = await _call(conn, _COMPLETE_WFT, (token, _json(out), self._eager))
                 self.completed["workflow"] += 1
                 handed = sum(1 for t in (res or {}).get("tasks") or () if t.get("kind") == "activity")
-                if self._max_cached and not inst.closed and (res or {}).get("outcome") == "completed":
+                # a completion of only update rejections may leave no event (an update's
+                # speculative task, docs/protocol.md "Updates"): the next task's history then
+                # does not continue this instance, so it is not kept
+                if self._max_cached and not inst.closed and (res or {}).get("outcome") == "completed" and \
+                        not (task.get("messages") and all(c["type"] == "reject_update" for c in out)):
                     self._keep(run_id, inst)
                     inst = None
                 return res
@@ -584,6 +640,177 @@ class Worker:
             if not _stale(e):
                 raise
         return None
+
+    # ------------------------------------------------------------ local activities
+    # (docs/protocol.md, "Local activities"; as the TypeScript SDK's
+    # worker/local-activities.ts and Temporal's core SDK): run the local
+    # activities a workflow task's activations ask for, in this process, while
+    # holding the task; feed each outcome back to the run (an activation whose
+    # first command is the outcome's marker) until none is outstanding; then the
+    # task completes with every marker in one completion. Past 80 % of the task
+    # timeout the task is completed with the markers so far and force_new_task
+    # + return_workflow_task, and the activities go on under the next task.
+    async def _drive_local(self, conn, state: dict, inst, received: float) -> None:
+        """state: {"task", "out"}, kept current (after a heartbeat, the task handed back)."""
+        loop = asyncio.get_running_loop()
+        task, out = state["task"], state["out"]
+        execs: dict = {}                 # seq -> asyncio.Task of _run_local
+
+        def take_new():
+            requests, cancels = inst.take_local()
+            for r in requests:
+                x = execs[r["seq"]] = asyncio.ensure_future(self._run_local(r, task))
+                x._durable_seq = r["seq"]
+            for c in cancels:
+                x = execs.get(c["seq"])
+                if x is None:
+                    continue
+                if c["cancel"]:
+                    x.cancel()
+                if c["drop"]:
+                    del execs[c["seq"]]
+
+        take_new()
+        deadline = received + _WFT_HEARTBEAT_SHARE * _task_timeout(task)
+        try:
+            while execs and not inst.closed:
+                done, _ = await asyncio.wait(list(execs.values()), timeout=max(0.0, deadline - loop.time()),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    task, out = await self._heartbeat_wft(conn, state, inst, out)
+                    deadline = loop.time() + _WFT_HEARTBEAT_SHARE * _task_timeout(task)
+                    take_new()
+                    continue
+                x = min(done, key=lambda d: d._durable_seq)
+                if execs.get(x._durable_seq) is not x:
+                    continue            # dropped (cancelled without waiting)
+                del execs[x._durable_seq]
+                job = {"seq": x._durable_seq, "attempt": 1, "failure": _LOCAL_CANCELLED,
+                       "retry_state": "CANCEL_REQUESTED"} if x.cancelled() else x.result()
+                out = state["out"] = out + inst.resolve_local(job)
+                take_new()
+        finally:
+            # the workflow closed, or the task is given up: nothing waits for them any more
+            for x in execs.values():
+                x.cancel()
+
+    async def _heartbeat_wft(self, conn, state: dict, inst, out: list) -> tuple:
+        """Complete the task with the commands so far and force_new_task, and go
+        on with the task the completion hands back (the run advanced to it)."""
+        task = state["task"]
+        res = await _call(conn, _COMPLETE_WFT_FORCED, (task["task_token"], _json(out)))
+        self.completed["workflow"] += 1
+        self.local_heartbeats += 1
+        mine = next((t for t in (res or {}).get("tasks") or ()
+                     if t.get("kind") == "workflow" and str(t.get("run_id")) == inst.info_.run_id), None)
+        if mine is None:
+            raise _LocalActivitiesLost(f"the heartbeat of {task['workflow_id']}'s workflow task handed no task back")
+        self.handed_back["workflow"] += 1
+        rest = _runtime.continuation(inst, mine.get("history") or [])
+        if rest is None:
+            raise _RestartTask(mine)
+        state["task"], state["out"] = mine, []
+        commands, _ = _runtime.advance(inst, rest, current=True, messages=mine.get("messages"))
+        state["out"] = commands
+        return mine, commands
+
+    async def _run_local(self, req: dict, task: dict) -> dict:
+        """The attempts of one local activity, retried here while the backoff is
+        within the local retry threshold: its outcome as a job for resolve_local."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        def out(attempt, **more):
+            return {"seq": req["seq"], "attempt": attempt, "runtime": loop.time() - began, **more}
+
+        attempt = req["attempt"]
+        try:
+            fn = self._activities.get(req["activity_type"], self._dynamic_activity)
+            p = req["retry"]
+            while True:
+                ok, value, final = await self._local_attempt(req, task, attempt, fn)
+                if ok:
+                    return out(attempt, result=value)
+                f = value
+                if final:
+                    return out(attempt, failure=f, retry_state="TIMEOUT")
+                if f.get("non_retryable") or f.get("type") in p["non_retryable_error_types"]:
+                    return out(attempt, failure=f, retry_state="NON_RETRYABLE_FAILURE")
+                if p["maximum_attempts"] > 0 and attempt >= p["maximum_attempts"]:
+                    return out(attempt, failure=f, retry_state="MAXIMUM_ATTEMPTS_REACHED")
+                if f.get("next_retry_delay") is not None:
+                    backoff = to_seconds(f["next_retry_delay"])
+                else:
+                    backoff = min(p["initial_interval"] * p["backoff_coefficient"] ** (attempt - 1),
+                                  p["maximum_interval"])
+                s2c = req["schedule_to_close"]
+                if s2c is not None and time.time() + backoff >= req["original_schedule_time"].timestamp() + s2c:
+                    return out(attempt, failure=f, retry_state="TIMEOUT")
+                if backoff > req["local_retry_threshold"]:
+                    return out(attempt, failure=f, retry_state="IN_PROGRESS", backoff=backoff)
+                await asyncio.sleep(backoff)
+                attempt += 1
+        except asyncio.CancelledError:
+            return out(attempt, failure=_LOCAL_CANCELLED, retry_state="CANCEL_REQUESTED")
+
+    async def _local_attempt(self, req: dict, task: dict, attempt: int, fn) -> tuple:
+        """One attempt, bounded by start-to-close and what is left of
+        schedule-to-close: (True, result, _) or (False, failure, final)."""
+        loop = asyncio.get_running_loop()
+        now = time.time()
+        s2c = req["schedule_to_close"]
+        to_close = req["original_schedule_time"].timestamp() + s2c - now if s2c is not None else float("inf")
+        start_to_close = req["start_to_close"] if req["start_to_close"] is not None else float("inf")
+        limit = min(start_to_close, to_close)
+        kind = "START_TO_CLOSE" if start_to_close <= to_close else "SCHEDULE_TO_CLOSE"
+        what = "start-to-close" if kind == "START_TO_CLOSE" else "schedule-to-close"
+        timeout_failure = {"message": f"local activity {what} timeout", "type": "TimeoutFailure",
+                           "non_retryable": False, "timeout_type": kind}
+        if limit <= 0:
+            return False, timeout_failure, True
+        if fn is None:
+            return False, {"message": f"local activity {req['activity_type']!r} is not registered on worker "
+                                      f"{self.identity}", "type": "NotFoundError", "non_retryable": False}, False
+        started = datetime.now(timezone.utc)
+        info = _activity.Info(
+            activity_id=req["activity_id"], activity_type=req["activity_type"], attempt=attempt, task_token="",
+            task_queue=task["task_queue"], workflow_id=task["workflow_id"], workflow_run_id=str(task["run_id"]),
+            workflow_type=task["workflow_type"], workflow_namespace=self.namespace, heartbeat_details=[],
+            heartbeat_timeout=None, scheduled_time=req["original_schedule_time"], started_time=started,
+            deadline=started + timedelta(seconds=limit) if limit != float("inf") else None, is_local=True)
+        ctx = _activity._LocalContext(info, self, loop)
+        try:
+            args = _runtime._args(req["input"])
+            reset = _activity._ctx.set(ctx)
+            try:
+                if getattr(fn, "__durable_activity_dynamic__", False):
+                    call = (fn, [req["activity_type"], *args])
+                else:
+                    call = (fn, converter.decode_args(args, fn))
+                if inspect.iscoroutinefunction(fn):
+                    ctx.task = loop.create_task(call[0](*call[1]))
+                else:
+                    ctx.task = asyncio.ensure_future(loop.run_in_executor(
+                        self._executor, contextvars.copy_context().run, call[0], *call[1]))
+            finally:
+                _activity._ctx.reset(reset)
+            try:
+                result = await asyncio.wait_for(ctx.task, None if limit == float("inf") else limit)
+            except asyncio.TimeoutError:
+                await _rollback(ctx)
+                return False, timeout_failure, kind == "SCHEDULE_TO_CLOSE"
+            if ctx.conn is not None:
+                await ctx.conn.commit()
+            return True, converter.encode(result), False
+        except asyncio.CancelledError:
+            await _rollback(ctx)
+            raise
+        except Exception as e:          # noqa: BLE001 - the attempt's failure
+            await _rollback(ctx)
+            return False, error_to_failure(map_error(e)), False
+        finally:
+            if ctx.conn is not None:
+                await ctx.conn.close()
 
     # ------------------------------------------------------------ query tasks
     async def _query_task(self, conn, task: dict) -> None:

@@ -38,7 +38,7 @@ from enum import Enum
 from typing import Any, Callable, Optional, Sequence, Union
 
 from . import _runtime, converter
-from ._runtime import ContinueAsNewError, Info, NondeterminismError
+from ._runtime import ContinueAsNewError, HandlerUnfinishedPolicy, Info, NondeterminismError, UpdateInfo
 from .common import Priority, RetryPolicy, WorkflowIDReusePolicy, enum_value, to_seconds
 
 __all__ = [
@@ -50,6 +50,9 @@ __all__ = [
     "start_child_workflow", "execute_child_workflow", "ChildWorkflowHandle", "ParentClosePolicy",
     "ChildWorkflowCancellationType", "get_external_workflow_handle", "get_external_workflow_handle_for",
     "ExternalWorkflowHandle",
+    "update", "UpdateInfo", "HandlerUnfinishedPolicy", "current_update_info", "all_handlers_finished",
+    "set_update_handler", "set_dynamic_update_handler", "get_update_handler",
+    "execute_local_activity", "start_local_activity", "LocalActivityTask",
 ]
 
 
@@ -67,6 +70,8 @@ class _Definition:
     dynamic_signal: Optional[Callable] = None
     dynamic_query: Optional[Callable] = None
     init_takes_args: bool = False
+    updates: dict = field(default_factory=dict)
+    dynamic_update: Optional[Callable] = None
 
 
 def defn(cls: Optional[type] = None, *, name: Optional[str] = None, sandboxed: bool = True):
@@ -88,6 +93,10 @@ def defn(cls: Optional[type] = None, *, name: Optional[str] = None, sandboxed: b
                 d.queries[v.__durable_query_name__] = v
             if getattr(v, "__durable_query_dynamic__", False):
                 d.dynamic_query = v
+            if getattr(v, "__durable_update_name__", None) is not None:
+                d.updates[v.__durable_update_name__] = v
+            if getattr(v, "__durable_update_dynamic__", False):
+                d.dynamic_update = v
         d.init_takes_args = getattr(c.__init__, "__durable_workflow_init__", False)
         run_fn = getattr(c, run_fns[0])
         if not inspect.iscoroutinefunction(run_fn):
@@ -111,15 +120,19 @@ def init(fn: Callable) -> Callable:
     return fn
 
 
-def signal(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False):
+def signal(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: Optional[str] = None):
     """A signal handler method; `dynamic=True` takes every signal with no
-    handler of its own as `(name, *args)`."""
+    handler of its own as `(name, *args)`. `unfinished_policy`: whether the
+    run warns when it completes with this (async) handler still running."""
 
     def wrap(f):
         if dynamic:
             f.__durable_signal_dynamic__ = True
         else:
             f.__durable_signal_name__ = name or f.__name__
+        f.__durable_signal_policy__ = unfinished_policy
         return f
 
     return wrap(fn) if fn is not None else wrap
@@ -220,6 +233,9 @@ async def wait_condition(fn: Callable[[], bool], *, timeout=None) -> None:
 # ------------------------------------------------------------------ activities
 class ActivityCancellationType:
     TRY_CANCEL = "try_cancel"
+    # local activities only (start_activity does TRY_CANCEL)
+    WAIT_CANCELLATION_COMPLETED = "wait_cancellation_completed"
+    ABANDON = "abandon"
 
 
 class ActivityHandle(asyncio.Future):
@@ -595,3 +611,153 @@ def get_external_workflow_handle_for(workflow, workflow_id: str, *,
                                      run_id: Optional[str] = None) -> ExternalWorkflowHandle:
     """`get_external_workflow_handle` (Temporal's typed variant; `workflow` only types it)."""
     return get_external_workflow_handle(workflow_id, run_id=run_id)
+
+
+# ------------------------------------------------------------------ updates
+def update(fn: Optional[Callable] = None, *, name: Optional[str] = None, dynamic: bool = False,
+           unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON,
+           description: Optional[str] = None):
+    """An update handler method (Temporal's @workflow.update), `def` or
+    `async def`: its return value is the update's result; an
+    `ApplicationError` (any `FailureError`) it raises fails the update, any
+    other exception fails the workflow task. `@<handler>.validator` marks a
+    plain method run before the update is accepted: raising rejects the
+    update, which then leaves no trace in the history. `dynamic=True` takes
+    every update with no handler of its own, called as `(name, *args)`."""
+
+    def wrap(f):
+        if dynamic:
+            f.__durable_update_dynamic__ = True
+        else:
+            f.__durable_update_name__ = name or f.__name__
+        f.__durable_update_policy__ = unfinished_policy
+
+        def validator(v: Callable) -> Callable:
+            if inspect.iscoroutinefunction(v):
+                raise ValueError(f"update validator {v.__name__} must not be async")
+            f.__durable_update_validator__ = v
+            return v
+
+        f.validator = validator
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def current_update_info() -> Optional[UpdateInfo]:
+    """The update the calling code runs for (`.id`, `.name`), inside an
+    update handler and what it starts; else None."""
+    _runtime.current()
+    return _runtime._update_info.get()
+
+
+def all_handlers_finished() -> bool:
+    """True when no update handler and no async signal handler is running:
+    `await workflow.wait_condition(workflow.all_handlers_finished)` before
+    returning, so that updates complete rather than fail for their callers."""
+    return _runtime.current().all_handlers_finished()
+
+
+def set_update_handler(name: str, handler: Optional[Callable], *, validator: Optional[Callable] = None,
+                       unfinished_policy: HandlerUnfinishedPolicy = HandlerUnfinishedPolicy.WARN_AND_ABANDON) -> None:
+    """Set (or with None remove) the handler of update `name`; buffered updates of that name run at once."""
+    _runtime.current().set_update_handler(name, handler, validator, unfinished_policy)
+
+
+def set_dynamic_update_handler(handler: Optional[Callable], *, validator: Optional[Callable] = None) -> None:
+    """The handler of every update with no handler of its own, called as `handler(name, *args)`."""
+    _runtime.current().set_update_handler(None, handler, validator)
+
+
+def get_update_handler(name: str) -> Optional[Callable]:
+    return _runtime.current().update_handlers.get(name)
+
+
+# ------------------------------------------------------------------ local activities
+def _local_options(activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy,
+                   local_retry_threshold, cancellation_type, activity_id, result_type, ignored) -> tuple:
+    if ignored:
+        raise TypeError(f"unknown argument(s) {', '.join(sorted(ignored))}")
+    if start_to_close_timeout is None and schedule_to_close_timeout is None:
+        raise ValueError("a local activity needs start_to_close_timeout or schedule_to_close_timeout")
+    all_args = list(args) if args else []
+    if arg is not _NO_ARG:
+        all_args = [arg, *all_args]
+    if cancellation_type not in (ActivityCancellationType.TRY_CANCEL, ActivityCancellationType.ABANDON,
+                                 ActivityCancellationType.WAIT_CANCELLATION_COMPLETED):
+        raise ValueError(f"unknown cancellation_type {cancellation_type!r}")
+    opts = {"start_to_close_timeout": start_to_close_timeout, "schedule_to_close_timeout": schedule_to_close_timeout,
+            "retry_policy": retry_policy, "local_retry_threshold": local_retry_threshold,
+            "cancellation_type": cancellation_type, "activity_id": activity_id}
+    if result_type is None and callable(activity):
+        result_type = _return_hint(activity)
+    return _activity_name(activity), converter.encode_args(all_args), opts, result_type
+
+
+class LocalActivityTask(asyncio.Task):
+    """What `start_local_activity` returns: await it for the result. `cancel()`
+    cancels the local activity per its cancellation type and the task then
+    raises `ActivityError` whose cause is `CancelledError` (as `ActivityHandle`);
+    during a backoff on a timer it cancels the timer (`asyncio.CancelledError`)."""
+
+    def cancel(self, msg=None) -> bool:
+        handle = self._durable_current[0]
+        if not handle.done() and handle.cancel():
+            return True
+        return super().cancel(msg)
+
+
+async def _local_attempts(inst, current: list, activity_type, input, opts, result_type):
+    """The retry loop around timer backoffs: an attempt series that failed
+    with a backoff longer than the local retry threshold sleeps on a durable
+    timer, then schedules the next attempt as a new local activity (a new
+    seq) carrying the attempt number and the first schedule's time.
+    current[0] is the handle awaited now."""
+    while True:
+        try:
+            return await current[0]
+        except _runtime._LocalBackoff as b:
+            await asyncio.sleep(b.backoff)
+            current[0] = inst.schedule_local(activity_type, input, opts, b.attempt, b.original, result_type)
+
+
+def start_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                         schedule_to_close_timeout=None, schedule_to_start_timeout=None,
+                         start_to_close_timeout=None, retry_policy: Optional[RetryPolicy] = None,
+                         local_retry_threshold=None,
+                         cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
+                         activity_id: Optional[str] = None, result_type: Optional[type] = None,
+                         **_ignored) -> "LocalActivityTask":
+    """Run an activity in the worker that runs this workflow task (Temporal's
+    local activity): no activity task goes through the engine; its outcome is
+    recorded as a `core_local_activity` marker, from which replay resolves it.
+    Returns a `LocalActivityTask` (await it for the result; `cancel()` cancels the activity).
+    Backoffs up to `local_retry_threshold` (default 1 minute) are waited in
+    the worker; a longer one on a durable timer. Errors reach the workflow as
+    `ActivityError` whose `__cause__` is the failure. `schedule_to_start_timeout`
+    is accepted for Temporal's sake (a local activity starts at once)."""
+    activity_type, input, opts, result_type = _local_options(
+        activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
+        cancellation_type, activity_id, result_type, _ignored)
+    inst = _runtime.current()
+    current = [inst.schedule_local(activity_type, input, opts, 1, None, result_type)]
+    task = LocalActivityTask(_local_attempts(inst, current, activity_type, input, opts, result_type), loop=inst.loop)
+    task._durable_current = current
+    inst.loop._tasks.append(task)
+    return task
+
+
+async def execute_local_activity(activity, arg: Any = _NO_ARG, *, args: Sequence[Any] = (),
+                                 schedule_to_close_timeout=None, schedule_to_start_timeout=None,
+                                 start_to_close_timeout=None, retry_policy: Optional[RetryPolicy] = None,
+                                 local_retry_threshold=None,
+                                 cancellation_type: str = ActivityCancellationType.TRY_CANCEL,
+                                 activity_id: Optional[str] = None, result_type: Optional[type] = None,
+                                 **_ignored) -> Any:
+    """`start_local_activity` and wait for its result."""
+    activity_type, input, opts, result_type = _local_options(
+        activity, arg, args, start_to_close_timeout, schedule_to_close_timeout, retry_policy, local_retry_threshold,
+        cancellation_type, activity_id, result_type, _ignored)
+    inst = _runtime.current()
+    current = [inst.schedule_local(activity_type, input, opts, 1, None, result_type)]
+    return await _local_attempts(inst, current, activity_type, input, opts, result_type)

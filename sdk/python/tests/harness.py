@@ -196,6 +196,32 @@ class ModuleCluster(Cluster):
         super().start()
 
 
+
+# The TypeScript SDK beside this one (sdk/typescript), for the interop tests.
+TS_SDK = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "typescript"))
+
+
+def require_typescript_sdk(*files):
+    """Skip the calling test module unless node and the built TypeScript SDK
+    (TS_SDK/dist, its node_modules; plus `files` under TS_SDK) are there.
+    With DURABLE_INTEROP_REQUIRED=1 (test/run-all, whose sdk suite built it)
+    their absence is a failure, not a skip."""
+    import unittest
+    missing = None
+    if shutil.which("node") is None:
+        missing = "node is not installed"
+    else:
+        for need in ("dist/src/index.js", "dist/src/workflow/index.js", "node_modules/pg") + files:
+            if not os.path.exists(os.path.join(TS_SDK, need)):
+                missing = (f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: "
+                           "cd sdk/typescript && npm ci && npx tsc -p .)")
+                break
+    if missing is None:
+        return
+    if os.environ.get("DURABLE_INTEROP_REQUIRED") == "1":
+        raise RuntimeError(missing)
+    raise unittest.SkipTest(missing)
+
 def start_cluster(extra_conf=()):
     c = Cluster(extra_conf)
     c.start()

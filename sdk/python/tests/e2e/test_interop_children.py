@@ -56,12 +56,7 @@ tearDownModule = CLUSTER.stop
 
 
 def setUpModule():
-    if NODE is None:
-        raise unittest.SkipTest("node is not installed")
-    for need in ("dist/src/index.js", "dist/src/workflow/index.js", "node_modules/pg"):
-        if not os.path.exists(os.path.join(TS_SDK, need)):
-            raise unittest.SkipTest(f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: "
-                                    "cd sdk/typescript && npm ci && npx tsc -p .)")
+    harness.require_typescript_sdk()
     CLUSTER.start()
 
 

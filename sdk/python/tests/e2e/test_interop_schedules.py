@@ -41,17 +41,8 @@ CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
 
 
-REQUIRED = os.environ.get("DURABLE_INTEROP_REQUIRED") == "1"   # test/run-all, after the sdk suite built it
-
-
 def setUpModule():
-    skip = AssertionError if REQUIRED else unittest.SkipTest
-    if NODE is None:
-        raise skip("node is not installed")
-    for need in ("dist/src/index.js", "node_modules/pg"):
-        if not os.path.exists(os.path.join(TS_SDK, need)):
-            raise skip(f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: "
-                                    "cd sdk/typescript && npm ci && npx tsc -p .)")
+    harness.require_typescript_sdk()
     CLUSTER.start()
 
 

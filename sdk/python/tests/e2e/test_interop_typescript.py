@@ -35,16 +35,12 @@ from subscription.worker import run_worker  # noqa: E402
 from subscription.workflows import SubscriptionLifecycle  # noqa: E402
 
 NODE = shutil.which("node")
-MISSING = None if NODE and os.path.exists(TS_WORKER) else \
-    f"needs node and the built TypeScript SDK ({TS_WORKER})"
-REQUIRED = os.environ.get("DURABLE_INTEROP_REQUIRED") == "1"
 
 CLUSTER = harness.ModuleCluster()
 
 
 def setUpModule():
-    if MISSING and not REQUIRED:
-        raise unittest.SkipTest(MISSING)
+    harness.require_typescript_sdk("dist/examples/subscription/worker.js")
     CLUSTER.start()
 
 
@@ -94,8 +90,6 @@ class PyWorker:
 
 class InteropTest(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self):
-        if MISSING:
-            self.fail(MISSING)
         self.client = await Client.connect(CLUSTER.dsn)
         self.db = await psycopg.AsyncConnection.connect(CLUSTER.dsn, autocommit=True)
         self.ts = None

@@ -60,17 +60,7 @@ tearDownModule = CLUSTER.stop
 
 
 def setUpModule():
-    # DURABLE_INTEROP_REQUIRED=1 (test/run-all, after the sdk suite built the TypeScript SDK): a
-    # missing node or build is a failure, not a skip
-    missing = "node is not installed" if NODE is None else None
-    for need in ("dist/src/index.js", "dist/src/workflow/index.js", "node_modules/pg"):
-        if missing is None and not os.path.exists(os.path.join(TS_SDK, need)):
-            missing = (f"the TypeScript SDK is not built ({TS_SDK}/{need} missing: "
-                       "cd sdk/typescript && npm ci && npx tsc -p .)")
-    if missing is not None:
-        if os.environ.get("DURABLE_INTEROP_REQUIRED") == "1":
-            raise RuntimeError(missing)
-        raise unittest.SkipTest(missing)
+    harness.require_typescript_sdk()
     CLUSTER.start()
 
 

@@ -120,6 +120,15 @@ SELECT status, failure FROM durable.workflows WHERE run_id = :'run_to';
 SELECT event_id, event_type, attributes FROM t_hist('w5-timeout') WHERE event_id > 2;
 SELECT t_try($$SELECT durable.workflow_result('w5-timeout')$$) AS result_timed_out;
 SELECT count(*) AS tasks FROM durable.tasks WHERE run_id = :'run_to';
+-- the execution timeout: never retried, retry policy or none (retry_state
+-- TIMEOUT, as Temporal's executeWorkflowExecutionTimeoutTask)
+SELECT durable.start_workflow('Flow', NULL, 'w5-exec-timeout', 'w5-timeout',
+	execution_timeout => '300 milliseconds') IS NOT NULL AS started;
+SELECT t_wait($$EXISTS (SELECT 1 FROM durable.workflows WHERE workflow_id = 'w5-exec-timeout' AND status <> 'running')$$) AS closed;
+SELECT event_type, attributes::jsonb->>'timeout_type' AS timeout_type, attributes::jsonb->>'retry_state' AS retry_state,
+	   attributes::jsonb->>'new_execution_run_id' AS next_run
+FROM t_hist('w5-exec-timeout') WHERE event_type = 'WorkflowExecutionTimedOut';
+SELECT count(*) AS runs FROM durable.workflows WHERE workflow_id = 'w5-exec-timeout';
 -- a run that times out with a retry policy is retried as a new run of the chain
 SELECT durable.start_workflow('Flow', NULL, 'w5-timeout-retry', 'w5-timeout-retry', run_timeout => '300 milliseconds',
 	retry_policy => '{"initial_interval": "10 milliseconds", "maximum_attempts": 2}') AS run_tr1 \gset

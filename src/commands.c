@@ -985,7 +985,7 @@ dur_cmd_fail_workflow(DurCmdContext *cx, Jsonb *cmd, int index)
 	dj_init(&fo);
 	dur_failure_fields(&f, &fo);
 	dj_obj(&ev->attrs, "failure", &fo);
-	(void) dur_fail_run(cx->call, cx->run, "failed", ev, &f, cx->completed);
+	(void) dur_fail_run(cx->call, cx->run, "failed", ev, &f, cx->completed, false);
 	cx->run_written = true;
 }
 

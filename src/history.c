@@ -890,11 +890,14 @@ dur_close_run(DurCall *call, DurRun *run, const char *status, Datum result,
  * A run failed or timed out: record close_event (its attributes get
  * retry_state, new_execution_run_id and workflow_task_completed_event_id)
  * and close the run, or, if its retry policy allows, close it and start
- * the next attempt as a new run.  Returns the new run's id, or NULL.
+ * the next attempt as a new run.  A run that timed out once its
+ * execution deadline had passed is never retried: its retry state is
+ * TIMEOUT, with a retry policy or without (Temporal's workflow timeout
+ * tasks).  Returns the new run's id, or NULL.
  */
 pg_uuid_t *
 dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_event,
-			 const DurFailure *failure, int64 wft_completed)
+			 const DurFailure *failure, int64 wft_completed, bool timed_out)
 {
 	Datum	   *v = run->row.values;
 	bool	   *n = run->row.nulls;
@@ -903,9 +906,16 @@ dur_fail_run(DurCall *call, DurRun *run, const char *status, DurEvent *close_eve
 	const char *state;
 	pg_uuid_t  *next_run = NULL;
 
-	state = dur_retry_backoff(policy, DatumGetInt32(v[W_ATTEMPT]), failure,
-							  n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]),
-							  !n[W_EXECUTION_DEADLINE], false, &backoff);
+	if (timed_out && !n[W_EXECUTION_DEADLINE] &&
+		DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]) <= GetCurrentTimestamp())
+	{
+		state = DUR_RETRY_TIMEOUT;
+		backoff = NULL;
+	}
+	else
+		state = dur_retry_backoff(policy, DatumGetInt32(v[W_ATTEMPT]), failure,
+								  n[W_EXECUTION_DEADLINE] ? 0 : DatumGetTimestampTz(v[W_EXECUTION_DEADLINE]),
+								  !n[W_EXECUTION_DEADLINE], false, &backoff);
 	if (backoff != NULL)
 		next_run = dur_new_run_id();
 	dj_str(&close_event->attrs, "retry_state", state);

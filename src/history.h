@@ -191,7 +191,7 @@ extern void dur_close_run(DurCall *call, DurRun *run, const char *status, Datum 
 						  Jsonb *failure, const pg_uuid_t *next_run);
 extern pg_uuid_t *dur_fail_run(DurCall *call, DurRun *run, const char *status,
 							   DurEvent *close_event, const DurFailure *failure,
-							   int64 wft_completed);
+							   int64 wft_completed, bool timed_out);
 extern void dur_terminate(DurCall *call, DurRun *run, const char *reason, const char *identity);
 
 extern void dur_history_text(DurCall *call, DurRun *run, int64 after, StringInfo out);

@@ -646,7 +646,7 @@ dur_fire_timer(DurCall *call, DurRun *run, DurDue *d)
 			(void) dur_record(run, (DurEvent *) lfirst(lc));
 		dj_str(&ev->attrs, "timeout_type", tt);
 		dur_timeout_failure(&f, "workflow timed out", false, NULL, tt);
-		(void) dur_fail_run(call, run, "timed_out", ev, &f, 0);
+		(void) dur_fail_run(call, run, "timed_out", ev, &f, 0, true);
 		return true;			/* dur_fail_run wrote the run */
 	}
 	dur_run_write(call, run);

@@ -461,11 +461,11 @@ class ChildrenTest(unittest.IsolatedAsyncioTestCase):
             await self.c.wait_event(w2, "ChildWorkflowExecutionStarted")
             await self.c.get_workflow_handle(f"{w2}-c").terminate("stop it")
             r2 = await self.c.result(w2)
-        # retry_state is the engine's: RETRY_POLICY_NOT_SET for a run without a retry policy (Temporal's server
-        # reports TIMEOUT once the execution timeout has passed: temporalio/temporal
-        # service/history/timer_queue_active_task_executor.go, executeWorkflowRunTimeoutTask)
+        # retry_state TIMEOUT: the child's execution timeout passed, so it is not retried, retry policy or
+        # none (temporalio/temporal service/history/timer_queue_active_task_executor.go,
+        # executeWorkflowExecutionTimeoutTask)
         self.assertEqual((r["cause"], r["timeout_type"], r["retry_state"]),
-                         ("TimeoutError", "START_TO_CLOSE", "RETRY_POLICY_NOT_SET"))
+                         ("TimeoutError", "START_TO_CLOSE", "TIMEOUT"))
         self.assertIn("ChildWorkflowExecutionTimedOut", types(await self.c.history(wid)))
         self.assertEqual((r2["cause"], r2["message"]), ("TerminatedError", "Child Workflow execution terminated"))
         await self.replays(wid, w2)

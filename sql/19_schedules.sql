@@ -163,6 +163,29 @@ SELECT d->'info'->'next_action_times'->0 AS first, d->'info'->'action_count' AS 
 FROM durable.describe_schedule('nightly') d;
 SELECT durable.delete_schedule('nightly');
 SELECT durable.delete_schedule('twice');
+-- the action's payloads are held to the namespace's limit when it is made,
+-- as each start is (durable.max_payload_size, docs/namespaces.md)
+SELECT durable.create_namespace('s19-small', '{"max_payload_size": 2048}');
+SELECT t_try($$SELECT durable.create_schedule('big', '{"cron": ["0 3 * * *"]}',
+	jsonb_build_object('workflow_type', 'Big', 'input', jsonb_build_array(repeat('x', 3000))), NULL, '{}', 's19-small')$$)
+	AS oversized_input;
+-- a start the action can no longer make (the limit lowered since): the engine
+-- drops that action, records it and goes on, instead of failing its timer
+-- every minute
+SELECT durable.create_schedule('shrunk', '{"intervals": [{"every": "1 second"}]}',
+	jsonb_build_object('workflow_type', 'Big', 'task_queue', 's19q', 'input', jsonb_build_array(repeat('x', 1500))),
+	'{"overlap": "allow_all"}', '{}', 's19-small');
+SELECT durable.alter_namespace('s19-small', '{"max_payload_size": 1024}');
+SELECT t_wait($$(SELECT (d->'info'->>'action_errors')::int >= 2 FROM durable.describe_schedule('shrunk', 's19-small') d)$$)
+	AS errors_recorded;
+SELECT d->'info'->'last_action_error'->>'sqlstate' AS sqlstate, d->'info'->'last_action_error'->>'message' AS message,
+	   d->'info'->>'action_count' AS actions, d->'info'->'next_action_times'->0 IS NOT NULL AS goes_on
+FROM durable.describe_schedule('shrunk', 's19-small') d;
+SELECT value >= 2 AS counted FROM durable.metrics
+WHERE metric = 'durable_schedule_action_errors_total' AND labels->>'namespace' = 's19-small';
+SELECT count(*) AS started FROM durable.workflows WHERE namespace = 's19-small';
+SELECT durable.delete_schedule('shrunk', 's19-small');
+SELECT durable.drop_namespace('s19-small');
 SELECT count(*) AS schedules FROM durable.schedules;
 SELECT count(*) AS timers FROM durable.timers WHERE kind = 'schedule';
 SELECT t_try($$SELECT durable.delete_schedule('nightly')$$);

@@ -8,8 +8,9 @@
  * What is counted: workflows started and closed by status, workflow and
  * activity tasks dispatched (eager or polled), workflow task failures and
  * timeouts, activity retries and timeouts by type, history events written,
- * schedules' actions taken, skipped by the overlap policy and missed
- * (outside the catch-up window), under the action's task queue; and, as histograms with fixed buckets of 1 ms to 60 s, schedule-to-start
+ * schedules' actions taken, skipped by the overlap policy, missed
+ * (outside the catch-up window) and dropped because their start failed,
+ * under the action's task queue; and, as histograms with fixed buckets of 1 ms to 60 s, schedule-to-start
  * and execution (start to completion) latency of tasks and the lateness of
  * fired timers.  Everything is per (database, namespace, task queue); the
  * task kind (workflow, activity) is part of what is counted, so a queue's
@@ -174,7 +175,8 @@ static const char *const counter_names[DUR_NCOUNTERS] = {
 	"durable_eager_dispatch_total",
 	"durable_schedule_action_success_total",
 	"durable_schedule_action_skipped_total",
-	"durable_schedule_missed_catchup_window_total"
+	"durable_schedule_missed_catchup_window_total",
+	"durable_schedule_action_errors_total"
 };
 
 /* The extra label of a counter: its name and value (NULL: none). */

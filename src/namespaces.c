@@ -362,6 +362,19 @@ dur_namespace_arg(FunctionCallInfo fcinfo, int n)
 	return text_to_cstring(PG_GETARG_TEXT_PP(n));
 }
 
+/*
+ * Make the namespace's payload limit the current call's, without checking
+ * a capability: for the engine, which acts in every namespace (a schedule
+ * starting its action) and must not keep the limit of the last one.
+ */
+void
+dur_namespace_payload_limit(const char *name)
+{
+	DurNsEntry *e = dur_ns_lookup(name);
+
+	dur_call_payload_limit = e != NULL ? e->max_payload_size : 0;
+}
+
 /* The retention of a namespace; false when it keeps closed runs. */
 bool
 dur_namespace_retention(const char *name, Interval *out)

@@ -28,5 +28,6 @@ extern void dur_check_namespace_name(const char *name);
 extern void dur_namespace_require(const char *name, int cap);
 extern char *dur_namespace_arg(FunctionCallInfo fcinfo, int n);
 extern bool dur_namespace_retention(const char *name, Interval *out);
+extern void dur_namespace_payload_limit(const char *name);
 
 #endif							/* DURABLE_NAMESPACES_H */

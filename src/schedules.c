@@ -160,6 +160,8 @@ typedef struct SchRow
 	List	   *running;		/* SchRunning * */
 	List	   *buffered;		/* SchBuffered * */
 	List	   *recent;			/* SchRecent * */
+	int64		errors;			/* actions dropped because their start failed */
+	char	   *last_error;		/* the last of them, JSON text; NULL: none */
 	bool		engine;			/* the timer service: never wait for a lock */
 } SchRow;
 
@@ -782,7 +784,7 @@ sch_load(const char *ns, const char *id, SchRow *r)
 	vals[1] = CStringGetTextDatum(id);
 	sch_exec("SELECT spec, action, policies, paused, note, limited_actions, remaining_actions, "
 			 "next_action_time, next_nominal_time, action_count, missed_catchup_window, "
-			 "overlap_skipped, running, buffered, recent_actions "
+			 "overlap_skipped, running, buffered, recent_actions, action_errors, last_action_error "
 			 "FROM durable.schedules WHERE namespace = $1 AND schedule_id = $2",
 			 2, types, vals, NULL, 0);
 	if (SPI_processed == 0)
@@ -804,6 +806,8 @@ sch_load(const char *ns, const char *id, SchRow *r)
 	r->action_count = DatumGetInt64(sch_get(10, &isnull));
 	r->missed = DatumGetInt64(sch_get(11, &isnull));
 	r->skipped = DatumGetInt64(sch_get(12, &isnull));
+	r->errors = DatumGetInt64(sch_get(16, &isnull));
+	r->last_error = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 17);
 	{
 		Jsonb	   *running = DatumGetJsonbPCopy(sch_get(13, &isnull));
 		Jsonb	   *buffered = DatumGetJsonbPCopy(sch_get(14, &isnull));
@@ -862,10 +866,11 @@ sch_save(SchRow *r)
 				buf,
 				rec;
 	ListCell   *lc;
-	Oid			types[16] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT8OID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID};
-	Datum		v[16];
-	char		n[16];
+	Oid			types[18] = {TEXTOID, TEXTOID, BOOLOID, TEXTOID, INT8OID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, BOOLOID,
+	INT8OID, TEXTOID};
+	Datum		v[18];
+	char		n[18];
 	bool		timer;
 
 	initStringInfo(&run);
@@ -936,12 +941,16 @@ sch_save(SchRow *r)
 	timer = r->has_next && !r->paused && !(r->limited && r->remaining <= 0);
 	v[14] = BoolGetDatum(timer);
 	v[15] = BoolGetDatum(r->limited);
+	v[16] = Int64GetDatum(r->errors);
+	v[17] = r->last_error ? CStringGetTextDatum(r->last_error) : (Datum) 0;
+	n[17] = r->last_error ? ' ' : 'n';
 	sch_exec("UPDATE durable.schedules SET paused = $3, note = $4, remaining_actions = $5, "
 			 "next_action_time = $6, next_nominal_time = $7, action_count = $8, "
 			 "missed_catchup_window = $9, overlap_skipped = $10, running = $11::jsonb, "
 			 "buffered = $12::jsonb, recent_actions = $13::jsonb, limited_actions = $16, "
+			 "action_errors = $17, last_action_error = $18::jsonb, "
 			 "update_time = pg_catalog.now() WHERE namespace = $1 AND schedule_id = $2",
-			 16, types, v, n, 1);
+			 18, types, v, n, 1);
 	if (timer)
 		sch_exec("INSERT INTO durable.timers (run_id, kind, timer_id, fire_time, workflow_id, namespace, attributes) "
 				 "VALUES ($14::uuid, 'schedule', '', $6, $2, $1, "
@@ -1067,6 +1076,80 @@ sch_skipped(SchRow *r)
 	sch_count(r, DUR_C_SCHEDULE_SKIPPED);
 }
 
+/*
+ * The timer service's start of an action.  A start the action can no
+ * longer make (a durable error, a data exception or a program limit: its
+ * input over a payload limit lowered since, a search attribute registered
+ * since with another type)
+ * drops that action: it is counted and recorded in the schedule
+ * (action_errors, last_action_error; metric
+ * durable_schedule_action_errors_total) and a WARNING is logged, and the
+ * schedule goes on to its next time, instead of the timer failing again
+ * every minute.  Any other error (a lock, a cancel, shutdown) is raised:
+ * the timer service puts the schedule off and tries again.  Returns what
+ * dur_start returns; *dropped when the action was dropped.
+ */
+static pg_uuid_t *
+sch_start_or_drop(SchRow *r, DurStartRequest *q, bool *existing, bool *dropped, TimestampTz nominal)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	pg_uuid_t  *run_id = NULL;
+
+	*existing = false;
+	*dropped = false;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		DurCall    *call = dur_call_begin();
+
+		run_id = dur_start(call, q, existing);
+		dur_call_end(call);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+		int			class;
+		StringInfoData j;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		class = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+		if (class != ERRCODE_TO_CATEGORY(MAKE_SQLSTATE('D', 'U', '0', '0', '0')) &&
+			class != ERRCODE_DATA_EXCEPTION && class != ERRCODE_PROGRAM_LIMIT_EXCEEDED)
+			ReThrowError(e);	/* transient: the timer service tries again */
+
+		r->errors++;
+		sch_count(r, DUR_C_SCHEDULE_ACTION_ERROR);
+		initStringInfo(&j);
+		appendStringInfoChar(&j, '{');
+		sch_json_str(&j, "time", sch_rfc3339(GetCurrentTimestamp()), false);
+		sch_json_str(&j, "nominal_time", sch_rfc3339(nominal), true);
+		sch_json_str(&j, "sqlstate", unpack_sql_state(e->sqlerrcode), true);
+		sch_json_str(&j, "message", e->message, true);
+		appendStringInfoChar(&j, '}');
+		r->last_error = j.data;
+		ereport(WARNING,
+				(errmsg("schedule \"%s\" of namespace \"%s\" dropped its action of %s: %s",
+						r->id, r->ns, sch_rfc3339(nominal), e->message),
+				 e->detail ? errdetail_internal("%s", e->detail) : 0,
+				 errhint("Fix the schedule's action with durable.update_schedule; describe_schedule shows the last error.")));
+		FreeErrorData(e);
+		run_id = NULL;
+		*dropped = true;
+	}
+	PG_END_TRY();
+	return run_id;
+}
+
 /* Start the action's workflow for a nominal time. */
 static void
 sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
@@ -1075,6 +1158,7 @@ sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
 	DurCall    *call;
 	pg_uuid_t  *run_id;
 	bool		existing;
+	bool		dropped = false;
 	char	   *prefix = dur_jsonb_get_text(r->action, "workflow_id");
 	Jsonb	   *sa = dur_jsonb_get(r->action, "search_attributes");
 	Jsonb	   *v;
@@ -1114,10 +1198,18 @@ sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
 		sad = DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(sa), sad);
 	q.search_attributes = sad;
 	q.identity = psprintf("schedule %s", r->id);
+	if (r->engine)
+		dur_namespace_payload_limit(r->ns);	/* not the last namespace the engine acted in */
 
-	call = dur_call_begin();
-	run_id = dur_start(call, &q, &existing);
-	dur_call_end(call);
+	if (r->engine)
+		run_id = sch_start_or_drop(r, &q, &existing, &dropped, nominal);
+	else
+	{
+		/* a user's trigger or backfill: the caller sees the error */
+		call = dur_call_begin();
+		run_id = dur_start(call, &q, &existing);
+		dur_call_end(call);
+	}
 	CommandCounterIncrement();
 	if (run_id != NULL)
 	{
@@ -1137,7 +1229,7 @@ sch_start(SchRow *r, TimestampTz nominal, TimestampTz scheduled)
 		if (r->limited && r->remaining > 0)
 			r->remaining--;
 	}
-	else
+	else if (!dropped)			/* (a dropped action is recorded already) */
 		sch_skipped(r);			/* its workflow id is running: a backfill of a time already run */
 }
 
@@ -1432,6 +1524,13 @@ sch_check_action(Jsonb *action, const char *ns)
 	(void) dur_json_duration(action, "task_timeout", "action.task_timeout", ERRCODE_INVALID_PARAMETER_VALUE, NULL);
 	if (dur_jsonb_get(action, "retry_policy") != NULL)
 		(void) dur_retry_policy(dur_jsonb_get(action, "retry_policy"), "action.retry_policy");
+	/* the namespace's payload limit (set by dur_namespace_require), as each start checks it */
+	if (dur_jsonb_get(action, "input") != NULL)
+		dur_check_payload(JsonbPGetDatum(dur_jsonb_get(action, "input")), "action.input");
+	if (dur_jsonb_get(action, "memo") != NULL)
+		dur_check_payload(JsonbPGetDatum(dur_jsonb_get(action, "memo")), "action.memo");
+	if (dur_jsonb_get(action, "search_attributes") != NULL)
+		dur_check_payload(JsonbPGetDatum(dur_jsonb_get(action, "search_attributes")), "action.search_attributes");
 	if (dur_jsonb_get(action, "search_attributes") != NULL)
 	{
 		/* registered keys' types (indexes.c), as the starts will check them */
@@ -1738,8 +1837,10 @@ describe_schedule(PG_FUNCTION_ARGS)
 	appendStringInfo(&b, ",\"limited_actions\":%s,\"remaining_actions\":" INT64_FORMAT "}",
 					 r.limited ? "true" : "false", r.remaining);
 	appendStringInfo(&b, ",\"info\":{\"action_count\":" INT64_FORMAT ",\"missed_catchup_window\":"
-					 INT64_FORMAT ",\"overlap_skipped\":" INT64_FORMAT ",\"buffered\":%d",
-					 r.action_count, r.missed, r.skipped, list_length(r.buffered));
+					 INT64_FORMAT ",\"overlap_skipped\":" INT64_FORMAT ",\"buffered\":%d"
+					 ",\"action_errors\":" INT64_FORMAT ",\"last_action_error\":%s",
+					 r.action_count, r.missed, r.skipped, list_length(r.buffered),
+					 r.errors, r.last_error ? r.last_error : "null");
 	appendStringInfoString(&b, ",\"running_workflows\":[");
 	foreach(lc, r.running)
 	{

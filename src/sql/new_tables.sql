@@ -151,6 +151,8 @@ CREATE TABLE durable.schedules (
 	running jsonb NOT NULL DEFAULT '[]',
 	buffered jsonb NOT NULL DEFAULT '[]',
 	recent_actions jsonb NOT NULL DEFAULT '[]',
+	action_errors bigint NOT NULL DEFAULT 0,
+	last_action_error jsonb,
 	create_time timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	update_time timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	PRIMARY KEY (namespace, schedule_id)
@@ -172,6 +174,8 @@ COMMENT ON COLUMN durable.schedules.missed_catchup_window IS 'Times skipped beca
 COMMENT ON COLUMN durable.schedules.overlap_skipped IS 'Times skipped by the overlap policy.';
 COMMENT ON COLUMN durable.schedules.running IS 'Workflows it started that were running when last looked at: [{workflow_id, run_id}].';
 COMMENT ON COLUMN durable.schedules.buffered IS 'Actions waiting for the running workflow to close: [{nominal_time, scheduled_time, overlap}].';
+COMMENT ON COLUMN durable.schedules.action_errors IS 'Actions the engine dropped because their workflow could not be started (a durable or data error: an input over a payload limit lowered since, a search attribute registered since with another type).';
+COMMENT ON COLUMN durable.schedules.last_action_error IS 'The last of them: {time, nominal_time, sqlstate, message}; NULL: none.';
 COMMENT ON COLUMN durable.schedules.recent_actions IS 'The last 10 workflows started: [{scheduled_time, actual_time, workflow_id, run_id}].';
 COMMENT ON COLUMN durable.schedules.create_time IS 'When it was created.';
 COMMENT ON COLUMN durable.schedules.update_time IS 'When it last changed.';

@@ -154,6 +154,7 @@ is(value('durable_schedule_action_success_total', %q, task_queue => 'exs'), 1,
 	'schedule actions (schedule_action_success)');
 is(value('durable_schedule_action_skipped_total', %q, task_queue => 'exs'), 1, 'actions the overlap policy skipped');
 is(value('durable_schedule_missed_catchup_window_total', %q, task_queue => 'exs'), 0, 'none missed');
+is(value('durable_schedule_action_errors_total', %q, task_queue => 'exs'), 0, 'none dropped');
 
 # gauges, computed when scraped
 is(value('durable_approximate_backlog_count', %q, kind => 'workflow'), 1, 'the waiting workflow task');

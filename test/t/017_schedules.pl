@@ -71,7 +71,8 @@ is(sql("SELECT count(*) FROM durable.timers WHERE kind = 'schedule'"), '0',
 # the same, as the metrics counted them since the restart (docs/metrics.md)
 is(sql("SELECT string_agg(metric || ' ' || value, ', ' ORDER BY metric) FROM durable.metrics
 		WHERE labels->>'task_queue' = 'sq' AND metric LIKE 'durable\\_schedule\\_%'"),
-	'durable_schedule_action_skipped_total 0, durable_schedule_action_success_total 2, '
+	'durable_schedule_action_errors_total 0, durable_schedule_action_skipped_total 0, '
+	  . 'durable_schedule_action_success_total 2, '
 	  . 'durable_schedule_missed_catchup_window_total 2',
 	'schedule metrics: 2 actions, 2 missed');
 

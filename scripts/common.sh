@@ -60,7 +60,7 @@ install_packages() {
     have python3 || missing+=(python3)
     if [ -d "$REPO/sdk/python" ]; then
         # the Python SDK: Debian's psycopg 3, a venv (pip comes with it) and
-        # setuptools + wheel to build it with --no-build-isolation;
+        # setuptools + wheel, which its build takes from the system Python;
         # prometheus_client for its worker metrics (optional at run time,
         # tested by tests/e2e/test_worker_metrics.py)
         for p in python3-psycopg python3-venv python3-setuptools python3-wheel python3-prometheus-client; do

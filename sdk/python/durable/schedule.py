@@ -526,7 +526,9 @@ def _action_result(r: Mapping[str, Any]) -> ScheduleActionResult:
 
 @dataclass
 class ScheduleInfo:
-    """What a schedule did and will do (Temporal's ScheduleInfo); num_actions_buffered is durable's."""
+    """What a schedule did and will do (Temporal's ScheduleInfo); num_actions_buffered,
+    num_action_errors and last_action_error (the engine's JSON: time, nominal_time, sqlstate,
+    message) are durable's."""
 
     num_actions: int
     num_actions_missed_catchup_window: int
@@ -537,6 +539,8 @@ class ScheduleInfo:
     created_at: datetime
     last_updated_at: Optional[datetime]
     num_actions_buffered: int = 0
+    num_action_errors: int = 0
+    last_action_error: Optional[Dict[str, Any]] = None
 
 
 @dataclass
@@ -569,7 +573,9 @@ class ScheduleDescription:
                 next_action_times=[_datetime(t) for t in info.get("next_action_times") or ()],  # type: ignore[misc]
                 created_at=_datetime(info.get("create_time")),  # type: ignore[arg-type]
                 last_updated_at=_datetime(info.get("update_time")),
-                num_actions_buffered=int(info.get("buffered") or 0)),
+                num_actions_buffered=int(info.get("buffered") or 0),
+                num_action_errors=int(info.get("action_errors") or 0),
+                last_action_error=info.get("last_action_error")),
             raw_description=dict(d))
 
 

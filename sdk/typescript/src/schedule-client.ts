@@ -137,6 +137,9 @@ export interface ScheduleDescription {
     numActionsMissedCatchupWindow: number;
     numActionsSkippedOverlap: number;
     numActionsBuffered: number;
+    /** durable's: actions dropped because their workflow could not be started, and the last one's error. */
+    numActionErrors: number;
+    lastActionError?: { time: Date; nominalTime: Date; sqlstate: string; message: string };
     runningActions: { type: 'startWorkflow'; workflow: { workflowId: string; firstExecutionRunId: string } }[];
     recentActions: ScheduleExecutionActionResult[];
     nextActionTimes: Date[];
@@ -298,6 +301,11 @@ export class ScheduleHandle {
         numActionsMissedCatchupWindow: info.missed_catchup_window ?? 0,
         numActionsSkippedOverlap: info.overlap_skipped ?? 0,
         numActionsBuffered: info.buffered ?? 0,
+        numActionErrors: info.action_errors ?? 0,
+        lastActionError: info.last_action_error ? {
+          time: new Date(info.last_action_error.time), nominalTime: new Date(info.last_action_error.nominal_time),
+          sqlstate: info.last_action_error.sqlstate, message: info.last_action_error.message,
+        } : undefined,
         runningActions: (info.running_workflows ?? []).map((r: any) => ({ type: 'startWorkflow', workflow: wf(r) })),
         recentActions: (info.recent_actions ?? []).map((r: any) => ({
           scheduledAt: new Date(r.scheduled_time), takenAt: new Date(r.actual_time), status: r.status,

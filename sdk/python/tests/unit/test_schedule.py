@@ -116,6 +116,9 @@ class Action(unittest.TestCase):
             "policies": {"overlap": "terminate_other", "catchup_window": "1 hour"},
             "state": {"paused": True, "note": "n", "limited_actions": True, "remaining_actions": 2},
             "info": {"action_count": 3, "missed_catchup_window": 1, "overlap_skipped": 2, "buffered": 1,
+                     "action_errors": 4, "last_action_error": {"time": "2026-01-01T03:00:00Z",
+                                                               "nominal_time": "2026-01-01T03:00:00Z",
+                                                               "sqlstate": "54000", "message": "input is too large"},
                      "running_workflows": [{"workflow_id": "w", "run_id": "r"}],
                      "recent_actions": [{"scheduled_time": "2026-01-01T03:00:00Z", "actual_time":
                                          "2026-01-01T03:00:00.010Z", "workflow_id": "w", "run_id": "r",
@@ -128,6 +131,8 @@ class Action(unittest.TestCase):
                                                          remaining_actions=2))
         self.assertEqual((d.info.num_actions, d.info.num_actions_missed_catchup_window,
                           d.info.num_actions_skipped_overlap, d.info.num_actions_buffered), (3, 1, 2, 1))
+        # durable's own: actions dropped because their start failed (docs/schedules.md, "Action")
+        self.assertEqual((d.info.num_action_errors, d.info.last_action_error["sqlstate"]), (4, "54000"))
         self.assertEqual(d.info.recent_actions[0].action.first_execution_run_id, "r")
         self.assertEqual(d.info.recent_actions[0].started_at,
                          datetime(2026, 1, 1, 3, 0, 0, 10000, tzinfo=timezone.utc))

@@ -1094,10 +1094,7 @@ class WorkflowInstance:
                 else:
                     m["result"] = job.get("result")
                 self._resolve_local_from(p, m)
-            self._run_until_blocked()
-            if self.update_buffer and self.task_failure is None:
-                self._reject_buffered_updates()
-            self._collect_local()
+            self._settle()
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
@@ -1239,10 +1236,7 @@ class WorkflowInstance:
                 self.apply(e)
             for update_id, name, input, validate in updates:
                 self.apply_update(update_id, name, input, validate)
-            self._run_until_blocked()
-            if self.update_buffer and self.task_failure is None:
-                self._reject_buffered_updates()
-            self._collect_local()
+            self._settle()
         finally:
             asyncio.events._set_running_loop(prev_loop)
             _current = prev
@@ -1275,6 +1269,14 @@ class WorkflowInstance:
             _current = prev
             self.loop._ready.clear()
             self.conditions.clear()
+
+    def _settle(self):
+        """The end of an activation, new or resumed: run the code until it blocks, reject the
+        updates no handler took, and collect the local activities it asked for."""
+        self._run_until_blocked()
+        if self.update_buffer and self.task_failure is None:
+            self._reject_buffered_updates()
+        self._collect_local()
 
     def _run_until_blocked(self):
         while True:

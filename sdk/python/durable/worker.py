@@ -714,6 +714,25 @@ class Worker:
         state["out"] = commands
         return mine, commands
 
+    def _launch_activity(self, fn, activity_type: str, raw_input, ctx, loop) -> None:
+        """Start an activity's function with `ctx` as its activity context, ordinary or local:
+        an `async def` as a task of the loop, a plain `def` in the executor; the running call is
+        `ctx.task`. A dynamic activity gets the activity type first, its arguments undecoded."""
+        args = _runtime._args(raw_input)
+        reset = _activity._ctx.set(ctx)
+        try:
+            if getattr(fn, "__durable_activity_dynamic__", False):
+                call = (fn, [activity_type, *args])
+            else:
+                call = (fn, converter.decode_args(args, fn))
+            if inspect.iscoroutinefunction(fn):
+                ctx.task = loop.create_task(call[0](*call[1]))
+            else:
+                ctx.task = asyncio.ensure_future(loop.run_in_executor(
+                    self._executor, contextvars.copy_context().run, call[0], *call[1]))
+        finally:
+            _activity._ctx.reset(reset)
+
     async def _run_local(self, req: dict, task: dict) -> dict:
         """The attempts of one local activity, retried here while the backoff is
         within the local retry threshold: its outcome as a job for resolve_local."""
@@ -780,20 +799,7 @@ class Worker:
             deadline=started + timedelta(seconds=limit) if limit != float("inf") else None, is_local=True)
         ctx = _activity._LocalContext(info, self, loop)
         try:
-            args = _runtime._args(req["input"])
-            reset = _activity._ctx.set(ctx)
-            try:
-                if getattr(fn, "__durable_activity_dynamic__", False):
-                    call = (fn, [req["activity_type"], *args])
-                else:
-                    call = (fn, converter.decode_args(args, fn))
-                if inspect.iscoroutinefunction(fn):
-                    ctx.task = loop.create_task(call[0](*call[1]))
-                else:
-                    ctx.task = asyncio.ensure_future(loop.run_in_executor(
-                        self._executor, contextvars.copy_context().run, call[0], *call[1]))
-            finally:
-                _activity._ctx.reset(reset)
+            self._launch_activity(fn, req["activity_type"], req["input"], ctx, loop)
             try:
                 result = await asyncio.wait_for(ctx.task, None if limit == float("inf") else limit)
             except asyncio.TimeoutError:
@@ -858,20 +864,7 @@ class Worker:
             if fn is None:
                 raise LookupError(f"activity type {task['activity_type']!r} is not registered on worker "
                                   f"{self.identity} (registered: {', '.join(sorted(self._activities)) or 'none'})")
-            args = _runtime._args(task.get("input"))
-            reset = _activity._ctx.set(ctx)
-            try:
-                if getattr(fn, "__durable_activity_dynamic__", False):
-                    call = (fn, [task["activity_type"], *args])
-                else:
-                    call = (fn, converter.decode_args(args, fn))
-                if inspect.iscoroutinefunction(fn):
-                    ctx.task = loop.create_task(call[0](*call[1]))
-                else:
-                    ctx.task = asyncio.ensure_future(loop.run_in_executor(
-                        self._executor, contextvars.copy_context().run, call[0], *call[1]))
-            finally:
-                _activity._ctx.reset(reset)
+            self._launch_activity(fn, task["activity_type"], task.get("input"), ctx, loop)
             try:
                 result = converter.encode(await ctx.task)
             finally:

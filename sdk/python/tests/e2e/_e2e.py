@@ -10,9 +10,14 @@ WorkflowHandle.fetch_history) rather than only on what the SDK reports.
 """
 import asyncio
 import json
+import os
+import shutil
+import signal
+import tempfile
 import time
 import uuid
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import psycopg
 
@@ -116,3 +121,57 @@ async def running(client, **kwargs):
 
 def dump(history: list) -> str:
     return json.dumps(history, indent=1, default=str)
+
+
+# ------------------------------------------------------------------ the TypeScript side of interop tests
+NODE = shutil.which("node")
+
+
+def node_url(cluster) -> str:
+    """The cluster as a node-postgres connection string (unix socket)."""
+    return f"postgresql://postgres@/postgres?host={quote(cluster.dir, safe='')}&port={cluster.port}"
+
+
+class TsWorker:
+    """A TypeScript SDK worker in a process of its own: `node SCRIPT run` (a script of ts/ that
+    prints "ready" once it polls and shuts down gracefully on SIGTERM) on the cluster's queue."""
+
+    def __init__(self, script: str, cluster, task_queue: str, identity: str):
+        self.script, self.cluster, self.task_queue, self.identity = script, cluster, task_queue, identity
+        self.proc = None
+
+    async def __aenter__(self):
+        env = dict(os.environ, DATABASE_URL=node_url(self.cluster), TASK_QUEUE=self.task_queue,
+                   WORKER_IDENTITY=self.identity)
+        self.proc = await asyncio.create_subprocess_exec(NODE, self.script, "run", env=env,
+                                                         stdout=asyncio.subprocess.PIPE,
+                                                         stderr=asyncio.subprocess.PIPE)
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
+        if line.strip() != b"ready":
+            err = await self.proc.stderr.read()
+            raise RuntimeError(f"TypeScript worker did not start: {line!r} {err.decode()[-2000:]}")
+        return self
+
+    async def __aexit__(self, *exc):
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)       # the worker's graceful shutdown
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+                raise AssertionError("TypeScript worker did not stop on SIGTERM")
+
+
+async def ts_replay(script: str, history: list, *args: str):
+    """Worker.runReplayHistory of the TypeScript SDK on `history` (`node SCRIPT replay FILE
+    ARGS...`); returns (ok, output)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(history, f)
+    try:
+        p = await asyncio.create_subprocess_exec(NODE, script, "replay", f.name, *args,
+                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await asyncio.wait_for(p.communicate(), 30)
+        return p.returncode == 0 and b"replay ok" in out, out.decode()
+    finally:
+        os.unlink(f.name)

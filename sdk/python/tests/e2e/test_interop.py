@@ -25,12 +25,8 @@ npx tsc -p .); skipped without them.
 import asyncio
 import json
 import os
-import shutil
-import signal
-import tempfile
 import unittest
 from datetime import timedelta
-from urllib.parse import quote
 
 try:
     import harness
@@ -41,12 +37,10 @@ from durable import activity, workflow
 from durable.exceptions import ActivityError, ApplicationError
 from durable.worker import Replayer
 
-from ._e2e import E2EClient, events, queue, running, types
+from ._e2e import E2EClient, TsWorker, events, queue, running, ts_replay, types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TS_WORKER = os.path.join(HERE, "ts", "worker.js")
-TS_SDK = os.path.normpath(os.path.join(HERE, "..", "..", "..", "typescript"))
-NODE = shutil.which("node")
 
 CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
@@ -57,9 +51,6 @@ def setUpModule():
     CLUSTER.start()
 
 
-def node_url():
-    """The cluster as a node-postgres connection string (unix socket)."""
-    return f"postgresql://postgres@/postgres?host={quote(CLUSTER.dir, safe='')}&port={CLUSTER.port}"
 
 
 T = timedelta(seconds=5)
@@ -125,47 +116,6 @@ def expected(name, by):
 
 
 # ------------------------------------------------------------------ the TypeScript side
-class TsWorker:
-    """ts/worker.js in a process of its own."""
-
-    def __init__(self, task_queue: str, identity: str):
-        self.task_queue = task_queue
-        self.identity = identity
-        self.proc = None
-
-    async def __aenter__(self):
-        env = dict(os.environ, DATABASE_URL=node_url(), TASK_QUEUE=self.task_queue, WORKER_IDENTITY=self.identity)
-        self.proc = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "run", env=env,
-                                                         stdout=asyncio.subprocess.PIPE,
-                                                         stderr=asyncio.subprocess.PIPE)
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        if line.strip() != b"ready":
-            err = await self.proc.stderr.read()
-            raise RuntimeError(f"TypeScript worker did not start: {line!r} {err.decode()[-2000:]}")
-        return self
-
-    async def __aexit__(self, *exc):
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)       # the worker's graceful shutdown
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-                raise AssertionError("TypeScript worker did not stop on SIGTERM")
-
-
-async def ts_replay(history: list):
-    """Worker.runReplayHistory of the TypeScript SDK on `history`; returns (ok, output)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(history, f)
-    try:
-        p = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "replay", f.name, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.STDOUT)
-        out, _ = await asyncio.wait_for(p.communicate(), 30)
-        return p.returncode == 0 and b"replay ok" in out, out.decode()
-    finally:
-        os.unlink(f.name)
 
 
 @workflow.defn(name="InteropOrder")
@@ -228,7 +178,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
     async def check_replays(self, h):
         # the Python replayer and the TypeScript replayer both accept the mixed history ...
         await Replayer(workflows=[InteropOrder]).replay_workflow(h)
-        ok, out = await ts_replay(h)
+        ok, out = await ts_replay(TS_WORKER, h)
         self.assertTrue(ok, out)
         # ... and refuse it for changed code
         with self.assertRaises(workflow.NondeterminismError):
@@ -236,14 +186,14 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
         # ... or a history that does not match the code (so the TypeScript replay above is no formality)
         bad = json.loads(json.dumps(h))
         events(bad, "ActivityTaskScheduled")[0]["attributes"]["activity_type"] = "somethingElse"
-        ok, out = await ts_replay(bad)
+        ok, out = await ts_replay(TS_WORKER, bad)
         self.assertFalse(ok, out)
         self.assertIn("nondetermin", out.lower())
         with self.assertRaises(workflow.NondeterminismError):
             await Replayer(workflows=[InteropOrder]).replay_workflow(bad)
 
     async def test_way1_typescript_starts_python_finishes(self):
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             wid, _ = await self.c.start("InteropOrder", "ann", task_queue=self.q)
             await self.wait_for_signal_wait(wid)
             self.assertEqual(await self.c.query(wid, "stage"), "waiting")      # answered by TypeScript
@@ -262,7 +212,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
             wid, _ = await self.c.start("InteropOrder", "cy", task_queue=self.q)
             await self.wait_for_signal_wait(wid)
             self.assertEqual(await self.c.query(wid, "stage"), "waiting")      # answered by Python
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             self.assertEqual(await self.c.query(wid, "stage"), "waiting")      # TypeScript replays Python's history
             await self.c.signal(wid, "approve", "dee")
             self.assertEqual(await self.c.result(wid), expected("cy", "dee"))
@@ -272,7 +222,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_whole_runs_replay_on_the_other_sdk(self):
         # a run written entirely by one SDK replays on the other's replayer
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             w_ts, _ = await self.c.start("InteropOrder", "eve", task_queue=self.q)
             await self.c.signal(w_ts, "approve", "fay")
             self.assertEqual(await self.c.result(w_ts), expected("eve", "fay"))
@@ -282,7 +232,7 @@ class InteropTest(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(await self.c.result(w_py), expected("gus", "hal"))
         h_ts, h_py = await self.c.history(w_ts), await self.c.history(w_py)
         await Replayer(workflows=[InteropOrder]).replay_workflow(h_ts)
-        ok, out = await ts_replay(h_py)
+        ok, out = await ts_replay(TS_WORKER, h_py)
         self.assertTrue(ok, out)
 
 

@@ -28,11 +28,7 @@ npx tsc -p .); skipped without them.
 import asyncio
 import json
 import os
-import shutil
-import signal
-import tempfile
 import unittest
-from urllib.parse import quote
 
 try:
     import harness
@@ -44,12 +40,10 @@ from durable._runtime import COMMAND_EVENTS, _Sfc32
 from durable.exceptions import ApplicationError, ChildWorkflowError
 from durable.worker import Replayer
 
-from ._e2e import E2EClient, events, queue, running, types
+from ._e2e import E2EClient, TsWorker, events, queue, running, ts_replay, types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TS_WORKER = os.path.join(HERE, "ts", "children_worker.js")
-TS_SDK = os.path.normpath(os.path.join(HERE, "..", "..", "..", "typescript"))
-NODE = shutil.which("node")
 
 CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
@@ -60,8 +54,6 @@ def setUpModule():
     CLUSTER.start()
 
 
-def node_url():
-    return f"postgresql://postgres@/postgres?host={quote(CLUSTER.dir, safe='')}&port={CLUSTER.port}"
 
 
 # ------------------------------------------------------------------ the Python side
@@ -171,45 +163,6 @@ def expected(wid, kid_id, name):
 
 
 # ------------------------------------------------------------------ the TypeScript side
-class TsWorker:
-    """ts/children_worker.js in a process of its own."""
-
-    def __init__(self, task_queue: str, identity: str):
-        self.task_queue, self.identity, self.proc = task_queue, identity, None
-
-    async def __aenter__(self):
-        env = dict(os.environ, DATABASE_URL=node_url(), TASK_QUEUE=self.task_queue, WORKER_IDENTITY=self.identity)
-        self.proc = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "run", env=env,
-                                                         stdout=asyncio.subprocess.PIPE,
-                                                         stderr=asyncio.subprocess.PIPE)
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        if line.strip() != b"ready":
-            err = await self.proc.stderr.read()
-            raise RuntimeError(f"TypeScript worker did not start: {line!r} {err.decode()[-2000:]}")
-        return self
-
-    async def __aexit__(self, *exc):
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-                raise AssertionError("TypeScript worker did not stop on SIGTERM")
-
-
-async def ts_replay(history: list, workflow_id: str):
-    """Worker.runReplayHistory of the TypeScript SDK; returns (ok, output)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(history, f)
-    try:
-        p = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "replay", f.name, workflow_id,
-                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-        out, _ = await asyncio.wait_for(p.communicate(), 30)
-        return p.returncode == 0 and b"replay ok" in out, out.decode()
-    finally:
-        os.unlink(f.name)
 
 
 class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
@@ -254,7 +207,7 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
         for w in (wid, kid, f"{wid}-c"):
             hist = await self.c.get_workflow_handle(w).fetch_history()
             await Replayer(workflows=PY_WORKFLOWS).replay_workflow(hist)
-            ok, out = await ts_replay(hist.events, w)
+            ok, out = await ts_replay(TS_WORKER, hist.events, w)
             self.assertTrue(ok, f"{w}: {out}")
         # ... and both refuse the family's history for changed code, or changed history
         h = await self.c.get_workflow_handle(wid).fetch_history()
@@ -262,14 +215,14 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
             await Replayer(workflows=[InteropFamilyChanged, InteropKid, InteropFailingKid]).replay_workflow(h)
         bad = json.loads(json.dumps(h.events))
         events(bad, "StartChildWorkflowExecutionInitiated")[0]["attributes"]["workflow_type"] = "SomethingElse"
-        ok, out = await ts_replay(bad, wid)
+        ok, out = await ts_replay(TS_WORKER, bad, wid)
         self.assertFalse(ok, out)
         self.assertIn("nondetermin", out.lower())
         with self.assertRaises(workflow.NondeterminismError):
             await Replayer(workflows=PY_WORKFLOWS).replay_workflow({"events": bad, "workflow_id": wid})
 
     async def test_way1_typescript_starts_python_finishes(self):
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             wid, _, kid = await self.start_family("ann")
             await self.wait_until_waiting(wid, kid)
         async with self.python_worker():
@@ -286,7 +239,7 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
         async with self.python_worker():
             wid, _, kid = await self.start_family("bo")
             await self.wait_until_waiting(wid, kid)
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             await self.c.signal(wid, "proceed")
             await self.c.result(wid, wait=30)
             await self.check(wid, kid, "bo")
@@ -299,7 +252,7 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
         # the commands each ChildWorkflowCancellationType sends (the TypeScript SDK's children.ts, Temporal's
         # core child_workflow_state_machine.rs) are the same in both SDKs
         runs = {}
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             for ct in CANCEL_TYPES:
                 runs[("ts", ct)] = (await self.c.start("InteropCancelTypes", ct, task_queue=self.q))[0]
             for (_, ct), w in runs.items():
@@ -322,7 +275,7 @@ class InteropChildrenTest(unittest.IsolatedAsyncioTestCase):
             cmd_events = [t for t in types(ts_h.events) if t in COMMAND_EVENTS]
             self.assertEqual(cmd_events, [t for t in types(py_h.events) if t in COMMAND_EVENTS], ct)
             await Replayer(workflows=PY_WORKFLOWS).replay_workflow(ts_h)
-            ok, out = await ts_replay(py_h.events, py_h.workflow_id)
+            ok, out = await ts_replay(TS_WORKER, py_h.events, py_h.workflow_id)
             self.assertTrue(ok, f"{ct}: {out}")
         # ABANDON sent no cancel request and the child completed on the signal
         for sdk in ("ts", "py"):

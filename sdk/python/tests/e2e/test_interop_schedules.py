@@ -16,10 +16,8 @@ https://docs.temporal.io/develop/typescript/schedules; temporalio/sdk-python tem
 import asyncio
 import json
 import os
-import shutil
 import unittest
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote
 
 try:  # sdk/python/tests/harness.py, with the tests directory on sys.path (unittest discover -t tests)
     import harness  # type: ignore[import-not-found]
@@ -32,10 +30,10 @@ from durable.client import (
 )
 from durable.common import RetryPolicy
 
+from ._e2e import NODE, node_url
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TS_SCHEDULES = os.path.join(HERE, "ts", "schedules.js")
-TS_SDK = os.path.normpath(os.path.join(HERE, "..", "..", "..", "typescript"))
-NODE = shutil.which("node")
 
 CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
@@ -48,9 +46,9 @@ def setUpModule():
 
 async def ts(*args) -> str:
     """node ts/schedules.js args..., its output."""
-    url = f"postgresql://postgres@/postgres?host={quote(CLUSTER.dir, safe='')}&port={CLUSTER.port}"
     p = await asyncio.create_subprocess_exec(NODE, TS_SCHEDULES, *args, stdout=asyncio.subprocess.PIPE,
-                                             stderr=asyncio.subprocess.PIPE, env=dict(os.environ, DATABASE_URL=url))
+                                             stderr=asyncio.subprocess.PIPE,
+                                             env=dict(os.environ, DATABASE_URL=node_url(CLUSTER)))
     out, err = await asyncio.wait_for(p.communicate(), 60)
     if p.returncode != 0:
         raise AssertionError(f"node schedules.js {' '.join(args)}: {err.decode() or out.decode()}")

@@ -30,12 +30,8 @@ npx tsc -p .); skipped without them.
 import asyncio
 import json
 import os
-import shutil
-import signal
-import tempfile
 import unittest
 from datetime import timedelta
-from urllib.parse import quote
 
 try:
     import harness
@@ -48,12 +44,10 @@ from durable.common import RetryPolicy
 from durable.exceptions import ApplicationError
 from durable.worker import Replayer
 
-from ._e2e import E2EClient, events, queue, running, types
+from ._e2e import E2EClient, TsWorker, events, queue, running, ts_replay, types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TS_WORKER = os.path.join(HERE, "ts", "u_worker.js")
-TS_SDK = os.path.normpath(os.path.join(HERE, "..", "..", "..", "typescript"))
-NODE = shutil.which("node")
 
 CLUSTER = harness.ModuleCluster()
 tearDownModule = CLUSTER.stop
@@ -64,8 +58,6 @@ def setUpModule():
     CLUSTER.start()
 
 
-def node_url():
-    return f"postgresql://postgres@/postgres?host={quote(CLUSTER.dir, safe='')}&port={CLUSTER.port}"
 
 
 T = timedelta(seconds=5)
@@ -177,47 +169,6 @@ class InteropUpdatesChanged:
 
 
 # ------------------------------------------------------------------ the TypeScript side
-class TsWorker:
-    """ts/u_worker.js in a process of its own."""
-
-    def __init__(self, task_queue: str, identity: str):
-        self.task_queue = task_queue
-        self.identity = identity
-        self.proc = None
-
-    async def __aenter__(self):
-        env = dict(os.environ, DATABASE_URL=node_url(), TASK_QUEUE=self.task_queue, WORKER_IDENTITY=self.identity)
-        self.proc = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "run", env=env,
-                                                         stdout=asyncio.subprocess.PIPE,
-                                                         stderr=asyncio.subprocess.PIPE)
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 30)
-        if line.strip() != b"ready":
-            err = await self.proc.stderr.read()
-            raise RuntimeError(f"TypeScript worker did not start: {line!r} {err.decode()[-2000:]}")
-        return self
-
-    async def __aexit__(self, *exc):
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except asyncio.TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-                raise AssertionError("TypeScript worker did not stop on SIGTERM")
-
-
-async def ts_replay(history: list):
-    """Worker.runReplayHistory of the TypeScript SDK on `history`; returns (ok, output)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump(history, f)
-    try:
-        p = await asyncio.create_subprocess_exec(NODE, TS_WORKER, "replay", f.name, stdout=asyncio.subprocess.PIPE,
-                                                 stderr=asyncio.subprocess.STDOUT)
-        out, _ = await asyncio.wait_for(p.communicate(), 30)
-        return p.returncode == 0 and b"replay ok" in out, out.decode()
-    finally:
-        os.unlink(f.name)
 
 
 class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
@@ -257,19 +208,19 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({e["attributes"]["identity"] for e in events(hist, "WorkflowTaskCompleted")}, {first, second})
         self.assertNotIn("WorkflowTaskFailed", types(hist))
         await Replayer(workflows=[InteropUpdates]).replay_workflow(hist)
-        ok, out = await ts_replay(hist)
+        ok, out = await ts_replay(TS_WORKER, hist)
         self.assertTrue(ok, out)
         with self.assertRaises(workflow.NondeterminismError):
             await Replayer(workflows=[InteropUpdatesChanged]).replay_workflow(hist)
         bad = json.loads(json.dumps(hist))
         events(bad, "WorkflowExecutionUpdateAccepted")[1]["attributes"]["accepted_request"]["input"]["name"] = "other"
-        ok, out = await ts_replay(bad)
+        ok, out = await ts_replay(TS_WORKER, bad)
         self.assertFalse(ok, out)
         with self.assertRaises(workflow.NondeterminismError):
             await Replayer(workflows=[InteropUpdates]).replay_workflow(bad)
 
     async def test_way1_typescript_starts_python_finishes(self):
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             h = await self.c.start_workflow("InteropUpdates", "ann", id=f"iu1-{self.q}", task_queue=self.q)
             await self.first_half(h)
         async with self.python_worker():
@@ -280,7 +231,7 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         async with self.python_worker():
             h = await self.c.start_workflow("InteropUpdates", "ann", id=f"iu2-{self.q}", task_queue=self.q)
             await self.first_half(h)
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             await self.second_half(h)
         await self.check(h, "py-worker", "ts-worker")
 
@@ -310,18 +261,18 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({e["attributes"]["identity"] for e in events(hist, "WorkflowTaskCompleted")}, {first, second})
         self.assertNotIn("WorkflowTaskFailed", types(hist))
         await Replayer(workflows=[InteropLocal]).replay_workflow(hist)
-        ok, out = await ts_replay(hist)
+        ok, out = await ts_replay(TS_WORKER, hist)
         self.assertTrue(ok, out)
         bad = json.loads(json.dumps(hist))
         events(bad, "MarkerRecorded")[1]["attributes"]["details"]["activity_type"] = "other"
-        ok, out = await ts_replay(bad)
+        ok, out = await ts_replay(TS_WORKER, bad)
         self.assertFalse(ok, out)
         with self.assertRaises(workflow.NondeterminismError):
             await Replayer(workflows=[InteropLocal]).replay_workflow(bad)
 
     async def test_local_way1_typescript_starts_python_finishes(self):
         key = f"l1-{self.q}"
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             h = await self.local_until_signal_wait(key)
         async with self.python_worker():
             await h.signal("go")
@@ -331,7 +282,7 @@ class InteropUpdatesTest(unittest.IsolatedAsyncioTestCase):
         key = f"l2-{self.q}"
         async with self.python_worker():
             h = await self.local_until_signal_wait(key)
-        async with TsWorker(self.q, "ts-worker"):
+        async with TsWorker(TS_WORKER, CLUSTER, self.q, "ts-worker"):
             await h.signal("go")
             await self.check_local(h, key, "py-worker", "ts-worker")
 

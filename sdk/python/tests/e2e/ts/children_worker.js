@@ -1,38 +1,4 @@
-// A TypeScript SDK worker process for test_interop_children.py, or its replayer.
-//   node children_worker.js run   (env DATABASE_URL, TASK_QUEUE, WORKER_IDENTITY):
-//       prints "ready" once polling; SIGTERM shuts it down (exit 0)
-//   node children_worker.js replay FILE WORKFLOW_ID: Worker.runReplayHistory on the
-//       JSON history in FILE as workflow WORKFLOW_ID; prints "replay ok" (exit 0) or the error (exit 1)
-const fs = require('fs');
-const { Worker } = require('../../../../typescript/dist/src');
-
-async function main() {
-  const workflowsPath = require.resolve('./children_workflows.js');
-  if (process.argv[2] === 'replay') {
-    const history = JSON.parse(fs.readFileSync(process.argv[3], 'utf8'));
-    await Worker.runReplayHistory({ workflowsPath, workflowId: process.argv[4] }, history);
-    console.log('replay ok');
-    return;
-  }
-  const worker = await Worker.create({
-    connectionString: process.env.DATABASE_URL,
-    taskQueue: process.env.TASK_QUEUE,
-    identity: process.env.WORKER_IDENTITY || 'ts-worker',
-    workflowsPath,
-    activities: {},
-    pollWait: '2s',
-    shutdownGraceTime: '1s',
-    log: () => undefined,
-  });
-  const run = worker.run();
-  console.log('ready');
-  await run;
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.log(`error: ${e && e.message}`);
-    console.error(e);
-    process.exit(1);
-  });
+// The TypeScript SDK worker (or replayer) of test_interop_children.py: the
+// workflows of children_workflows.js, no activities (how to run it:
+// _worker.js; its replay takes the workflow id).
+require('./_worker')(require.resolve('./children_workflows.js'), {});
